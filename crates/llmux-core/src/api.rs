@@ -1,0 +1,333 @@
+//! Wire types of the REST API, shared by the server and the client.
+//!
+//! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
+//! scripts keep working. Only serde here: no HTTP, no I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Whether a session's process is alive in tmux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// The tmux session exists and its agent process is alive.
+    Running,
+    /// The record exists but the agent is not running (stopped, crashed or never started).
+    Exited,
+}
+
+impl SessionStatus {
+    /// The lower-case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Running => "running",
+            SessionStatus::Exited => "exited",
+        }
+    }
+}
+
+/// A session as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// Unique session name.
+    pub name: String,
+    /// Agent catalog key.
+    pub agent: String,
+    /// Absolute working directory.
+    pub cwd: String,
+    /// `cwd` with the home directory shortened to `~`.
+    pub cwd_display: String,
+    /// Explicit flags override; absent means the agent's default flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// The agent's default flags (after config overrides).
+    pub default_flags: String,
+    /// The exact argv the session is launched with.
+    pub argv: Vec<String>,
+    /// Per-session environment; only shown to the session's owner and admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// The agent's default environment.
+    pub default_env: BTreeMap<String, String>,
+    /// Conversation id resumed at every (re)spawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
+    /// Prompts typed into the agent after each spawn.
+    pub init_prompts: Vec<String>,
+    /// Whether llmux can read this agent's conversation history.
+    pub has_history: bool,
+    /// Number of past conversations for this agent and cwd.
+    pub conversation_count: u32,
+    /// Owner's username; empty for sessions made by the local operator.
+    pub owner: String,
+    /// When the record was created (RFC 3339).
+    pub created_at: String,
+    /// When the record last changed (RFC 3339).
+    pub updated_at: String,
+    /// When the agent was last (re)started (RFC 3339).
+    pub started_at: String,
+    /// Session that spawned this one, if any.
+    pub parent: Option<String>,
+    /// `running` or `exited`.
+    pub status: SessionStatus,
+    /// PID of the agent process while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Exit status of the agent once it has exited, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// Last output activity in the pane (RFC 3339), while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_at: Option<String>,
+    /// The name of the session inside llmux's tmux server.
+    pub tmux_name: String,
+    /// A shell command that attaches to this session with plain tmux.
+    pub attach_command: String,
+}
+
+/// Environment given either as a JSON object or as `KEY=VALUE` lines (old daemon style).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum EnvInput {
+    /// `{"KEY": "value"}`.
+    Map(BTreeMap<String, String>),
+    /// `"KEY=value\nOTHER=x"`; blank and `#` lines are skipped.
+    Text(String),
+}
+
+/// `POST /api/sessions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    /// Agent catalog key.
+    pub agent: String,
+    /// Session name; defaults to the agent key (with `-2`, `-3`, … if taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Working directory; `~` is expanded. Defaults to the daemon user's home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Flags split by POSIX shell-word rules; absent = agent default, `""` = no flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// Extra environment for the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvInput>,
+    /// Prompts to type into the agent once it is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_prompts: Option<Vec<String>>,
+    /// Conversation id to resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
+    /// Session that spawned this one (set by the CLI from `$LLMUX_SESSION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// `PATCH /api/sessions/{name}`: absent fields are kept; `null` resets to the default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditSessionRequest {
+    /// New name (live rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// New flags; `null` = back to the agent default, `""` = no flags.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub flags: Option<Option<String>>,
+    /// New environment (replaces the old one); `null` clears it.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<EnvInput>))]
+    pub env: Option<Option<EnvInput>>,
+    /// New init prompts (replaces the list; `[]` clears).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_prompts: Option<Vec<String>>,
+    /// New resume id; `null` or `""` clears it.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub resume_from: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn patch<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `POST /api/sessions/{name}/send`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    /// Text to type. Multi-line text arrives as one bracketed paste.
+    pub prompt: String,
+    /// Press Enter after the text (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enter: Option<bool>,
+}
+
+/// `POST /api/sessions/broadcast`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BroadcastRequest {
+    /// Text to type into every target.
+    pub prompt: String,
+    /// Press Enter after the text (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enter: Option<bool>,
+    /// Target these sessions; absent = every running session (optionally of `agent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
+    /// Only sessions of this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+/// One target a broadcast could not reach.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BroadcastFailure {
+    /// Session name.
+    pub name: String,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// Response of `POST /api/sessions/broadcast`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BroadcastResponse {
+    /// True when every target received the prompt.
+    pub ok: bool,
+    /// Sessions that received the prompt.
+    pub sent: Vec<String>,
+    /// Sessions that did not.
+    pub failed: Vec<BroadcastFailure>,
+}
+
+/// Response of `GET /api/sessions/{name}/capture`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CaptureResponse {
+    /// Session name.
+    pub name: String,
+    /// Number of lines asked for.
+    pub lines: u32,
+    /// The captured text, trailing blank lines removed.
+    pub text: String,
+}
+
+/// `{ok: true, session}` returned by create, edit and respawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The session after the change.
+    pub session: SessionView,
+}
+
+/// `{ok: true}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OkResponse {
+    /// Always true.
+    pub ok: bool,
+}
+
+/// Response of `POST /api/sessions/{name}/kill`: the status before the kill.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KillResponse {
+    /// Always true.
+    pub ok: bool,
+    /// Status the session had before it was killed and removed.
+    pub status: SessionStatus,
+}
+
+/// An agent of the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AgentView {
+    /// Catalog key (`claude`, `codex`, …).
+    pub key: String,
+    /// Human name.
+    pub display_name: String,
+    /// The binary that is run.
+    pub cmd: String,
+    /// Default flags.
+    pub flags: String,
+    /// Environment set for every session of this agent.
+    pub env_defaults: BTreeMap<String, String>,
+    /// Whether llmux reads this agent's conversation history.
+    pub has_history: bool,
+    /// Whether `cmd` was found on the daemon's PATH.
+    pub installed: bool,
+    /// How to install it.
+    pub install_hint: String,
+    /// Where its documentation is.
+    pub docs_url: String,
+    /// False for agents defined only in the config file.
+    pub builtin: bool,
+    /// Number of running sessions of this agent.
+    pub running: u32,
+}
+
+/// Response of `/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HealthResponse {
+    /// Always true when the daemon answers.
+    pub ok: bool,
+    /// Daemon version.
+    pub version: String,
+    /// Number of session records.
+    pub sessions: usize,
+    /// Whether TCP requests need credentials (always true).
+    pub auth_enabled: bool,
+}
+
+/// Response of `GET /api/version`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VersionResponse {
+    /// Daemon version.
+    pub version: String,
+}
+
+/// Body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    /// Human-readable message.
+    pub error: String,
+    /// Stable snake_case code (`not_found`, `already_exists`, …).
+    #[serde(default)]
+    pub code: String,
+}
+
+/// Largest prompt accepted by `send` and `broadcast`, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 256 * 1024;
+/// Largest JSON request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// Most lines `capture` returns.
+pub const MAX_CAPTURE_LINES: u32 = 10_000;

@@ -1,0 +1,139 @@
+//! The optional YAML config file: discovery and schema.
+//!
+//! Discovery, first hit wins: `--config FILE` (must exist), `./.llmux.yaml`,
+//! `~/.config/llmux/config.yaml`, `$LLMUX_CONFIG`. No file means built-in defaults. Reading the
+//! config never writes a file. Flags and environment variables override what it says; that
+//! layering happens where the flags are parsed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::paths::home_dir;
+
+/// The default TCP port.
+pub const DEFAULT_PORT: u16 = 3001;
+/// The default TCP bind address: loopback only.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// The parsed config file. Unknown keys are ignored so old daemons' files still load.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    /// `server:` section.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `agents:` section: overrides of built-in agents and new agents.
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentConfig>,
+    /// Daemon-wide prompts typed into every new session once it is ready.
+    #[serde(default)]
+    pub init_prompts: Vec<String>,
+}
+
+/// `server:` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerConfig {
+    /// TCP port (default 3001).
+    pub port: Option<u16>,
+    /// TCP bind address (default 127.0.0.1).
+    pub host: Option<String>,
+}
+
+/// One entry of `agents:`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConfig {
+    /// Program and leading arguments (shell-word syntax; no shell runs it).
+    pub cmd: Option<String>,
+    /// Default flags (`""` = none).
+    pub flags: Option<String>,
+    /// Extra environment for every session of the agent.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Human name.
+    pub display_name: Option<String>,
+    /// Regex matching the agent's ready prompt.
+    pub ready_prompt: Option<String>,
+    /// Install hint shown in the UI.
+    pub install_hint: Option<String>,
+    /// Documentation link shown in the UI.
+    pub docs_url: Option<String>,
+}
+
+/// A loaded config and the file it came from.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedConfig {
+    /// The parsed config (defaults when no file was found).
+    pub config: Config,
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl LoadedConfig {
+    /// Finds and parses the config file. An explicit path must exist; discovered ones are
+    /// optional. A file that exists but does not parse is an error, never silently ignored.
+    pub fn discover(explicit: Option<&Path>) -> Result<LoadedConfig> {
+        let path = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None => candidates().into_iter().find(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok(LoadedConfig::default());
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Config { path: path.clone(), message: e.to_string() })?;
+        let config = parse(&text).map_err(|message| Error::Config { path: path.clone(), message })?;
+        Ok(LoadedConfig { config, source: Some(path) })
+    }
+}
+
+/// Parses config text. An empty file is the default config.
+pub fn parse(text: &str) -> std::result::Result<Config, String> {
+    if text.trim().is_empty() {
+        return Ok(Config::default());
+    }
+    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+}
+
+fn candidates() -> Vec<PathBuf> {
+    let mut list = vec![PathBuf::from(".llmux.yaml"), home_dir().join(".config/llmux/config.yaml")];
+    if let Some(env) = std::env::var_os("LLMUX_CONFIG").filter(|v| !v.is_empty()) {
+        list.push(PathBuf::from(env));
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_schema() {
+        let config = parse(
+            "server:\n  port: 4000\nagents:\n  claude:\n    flags: \"--model opus\"\n    env:\n      A: b\n  \
+             mine:\n    cmd: my-agent\ninitPrompts:\n  - hello\nturnq:\n  enabled: true\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.port, Some(4000));
+        assert_eq!(config.agents["claude"].flags.as_deref(), Some("--model opus"));
+        assert_eq!(config.agents["claude"].env["A"], "b");
+        assert_eq!(config.agents["mine"].cmd.as_deref(), Some("my-agent"));
+        assert_eq!(config.init_prompts, ["hello"]);
+    }
+
+    #[test]
+    fn bad_yaml_is_an_error_and_empty_is_default() {
+        assert!(parse("server: [").is_err());
+        assert!(parse("server:\n  port: 99999\n").is_err());
+        assert!(parse("  \n").unwrap().agents.is_empty());
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        assert!(LoadedConfig::discover(Some(Path::new("/nonexistent/llmux.yaml"))).is_err());
+    }
+}

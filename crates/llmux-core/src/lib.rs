@@ -1,0 +1,25 @@
+//! The llmux domain: sessions of agent CLIs in tmux, kept durably in SQLite.
+//!
+//! - [`sessions::SessionService`] owns the rules of a session's life (create, edit, restart,
+//!   stop, remove, send, capture) over the [`store::Store`] and the [`tmux::Tmux`] driver.
+//! - [`agents::Catalog`] knows which agent CLIs exist and how to launch them.
+//! - [`config`] reads the optional YAML file; [`paths`] says where files live.
+//! - [`api`] holds the wire types shared by the server and the client.
+//!
+//! This crate knows nothing about HTTP, users or the web.
+
+pub mod agents;
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod paths;
+pub mod sessions;
+pub mod store;
+pub mod time;
+pub mod tmux;
+pub mod validate;
+
+pub use error::{Error, Result};
+
+/// The llmux version, shared by daemon and CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,276 @@
+//! Creating, editing, restarting, stopping and removing sessions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{SessionService, not_found};
+use crate::api::{CreateSessionRequest, EditSessionRequest, SessionStatus, SessionView};
+use crate::error::{Error, Result};
+use crate::store::SessionRecord;
+use crate::time::now_ms;
+use crate::tmux::SpawnSpec;
+use crate::validate;
+
+impl SessionService {
+    /// Validates a request, records the session and starts it in tmux.
+    ///
+    /// Nothing is left behind when it fails: the record is removed again if tmux refuses.
+    pub async fn create(&self, req: CreateSessionRequest, owner: &str) -> Result<SessionView> {
+        let agent = self.catalog.require(req.agent.trim())?.clone();
+        if let Some(name) = &req.name {
+            validate::session_name(name)?;
+        }
+        let cwd = match req.cwd.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(raw) => validate::cwd(raw, &self.opts.home)?,
+            None => self.opts.home.clone(),
+        };
+        let flags = req.flags.map(|f| f.trim().to_owned());
+        agent.argv(flags.as_deref())?;
+        let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
+        if let Some(id) = &req.resume_from {
+            validate::conversation_id(id)?;
+        }
+        if !agent.is_installed() {
+            return Err(Error::invalid(format!(
+                "agent {:?} is not installed (looked for {}); install it with: {}",
+                agent.key,
+                agent.program(),
+                agent.install_hint
+            )));
+        }
+        let now = now_ms();
+        let mut record = SessionRecord {
+            name: String::new(),
+            agent: agent.key.clone(),
+            cwd: cwd.to_string_lossy().into_owned(),
+            flags,
+            env,
+            init_prompts: req.init_prompts.unwrap_or_default(),
+            resume_from: req.resume_from.filter(|r| !r.is_empty()),
+            owner: owner.to_owned(),
+            parent: req.parent.filter(|p| !p.is_empty()),
+            created_at: now,
+            updated_at: now,
+            started_at: now,
+        };
+
+        {
+            let _registry = self.registry.lock().await;
+            record.name = match req.name {
+                Some(name) => {
+                    if self.records.read().expect("records lock").contains_key(&name) {
+                        return Err(Error::AlreadyExists(format!("session {name:?} already exists")));
+                    }
+                    name
+                }
+                None => self.free_name(&agent.key),
+            };
+            let rec = record.clone();
+            self.db(move |s| s.insert_session(&rec)).await?;
+            self.records.write().expect("records lock").insert(record.name.clone(), record.clone());
+        }
+
+        let lock = self.session_lock(&record.name);
+        let _guard = lock.lock().await;
+        if let Err(e) = self.spawn(&record).await {
+            let _registry = self.registry.lock().await;
+            let name = record.name.clone();
+            self.records.write().expect("records lock").remove(&name);
+            self.forget_lock(&name);
+            if let Err(db) = self.db(move |s| s.delete_session(&name)).await {
+                tracing::error!(error = %db, "cannot remove the record of a failed spawn");
+            }
+            return Err(e);
+        }
+        tracing::info!(session.name = %record.name, agent = %record.agent, "session created");
+        self.get(&record.name)
+    }
+
+    /// The agent key, or `key-2`, `key-3`, … if taken.
+    fn free_name(&self, key: &str) -> String {
+        let records = self.records.read().expect("records lock");
+        let live = self.live.read().expect("live lock");
+        let taken = |n: &str| records.contains_key(n) || live.contains_key(n);
+        if !taken(key) {
+            return key.to_owned();
+        }
+        (2..).map(|i| format!("{key}-{i}")).find(|n| !taken(n)).expect("an unbounded range")
+    }
+
+    /// Starts the record's tmux session (killing a leftover one of the same name first).
+    async fn spawn(&self, record: &SessionRecord) -> Result<()> {
+        let agent = self.catalog.require(&record.agent)?;
+        let argv = agent.argv(record.flags.as_deref())?;
+        if !Path::new(&record.cwd).is_dir() {
+            return Err(Error::invalid(format!("cwd does not exist: {}", record.cwd)));
+        }
+        let mut env: BTreeMap<String, String> = agent.env_defaults.clone();
+        env.extend(record.env.clone());
+        env.insert("LLMUX_SESSION".into(), record.name.clone());
+        env.insert("LLMUX_AGENT".into(), record.agent.clone());
+        // A dead pane (remain-on-exit) still holds the name.
+        self.tmux.kill_session(&record.name).await?;
+        let spec = SpawnSpec {
+            name: &record.name,
+            cwd: Path::new(&record.cwd),
+            argv: &argv,
+            env: &env,
+            width: self.opts.size.0,
+            height: self.opts.size.1,
+        };
+        let result = self.tmux.new_session(&spec).await;
+        self.refresh().await?;
+        result?;
+        self.fire_init_prompts(record);
+        Ok(())
+    }
+
+    /// Applies an edit. A change of cwd, flags, env or resume id respawns a running session;
+    /// a rename is live.
+    pub async fn edit(&self, name: &str, req: EditSessionRequest) -> Result<SessionView> {
+        let lock = self.session_lock(name);
+        let _guard = lock.lock().await;
+        let old = self.record(name)?;
+        let mut new = old.clone();
+        if let Some(n) = &req.name {
+            validate::session_name(n)?;
+            new.name = n.clone();
+        }
+        if let Some(raw) = &req.cwd {
+            new.cwd = validate::cwd(raw, &self.opts.home)?.to_string_lossy().into_owned();
+        }
+        if let Some(flags) = req.flags {
+            let flags = flags.map(|f| f.trim().to_owned());
+            self.catalog.require(&new.agent)?.argv(flags.as_deref())?;
+            new.flags = flags;
+        }
+        if let Some(env) = req.env {
+            new.env = env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
+        }
+        if let Some(prompts) = req.init_prompts {
+            new.init_prompts = prompts;
+        }
+        if let Some(resume) = req.resume_from {
+            let resume = resume.filter(|r| !r.is_empty());
+            if let Some(id) = &resume {
+                validate::conversation_id(id)?;
+            }
+            new.resume_from = resume;
+        }
+        if new == old {
+            return self.get(name);
+        }
+        new.updated_at = now_ms();
+        let relaunch = new.cwd != old.cwd
+            || new.flags != old.flags
+            || new.env != old.env
+            || new.resume_from != old.resume_from;
+
+        if new.name != old.name {
+            self.rename(&old, &new).await?;
+        } else {
+            let rec = new.clone();
+            let key = old.name.clone();
+            self.db(move |s| s.update_session(&key, &rec)).await?;
+            self.records.write().expect("records lock").insert(new.name.clone(), new.clone());
+        }
+        if relaunch && self.status(&new.name) == SessionStatus::Running {
+            new.started_at = now_ms();
+            self.save(&new).await?;
+            self.spawn(&new).await?;
+            tracing::info!(session.name = %new.name, "session respawned after edit");
+        }
+        self.get(&new.name)
+    }
+
+    async fn rename(&self, old: &SessionRecord, new: &SessionRecord) -> Result<()> {
+        let _registry = self.registry.lock().await;
+        if self.records.read().expect("records lock").contains_key(&new.name) {
+            return Err(Error::AlreadyExists(format!("session {:?} already exists", new.name)));
+        }
+        let live = self.live.read().expect("live lock").contains_key(&old.name);
+        if live {
+            self.tmux.rename_session(&old.name, &new.name).await?;
+        }
+        let (rec, key) = (new.clone(), old.name.clone());
+        if let Err(e) = self.db(move |s| s.update_session(&key, &rec)).await {
+            if live {
+                // Put tmux back so record and session keep matching.
+                let _ = self.tmux.rename_session(&new.name, &old.name).await;
+            }
+            return Err(e);
+        }
+        {
+            let mut records = self.records.write().expect("records lock");
+            records.remove(&old.name);
+            records.insert(new.name.clone(), new.clone());
+        }
+        self.forget_lock(&old.name);
+        self.refresh().await?;
+        tracing::info!(session.name = %new.name, old = %old.name, "session renamed");
+        Ok(())
+    }
+
+    async fn save(&self, record: &SessionRecord) -> Result<()> {
+        let rec = record.clone();
+        self.db(move |s| s.update_session(&rec.name, &rec)).await?;
+        self.records.write().expect("records lock").insert(record.name.clone(), record.clone());
+        Ok(())
+    }
+
+    /// Kills the session's tmux session and starts it again from its record.
+    pub async fn restart(&self, name: &str) -> Result<SessionView> {
+        let lock = self.session_lock(name);
+        let _guard = lock.lock().await;
+        let mut record = self.record(name)?;
+        let agent = self.catalog.require(&record.agent)?;
+        if !agent.is_installed() {
+            return Err(Error::invalid(format!(
+                "agent {:?} is not installed (looked for {})",
+                agent.key,
+                agent.program()
+            )));
+        }
+        record.started_at = now_ms();
+        record.updated_at = record.started_at;
+        self.save(&record).await?;
+        self.spawn(&record).await?;
+        tracing::info!(session.name = %name, "session restarted");
+        self.get(name)
+    }
+
+    /// Ends the agent but keeps the record (status becomes `exited`). Idempotent.
+    pub async fn stop(&self, name: &str) -> Result<SessionView> {
+        let lock = self.session_lock(name);
+        let _guard = lock.lock().await;
+        self.record(name)?;
+        self.tmux.kill_session(name).await?;
+        self.refresh().await?;
+        tracing::info!(session.name = %name, "session stopped");
+        self.get(name)
+    }
+
+    /// Deletes the record; a running session is refused unless `force`, which stops it first.
+    pub async fn remove(&self, name: &str, force: bool) -> Result<SessionStatus> {
+        let lock = self.session_lock(name);
+        let _guard = lock.lock().await;
+        self.record(name)?;
+        let status = self.status(name);
+        if status == SessionStatus::Running && !force {
+            return Err(Error::Conflict(format!(
+                "session {name:?} is running; stop it first or remove it with force"
+            )));
+        }
+        let _registry = self.registry.lock().await;
+        self.tmux.kill_session(name).await?;
+        let key = name.to_owned();
+        if !self.db(move |s| s.delete_session(&key)).await? {
+            return Err(not_found(name));
+        }
+        self.records.write().expect("records lock").remove(name);
+        self.forget_lock(name);
+        self.refresh().await?;
+        tracing::info!(session.name = %name, "session removed");
+        Ok(status)
+    }
+}

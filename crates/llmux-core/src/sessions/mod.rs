@@ -1,0 +1,262 @@
+//! The session service: the rules of a session's life, over the store and the tmux driver.
+//!
+//! Records live in SQLite and in an in-memory copy; the live half (pid, dead or alive) comes
+//! from one `list-panes -a` call, refreshed in the background and after every change, so reads
+//! never wait for tmux. Changes to one session are serialized by a per-session lock; creating,
+//! renaming and removing records are serialized by the registry lock.
+
+mod input;
+mod lifecycle;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::agents::Catalog;
+use crate::api::{AgentView, SessionStatus, SessionView};
+use crate::error::{Error, Result};
+use crate::paths::display_path;
+use crate::store::{SessionRecord, Store};
+use crate::time::rfc3339_ms;
+use crate::tmux::{PaneInfo, Tmux, tmux_name};
+
+/// How the service is set up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Home directory: default cwd and `~` expansion.
+    pub home: PathBuf,
+    /// Pause between typing a prompt and pressing Enter (agents drop an Enter sent too soon).
+    pub settle: Duration,
+    /// Size of a new session's window.
+    pub size: (u16, u16),
+    /// Daemon-wide init prompts, fired before a session's own.
+    pub init_prompts: Vec<String>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            home: crate::paths::home_dir(),
+            settle: Duration::from_millis(300),
+            size: (120, 40),
+            init_prompts: Vec::new(),
+        }
+    }
+}
+
+/// Owns every session: records, tmux sessions, and the rules between them.
+#[derive(Debug)]
+pub struct SessionService {
+    store: Arc<Store>,
+    tmux: Arc<Tmux>,
+    catalog: Arc<Catalog>,
+    opts: SessionOptions,
+    records: RwLock<BTreeMap<String, SessionRecord>>,
+    live: RwLock<HashMap<String, PaneInfo>>,
+    registry: AsyncMutex<()>,
+    locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+}
+
+impl SessionService {
+    /// Loads the records and reconciles them with tmux.
+    pub async fn start(
+        store: Arc<Store>,
+        tmux: Arc<Tmux>,
+        catalog: Arc<Catalog>,
+        opts: SessionOptions,
+    ) -> Result<Arc<SessionService>> {
+        let records = {
+            let store = store.clone();
+            blocking(move || store.list_sessions()).await?
+        };
+        let service = Arc::new(SessionService {
+            store,
+            tmux,
+            catalog,
+            opts,
+            records: RwLock::new(records.into_iter().map(|r| (r.name.clone(), r)).collect()),
+            live: RwLock::new(HashMap::new()),
+            registry: AsyncMutex::new(()),
+            locks: Mutex::new(HashMap::new()),
+        });
+        service.refresh().await?;
+        let (running, total) = {
+            let live = service.live.read().expect("live lock");
+            let records = service.records.read().expect("records lock");
+            let running = records.keys().filter(|n| live.get(*n).is_some_and(|p| !p.dead)).count();
+            for name in live.keys().filter(|n| !records.contains_key(*n)) {
+                tracing::warn!(session.name = %name, "tmux session without a record; ignoring it");
+            }
+            (running, records.len())
+        };
+        tracing::info!(sessions = total, running, "sessions reconciled with tmux");
+        Ok(service)
+    }
+
+    /// Re-reads the live state of every pane from tmux (one call).
+    pub async fn refresh(&self) -> Result<()> {
+        let panes = self.tmux.list_panes().await?;
+        let live = panes.into_iter().map(|p| (p.session.clone(), p)).collect();
+        *self.live.write().expect("live lock") = live;
+        Ok(())
+    }
+
+    /// Keeps the live state fresh until the service is dropped.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(service) = weak.upgrade() else { break };
+                if let Err(e) = service.refresh().await {
+                    tracing::warn!(error = %e, "cannot refresh tmux state");
+                }
+            }
+        })
+    }
+
+    /// The agent catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The tmux driver.
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
+    /// Number of records.
+    pub fn count(&self) -> usize {
+        self.records.read().expect("records lock").len()
+    }
+
+    /// Every session, newest first.
+    pub fn list(&self) -> Vec<SessionView> {
+        let records = self.records.read().expect("records lock");
+        let live = self.live.read().expect("live lock");
+        let mut views: Vec<_> = records.values().map(|r| self.view(r, live.get(&r.name))).collect();
+        views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
+        views
+    }
+
+    /// One session.
+    pub fn get(&self, name: &str) -> Result<SessionView> {
+        let records = self.records.read().expect("records lock");
+        let record = records.get(name).ok_or_else(|| not_found(name))?;
+        Ok(self.view(record, self.live.read().expect("live lock").get(name)))
+    }
+
+    /// The record of one session.
+    pub fn record(&self, name: &str) -> Result<SessionRecord> {
+        self.records.read().expect("records lock").get(name).cloned().ok_or_else(|| not_found(name))
+    }
+
+    /// Whether the session's process is alive, per the last refresh.
+    pub fn status(&self, name: &str) -> SessionStatus {
+        match self.live.read().expect("live lock").get(name) {
+            Some(pane) if !pane.dead => SessionStatus::Running,
+            _ => SessionStatus::Exited,
+        }
+    }
+
+    /// The catalog with install state and running counts.
+    pub fn agents(&self) -> Vec<AgentView> {
+        let path = std::env::var_os("PATH");
+        let mut running: HashMap<String, u32> = HashMap::new();
+        {
+            let records = self.records.read().expect("records lock");
+            let live = self.live.read().expect("live lock");
+            for r in records.values() {
+                if live.get(&r.name).is_some_and(|p| !p.dead) {
+                    *running.entry(r.agent.clone()).or_default() += 1;
+                }
+            }
+        }
+        self.catalog
+            .iter()
+            .map(|a| AgentView {
+                key: a.key.clone(),
+                display_name: a.display_name.clone(),
+                cmd: a.cmd_display(),
+                flags: a.default_flags.clone(),
+                env_defaults: a.env_defaults.clone(),
+                has_history: a.has_history,
+                installed: a.is_installed_in(path.as_deref()),
+                install_hint: a.install_hint.clone(),
+                docs_url: a.docs_url.clone(),
+                builtin: a.builtin,
+                running: running.get(&a.key).copied().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    fn view(&self, r: &SessionRecord, pane: Option<&PaneInfo>) -> SessionView {
+        let agent = self.catalog.get(&r.agent);
+        let argv = agent
+            .and_then(|a| a.argv(r.flags.as_deref()).ok())
+            .unwrap_or_default();
+        let status = match pane {
+            Some(p) if !p.dead => SessionStatus::Running,
+            _ => SessionStatus::Exited,
+        };
+        SessionView {
+            name: r.name.clone(),
+            agent: r.agent.clone(),
+            cwd: r.cwd.clone(),
+            cwd_display: display_path(r.cwd.as_ref(), &self.opts.home),
+            flags: r.flags.clone(),
+            default_flags: agent.map(|a| a.default_flags.clone()).unwrap_or_default(),
+            argv,
+            env: Some(r.env.clone()),
+            default_env: agent.map(|a| a.env_defaults.clone()).unwrap_or_default(),
+            resume_from: r.resume_from.clone(),
+            init_prompts: r.init_prompts.clone(),
+            has_history: agent.is_some_and(|a| a.has_history),
+            conversation_count: 0,
+            owner: r.owner.clone(),
+            created_at: rfc3339_ms(r.created_at),
+            updated_at: rfc3339_ms(r.updated_at),
+            started_at: rfc3339_ms(r.started_at),
+            parent: r.parent.clone(),
+            status,
+            pid: pane.filter(|p| !p.dead).map(|p| p.pid),
+            exit_status: pane.filter(|p| p.dead).and_then(|p| p.dead_status),
+            activity_at: pane.filter(|p| !p.dead).map(|p| rfc3339_ms(p.activity * 1000)),
+            tmux_name: tmux_name(&r.name),
+            attach_command: self.tmux.attach_command(&r.name),
+        }
+    }
+
+    /// The lock serializing changes to one session.
+    fn session_lock(&self, name: &str) -> Arc<AsyncMutex<()>> {
+        self.locks.lock().expect("locks lock").entry(name.to_owned()).or_default().clone()
+    }
+
+    fn forget_lock(&self, name: &str) {
+        self.locks.lock().expect("locks lock").remove(name);
+    }
+
+    async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        blocking(move || f(&store)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::io("store task failed", std::io::Error::other(e))))
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("no session named {name:?}"))
+}

@@ -1,0 +1,192 @@
+//! The `sessions` table.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, on_conflict};
+use crate::error::{Error, Result};
+
+/// The durable configuration of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Unique name.
+    pub name: String,
+    /// Agent catalog key.
+    pub agent: String,
+    /// Absolute working directory.
+    pub cwd: String,
+    /// Flags override; `None` = the agent's default flags.
+    pub flags: Option<String>,
+    /// Per-session environment.
+    pub env: BTreeMap<String, String>,
+    /// Prompts typed after each spawn.
+    pub init_prompts: Vec<String>,
+    /// Conversation id to resume.
+    pub resume_from: Option<String>,
+    /// Owner's username; empty for the local operator.
+    pub owner: String,
+    /// Session that spawned this one.
+    pub parent: Option<String>,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+    /// Last (re)start, unix ms.
+    pub started_at: i64,
+}
+
+const COLUMNS: &str = "name, agent, cwd, flags, env, init_prompts, resume_from, owner, parent, \
+                       created_at, updated_at, started_at";
+
+impl SessionRecord {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+        let json_err = |i, e: serde_json::Error| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        };
+        let env: String = row.get(4)?;
+        let prompts: String = row.get(5)?;
+        Ok(SessionRecord {
+            name: row.get(0)?,
+            agent: row.get(1)?,
+            cwd: row.get(2)?,
+            flags: row.get(3)?,
+            env: serde_json::from_str(&env).map_err(|e| json_err(4, e))?,
+            init_prompts: serde_json::from_str(&prompts).map_err(|e| json_err(5, e))?,
+            resume_from: row.get(6)?,
+            owner: row.get(7)?,
+            parent: row.get(8)?,
+            created_at: row.get(9)?,
+            updated_at: row.get(10)?,
+            started_at: row.get(11)?,
+        })
+    }
+
+    fn json(&self) -> (String, String) {
+        (
+            serde_json::to_string(&self.env).expect("a string map always serializes"),
+            serde_json::to_string(&self.init_prompts).expect("a string list always serializes"),
+        )
+    }
+}
+
+impl Store {
+    /// Inserts a new record; [`Error::AlreadyExists`] if the name is taken.
+    pub fn insert_session(&self, rec: &SessionRecord) -> Result<()> {
+        let (env, prompts) = rec.json();
+        self.conn()
+            .execute(
+                &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    rec.name, rec.agent, rec.cwd, rec.flags, env, prompts, rec.resume_from,
+                    rec.owner, rec.parent, rec.created_at, rec.updated_at, rec.started_at
+                ],
+            )
+            .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
+        Ok(())
+    }
+
+    /// Replaces the record stored as `name` with `rec` (whose name may differ: a rename).
+    pub fn update_session(&self, name: &str, rec: &SessionRecord) -> Result<()> {
+        let (env, prompts) = rec.json();
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE sessions SET name = ?1, agent = ?2, cwd = ?3, flags = ?4, env = ?5, \
+                 init_prompts = ?6, resume_from = ?7, owner = ?8, parent = ?9, created_at = ?10, \
+                 updated_at = ?11, started_at = ?12 WHERE name = ?13",
+                params![
+                    rec.name, rec.agent, rec.cwd, rec.flags, env, prompts, rec.resume_from,
+                    rec.owner, rec.parent, rec.created_at, rec.updated_at, rec.started_at, name
+                ],
+            )
+            .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
+        if changed == 0 {
+            return Err(Error::NotFound(format!("no session named {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// The record named `name`.
+    pub fn get_session(&self, name: &str) -> Result<Option<SessionRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sessions WHERE name = ?1"),
+                [name],
+                SessionRecord::from_row,
+            )
+            .optional()?)
+    }
+
+    /// All records, oldest first.
+    pub fn list_sessions(&self) -> Result<Vec<SessionRecord>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare(&format!("SELECT {COLUMNS} FROM sessions ORDER BY created_at, name"))?;
+        let rows = stmt.query_map([], SessionRecord::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes the record; returns whether it existed.
+    pub fn delete_session(&self, name: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM sessions WHERE name = ?1", [name])? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> SessionRecord {
+        SessionRecord {
+            name: name.into(),
+            agent: "shell".into(),
+            cwd: "/tmp".into(),
+            flags: Some("--x 'a b'".into()),
+            env: [("A".to_owned(), "1".to_owned())].into(),
+            init_prompts: vec!["hi".into()],
+            resume_from: None,
+            owner: String::new(),
+            parent: None,
+            created_at: 1,
+            updated_at: 1,
+            started_at: 1,
+        }
+    }
+
+    /// Walks a record through its whole life: create, conflict, read, rename, delete.
+    #[test]
+    fn session_story() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1);
+        store.insert_session(&record("a")).unwrap();
+        assert!(matches!(store.insert_session(&record("a")), Err(Error::AlreadyExists(_))));
+        store.insert_session(&record("b")).unwrap();
+        assert_eq!(store.get_session("a").unwrap().unwrap(), record("a"));
+
+        let mut renamed = record("c");
+        renamed.flags = None;
+        store.update_session("a", &renamed).unwrap();
+        assert!(store.get_session("a").unwrap().is_none());
+        assert_eq!(store.get_session("c").unwrap().unwrap().flags, None);
+        assert!(matches!(store.update_session("c", &record("b")), Err(Error::AlreadyExists(_))));
+        assert!(matches!(store.update_session("zz", &record("zz")), Err(Error::NotFound(_))));
+
+        let names: Vec<_> = store.list_sessions().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["b", "c"]);
+        assert!(store.delete_session("b").unwrap());
+        assert!(!store.delete_session("b").unwrap());
+    }
+
+    #[test]
+    fn file_is_private_and_reopens_migrated() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llmux.db");
+        Store::open(&path).unwrap().insert_session(&record("a")).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.list_sessions().unwrap().len(), 1);
+    }
+}

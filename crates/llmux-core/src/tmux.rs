@@ -1,0 +1,372 @@
+//! The tmux driver: llmux's own tmux server on its own socket, with its own config.
+//!
+//! Every call is one `tmux -S <socket> -f <conf> …` process with an argv (no shell). Targets are
+//! always exact: `=NAME` for sessions and `=NAME:` for panes, never a bare (prefix-matched) name.
+//! tmux forbids `.` in session names, so an llmux name maps to a tmux name with `.` → `+`
+//! (`+` is not allowed in llmux names, so the mapping is one-to-one).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::error::{Error, Result};
+
+/// The tmux name of an llmux session.
+pub fn tmux_name(name: &str) -> String {
+    name.replace('.', "+")
+}
+
+/// The llmux name of a tmux session.
+pub fn llmux_name(tmux_name: &str) -> String {
+    tmux_name.replace('+', ".")
+}
+
+/// What is needed to start a session.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec<'a> {
+    /// llmux session name.
+    pub name: &'a str,
+    /// Working directory.
+    pub cwd: &'a Path,
+    /// Program and arguments; run directly, never through a shell.
+    pub argv: &'a [String],
+    /// Environment added to the session.
+    pub env: &'a BTreeMap<String, String>,
+    /// Initial width in cells.
+    pub width: u16,
+    /// Initial height in cells.
+    pub height: u16,
+}
+
+/// One pane of llmux's tmux server, from `list-panes -a`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneInfo {
+    /// llmux session name (mapped back from the tmux name).
+    pub session: String,
+    /// PID of the pane's process.
+    pub pid: u32,
+    /// Whether the process has exited (the pane stays, `remain-on-exit`).
+    pub dead: bool,
+    /// Exit status once dead.
+    pub dead_status: Option<i32>,
+    /// Last activity, unix seconds.
+    pub activity: i64,
+}
+
+/// Handle on llmux's tmux server.
+#[derive(Debug)]
+pub struct Tmux {
+    socket: PathBuf,
+    conf: PathBuf,
+    buffer_seq: AtomicU64,
+}
+
+/// Text longer than this goes through a tmux buffer: tmux caps one command message at 16 KiB.
+const MAX_SEND_KEYS_BYTES: usize = 8 * 1024;
+
+const LIST_FORMAT: &str =
+    "#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{window_activity}";
+
+impl Tmux {
+    /// A driver for the tmux server on `socket`, started with config `conf`.
+    pub fn new(socket: PathBuf, conf: PathBuf) -> Tmux {
+        Tmux { socket, conf, buffer_seq: AtomicU64::new(0) }
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Writes llmux's tmux config (read only when the tmux server starts).
+    pub fn write_conf(&self) -> Result<()> {
+        let term = if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" };
+        let conf = format!(
+            "# Written by llmux: the config of llmux's own tmux server (never ~/.tmux.conf).\n\
+             set -g default-terminal \"{term}\"\n\
+             set -g history-limit 50000\n\
+             set -g window-size latest\n\
+             set -g remain-on-exit on\n\
+             set -g status off\n\
+             set -g escape-time 10\n\
+             set -g focus-events on\n\
+             set -g mouse off\n\
+             set -g destroy-unattached off\n\
+             set -g exit-empty on\n"
+        );
+        write_private(&self.conf, conf.as_bytes())
+    }
+
+    /// The shell command that attaches a plain tmux client to a session.
+    pub fn attach_command(&self, name: &str) -> String {
+        shell_words::join([
+            "tmux",
+            "-S",
+            &self.socket.to_string_lossy(),
+            "attach",
+            "-t",
+            &format!("={}", tmux_name(name)),
+        ])
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.socket).arg("-f").arg(&self.conf);
+        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs one tmux command; returns stdout, or the error tmux printed.
+    async fn run(&self, args: Vec<OsString>, stdin: Option<&[u8]>) -> Result<String> {
+        let what = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut cmd = self.command();
+        cmd.args(&args);
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().map_err(Error::TmuxMissing)?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data).await.map_err(|e| Error::io("cannot write to tmux", e))?;
+            drop(pipe);
+        }
+        let out = child.wait_with_output().await.map_err(|e| Error::io("cannot run tmux", e))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            let message = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            Err(classify(what, message))
+        }
+    }
+
+    /// Starts a detached session running `spec.argv` directly (no shell).
+    pub async fn new_session(&self, spec: &SpawnSpec<'_>) -> Result<()> {
+        let mut args: Vec<OsString> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            tmux_name(spec.name).into(),
+            "-c".into(),
+            spec.cwd.into(),
+            "-x".into(),
+            spec.width.to_string().into(),
+            "-y".into(),
+            spec.height.to_string().into(),
+        ];
+        for (key, value) in spec.env {
+            args.push("-e".into());
+            args.push(format!("{key}={value}").into());
+        }
+        args.push("--".into());
+        // tmux runs a single argument through `sh -c`; with two or more it execs them
+        // directly. `env --` keeps a lone program out of the shell's hands.
+        if spec.argv.len() == 1 {
+            args.push("env".into());
+            args.push("--".into());
+        }
+        args.extend(spec.argv.iter().map(OsString::from));
+        self.run(args, None).await.map(drop)
+    }
+
+    /// Every pane of every session, from one `list-panes -a` call. No server = no panes.
+    pub async fn list_panes(&self) -> Result<Vec<PaneInfo>> {
+        let args = vec!["list-panes".into(), "-a".into(), "-F".into(), LIST_FORMAT.into()];
+        match self.run(args, None).await {
+            Ok(out) => Ok(out.lines().filter_map(parse_pane).collect()),
+            Err(Error::Tmux { message, .. }) if no_server(&message) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Kills a session; returns false if it did not exist.
+    pub async fn kill_session(&self, name: &str) -> Result<bool> {
+        let args = vec!["kill-session".into(), "-t".into(), session_target(name).into()];
+        match self.run(args, None).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renames a live session.
+    pub async fn rename_session(&self, old: &str, new: &str) -> Result<()> {
+        let args = vec![
+            "rename-session".into(),
+            "-t".into(),
+            session_target(old).into(),
+            tmux_name(new).into(),
+        ];
+        self.run(args, None).await?;
+        let env = vec![
+            "set-environment".into(),
+            "-t".into(),
+            session_target(new).into(),
+            "LLMUX_SESSION".into(),
+            new.into(),
+        ];
+        self.run(env, None).await.map(drop)
+    }
+
+    /// Types text into the session's pane. Single short lines are sent as literal keys;
+    /// multi-line or long text is pasted from a buffer, bracketed when the app asked for it,
+    /// so it arrives as one prompt.
+    pub async fn send_text(&self, name: &str, text: &str) -> Result<()> {
+        if text.contains(['\n', '\r']) || text.len() > MAX_SEND_KEYS_BYTES {
+            let buffer = format!("llmux-{}", self.buffer_seq.fetch_add(1, Ordering::Relaxed));
+            let load = vec!["load-buffer".into(), "-b".into(), buffer.clone().into(), "-".into()];
+            self.run(load, Some(text.as_bytes())).await?;
+            let paste = vec![
+                "paste-buffer".into(),
+                "-p".into(),
+                "-d".into(),
+                "-b".into(),
+                buffer.into(),
+                "-t".into(),
+                pane_target(name).into(),
+            ];
+            self.run(paste, None).await.map(drop)
+        } else {
+            let args = vec![
+                "send-keys".into(),
+                "-t".into(),
+                pane_target(name).into(),
+                "-l".into(),
+                "--".into(),
+                text.into(),
+            ];
+            self.run(args, None).await.map(drop)
+        }
+    }
+
+    /// Sends one named key (`Enter`, `Escape`, `C-c`, …).
+    pub async fn send_key(&self, name: &str, key: &str) -> Result<()> {
+        let args = vec!["send-keys".into(), "-t".into(), pane_target(name).into(), key.into()];
+        self.run(args, None).await.map(drop)
+    }
+
+    /// The last `lines` lines of the pane (history included), trailing blank lines removed.
+    pub async fn capture(&self, name: &str, lines: u32) -> Result<String> {
+        let args = vec![
+            "capture-pane".into(),
+            "-p".into(),
+            "-J".into(),
+            "-t".into(),
+            pane_target(name).into(),
+            "-S".into(),
+            format!("-{lines}").into(),
+        ];
+        let out = self.run(args, None).await?;
+        Ok(last_lines(&out, lines as usize))
+    }
+
+    /// Stops the whole tmux server (tests and benchmarks only).
+    pub async fn kill_server(&self) -> Result<()> {
+        match self.run(vec!["kill-server".into()], None).await {
+            Ok(_) => Ok(()),
+            Err(Error::Tmux { message, .. }) if no_server(&message) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `=NAME`: the exact session.
+fn session_target(name: &str) -> String {
+    format!("={}", tmux_name(name))
+}
+
+/// `=NAME:`: the active pane of the exact session (without the colon tmux would read `=NAME`
+/// as a pane target and fail).
+fn pane_target(name: &str) -> String {
+    format!("={}:", tmux_name(name))
+}
+
+fn no_server(message: &str) -> bool {
+    message.contains("no server running") || message.contains("error connecting to")
+}
+
+fn classify(command: String, message: String) -> Error {
+    if message.contains("can't find session")
+        || message.contains("can't find pane")
+        || message.contains("can't find window")
+        || no_server(&message)
+    {
+        Error::NotFound(message)
+    } else if message.contains("duplicate session") {
+        Error::AlreadyExists(message)
+    } else {
+        Error::Tmux { command, message }
+    }
+}
+
+fn parse_pane(line: &str) -> Option<PaneInfo> {
+    let mut parts = line.split('\t');
+    let session = llmux_name(parts.next()?);
+    let pid = parts.next()?.parse().ok()?;
+    let dead = parts.next()? == "1";
+    let dead_status = parts.next().and_then(|s| s.parse().ok());
+    let activity = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    Some(PaneInfo { session, pid, dead, dead_status, activity })
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+    let start = end.saturating_sub(n);
+    lines[start..end].join("\n")
+}
+
+fn terminfo_exists(name: &str) -> bool {
+    let first = &name[..1];
+    ["/usr/share/terminfo", "/lib/terminfo", "/etc/terminfo"]
+        .iter()
+        .any(|dir| Path::new(dir).join(first).join(name).exists())
+}
+
+/// Writes a file readable only by us, atomically (temp file + rename).
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    file.write_all(data).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_one_to_one() {
+        assert_eq!(tmux_name("a.b-c_d"), "a+b-c_d");
+        assert_eq!(llmux_name("a+b-c_d"), "a.b-c_d");
+        assert_eq!(pane_target("x.y"), "=x+y:");
+    }
+
+    #[test]
+    fn pane_lines_parse() {
+        let pane = parse_pane("a+b\t42\t1\t3\t1700000000").unwrap();
+        assert_eq!(pane, PaneInfo { session: "a.b".into(), pid: 42, dead: true, dead_status: Some(3), activity: 1_700_000_000 });
+        assert_eq!(parse_pane("x\t7\t0\t\t5").unwrap().dead_status, None);
+        assert!(parse_pane("garbage").is_none());
+    }
+
+    #[test]
+    fn last_lines_trims_trailing_blanks() {
+        assert_eq!(last_lines("a\nb  \nc\n\n\n", 2), "b\nc");
+        assert_eq!(last_lines("\n\n", 5), "");
+    }
+}
