@@ -74,7 +74,9 @@ impl AgentDef {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// The agents llmux knows, built in and configured.
@@ -84,7 +86,17 @@ pub struct Catalog {
 }
 
 /// (key, display name, cmd, flags, env, ready prompt, history, install hint, docs url)
-type Row = (&'static str, &'static str, &'static str, &'static str, &'static [(&'static str, &'static str)], &'static str, bool, &'static str, &'static str);
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    bool,
+    &'static str,
+    &'static str,
+);
 
 #[rustfmt::skip]
 const BUILTIN: &[Row] = &[
@@ -138,9 +150,10 @@ impl Catalog {
                 builtin: true,
             })
             .collect();
-        let shell = std::env::var("SHELL").ok().filter(|s| s.starts_with('/')).unwrap_or_else(|| {
-            if Path::new("/bin/bash").exists() { "/bin/bash".into() } else { "/bin/sh".into() }
-        });
+        let shell =
+            std::env::var("SHELL").ok().filter(|s| s.starts_with('/')).unwrap_or_else(|| {
+                if Path::new("/bin/bash").exists() { "/bin/bash".into() } else { "/bin/sh".into() }
+            });
         agents.push(AgentDef {
             key: "shell".into(),
             display_name: "Shell".into(),
@@ -224,7 +237,10 @@ impl Catalog {
     /// Like [`Catalog::get`], but an unknown key is an [`Error::Invalid`] listing the known ones.
     pub fn require(&self, key: &str) -> Result<&AgentDef> {
         self.get(key).ok_or_else(|| {
-            Error::invalid(format!("unknown agent {key:?}; known agents: {}", self.keys().join(", ")))
+            Error::invalid(format!(
+                "unknown agent {key:?}; known agents: {}",
+                self.keys().join(", ")
+            ))
         })
     }
 
@@ -243,7 +259,9 @@ impl Catalog {
 fn validate_key(key: &str) -> Result<()> {
     let ok = key.len() <= 32
         && key.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -280,7 +298,10 @@ mod tests {
             AgentConfig { cmd: Some("/opt/my agent/run --fast".into()), ..Default::default() },
         );
         let catalog = Catalog::with_config(&overrides).unwrap();
-        assert_eq!(catalog.get("claude").unwrap().argv(None).unwrap(), ["claude", "--model", "x y"]);
+        assert_eq!(
+            catalog.get("claude").unwrap().argv(None).unwrap(),
+            ["claude", "--model", "x y"]
+        );
         let mine = catalog.get("mine").unwrap();
         assert_eq!(mine.argv(None).unwrap(), ["/opt/my", "agent/run", "--fast"]);
         assert!(!mine.builtin);
@@ -296,7 +317,10 @@ mod tests {
         std::fs::write(&bin, "#!/bin/sh\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let agent = AgentDef { cmd: vec!["fakeagent".into()], ..Catalog::builtin().get("claude").unwrap().clone() };
+        let agent = AgentDef {
+            cmd: vec!["fakeagent".into()],
+            ..Catalog::builtin().get("claude").unwrap().clone()
+        };
         assert!(agent.is_installed_in(Some(dir.path().as_os_str())));
         assert!(!agent.is_installed_in(Some("/nonexistent".as_ref())));
     }

@@ -86,7 +86,8 @@ impl LoadedConfig {
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Config { path: path.clone(), message: e.to_string() })?;
-        let config = parse(&text).map_err(|message| Error::Config { path: path.clone(), message })?;
+        let config =
+            parse(&text).map_err(|message| Error::Config { path: path.clone(), message })?;
         Ok(LoadedConfig { config, source: Some(path) })
     }
 }

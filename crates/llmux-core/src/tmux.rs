@@ -85,7 +85,8 @@ impl Tmux {
 
     /// Writes llmux's tmux config (read only when the tmux server starts).
     pub fn write_conf(&self) -> Result<()> {
-        let term = if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" };
+        let term =
+            if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" };
         let conf = format!(
             "# Written by llmux: the config of llmux's own tmux server (never ~/.tmux.conf).\n\
              set -g default-terminal \"{term}\"\n\
@@ -179,7 +180,7 @@ impl Tmux {
         let args = vec!["list-panes".into(), "-a".into(), "-F".into(), LIST_FORMAT.into()];
         match self.run(args, None).await {
             Ok(out) => Ok(out.lines().filter_map(parse_pane).collect()),
-            Err(Error::Tmux { message, .. }) if no_server(&message) => Ok(Vec::new()),
+            Err(Error::NotFound(message)) if no_server(&message) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
@@ -269,7 +270,7 @@ impl Tmux {
     pub async fn kill_server(&self) -> Result<()> {
         match self.run(vec!["kill-server".into()], None).await {
             Ok(_) => Ok(()),
-            Err(Error::Tmux { message, .. }) if no_server(&message) => Ok(()),
+            Err(Error::NotFound(message)) if no_server(&message) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -359,7 +360,16 @@ mod tests {
     #[test]
     fn pane_lines_parse() {
         let pane = parse_pane("a+b\t42\t1\t3\t1700000000").unwrap();
-        assert_eq!(pane, PaneInfo { session: "a.b".into(), pid: 42, dead: true, dead_status: Some(3), activity: 1_700_000_000 });
+        assert_eq!(
+            pane,
+            PaneInfo {
+                session: "a.b".into(),
+                pid: 42,
+                dead: true,
+                dead_status: Some(3),
+                activity: 1_700_000_000
+            }
+        );
         assert_eq!(parse_pane("x\t7\t0\t\t5").unwrap().dead_status, None);
         assert!(parse_pane("garbage").is_none());
     }

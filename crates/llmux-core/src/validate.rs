@@ -106,7 +106,9 @@ pub fn cwd(raw: &str, home: &Path) -> Result<PathBuf> {
         PathBuf::from(raw)
     };
     if !path.is_absolute() {
-        return Err(Error::invalid(format!("cwd {raw:?} must be an absolute path (or start with ~)")));
+        return Err(Error::invalid(format!(
+            "cwd {raw:?} must be an absolute path (or start with ~)"
+        )));
     }
     match std::fs::metadata(&path) {
         Ok(meta) if meta.is_dir() => Ok(normalize(&path)),

@@ -1,1 +1,42 @@
-fn main() {}
+//! `llmux`: run AI coding-agent CLIs in named tmux sessions.
+//!
+//! The binary is glue: it parses the command line, starts tracing for the daemon, dispatches
+//! to one noun's `run`, and maps the outcome to an exit code (see [`exit`]).
+
+mod cli;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llmux: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("llmux: {err:#}");
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}
+
+/// `llmux session list | head -1` must not print an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

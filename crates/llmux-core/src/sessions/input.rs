@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::SessionService;
-use crate::api::{BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES, SessionStatus};
+use crate::api::{
+    BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES, SessionStatus,
+};
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
 use crate::tmux::Tmux;
@@ -112,7 +114,13 @@ impl SessionService {
     }
 }
 
-async fn type_prompt(tmux: &Tmux, name: &str, prompt: &str, enter: bool, settle: Duration) -> Result<()> {
+async fn type_prompt(
+    tmux: &Tmux,
+    name: &str,
+    prompt: &str,
+    enter: bool,
+    settle: Duration,
+) -> Result<()> {
     tmux.send_text(name, prompt).await?;
     if enter {
         tokio::time::sleep(settle).await;

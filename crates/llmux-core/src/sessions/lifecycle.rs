@@ -59,7 +59,9 @@ impl SessionService {
             record.name = match req.name {
                 Some(name) => {
                     if self.records.read().expect("records lock").contains_key(&name) {
-                        return Err(Error::AlreadyExists(format!("session {name:?} already exists")));
+                        return Err(Error::AlreadyExists(format!(
+                            "session {name:?} already exists"
+                        )));
                     }
                     name
                 }

@@ -197,9 +197,7 @@ impl SessionService {
 
     fn view(&self, r: &SessionRecord, pane: Option<&PaneInfo>) -> SessionView {
         let agent = self.catalog.get(&r.agent);
-        let argv = agent
-            .and_then(|a| a.argv(r.flags.as_deref()).ok())
-            .unwrap_or_default();
+        let argv = agent.and_then(|a| a.argv(r.flags.as_deref()).ok()).unwrap_or_default();
         let status = match pane {
             Some(p) if !p.dead => SessionStatus::Running,
             _ => SessionStatus::Exited,

@@ -96,8 +96,19 @@ impl Store {
                  init_prompts = ?6, resume_from = ?7, owner = ?8, parent = ?9, created_at = ?10, \
                  updated_at = ?11, started_at = ?12 WHERE name = ?13",
                 params![
-                    rec.name, rec.agent, rec.cwd, rec.flags, env, prompts, rec.resume_from,
-                    rec.owner, rec.parent, rec.created_at, rec.updated_at, rec.started_at, name
+                    rec.name,
+                    rec.agent,
+                    rec.cwd,
+                    rec.flags,
+                    env,
+                    prompts,
+                    rec.resume_from,
+                    rec.owner,
+                    rec.parent,
+                    rec.created_at,
+                    rec.updated_at,
+                    rec.started_at,
+                    name
                 ],
             )
             .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;

@@ -1,0 +1,25 @@
+//! `/api/agents`: the agent catalog.
+
+use axum::extract::State;
+use llmux_core::api::AgentView;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{Caller, Json};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(installed)).routes(routes!(all))
+}
+
+/// Installed agents.
+#[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
+async fn installed(State(state): State<AppState>, _caller: Caller) -> Json<Vec<AgentView>> {
+    Json(state.sessions.agents().into_iter().filter(|a| a.installed).collect())
+}
+
+/// Every agent of the catalog, installed or not, with install hints.
+#[utoipa::path(get, path = "/api/agents/all", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
+async fn all(State(state): State<AppState>, _caller: Caller) -> Json<Vec<AgentView>> {
+    Json(state.sessions.agents())
+}

@@ -1,0 +1,55 @@
+//! The REST API: one module per noun, each exposing `router()`; the OpenAPI document is
+//! generated from the handlers' annotations, so it cannot drift from the routes.
+
+mod agents;
+mod meta;
+mod sessions;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "llmux", description = "Agent CLIs in named tmux sessions, over REST."),
+    tags(
+        (name = "sessions", description = "Agent sessions"),
+        (name = "agents", description = "The agent catalog"),
+        (name = "meta", description = "Health and version (no credentials needed)"),
+    )
+)]
+struct ApiDoc;
+
+/// The routes, split by who may call them.
+pub(crate) struct Routes {
+    /// Answer without credentials.
+    pub public: Router<AppState>,
+    /// Need an authenticated principal.
+    pub protected: Router<AppState>,
+}
+
+/// Builds the routers and the OpenAPI document (as JSON).
+pub(crate) fn routes() -> (Routes, String) {
+    let (public, public_doc) = meta::router().split_for_parts();
+    let (protected, protected_doc) =
+        OpenApiRouter::new().merge(sessions::router()).merge(agents::router()).split_for_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(public_doc);
+    doc.merge(protected_doc);
+    let json = doc.to_pretty_json().expect("the OpenAPI document serializes");
+    let protected = protected.route("/api/openapi.json", get(openapi));
+    (Routes { public, protected }, json)
+}
+
+/// The OpenAPI 3.1 document of this API.
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], Arc::clone(&state.openapi).as_str().to_owned())
+}

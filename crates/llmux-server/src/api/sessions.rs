@@ -1,0 +1,232 @@
+//! `/api/sessions…`: list, create, show, edit, remove, and act on sessions.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use llmux_core::api::{
+    BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest, EditSessionRequest,
+    ErrorBody, KillResponse, OkResponse, SendRequest, SessionResponse, SessionView,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json, Path, Query};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(broadcast))
+        .routes(routes!(show, edit, remove))
+        .routes(routes!(send))
+        .routes(routes!(kill))
+        .routes(routes!(stop))
+        .routes(routes!(respawn))
+        .routes(routes!(capture))
+}
+
+/// 404 unless the caller may see the session (someone else's session looks absent).
+fn check_access(state: &AppState, caller: &Caller, name: &str) -> ApiResult<()> {
+    let record = state.sessions.record(name)?;
+    if caller.0.can_access(&record.owner) {
+        Ok(())
+    } else {
+        Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into())
+    }
+}
+
+/// Every session the caller may see, newest first.
+#[utoipa::path(get, path = "/api/sessions", tag = "sessions",
+    responses((status = 200, body = Vec<SessionView>)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Json<Vec<SessionView>> {
+    let views = state.sessions.list().into_iter().filter(|s| caller.0.can_access(&s.owner));
+    Json(views.collect())
+}
+
+/// Spawn a session.
+#[utoipa::path(post, path = "/api/sessions", tag = "sessions", request_body = CreateSessionRequest,
+    responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateSessionRequest>,
+) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
+    let session = state.sessions.create(req, caller.0.owner()).await?;
+    Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
+}
+
+/// One session.
+#[utoipa::path(get, path = "/api/sessions/{name}", tag = "sessions",
+    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SessionView>> {
+    check_access(&state, &caller, &name)?;
+    Ok(Json(state.sessions.get(&name)?))
+}
+
+/// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
+#[utoipa::path(patch, path = "/api/sessions/{name}", tag = "sessions",
+    request_body = EditSessionRequest,
+    responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditSessionRequest>,
+) -> ApiResult<Json<SessionResponse>> {
+    check_access(&state, &caller, &name)?;
+    let session = state.sessions.edit(&name, req).await?;
+    Ok(Json(SessionResponse { ok: true, session }))
+}
+
+/// `?force=true` removes a running session too.
+#[derive(Debug, Deserialize, IntoParams)]
+struct RemoveQuery {
+    /// Stop the session first if it is running.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Remove a session's record; refused (409) while it runs unless `force`.
+#[utoipa::path(delete, path = "/api/sessions/{name}", tag = "sessions", params(RemoveQuery),
+    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<RemoveQuery>,
+) -> ApiResult<Json<OkResponse>> {
+    check_access(&state, &caller, &name)?;
+    state.sessions.remove(&name, q.force).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Type a prompt into a running session (Enter follows unless `enter` is false).
+#[utoipa::path(post, path = "/api/sessions/{name}/send", tag = "sessions", request_body = SendRequest,
+    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<SendRequest>,
+) -> ApiResult<Json<OkResponse>> {
+    check_access(&state, &caller, &name)?;
+    state.sessions.send(&name, &req.prompt, req.enter.unwrap_or(true)).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Kill the session and delete its record (the old daemon's `kill`).
+#[utoipa::path(post, path = "/api/sessions/{name}/kill", tag = "sessions",
+    responses((status = 200, body = KillResponse), (status = 404, body = ErrorBody)))]
+async fn kill(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<KillResponse>> {
+    check_access(&state, &caller, &name)?;
+    let status = state.sessions.remove(&name, true).await?;
+    Ok(Json(KillResponse { ok: true, status }))
+}
+
+/// Stop the agent and keep the record (status becomes `exited`).
+#[utoipa::path(post, path = "/api/sessions/{name}/stop", tag = "sessions",
+    responses((status = 200, body = SessionResponse), (status = 404, body = ErrorBody)))]
+async fn stop(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SessionResponse>> {
+    check_access(&state, &caller, &name)?;
+    let session = state.sessions.stop(&name).await?;
+    Ok(Json(SessionResponse { ok: true, session }))
+}
+
+/// Restart the session from its recorded config.
+#[utoipa::path(post, path = "/api/sessions/{name}/respawn", tag = "sessions",
+    responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn respawn(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SessionResponse>> {
+    check_access(&state, &caller, &name)?;
+    let session = state.sessions.restart(&name).await?;
+    Ok(Json(SessionResponse { ok: true, session }))
+}
+
+/// Send one prompt to several sessions: `names`, or every running one (of `agent`).
+#[utoipa::path(post, path = "/api/sessions/broadcast", tag = "sessions",
+    request_body = BroadcastRequest,
+    responses((status = 200, body = BroadcastResponse), (status = 400, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+async fn broadcast(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(mut req): Json<BroadcastRequest>,
+) -> ApiResult<Json<BroadcastResponse>> {
+    let visible: Vec<String> = state
+        .sessions
+        .list()
+        .into_iter()
+        .filter(|s| caller.0.can_access(&s.owner))
+        .map(|s| s.name)
+        .collect();
+    match &mut req.names {
+        Some(names) => {
+            if let Some(missing) = names.iter().find(|n| !visible.contains(n)) {
+                return Err(
+                    llmux_core::Error::NotFound(format!("no session named {missing:?}")).into()
+                );
+            }
+        }
+        None => req.names = Some(filter_running(&state, visible, req.agent.as_deref())),
+    }
+    Ok(Json(state.sessions.broadcast(req).await?))
+}
+
+fn filter_running(state: &AppState, visible: Vec<String>, agent: Option<&str>) -> Vec<String> {
+    if let Some(agent) = agent
+        && state.sessions.catalog().get(agent).is_none()
+    {
+        // Leave the names empty; the service reports the unknown agent.
+        return Vec::new();
+    }
+    visible
+        .into_iter()
+        .filter(|n| state.sessions.status(n) == llmux_core::api::SessionStatus::Running)
+        .filter(|n| agent.is_none_or(|a| state.sessions.record(n).is_ok_and(|r| r.agent == a)))
+        .collect()
+}
+
+/// `?lines=N` (default 100).
+#[derive(Debug, Deserialize, IntoParams)]
+struct CaptureQuery {
+    /// How many lines from the bottom, 1 to 10000.
+    lines: Option<u32>,
+}
+
+/// The last lines of the session's screen and scrollback.
+#[utoipa::path(get, path = "/api/sessions/{name}/capture", tag = "sessions", params(CaptureQuery),
+    responses((status = 200, body = CaptureResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn capture(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<CaptureQuery>,
+) -> ApiResult<Json<CaptureResponse>> {
+    check_access(&state, &caller, &name)?;
+    let lines = q.lines.unwrap_or(100);
+    let text = state.sessions.capture(&name, lines).await?;
+    Ok(Json(CaptureResponse { name, lines, text }))
+}

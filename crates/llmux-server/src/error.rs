@@ -1,0 +1,88 @@
+//! `ApiError`: every failure of a handler, as a status and a JSON `{error, code}` body.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use llmux_core::api::ErrorBody;
+
+/// A failed request. Client mistakes carry their message; internal failures answer with a
+/// generic message and are logged once, here.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with an explicit status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    /// 401: no valid credential.
+    pub fn unauthorized() -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "authentication required")
+    }
+
+    /// 404 for an unknown route.
+    pub fn no_route(method: &str, path: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {method} {path}"))
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<llmux_core::Error> for ApiError {
+    fn from(err: llmux_core::Error) -> Self {
+        use llmux_core::Error as E;
+        let (status, code) = match &err {
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
+            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            _ => {
+                tracing::error!(error = %err, "request failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the daemon log has the details",
+                );
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "invalid_json",
+        };
+        // Normalise 422 (well-formed JSON of the wrong shape) to 400: bad input is bad input.
+        let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: self.message, code: self.code.to_owned() };
+        (self.status, Json(body)).into_response()
+    }
+}

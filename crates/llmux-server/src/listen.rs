@@ -1,0 +1,65 @@
+//! The Unix socket listener: only clients running as the daemon's own uid get through.
+//!
+//! The socket lives in a 0700 directory and is itself 0600, so other users cannot connect;
+//! the kernel's peer credentials are checked on every connection as well, and that uid is
+//! the only thing that makes a local request trusted.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::net::{UnixListener, UnixStream};
+
+/// Who is on the other end of a Unix socket connection, per the kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct UnixPeer {
+    /// Peer uid.
+    pub uid: u32,
+    /// Peer pid, when the kernel reports it.
+    pub pid: Option<i32>,
+}
+
+/// A Unix listener that drops connections from any uid but `uid`.
+#[derive(Debug)]
+pub struct PeerUidListener {
+    inner: UnixListener,
+    uid: u32,
+}
+
+impl PeerUidListener {
+    /// Wraps `inner`, admitting only peers whose uid is `uid`.
+    pub fn new(inner: UnixListener, uid: u32) -> Self {
+        PeerUidListener { inner, uid }
+    }
+}
+
+impl axum::serve::Listener for PeerUidListener {
+    type Io = UnixStream;
+    type Addr = UnixPeer;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, _)) => match stream.peer_cred() {
+                    Ok(cred) if cred.uid() == self.uid => {
+                        return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
+                    }
+                    Ok(cred) => tracing::warn!(
+                        peer.uid = cred.uid(),
+                        peer.pid = cred.pid(),
+                        "refused a Unix socket client running as another user"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "cannot read Unix peer credentials"),
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::error!(error = %e, "accept failed on the Unix socket");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(UnixPeer { uid: self.uid, pid: None })
+    }
+}

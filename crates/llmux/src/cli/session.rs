@@ -1,0 +1,462 @@
+//! `llmux session …`: start, list, prompt and manage agent sessions.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use llmux_core::api::{
+    BroadcastRequest, CreateSessionRequest, EditSessionRequest, EnvInput, SessionStatus,
+    SessionView,
+};
+
+use super::Ctx;
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCmd {
+    /// List sessions, newest first.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Start a new session of an agent.
+    #[command(visible_alias = "spawn")]
+    Start(StartArgs),
+    /// Show one session, with the tmux command to attach from a plain shell.
+    Show {
+        /// Session name.
+        name: String,
+    },
+    /// Stop sessions' agents; their records stay (status `exited`).
+    Stop {
+        /// Session names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Restart sessions from their recorded config.
+    #[command(visible_alias = "respawn")]
+    Restart {
+        /// Session names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Change a session's name, cwd, flags, env or init prompts.
+    ///
+    /// A change of cwd, flags, env or resume id restarts a running session; a rename is live.
+    Edit(EditArgs),
+    /// Remove sessions' records (refused while running, unless --force).
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// Session names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Stop running sessions first.
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Type a prompt into a session and press Enter.
+    #[command(visible_alias = "send")]
+    Prompt {
+        /// Session name.
+        name: String,
+        /// The prompt; several words are joined with spaces; `-` reads stdin.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Type the text without pressing Enter.
+        #[arg(long)]
+        no_enter: bool,
+    },
+    /// Type one prompt into many running sessions.
+    Broadcast {
+        /// The prompt; several words are joined with spaces; `-` reads stdin.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Only sessions of this agent.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only these sessions (repeatable); default: every running session.
+        #[arg(long = "to", value_name = "NAME")]
+        to: Vec<String>,
+        /// Type the text without pressing Enter.
+        #[arg(long)]
+        no_enter: bool,
+    },
+    /// Print the last lines of a session's screen and scrollback.
+    Capture {
+        /// Session name.
+        name: String,
+        /// How many lines.
+        #[arg(long, short = 'n', default_value_t = 50)]
+        lines: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Agent key (see `llmux agent list --all`).
+    agent: String,
+    /// Session name [default: the agent key, or key-2, key-3, … if taken].
+    #[arg(long)]
+    name: Option<String>,
+    /// Working directory [default: the current directory].
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Flags for the agent, in shell syntax, replacing its defaults ("" for none).
+    #[arg(long, allow_hyphen_values = true)]
+    flags: Option<String>,
+    /// Environment variable for the agent (repeatable).
+    #[arg(long, short, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// A prompt to type once the agent is up (repeatable).
+    #[arg(long = "init", value_name = "PROMPT")]
+    init: Vec<String>,
+    /// Resume this conversation id.
+    #[arg(long)]
+    resume_from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EditArgs {
+    /// Session name.
+    name: String,
+    /// New name.
+    #[arg(long)]
+    rename: Option<String>,
+    /// New working directory.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// New flags in shell syntax ("" for none).
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "default_flags")]
+    flags: Option<String>,
+    /// Go back to the agent's default flags.
+    #[arg(long)]
+    default_flags: bool,
+    /// Replace the environment with these variables (repeatable).
+    #[arg(long, short, value_name = "KEY=VALUE", conflicts_with = "clear_env")]
+    env: Vec<String>,
+    /// Remove every session environment variable.
+    #[arg(long)]
+    clear_env: bool,
+    /// Replace the init prompts (repeatable).
+    #[arg(long = "init", value_name = "PROMPT", conflicts_with = "clear_init")]
+    init: Vec<String>,
+    /// Remove the init prompts.
+    #[arg(long)]
+    clear_init: bool,
+}
+
+impl SessionCmd {
+    pub fn list() -> SessionCmd {
+        SessionCmd::List
+    }
+
+    pub async fn run(self, ctx: &Ctx) -> Result<u8> {
+        let client = ctx.client();
+        match self {
+            SessionCmd::List => {
+                let sessions = client.list_sessions().await?;
+                if ctx.json {
+                    output::json(&sessions)?;
+                } else if sessions.is_empty() {
+                    println!("no sessions; start one with `llmux session start <agent>`");
+                } else {
+                    output::table(
+                        &["NAME", "AGENT", "STATUS", "STARTED", "CWD"],
+                        &sessions.iter().map(row).collect::<Vec<_>>(),
+                    )?;
+                }
+            }
+            SessionCmd::Start(args) => {
+                let req = args.into_request()?;
+                let session = client.create_session(&req).await?;
+                if ctx.json {
+                    output::json(&session)?;
+                } else {
+                    println!(
+                        "spawned {} (agent: {}, cwd: {})",
+                        session.name, session.agent, session.cwd_display
+                    );
+                }
+            }
+            SessionCmd::Show { name } => {
+                let session = client.session(&name).await?;
+                if ctx.json {
+                    output::json(&session)?;
+                } else {
+                    print_details(&session);
+                }
+            }
+            SessionCmd::Stop { names } => {
+                return each(ctx, &names, "stop", async |n| {
+                    client.stop_session(n).await.map(|_| format!("stopped {n}"))
+                })
+                .await;
+            }
+            SessionCmd::Restart { names } => {
+                return each(ctx, &names, "restart", async |n| {
+                    client.restart_session(n).await.map(|s| {
+                        format!("restarted {} (agent: {}, cwd: {})", s.name, s.agent, s.cwd_display)
+                    })
+                })
+                .await;
+            }
+            SessionCmd::Remove { names, force } => {
+                return each(ctx, &names, "remove", async |n| {
+                    client.remove_session(n, force).await.map(|_| format!("removed {n}"))
+                })
+                .await;
+            }
+            SessionCmd::Edit(args) => {
+                let name = args.name.clone();
+                let req = args.into_request()?;
+                let session = client.edit_session(&name, &req).await?;
+                if ctx.json {
+                    output::json(&session)?;
+                } else {
+                    println!(
+                        "edited {} (agent: {}, cwd: {})",
+                        session.name, session.agent, session.cwd_display
+                    );
+                }
+            }
+            SessionCmd::Prompt { name, text, no_enter } => {
+                let prompt = prompt_text(text)?;
+                client.send(&name, &prompt, !no_enter).await?;
+                if ctx.json {
+                    output::json(
+                        &serde_json::json!({"ok": true, "name": name, "bytes": prompt.len()}),
+                    )?;
+                } else {
+                    let suffix = if no_enter { " (no enter)" } else { "" };
+                    println!("sent {} bytes → {name}{suffix}", prompt.len());
+                }
+            }
+            SessionCmd::Broadcast { text, agent, to, no_enter } => {
+                let req = BroadcastRequest {
+                    prompt: prompt_text(text)?,
+                    enter: Some(!no_enter),
+                    names: (!to.is_empty()).then_some(to),
+                    agent,
+                };
+                let res = client.broadcast(&req).await?;
+                if ctx.json {
+                    output::json(&res)?;
+                } else {
+                    for name in &res.sent {
+                        println!("sent → {name}");
+                    }
+                    for f in &res.failed {
+                        eprintln!("llmux: {}: {}", f.name, f.error);
+                    }
+                    println!(
+                        "broadcast to {} of {} sessions",
+                        res.sent.len(),
+                        res.sent.len() + res.failed.len()
+                    );
+                }
+                return Ok(if res.failed.is_empty() { 0 } else { crate::exit::FAILURE });
+            }
+            SessionCmd::Capture { name, lines } => {
+                let capture = client.capture(&name, lines).await?;
+                if ctx.json {
+                    output::json(&capture)?;
+                } else {
+                    println!("{}", capture.text);
+                }
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// Runs `f` for every name, reporting each; the exit code is 1 if any failed (4 if every
+/// failure was "not found").
+async fn each(
+    ctx: &Ctx,
+    names: &[String],
+    verb: &str,
+    f: impl AsyncFn(&str) -> llmux_client::Result<String>,
+) -> Result<u8> {
+    let mut failures = Vec::new();
+    for name in names {
+        match f(name).await {
+            Ok(message) if !ctx.json => println!("{message}"),
+            Ok(_) => {}
+            Err(e @ llmux_client::Error::Unreachable { .. }) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("llmux: {verb} {name}: {e}");
+                failures.push(e);
+            }
+        }
+    }
+    if ctx.json {
+        output::json(&serde_json::json!({"ok": failures.is_empty()}))?;
+    }
+    Ok(match failures.as_slice() {
+        [] => 0,
+        f if f.iter().all(|e| e.status().is_some_and(|s| s.as_u16() == 404)) => {
+            crate::exit::NOT_FOUND
+        }
+        _ => crate::exit::FAILURE,
+    })
+}
+
+fn row(s: &SessionView) -> Vec<String> {
+    let status = match (s.status, s.exit_status) {
+        (SessionStatus::Exited, Some(code)) => format!("exited ({code})"),
+        (status, _) => status.as_str().to_owned(),
+    };
+    vec![s.name.clone(), s.agent.clone(), status, output::ago(&s.started_at), s.cwd_display.clone()]
+}
+
+fn print_details(s: &SessionView) {
+    println!("name        {}", s.name);
+    println!("agent       {}", s.agent);
+    println!("status      {}", row(s)[2]);
+    if let Some(pid) = s.pid {
+        println!("pid         {pid}");
+    }
+    println!("cwd         {}", s.cwd);
+    println!("command     {}", shell_join(&s.argv));
+    if let Some(env) = &s.env
+        && !env.is_empty()
+    {
+        println!("env");
+        for (k, v) in env {
+            println!("  {k}={v}");
+        }
+    }
+    if !s.init_prompts.is_empty() {
+        println!("init        {} prompt(s)", s.init_prompts.len());
+    }
+    if let Some(id) = &s.resume_from {
+        println!("resume      {id}");
+    }
+    println!("created     {} ({})", s.created_at, output::ago(&s.created_at));
+    println!("started     {} ({})", s.started_at, output::ago(&s.started_at));
+    println!("attach      {}", s.attach_command);
+}
+
+fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Joins prompt words; a lone `-` reads the prompt from stdin.
+fn prompt_text(words: Vec<String>) -> Result<String> {
+    if words.len() == 1 && words[0] == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the prompt from stdin")?;
+        let text = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+        return Ok(text);
+    }
+    Ok(words.join(" "))
+}
+
+fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+            None => bail!("--env {pair:?} is not KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn absolute(path: PathBuf) -> Result<String> {
+    let path = if path.is_absolute() || path.starts_with("~") {
+        path
+    } else {
+        std::env::current_dir().context("cannot read the current directory")?.join(path)
+    };
+    Ok(path.to_string_lossy().into_owned())
+}
+
+impl StartArgs {
+    fn into_request(self) -> Result<CreateSessionRequest> {
+        let cwd = match self.cwd {
+            Some(cwd) => absolute(cwd)?,
+            None => absolute(PathBuf::from("."))?,
+        };
+        Ok(CreateSessionRequest {
+            agent: self.agent,
+            name: self.name,
+            cwd: Some(cwd),
+            flags: self.flags,
+            env: (!self.env.is_empty())
+                .then(|| parse_env(&self.env))
+                .transpose()?
+                .map(EnvInput::Map),
+            init_prompts: (!self.init.is_empty()).then_some(self.init),
+            resume_from: self.resume_from,
+            parent: std::env::var("LLMUX_SESSION").ok().filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+impl EditArgs {
+    fn into_request(self) -> Result<EditSessionRequest> {
+        let req = EditSessionRequest {
+            name: self.rename,
+            cwd: self.cwd.map(absolute).transpose()?,
+            flags: if self.default_flags { Some(None) } else { self.flags.map(Some) },
+            env: if self.clear_env {
+                Some(None)
+            } else if self.env.is_empty() {
+                None
+            } else {
+                Some(Some(EnvInput::Map(parse_env(&self.env)?)))
+            },
+            init_prompts: if self.clear_init {
+                Some(Vec::new())
+            } else {
+                (!self.init.is_empty()).then_some(self.init)
+            },
+            resume_from: None,
+        };
+        if req.name.is_none()
+            && req.cwd.is_none()
+            && req.flags.is_none()
+            && req.env.is_none()
+            && req.init_prompts.is_none()
+        {
+            bail!(
+                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init"
+            );
+        }
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::Cli;
+
+    #[test]
+    fn prompt_accepts_hyphenated_text_and_flags_accept_dashes() {
+        let cli =
+            Cli::try_parse_from(["llmux", "session", "prompt", "a", "--", "-x", "y"]).unwrap();
+        assert!(format!("{cli:?}").contains("\"-x\""));
+        let cli =
+            Cli::try_parse_from(["llmux", "session", "start", "claude", "--flags", "--model opus"]);
+        assert!(cli.is_ok());
+    }
+
+    #[test]
+    fn env_pairs_must_have_equals() {
+        assert!(super::parse_env(&["A=1".into()]).is_ok());
+        assert!(super::parse_env(&["A".into()]).is_err());
+    }
+}
