@@ -1,1 +1,304 @@
-fn main() {}
+//! Whole-system benchmark of llmux: starts a real daemon on a throw-away state dir, drives it
+//! through the real CLI and the API client, and prints figures. It never passes or fails on
+//! a timer; it fails only when the system under test does not work.
+//!
+//! `cargo run --release -p llmux-bench -- [--llmux PATH] [--sessions 100]`; see README.md.
+
+mod daemon;
+mod measure;
+mod report;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use llmux_core::api::{CreateSessionRequest, SessionStatus};
+use serde_json::json;
+
+use crate::daemon::Daemon;
+use crate::report::Results;
+use crate::stats::Summary;
+
+/// The cheap agent every session runs.
+const AGENT: &str = "idle";
+const CONFIG: &str = "agents:\n  idle:\n    cmd: \"sleep\"\n    flags: \"infinity\"\n";
+/// In-flight requests while spawning and removing.
+const BATCH_CONCURRENCY: usize = 8;
+/// Concurrency levels of the `GET /api/sessions` load.
+const LOAD_LEVELS: [usize; 2] = [1, 16];
+/// How long we give the sessions to show up as `running` if they are not at once.
+const RUNNING_GRACE: Duration = Duration::from_secs(5);
+
+const USAGE: &str = "\
+usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [--out FILE]
+
+  --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
+  --sessions N      sessions to spawn [default: 100]
+  --runs N          timed runs of `llmux session list` per point [default: 25]
+  --duration SECS   measured seconds per GET /api/sessions load phase [default: 3]
+  --out FILE        JSON results [default: <workspace>/bench-results/issue2.json]";
+
+#[derive(Debug)]
+struct Args {
+    llmux: PathBuf,
+    sessions: usize,
+    runs: usize,
+    duration: Duration,
+    out: PathBuf,
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn parse_args(root: &Path) -> Result<Option<Args>> {
+    let mut args = Args {
+        llmux: root.join("target/release/llmux"),
+        sessions: 100,
+        runs: 25,
+        duration: Duration::from_secs(3),
+        out: root.join("bench-results/issue2.json"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if matches!(flag.as_str(), "-h" | "--help") {
+            println!("{USAGE}");
+            return Ok(None);
+        }
+        let value = match inline.or_else(|| it.next()) {
+            Some(v) => v,
+            None => bail!("{flag} needs a value\n\n{USAGE}"),
+        };
+        let number = |v: &str| v.parse::<usize>().with_context(|| format!("{flag}: not a number"));
+        match flag.as_str() {
+            "--llmux" => args.llmux = PathBuf::from(value),
+            "--sessions" => args.sessions = number(&value)?.clamp(1, 999),
+            "--runs" => args.runs = number(&value)?.max(1),
+            "--duration" => {
+                let secs: f64 = value.parse().context("--duration: not a number")?;
+                args.duration = Duration::from_secs_f64(secs.clamp(0.1, 600.0));
+            }
+            "--out" => args.out = PathBuf::from(value),
+            _ => bail!("unknown argument {flag:?}\n\n{USAGE}"),
+        }
+    }
+    Ok(Some(args))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llmux-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    let root = workspace_root();
+    let Some(args) = parse_args(&root)? else { return Ok(()) };
+    if !args.llmux.is_file() {
+        bail!(
+            "no llmux binary at {}; build it with `cargo build --release -p llmux` \
+             (or pass --llmux PATH)",
+            args.llmux.display()
+        );
+    }
+    warn_if_stale(&args.llmux, &root);
+    let version = command_line(Command::new(&args.llmux).arg("--version"));
+    let tmux = command_line(Command::new("tmux").arg("-V"));
+
+    // Short path under /tmp: the daemon's Unix sockets live below it.
+    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
+    let state = tmp.path().to_path_buf();
+    let config = state.join("config.yaml");
+    std::fs::write(&config, CONFIG)?;
+
+    eprintln!("llmux-bench: {version}, {tmux}, state dir {}", state.display());
+    let mut daemon = Daemon::start(&args.llmux, &state, &config).await?;
+    eprintln!("llmux-bench: daemon pid {} ready", daemon.pid());
+    let outcome = tokio::select! {
+        r = bench(&args, &daemon, &state) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    let warnings = daemon.log_warnings();
+    if outcome.is_err() {
+        eprintln!("llmux-bench: daemon log (tail):\n{}", daemon.log_tail(30));
+    }
+    daemon.stop();
+    drop(daemon);
+    let results = outcome?;
+
+    println!();
+    println!(
+        "llmux-bench — {version}, {tmux}, {} CPUs, {} sessions of agent `{AGENT}` (sleep infinity)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.sessions
+    );
+    println!();
+    print!("{}", report::table(&results));
+    if !warnings.is_empty() {
+        println!("\ndaemon warnings/errors during the run ({}):", warnings.len());
+        for w in warnings.iter().take(10) {
+            println!("  {w}");
+        }
+    }
+
+    let meta = json!({
+        "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        "llmux": args.llmux.display().to_string(),
+        "llmux_version": version,
+        "tmux_version": tmux,
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "agent": {"key": AGENT, "cmd": "sleep infinity"},
+        "cli_runs": args.runs,
+        "load_duration_s": args.duration.as_secs_f64(),
+        "daemon_warnings": warnings,
+    });
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string_pretty(&report::json(&results, meta))?;
+    std::fs::write(&args.out, text + "\n")
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("\nJSON: {}", args.out.display());
+    Ok(())
+}
+
+/// The measurements, in order. Sessions are removed at the end; the daemon guard kills
+/// whatever is left if this fails half-way.
+async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
+    let client = daemon.client();
+    let n = args.sessions;
+    let names: Vec<String> = (0..n).map(|i| format!("bench-{i:03}")).collect();
+
+    step(&format!("`llmux session list` x{} at 0 sessions", args.runs));
+    let empty = measure::cli_list(&args.llmux, state, args.runs).await?;
+    let rss_idle_kib = daemon.rss_kib()?;
+
+    step(&format!("spawning {n} sessions, {BATCH_CONCURRENCY} in flight"));
+    let cwd = state.to_string_lossy().into_owned();
+    let spawn =
+        measure::bounded(names.clone(), BATCH_CONCURRENCY, |name| {
+            let client = client.clone();
+            let req = CreateSessionRequest {
+                agent: AGENT.to_owned(),
+                name: Some(name.clone()),
+                cwd: Some(cwd.clone()),
+                ..Default::default()
+            };
+            async move {
+                client.create_session(&req).await.map(drop).map_err(|e| format!("{name}: {e}"))
+            }
+        })
+        .await;
+    for e in spawn.errors.iter().take(5) {
+        eprintln!("llmux-bench: spawn failed: {e}");
+    }
+    let running = |list: &[llmux_core::api::SessionView]| {
+        list.iter().filter(|s| s.status == SessionStatus::Running).count()
+    };
+    let list = client.list_sessions().await.context("listing sessions after the spawns")?;
+    let running_after_spawn = running(&list);
+    let list_bytes = serde_json::to_vec(&list).map_or(0, |v| v.len());
+    let mut running_later = None;
+    if running_after_spawn < n {
+        eprintln!("llmux-bench: only {running_after_spawn}/{n} sessions are running; waiting");
+        let start = Instant::now();
+        let mut now_running = running_after_spawn;
+        while now_running < n && start.elapsed() < RUNNING_GRACE {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            now_running = running(&client.list_sessions().await?);
+        }
+        running_later = Some((now_running, start.elapsed()));
+    }
+    let rss_full_kib = daemon.rss_kib()?;
+
+    step(&format!("`llmux session list` x{} at {} sessions", args.runs, list.len()));
+    let full = measure::cli_list(&args.llmux, state, args.runs).await?;
+
+    let mut loads = Vec::new();
+    for level in LOAD_LEVELS {
+        step(&format!("GET /api/sessions, concurrency {level}, {:?}", args.duration));
+        let warmup = Duration::from_millis(500);
+        loads.push(measure::list_load(&client, level, warmup, args.duration, list.len()).await);
+    }
+    let rss_after_load_kib = daemon.rss_kib()?;
+    let rss_peak_kib = daemon.peak_rss_kib()?;
+
+    step(&format!("removing {n} sessions"));
+    let remove = measure::bounded(names, BATCH_CONCURRENCY, |name| {
+        let client = client.clone();
+        async move { client.remove_session(&name, true).await.map_err(|e| format!("{name}: {e}")) }
+    })
+    .await;
+    let left_after_remove =
+        client.list_sessions().await.context("listing sessions after the removes")?.len();
+
+    let summary = |samples: &[Duration]| Summary::of(samples).context("no samples");
+    Ok(Results {
+        sessions: n,
+        ready_after: daemon.ready_after,
+        list_cli_empty: summary(&empty)?,
+        list_cli_full: summary(&full)?,
+        rss_idle_kib,
+        rss_full_kib,
+        rss_after_load_kib,
+        rss_peak_kib,
+        batch_concurrency: BATCH_CONCURRENCY,
+        spawn,
+        running_after_spawn,
+        running_later,
+        list_bytes,
+        loads,
+        remove,
+        left_after_remove,
+    })
+}
+
+fn step(what: &str) {
+    eprintln!("llmux-bench: {what}");
+}
+
+/// The first line a command prints, or `?` if it cannot run.
+fn command_line(cmd: &mut Command) -> String {
+    cmd.output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// Warns when a source file under `crates/` is newer than the binary.
+fn warn_if_stale(binary: &Path, root: &Path) {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(binary) else { return };
+    let mut stack = vec![root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml")
+                && modified(&path).is_some_and(|m| m > built)
+            {
+                eprintln!(
+                    "llmux-bench: warning: {} is newer than {}; rebuild with \
+                     `cargo build --release -p llmux` to measure the current code",
+                    path.display(),
+                    binary.display()
+                );
+                return;
+            }
+        }
+    }
+}

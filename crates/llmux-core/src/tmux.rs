@@ -98,7 +98,7 @@ impl Tmux {
              set -g focus-events on\n\
              set -g mouse off\n\
              set -g destroy-unattached off\n\
-             set -g exit-empty on\n"
+             set -g exit-empty off\n"
         );
         write_private(&self.conf, conf.as_bytes())
     }
@@ -180,7 +180,12 @@ impl Tmux {
         let args = vec!["list-panes".into(), "-a".into(), "-F".into(), LIST_FORMAT.into()];
         match self.run(args, None).await {
             Ok(out) => Ok(out.lines().filter_map(parse_pane).collect()),
-            Err(Error::NotFound(message)) if no_server(&message) => Ok(Vec::new()),
+            // An empty server has no "current" session to resolve the default target from.
+            Err(Error::NotFound(message))
+                if no_server(&message) || message.contains("no current target") =>
+            {
+                Ok(Vec::new())
+            }
             Err(e) => Err(e),
         }
     }
@@ -288,13 +293,16 @@ fn pane_target(name: &str) -> String {
 }
 
 fn no_server(message: &str) -> bool {
-    message.contains("no server running") || message.contains("error connecting to")
+    message.contains("no server running")
+        || message.contains("error connecting to")
+        || message.contains("server exited unexpectedly")
 }
 
 fn classify(command: String, message: String) -> Error {
     if message.contains("can't find session")
         || message.contains("can't find pane")
         || message.contains("can't find window")
+        || message.contains("no current target")
         || no_server(&message)
     {
         Error::NotFound(message)

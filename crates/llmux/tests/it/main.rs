@@ -1,1 +1,17 @@
-//! integration tests
+//! End-to-end tests: the real `llmux` binary as a daemon, real tmux, real SQLite, real HTTP.
+//!
+//! Each test gets its own state dir, tmux socket and TCP port (see [`harness`]), so they run
+//! in parallel and never touch a user's daemon or tmux.
+
+mod harness;
+
+/// The command line: output, exit codes, hints.
+mod cli;
+/// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
+mod lifecycle;
+/// A daemon killed with SIGKILL comes back with every session intact.
+mod recovery;
+/// The Unix socket and TCP listeners: who is trusted and how.
+mod transport;
+/// Every validation rule answers its documented status and changes nothing.
+mod validation;

@@ -1,0 +1,175 @@
+//! The daemon under test: started as a real `llmux server start` process, stopped (with its
+//! tmux server) by a drop guard whatever happens.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use llmux_client::Client;
+use llmux_core::paths::Paths;
+
+/// How long the daemon may take to answer `/health`.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a SIGTERM'd daemon may take to exit before it gets SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Poll interval while waiting for the daemon (to come up or to exit).
+const POLL: Duration = Duration::from_millis(5);
+
+/// A running daemon. Dropping it stops the daemon and kills its tmux server.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Child,
+    paths: Paths,
+    log: PathBuf,
+    stopped: bool,
+    /// From spawning the process to the first successful `/health`.
+    pub ready_after: Duration,
+}
+
+impl Daemon {
+    /// Starts `llmux server start --port 0 --config <config>` on state dir `state` and waits,
+    /// up to a deadline, until it answers `/health` on its Unix socket.
+    pub async fn start(llmux: &Path, state: &Path, config: &Path) -> Result<Daemon> {
+        let paths = Paths::in_state_dir(state.to_path_buf());
+        let log = state.join("daemon.log");
+        let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let started = Instant::now();
+        let child = Command::new(llmux)
+            .args(["server", "start", "--port", "0", "--config"])
+            .arg(config)
+            .env("LLMUX_STATE_DIR", state)
+            .env("LLMUX_LOG", "warn")
+            .env_remove("LLMUX_PORT")
+            .env_remove("LLMUX_HOST")
+            .env_remove("TMUX")
+            .current_dir(state)
+            // Its own process group: Ctrl-C reaches only the bench, which then cleans up.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot run {}", llmux.display()))?;
+        // From here on the guard owns the process, so an early return still cleans up.
+        let mut daemon = Daemon { child, paths, log, stopped: false, ready_after: Duration::ZERO };
+        daemon.ready_after = daemon.wait_ready(started).await?;
+        Ok(daemon)
+    }
+
+    async fn wait_ready(&mut self, started: Instant) -> Result<Duration> {
+        let client = self.client();
+        let deadline = started + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the daemon exited ({status}) before it answered /health; its log:\n{}",
+                    self.log_tail(30)
+                );
+            }
+            match client.health().await {
+                Ok(_) => return Ok(started.elapsed()),
+                Err(e) if Instant::now() >= deadline => bail!(
+                    "the daemon did not answer /health within {READY_TIMEOUT:?} ({e}); its log:\n{}",
+                    self.log_tail(30)
+                ),
+                Err(_) => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
+    /// A client of this daemon over its Unix socket.
+    pub fn client(&self) -> Client {
+        Client::unix(&self.paths.socket)
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size now (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident set size so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, key: &str) -> Result<u64> {
+        let path = format!("/proc/{}/status", self.pid());
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .with_context(|| format!("no {key} line in {path}"))?;
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("cannot parse {line:?}"))
+    }
+
+    /// The last `n` lines of the daemon's stdout/stderr.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+        if tail.trim().is_empty() { "(empty)".to_owned() } else { tail }
+    }
+
+    /// The daemon's log lines at WARN or above (it runs with `LLMUX_LOG=warn`).
+    pub fn log_warnings(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Stops the daemon (SIGTERM, then SIGKILL after a deadline) and kills its tmux server,
+    /// which the daemon leaves running by design. Idempotent.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(POLL);
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                eprintln!(
+                    "llmux-bench: the daemon ignored SIGTERM for {STOP_TIMEOUT:?}; killing it"
+                );
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.paths.tmux_socket)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,56 @@
+//! The daemon holds no state that tmux and SQLite do not: kill it hard, start it again, and
+//! every session is still there, running, with its config.
+
+use llmux_core::api::{EditSessionRequest, SessionStatus};
+
+use crate::harness::TestDaemon;
+
+#[tokio::test]
+async fn sigkill_and_restart_keeps_every_session() {
+    let mut d = TestDaemon::start().await;
+    for name in ["r1", "r2", "r3"] {
+        d.spawn_fake(name).await;
+    }
+    d.client
+        .edit_session(
+            "r2",
+            &EditSessionRequest {
+                init_prompts: Some(vec!["remember me".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    d.client.stop_session("r3").await.unwrap();
+    let before = d.client.list_sessions().await.unwrap();
+
+    d.kill("KILL");
+    assert!(d.client.health().await.is_err(), "daemon is down");
+    d.spawn_daemon().await;
+
+    let after = d.client.list_sessions().await.unwrap();
+    assert_eq!(after.len(), 3);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.status, b.status, "{}", a.name);
+        assert_eq!(a.pid, b.pid, "{} kept its process", a.name);
+        assert_eq!(a.init_prompts, b.init_prompts);
+        assert_eq!(a.created_at, b.created_at);
+    }
+    assert_eq!(d.client.session("r3").await.unwrap().status, SessionStatus::Exited);
+    // and they are still driveable
+    d.client.send("r1", "after restart", true).await.unwrap();
+    d.wait_for_screen("r1", "PROMPT[1]: after restart").await;
+}
+
+#[tokio::test]
+async fn graceful_stop_leaves_agents_running() {
+    let mut d = TestDaemon::start().await;
+    let s = d.spawn_fake("keep").await;
+    d.kill("TERM");
+    assert!(!d.paths.socket.exists(), "socket removed on a clean stop");
+    let ls = String::from_utf8(d.tmux(&["ls", "-F", "#{session_name}"]).stdout).unwrap();
+    assert_eq!(ls.trim(), "keep");
+    d.spawn_daemon().await;
+    assert_eq!(d.client.session("keep").await.unwrap().pid, s.pid);
+}

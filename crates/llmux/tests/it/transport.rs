@@ -1,0 +1,146 @@
+//! Trust comes from the kernel (Unix peer uid) or a credential, never from an address or a
+//! header. Until accounts exist, TCP serves only `/health` and `/api/version`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::Value;
+
+use crate::harness::TestDaemon;
+
+/// Every (method, path) of the API, read from the daemon's own OpenAPI document, so a new
+/// route without an authorization expectation fails here.
+async fn all_routes(d: &TestDaemon) -> Vec<(String, String)> {
+    let res = d.client.raw(Method::GET, "/api/openapi.json", None, &[]).await.unwrap();
+    assert_eq!(res.status.as_u16(), 200);
+    let doc: Value = serde_json::from_slice(&res.body).unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase(), path.replace("{name}", "s1")));
+        }
+    }
+    routes.push(("GET".into(), "/api/openapi.json".into()));
+    assert!(routes.len() >= 15, "{routes:?}");
+    routes
+}
+
+const PUBLIC: &[(&str, &str)] = &[("GET", "/health"), ("GET", "/api/version")];
+
+#[tokio::test]
+async fn tcp_answers_401_on_every_protected_route_whatever_the_headers_say() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("s1").await;
+    let forged: &[(&str, &str)] = &[
+        ("X-Forwarded-For", "127.0.0.1"),
+        ("X-Real-IP", "127.0.0.1"),
+        ("Forwarded", "for=127.0.0.1;proto=https"),
+        ("Tailscale-User-Login", "admin@example.com"),
+        ("Tailscale-User-Name", "Admin"),
+    ];
+    for (method, path) in all_routes(&d).await {
+        let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
+        for headers in [&[][..], forged] {
+            let body = if method == "GET" { "" } else { r#"{"prompt":"x","agent":"fake"}"# };
+            let mut h = headers.to_vec();
+            h.push(("Content-Type", "application/json"));
+            let (status, res) = d.http(&method, &path, &h, body);
+            if public {
+                assert_eq!(status, 200, "{method} {path}: {res}");
+            } else {
+                assert_eq!(status, 401, "{method} {path} with {headers:?}: {res}");
+                assert!(res.contains(r#""error":"authentication required""#), "{res}");
+            }
+        }
+    }
+    // unknown paths give nothing away either
+    assert_eq!(d.http("GET", "/api/nope", &[], "").0, 401);
+    assert_eq!(d.http("GET", "/", &[], "").0, 401);
+    // and nothing reached the session
+    let screen = d.client.capture("s1", 50).await.unwrap().text;
+    assert!(!screen.contains("PROMPT["), "{screen}");
+    assert_eq!(d.client.list_sessions().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unix_socket_serves_every_route_to_the_owner() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("s1").await;
+    for (method, path) in all_routes(&d).await {
+        if method != "GET" {
+            continue; // state-changing routes are covered by the lifecycle tests
+        }
+        let res = d.client.raw(method.parse().unwrap(), &path, None, &[]).await.unwrap();
+        assert_eq!(res.status.as_u16(), 200, "{method} {path}: {:?}", res.body);
+    }
+    let res = d.client.raw(Method::GET, "/api/nope", None, &[]).await.unwrap();
+    assert_eq!(res.status.as_u16(), 404);
+}
+
+#[tokio::test]
+async fn unix_socket_refuses_proxied_requests() {
+    let d = TestDaemon::start().await;
+    for header in ["X-Forwarded-For", "Forwarded", "Via", "X-Real-IP", "Tailscale-User-Login"] {
+        let res = d
+            .client
+            .raw(Method::GET, "/api/sessions", None, &[(header, "127.0.0.1")])
+            .await
+            .unwrap();
+        assert_eq!(res.status.as_u16(), 403, "{header}");
+    }
+    let res = d
+        .client
+        .raw(
+            Method::POST,
+            "/api/sessions",
+            Some((Bytes::from(r#"{"agent":"fake","name":"p"}"#), "application/json")),
+            &[("X-Forwarded-For", "10.0.0.1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status.as_u16(), 403);
+    assert!(d.client.list_sessions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn files_and_sockets_are_private() {
+    let d = TestDaemon::start().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.paths.state_dir), 0o700);
+    assert_eq!(mode(&d.paths.run_dir), 0o700);
+    assert_eq!(mode(&d.paths.socket), 0o600);
+    assert_eq!(mode(&d.paths.db), 0o600);
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let d = TestDaemon::start().await;
+    let (_, res) = d.http("GET", "/health", &[], "");
+    let lower = res.to_lowercase();
+    for header in [
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+        "content-security-policy: default-src 'none'; frame-ancestors 'none'",
+    ] {
+        assert!(lower.contains(header), "missing {header} in {res}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_state_dir_refuses_to_start() {
+    let d = TestDaemon::start().await;
+    let out = d
+        .command()
+        .args(["server", "start", "--port", "0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another llmux daemon is already running"), "{stderr}");
+    assert!(stderr.contains(&d.pid().to_string()), "names the pid: {stderr}");
+    // the first one is unharmed
+    d.client.health().await.unwrap();
+}
