@@ -101,6 +101,11 @@ impl Daemon {
         self.status_kib("VmHWM:")
     }
 
+    /// CPU time (user + system) the daemon has used so far.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        cpu_time(&format!("/proc/{}/stat", self.pid()))
+    }
+
     fn status_kib(&self, key: &str) -> Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
@@ -166,6 +171,35 @@ impl Daemon {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// User + system CPU time of a process, from its `/proc/<pid>/stat` (`/proc/self/stat` for
+/// this one).
+pub fn cpu_time(stat: &str) -> Result<Duration> {
+    let text = std::fs::read_to_string(stat).with_context(|| format!("cannot read {stat}"))?;
+    // Fields after the parenthesized command name: state is field 3, utime 14, stime 15.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).context("no command name in stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        fields.get(i).context("short stat line")?.parse().context("bad tick count")
+    };
+    let total = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_secs_f64(total as f64 / clock_ticks() as f64))
+}
+
+/// `sysconf(_SC_CLK_TCK)`, via `getconf` (no unsafe here); 100 on every Linux we know of.
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
 }
 
 impl Drop for Daemon {

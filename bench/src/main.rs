@@ -28,6 +28,8 @@ const CONFIG: &str = "agents:\n  idle:\n    cmd: \"sleep\"\n    flags: \"infinit
 const BATCH_CONCURRENCY: usize = 8;
 /// Concurrency levels of the `GET /api/sessions` load.
 const LOAD_LEVELS: [usize; 2] = [1, 16];
+/// Untimed warm-up before each load phase.
+const LOAD_WARMUP: Duration = Duration::from_millis(500);
 /// How long we give the sessions to show up as `running` if they are not at once.
 const RUNNING_GRACE: Duration = Duration::from_secs(5);
 
@@ -229,8 +231,12 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     let mut loads = Vec::new();
     for level in LOAD_LEVELS {
         step(&format!("GET /api/sessions, concurrency {level}, {:?}", args.duration));
-        let warmup = Duration::from_millis(500);
-        loads.push(measure::list_load(&client, level, warmup, args.duration, list.len()).await);
+        measure::list_load(&client, level, LOAD_WARMUP, list.len()).await;
+        let (daemon_cpu, client_cpu) = (daemon.cpu_time()?, daemon::cpu_time("/proc/self/stat")?);
+        let mut load = measure::list_load(&client, level, args.duration, list.len()).await;
+        load.daemon_cpu = daemon.cpu_time()?.saturating_sub(daemon_cpu);
+        load.client_cpu = daemon::cpu_time("/proc/self/stat")?.saturating_sub(client_cpu);
+        loads.push(load);
     }
     let rss_after_load_kib = daemon.rss_kib()?;
     let rss_peak_kib = daemon.peak_rss_kib()?;
@@ -286,11 +292,9 @@ fn warn_if_stale(binary: &Path, root: &Path) {
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
+            if path.is_dir() && !path.ends_with("tests") && !path.ends_with("benches") {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml")
-                && modified(&path).is_some_and(|m| m > built)
-            {
+            } else if is_build_input(&path) && modified(&path).is_some_and(|m| m > built) {
                 eprintln!(
                     "llmux-bench: warning: {} is newer than {}; rebuild with \
                      `cargo build --release -p llmux` to measure the current code",
@@ -301,4 +305,11 @@ fn warn_if_stale(binary: &Path, root: &Path) {
             }
         }
     }
+}
+
+/// Whether a file under `crates/` goes into the binary: sources and manifests, not tests.
+fn is_build_input(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "Cargo.toml")
+        || path.extension().is_some_and(|e| e == "rs")
+            && path.components().any(|c| c.as_os_str() == "src")
 }

@@ -101,6 +101,10 @@ pub struct Load {
     pub first_error: Option<String>,
     /// Successful responses whose list did not have the expected length.
     pub wrong_length: usize,
+    /// CPU time the daemon used during the phase.
+    pub daemon_cpu: Duration,
+    /// CPU time this process (the clients) used during the phase.
+    pub client_cpu: Duration,
 }
 
 impl Load {
@@ -110,22 +114,9 @@ impl Load {
     }
 }
 
-/// `concurrency` tasks each loop `list_sessions()` back to back: an untimed warm-up phase,
-/// then a measured one of `duration`. A request started before the deadline is waited for.
+/// `concurrency` tasks each loop `list_sessions()` back to back for `duration`. A request
+/// started before the deadline is waited for. The caller fills in the CPU fields.
 pub async fn list_load(
-    client: &Client,
-    concurrency: usize,
-    warmup: Duration,
-    duration: Duration,
-    expect: usize,
-) -> Load {
-    if !warmup.is_zero() {
-        list_phase(client, concurrency, warmup, expect).await;
-    }
-    list_phase(client, concurrency, duration, expect).await
-}
-
-async fn list_phase(
     client: &Client,
     concurrency: usize,
     duration: Duration,
@@ -162,6 +153,8 @@ async fn list_phase(
         errors: 0,
         first_error: None,
         wrong_length: 0,
+        daemon_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
     };
     while let Some(joined) = tasks.join_next().await {
         match joined {

@@ -81,6 +81,17 @@ fn load_figure(load: &Load) -> String {
     }
 }
 
+fn cpu_figure(load: &Load) -> String {
+    let secs = load.elapsed.as_secs_f64();
+    let per_request = ms(load.daemon_cpu) / load.latencies.len().max(1) as f64;
+    format!(
+        "{:.0}% / {:.0}%  ({} daemon CPU per request)",
+        100.0 * load.daemon_cpu.as_secs_f64() / secs,
+        100.0 * load.client_cpu.as_secs_f64() / secs,
+        fmt_ms(per_request)
+    )
+}
+
 fn cli_figure(s: &Summary) -> String {
     format!("median {}  p90 {}  min {}", fmt_ms(s.p50), fmt_ms(s.p90), fmt_ms(s.min))
 }
@@ -181,6 +192,7 @@ pub fn table(r: &Results) -> String {
             v,
             old::API,
         );
+        row("  CPU: daemon / clients (% of one core)".into(), cpu_figure(load), "", None, "");
         if load.errors > 0 || load.wrong_length > 0 {
             row(
                 "  failed / wrong-length responses".into(),
@@ -257,6 +269,9 @@ fn load_json(l: &Load) -> Value {
         "failed": l.errors,
         "first_error": l.first_error,
         "wrong_length": l.wrong_length,
+        "daemon_cpu_ms": round3(ms(l.daemon_cpu)),
+        "client_cpu_ms": round3(ms(l.client_cpu)),
+        "daemon_cpu_ms_per_request": round3(ms(l.daemon_cpu) / l.latencies.len().max(1) as f64),
         "latency": Summary::of(&l.latencies).map(|s| s.json()),
     })
 }

@@ -1,7 +1,4 @@
-//! Wire types of the REST API, shared by the server and the client.
-//!
-//! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
-//! scripts keep working. Only serde here: no HTTP, no I/O.
+//! Sessions, agents, health: the wire types of the session routes.
 
 use std::collections::BTreeMap;
 

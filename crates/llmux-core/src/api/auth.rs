@@ -1,0 +1,362 @@
+//! Accounts, tokens, browser sessions, settings, logs and audit: the wire types.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenScope {
+    /// Everything its owner may do, including admin routes if the owner is an admin.
+    Admin,
+    /// Everything a non-admin user may do with their own sessions.
+    User,
+    /// List, read and view (read-only terminal); nothing that changes state.
+    ReadOnly,
+}
+
+impl TokenScope {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Admin => "admin",
+            TokenScope::User => "user",
+            TokenScope::ReadOnly => "read-only",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        match text {
+            "admin" => Some(TokenScope::Admin),
+            "user" => Some(TokenScope::User),
+            "read-only" | "readonly" | "read_only" => Some(TokenScope::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
+/// A user account as the API shows it (never with a hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Login name, `^[a-z0-9_-]{1,32}$`.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Whether the user is an admin.
+    pub admin: bool,
+    /// When the account was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// `POST /api/setup`: create the first admin with the one-time setup token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SetupRequest {
+    /// The setup token printed by the daemon at start.
+    pub setup_token: String,
+    /// Login name.
+    pub username: String,
+    /// Display name (defaults to the username).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Passphrase, at least 8 characters.
+    pub passphrase: String,
+}
+
+/// `POST /api/auth/login`.
+///
+/// Without `deviceName` a browser session is started (cookie). With it, a device token named
+/// `deviceName` is minted and returned once instead (what `llmux auth login` does).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Passphrase.
+    pub passphrase: String,
+    /// Mint a device token with this name instead of starting a browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+}
+
+/// Response of login and setup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The signed-in user.
+    pub user: UserView,
+    /// The device token (only when `deviceName` was given); shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The device token's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_info: Option<TokenView>,
+}
+
+/// `POST /api/auth/pair`: trade a one-time pairing code for a browser session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PairRequest {
+    /// The pairing code.
+    pub code: String,
+}
+
+/// Response of `POST /api/pairing`: a one-time code valid for at most 5 minutes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PairingResponse {
+    /// The code (shown once).
+    pub code: String,
+    /// Path to open, relative to the server's origin, carrying the code in the fragment
+    /// (`/pair#code=…`), so it never reaches a server log.
+    pub path: String,
+    /// When the code stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Who the caller is (`GET /api/auth/whoami`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WhoamiResponse {
+    /// Username; empty for the local operator.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Whether the caller acts with admin rights now.
+    pub admin: bool,
+    /// `local`, `cookie` or `token`.
+    pub via: String,
+    /// The token's scope, for token callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<TokenScope>,
+    /// The token's id, for token callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+}
+
+/// `POST /api/account/passphrase`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePassphraseRequest {
+    /// The current passphrase.
+    pub old_passphrase: String,
+    /// The new one, at least 8 characters.
+    pub new_passphrase: String,
+}
+
+/// `POST /api/account/profile`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProfileRequest {
+    /// New display name.
+    pub name: String,
+}
+
+/// `POST /api/admin/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUserRequest {
+    /// Login name.
+    pub username: String,
+    /// Display name (defaults to the username).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Passphrase, at least 8 characters.
+    pub passphrase: String,
+    /// Make the user an admin.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// `PATCH /api/admin/users/{username}`: absent fields are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateUserRequest {
+    /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Grant or revoke admin (the last admin cannot be demoted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+    /// Reset the passphrase (ends the user's browser sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+/// `{ok, user}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UserResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The user after the change.
+    pub user: UserView,
+}
+
+/// `{ok, revokedTokens}`: the result of deleting a user or revoking in bulk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedResponse {
+    /// Always true.
+    pub ok: bool,
+    /// How many tokens were revoked.
+    pub revoked_tokens: u64,
+}
+
+/// A token as the API shows it (never its secret or hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    /// Public id (the part after `llmux_` and before the secret).
+    pub id: String,
+    /// Owner.
+    pub username: String,
+    /// Label.
+    pub name: String,
+    /// What it may do.
+    pub scope: TokenScope,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Expiry (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Last use, to the minute (RFC 3339), if ever used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// `GET /api/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenListResponse {
+    /// The tokens the caller may see: their own, or (admins with `?all=true`) everyone's.
+    pub tokens: Vec<TokenView>,
+}
+
+/// `POST /api/tokens`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTokenRequest {
+    /// Label (default `<username>-<date>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Scope (default `user`; `admin` only for admins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<TokenScope>,
+    /// Expiry (RFC 3339, in the future).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Mint for another user (admins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// Response of `POST /api/tokens`: the secret is in `value`, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateTokenResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The whole token, `llmux_<id>_<secret>`; store it now.
+    pub value: String,
+    /// Its record.
+    pub token: TokenView,
+}
+
+/// `PATCH /api/tokens/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RenameTokenRequest {
+    /// New label.
+    pub name: String,
+}
+
+/// `{ok, token}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The token after the change.
+    pub token: TokenView,
+}
+
+/// A browser session as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserSessionView {
+    /// Public id (not the cookie value).
+    pub id: String,
+    /// When it was started (RFC 3339).
+    pub created_at: String,
+    /// Last request (RFC 3339, to the minute).
+    pub last_seen_at: String,
+    /// The browser's User-Agent when it signed in.
+    pub user_agent: String,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// One line of the daemon log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogEntry {
+    /// Time (RFC 3339).
+    pub ts: String,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: String,
+    /// The module that logged it.
+    pub target: String,
+    /// Message and fields.
+    pub text: String,
+}
+
+/// `GET /api/logs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogsResponse {
+    /// Ring buffer size.
+    pub capacity: usize,
+    /// Oldest first.
+    pub entries: Vec<LogEntry>,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// Time (RFC 3339).
+    pub ts: String,
+    /// Who did it (`username`, `local`, or `-` for anonymous attempts).
+    pub actor: String,
+    /// What happened: `login`, `login_failed`, `token_created`, `token_revoked`,
+    /// `user_created`, `user_deleted`, `passphrase_changed`, `session_created`,
+    /// `session_killed`, `session_attached`, …
+    pub action: String,
+    /// What it happened to (a username, token id or session name).
+    pub target: String,
+    /// Extra detail.
+    pub detail: String,
+}

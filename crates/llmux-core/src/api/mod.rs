@@ -1,0 +1,10 @@
+//! Wire types of the REST API, shared by the server and the client.
+//!
+//! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
+//! scripts keep working. Only serde here: no HTTP, no I/O.
+
+mod auth;
+mod sessions;
+
+pub use auth::*;
+pub use sessions::*;
