@@ -121,6 +121,23 @@ pub fn display_path(path: &Path, home: &Path) -> String {
     }
 }
 
+/// Writes a file readable only by us, atomically (temp file + rename).
+pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    file.write_all(data).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
+}
+
 fn fnv1a(bytes: &std::ffi::OsStr) -> u64 {
     use std::os::unix::ffi::OsStrExt;
     bytes

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::error::{Error, Result};
+use crate::paths::write_private;
 
 /// The tmux name of an llmux session.
 pub fn tmux_name(name: &str) -> String {
@@ -335,23 +336,6 @@ fn terminfo_exists(name: &str) -> bool {
     ["/usr/share/terminfo", "/lib/terminfo", "/etc/terminfo"]
         .iter()
         .any(|dir| Path::new(dir).join(first).join(name).exists())
-}
-
-/// Writes a file readable only by us, atomically (temp file + rename).
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    file.write_all(data).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Every write is one transaction, so a crash leaves the previous or the next state. Methods
 //! are synchronous: async callers run them on a blocking thread.
 
+mod auth;
 mod sessions;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,12 +13,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use sessions::SessionRecord;
 
 use crate::error::{Error, Result};
 
 /// Migrations in order; migration `i` moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_sessions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_sessions.sql"),
+    include_str!("../../migrations/0002_auth.sql"),
+];
 
 /// The database handle.
 #[derive(Debug)]

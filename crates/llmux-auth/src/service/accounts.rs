@@ -1,0 +1,319 @@
+//! Managing users, tokens and browser sessions. Every method takes the caller and checks what
+//! it may do here, so handlers cannot forget.
+
+use llmux_core::api::{
+    BrowserSessionView, CreateTokenRequest, CreateUserRequest, TokenScope, TokenView,
+    UpdateUserRequest, UserView,
+};
+use llmux_core::store::UserRecord;
+use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
+
+use super::{AuthService, Revocation, token_view, user_view, validate_name, validate_username};
+use crate::policy::{Action, allows};
+use crate::{Error, Principal, Result, Via, password};
+
+fn require(principal: &Principal, action: Action) -> Result<()> {
+    if allows(principal, action) {
+        Ok(())
+    } else if principal.is_read_only() {
+        Err(Error::Forbidden("this token is read-only".into()))
+    } else {
+        Err(Error::Forbidden("admin only".into()))
+    }
+}
+
+fn me(principal: &Principal) -> Result<&str> {
+    principal
+        .username()
+        .ok_or_else(|| Error::Invalid("the local operator has no account; use a user name".into()))
+}
+
+impl AuthService {
+    /// All users (admins).
+    pub async fn list_users(&self, p: &Principal) -> Result<Vec<UserView>> {
+        require(p, Action::Administer)?;
+        Ok(self.db(|s| s.list_users()).await?.iter().map(user_view).collect())
+    }
+
+    /// Creates a user (admins and the local operator).
+    pub async fn create_user(&self, p: &Principal, req: CreateUserRequest) -> Result<UserView> {
+        require(p, Action::Administer)?;
+        validate_username(&req.username)?;
+        let name = validate_name(req.name.as_deref().unwrap_or(&req.username))?;
+        password::check_new(&req.passphrase)?;
+        let now = now_ms();
+        let record = UserRecord {
+            username: req.username,
+            name,
+            passphrase_hash: password::hash(req.passphrase).await,
+            admin: req.admin,
+            created_at: now,
+            updated_at: now,
+        };
+        let rec = record.clone();
+        self.db(move |s| s.insert_user(&rec)).await?;
+        self.end_setup();
+        let detail = if record.admin { "admin" } else { "" };
+        self.audit(&p.actor(), "user_created", &record.username, detail).await;
+        Ok(user_view(&record))
+    }
+
+    /// Changes a user's name, admin flag or passphrase (admins).
+    pub async fn update_user(
+        &self,
+        p: &Principal,
+        username: &str,
+        req: UpdateUserRequest,
+    ) -> Result<UserView> {
+        require(p, Action::Administer)?;
+        let key = username.to_owned();
+        let mut user = self
+            .db(move |s| s.get_user(&key))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no user named {username:?}")))?;
+        if let Some(name) = &req.name {
+            user.name = validate_name(name)?;
+        }
+        if let Some(admin) = req.admin {
+            user.admin = admin;
+        }
+        let reset = req.passphrase.is_some();
+        if let Some(pass) = req.passphrase {
+            password::check_new(&pass)?;
+            user.passphrase_hash = password::hash(pass).await;
+        }
+        user.updated_at = now_ms();
+        let rec = user.clone();
+        self.db(move |s| s.update_user(&rec)).await?;
+        if reset {
+            let key = username.to_owned();
+            let ended = self.db(move |s| s.delete_user_browser_sessions(&key, None)).await?;
+            ended.into_iter().for_each(|id| self.revoke(Revocation::BrowserSession(id)));
+            self.audit(&p.actor(), "passphrase_changed", username, "reset by admin").await;
+        }
+        if let Some(admin) = req.admin {
+            self.audit(&p.actor(), "user_updated", username, &format!("admin={admin}")).await;
+        }
+        Ok(user_view(&user))
+    }
+
+    /// Deletes a user, their tokens and browser sessions (admins; never oneself, never the
+    /// last admin). Returns the number of tokens revoked.
+    pub async fn delete_user(&self, p: &Principal, username: &str) -> Result<u64> {
+        require(p, Action::Administer)?;
+        if p.username() == Some(username) {
+            return Err(Error::Conflict("you cannot delete your own account".into()));
+        }
+        let key = username.to_owned();
+        let revoked = self.db(move |s| s.delete_user(&key)).await?;
+        self.revoke(Revocation::User(username.to_owned()));
+        self.audit(&p.actor(), "user_deleted", username, &format!("{revoked} tokens revoked"))
+            .await;
+        Ok(revoked)
+    }
+
+    /// Changes the caller's passphrase; ends their other browser sessions.
+    pub async fn change_passphrase(&self, p: &Principal, old: String, new: String) -> Result<()> {
+        require(p, Action::OwnAccount)?;
+        let username = me(p)?.to_owned();
+        password::check_new(&new)?;
+        let key = username.clone();
+        let mut user = self
+            .db(move |s| s.get_user(&key))
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
+        if !password::verify(old, Some(user.passphrase_hash.clone())).await {
+            return Err(Error::Forbidden("the current passphrase is not correct".into()));
+        }
+        user.passphrase_hash = password::hash(new).await;
+        user.updated_at = now_ms();
+        let rec = user.clone();
+        self.db(move |s| s.update_user(&rec)).await?;
+        let keep = match p {
+            Principal::User(u) => match &u.via {
+                Via::Cookie { session_id } => Some(session_id.clone()),
+                Via::Token { .. } => None,
+            },
+            Principal::LocalOperator => None,
+        };
+        let key = username.clone();
+        let ended = self.db(move |s| s.delete_user_browser_sessions(&key, keep.as_deref())).await?;
+        ended.into_iter().for_each(|id| self.revoke(Revocation::BrowserSession(id)));
+        self.audit(&username, "passphrase_changed", &username, "").await;
+        Ok(())
+    }
+
+    /// Changes the caller's display name.
+    pub async fn update_profile(&self, p: &Principal, name: &str) -> Result<UserView> {
+        require(p, Action::OwnAccount)?;
+        let username = me(p)?.to_owned();
+        let name = validate_name(name)?;
+        let key = username.clone();
+        let mut user = self
+            .db(move |s| s.get_user(&key))
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
+        user.name = name;
+        user.updated_at = now_ms();
+        let rec = user.clone();
+        self.db(move |s| s.update_user(&rec)).await?;
+        Ok(user_view(&user))
+    }
+
+    /// The caller's tokens, or everyone's for admins with `all`.
+    pub async fn list_tokens(&self, p: &Principal, all: bool) -> Result<Vec<TokenView>> {
+        require(p, Action::ReadSessions)?;
+        let filter = if all && p.is_admin() { None } else { Some(me(p)?.to_owned()) };
+        let tokens = self.db(move |s| s.list_tokens(filter.as_deref())).await?;
+        Ok(tokens.iter().map(token_view).collect())
+    }
+
+    /// Mints a token for the caller (or, for admins, for `req.username`).
+    pub async fn create_token(
+        &self,
+        p: &Principal,
+        req: CreateTokenRequest,
+    ) -> Result<(String, TokenView)> {
+        require(p, Action::OwnTokens)?;
+        let owner = match &req.username {
+            Some(other) if Some(other.as_str()) != p.username() => {
+                require(p, Action::Administer)?;
+                other.clone()
+            }
+            Some(other) => other.clone(),
+            None => me(p)?.to_owned(),
+        };
+        let key = owner.clone();
+        let user = self
+            .db(move |s| s.get_user(&key))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no user named {owner:?}")))?;
+        let scope = req.scope.unwrap_or(TokenScope::User);
+        if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
+            return Err(Error::Forbidden(
+                "only admins can mint admin tokens, and only for admins".into(),
+            ));
+        }
+        let name = match req.name.as_deref().map(str::trim) {
+            Some("") => return Err(Error::Invalid("token name must not be blank".into())),
+            Some(name) => validate_name(name)?,
+            None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
+        };
+        let expires_at = match &req.expires_at {
+            Some(text) => {
+                let at = parse_rfc3339_ms(text).ok_or_else(|| {
+                    Error::Invalid(format!("expiresAt {text:?} is not an RFC 3339 time"))
+                })?;
+                if at <= now_ms() {
+                    return Err(Error::Invalid("expiresAt must be in the future".into()));
+                }
+                Some(at)
+            }
+            None => None,
+        };
+        self.mint_token(&owner, &name, scope, expires_at).await
+    }
+
+    async fn visible_token(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<llmux_core::store::TokenRecord> {
+        let key = id.to_owned();
+        let token = self.db(move |s| s.get_token(&key)).await?;
+        match token {
+            Some(t) if p.is_admin() || p.username() == Some(t.username.as_str()) => Ok(t),
+            _ => Err(Error::NotFound(format!("no token with id {id:?}"))),
+        }
+    }
+
+    /// Renames a token (its owner or an admin).
+    pub async fn rename_token(&self, p: &Principal, id: &str, name: &str) -> Result<TokenView> {
+        require(p, Action::OwnTokens)?;
+        let mut token = self.visible_token(p, id).await?;
+        token.name = validate_name(name)?;
+        let (key, name) = (id.to_owned(), token.name.clone());
+        self.db(move |s| s.rename_token(&key, &name)).await?;
+        Ok(token_view(&token))
+    }
+
+    /// Revokes a token (its owner or an admin); its open connections close.
+    pub async fn revoke_token(&self, p: &Principal, id: &str) -> Result<()> {
+        require(p, Action::OwnTokens)?;
+        let token = self.visible_token(p, id).await?;
+        let key = id.to_owned();
+        self.db(move |s| s.delete_token(&key)).await?;
+        self.revoke(Revocation::Token(id.to_owned()));
+        self.audit(&p.actor(), "token_revoked", id, &token.username).await;
+        Ok(())
+    }
+
+    /// Revokes every token of `username` (default: the caller). Returns how many.
+    pub async fn revoke_user_tokens(&self, p: &Principal, username: Option<&str>) -> Result<u64> {
+        require(p, Action::OwnTokens)?;
+        let owner = match username {
+            Some(u) if Some(u) != p.username() => {
+                require(p, Action::Administer)?;
+                u.to_owned()
+            }
+            Some(u) => u.to_owned(),
+            None => me(p)?.to_owned(),
+        };
+        let key = owner.clone();
+        let ids = self.db(move |s| s.delete_user_tokens(&key)).await?;
+        for id in &ids {
+            self.revoke(Revocation::Token(id.clone()));
+        }
+        self.audit(&p.actor(), "token_revoked", &owner, &format!("all {} tokens", ids.len())).await;
+        Ok(ids.len() as u64)
+    }
+
+    /// The caller's browser sessions.
+    pub async fn list_browser_sessions(&self, p: &Principal) -> Result<Vec<BrowserSessionView>> {
+        require(p, Action::OwnAccount)?;
+        let username = me(p)?.to_owned();
+        let current = match p {
+            Principal::User(u) => match &u.via {
+                Via::Cookie { session_id } => Some(session_id.clone()),
+                Via::Token { .. } => None,
+            },
+            Principal::LocalOperator => None,
+        };
+        let sessions = self.db(move |s| s.list_browser_sessions(&username)).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|b| BrowserSessionView {
+                current: current.as_deref() == Some(b.id.as_str()),
+                id: b.id,
+                created_at: rfc3339_ms(b.created_at),
+                last_seen_at: rfc3339_ms(b.last_seen_at),
+                user_agent: b.user_agent,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's browser sessions.
+    pub async fn end_browser_session(&self, p: &Principal, id: &str) -> Result<()> {
+        require(p, Action::OwnAccount)?;
+        let username = me(p)?.to_owned();
+        let key = id.to_owned();
+        match self.db(move |s| s.get_browser_session(&key)).await? {
+            Some(b) if b.username == username => {}
+            _ => return Err(Error::NotFound(format!("no browser session with id {id:?}"))),
+        }
+        let key = id.to_owned();
+        self.db(move |s| s.delete_browser_session(&key)).await?;
+        self.revoke(Revocation::BrowserSession(id.to_owned()));
+        Ok(())
+    }
+
+    /// The username pairing codes and `whoami` use for the local operator: the first admin.
+    pub async fn first_admin(&self) -> Result<String> {
+        let users = self.db(|s| s.list_users()).await?;
+        users.into_iter().find(|u| u.admin).map(|u| u.username).ok_or_else(|| {
+            Error::Conflict(
+                "no user exists yet; create one with `llmux user create NAME --admin`".into(),
+            )
+        })
+    }
+}

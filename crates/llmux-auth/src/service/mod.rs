@@ -1,0 +1,505 @@
+//! The auth service: sign-in, credentials, and the bookkeeping around them.
+
+mod accounts;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use llmux_core::api::{
+    LoginRequest, PairingResponse, SetupRequest, TokenScope, TokenView, UserView,
+};
+use llmux_core::store::{AuditRecord, BrowserSessionRecord, Store, TokenRecord, UserRecord};
+use llmux_core::time::{now_ms, rfc3339_ms};
+use tokio::sync::broadcast;
+
+use crate::secrets::{self, parse_cookie, parse_token, verify_secret};
+use crate::throttle::Throttle;
+use crate::{Error, Principal, Result, UserPrincipal, Via, password};
+
+/// Absolute lifetime of a browser session.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A browser session unused this long ends.
+pub const SESSION_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long the setup token is valid.
+pub const SETUP_TTL: Duration = Duration::from_secs(3600);
+/// How long a pairing code is valid.
+pub const PAIRING_TTL: Duration = Duration::from_secs(5 * 60);
+/// `last_used_at` / `last_seen_at` are written at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A credential that stopped being valid; long-lived connections of its principal close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// A token was revoked.
+    Token(String),
+    /// A browser session ended.
+    BrowserSession(String),
+    /// A user was deleted (or all their credentials revoked).
+    User(String),
+}
+
+/// What the daemon found at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users exist.
+    Ready {
+        /// How many.
+        users: u64,
+    },
+    /// No user yet: this one-time token (also written to `file`) lets `/setup` create the first
+    /// admin for the next hour.
+    Setup {
+        /// The setup token.
+        token: String,
+        /// The 0600 file holding it.
+        file: PathBuf,
+    },
+    /// The first admin was created from `LLMUX_INIT_*`.
+    CreatedFromEnv {
+        /// Their username.
+        username: String,
+    },
+}
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct Login {
+    /// The user.
+    pub user: UserView,
+    /// A browser session cookie value to set, unless a device token was minted instead.
+    pub cookie: Option<String>,
+    /// A minted device token (value, record).
+    pub token: Option<(String, TokenView)>,
+}
+
+/// The first admin described by `LLMUX_INIT_USERNAME`, `LLMUX_INIT_NAME`,
+/// `LLMUX_INIT_PASSPHRASE`.
+#[derive(Clone)]
+pub struct InitUser {
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Passphrase.
+    pub passphrase: String,
+}
+
+impl std::fmt::Debug for InitUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitUser").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+struct Pending {
+    hash: String,
+    expires: Instant,
+}
+
+/// Users, credentials and their rules.
+pub struct AuthService {
+    store: Arc<Store>,
+    throttle: Throttle,
+    setup: Mutex<Option<Pending>>,
+    setup_file: PathBuf,
+    pairing: Mutex<HashMap<String, (String, Instant)>>,
+    revocations: broadcast::Sender<Revocation>,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").finish_non_exhaustive()
+    }
+}
+
+impl AuthService {
+    /// A service over `store`; the setup token file goes in `state_dir`.
+    pub fn new(store: Arc<Store>, state_dir: &std::path::Path) -> Arc<AuthService> {
+        Arc::new(AuthService {
+            store,
+            throttle: Throttle::default(),
+            setup: Mutex::new(None),
+            setup_file: state_dir.join("setup-token"),
+            pairing: Mutex::new(HashMap::new()),
+            revocations: broadcast::channel(64).0,
+        })
+    }
+
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> llmux_core::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| {
+                Error::Core(llmux_core::Error::io("store task", std::io::Error::other(e)))
+            })?
+            .map_err(Error::from)
+    }
+
+    /// Decides how the first admin comes to exist, if none does.
+    pub async fn bootstrap(&self, init: Option<InitUser>) -> Result<Bootstrap> {
+        let users = self.db(|s| s.count_users()).await?;
+        if users > 0 {
+            let _ = std::fs::remove_file(&self.setup_file);
+            return Ok(Bootstrap::Ready { users });
+        }
+        if let Some(init) = init {
+            validate_username(&init.username)?;
+            password::check_new(&init.passphrase)?;
+            let record = UserRecord {
+                username: init.username.clone(),
+                name: init
+                    .name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or(init.username.clone()),
+                passphrase_hash: password::hash(init.passphrase.clone()).await,
+                admin: true,
+                created_at: now_ms(),
+                updated_at: now_ms(),
+            };
+            self.db(move |s| s.insert_first_user(&record)).await?;
+            self.audit("local", "user_created", &init.username, "from LLMUX_INIT_USERNAME").await;
+            return Ok(Bootstrap::CreatedFromEnv { username: init.username });
+        }
+        let token = secrets::random_hex(16);
+        *self.setup.lock().expect("setup lock") = Some(Pending {
+            hash: secrets::sha256_hex(&token),
+            expires: Instant::now() + SETUP_TTL,
+        });
+        llmux_core::paths::write_private(&self.setup_file, format!("{token}\n").as_bytes())?;
+        Ok(Bootstrap::Setup { token, file: self.setup_file.clone() })
+    }
+
+    /// Whether `/setup` can still create the first admin.
+    pub fn setup_pending(&self) -> bool {
+        self.setup.lock().expect("setup lock").as_ref().is_some_and(|p| p.expires > Instant::now())
+    }
+
+    /// Creates the first admin with the setup token and signs the browser in.
+    pub async fn setup(&self, req: SetupRequest, user_agent: &str) -> Result<Login> {
+        let valid = {
+            let setup = self.setup.lock().expect("setup lock");
+            setup.as_ref().is_some_and(|p| {
+                p.expires > Instant::now() && verify_secret(req.setup_token.trim(), &p.hash)
+            })
+        };
+        if !valid {
+            return Err(Error::Unauthenticated("invalid or expired setup token".into()));
+        }
+        validate_username(&req.username)?;
+        let name = validate_name(req.name.as_deref().unwrap_or(&req.username))?;
+        password::check_new(&req.passphrase)?;
+        let record = UserRecord {
+            username: req.username.clone(),
+            name,
+            passphrase_hash: password::hash(req.passphrase).await,
+            admin: true,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        };
+        let rec = record.clone();
+        if !self.db(move |s| s.insert_first_user(&rec)).await? {
+            return Err(Error::Conflict("setup is already complete; sign in instead".into()));
+        }
+        self.end_setup();
+        self.audit(&record.username, "setup", &record.username, "first admin created").await;
+        let cookie = self.new_browser_session(&record.username, user_agent).await?;
+        Ok(Login { user: user_view(&record), cookie: Some(cookie), token: None })
+    }
+
+    /// Forgets the setup token (a user now exists).
+    pub(crate) fn end_setup(&self) {
+        *self.setup.lock().expect("setup lock") = None;
+        let _ = std::fs::remove_file(&self.setup_file);
+    }
+
+    /// Checks a username and passphrase, throttled per username and per client.
+    pub async fn login(&self, req: LoginRequest, client: &str, user_agent: &str) -> Result<Login> {
+        let username = req.username.trim().to_lowercase();
+        self.throttle
+            .check(&username, client, Instant::now())
+            .map_err(|t| Error::Throttled { retry_after: t.retry_after })?;
+        let key = username.clone();
+        let user = self.db(move |s| s.get_user(&key)).await?;
+        let ok = password::verify(req.passphrase, user.as_ref().map(|u| u.passphrase_hash.clone()))
+            .await;
+        let user = match (ok, user) {
+            (true, Some(user)) => user,
+            _ => {
+                self.throttle.fail(&username, client, Instant::now());
+                self.audit("-", "login_failed", &username, client).await;
+                return Err(Error::Unauthenticated("invalid username or passphrase".into()));
+            }
+        };
+        self.throttle.succeed(&username);
+        match req.device_name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) {
+            Some(device) => {
+                let scope = if user.admin { TokenScope::Admin } else { TokenScope::User };
+                let (value, token) = self.mint_token(&user.username, &device, scope, None).await?;
+                self.audit(
+                    &user.username,
+                    "login",
+                    &user.username,
+                    &format!("device token {}", token.id),
+                )
+                .await;
+                Ok(Login { user: user_view(&user), cookie: None, token: Some((value, token)) })
+            }
+            None => {
+                let cookie = self.new_browser_session(&user.username, user_agent).await?;
+                self.audit(&user.username, "login", &user.username, "browser").await;
+                Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None })
+            }
+        }
+    }
+
+    async fn new_browser_session(&self, username: &str, user_agent: &str) -> Result<String> {
+        let secret = secrets::new_cookie();
+        let now = now_ms();
+        let record = BrowserSessionRecord {
+            id: secret.id.clone(),
+            username: username.to_owned(),
+            secret_hash: secret.hash,
+            user_agent: user_agent.chars().take(200).collect(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + SESSION_LIFETIME.as_millis() as i64,
+        };
+        self.db(move |s| {
+            s.purge_browser_sessions(now)?;
+            s.insert_browser_session(&record)
+        })
+        .await?;
+        Ok(secret.value)
+    }
+
+    pub(crate) async fn mint_token(
+        &self,
+        username: &str,
+        name: &str,
+        scope: TokenScope,
+        expires_at: Option<i64>,
+    ) -> Result<(String, TokenView)> {
+        let secret = secrets::new_token();
+        let record = TokenRecord {
+            id: secret.id,
+            username: username.to_owned(),
+            name: name.to_owned(),
+            scope: scope.as_str().to_owned(),
+            secret_hash: secret.hash,
+            created_at: now_ms(),
+            expires_at,
+            last_used_at: None,
+        };
+        let rec = record.clone();
+        self.db(move |s| s.insert_token(&rec)).await?;
+        self.audit(username, "token_created", &record.id, &format!("{name} ({})", scope.as_str()))
+            .await;
+        Ok((secret.value, token_view(&record)))
+    }
+
+    /// Authenticates an `Authorization: Bearer` value.
+    pub async fn authenticate_token(&self, value: &str) -> Result<Principal> {
+        let invalid = || Error::Unauthenticated("invalid token".into());
+        let (id, secret) = parse_token(value.trim()).ok_or_else(invalid)?;
+        let key = id.to_owned();
+        let token = self.db(move |s| s.get_token(&key)).await?.ok_or_else(invalid)?;
+        if !verify_secret(secret, &token.secret_hash) {
+            return Err(invalid());
+        }
+        let now = now_ms();
+        if token.expires_at.is_some_and(|e| e <= now) {
+            return Err(Error::Unauthenticated("token expired".into()));
+        }
+        let owner = token.username.clone();
+        let user = self.db(move |s| s.get_user(&owner)).await?.ok_or_else(invalid)?;
+        if token.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+            let id = token.id.clone();
+            let _ = self.db(move |s| s.touch_token(&id, now)).await;
+        }
+        let scope = TokenScope::parse(&token.scope).unwrap_or(TokenScope::ReadOnly);
+        Ok(Principal::User(UserPrincipal {
+            username: user.username,
+            name: user.name,
+            admin: user.admin,
+            via: Via::Token { id: token.id, scope },
+        }))
+    }
+
+    /// Authenticates the `llmux_session` cookie.
+    pub async fn authenticate_cookie(&self, value: &str) -> Result<Principal> {
+        let invalid = || Error::Unauthenticated("your sign-in has ended; sign in again".into());
+        let (id, secret) = parse_cookie(value.trim()).ok_or_else(invalid)?;
+        let key = id.to_owned();
+        let session = self.db(move |s| s.get_browser_session(&key)).await?.ok_or_else(invalid)?;
+        if !verify_secret(secret, &session.secret_hash) {
+            return Err(invalid());
+        }
+        let now = now_ms();
+        if session.expires_at <= now || now - session.last_seen_at > SESSION_IDLE.as_millis() as i64
+        {
+            let id = session.id.clone();
+            let _ = self.db(move |s| s.delete_browser_session(&id)).await;
+            return Err(invalid());
+        }
+        let owner = session.username.clone();
+        let user = self.db(move |s| s.get_user(&owner)).await?.ok_or_else(invalid)?;
+        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+            let id = session.id.clone();
+            let _ = self.db(move |s| s.touch_browser_session(&id, now)).await;
+        }
+        Ok(Principal::User(UserPrincipal {
+            username: user.username,
+            name: user.name,
+            admin: user.admin,
+            via: Via::Cookie { session_id: session.id },
+        }))
+    }
+
+    /// Ends the credential the caller used (browser session or token).
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        let Principal::User(user) = principal else { return Ok(()) };
+        match &user.via {
+            Via::Cookie { session_id } => {
+                let id = session_id.clone();
+                self.db(move |s| s.delete_browser_session(&id)).await?;
+                self.revoke(Revocation::BrowserSession(session_id.clone()));
+            }
+            Via::Token { id, .. } => {
+                let key = id.clone();
+                self.db(move |s| s.delete_token(&key)).await?;
+                self.revoke(Revocation::Token(id.clone()));
+                self.audit(&user.username, "token_revoked", id, "logout").await;
+            }
+        }
+        self.audit(&user.username, "logout", &user.username, "").await;
+        Ok(())
+    }
+
+    /// Mints a one-time pairing code for `username`, valid for [`PAIRING_TTL`].
+    pub async fn create_pairing(&self, username: &str) -> Result<PairingResponse> {
+        let code = secrets::random_hex(16);
+        let expires = Instant::now() + PAIRING_TTL;
+        let mut pairing = self.pairing.lock().expect("pairing lock");
+        let now = Instant::now();
+        pairing.retain(|_, (_, exp)| *exp > now);
+        pairing.insert(secrets::sha256_hex(&code), (username.to_owned(), expires));
+        drop(pairing);
+        self.audit(username, "pairing_created", username, "").await;
+        Ok(PairingResponse {
+            path: format!("/pair#code={code}"),
+            code,
+            expires_at: rfc3339_ms(now_ms() + PAIRING_TTL.as_millis() as i64),
+        })
+    }
+
+    /// Trades a pairing code (once) for a browser session.
+    pub async fn redeem_pairing(&self, code: &str, user_agent: &str) -> Result<Login> {
+        let entry =
+            self.pairing.lock().expect("pairing lock").remove(&secrets::sha256_hex(code.trim()));
+        let Some((username, expires)) = entry.filter(|(_, exp)| *exp > Instant::now()) else {
+            return Err(Error::Unauthenticated("invalid or expired pairing code".into()));
+        };
+        let key = username.clone();
+        let user = self
+            .db(move |s| s.get_user(&key))
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("invalid or expired pairing code".into()))?;
+        let _ = expires;
+        let cookie = self.new_browser_session(&username, user_agent).await?;
+        self.audit(&username, "login", &username, "pairing code").await;
+        Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None })
+    }
+
+    /// Long-lived connections subscribe here and close when their credential is revoked.
+    pub fn subscribe(&self) -> broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
+    }
+
+    pub(crate) fn revoke(&self, revocation: Revocation) {
+        let _ = self.revocations.send(revocation);
+    }
+
+    /// Appends an audit event; a failure to write it is logged, never fatal.
+    pub async fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) {
+        let record = AuditRecord {
+            id: 0,
+            ts: now_ms(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail: detail.to_owned(),
+        };
+        if let Err(e) = self.db(move |s| s.insert_audit(&record)).await {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+    }
+
+    /// The newest audit events, oldest first.
+    pub async fn list_audit(&self, limit: u32) -> Result<Vec<llmux_core::api::AuditEvent>> {
+        let records = self.db(move |s| s.list_audit(limit)).await?;
+        Ok(records
+            .into_iter()
+            .map(|a| llmux_core::api::AuditEvent {
+                id: a.id,
+                ts: rfc3339_ms(a.ts),
+                actor: a.actor,
+                action: a.action,
+                target: a.target,
+                detail: a.detail,
+            })
+            .collect())
+    }
+}
+
+/// `^[a-z0-9_-]{1,32}$`.
+pub(crate) fn validate_username(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid username {name:?}: use 1-32 lower-case letters, digits, '_' or '-'"
+        )))
+    }
+}
+
+/// A display name: trimmed, 1-100 characters, no control characters.
+pub(crate) fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "name must be 1-100 characters without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub(crate) fn user_view(u: &UserRecord) -> UserView {
+    UserView {
+        username: u.username.clone(),
+        name: u.name.clone(),
+        admin: u.admin,
+        created_at: rfc3339_ms(u.created_at),
+    }
+}
+
+pub(crate) fn token_view(t: &TokenRecord) -> TokenView {
+    TokenView {
+        id: t.id.clone(),
+        username: t.username.clone(),
+        name: t.name.clone(),
+        scope: TokenScope::parse(&t.scope).unwrap_or(TokenScope::ReadOnly),
+        created_at: rfc3339_ms(t.created_at),
+        expires_at: t.expires_at.map(rfc3339_ms),
+        last_used_at: t.last_used_at.map(rfc3339_ms),
+    }
+}

@@ -1,0 +1,513 @@
+//! The `users`, `tokens`, `browser_sessions` and `audit` tables. Only hashes of secrets are
+//! stored; the rules about them live in `llmux-auth`.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, on_conflict};
+use crate::error::{Error, Result};
+
+/// A user account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub passphrase_hash: String,
+    /// Admin flag.
+    pub admin: bool,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .field("passphrase_hash", &"<redacted>")
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An API token (its secret's hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Public id.
+    pub id: String,
+    /// Owner.
+    pub username: String,
+    /// Label.
+    pub name: String,
+    /// `admin`, `user` or `read-only`.
+    pub scope: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    /// Creation, unix ms.
+    pub created_at: i64,
+    /// Expiry, unix ms.
+    pub expires_at: Option<i64>,
+    /// Last use, unix ms (written at most once a minute).
+    pub last_used_at: Option<i64>,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSessionRecord {
+    /// Public id (first half of the cookie).
+    pub id: String,
+    /// Owner.
+    pub username: String,
+    /// Hex SHA-256 of the cookie's secret half.
+    pub secret_hash: String,
+    /// User-Agent at sign-in.
+    pub user_agent: String,
+    /// Start, unix ms.
+    pub created_at: i64,
+    /// Last request, unix ms (to the minute).
+    pub last_seen_at: i64,
+    /// Absolute end, unix ms.
+    pub expires_at: i64,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Sequence number (0 before insertion).
+    pub id: i64,
+    /// Time, unix ms.
+    pub ts: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// Extra detail.
+    pub detail: String,
+}
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        username: r.get(0)?,
+        name: r.get(1)?,
+        passphrase_hash: r.get(2)?,
+        admin: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        name: r.get(2)?,
+        scope: r.get(3)?,
+        secret_hash: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        last_used_at: r.get(7)?,
+    })
+}
+
+fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
+    Ok(BrowserSessionRecord {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        secret_hash: r.get(2)?,
+        user_agent: r.get(3)?,
+        created_at: r.get(4)?,
+        last_seen_at: r.get(5)?,
+        expires_at: r.get(6)?,
+    })
+}
+
+const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at";
+const TOKEN_COLS: &str =
+    "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
+const BROWSER_COLS: &str =
+    "id, username, secret_hash, user_agent, created_at, last_seen_at, expires_at";
+
+impl Store {
+    // ---- users ----
+
+    /// Inserts a user; [`Error::AlreadyExists`] if the name is taken.
+    pub fn insert_user(&self, u: &UserRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
+            )
+            .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))?;
+        Ok(())
+    }
+
+    /// Inserts the first user only if no user exists yet (setup races); returns whether it did.
+    pub fn insert_first_user(&self, u: &UserRecord) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let count: i64 = tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        if count > 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The user named `username`.
+    pub fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE username = ?1"),
+                [username],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    /// All users, by name.
+    pub fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
+        Ok(stmt.query_map([], user_row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Number of users.
+    pub fn count_users(&self) -> Result<u64> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Updates name, hash and admin flag. Demoting the last admin is refused
+    /// ([`Error::Conflict`]) inside the same transaction, so two demotions cannot race past it.
+    pub fn update_user(&self, u: &UserRecord) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5 \
+             WHERE username = ?1",
+            params![u.username, u.name, u.passphrase_hash, u.admin, u.updated_at],
+        )?;
+        if changed == 0 {
+            return Err(Error::NotFound(format!("no user named {:?}", u.username)));
+        }
+        let admins: i64 =
+            tx.query_row("SELECT COUNT(*) FROM users WHERE admin = 1", [], |r| r.get(0))?;
+        if admins == 0 {
+            return Err(Error::Conflict("the last admin cannot be demoted".into()));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a user with their tokens and browser sessions; refuses the last admin.
+    /// Returns the number of tokens revoked.
+    pub fn delete_user(&self, username: &str) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let tokens: i64 =
+            tx.query_row("SELECT COUNT(*) FROM tokens WHERE username = ?1", [username], |r| {
+                r.get(0)
+            })?;
+        tx.execute("DELETE FROM tokens WHERE username = ?1", [username])?;
+        tx.execute("DELETE FROM browser_sessions WHERE username = ?1", [username])?;
+        if tx.execute("DELETE FROM users WHERE username = ?1", [username])? == 0 {
+            return Err(Error::NotFound(format!("no user named {username:?}")));
+        }
+        let admins: i64 =
+            tx.query_row("SELECT COUNT(*) FROM users WHERE admin = 1", [], |r| r.get(0))?;
+        if admins == 0 {
+            return Err(Error::Conflict("the last admin cannot be deleted".into()));
+        }
+        tx.commit()?;
+        Ok(tokens as u64)
+    }
+
+    // ---- tokens ----
+
+    /// Inserts a token.
+    pub fn insert_token(&self, t: &TokenRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    t.id,
+                    t.username,
+                    t.name,
+                    t.scope,
+                    t.secret_hash,
+                    t.created_at,
+                    t.expires_at,
+                    t.last_used_at
+                ],
+            )
+            .map_err(|e| on_conflict(e, || "token id collision".into()))?;
+        Ok(())
+    }
+
+    /// The token with this id.
+    pub fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        Ok(self
+            .conn()
+            .query_row(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"), [id], token_row)
+            .optional()?)
+    }
+
+    /// Tokens of one user, or of everyone.
+    pub fn list_tokens(&self, username: Option<&str>) -> Result<Vec<TokenRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TOKEN_COLS} FROM tokens WHERE ?1 IS NULL OR username = ?1 \
+             ORDER BY created_at, id"
+        ))?;
+        Ok(stmt.query_map([username], token_row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Renames a token.
+    pub fn rename_token(&self, id: &str, name: &str) -> Result<()> {
+        if self.conn().execute("UPDATE tokens SET name = ?2 WHERE id = ?1", params![id, name])? == 0
+        {
+            return Err(Error::NotFound(format!("no token with id {id:?}")));
+        }
+        Ok(())
+    }
+
+    /// Records a use of the token.
+    pub fn touch_token(&self, id: &str, at: i64) -> Result<()> {
+        self.conn()
+            .execute("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", params![id, at])?;
+        Ok(())
+    }
+
+    /// Deletes a token; returns whether it existed.
+    pub fn delete_token(&self, id: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
+    }
+
+    /// Deletes every token of a user; returns the deleted ids.
+    pub fn delete_user_tokens(&self, username: &str) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids = {
+            let mut stmt = tx.prepare("SELECT id FROM tokens WHERE username = ?1")?;
+            stmt.query_map([username], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?
+        };
+        tx.execute("DELETE FROM tokens WHERE username = ?1", [username])?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    // ---- browser sessions ----
+
+    /// Inserts a browser session.
+    pub fn insert_browser_session(&self, b: &BrowserSessionRecord) -> Result<()> {
+        self.conn().execute(
+            &format!(
+                "INSERT INTO browser_sessions ({BROWSER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
+            params![
+                b.id,
+                b.username,
+                b.secret_hash,
+                b.user_agent,
+                b.created_at,
+                b.last_seen_at,
+                b.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The browser session with this id.
+    pub fn get_browser_session(&self, id: &str) -> Result<Option<BrowserSessionRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {BROWSER_COLS} FROM browser_sessions WHERE id = ?1"),
+                [id],
+                browser_row,
+            )
+            .optional()?)
+    }
+
+    /// Browser sessions of one user.
+    pub fn list_browser_sessions(&self, username: &str) -> Result<Vec<BrowserSessionRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {BROWSER_COLS} FROM browser_sessions WHERE username = ?1 ORDER BY created_at"
+        ))?;
+        Ok(stmt.query_map([username], browser_row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records activity on a browser session.
+    pub fn touch_browser_session(&self, id: &str, at: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE browser_sessions SET last_seen_at = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a browser session; returns whether it existed.
+    pub fn delete_browser_session(&self, id: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM browser_sessions WHERE id = ?1", [id])? > 0)
+    }
+
+    /// Ends every browser session of a user except `keep`; returns the ended ids.
+    pub fn delete_user_browser_sessions(
+        &self,
+        username: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids = {
+            let mut stmt =
+                tx.prepare("SELECT id FROM browser_sessions WHERE username = ?1 AND id IS NOT ?2")?;
+            stmt.query_map(params![username, keep], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?
+        };
+        tx.execute(
+            "DELETE FROM browser_sessions WHERE username = ?1 AND id IS NOT ?2",
+            params![username, keep],
+        )?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Deletes expired browser sessions.
+    pub fn purge_browser_sessions(&self, now: i64) -> Result<u64> {
+        Ok(self.conn().execute("DELETE FROM browser_sessions WHERE expires_at <= ?1", [now])?
+            as u64)
+    }
+
+    // ---- audit ----
+
+    /// Appends an audit event.
+    pub fn insert_audit(&self, a: &AuditRecord) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.ts, a.actor, a.action, a.target, a.detail],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit events, oldest first.
+    pub fn list_audit(&self, limit: u32) -> Result<Vec<AuditRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, ts, actor, action, target, detail FROM \
+             (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(AuditRecord {
+                id: r.get(0)?,
+                ts: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, admin: bool) -> UserRecord {
+        UserRecord {
+            username: name.into(),
+            name: name.into(),
+            passphrase_hash: "h".into(),
+            admin,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn token(id: &str, user: &str) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            username: user.into(),
+            name: "t".into(),
+            scope: "user".into(),
+            secret_hash: "x".into(),
+            created_at: 1,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    /// Users, tokens and browser sessions through their life, with the last-admin rule.
+    #[test]
+    fn accounts_story() {
+        let store = Store::open_in_memory().unwrap();
+        assert!(store.insert_first_user(&user("root", true)).unwrap());
+        assert!(!store.insert_first_user(&user("late", true)).unwrap(), "setup only once");
+        assert!(matches!(store.insert_user(&user("root", false)), Err(Error::AlreadyExists(_))));
+        store.insert_user(&user("bob", false)).unwrap();
+
+        let mut demoted = user("root", false);
+        demoted.updated_at = 2;
+        assert!(matches!(store.update_user(&demoted), Err(Error::Conflict(_))));
+        assert!(store.get_user("root").unwrap().unwrap().admin, "rolled back");
+        assert!(matches!(store.delete_user("root"), Err(Error::Conflict(_))));
+
+        store.insert_token(&token("t1", "bob")).unwrap();
+        store.insert_token(&token("t2", "bob")).unwrap();
+        store.insert_token(&token("t3", "root")).unwrap();
+        assert_eq!(store.list_tokens(Some("bob")).unwrap().len(), 2);
+        assert_eq!(store.list_tokens(None).unwrap().len(), 3);
+        store.rename_token("t1", "laptop").unwrap();
+        assert_eq!(store.get_token("t1").unwrap().unwrap().name, "laptop");
+
+        let b = BrowserSessionRecord {
+            id: "b1".into(),
+            username: "bob".into(),
+            secret_hash: "s".into(),
+            user_agent: "ua".into(),
+            created_at: 1,
+            last_seen_at: 1,
+            expires_at: 10,
+        };
+        store.insert_browser_session(&b).unwrap();
+        assert_eq!(store.delete_user("bob").unwrap(), 2);
+        assert!(store.get_token("t1").unwrap().is_none());
+        assert!(store.get_browser_session("b1").unwrap().is_none());
+        assert_eq!(store.list_tokens(None).unwrap().len(), 1);
+        assert!(!format!("{:?}", user("x", false)).contains("\"h\""), "hash redacted in Debug");
+    }
+
+    #[test]
+    fn audit_keeps_the_newest() {
+        let store = Store::open_in_memory().unwrap();
+        for i in 0..5 {
+            store
+                .insert_audit(&AuditRecord {
+                    id: 0,
+                    ts: i,
+                    actor: "a".into(),
+                    action: format!("act{i}"),
+                    target: String::new(),
+                    detail: String::new(),
+                })
+                .unwrap();
+        }
+        let last: Vec<_> = store.list_audit(2).unwrap().into_iter().map(|a| a.action).collect();
+        assert_eq!(last, ["act3", "act4"]);
+    }
+}
