@@ -16,7 +16,12 @@ use llmux_core::api::TokenScope;
 
 pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;
-pub use service::{AuthService, Bootstrap, Login, Revocation};
+pub use service::{
+    AuthService, Bootstrap, InitUser, Login, PAIRING_TTL, Revocation, SESSION_IDLE, SESSION_LIFETIME,
+};
+
+/// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.
+pub const SESSION_LIFETIME_SECS: u64 = SESSION_LIFETIME.as_secs();
 pub use throttle::Throttled;
 
 /// Errors of the auth layer; each maps to one HTTP status.

@@ -41,6 +41,17 @@ pub struct ServerConfig {
     pub port: Option<u16>,
     /// TCP bind address (default 127.0.0.1).
     pub host: Option<String>,
+    /// The URL people reach the daemon at (e.g. `https://box.tailnet.ts.net`): its host is
+    /// allowed in `Host` headers and an `https` URL makes cookies `Secure`.
+    pub public_url: Option<String>,
+    /// More host names accepted in `Host` headers (besides localhost, IP addresses, the
+    /// machine's names and the Tailscale names found at start).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://app.example`) allowed to make cookie-authenticated requests and to
+    /// open WebSockets, besides the daemon's own.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 /// One entry of `agents:`.
@@ -100,6 +111,40 @@ pub fn parse(text: &str) -> std::result::Result<Config, String> {
     serde_saphyr::from_str(text).map_err(|e| e.to_string())
 }
 
+/// The runtime overlay written by the settings API (`<state>/overlay.yaml`): it wins over the
+/// config file and loses to flags and environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overlay {
+    /// Daemon-wide init prompts, replacing the config file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_prompts: Option<Vec<String>>,
+}
+
+impl Overlay {
+    /// Reads the overlay; a missing file is an empty overlay, a broken one an error.
+    pub fn load(path: &Path) -> Result<Overlay> {
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.trim().is_empty() => Ok(Overlay::default()),
+            Ok(text) => serde_saphyr::from_str(&text)
+                .map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Overlay::default()),
+            Err(e) => Err(Error::Config { path: path.to_path_buf(), message: e.to_string() }),
+        }
+    }
+
+    /// Writes the overlay atomically (temp file + rename), mode 0600.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let yaml = serde_saphyr::to_string(self)
+            .map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = format!(
+            "# llmux runtime overrides, written by the settings API; they win over the config\n\
+             # file. Delete this file to go back to the config file's values.\n{yaml}"
+        );
+        crate::paths::write_private(path, text.as_bytes())
+    }
+}
+
 fn candidates() -> Vec<PathBuf> {
     let mut list = vec![PathBuf::from(".llmux.yaml"), home_dir().join(".config/llmux/config.yaml")];
     if let Some(env) = std::env::var_os("LLMUX_CONFIG").filter(|v| !v.is_empty()) {
@@ -131,6 +176,16 @@ mod tests {
         assert!(parse("server: [").is_err());
         assert!(parse("server:\n  port: 99999\n").is_err());
         assert!(parse("  \n").unwrap().agents.is_empty());
+    }
+
+    #[test]
+    fn overlay_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("overlay.yaml");
+        assert_eq!(Overlay::load(&path).unwrap(), Overlay::default());
+        let overlay = Overlay { init_prompts: Some(vec!["a: b".into(), "multi\nline".into()]) };
+        overlay.save(&path).unwrap();
+        assert_eq!(Overlay::load(&path).unwrap(), overlay);
     }
 
     #[test]

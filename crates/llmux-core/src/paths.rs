@@ -28,6 +28,8 @@ pub struct Paths {
     pub tmux_conf: PathBuf,
     /// Lock file held by the running daemon.
     pub lock: PathBuf,
+    /// Runtime overlay written by the settings API.
+    pub overlay: PathBuf,
 }
 
 impl Paths {
@@ -69,6 +71,7 @@ impl Paths {
         Paths {
             db: state_dir.join("llmux.db"),
             lock: state_dir.join("daemon.lock"),
+            overlay: state_dir.join("overlay.yaml"),
             socket: run_dir.join("llmux.sock"),
             tmux_socket: run_dir.join("tmux.sock"),
             tmux_conf: run_dir.join("tmux.conf"),

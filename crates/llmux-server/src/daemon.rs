@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use llmux_auth::{AuthService, Bootstrap, InitUser};
 use llmux_core::agents::Catalog;
-use llmux_core::config::LoadedConfig;
+use llmux_core::config::{LoadedConfig, Overlay};
 use llmux_core::paths::Paths;
 use llmux_core::sessions::{SessionOptions, SessionService};
 use llmux_core::store::Store;
@@ -17,7 +18,8 @@ use llmux_core::tmux::Tmux;
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::listen::PeerUidListener;
-use crate::{AppState, Transport, app};
+use crate::logbuf::LogBuffer;
+use crate::{AppState, DaemonInfo, SettingView, Transport, WebPolicy, app};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,9 @@ pub enum DaemonError {
     /// The domain layer failed (store, tmux, config).
     #[error(transparent)]
     Core(#[from] llmux_core::Error),
+    /// The accounts layer failed (e.g. a bad `LLMUX_INIT_*` user).
+    #[error("accounts: {0}")]
+    Auth(#[from] llmux_auth::Error),
 }
 
 /// What the daemon needs to start.
@@ -57,6 +62,12 @@ pub struct DaemonOptions {
     pub config: LoadedConfig,
     /// Session tuning.
     pub sessions: SessionOptions,
+    /// The log ring buffer the binary's tracing subscriber fills.
+    pub logs: Arc<LogBuffer>,
+    /// The first admin from `LLMUX_INIT_*`, if given.
+    pub init_user: Option<InitUser>,
+    /// Effective settings and their sources, as the binary resolved them.
+    pub settings: Vec<SettingView>,
 }
 
 /// A daemon that has bound its sockets and is ready to serve.
@@ -66,6 +77,7 @@ pub struct Daemon {
     unix: UnixListener,
     tcp: TcpListener,
     state: AppState,
+    bootstrap: Bootstrap,
     _lock: File,
 }
 
@@ -77,14 +89,19 @@ impl Daemon {
         paths.create_dirs()?;
         let lock = take_lock(&paths)?;
 
-        let catalog = Arc::new(Catalog::with_config(&opts.config.config.agents)?);
+        let config = &opts.config.config;
+        let catalog = Arc::new(Catalog::with_config(&config.agents)?);
         let store = Arc::new(Store::open(&paths.db)?);
         let tmux = Arc::new(Tmux::new(paths.tmux_socket.clone(), paths.tmux_conf.clone()));
         tmux.write_conf()?;
+        let overlay = Overlay::load(&paths.overlay)?;
         let mut session_opts = opts.sessions;
-        session_opts.init_prompts = opts.config.config.init_prompts.clone();
-        let sessions = SessionService::start(store, tmux, catalog, session_opts).await?;
+        session_opts.init_prompts =
+            overlay.init_prompts.clone().unwrap_or_else(|| config.init_prompts.clone());
+        let sessions = SessionService::start(store.clone(), tmux, catalog, session_opts).await?;
         sessions.spawn_refresher(Duration::from_secs(1));
+        let auth = AuthService::new(store, &paths.state_dir);
+        let bootstrap = auth.bootstrap(opts.init_user).await?;
 
         // We hold the lock, so a socket file left here is a dead daemon's.
         let _ = std::fs::remove_file(&paths.socket);
@@ -98,7 +115,29 @@ impl Daemon {
         let tcp =
             TcpListener::bind(&addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
 
-        Ok(Daemon { state: AppState::new(sessions), paths, unix, tcp, _lock: lock })
+        let web = web_policy(&opts.config, &opts.host).await;
+        let info = DaemonInfo {
+            settings: opts.settings,
+            state_dir: paths.state_dir.clone(),
+            socket: paths.socket.clone(),
+            config_source: opts.config.source.clone(),
+            overlay: paths.overlay.clone(),
+            config_has_init_prompts: !config.init_prompts.is_empty(),
+        };
+        let state = AppState::new(sessions, auth, opts.logs, web, info);
+        Ok(Daemon { state, bootstrap, paths, unix, tcp, _lock: lock })
+    }
+
+    /// How the first admin comes to exist (for the start banner).
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    /// The host names the daemon answers to on TCP.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.state.web.allowed_hosts.iter().cloned().collect();
+        hosts.sort();
+        hosts
     }
 
     /// The bound TCP address.
@@ -138,6 +177,70 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.paths.socket);
         a.and(b)
     }
+}
+
+/// Which `Host`/`Origin` values TCP requests may carry: configured names, the public URL's
+/// host, this machine's host name, and the Tailscale names found at start.
+async fn web_policy(config: &LoadedConfig, bind_host: &str) -> WebPolicy {
+    let server = &config.config.server;
+    let mut hosts: std::collections::HashSet<String> =
+        server.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let mut origins: std::collections::HashSet<String> = server
+        .allowed_origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+        .collect();
+    let mut secure = false;
+    if let Some(url) = &server.public_url {
+        let url = url.trim().trim_end_matches('/').to_ascii_lowercase();
+        secure = url.starts_with("https://");
+        if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+            let authority = rest.split('/').next().unwrap_or("");
+            hosts.insert(authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_owned());
+            origins.insert(url.split('/').take(3).collect::<Vec<_>>().join("/"));
+        }
+    }
+    if !bind_host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified()) {
+        hosts.insert(bind_host.to_ascii_lowercase());
+    }
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let name = name.trim().to_ascii_lowercase();
+        if !name.is_empty() {
+            hosts.insert(format!("{name}.local"));
+            hosts.insert(name);
+        }
+    }
+    hosts.extend(tailscale_names().await);
+    hosts.retain(|h| !h.is_empty());
+    WebPolicy { allowed_hosts: hosts, allowed_origins: origins, secure_cookies: secure }
+}
+
+/// This node's Tailscale DNS names, if `tailscale` is installed and up (1.5 s at most).
+async fn tailscale_names() -> Vec<String> {
+    let run = tokio::process::Command::new("tailscale")
+        .args(["status", "--json", "--self=true", "--peers=false"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let Ok(Ok(out)) = tokio::time::timeout(Duration::from_millis(1500), run).await else {
+        return Vec::new();
+    };
+    let Ok(status) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    if let Some(dns) = status["Self"]["DNSName"].as_str() {
+        let dns = dns.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(short) = dns.split('.').next() {
+            names.push(short.to_owned());
+        }
+        names.push(dns);
+    }
+    for domain in status["CertDomains"].as_array().into_iter().flatten().filter_map(|d| d.as_str()) {
+        names.push(domain.to_ascii_lowercase());
+    }
+    names
 }
 
 /// Takes the exclusive lock on `daemon.lock` and writes our pid into it.

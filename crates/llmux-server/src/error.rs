@@ -13,6 +13,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 /// Result alias for handlers.
@@ -21,7 +22,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// An error with an explicit status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
 
     /// 401: no valid credential.
@@ -62,6 +63,33 @@ impl From<llmux_core::Error> for ApiError {
     }
 }
 
+impl From<llmux_auth::Error> for ApiError {
+    fn from(err: llmux_auth::Error) -> Self {
+        use llmux_auth::Error as E;
+        let (status, code) = match &err {
+            E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Throttled { retry_after } => {
+                let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string());
+                e.retry_after = Some(*retry_after);
+                return e;
+            }
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            _ => {
+                tracing::error!(error = %err, "request failed");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the daemon log has the details",
+                );
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
@@ -83,6 +111,10 @@ impl From<JsonRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.message, code: self.code.to_owned() };
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }

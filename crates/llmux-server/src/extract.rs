@@ -2,7 +2,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use llmux_auth::Principal;
+use axum::http::StatusCode;
+use llmux_auth::{Action, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -28,6 +29,17 @@ where
 /// A route reached without one answers 401.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
+
+impl Caller {
+    /// 403 unless the policy table allows `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if llmux_auth::policy::allows(&self.0, action) {
+            return Ok(());
+        }
+        let message = if self.0.is_read_only() { "this token is read-only" } else { "admin only" };
+        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
@@ -78,5 +90,32 @@ where
             .await
             .map(|axum::extract::Path(v)| Path(v))
             .map_err(|r| ApiError::new(r.status(), "invalid_path", r.body_text()))
+    }
+}
+
+/// Who is on the other end, for login throttling only (never for trust): the peer IP on TCP,
+/// `local` on the Unix socket.
+#[derive(Debug, Clone)]
+pub struct ClientKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientKey {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientKey(addr.map_or_else(|| "local".to_owned(), |a| a.0.ip().to_string())))
+    }
+}
+
+/// The request's `User-Agent`, for the browser-session list.
+#[derive(Debug, Clone)]
+pub struct UserAgent(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ua = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+        Ok(UserAgent(ua.unwrap_or("").to_owned()))
     }
 }

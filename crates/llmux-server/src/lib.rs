@@ -3,13 +3,17 @@
 //!
 //! - [`app`] builds the router for one transport.
 //! - [`daemon::Daemon`] owns the state dir lock, the store, the tmux server and both listeners.
+//! - [`logbuf::LogBuffer`] keeps recent log lines for the admin API.
 
 mod api;
 pub mod daemon;
 mod error;
 mod extract;
 pub mod listen;
-mod middleware;
+pub mod logbuf;
+mod security;
+mod state;
+mod web;
 
 use std::sync::Arc;
 
@@ -17,24 +21,21 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
 use llmux_core::api::MAX_BODY_BYTES;
-use llmux_core::sessions::SessionService;
 
 pub use error::ApiError;
-
-/// Shared state of every handler: cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The session service.
-    pub sessions: Arc<SessionService>,
-    /// The OpenAPI document, rendered once.
-    openapi: Arc<String>,
-}
+pub use state::{AppState, DaemonInfo, SettingView, WebPolicy};
 
 impl AppState {
-    /// State over a running session service.
-    pub fn new(sessions: Arc<SessionService>) -> Self {
+    /// State over running services.
+    pub fn new(
+        sessions: Arc<llmux_core::sessions::SessionService>,
+        auth: Arc<llmux_auth::AuthService>,
+        logs: Arc<logbuf::LogBuffer>,
+        web: WebPolicy,
+        info: DaemonInfo,
+    ) -> Self {
         let (_, openapi) = api::routes();
-        AppState { sessions, openapi: Arc::new(openapi) }
+        AppState { sessions, auth, logs, web: Arc::new(web), info: Arc::new(info), openapi: Arc::new(openapi) }
     }
 }
 
@@ -49,9 +50,10 @@ pub enum Transport {
 
 /// The router for one transport.
 ///
-/// Layers, outermost first: security headers, request tracing, body limit; then per transport
-/// the authentication layer on the protected routes only, so unknown paths stay 404 (on TCP,
-/// where nothing is known to an anonymous caller, they answer 401).
+/// Layers, outermost first: security headers, request tracing (path only: never a query
+/// string), body limit; on TCP the `Host` and `Origin` checks; then per transport the
+/// authentication layer on the protected routes only, so unknown paths stay 404 on the socket
+/// (on TCP, where nothing is known to an anonymous caller, they answer 401).
 pub fn app(state: AppState, transport: Transport) -> Router {
     let (routes, _) = api::routes();
     let router = match transport {
@@ -59,20 +61,25 @@ pub fn app(state: AppState, transport: Transport) -> Router {
             .merge(routes.public)
             .merge(routes.protected)
             .fallback(not_found)
-            .layer(axum::middleware::from_fn(middleware::local_operator)),
+            .layer(axum::middleware::from_fn(security::local_operator)),
         Transport::Tcp => Router::new()
             .merge(routes.public)
-            .merge(
-                routes
-                    .protected
-                    .route_layer(axum::middleware::from_fn(middleware::require_credentials)),
-            )
-            .fallback(unauthorized),
+            .merge(routes.protected.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                security::require_credentials,
+            )))
+            .fallback(unauthorized)
+            .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host)),
     };
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(axum::middleware::from_fn(security::security_headers))
         .with_state(state)
 }
 

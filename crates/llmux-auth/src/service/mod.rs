@@ -383,12 +383,12 @@ impl AuthService {
     /// Mints a one-time pairing code for `username`, valid for [`PAIRING_TTL`].
     pub async fn create_pairing(&self, username: &str) -> Result<PairingResponse> {
         let code = secrets::random_hex(16);
-        let expires = Instant::now() + PAIRING_TTL;
-        let mut pairing = self.pairing.lock().expect("pairing lock");
         let now = Instant::now();
-        pairing.retain(|_, (_, exp)| *exp > now);
-        pairing.insert(secrets::sha256_hex(&code), (username.to_owned(), expires));
-        drop(pairing);
+        {
+            let mut pairing = self.pairing.lock().expect("pairing lock");
+            pairing.retain(|_, (_, exp)| *exp > now);
+            pairing.insert(secrets::sha256_hex(&code), (username.to_owned(), now + PAIRING_TTL));
+        }
         self.audit(username, "pairing_created", username, "").await;
         Ok(PairingResponse {
             path: format!("/pair#code={code}"),

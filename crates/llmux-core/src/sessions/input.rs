@@ -88,8 +88,7 @@ impl SessionService {
     /// Types the daemon's and the session's init prompts once the agent's screen settles.
     pub(super) fn fire_init_prompts(&self, record: &SessionRecord) {
         let prompts: Vec<String> = self
-            .opts
-            .init_prompts
+            .init_prompts()
             .iter()
             .chain(&record.init_prompts)
             .filter(|p| !p.trim().is_empty())

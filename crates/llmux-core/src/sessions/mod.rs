@@ -32,7 +32,7 @@ pub struct SessionOptions {
     pub settle: Duration,
     /// Size of a new session's window.
     pub size: (u16, u16),
-    /// Daemon-wide init prompts, fired before a session's own.
+    /// Daemon-wide init prompts at start, fired before a session's own.
     pub init_prompts: Vec<String>,
 }
 
@@ -54,6 +54,7 @@ pub struct SessionService {
     tmux: Arc<Tmux>,
     catalog: Arc<Catalog>,
     opts: SessionOptions,
+    init_prompts: RwLock<Vec<String>>,
     records: RwLock<BTreeMap<String, SessionRecord>>,
     live: RwLock<HashMap<String, PaneInfo>>,
     registry: AsyncMutex<()>,
@@ -73,6 +74,7 @@ impl SessionService {
             blocking(move || store.list_sessions()).await?
         };
         let service = Arc::new(SessionService {
+            init_prompts: RwLock::new(opts.init_prompts.clone()),
             store,
             tmux,
             catalog,
@@ -118,6 +120,16 @@ impl SessionService {
                 }
             }
         })
+    }
+
+    /// The daemon-wide init prompts.
+    pub fn init_prompts(&self) -> Vec<String> {
+        self.init_prompts.read().expect("init prompts lock").clone()
+    }
+
+    /// Replaces the daemon-wide init prompts (for sessions spawned from now on).
+    pub fn set_init_prompts(&self, prompts: Vec<String>) {
+        *self.init_prompts.write().expect("init prompts lock") = prompts;
     }
 
     /// The agent catalog.

@@ -5,7 +5,10 @@ use llmux_core::api::AgentView;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use llmux_auth::Action;
+
 use crate::AppState;
+use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -14,12 +17,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Installed agents.
 #[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
-async fn installed(State(state): State<AppState>, _caller: Caller) -> Json<Vec<AgentView>> {
-    Json(state.sessions.agents().into_iter().filter(|a| a.installed).collect())
+async fn installed(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
+    caller.require(Action::ReadSessions)?;
+    Ok(Json(state.sessions.agents().into_iter().filter(|a| a.installed).collect()))
 }
 
 /// Every agent of the catalog, installed or not, with install hints.
 #[utoipa::path(get, path = "/api/agents/all", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
-async fn all(State(state): State<AppState>, _caller: Caller) -> Json<Vec<AgentView>> {
-    Json(state.sessions.agents())
+async fn all(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
+    caller.require(Action::ReadSessions)?;
+    Ok(Json(state.sessions.agents()))
 }

@@ -1,9 +1,14 @@
 //! The REST API: one module per noun, each exposing `router()`; the OpenAPI document is
 //! generated from the handlers' annotations, so it cannot drift from the routes.
 
+mod account;
+pub(crate) mod admin;
 mod agents;
+mod auth;
 mod meta;
 mod sessions;
+mod tokens;
+mod users;
 
 use std::sync::Arc;
 
@@ -23,6 +28,11 @@ use crate::AppState;
     tags(
         (name = "sessions", description = "Agent sessions"),
         (name = "agents", description = "The agent catalog"),
+        (name = "auth", description = "Signing in and out"),
+        (name = "account", description = "The caller's own account"),
+        (name = "tokens", description = "API tokens"),
+        (name = "users", description = "User management (admins)"),
+        (name = "admin", description = "Settings, logs and audit (admins)"),
         (name = "meta", description = "Health and version (no credentials needed)"),
     )
 )]
@@ -38,14 +48,25 @@ pub(crate) struct Routes {
 
 /// Builds the routers and the OpenAPI document (as JSON).
 pub(crate) fn routes() -> (Routes, String) {
-    let (public, public_doc) = meta::router().split_for_parts();
-    let (protected, protected_doc) =
-        OpenApiRouter::new().merge(sessions::router()).merge(agents::router()).split_for_parts();
+    let (public, public_doc) =
+        OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
+    let (protected, protected_doc) = OpenApiRouter::new()
+        .merge(sessions::router())
+        .merge(agents::router())
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(tokens::router())
+        .merge(users::router())
+        .merge(admin::router())
+        .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);
     doc.merge(protected_doc);
     let json = doc.to_pretty_json().expect("the OpenAPI document serializes");
-    let protected = protected.route("/api/openapi.json", get(openapi));
+    let public = public.merge(crate::web::public_router());
+    let protected = protected
+        .route("/api/openapi.json", get(openapi))
+        .merge(crate::web::protected_router());
     (Routes { public, protected }, json)
 }
 

@@ -11,6 +11,8 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use llmux_auth::Action;
+
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
@@ -27,8 +29,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(capture))
 }
 
-/// 404 unless the caller may see the session (someone else's session looks absent).
-fn check_access(state: &AppState, caller: &Caller, name: &str) -> ApiResult<()> {
+/// 403 unless the policy allows `action`; 404 unless the caller may see the session
+/// (someone else's session looks absent).
+fn check_access(state: &AppState, caller: &Caller, name: &str, action: Action) -> ApiResult<()> {
+    caller.require(action)?;
     let record = state.sessions.record(name)?;
     if caller.0.can_access(&record.owner) {
         Ok(())
@@ -40,9 +44,19 @@ fn check_access(state: &AppState, caller: &Caller, name: &str) -> ApiResult<()> 
 /// Every session the caller may see, newest first.
 #[utoipa::path(get, path = "/api/sessions", tag = "sessions",
     responses((status = 200, body = Vec<SessionView>)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> Json<Vec<SessionView>> {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<SessionView>>> {
+    caller.require(Action::ReadSessions)?;
     let views = state.sessions.list().into_iter().filter(|s| caller.0.can_access(&s.owner));
-    Json(views.collect())
+    Ok(Json(views.map(|s| redact(s, &caller)).collect()))
+}
+
+/// Env values are shown only to the session's owner and admins (admins see every session
+/// anyway, owners see their own): a read-only token of the owner sees them too.
+fn redact(mut view: SessionView, caller: &Caller) -> SessionView {
+    if !caller.0.is_admin() && caller.0.owner() != view.owner {
+        view.env = None;
+    }
+    view
 }
 
 /// Spawn a session.
@@ -54,7 +68,9 @@ async fn create(
     caller: Caller,
     Json(req): Json<CreateSessionRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
+    caller.require(Action::DriveSessions)?;
     let session = state.sessions.create(req, caller.0.owner()).await?;
+    state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
     Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
 }
 
@@ -66,8 +82,8 @@ async fn show(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
-    check_access(&state, &caller, &name)?;
-    Ok(Json(state.sessions.get(&name)?))
+    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    Ok(Json(redact(state.sessions.get(&name)?, &caller)))
 }
 
 /// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
@@ -81,7 +97,7 @@ async fn edit(
     Path(name): Path<String>,
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.edit(&name, req).await?;
     Ok(Json(SessionResponse { ok: true, session }))
 }
@@ -104,8 +120,9 @@ async fn remove(
     Path(name): Path<String>,
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.remove(&name, q.force).await?;
+    state.auth.audit(&caller.0.actor(), "session_removed", &name, "").await;
     Ok(Json(OkResponse { ok: true }))
 }
 
@@ -119,7 +136,7 @@ async fn send(
     Path(name): Path<String>,
     Json(req): Json<SendRequest>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.send(&name, &req.prompt, req.enter.unwrap_or(true)).await?;
     Ok(Json(OkResponse { ok: true }))
 }
@@ -132,8 +149,9 @@ async fn kill(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<KillResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     let status = state.sessions.remove(&name, true).await?;
+    state.auth.audit(&caller.0.actor(), "session_killed", &name, status.as_str()).await;
     Ok(Json(KillResponse { ok: true, status }))
 }
 
@@ -145,8 +163,9 @@ async fn stop(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.stop(&name).await?;
+    state.auth.audit(&caller.0.actor(), "session_stopped", &name, "").await;
     Ok(Json(SessionResponse { ok: true, session }))
 }
 
@@ -159,7 +178,7 @@ async fn respawn(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.restart(&name).await?;
     Ok(Json(SessionResponse { ok: true, session }))
 }
@@ -174,6 +193,7 @@ async fn broadcast(
     caller: Caller,
     Json(mut req): Json<BroadcastRequest>,
 ) -> ApiResult<Json<BroadcastResponse>> {
+    caller.require(Action::DriveSessions)?;
     let visible: Vec<String> = state
         .sessions
         .list()
@@ -225,7 +245,7 @@ async fn capture(
     Path(name): Path<String>,
     Query(q): Query<CaptureQuery>,
 ) -> ApiResult<Json<CaptureResponse>> {
-    check_access(&state, &caller, &name)?;
+    check_access(&state, &caller, &name, Action::ReadSessions)?;
     let lines = q.lines.unwrap_or(100);
     let text = state.sessions.capture(&name, lines).await?;
     Ok(Json(CaptureResponse { name, lines, text }))

@@ -4,9 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use llmux_auth::{Bootstrap, InitUser};
 use llmux_core::config::{DEFAULT_HOST, DEFAULT_PORT, LoadedConfig};
 use llmux_core::sessions::SessionOptions;
+use llmux_server::SettingView;
 use llmux_server::daemon::{Daemon, DaemonOptions};
+use llmux_server::logbuf::LogBuffer;
+use serde_json::json;
 
 use super::Ctx;
 
@@ -19,11 +23,11 @@ pub(crate) enum ServerCmd {
 
 #[derive(Debug, Args)]
 pub(crate) struct StartArgs {
-    /// TCP port [default: config `server.port`, else 3001; 0 picks a free port].
-    #[arg(long, env = "LLMUX_PORT")]
+    /// TCP port [env: LLMUX_PORT; default: config `server.port`, else 3001; 0 picks a free one].
+    #[arg(long)]
     port: Option<u16>,
-    /// TCP bind address [default: config `server.host`, else 127.0.0.1].
-    #[arg(long, env = "LLMUX_HOST")]
+    /// TCP bind address [env: LLMUX_HOST; default: config `server.host`, else 127.0.0.1].
+    #[arg(long)]
     host: Option<String>,
     /// Config file [default: ./.llmux.yaml, ~/.config/llmux/config.yaml, $LLMUX_CONFIG].
     #[arg(long, value_name = "FILE")]
@@ -38,15 +42,61 @@ impl ServerCmd {
     }
 }
 
+/// A value and where it came from: flag > env > config > default.
+fn layered<T: Clone>(
+    flag: Option<T>,
+    env: Option<T>,
+    config: Option<T>,
+    default: T,
+) -> (T, &'static str) {
+    match (flag, env, config) {
+        (Some(v), _, _) => (v, "flag"),
+        (None, Some(v), _) => (v, "env"),
+        (None, None, Some(v)) => (v, "config"),
+        (None, None, None) => (default, "default"),
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn setting(key: &str, value: serde_json::Value, source: &str) -> SettingView {
+    SettingView { key: key.into(), value, source: source.into() }
+}
+
 async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
-    init_tracing();
+    let logs = LogBuffer::new();
+    init_tracing(&logs);
     check_tmux().await?;
     let config = LoadedConfig::discover(args.config.as_deref())?;
-    let port = args.port.or(config.config.server.port).unwrap_or(DEFAULT_PORT);
-    let host = args
-        .host
-        .or_else(|| config.config.server.host.clone())
-        .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+    let env_port = env_var("LLMUX_PORT")
+        .map(|p| p.trim().parse::<u16>().with_context(|| format!("LLMUX_PORT={p:?} is not a port")))
+        .transpose()?;
+    let server = &config.config.server;
+    let (port, port_source) = layered(args.port, env_port, server.port, DEFAULT_PORT);
+    let (host, host_source) =
+        layered(args.host, env_var("LLMUX_HOST"), server.host.clone(), DEFAULT_HOST.to_owned());
+    let from_config = |set: bool| if set { "config" } else { "default" };
+    let settings = vec![
+        setting("server.port", json!(port), port_source),
+        setting("server.host", json!(host), host_source),
+        setting("server.publicUrl", json!(server.public_url), from_config(server.public_url.is_some())),
+        setting("server.allowedHosts", json!(server.allowed_hosts), from_config(!server.allowed_hosts.is_empty())),
+        setting(
+            "server.allowedOrigins",
+            json!(server.allowed_origins),
+            from_config(!server.allowed_origins.is_empty()),
+        ),
+        setting("stateDir", json!(ctx.paths.state_dir), state_dir_source()),
+    ];
+    let init_user = match (env_var("LLMUX_INIT_USERNAME"), env_var("LLMUX_INIT_PASSPHRASE")) {
+        (Some(username), Some(passphrase)) => {
+            Some(InitUser { username, name: env_var("LLMUX_INIT_NAME"), passphrase })
+        }
+        (Some(_), None) => bail!("LLMUX_INIT_USERNAME is set but LLMUX_INIT_PASSPHRASE is not"),
+        _ => None,
+    };
     let source = config.source.clone();
     let daemon = Daemon::start(DaemonOptions {
         paths: ctx.paths.clone(),
@@ -54,6 +104,9 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
         port,
         config,
         sessions: SessionOptions::default(),
+        logs,
+        init_user,
+        settings,
     })
     .await?;
     let addr = daemon.tcp_addr();
@@ -80,8 +133,32 @@ fn print_banner(daemon: &Daemon, addr: std::net::SocketAddr) {
     println!("  ▸ State    {}", paths.state_dir.display());
     println!();
     println!("  ✓ the CLI on this machine talks to the daemon over its socket");
-    println!("  ✓ TCP needs credentials on every route but /health and /api/version");
+    println!("  ✓ TCP needs a sign-in or a token on every route but /health and /api/version");
+    match daemon.bootstrap() {
+        Bootstrap::Ready { users } => println!("  ✓ {users} user(s); sign in at http://{addr}/login"),
+        Bootstrap::CreatedFromEnv { username } => {
+            println!("  ✓ created admin {username:?} from LLMUX_INIT_USERNAME; sign in at http://{addr}/login")
+        }
+        Bootstrap::Setup { token, file } => {
+            println!();
+            println!("  ⚠ no user yet. Create the first admin within the hour at:");
+            println!();
+            println!("      http://{addr}/setup#token={token}");
+            println!();
+            println!("    (the token is also in {}; or run `llmux user create NAME --admin`)", file.display());
+        }
+    }
     println!();
+}
+
+fn state_dir_source() -> &'static str {
+    if std::env::args().any(|a| a == "--state-dir" || a.starts_with("--state-dir=")) {
+        "flag"
+    } else if env_var("LLMUX_STATE_DIR").is_some() {
+        "env"
+    } else {
+        "default"
+    }
 }
 
 /// tmux must exist and be 3.2 or newer (for `new-session -e`).
@@ -108,11 +185,18 @@ async fn check_tmux() -> Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+/// Logs go to stderr and to the ring buffer the admin API serves, both filtered by `LLMUX_LOG`
+/// (default `info`).
+fn init_tracing(logs: &std::sync::Arc<LogBuffer>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLMUX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(logs.layer())
+        .try_init();
 }
 
 async fn shutdown_signal() {

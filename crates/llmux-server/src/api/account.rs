@@ -1,0 +1,63 @@
+//! `/api/account/…`: the caller's own profile, passphrase and browser sessions.
+
+use axum::extract::State;
+use llmux_core::api::{BrowserSessionView, ChangePassphraseRequest, ErrorBody, OkResponse, ProfileRequest, UserResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json, Path};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(passphrase))
+        .routes(routes!(profile))
+        .routes(routes!(sessions))
+        .routes(routes!(end_session))
+}
+
+/// Change one's passphrase; one's other browser sessions end.
+#[utoipa::path(post, path = "/api/account/passphrase", tag = "account",
+    request_body = ChangePassphraseRequest,
+    responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn passphrase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ChangePassphraseRequest>,
+) -> ApiResult<Json<OkResponse>> {
+    state.auth.change_passphrase(&caller.0, req.old_passphrase, req.new_passphrase).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Change one's display name.
+#[utoipa::path(post, path = "/api/account/profile", tag = "account", request_body = ProfileRequest,
+    responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody)))]
+async fn profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ProfileRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let user = state.auth.update_profile(&caller.0, &req.name).await?;
+    Ok(Json(UserResponse { ok: true, user }))
+}
+
+/// One's signed-in browsers.
+#[utoipa::path(get, path = "/api/account/sessions", tag = "account",
+    responses((status = 200, body = Vec<BrowserSessionView>)))]
+async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<BrowserSessionView>>> {
+    Ok(Json(state.auth.list_browser_sessions(&caller.0).await?))
+}
+
+/// Sign one of one's browsers out.
+#[utoipa::path(delete, path = "/api/account/sessions/{id}", tag = "account",
+    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+async fn end_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OkResponse>> {
+    state.auth.end_browser_session(&caller.0, &id).await?;
+    Ok(Json(OkResponse { ok: true }))
+}

@@ -1,0 +1,167 @@
+//! Admin-only routes: effective settings, the log buffer (and its live tail), the audit log.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use llmux_auth::{Action, Principal};
+use llmux_core::api::{AuditEvent, ErrorBody, LogEntry, LogsResponse};
+use llmux_core::config::Overlay;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json, Query};
+use crate::logbuf::LOG_CAPACITY;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(settings))
+        .routes(routes!(set_init_prompts))
+        .routes(routes!(logs))
+        .routes(routes!(logs_stream))
+        .routes(routes!(audit))
+}
+
+/// The effective configuration, where each value came from, and the daemon's paths. No
+/// secrets: there are none in the config, and tokens and passphrases live only as hashes.
+#[utoipa::path(get, path = "/api/settings", tag = "admin",
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+async fn settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Action::Administer)?;
+    let info = &state.info;
+    let overlay = Overlay::load(&info.overlay).unwrap_or_default();
+    let prompts_source = if overlay.init_prompts.is_some() {
+        "overlay"
+    } else if info.config_has_init_prompts {
+        "config"
+    } else {
+        "default"
+    };
+    Ok(Json(json!({
+        "version": llmux_core::VERSION,
+        "stateDir": info.state_dir,
+        "socket": info.socket,
+        "configSource": info.config_source,
+        "overlayPath": info.overlay,
+        "overlayActive": overlay.init_prompts.is_some(),
+        "settings": info.settings,
+        "initPrompts": { "value": state.sessions.init_prompts(), "source": prompts_source },
+        "agents": state.sessions.catalog().keys(),
+    })))
+}
+
+/// `PUT /api/settings/init-prompts` body.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct InitPromptsRequest {
+    /// The daemon-wide init prompts; blank ones are dropped.
+    init_prompts: Vec<String>,
+}
+
+/// Replace the daemon-wide init prompts (written to the runtime overlay file atomically).
+#[utoipa::path(put, path = "/api/settings/init-prompts", tag = "admin",
+    request_body = InitPromptsRequest,
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+async fn set_init_prompts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<InitPromptsRequest>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Action::Administer)?;
+    let prompts: Vec<String> = req
+        .init_prompts
+        .into_iter()
+        .map(|p| p.trim_end().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let path = state.info.overlay.clone();
+    let overlay = Overlay { init_prompts: Some(prompts.clone()) };
+    tokio::task::spawn_blocking(move || overlay.save(&path))
+        .await
+        .map_err(|e| llmux_core::Error::io("overlay task", std::io::Error::other(e)))??;
+    state.sessions.set_init_prompts(prompts.clone());
+    tracing::info!(count = prompts.len(), "daemon init prompts updated");
+    state.auth.audit(&caller.0.actor(), "settings_changed", "initPrompts", &format!("{} prompts", prompts.len())).await;
+    Ok(Json(json!({ "ok": true, "initPrompts": prompts, "overlayActive": true })))
+}
+
+/// `?limit=N`.
+#[derive(Debug, Deserialize, IntoParams)]
+struct LimitQuery {
+    /// How many of the newest entries.
+    limit: Option<u32>,
+}
+
+/// The newest log lines, oldest first.
+#[utoipa::path(get, path = "/api/logs", tag = "admin", params(LimitQuery),
+    responses((status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
+async fn logs(State(state): State<AppState>, caller: Caller, Query(q): Query<LimitQuery>) -> ApiResult<Json<LogsResponse>> {
+    caller.require(Action::Administer)?;
+    let limit = q.limit.map_or(LOG_CAPACITY, |l| l as usize);
+    Ok(Json(LogsResponse { capacity: LOG_CAPACITY, entries: state.logs.recent(limit) }))
+}
+
+/// New log lines as server-sent events (`data: <LogEntry JSON>`). The stream ends when the
+/// caller's credential is revoked.
+#[utoipa::path(get, path = "/api/logs/stream", tag = "admin",
+    responses((status = 200, description = "text/event-stream of LogEntry"), (status = 403, body = ErrorBody)))]
+async fn logs_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    caller.require(Action::Administer)?;
+    let stream = until_revoked(state.logs.subscribe(), state.auth.subscribe(), caller.0, |entry: LogEntry| {
+        Event::default().json_data(entry).ok()
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Turns a broadcast of items into SSE events, ending as soon as `principal` is revoked.
+pub(crate) fn until_revoked<T: Clone + Send + 'static>(
+    items: broadcast::Receiver<T>,
+    revocations: broadcast::Receiver<llmux_auth::Revocation>,
+    principal: Principal,
+    to_event: impl Fn(T) -> Option<Event> + Send + 'static,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        (items, revocations, principal, to_event),
+        |(mut items, mut revocations, principal, to_event)| async move {
+            loop {
+                tokio::select! {
+                    item = items.recv() => match item {
+                        Ok(item) => {
+                            if let Some(event) = to_event(item) {
+                                return Some((Ok(event), (items, revocations, principal, to_event)));
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    revoked = revocations.recv() => match revoked {
+                        Ok(r) if principal.is_revoked_by(&r) => return None,
+                        Ok(_) => continue,
+                        // Missed revocations might have been ours: end, the client reconnects
+                        // and authenticates again.
+                        Err(_) => return None,
+                    },
+                }
+            }
+        },
+    )
+}
+
+/// The newest audit events (default 100), oldest first.
+#[utoipa::path(get, path = "/api/audit", tag = "admin", params(LimitQuery),
+    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
+async fn audit(State(state): State<AppState>, caller: Caller, Query(q): Query<LimitQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
+    caller.require(Action::Administer)?;
+    Ok(Json(state.auth.list_audit(q.limit.unwrap_or(100).min(10_000)).await?))
+}

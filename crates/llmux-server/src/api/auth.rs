@@ -1,0 +1,133 @@
+//! Signing in and out: setup, login, pairing, logout, whoami.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use llmux_auth::{Action, Login, Principal, Via};
+use llmux_core::api::{
+    ErrorBody, LoginRequest, LoginResponse, OkResponse, PairRequest, PairingResponse,
+    SetupRequest, WhoamiResponse,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, ClientKey, Json, UserAgent};
+use crate::security::{clear_cookie, session_cookie_header};
+
+/// Routes that work without a credential.
+pub(crate) fn public_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(setup)).routes(routes!(login)).routes(routes!(pair))
+}
+
+/// Routes that need one.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(logout)).routes(routes!(whoami)).routes(routes!(pairing))
+}
+
+fn signed_in(state: &AppState, headers: &HeaderMap, login: Login) -> Response {
+    let body = LoginResponse {
+        ok: true,
+        user: login.user,
+        token_info: login.token.as_ref().map(|(_, t)| t.clone()),
+        token: login.token.map(|(v, _)| v),
+    };
+    let mut res = Json(body).into_response();
+    if let Some(cookie) = login.cookie {
+        res.headers_mut().insert(header::SET_COOKIE, session_cookie_header(state, headers, &cookie));
+    }
+    res
+}
+
+/// Create the first admin with the one-time setup token; signs the browser in.
+#[utoipa::path(post, path = "/api/setup", tag = "auth", request_body = SetupRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn setup(
+    State(state): State<AppState>,
+    UserAgent(ua): UserAgent,
+    headers: HeaderMap,
+    Json(req): Json<SetupRequest>,
+) -> ApiResult<Response> {
+    let login = state.auth.setup(req, &ua).await?;
+    Ok(signed_in(&state, &headers, login))
+}
+
+/// Sign in with username and passphrase: a browser session (cookie), or with `deviceName` a
+/// device token returned once. Throttled per username and per client.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientKey(client): ClientKey,
+    UserAgent(ua): UserAgent,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let login = state.auth.login(req, &client, &ua).await?;
+    Ok(signed_in(&state, &headers, login))
+}
+
+/// Trade a one-time pairing code for a browser session.
+#[utoipa::path(post, path = "/api/auth/pair", tag = "auth", request_body = PairRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+async fn pair(
+    State(state): State<AppState>,
+    UserAgent(ua): UserAgent,
+    headers: HeaderMap,
+    Json(req): Json<PairRequest>,
+) -> ApiResult<Response> {
+    let login = state.auth.redeem_pairing(&req.code, &ua).await?;
+    Ok(signed_in(&state, &headers, login))
+}
+
+/// End the credential in use: the browser session, or the token.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 200, body = OkResponse)))]
+async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Action::OwnIdentity)?;
+    state.auth.logout(&caller.0).await?;
+    let mut res = Json(OkResponse { ok: true }).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+    Ok(res)
+}
+
+/// Who the caller is and what the credential may do.
+#[utoipa::path(get, path = "/api/auth/whoami", tag = "auth",
+    responses((status = 200, body = WhoamiResponse)))]
+async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
+    caller.require(Action::OwnIdentity)?;
+    let admin = caller.0.is_admin();
+    Ok(Json(match caller.0 {
+        Principal::LocalOperator => WhoamiResponse {
+            username: String::new(),
+            name: "local operator".into(),
+            admin,
+            via: "local".into(),
+            scope: None,
+            token_id: None,
+        },
+        Principal::User(u) => {
+            let (via, scope, token_id) = match u.via {
+                Via::Cookie { .. } => ("cookie", None, None),
+                Via::Token { id, scope } => ("token", Some(scope), Some(id)),
+            };
+            WhoamiResponse { username: u.username, name: u.name, admin, via: via.into(), scope, token_id }
+        }
+    }))
+}
+
+/// Mint a one-time pairing code (≤ 5 minutes) that signs a phone in as the caller; the local
+/// operator pairs as the first admin.
+#[utoipa::path(post, path = "/api/pairing", tag = "auth",
+    responses((status = 201, body = PairingResponse), (status = 409, body = ErrorBody)))]
+async fn pairing(State(state): State<AppState>, caller: Caller) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
+    caller.require(Action::OwnTokens)?;
+    let username = match caller.0.username() {
+        Some(u) => u.to_owned(),
+        None => state.auth.first_admin().await?,
+    };
+    Ok((StatusCode::CREATED, Json(state.auth.create_pairing(&username).await?)))
+}

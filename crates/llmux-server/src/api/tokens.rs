@@ -1,0 +1,88 @@
+//! `/api/tokens…`: API tokens, shown once, stored hashed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use llmux_core::api::{
+    CreateTokenRequest, CreateTokenResponse, ErrorBody, OkResponse, RenameTokenRequest,
+    RevokedResponse, TokenListResponse, TokenResponse,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json, Path, Query};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create, revoke_all)).routes(routes!(rename, revoke))
+}
+
+/// `?all=true` (admins: everyone's tokens).
+#[derive(Debug, Deserialize, IntoParams)]
+struct ListQuery {
+    /// Every user's tokens (admins only; ignored otherwise).
+    #[serde(default)]
+    all: bool,
+}
+
+/// The caller's tokens (admins: everyone's with `all=true`).
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(ListQuery),
+    responses((status = 200, body = TokenListResponse)))]
+async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<TokenListResponse>> {
+    Ok(Json(TokenListResponse { tokens: state.auth.list_tokens(&caller.0, q.all).await? }))
+}
+
+/// Mint a token; its value is in the response once and never again.
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
+    let (value, token) = state.auth.create_token(&caller.0, req).await?;
+    Ok((StatusCode::CREATED, Json(CreateTokenResponse { ok: true, value, token })))
+}
+
+/// `?username=U` (default: the caller).
+#[derive(Debug, Deserialize, IntoParams)]
+struct RevokeAllQuery {
+    /// Whose tokens (admins may name anyone).
+    username: Option<String>,
+}
+
+/// Revoke every token of a user; their open connections close.
+#[utoipa::path(delete, path = "/api/tokens", tag = "tokens", params(RevokeAllQuery),
+    responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
+async fn revoke_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RevokeAllQuery>,
+) -> ApiResult<Json<RevokedResponse>> {
+    let revoked_tokens = state.auth.revoke_user_tokens(&caller.0, q.username.as_deref()).await?;
+    Ok(Json(RevokedResponse { ok: true, revoked_tokens }))
+}
+
+/// Rename a token.
+#[utoipa::path(patch, path = "/api/tokens/{id}", tag = "tokens", request_body = RenameTokenRequest,
+    responses((status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
+async fn rename(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<RenameTokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let token = state.auth.rename_token(&caller.0, &id, &req.name).await?;
+    Ok(Json(TokenResponse { ok: true, token }))
+}
+
+/// Revoke a token; its open connections close.
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
+    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<OkResponse>> {
+    state.auth.revoke_token(&caller.0, &id).await?;
+    Ok(Json(OkResponse { ok: true }))
+}

@@ -1,0 +1,299 @@
+//! Who the caller is, per transport, and the checks every TCP request passes first.
+//!
+//! Order on TCP (outermost first): `Host` must be known (421, against DNS rebinding); unsafe
+//! methods from a browser must come from our own origin (403, against CSRF); protected routes
+//! need a bearer token or the session cookie (401). Addresses and forwarding headers are never
+//! consulted for any of it.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use llmux_auth::Principal;
+
+use crate::error::ApiError;
+use crate::state::{AppState, WebPolicy};
+
+/// Name of the browser session cookie.
+pub const COOKIE: &str = "llmux_session";
+
+/// Headers that mean "a proxy relayed this": never acceptable on the local socket.
+fn is_proxy_header(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+        || name.starts_with("tailscale-")
+        || matches!(name, "forwarded" | "via" | "x-real-ip")
+}
+
+/// Unix socket: the kernel checked the peer uid at accept, so the caller is the local
+/// operator — unless the request carries proxy headers, which means something is relaying
+/// remote traffic into the socket. Such requests are refused outright.
+pub(crate) async fn local_operator(mut req: Request, next: Next) -> Response {
+    if let Some(name) = req.headers().keys().find(|n| is_proxy_header(n.as_str())) {
+        tracing::warn!(header = %name, "refused a proxied request on the Unix socket");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "proxied_request",
+            format!(
+                "the local socket does not accept proxied requests ({name} header present); \
+                 point proxies at the TCP port"
+            ),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(Principal::LocalOperator);
+    next.run(req).await
+}
+
+/// The host name of a `Host` header value, lower case, without the port.
+fn host_name(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("").to_owned();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
+        _ => host,
+    }
+}
+
+/// Whether a `Host` is one we answer to. IP literals are always fine: DNS rebinding needs a
+/// host *name* that an attacker controls.
+pub(crate) fn host_allowed(policy: &WebPolicy, host: &str) -> bool {
+    let name = host_name(host);
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok()
+        || policy.allowed_hosts.contains(&name)
+}
+
+/// TCP, every route: unknown `Host` → 421.
+pub(crate) async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !host_allowed(&state.web, host) {
+        tracing::warn!(host = %host, "refused a request for an unknown Host");
+        return ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "unknown_host",
+            format!(
+                "this daemon does not answer to host {host:?}; add it to server.allowedHosts \
+                 in the config"
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether a browser says this request comes from our own page: `Sec-Fetch-Site:
+/// same-origin`, or an `Origin` equal to the request's own or an allowed one.
+pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<bool> {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if fetch_site.is_none() && origin.is_none() {
+        return None;
+    }
+    if let Some(origin) = origin {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let own = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host));
+        return Some(own || policy.allowed_origins.contains(&origin.to_ascii_lowercase()));
+    }
+    Some(matches!(fetch_site, Some("same-origin" | "none")))
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// TCP, every route: a browser's unsafe request must come from our own origin.
+pub(crate) async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_unsafe(req.method()) && same_origin(&state.web, req.headers()) == Some(false) {
+        tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
+        return forbidden_origin();
+    }
+    next.run(req).await
+}
+
+fn forbidden_origin() -> Response {
+    ApiError::new(StatusCode::FORBIDDEN, "cross_origin", "cross-origin requests are not allowed")
+        .into_response()
+}
+
+/// The bearer token of `Authorization: Bearer …` (scheme case-insensitive).
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The value of our session cookie.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// Authenticates a TCP request from its bearer token or, failing that, its cookie.
+/// A bearer token, when present, is authoritative (no cookie fallback).
+pub(crate) async fn principal_of(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Principal, ApiError> {
+    if let Some(token) = bearer(headers) {
+        return state.auth.authenticate_token(token).await.map_err(|e| {
+            tracing::warn!(error = %e, "refused a bearer token");
+            ApiError::from(e)
+        });
+    }
+    if let Some(cookie) = session_cookie(headers) {
+        let principal = state.auth.authenticate_cookie(cookie).await.map_err(ApiError::from)?;
+        // A cookie rides along on cross-site requests; only our own pages may change state.
+        if is_unsafe(method) && same_origin(&state.web, headers) != Some(true) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "cookie-authenticated changes must come from this site (Origin check failed)",
+            ));
+        }
+        return Ok(principal);
+    }
+    Err(ApiError::unauthorized())
+}
+
+/// TCP, protected routes: a credential is required. API paths answer 401 JSON; pages
+/// redirect to the sign-in page with a same-origin `returnTo`.
+pub(crate) async fn require_credentials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match principal_of(&state, req.headers(), req.method()).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED && wants_html(&req) => {
+            let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Redirect::to(&format!("/login?returnTo={}", encode_query(path))).into_response()
+        }
+        Err(e) => {
+            let mut res = e.into_response();
+            if session_cookie(req.headers()).is_some() && res.status() == StatusCode::UNAUTHORIZED {
+                res.headers_mut().append(header::SET_COOKIE, clear_cookie());
+            }
+            res
+        }
+    }
+}
+
+fn wants_html(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::GET && !path.starts_with("/api/") && !path.starts_with("/ws/")
+}
+
+fn encode_query(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `Set-Cookie` for a new browser session.
+pub(crate) fn session_cookie_header(state: &AppState, headers: &HeaderMap, value: &str) -> HeaderValue {
+    let max_age = llmux_auth::SESSION_LIFETIME_SECS;
+    let secure = if wants_secure(&state.web, headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+        .expect("cookie values are hex and dots")
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub(crate) fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("llmux_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// Cookies get `Secure` when the page is served over https: the configured public URL says
+/// so, or the browser's `Origin` is https, or the TLS-terminating proxy says so. These only
+/// ever make the cookie stricter, so trusting them grants nothing.
+fn wants_secure(policy: &WebPolicy, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    policy.secure_cookies
+        || header("origin").starts_with("https://")
+        || header("x-forwarded-proto").eq_ignore_ascii_case("https")
+}
+
+/// Security headers on every response. Pages set their own CSP.
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/") || req.uri().path() == "/health";
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    let defaults = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+    ];
+    for (name, value) in defaults {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    if is_api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> WebPolicy {
+        WebPolicy {
+            allowed_hosts: ["box.tailnet.ts.net".to_owned()].into(),
+            allowed_origins: ["https://app.example".to_owned()].into(),
+            secure_cookies: false,
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        let p = policy();
+        for ok in ["localhost:3001", "127.0.0.1:3001", "[::1]:3001", "10.0.0.5", "BOX.tailnet.ts.net", "a.localhost"] {
+            assert!(host_allowed(&p, ok), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:3001", "", "box.tailnet.ts.net.evil.example"] {
+            assert!(!host_allowed(&p, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        let p = policy();
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001")])), None);
+        assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://localhost:3001")])), Some(true));
+        assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://evil.example")])), Some(false));
+        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("origin", "https://app.example")])), Some(true));
+        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("origin", "null")])), Some(false));
+        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "cross-site")])), Some(false));
+        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "same-origin")])), Some(true));
+    }
+
+    #[test]
+    fn bearer_and_cookie_parsing() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; llmux_session=x.y; b=2"));
+        assert_eq!(bearer(&h), Some("abc"));
+        assert_eq!(session_cookie(&h), Some("x.y"));
+    }
+}

@@ -1,0 +1,68 @@
+//! `AppState`: what every handler can reach. Cheap to clone (all `Arc`s).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use llmux_auth::AuthService;
+use llmux_core::sessions::SessionService;
+use serde::Serialize;
+
+use crate::logbuf::LogBuffer;
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The session service.
+    pub sessions: Arc<SessionService>,
+    /// Users, credentials, audit.
+    pub auth: Arc<AuthService>,
+    /// The log ring buffer.
+    pub logs: Arc<LogBuffer>,
+    /// Host, origin and cookie rules for TCP requests.
+    pub web: Arc<WebPolicy>,
+    /// What `GET /api/settings` reports.
+    pub info: Arc<DaemonInfo>,
+    /// The OpenAPI document, rendered once.
+    pub(crate) openapi: Arc<String>,
+}
+
+/// Which `Host` and `Origin` values TCP requests may carry, and how cookies are set.
+#[derive(Debug, Clone, Default)]
+pub struct WebPolicy {
+    /// Host names (lower case, no port) accepted besides IP literals and `localhost`.
+    pub allowed_hosts: HashSet<String>,
+    /// Origins (`scheme://host[:port]`) accepted besides the request's own.
+    pub allowed_origins: HashSet<String>,
+    /// Always set `Secure` on cookies (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// One effective setting and where its value came from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingView {
+    /// Dotted key (`server.port`).
+    pub key: String,
+    /// The value in effect (secrets are never reported).
+    pub value: serde_json::Value,
+    /// `flag`, `env`, `overlay`, `config` or `default`.
+    pub source: String,
+}
+
+/// Facts about the running daemon for the settings page.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonInfo {
+    /// Effective settings with their sources.
+    pub settings: Vec<SettingView>,
+    /// The state dir.
+    pub state_dir: PathBuf,
+    /// The Unix socket.
+    pub socket: PathBuf,
+    /// The config file read, if any.
+    pub config_source: Option<PathBuf>,
+    /// The overlay file.
+    pub overlay: PathBuf,
+    /// Whether the config file had `initPrompts`.
+    pub config_has_init_prompts: bool,
+}
