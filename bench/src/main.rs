@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use llmux_core::api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::daemon::Daemon;
 use crate::report::Results;
@@ -125,27 +126,50 @@ async fn run() -> Result<()> {
     let config = state.join("config.yaml");
     std::fs::write(&config, CONFIG)?;
 
+    let load_before = load_average();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if load_before > 0.5 * cpus as f64 {
+        eprintln!(
+            "llmux-bench: warning: the machine is busy (load average {load_before:.2} on {cpus} \
+             CPUs); the figures will be noisy"
+        );
+    }
     eprintln!("llmux-bench: {version}, {tmux}, state dir {}", state.display());
-    let mut daemon = Daemon::start(&args.llmux, &state, &config).await?;
+    // Handlers first: an interrupted bench must still drop (and so stop) the daemon, which
+    // runs in its own process group and does not see the terminal's Ctrl-C.
+    let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+    let stop = async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tokio::pin!(stop);
+    let mut daemon = tokio::select! {
+        d = Daemon::start(&args.llmux, &state, &config) => d?,
+        () = &mut stop => bail!("interrupted"),
+    };
     eprintln!("llmux-bench: daemon pid {} ready", daemon.pid());
     let outcome = tokio::select! {
-        r = bench(&args, &daemon, &state) => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        r = bench(&args, &daemon, &state) => r.map_err(Some),
+        () = &mut stop => Err(None),
     };
     let warnings = daemon.log_warnings();
-    if outcome.is_err() {
+    if let Err(Some(_)) = &outcome {
         eprintln!("llmux-bench: daemon log (tail):\n{}", daemon.log_tail(30));
     }
     daemon.stop();
     drop(daemon);
-    let results = outcome?;
+    // The guard has cleaned up; now report a failure or an interruption.
+    let results = outcome.map_err(|e| e.unwrap_or_else(|| anyhow!("interrupted")))?;
+    let load_after = load_average();
 
     println!();
     println!(
         "llmux-bench — {version}, {tmux}, {} CPUs, {} sessions of agent `{AGENT}` (sleep infinity)",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        args.sessions
+        cpus, args.sessions
     );
+    println!("load average (1 min) {load_before:.2} before, {load_after:.2} after");
     println!();
     print!("{}", report::table(&results));
     if !warnings.is_empty() {
@@ -160,7 +184,8 @@ async fn run() -> Result<()> {
         "llmux": args.llmux.display().to_string(),
         "llmux_version": version,
         "tmux_version": tmux,
-        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpus": cpus,
+        "load_average_1m": {"before": load_before, "after": load_after},
         "agent": {"key": AGENT, "cmd": "sleep infinity"},
         "cli_runs": args.runs,
         "load_duration_s": args.duration.as_secs_f64(),
@@ -273,6 +298,14 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
 
 fn step(what: &str) {
     eprintln!("llmux-bench: {what}");
+}
+
+/// The 1-minute load average (0 if unreadable).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 /// The first line a command prints, or `?` if it cannot run.
