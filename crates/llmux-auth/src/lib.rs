@@ -17,7 +17,8 @@ use llmux_core::api::TokenScope;
 pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;
 pub use service::{
-    AuthService, Bootstrap, InitUser, Login, PAIRING_TTL, Revocation, SESSION_IDLE, SESSION_LIFETIME,
+    AuthService, Bootstrap, InitUser, Login, PAIRING_TTL, Revocation, SESSION_IDLE,
+    SESSION_LIFETIME,
 };
 
 /// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.

@@ -237,7 +237,8 @@ async fn tailscale_names() -> Vec<String> {
         }
         names.push(dns);
     }
-    for domain in status["CertDomains"].as_array().into_iter().flatten().filter_map(|d| d.as_str()) {
+    for domain in status["CertDomains"].as_array().into_iter().flatten().filter_map(|d| d.as_str())
+    {
         names.push(domain.to_ascii_lowercase());
     }
     names

@@ -70,7 +70,8 @@ impl From<llmux_auth::Error> for ApiError {
             E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             E::Throttled { retry_after } => {
-                let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string());
+                let mut e =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", err.to_string());
                 e.retry_after = Some(*retry_after);
                 return e;
             }

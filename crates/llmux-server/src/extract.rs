@@ -1,8 +1,8 @@
 //! Extractors: our own `Json` (bad input gets the standard error body) and the `Principal`.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use llmux_auth::{Action, Principal};
 use serde::de::DeserializeOwned;
 

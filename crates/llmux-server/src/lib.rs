@@ -35,7 +35,14 @@ impl AppState {
         info: DaemonInfo,
     ) -> Self {
         let (_, openapi) = api::routes();
-        AppState { sessions, auth, logs, web: Arc::new(web), info: Arc::new(info), openapi: Arc::new(openapi) }
+        AppState {
+            sessions,
+            auth,
+            logs,
+            web: Arc::new(web),
+            info: Arc::new(info),
+            openapi: Arc::new(openapi),
+        }
     }
 }
 

@@ -123,7 +123,11 @@ mod tests {
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[1].level, "warn");
         assert_eq!(recent[1].text, "careful");
-        assert!(recent[0].text.starts_with("hello") && recent[0].text.contains("n="), "{:?}", recent[0]);
+        assert!(
+            recent[0].text.starts_with("hello") && recent[0].text.contains("n="),
+            "{:?}",
+            recent[0]
+        );
         assert_eq!(buffer.recent(usize::MAX).len(), LOG_CAPACITY);
     }
 }

@@ -67,7 +67,11 @@ pub(crate) fn host_allowed(policy: &WebPolicy, host: &str) -> bool {
 }
 
 /// TCP, every route: unknown `Host` → 421.
-pub(crate) async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn check_host(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !host_allowed(&state.web, host) {
         tracing::warn!(host = %host, "refused a request for an unknown Host");
@@ -108,7 +112,11 @@ fn is_unsafe(method: &Method) -> bool {
 }
 
 /// TCP, every route: a browser's unsafe request must come from our own origin.
-pub(crate) async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn check_origin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if is_unsafe(req.method()) && same_origin(&state.web, req.headers()) == Some(false) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
         return forbidden_origin();
@@ -142,7 +150,11 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// Authenticates a TCP request from its bearer token or, failing that, its cookie.
 /// A bearer token, when present, is authoritative (no cookie fallback).
-pub(crate) async fn principal_of(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Principal, ApiError> {
+pub(crate) async fn principal_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<Principal, ApiError> {
     if let Some(token) = bearer(headers) {
         return state.auth.authenticate_token(token).await.map_err(|e| {
             tracing::warn!(error = %e, "refused a bearer token");
@@ -166,7 +178,11 @@ pub(crate) async fn principal_of(state: &AppState, headers: &HeaderMap, method: 
 
 /// TCP, protected routes: a credential is required. API paths answer 401 JSON; pages
 /// redirect to the sign-in page with a same-origin `returnTo`.
-pub(crate) async fn require_credentials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn require_credentials(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     match principal_of(&state, req.headers(), req.method()).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
@@ -204,11 +220,17 @@ fn encode_query(text: &str) -> String {
 }
 
 /// `Set-Cookie` for a new browser session.
-pub(crate) fn session_cookie_header(state: &AppState, headers: &HeaderMap, value: &str) -> HeaderValue {
+pub(crate) fn session_cookie_header(
+    state: &AppState,
+    headers: &HeaderMap,
+    value: &str,
+) -> HeaderValue {
     let max_age = llmux_auth::SESSION_LIFETIME_SECS;
     let secure = if wants_secure(&state.web, headers) { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
-        .expect("cookie values are hex and dots")
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie values are hex and dots")
 }
 
 /// `Set-Cookie` that removes the session cookie.
@@ -261,7 +283,14 @@ mod tests {
     #[test]
     fn hosts() {
         let p = policy();
-        for ok in ["localhost:3001", "127.0.0.1:3001", "[::1]:3001", "10.0.0.5", "BOX.tailnet.ts.net", "a.localhost"] {
+        for ok in [
+            "localhost:3001",
+            "127.0.0.1:3001",
+            "[::1]:3001",
+            "10.0.0.5",
+            "BOX.tailnet.ts.net",
+            "a.localhost",
+        ] {
             assert!(host_allowed(&p, ok), "{ok}");
         }
         for bad in ["evil.example", "evil.example:3001", "", "box.tailnet.ts.net.evil.example"] {
@@ -280,12 +309,27 @@ mod tests {
             m
         };
         assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001")])), None);
-        assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://localhost:3001")])), Some(true));
-        assert_eq!(same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://evil.example")])), Some(false));
-        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("origin", "https://app.example")])), Some(true));
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://localhost:3001")])),
+            Some(true)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://evil.example")])),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "x"), ("origin", "https://app.example")])),
+            Some(true)
+        );
         assert_eq!(same_origin(&p, &h(&[("host", "x"), ("origin", "null")])), Some(false));
-        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "cross-site")])), Some(false));
-        assert_eq!(same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "same-origin")])), Some(true));
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "cross-site")])),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "same-origin")])),
+            Some(true)
+        );
     }
 
     #[test]

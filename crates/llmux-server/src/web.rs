@@ -41,8 +41,14 @@ pub(crate) fn public_router() -> Router<AppState> {
         .route("/login", get(|| async { page(asset!("login.html")) }))
         .route("/setup", get(|| async { page(asset!("setup.html")) }))
         .route("/pair", get(|| async { page(asset!("pair.html")) }))
-        .route("/static/auth.js", get(|| async { asset("text/javascript; charset=utf-8", asset!("auth.js")) }))
-        .route("/static/auth.css", get(|| async { asset("text/css; charset=utf-8", asset!("auth.css")) }))
+        .route(
+            "/static/auth.js",
+            get(|| async { asset("text/javascript; charset=utf-8", asset!("auth.js")) }),
+        )
+        .route(
+            "/static/auth.css",
+            get(|| async { asset("text/css; charset=utf-8", asset!("auth.css")) }),
+        )
 }
 
 /// Pages that need a signed-in user (unauthenticated visits redirect to `/login`).

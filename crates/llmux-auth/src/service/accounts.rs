@@ -163,7 +163,11 @@ impl AuthService {
     /// The caller's tokens, or everyone's for admins with `all`.
     pub async fn list_tokens(&self, p: &Principal, all: bool) -> Result<Vec<TokenView>> {
         require(p, Action::ReadSessions)?;
-        let filter = if all && p.is_admin() { None } else { Some(me(p)?.to_owned()) };
+        // The local operator has no tokens of its own: it sees everyone's.
+        let filter = match p.username() {
+            Some(me) if !(all && p.is_admin()) => Some(me.to_owned()),
+            _ => None,
+        };
         let tokens = self.db(move |s| s.list_tokens(filter.as_deref())).await?;
         Ok(tokens.iter().map(token_view).collect())
     }
@@ -271,7 +275,9 @@ impl AuthService {
     /// The caller's browser sessions.
     pub async fn list_browser_sessions(&self, p: &Principal) -> Result<Vec<BrowserSessionView>> {
         require(p, Action::OwnAccount)?;
-        let username = me(p)?.to_owned();
+        let Some(username) = p.username().map(str::to_owned) else {
+            return Ok(Vec::new()); // the local operator has no browser sessions
+        };
         let current = match p {
             Principal::User(u) => match &u.via {
                 Via::Cookie { session_id } => Some(session_id.clone()),

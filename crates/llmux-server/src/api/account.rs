@@ -1,7 +1,10 @@
 //! `/api/account/…`: the caller's own profile, passphrase and browser sessions.
 
 use axum::extract::State;
-use llmux_core::api::{BrowserSessionView, ChangePassphraseRequest, ErrorBody, OkResponse, ProfileRequest, UserResponse};
+use llmux_core::api::{
+    BrowserSessionView, ChangePassphraseRequest, ErrorBody, OkResponse, ProfileRequest,
+    UserResponse,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -46,7 +49,10 @@ async fn profile(
 /// One's signed-in browsers.
 #[utoipa::path(get, path = "/api/account/sessions", tag = "account",
     responses((status = 200, body = Vec<BrowserSessionView>)))]
-async fn sessions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<BrowserSessionView>>> {
+async fn sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<BrowserSessionView>>> {
     Ok(Json(state.auth.list_browser_sessions(&caller.0).await?))
 }
 

@@ -89,7 +89,15 @@ async fn set_init_prompts(
         .map_err(|e| llmux_core::Error::io("overlay task", std::io::Error::other(e)))??;
     state.sessions.set_init_prompts(prompts.clone());
     tracing::info!(count = prompts.len(), "daemon init prompts updated");
-    state.auth.audit(&caller.0.actor(), "settings_changed", "initPrompts", &format!("{} prompts", prompts.len())).await;
+    state
+        .auth
+        .audit(
+            &caller.0.actor(),
+            "settings_changed",
+            "initPrompts",
+            &format!("{} prompts", prompts.len()),
+        )
+        .await;
     Ok(Json(json!({ "ok": true, "initPrompts": prompts, "overlayActive": true })))
 }
 
@@ -103,7 +111,11 @@ struct LimitQuery {
 /// The newest log lines, oldest first.
 #[utoipa::path(get, path = "/api/logs", tag = "admin", params(LimitQuery),
     responses((status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
-async fn logs(State(state): State<AppState>, caller: Caller, Query(q): Query<LimitQuery>) -> ApiResult<Json<LogsResponse>> {
+async fn logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<LogsResponse>> {
     caller.require(Action::Administer)?;
     let limit = q.limit.map_or(LOG_CAPACITY, |l| l as usize);
     Ok(Json(LogsResponse { capacity: LOG_CAPACITY, entries: state.logs.recent(limit) }))
@@ -118,9 +130,12 @@ async fn logs_stream(
     caller: Caller,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Action::Administer)?;
-    let stream = until_revoked(state.logs.subscribe(), state.auth.subscribe(), caller.0, |entry: LogEntry| {
-        Event::default().json_data(entry).ok()
-    });
+    let stream = until_revoked(
+        state.logs.subscribe(),
+        state.auth.subscribe(),
+        caller.0,
+        |entry: LogEntry| Event::default().json_data(entry).ok(),
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -161,7 +176,11 @@ pub(crate) fn until_revoked<T: Clone + Send + 'static>(
 /// The newest audit events (default 100), oldest first.
 #[utoipa::path(get, path = "/api/audit", tag = "admin", params(LimitQuery),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
-async fn audit(State(state): State<AppState>, caller: Caller, Query(q): Query<LimitQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
+async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
     caller.require(Action::Administer)?;
     Ok(Json(state.auth.list_audit(q.limit.unwrap_or(100).min(10_000)).await?))
 }

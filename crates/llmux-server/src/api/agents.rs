@@ -17,7 +17,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Installed agents.
 #[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
-async fn installed(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
+async fn installed(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<AgentView>>> {
     caller.require(Action::ReadSessions)?;
     Ok(Json(state.sessions.agents().into_iter().filter(|a| a.installed).collect()))
 }

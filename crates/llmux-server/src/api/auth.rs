@@ -5,8 +5,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use llmux_auth::{Action, Login, Principal, Via};
 use llmux_core::api::{
-    ErrorBody, LoginRequest, LoginResponse, OkResponse, PairRequest, PairingResponse,
-    SetupRequest, WhoamiResponse,
+    ErrorBody, LoginRequest, LoginResponse, OkResponse, PairRequest, PairingResponse, SetupRequest,
+    WhoamiResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,7 +35,8 @@ fn signed_in(state: &AppState, headers: &HeaderMap, login: Login) -> Response {
     };
     let mut res = Json(body).into_response();
     if let Some(cookie) = login.cookie {
-        res.headers_mut().insert(header::SET_COOKIE, session_cookie_header(state, headers, &cookie));
+        res.headers_mut()
+            .insert(header::SET_COOKIE, session_cookie_header(state, headers, &cookie));
     }
     res
 }
@@ -114,7 +115,14 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
                 Via::Cookie { .. } => ("cookie", None, None),
                 Via::Token { id, scope } => ("token", Some(scope), Some(id)),
             };
-            WhoamiResponse { username: u.username, name: u.name, admin, via: via.into(), scope, token_id }
+            WhoamiResponse {
+                username: u.username,
+                name: u.name,
+                admin,
+                via: via.into(),
+                scope,
+                token_id,
+            }
         }
     }))
 }
@@ -123,7 +131,10 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
 /// operator pairs as the first admin.
 #[utoipa::path(post, path = "/api/pairing", tag = "auth",
     responses((status = 201, body = PairingResponse), (status = 409, body = ErrorBody)))]
-async fn pairing(State(state): State<AppState>, caller: Caller) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
+async fn pairing(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
     caller.require(Action::OwnTokens)?;
     let username = match caller.0.username() {
         Some(u) => u.to_owned(),

@@ -64,13 +64,19 @@ pub(crate) fn routes() -> (Routes, String) {
     doc.merge(protected_doc);
     let json = doc.to_pretty_json().expect("the OpenAPI document serializes");
     let public = public.merge(crate::web::public_router());
-    let protected = protected
-        .route("/api/openapi.json", get(openapi))
-        .merge(crate::web::protected_router());
+    let protected =
+        protected.route("/api/openapi.json", get(openapi)).merge(crate::web::protected_router());
     (Routes { public, protected }, json)
 }
 
 /// The OpenAPI 3.1 document of this API.
-async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], Arc::clone(&state.openapi).as_str().to_owned())
+async fn openapi(
+    State(state): State<AppState>,
+    caller: crate::extract::Caller,
+) -> crate::error::ApiResult<impl IntoResponse> {
+    caller.require(llmux_auth::Action::ReadSessions)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Arc::clone(&state.openapi).as_str().to_owned(),
+    ))
 }

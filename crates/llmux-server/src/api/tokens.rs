@@ -30,7 +30,11 @@ struct ListQuery {
 /// The caller's tokens (admins: everyone's with `all=true`).
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(ListQuery),
     responses((status = 200, body = TokenListResponse)))]
-async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<TokenListResponse>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<TokenListResponse>> {
     Ok(Json(TokenListResponse { tokens: state.auth.list_tokens(&caller.0, q.all).await? }))
 }
 
@@ -82,7 +86,11 @@ async fn rename(
 /// Revoke a token; its open connections close.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
     responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
-async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<OkResponse>> {
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OkResponse>> {
     state.auth.revoke_token(&caller.0, &id).await?;
     Ok(Json(OkResponse { ok: true }))
 }

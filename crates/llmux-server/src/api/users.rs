@@ -2,7 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_core::api::{CreateUserRequest, ErrorBody, RevokedResponse, UpdateUserRequest, UserResponse, UserView};
+use llmux_core::api::{
+    CreateUserRequest, ErrorBody, RevokedResponse, UpdateUserRequest, UserResponse, UserView,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -81,8 +81,16 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
     let settings = vec![
         setting("server.port", json!(port), port_source),
         setting("server.host", json!(host), host_source),
-        setting("server.publicUrl", json!(server.public_url), from_config(server.public_url.is_some())),
-        setting("server.allowedHosts", json!(server.allowed_hosts), from_config(!server.allowed_hosts.is_empty())),
+        setting(
+            "server.publicUrl",
+            json!(server.public_url),
+            from_config(server.public_url.is_some()),
+        ),
+        setting(
+            "server.allowedHosts",
+            json!(server.allowed_hosts),
+            from_config(!server.allowed_hosts.is_empty()),
+        ),
         setting(
             "server.allowedOrigins",
             json!(server.allowed_origins),
@@ -135,9 +143,13 @@ fn print_banner(daemon: &Daemon, addr: std::net::SocketAddr) {
     println!("  ✓ the CLI on this machine talks to the daemon over its socket");
     println!("  ✓ TCP needs a sign-in or a token on every route but /health and /api/version");
     match daemon.bootstrap() {
-        Bootstrap::Ready { users } => println!("  ✓ {users} user(s); sign in at http://{addr}/login"),
+        Bootstrap::Ready { users } => {
+            println!("  ✓ {users} user(s); sign in at http://{addr}/login")
+        }
         Bootstrap::CreatedFromEnv { username } => {
-            println!("  ✓ created admin {username:?} from LLMUX_INIT_USERNAME; sign in at http://{addr}/login")
+            println!(
+                "  ✓ created admin {username:?} from LLMUX_INIT_USERNAME; sign in at http://{addr}/login"
+            )
         }
         Bootstrap::Setup { token, file } => {
             println!();
@@ -145,7 +157,10 @@ fn print_banner(daemon: &Daemon, addr: std::net::SocketAddr) {
             println!();
             println!("      http://{addr}/setup#token={token}");
             println!();
-            println!("    (the token is also in {}; or run `llmux user create NAME --admin`)", file.display());
+            println!(
+                "    (the token is also in {}; or run `llmux user create NAME --admin`)",
+                file.display()
+            );
         }
     }
     println!();

@@ -35,7 +35,7 @@ impl TestDaemon {
         std::fs::create_dir(dir.path().join("home")).expect("home dir");
         std::fs::create_dir(dir.path().join("work")).expect("work dir");
         let config = format!(
-            "agents:\n  fake:\n    cmd: {:?}\n    flags: \"--default-flag\"\n    env:\n      FAKE_DEFAULT: \"1\"\n",
+            "server:\n  allowedHosts: [box.tailnet.ts.net]\nagents:\n  fake:\n    cmd: {:?}\n    flags: \"--default-flag\"\n    env:\n      FAKE_DEFAULT: \"1\"\n",
             fake_agent().display().to_string()
         );
         std::fs::write(dir.path().join("config.yaml"), config).expect("config");
@@ -240,4 +240,46 @@ impl Drop for TestDaemon {
         self.kill("KILL");
         let _ = self.tmux(&["kill-server"]);
     }
+}
+
+/// Sends a raw HTTP/1.1 request to `127.0.0.1:port`; returns (status, headers+body text).
+/// A `Host` header in `headers` replaces the default one. Event streams are read up to the
+/// end of their headers only.
+pub fn http_to(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect tcp");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(req.as_bytes()).expect("write request");
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("reading {method} {path}: {e}"),
+        }
+        let text = String::from_utf8_lossy(&response);
+        if text.contains("\r\n\r\n")
+            && text.to_ascii_lowercase().contains("content-type: text/event-stream")
+        {
+            break;
+        }
+    }
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    (status, response)
 }

@@ -5,6 +5,9 @@
 
 mod harness;
 
+/// The authorization matrix, direct and through a forging proxy.
+mod authz;
+
 /// The command line: output, exit codes, hints.
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.

@@ -1,0 +1,429 @@
+//! The authorization matrix: every route (read from the daemon's own OpenAPI document, so a
+//! new route without an entry here fails) against every kind of caller, each case expecting
+//! one exact status. Then the same matrix through a reverse proxy that forges
+//! `X-Forwarded-For: 127.0.0.1`, `Forwarded` and `Tailscale-User-*` headers, the way a
+//! `tailscale serve` in front of the daemon would look to an attacker: identical results.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{TestDaemon, http_to};
+
+/// Calls the API over the Unix socket as the local operator.
+pub async fn local(d: &TestDaemon, method: Method, path: &str, body: Value) -> (u16, Value) {
+    let body = (!body.is_null()).then(|| (Bytes::from(body.to_string()), "application/json"));
+    let res = d.client.raw(method, path, body, &[]).await.unwrap();
+    (res.status.as_u16(), serde_json::from_slice(&res.body).unwrap_or(Value::Null))
+}
+
+/// Creates a user over the socket.
+pub async fn user(d: &TestDaemon, username: &str, admin: bool) {
+    let (status, body) = local(
+        d,
+        Method::POST,
+        "/api/admin/users",
+        json!({"username": username, "passphrase": format!("{username}-passphrase"), "admin": admin}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Mints a token over the socket; returns (value, id).
+pub async fn token(
+    d: &TestDaemon,
+    username: &str,
+    scope: &str,
+    expires_at: Option<String>,
+) -> (String, String) {
+    let (status, body) = local(
+        d,
+        Method::POST,
+        "/api/tokens",
+        json!({"username": username, "scope": scope, "expiresAt": expires_at, "name": format!("{username}-{scope}")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    (body["value"].as_str().unwrap().to_owned(), body["token"]["id"].as_str().unwrap().to_owned())
+}
+
+/// Signs in over TCP; returns the cookie value.
+pub fn login_cookie(d: &TestDaemon, username: &str) -> String {
+    let body =
+        json!({"username": username, "passphrase": format!("{username}-passphrase")}).to_string();
+    let (status, res) =
+        d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body);
+    assert_eq!(status, 200, "{res}");
+    let line = res
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))
+        .expect("cookie");
+    line.split_once('=').unwrap().1.split(';').next().unwrap().to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Anonymous,
+    Malformed,
+    Expired,
+    Revoked,
+    AliceUser,
+    AliceReadOnly,
+    AliceCookie,
+    AliceCookieNoOrigin,
+    AliceCookieForeignOrigin,
+    Bob,
+    RootAdmin,
+}
+
+const EVERYONE: [Who; 11] = [
+    Who::Anonymous,
+    Who::Malformed,
+    Who::Expired,
+    Who::Revoked,
+    Who::AliceUser,
+    Who::AliceReadOnly,
+    Who::AliceCookie,
+    Who::AliceCookieNoOrigin,
+    Who::AliceCookieForeignOrigin,
+    Who::Bob,
+    Who::RootAdmin,
+];
+
+/// What a route needs, and the status an allowed caller gets with the request we send.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Public(u16),
+    Page,
+    Read(u16),
+    ReadSession(u16),
+    Drive(u16),
+    DriveSession(u16),
+    Identity(u16),
+    Account(u16),
+    Tokens(u16),
+    Admin(u16),
+    /// Ends the caller's own credential: only the refusals are checked here.
+    Logout,
+}
+
+/// The request for each route: concrete path, body, and what it needs. Every route must be
+/// listed: a new one fails here until it gets an entry.
+fn entry(method: &str, template: &str) -> (String, Value, Need) {
+    use Need::*;
+    let (path, body, need) = match (method, template) {
+        ("GET", "/health") | ("GET", "/api/version") => (template, json!(null), Public(200)),
+        ("POST", "/api/setup") => (
+            template,
+            json!({"setupToken": "nope", "username": "x", "passphrase": "long enough"}),
+            Public(401),
+        ),
+        ("POST", "/api/auth/login") => (template, json!({"username": 5}), Public(400)),
+        ("POST", "/api/auth/pair") => (template, json!({"code": "nope"}), Public(401)),
+        ("GET", "/login") | ("GET", "/setup") | ("GET", "/pair") | ("GET", "/static/auth.js") => {
+            (template, json!(null), Public(200))
+        }
+        ("GET", "/") => (template, json!(null), Page),
+        ("GET", "/api/openapi.json") => (template, json!(null), Read(200)),
+        ("GET", "/api/sessions") => (template, json!(null), Read(200)),
+        ("POST", "/api/sessions") => (template, json!({"agent": "nope"}), Drive(400)),
+        ("GET", "/api/sessions/{name}") => {
+            ("/api/sessions/alice-run", json!(null), ReadSession(200))
+        }
+        ("PATCH", "/api/sessions/{name}") => {
+            ("/api/sessions/alice-run", json!({"cwd": "/no/such/dir"}), DriveSession(400))
+        }
+        ("DELETE", "/api/sessions/{name}") => {
+            ("/api/sessions/alice-run", json!(null), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/send") => {
+            ("/api/sessions/alice-run/send", json!({"prompt": ""}), DriveSession(400))
+        }
+        ("POST", "/api/sessions/{name}/kill") => {
+            ("/api/sessions/ghost/kill", json!(null), DriveSession(404))
+        }
+        ("POST", "/api/sessions/{name}/stop") => {
+            ("/api/sessions/alice-stopped/stop", json!(null), DriveSession(200))
+        }
+        ("POST", "/api/sessions/{name}/respawn") => {
+            ("/api/sessions/alice-run/respawn", json!(null), DriveSession(200))
+        }
+        ("POST", "/api/sessions/broadcast") => (template, json!({"prompt": ""}), Drive(400)),
+        ("GET", "/api/sessions/{name}/capture") => {
+            ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
+        }
+        ("GET", "/api/agents") | ("GET", "/api/agents/all") => (template, json!(null), Read(200)),
+        ("GET", "/api/auth/whoami") => (template, json!(null), Identity(200)),
+        ("POST", "/api/auth/logout") => (template, json!(null), Logout),
+        ("POST", "/api/pairing") => (template, json!(null), Tokens(201)),
+        ("GET", "/api/tokens") => (template, json!(null), Read(200)),
+        ("POST", "/api/tokens") => (template, json!({"expiresAt": "not a date"}), Tokens(400)),
+        ("DELETE", "/api/tokens") => ("/api/tokens?username=nobody", json!(null), Admin(200)),
+        ("PATCH", "/api/tokens/{id}") => {
+            ("/api/tokens/000000000000", json!({"name": "x"}), Tokens(404))
+        }
+        ("DELETE", "/api/tokens/{id}") => ("/api/tokens/000000000000", json!(null), Tokens(404)),
+        ("POST", "/api/account/passphrase") => {
+            (template, json!({"oldPassphrase": "x", "newPassphrase": "short"}), Account(400))
+        }
+        ("POST", "/api/account/profile") => (template, json!({"name": ""}), Account(400)),
+        ("GET", "/api/account/sessions") => (template, json!(null), Account(200)),
+        ("DELETE", "/api/account/sessions/{id}") => {
+            ("/api/account/sessions/nope", json!(null), Account(404))
+        }
+        ("GET", "/api/admin/users") => (template, json!(null), Admin(200)),
+        ("POST", "/api/admin/users") => {
+            (template, json!({"username": "Bad Name", "passphrase": "x"}), Admin(400))
+        }
+        ("PATCH", "/api/admin/users/{username}") => {
+            ("/api/admin/users/nobody", json!({}), Admin(404))
+        }
+        ("DELETE", "/api/admin/users/{username}") => {
+            ("/api/admin/users/nobody", json!(null), Admin(404))
+        }
+        ("GET", "/api/settings") => (template, json!(null), Admin(200)),
+        ("PUT", "/api/settings/init-prompts") => (template, json!({"initPrompts": []}), Admin(200)),
+        ("GET", "/api/logs") | ("GET", "/api/logs/stream") | ("GET", "/api/audit") => {
+            (template, json!(null), Admin(200))
+        }
+        _ => panic!("{method} {template} has no entry in the authorization matrix; add one"),
+    };
+    (path.to_owned(), body, need)
+}
+
+/// The one status `who` must get.
+fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
+    use Need::*;
+    use Who::*;
+    let unsafe_method = method != "GET";
+    if let Public(ok) = need {
+        return Some(if who == AliceCookieForeignOrigin && unsafe_method { 403 } else { ok });
+    }
+    let status = match who {
+        Anonymous | Malformed | Expired | Revoked => {
+            // pages send people to the sign-in page instead
+            if matches!(need, Page) { 303 } else { 401 }
+        }
+        AliceCookieNoOrigin | AliceCookieForeignOrigin if unsafe_method => 403,
+        _ if matches!(need, Logout) => return None,
+        _ if matches!(need, Page) => 200,
+        RootAdmin => match need {
+            Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
+            | Account(ok) | Tokens(ok) | Admin(ok) => ok,
+            _ => unreachable!(),
+        },
+        AliceReadOnly => match need {
+            Read(ok) | ReadSession(ok) | Identity(ok) => ok,
+            _ => 403,
+        },
+        AliceUser | AliceCookie | AliceCookieNoOrigin | AliceCookieForeignOrigin | Bob => {
+            match need {
+                Admin(_) => 403,
+                ReadSession(_) | DriveSession(_) if who == Bob => 404,
+                Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
+                | Account(ok) | Tokens(ok) => ok,
+                _ => unreachable!(),
+            }
+        }
+    };
+    Some(status)
+}
+
+struct Creds {
+    expired: String,
+    revoked: String,
+    alice: String,
+    alice_ro: String,
+    bob: String,
+    admin: String,
+    cookie: String,
+}
+
+fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
+    let bearer = |t: &str| vec![("Authorization".to_owned(), format!("Bearer {t}"))];
+    let cookie = |extra: Option<&str>| {
+        let mut h = vec![("Cookie".to_owned(), format!("llmux_session={}", c.cookie))];
+        if let Some(o) = extra {
+            h.push(("Origin".to_owned(), o.to_owned()));
+        }
+        h
+    };
+    match who {
+        Who::Anonymous => vec![],
+        Who::Malformed => bearer("llmux_nothex_zz"),
+        Who::Expired => bearer(&c.expired),
+        Who::Revoked => bearer(&c.revoked),
+        Who::AliceUser => bearer(&c.alice),
+        Who::AliceReadOnly => bearer(&c.alice_ro),
+        Who::AliceCookie => cookie(Some(origin)),
+        Who::AliceCookieNoOrigin => cookie(None),
+        Who::AliceCookieForeignOrigin => cookie(Some("http://evil.example")),
+        Who::Bob => bearer(&c.bob),
+        Who::RootAdmin => bearer(&c.admin),
+    }
+}
+
+async fn routes(d: &TestDaemon) -> Vec<(String, String)> {
+    let res = d.client.raw(Method::GET, "/api/openapi.json", None, &[]).await.unwrap();
+    let doc: Value = serde_json::from_slice(&res.body).unwrap();
+    let mut routes: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    for page in ["/", "/login", "/setup", "/pair", "/static/auth.js", "/api/openapi.json"] {
+        routes.push(("GET".into(), page.into()));
+    }
+    routes.sort();
+    assert!(routes.len() > 40, "{routes:?}");
+    routes
+}
+
+async fn fixture(d: &TestDaemon) -> Creds {
+    user(d, "root", true).await;
+    user(d, "alice", false).await;
+    user(d, "bob", false).await;
+    let (alice, _) = token(d, "alice", "user", None).await;
+    let (alice_ro, _) = token(d, "alice", "read-only", None).await;
+    let (bob, _) = token(d, "bob", "user", None).await;
+    let (admin, _) = token(d, "root", "admin", None).await;
+    let (revoked, revoked_id) = token(d, "alice", "user", None).await;
+    assert_eq!(
+        local(d, Method::DELETE, &format!("/api/tokens/{revoked_id}"), json!(null)).await.0,
+        200
+    );
+    let soon = llmux_core::time::rfc3339_ms(llmux_core::time::now_ms() + 1500);
+    let (expired, _) = token(d, "alice", "user", Some(soon)).await;
+    let cookie = login_cookie(d, "alice");
+    // alice's sessions, made through TCP with her own token so she owns them
+    for name in ["alice-run", "alice-stopped"] {
+        let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
+        let auth = format!("Bearer {alice}");
+        let (status, res) = d.http(
+            "POST",
+            "/api/sessions",
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &body,
+        );
+        assert_eq!(status, 201, "{res}");
+    }
+    d.client.stop_session("alice-stopped").await.unwrap();
+    // let the expiring token expire (a deliberate wait for the clock, not for the daemon)
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (status, _) = d.http(
+            "GET",
+            "/api/auth/whoami",
+            &[("Authorization", &format!("Bearer {expired}"))],
+            "",
+        );
+        if status == 401 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "token never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Creds { expired, revoked, alice, alice_ro, bob, admin, cookie }
+}
+
+/// Runs every case against `port` with `host`; returns the list of failures.
+async fn run_matrix(d: &TestDaemon, creds: &Creds, port: u16, host: &str) -> Vec<String> {
+    let origin = format!("http://{host}");
+    let mut failures = Vec::new();
+    for (method, template) in routes(d).await {
+        let (path, body, need) = entry(&method, &template);
+        for who in EVERYONE {
+            let Some(want) = expected(who, &method, need) else { continue };
+            let mut headers = headers_for(who, creds, &origin);
+            headers.push(("Host".into(), host.into()));
+            let body_text = if body.is_null() { String::new() } else { body.to_string() };
+            if !body_text.is_empty() {
+                headers.push(("Content-Type".into(), "application/json".into()));
+            }
+            let h: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let (got, res) = http_to(port, &method, &path, &h, &body_text);
+            if got != want {
+                let first = res.lines().last().unwrap_or("").chars().take(160).collect::<String>();
+                failures
+                    .push(format!("{method} {path} as {who:?}: want {want}, got {got} ({first})"));
+            }
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_exactly() {
+    let d = TestDaemon::start().await;
+    let creds = fixture(&d).await;
+    let host = format!("127.0.0.1:{}", d.port);
+    let failures = run_matrix(&d, &creds, d.port, &host).await;
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A loopback proxy that adds forged identity headers to every request, like an attacker
+/// behind (or a misconfigured) `tailscale serve`.
+fn forging_proxy(upstream: u16) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || proxy_one(client, upstream));
+        }
+    });
+    port
+}
+
+fn proxy_one(mut client: TcpStream, upstream: u16) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte).unwrap_or(0) == 0 {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let (first, rest) = head.split_once("\r\n").unwrap();
+    let forged = "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 127.0.0.1\r\n\
+                  Forwarded: for=127.0.0.1;proto=https\r\nTailscale-User-Login: admin@example.com\r\n\
+                  Tailscale-User-Name: Admin\r\nVia: 1.1 tailscale\r\n";
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    server.write_all(format!("{first}\r\n{forged}{rest}").as_bytes()).unwrap();
+    let mut client_read = client.try_clone().unwrap();
+    let mut server_write = server.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_read, &mut server_write);
+    });
+    let _ = std::io::copy(&mut server, &mut client);
+    // the reader thread holds a clone of the socket: shut it down so the client sees EOF
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+#[tokio::test]
+async fn a_forging_proxy_on_loopback_gains_nothing() {
+    let d = TestDaemon::start().await;
+    let creds = fixture(&d).await;
+    let proxy = forging_proxy(d.port);
+    // as tailscale serve would: its own port on loopback, and the tailnet name as Host
+    for host in [format!("127.0.0.1:{proxy}"), "box.tailnet.ts.net".to_owned()] {
+        let failures = run_matrix(&d, &creds, proxy, &host).await;
+        assert!(
+            failures.is_empty(),
+            "through the proxy as {host}: {} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+    // an unknown host name is refused before anything else
+    let (status, _) = http_to(proxy, "GET", "/health", &[("Host", "evil.example")], "");
+    assert_eq!(status, 421);
+}
