@@ -162,6 +162,7 @@ impl AuthService {
                 updated_at: now_ms(),
             };
             self.db(move |s| s.insert_first_user(&record)).await?;
+            self.end_setup();
             self.audit("local", "user_created", &init.username, "from LLMUX_INIT_USERNAME").await;
             return Ok(Bootstrap::CreatedFromEnv { username: init.username });
         }

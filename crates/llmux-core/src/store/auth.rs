@@ -192,6 +192,9 @@ impl Store {
     pub fn update_user(&self, u: &UserRecord) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let was_admin: Option<bool> = tx
+            .query_row("SELECT admin FROM users WHERE username = ?1", [&u.username], |r| r.get(0))
+            .optional()?;
         let changed = tx.execute(
             "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5 \
              WHERE username = ?1",
@@ -202,7 +205,7 @@ impl Store {
         }
         let admins: i64 =
             tx.query_row("SELECT COUNT(*) FROM users WHERE admin = 1", [], |r| r.get(0))?;
-        if admins == 0 {
+        if admins == 0 && was_admin == Some(true) {
             return Err(Error::Conflict("the last admin cannot be demoted".into()));
         }
         tx.commit()?;

@@ -48,6 +48,11 @@ impl TestDaemon {
 
     /// Starts the daemon process and waits until it answers.
     pub async fn spawn_daemon(&mut self) {
+        self.spawn_daemon_with(&[]).await;
+    }
+
+    /// Starts the daemon process with extra environment and waits until it answers.
+    pub async fn spawn_daemon_with(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -57,6 +62,7 @@ impl TestDaemon {
         cmd.args(["server", "start", "--port", "0", "--config"])
             .arg(self.dir.path().join("config.yaml"))
             .env("LLMUX_LOG", "info,tower_http=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);

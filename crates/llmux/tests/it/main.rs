@@ -5,6 +5,9 @@
 
 mod harness;
 
+/// First run, sign-in, throttling, cookies, pairing, revocation, secrets.
+mod accounts;
+
 /// The authorization matrix, direct and through a forging proxy.
 mod authz;
 
