@@ -272,6 +272,24 @@ impl Tmux {
         Ok(last_lines(&out, lines as usize))
     }
 
+    /// The pane's scrollback above the visible screen (up to `lines` lines), with colours
+    /// (escape sequences), for replay into a viewer's own scrollback.
+    pub async fn history(&self, name: &str, lines: u32) -> Result<String> {
+        let args = vec![
+            "capture-pane".into(),
+            "-p".into(),
+            "-e".into(),
+            "-t".into(),
+            pane_target(name).into(),
+            "-S".into(),
+            format!("-{lines}").into(),
+            "-E".into(),
+            "-1".into(),
+        ];
+        let out = self.run(args, None).await?;
+        Ok(out.trim_end_matches('\n').to_owned())
+    }
+
     /// Stops the whole tmux server (tests and benchmarks only).
     pub async fn kill_server(&self) -> Result<()> {
         match self.run(vec!["kill-server".into()], None).await {

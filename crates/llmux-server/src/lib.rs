@@ -6,6 +6,7 @@
 //! - [`logbuf::LogBuffer`] keeps recent log lines for the admin API.
 
 mod api;
+mod attach;
 pub mod daemon;
 mod error;
 mod extract;

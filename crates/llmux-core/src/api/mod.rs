@@ -3,8 +3,10 @@
 //! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
 //! scripts keep working. Only serde here: no HTTP, no I/O.
 
+mod attach;
 mod auth;
 mod sessions;
 
+pub use attach::*;
 pub use auth::*;
 pub use sessions::*;

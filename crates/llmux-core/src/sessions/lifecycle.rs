@@ -70,6 +70,7 @@ impl SessionService {
             let rec = record.clone();
             self.db(move |s| s.insert_session(&rec)).await?;
             self.records.write().expect("records lock").insert(record.name.clone(), record.clone());
+            self.notify();
         }
 
         let lock = self.session_lock(&record.name);
@@ -78,6 +79,7 @@ impl SessionService {
             let _registry = self.registry.lock().await;
             let name = record.name.clone();
             self.records.write().expect("records lock").remove(&name);
+            self.notify();
             self.forget_lock(&name);
             if let Err(db) = self.db(move |s| s.delete_session(&name)).await {
                 tracing::error!(error = %db, "cannot remove the record of a failed spawn");
@@ -175,6 +177,7 @@ impl SessionService {
             let key = old.name.clone();
             self.db(move |s| s.update_session(&key, &rec)).await?;
             self.records.write().expect("records lock").insert(new.name.clone(), new.clone());
+            self.notify();
         }
         if relaunch && self.status(&new.name) == SessionStatus::Running {
             new.started_at = now_ms();
@@ -204,9 +207,11 @@ impl SessionService {
         }
         {
             let mut records = self.records.write().expect("records lock");
+            self.notify();
             records.remove(&old.name);
             records.insert(new.name.clone(), new.clone());
         }
+        self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
         tracing::info!(session.name = %new.name, old = %old.name, "session renamed");
@@ -217,6 +222,7 @@ impl SessionService {
         let rec = record.clone();
         self.db(move |s| s.update_session(&rec.name, &rec)).await?;
         self.records.write().expect("records lock").insert(record.name.clone(), record.clone());
+        self.notify();
         Ok(())
     }
 
@@ -270,6 +276,7 @@ impl SessionService {
             return Err(not_found(name));
         }
         self.records.write().expect("records lock").remove(name);
+        self.notify();
         self.forget_lock(name);
         self.refresh().await?;
         tracing::info!(session.name = %name, "session removed");

@@ -59,6 +59,7 @@ pub struct SessionService {
     live: RwLock<HashMap<String, PaneInfo>>,
     registry: AsyncMutex<()>,
     locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl SessionService {
@@ -83,6 +84,7 @@ impl SessionService {
             live: RwLock::new(HashMap::new()),
             registry: AsyncMutex::new(()),
             locks: Mutex::new(HashMap::new()),
+            changes: tokio::sync::watch::channel(0).0,
         });
         service.refresh().await?;
         let (running, total) = {
@@ -98,12 +100,32 @@ impl SessionService {
         Ok(service)
     }
 
-    /// Re-reads the live state of every pane from tmux (one call).
+    /// Re-reads the live state of every pane from tmux (one call); tells watchers when
+    /// anything changed.
     pub async fn refresh(&self) -> Result<()> {
         let panes = self.tmux.list_panes().await?;
-        let live = panes.into_iter().map(|p| (p.session.clone(), p)).collect();
-        *self.live.write().expect("live lock") = live;
+        let live: HashMap<String, PaneInfo> =
+            panes.into_iter().map(|p| (p.session.clone(), p)).collect();
+        let changed = {
+            let mut current = self.live.write().expect("live lock");
+            let changed = status_differs(&current, &live);
+            *current = live;
+            changed
+        };
+        if changed {
+            self.notify();
+        }
         Ok(())
+    }
+
+    /// Bumps the change counter (records or live state changed).
+    pub(crate) fn notify(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that wakes whenever a session appears, goes, starts or exits.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Keeps the live state fresh until the service is dropped.
@@ -259,6 +281,14 @@ impl SessionService {
         let store = self.store.clone();
         blocking(move || f(&store)).await
     }
+}
+
+/// Whether any session appeared, disappeared, or changed pid or liveness.
+fn status_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneInfo>) -> bool {
+    old.len() != new.len()
+        || new
+            .iter()
+            .any(|(name, p)| old.get(name).is_none_or(|o| o.dead != p.dead || o.pid != p.pid))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

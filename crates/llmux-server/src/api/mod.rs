@@ -64,8 +64,10 @@ pub(crate) fn routes() -> (Routes, String) {
     doc.merge(protected_doc);
     let json = doc.to_pretty_json().expect("the OpenAPI document serializes");
     let public = public.merge(crate::web::public_router());
-    let protected =
-        protected.route("/api/openapi.json", get(openapi)).merge(crate::web::protected_router());
+    let protected = protected
+        .route("/api/openapi.json", get(openapi))
+        .merge(crate::web::protected_router())
+        .merge(crate::attach::router());
     (Routes { public, protected }, json)
 }
 

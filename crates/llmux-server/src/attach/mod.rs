@@ -1,0 +1,95 @@
+//! `GET /ws/{name}`: a session's real terminal over a WebSocket.
+//!
+//! Authentication is the transport's (kernel uid on the socket; bearer token or cookie on TCP,
+//! never a token in the URL). Every upgrade checks `Origin`: a browser (cookie) must send our
+//! own origin or an allowed one; any foreign origin is refused. Someone else's session answers
+//! 404; a read-only principal gets `tmux attach -r` and its input is dropped.
+
+mod bridge;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use llmux_auth::{Action, Principal, Via};
+use llmux_core::api::SessionStatus;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, Path, Query};
+use crate::security::same_origin;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/ws/{name}", get(attach))
+}
+
+/// Optional query of the upgrade request (no credentials here, ever).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AttachQuery {
+    /// Initial columns.
+    cols: Option<u16>,
+    /// Initial rows.
+    rows: Option<u16>,
+    /// Lines of scrollback replayed before the live screen (default 1000, 0 for none).
+    history: Option<u32>,
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<AttachQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    // Browsers always send Origin on WebSocket upgrades; a cookie-authenticated upgrade
+    // without one is not from a page of ours.
+    let browser = matches!(&caller.0, Principal::User(u) if matches!(u.via, Via::Cookie { .. }));
+    match same_origin(&state.web, &headers) {
+        Some(false) => return Err(forbidden("the WebSocket Origin is not allowed")),
+        None if browser => return Err(forbidden("a browser WebSocket must send its Origin")),
+        _ => {}
+    }
+    caller.require(Action::ViewTerminal)?;
+    let record = state.sessions.record(&name)?;
+    if !caller.0.can_access(&record.owner) {
+        return Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into());
+    }
+    if state.sessions.status(&name) != SessionStatus::Running {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_running",
+            format!("session {name:?} is not running; restart it first"),
+        ));
+    }
+    let read_only = !llmux_auth::policy::allows(&caller.0, Action::DriveSessions);
+    state
+        .auth
+        .audit(
+            &caller.0.actor(),
+            "session_attached",
+            &name,
+            if read_only { "read-only" } else { "" },
+        )
+        .await;
+    let opts = bridge::Options {
+        name,
+        read_only,
+        cols: q.cols.unwrap_or(80),
+        rows: q.rows.unwrap_or(24),
+        history: q.history.unwrap_or(1000).min(50_000),
+    };
+    let principal = caller.0;
+    Ok(ws
+        .max_message_size(1 << 20)
+        .on_upgrade(move |socket| bridge::run(state, principal, opts, socket))
+        .into_response())
+}
+
+fn forbidden(message: &str) -> ApiError {
+    tracing::warn!(reason = message, "refused a WebSocket upgrade");
+    ApiError::new(StatusCode::FORBIDDEN, "cross_origin", message)
+}
