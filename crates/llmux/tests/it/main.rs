@@ -5,6 +5,9 @@
 
 mod harness;
 
+/// The terminal WebSocket bridge.
+mod attach;
+
 /// First run, sign-in, throttling, cookies, pairing, revocation, secrets.
 mod accounts;
 

@@ -1,0 +1,304 @@
+//! The terminal WebSocket: echo, resize, many viewers, read-only, Origin, revocation, session
+//! end, reconnect with scrollback, and no leaks over many connects.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::Method;
+use serde_json::json;
+use tokio::net::{TcpStream, UnixStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+use crate::authz::{local, login_cookie, token, user};
+use crate::harness::TestDaemon;
+
+type Ws<S> = WebSocketStream<S>;
+
+/// A viewer over the Unix socket (the local operator).
+async fn local_viewer(d: &TestDaemon, name: &str) -> Ws<UnixStream> {
+    let stream = UnixStream::connect(&d.paths.socket).await.unwrap();
+    let req = format!("ws://localhost/ws/{name}").into_client_request().unwrap();
+    client_async(req, stream).await.expect("upgrade over the socket").0
+}
+
+/// Tries a viewer over TCP with extra headers; returns the socket or the HTTP status.
+async fn tcp_viewer(
+    d: &TestDaemon,
+    name: &str,
+    headers: &[(&str, &str)],
+) -> Result<Ws<TcpStream>, u16> {
+    let stream = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let mut req = format!("ws://127.0.0.1:{}/ws/{name}", d.port).into_client_request().unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match client_async(req, stream).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}
+
+/// Reads frames until the accumulated output contains `needle`.
+async fn read_until<S>(ws: &mut Ws<S>, needle: &str) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
+            Ok(Some(Ok(Message::Text(text)))) => seen.extend_from_slice(text.as_bytes()),
+            Ok(Some(Ok(_))) => {}
+            other => {
+                panic!("no {needle:?} before {other:?}; got:\n{}", String::from_utf8_lossy(&seen))
+            }
+        }
+        let text = String::from_utf8_lossy(&seen);
+        if text.contains(needle) {
+            return text.into_owned();
+        }
+    }
+}
+
+/// Waits for the close frame; returns its code.
+async fn closed_with<S>(ws: &mut Ws<S>, within: Duration) -> u16
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return u16::from(frame.code),
+            Ok(Some(Ok(Message::Close(None)))) => return u16::from(CloseCode::Status),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame within {within:?}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn keystrokes_echo_and_resizes_reach_the_agent() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("t1").await;
+    let mut ws = local_viewer(&d, "t1").await;
+    read_until(&mut ws, "SIZE").await;
+    ws.send(Message::Binary(b"typed live\r".to_vec().into())).await.unwrap();
+    read_until(&mut ws, "PROMPT[1]: typed live").await;
+    ws.send(Message::Text(json!({"type": "resize", "cols": 91, "rows": 23}).to_string().into()))
+        .await
+        .unwrap();
+    read_until(&mut ws, "SIZE 91x23").await;
+    // text frames that are not control messages are keystrokes too
+    ws.send(Message::Text("as text\r".into())).await.unwrap();
+    read_until(&mut ws, "PROMPT[2]: as text").await;
+}
+
+#[tokio::test]
+async fn two_viewers_see_the_same_output() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("t2").await;
+    let mut a = local_viewer(&d, "t2").await;
+    let mut b = local_viewer(&d, "t2").await;
+    a.send(Message::Binary(b"from a\r".to_vec().into())).await.unwrap();
+    read_until(&mut a, "PROMPT[1]: from a").await;
+    read_until(&mut b, "PROMPT[1]: from a").await;
+}
+
+#[tokio::test]
+async fn a_read_only_viewer_cannot_type() {
+    let d = TestDaemon::start().await;
+    user(&d, "alice", false).await;
+    let (rw, _) = token(&d, "alice", "user", None).await;
+    let (ro, _) = token(&d, "alice", "read-only", None).await;
+    let auth = format!("Bearer {rw}");
+    let body = json!({"agent": "fake", "name": "t3", "cwd": d.work()}).to_string();
+    assert_eq!(
+        d.http(
+            "POST",
+            "/api/sessions",
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &body
+        )
+        .0,
+        201
+    );
+    d.wait_for_screen("t3", "SIZE").await;
+    let ro_auth = format!("Bearer {ro}");
+    let mut viewer =
+        tcp_viewer(&d, "t3", &[("Authorization", &ro_auth)]).await.expect("read-only may view");
+    read_until(&mut viewer, "SIZE").await;
+    viewer.send(Message::Binary(b"sneaky\r".to_vec().into())).await.unwrap();
+    // a writer's input, sent after, arrives as the first prompt: the read-only one never did
+    let mut writer = tcp_viewer(&d, "t3", &[("Authorization", &auth)]).await.unwrap();
+    writer.send(Message::Binary(b"legit\r".to_vec().into())).await.unwrap();
+    let seen = read_until(&mut viewer, "PROMPT[1]: legit").await;
+    assert!(!seen.contains("sneaky"), "{seen}");
+    let screen = d.client.capture("t3", 100).await.unwrap().text;
+    assert!(!screen.contains("sneaky"), "{screen}");
+}
+
+#[tokio::test]
+async fn origins_and_ownership_are_checked_on_upgrade() {
+    let d = TestDaemon::start().await;
+    user(&d, "alice", false).await;
+    user(&d, "bob", false).await;
+    d.spawn_fake("ops").await; // owned by the local operator
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let (bob, _) = token(&d, "bob", "user", None).await;
+    let auth = format!("Bearer {alice}");
+    let body = json!({"agent": "fake", "name": "mine", "cwd": d.work()}).to_string();
+    assert_eq!(
+        d.http(
+            "POST",
+            "/api/sessions",
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &body
+        )
+        .0,
+        201
+    );
+    d.wait_for_screen("mine", "SIZE").await;
+
+    let cookie = format!("llmux_session={}", login_cookie(&d, "alice"));
+    let own = format!("http://127.0.0.1:{}", d.port);
+    // no credential; foreign origin with a valid cookie or token; no origin with a cookie
+    assert_eq!(tcp_viewer(&d, "mine", &[]).await.err(), Some(401));
+    assert_eq!(
+        tcp_viewer(&d, "mine", &[("Cookie", &cookie), ("Origin", "http://evil.example")])
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(
+        tcp_viewer(&d, "mine", &[("Authorization", &auth), ("Origin", "http://evil.example")])
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(tcp_viewer(&d, "mine", &[("Cookie", &cookie)]).await.err(), Some(403));
+    // someone else's session looks absent
+    let bob_auth = format!("Bearer {bob}");
+    assert_eq!(tcp_viewer(&d, "mine", &[("Authorization", &bob_auth)]).await.err(), Some(404));
+    assert_eq!(tcp_viewer(&d, "ops", &[("Authorization", &auth)]).await.err(), Some(404));
+    // no token in the URL, ever
+    let stream = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let req =
+        format!("ws://127.0.0.1:{}/ws/mine?token={alice}", d.port).into_client_request().unwrap();
+    assert!(client_async(req, stream).await.is_err());
+    // the right origin with a cookie, and a bearer token without an origin, work
+    let mut ok = tcp_viewer(&d, "mine", &[("Cookie", &cookie), ("Origin", &own)]).await.unwrap();
+    read_until(&mut ok, "SIZE").await;
+    let mut ok = tcp_viewer(&d, "mine", &[("Authorization", &auth)]).await.unwrap();
+    read_until(&mut ok, "SIZE").await;
+}
+
+#[tokio::test]
+async fn revoking_the_token_closes_the_terminal_within_a_second() {
+    let d = TestDaemon::start().await;
+    user(&d, "root", true).await;
+    let (value, id) = token(&d, "root", "admin", None).await;
+    d.spawn_fake("t4").await;
+    let auth = format!("Bearer {value}");
+    let mut ws = tcp_viewer(&d, "t4", &[("Authorization", &auth)]).await.unwrap();
+    read_until(&mut ws, "SIZE").await;
+    let start = Instant::now();
+    assert_eq!(local(&d, Method::DELETE, &format!("/api/tokens/{id}"), json!(null)).await.0, 200);
+    assert_eq!(closed_with(&mut ws, Duration::from_secs(1)).await, llmux_core::api::close::REVOKED);
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn the_session_ending_closes_with_4040() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("t5").await;
+    let mut ws = local_viewer(&d, "t5").await;
+    read_until(&mut ws, "SIZE").await;
+    ws.send(Message::Binary(b"/exit 0\r".to_vec().into())).await.unwrap();
+    assert_eq!(closed_with(&mut ws, Duration::from_secs(5)).await, 4040);
+    // and attaching to an exited session is refused with 409
+    user(&d, "root", true).await;
+    let (value, _) = token(&d, "root", "admin", None).await;
+    let auth = format!("Bearer {value}");
+    assert_eq!(tcp_viewer(&d, "t5", &[("Authorization", &auth)]).await.err(), Some(409));
+}
+
+#[tokio::test]
+async fn a_reconnecting_viewer_gets_the_screen_and_the_scrollback() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("t6").await;
+    // push earlier output off the top of the 40-row screen
+    for i in 0..60 {
+        d.client.send("t6", &format!("line number {i}"), true).await.unwrap();
+    }
+    d.wait_for_screen("t6", "PROMPT[60]: line number 59").await;
+    let mut ws = local_viewer(&d, "t6").await;
+    let seen = read_until(&mut ws, "PROMPT[60]: line number 59").await;
+    assert!(seen.contains("PROMPT[1]: line number 0"), "scrollback replayed: {seen}");
+    assert!(seen.contains("FAKE AGENT READY"), "{seen}");
+}
+
+/// Open file descriptors of `pid` that are pty masters.
+fn ptmx_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().contains("ptmx"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn tmux_clients(d: &TestDaemon) -> usize {
+    String::from_utf8_lossy(&d.tmux(&["list-clients"]).stdout).lines().count()
+}
+
+#[tokio::test]
+async fn many_connects_leave_no_client_or_pty_behind() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("t7").await;
+    let pid = d.pid();
+    for i in 0..200 {
+        let mut ws = local_viewer(&d, "t7").await;
+        if i % 20 == 0 {
+            read_until(&mut ws, "SIZE").await;
+        }
+        if i % 2 == 0 {
+            ws.close(None).await.unwrap();
+        } // odd ones just drop the connection
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (clients, ptys) = (tmux_clients(&d), ptmx_fds(pid));
+        if clients == 0 && ptys == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{clients} tmux clients and {ptys} ptys left after 200 cycles"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let zombies = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.contains(&format!(") Z {pid} ")))
+        .count();
+    assert_eq!(zombies, 0, "zombie tmux clients under the daemon");
+    // still works
+    let mut ws = local_viewer(&d, "t7").await;
+    ws.send(Message::Binary(b"alive\r".to_vec().into())).await.unwrap();
+    read_until(&mut ws, "PROMPT[1]: alive").await;
+}
