@@ -1,36 +1,69 @@
 //! A typed client of the llmux API, used by the CLI, the tests and the benchmarks.
 //!
-//! It speaks HTTP/1.1 over the daemon's Unix socket. Errors separate "cannot reach the
-//! daemon" from an API error with its status, so the CLI can print a hint.
+//! One [`Client`] type over two transports: HTTP/1.1 on the daemon's Unix socket
+//! ([`Client::unix`], the local operator) or on TCP, plain or TLS ([`Client::remote`], with a
+//! bearer token). Every method works over either. Errors separate "cannot reach the daemon"
+//! ([`Error::Unreachable`]) from a refused credential ([`Error::Unauthorized`]) and other API
+//! errors, so the CLI can print the right hint.
+
+mod sse;
+mod url;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use llmux_core::api::{
-    AgentView, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
-    EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, SendRequest,
-    SessionResponse, SessionView, VersionResponse,
+    AgentView, AuditEvent, BroadcastRequest, BroadcastResponse, CaptureResponse,
+    ChangePassphraseRequest, CreateSessionRequest, CreateTokenRequest, CreateTokenResponse,
+    CreateUserRequest, EditSessionRequest, ErrorBody, HealthResponse, KillResponse, LoginRequest,
+    LoginResponse, LogsResponse, OkResponse, PairingResponse, ProfileRequest, RenameTokenRequest,
+    RevokedResponse, SendRequest, SessionResponse, SessionView, SetupRequest, TokenListResponse,
+    TokenResponse, TokenView, UpdateUserRequest, UserResponse, UserView, VersionResponse,
+    WhoamiResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
+pub use crate::sse::LogStream;
+pub use crate::url::ServerUrl;
+
 /// What went wrong talking to the daemon.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No daemon answers on the socket (not running, or a stale socket).
-    #[error("cannot connect to {}", path.display())]
+    /// Nothing answers at the target: no daemon on the socket (not running, or a stale socket),
+    /// or a TCP server that cannot be reached (refused, DNS, timeout, TLS handshake).
+    #[error("cannot connect to {target}")]
     Unreachable {
-        /// The socket path.
-        path: PathBuf,
-        /// The connect error.
+        /// The socket path or server URL.
+        target: String,
+        /// Why.
         source: std::io::Error,
     },
-    /// The daemon answered with an error status.
+    /// The server wants a (valid) credential: HTTP 401.
+    #[error(
+        "{message}; log in with `llmux auth login --server {}` or pass --token",
+        server.as_deref().unwrap_or("URL")
+    )]
+    Unauthorized {
+        /// The server URL (none on the Unix socket).
+        server: Option<String>,
+        /// Stable error code.
+        code: String,
+        /// Human message from the server.
+        message: String,
+    },
+    /// The daemon answered with another error status.
     #[error("{message}")]
     Api {
         /// HTTP status.
@@ -40,16 +73,36 @@ pub enum Error {
         /// Human message from the daemon.
         message: String,
     },
+    /// The server URL given to [`Client::remote`] is not usable.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// As given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The token cannot be sent in an HTTP header (spaces or control characters).
+    #[error("the token has characters that cannot be sent in an HTTP header")]
+    InvalidToken,
     /// The exchange itself failed (connection dropped, bad JSON, …).
     #[error("talking to the daemon failed: {0}")]
     Protocol(String),
 }
 
 impl Error {
-    /// The HTTP status of an API error.
+    /// The HTTP status of an API error (401 for [`Error::Unauthorized`]).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Api { status, .. } => Some(*status),
+            Error::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            _ => None,
+        }
+    }
+
+    /// The stable error code of an API error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } | Error::Unauthorized { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -69,24 +122,100 @@ pub struct RawResponse {
     pub body: Bytes,
 }
 
-/// A client of one daemon.
-#[derive(Debug, Clone)]
-pub struct Client {
-    socket: PathBuf,
+type TcpClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+#[derive(Clone)]
+enum Transport {
+    /// One connection per request: the socket is local, connecting costs microseconds.
+    Unix(PathBuf),
+    /// A pooled client (keep-alive matters for TLS).
+    Tcp { base: ServerUrl, http: TcpClient },
 }
+
+/// A client of one daemon.
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+    /// `Bearer <token>`, marked sensitive so it is never logged.
+    auth: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.target())
+            .field("token", &self.auth.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// How long a TCP connect (with DNS) may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Client {
     /// A client of the daemon listening on the Unix socket `socket`.
     pub fn unix(socket: impl Into<PathBuf>) -> Client {
-        Client { socket: socket.into() }
+        Client { transport: Transport::Unix(socket.into()), auth: None }
     }
 
-    /// The socket path.
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// A client of the server at `base_url` (`http://host:port` or `https://host[/prefix]`),
+    /// sending `token` as `Authorization: Bearer <token>` on every request.
+    ///
+    /// `https` verifies the server against the system's roots (Mozilla's where the system has
+    /// none). Nothing connects until the first request.
+    pub fn remote(base_url: &str, token: Option<String>) -> Result<Client> {
+        let base = ServerUrl::parse(base_url)?;
+        let auth = token
+            .map(|t| {
+                let mut value = HeaderValue::try_from(format!("Bearer {t}"))
+                    .map_err(|_| Error::InvalidToken)?;
+                value.set_sensitive(true);
+                Ok(value)
+            })
+            .transpose()?;
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_nodelay(true);
+        let tls = if base.is_https() { tls_config()? } else { plain_config() };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Client { transport: Transport::Tcp { base, http }, auth })
+    }
+
+    /// The socket path, for a Unix-socket client.
+    pub fn socket(&self) -> Option<&Path> {
+        match &self.transport {
+            Transport::Unix(path) => Some(path),
+            Transport::Tcp { .. } => None,
+        }
+    }
+
+    /// The server URL, for a TCP client.
+    pub fn server_url(&self) -> Option<&ServerUrl> {
+        match &self.transport {
+            Transport::Unix(_) => None,
+            Transport::Tcp { base, .. } => Some(base),
+        }
+    }
+
+    /// What this client talks to: the socket path or the server URL.
+    pub fn target(&self) -> String {
+        match &self.transport {
+            Transport::Unix(path) => path.display().to_string(),
+            Transport::Tcp { base, .. } => base.to_string(),
+        }
     }
 
     /// Sends one request and returns the raw response (any status).
+    ///
+    /// The client's bearer token is added unless `headers` has its own `Authorization`.
     pub async fn raw(
         &self,
         method: Method,
@@ -94,16 +223,33 @@ impl Client {
         body: Option<(Bytes, &str)>,
         headers: &[(&str, &str)],
     ) -> Result<RawResponse> {
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| Error::Unreachable { path: self.socket.clone(), source })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Error::Protocol(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let mut builder = Request::builder().method(method).uri(path).header("host", "localhost");
+        let res = self.request(method, path, body, headers).await?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body =
+            res.into_body().collect().await.map_err(|e| Error::Protocol(e.to_string()))?.to_bytes();
+        Ok(RawResponse { status, headers, body })
+    }
+
+    /// Sends one request; the body of the response is left to stream.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Bytes, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response<Incoming>> {
+        let mut builder = Request::builder().method(method);
+        builder = match &self.transport {
+            Transport::Unix(_) => builder.uri(path).header("host", "localhost"),
+            // hyper-util sets Host from the URI.
+            Transport::Tcp { base, .. } => builder.uri(base.join(path)),
+        };
+        if let Some(auth) = &self.auth
+            && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -115,12 +261,43 @@ impl Client {
             None => Bytes::new(),
         };
         let req = builder.body(Full::new(body)).map_err(|e| Error::Protocol(e.to_string()))?;
-        let res = sender.send_request(req).await.map_err(|e| Error::Protocol(e.to_string()))?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body =
-            res.into_body().collect().await.map_err(|e| Error::Protocol(e.to_string()))?.to_bytes();
-        Ok(RawResponse { status, headers, body })
+        match &self.transport {
+            Transport::Unix(socket) => {
+                let stream = UnixStream::connect(socket).await.map_err(|source| {
+                    Error::Unreachable { target: socket.display().to_string(), source }
+                })?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(|e| Error::Protocol(e.to_string()))?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                sender.send_request(req).await.map_err(|e| Error::Protocol(e.to_string()))
+            }
+            Transport::Tcp { base, http } => http.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    // hyper-util's own message is only "client error (Connect)": the causes say it.
+                    let cause = std::error::Error::source(&e).unwrap_or(&e);
+                    Error::Unreachable { target: base.to_string(), source: io_error(cause) }
+                } else {
+                    Error::Protocol(chain_text(&e))
+                }
+            }),
+        }
+    }
+
+    /// The error for a non-2xx response.
+    fn api_error(&self, status: StatusCode, body: &[u8]) -> Error {
+        let (message, code) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(e) => (e.error, e.code),
+            Err(_) => (format!("HTTP {status}"), String::new()),
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            let server = self.server_url().map(ToString::to_string);
+            return Error::Unauthorized { server, code, message };
+        }
+        Error::Api { status, code, message }
     }
 
     async fn call<T: DeserializeOwned>(
@@ -135,11 +312,7 @@ impl Client {
             .map_err(|e| Error::Protocol(e.to_string()))?;
         let res = self.raw(method, path, body, &[]).await?;
         if !res.status.is_success() {
-            let (message, code) = match serde_json::from_slice::<ErrorBody>(&res.body) {
-                Ok(e) => (e.error, e.code),
-                Err(_) => (format!("HTTP {}", res.status), String::new()),
-            };
-            return Err(Error::Api { status: res.status, code, message });
+            return Err(self.api_error(res.status, &res.body));
         }
         serde_json::from_slice(&res.body)
             .map_err(|e| Error::Protocol(format!("unexpected response from the daemon: {e}")))
@@ -151,6 +324,10 @@ impl Client {
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::DELETE, path, None::<&()>).await
     }
 
     /// `GET /health`.
@@ -188,7 +365,7 @@ impl Client {
     /// `DELETE /api/sessions/{name}[?force=true]`.
     pub async fn remove_session(&self, name: &str, force: bool) -> Result<()> {
         let path = format!("{}{}", session_path(name, ""), if force { "?force=true" } else { "" });
-        self.call::<OkResponse>(Method::DELETE, &path, None::<&()>).await.map(drop)
+        self.delete::<OkResponse>(&path).await.map(drop)
     }
 
     /// `POST /api/sessions/{name}/stop`.
@@ -226,11 +403,136 @@ impl Client {
     pub async fn agents(&self, all: bool) -> Result<Vec<AgentView>> {
         self.get(if all { "/api/agents/all" } else { "/api/agents" }).await
     }
+
+    /// `POST /api/setup`: create the first admin with the daemon's one-time setup token.
+    pub async fn setup(&self, req: &SetupRequest) -> Result<LoginResponse> {
+        self.post("/api/setup", req).await
+    }
+
+    /// `POST /api/auth/login`. With `deviceName` set, the response carries a new device token
+    /// (`token`, shown once, and `tokenInfo`) instead of a browser-session cookie.
+    pub async fn login(&self, req: &LoginRequest) -> Result<LoginResponse> {
+        self.post("/api/auth/login", req).await
+    }
+
+    /// `POST /api/auth/logout`: revokes the credential this client uses.
+    pub async fn logout(&self) -> Result<()> {
+        self.post::<OkResponse>("/api/auth/logout", &()).await.map(drop)
+    }
+
+    /// `GET /api/auth/whoami`.
+    pub async fn whoami(&self) -> Result<WhoamiResponse> {
+        self.get("/api/auth/whoami").await
+    }
+
+    /// `POST /api/pairing`: a one-time code that signs a browser in as the caller, valid for
+    /// at most 5 minutes. Open the server's base URL + `path`.
+    pub async fn create_pairing(&self) -> Result<PairingResponse> {
+        self.post("/api/pairing", &()).await
+    }
+
+    /// `POST /api/account/passphrase`: change the caller's own passphrase.
+    pub async fn change_passphrase(&self, req: &ChangePassphraseRequest) -> Result<()> {
+        self.post::<OkResponse>("/api/account/passphrase", req).await.map(drop)
+    }
+
+    /// `POST /api/account/profile`: change the caller's display name.
+    pub async fn update_profile(&self, req: &ProfileRequest) -> Result<UserView> {
+        Ok(self.post::<UserResponse>("/api/account/profile", req).await?.user)
+    }
+
+    /// `GET /api/admin/users`.
+    pub async fn list_users(&self) -> Result<Vec<UserView>> {
+        self.get("/api/admin/users").await
+    }
+
+    /// `POST /api/admin/users`.
+    pub async fn create_user(&self, req: &CreateUserRequest) -> Result<UserView> {
+        Ok(self.post::<UserResponse>("/api/admin/users", req).await?.user)
+    }
+
+    /// `PATCH /api/admin/users/{username}`.
+    pub async fn update_user(&self, username: &str, req: &UpdateUserRequest) -> Result<UserView> {
+        let path = format!("/api/admin/users/{}", encode_segment(username));
+        Ok(self.call::<UserResponse>(Method::PATCH, &path, Some(req)).await?.user)
+    }
+
+    /// `DELETE /api/admin/users/{username}`: deletes the user and revokes their tokens.
+    pub async fn delete_user(&self, username: &str) -> Result<RevokedResponse> {
+        self.delete(&format!("/api/admin/users/{}", encode_segment(username))).await
+    }
+
+    /// `GET /api/tokens[?all=true]`: the caller's tokens, or (admins) everyone's.
+    pub async fn list_tokens(&self, all: bool) -> Result<Vec<TokenView>> {
+        let path = if all { "/api/tokens?all=true" } else { "/api/tokens" };
+        Ok(self.get::<TokenListResponse>(path).await?.tokens)
+    }
+
+    /// `POST /api/tokens`: the response's `value` is the secret, shown this once.
+    pub async fn create_token(&self, req: &CreateTokenRequest) -> Result<CreateTokenResponse> {
+        self.post("/api/tokens", req).await
+    }
+
+    /// `PATCH /api/tokens/{id}`.
+    pub async fn rename_token(&self, id: &str, name: &str) -> Result<TokenView> {
+        let path = format!("/api/tokens/{}", encode_segment(id));
+        let req = RenameTokenRequest { name: name.to_owned() };
+        Ok(self.call::<TokenResponse>(Method::PATCH, &path, Some(&req)).await?.token)
+    }
+
+    /// `DELETE /api/tokens/{id}`.
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        self.delete::<OkResponse>(&format!("/api/tokens/{}", encode_segment(id))).await.map(drop)
+    }
+
+    /// `DELETE /api/tokens[?username=U]`: revokes every token of `username` (default: the
+    /// caller's own).
+    pub async fn revoke_tokens(&self, username: Option<&str>) -> Result<RevokedResponse> {
+        let path = match username {
+            Some(u) => format!("/api/tokens?username={}", encode_segment(u)),
+            None => "/api/tokens".to_owned(),
+        };
+        self.delete(&path).await
+    }
+
+    /// `GET /api/settings`: the effective settings, as the server shapes them.
+    pub async fn settings(&self) -> Result<serde_json::Value> {
+        self.get("/api/settings").await
+    }
+
+    /// `GET /api/logs[?limit=N]`: the daemon's recent log, oldest first.
+    pub async fn logs(&self, limit: Option<u32>) -> Result<LogsResponse> {
+        self.get(&with_limit("/api/logs", limit)).await
+    }
+
+    /// `GET /api/logs/stream`: log entries as the daemon writes them (server-sent events).
+    pub async fn log_stream(&self) -> Result<LogStream> {
+        let accept = [("accept", "text/event-stream")];
+        let res = self.request(Method::GET, "/api/logs/stream", None, &accept).await?;
+        if !res.status().is_success() {
+            let status = res.status();
+            let body = res.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Err(self.api_error(status, &body));
+        }
+        Ok(LogStream::new(res.into_body()))
+    }
+
+    /// `GET /api/audit[?limit=N]`: audit events, as the server orders them.
+    pub async fn audit(&self, limit: Option<u32>) -> Result<Vec<AuditEvent>> {
+        self.get(&with_limit("/api/audit", limit)).await
+    }
 }
 
 /// `/api/sessions/<percent-encoded name><suffix>`.
 fn session_path(name: &str, suffix: &str) -> String {
     format!("/api/sessions/{}{suffix}", encode_segment(name))
+}
+
+fn with_limit(path: &str, limit: Option<u32>) -> String {
+    match limit {
+        Some(n) => format!("{path}?limit={n}"),
+        None => path.to_owned(),
+    }
 }
 
 /// Percent-encodes everything but unreserved characters.
@@ -246,11 +548,214 @@ pub fn encode_segment(segment: &str) -> String {
     out
 }
 
+/// TLS settings for `https` servers: the system's roots, else Mozilla's. Built once per
+/// process (reading the system store takes a few milliseconds).
+fn tls_config() -> Result<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let builder = || {
+            rustls::ClientConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())
+        };
+        use hyper_rustls::ConfigBuilderExt;
+        let config = match builder()?.with_native_roots() {
+            Ok(b) => b,
+            Err(_) => builder()?.with_webpki_roots(),
+        };
+        Ok(config.with_no_client_auth())
+    });
+    config.clone().map_err(|e| Error::Protocol(format!("cannot set up TLS: {e}")))
+}
+
+/// TLS settings that are never used (an `http` server); avoids reading the root store.
+fn plain_config() -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The whole cause chain of an error on one line.
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// An `io::Error` carrying the kind of the innermost I/O error (connection refused, timed
+/// out, …) and the whole chain as its message.
+fn io_error(err: &(dyn std::error::Error + 'static)) -> std::io::Error {
+    let mut kind = std::io::ErrorKind::Other;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = io.kind();
+        }
+        next = e.source();
+    }
+    std::io::Error::new(kind, chain_text(err))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{Client, Error};
+
     #[test]
     fn segments_are_encoded() {
         assert_eq!(super::encode_segment("a.b-c"), "a.b-c");
         assert_eq!(super::encode_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn remote_clients_check_url_and_token_and_never_show_the_token() {
+        let c =
+            Client::remote("https://box.example:3001/", Some("llmux_abc_secret".into())).unwrap();
+        assert_eq!(c.target(), "https://box.example:3001");
+        assert!(c.socket().is_none());
+        assert!(!format!("{c:?}").contains("secret"));
+        assert!(matches!(Client::remote("box:3001", None), Err(Error::InvalidUrl { .. })));
+        assert!(matches!(
+            Client::remote("http://box", Some("a\nb".into())),
+            Err(Error::InvalidToken)
+        ));
+    }
+
+    #[test]
+    fn unauthorized_hints_how_to_log_in() {
+        let c = Client::remote("http://box:3001", None).unwrap();
+        let e = c.api_error(
+            hyper::StatusCode::UNAUTHORIZED,
+            br#"{"error":"a credential is required","code":"unauthorized"}"#,
+        );
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
+        assert_eq!(
+            e.to_string(),
+            "a credential is required; log in with `llmux auth login --server http://box:3001` \
+             or pass --token"
+        );
+        let e = c.api_error(hyper::StatusCode::FORBIDDEN, b"nope");
+        assert!(matches!(e, Error::Api { .. }) && e.to_string() == "HTTP 403 Forbidden");
+    }
+
+    /// Answers one HTTP request on loopback with `response` (then closes); yields the request
+    /// head it received.
+    async fn one_shot(response: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "request ended early");
+                head.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(response.as_bytes()).await.unwrap();
+            stream.shutdown().await.unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn tcp_requests_carry_the_bearer_token_host_and_prefix() {
+        let (port, server) = one_shot(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n\
+             {\"username\":\"ann\",\"name\":\"Ann\",\"admin\":false,\"via\":\"token\"}",
+        )
+        .await;
+        let c =
+            Client::remote(&format!("http://127.0.0.1:{port}/pre/"), Some("tok".into())).unwrap();
+        let me = c.whoami().await.unwrap();
+        assert_eq!((me.username.as_str(), me.via.as_str()), ("ann", "token"));
+        let head = server.await.unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("get /pre/api/auth/whoami http/1.1\r\n"), "{head}");
+        assert!(head.contains("\r\nauthorization: bearer tok\r\n"), "{head}");
+        assert!(head.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")), "{head}");
+    }
+
+    #[tokio::test]
+    async fn a_401_over_tcp_is_unauthorized() {
+        let (port, _server) = one_shot(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+             connection: close\r\n\r\n{\"error\":\"bad token\",\"code\":\"unauthorized\"}",
+        )
+        .await;
+        let c = Client::remote(&format!("http://127.0.0.1:{port}"), Some("x".into())).unwrap();
+        match c.list_tokens(false).await {
+            Err(Error::Unauthorized { server, code, message }) => {
+                assert_eq!(server.as_deref(), Some(format!("http://127.0.0.1:{port}").as_str()));
+                assert_eq!((code.as_str(), message.as_str()), ("unauthorized", "bad token"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_log_stream_yields_entries_until_the_server_ends_it() {
+        let (port, server) = one_shot(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n\
+             : keep-alive\n\n\
+             data: {\"ts\":\"2026-01-01T00:00:00Z\",\"level\":\"info\",\"target\":\"t\",\"text\":\"one\"}\n\n\
+             data: {\"ts\":\"2026-01-01T00:00:01Z\",\"level\":\"warn\",\"target\":\"t\",\"text\":\"two\"}\n\n",
+        )
+        .await;
+        let c = Client::remote(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        let mut stream = c.log_stream().await.unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap().text, "one");
+        assert_eq!(stream.next().await.unwrap().unwrap().level, "warn");
+        assert!(stream.next().await.is_none());
+        let head = server.await.unwrap();
+        assert!(head.starts_with("GET /api/logs/stream "), "{head}");
+        assert!(!head.to_ascii_lowercase().contains("authorization"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_tls_handshake_is_unreachable() {
+        // A plain-HTTP server: it answers the ClientHello with text, and closes.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream.read(&mut [0u8; 1024]).await;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        });
+        let c = Client::remote(&format!("https://127.0.0.1:{port}"), Some("t".into())).unwrap();
+        match c.health().await {
+            Err(Error::Unreachable { target, .. }) => {
+                assert_eq!(target, format!("https://127.0.0.1:{port}"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unreachable_not_an_api_error() {
+        // A port nothing listens on: bind one, note it, drop the listener.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let c = Client::remote(&format!("http://127.0.0.1:{port}"), Some("t".into())).unwrap();
+        match c.health().await {
+            Err(Error::Unreachable { target, source }) => {
+                assert_eq!(target, format!("http://127.0.0.1:{port}"));
+                assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused, "{source}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

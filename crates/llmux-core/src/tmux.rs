@@ -147,11 +147,15 @@ impl Tmux {
         }
     }
 
-    /// Starts a detached session running `spec.argv` directly (no shell).
-    pub async fn new_session(&self, spec: &SpawnSpec<'_>) -> Result<()> {
+    /// Starts a detached session running `spec.argv` directly (no shell); returns its pane,
+    /// as tmux reports it in the same call (`-P -F`).
+    pub async fn new_session(&self, spec: &SpawnSpec<'_>) -> Result<PaneInfo> {
         let mut args: Vec<OsString> = vec![
             "new-session".into(),
             "-d".into(),
+            "-P".into(),
+            "-F".into(),
+            LIST_FORMAT.into(),
             "-s".into(),
             tmux_name(spec.name).into(),
             "-c".into(),
@@ -173,7 +177,11 @@ impl Tmux {
             args.push("--".into());
         }
         args.extend(spec.argv.iter().map(OsString::from));
-        self.run(args, None).await.map(drop)
+        let out = self.run(args, None).await?;
+        out.lines().find_map(parse_pane).ok_or_else(|| Error::Tmux {
+            command: "new-session".into(),
+            message: format!("unexpected output {out:?}"),
+        })
     }
 
     /// Every pane of every session, from one `list-panes -a` call. No server = no panes.

@@ -43,6 +43,7 @@ impl AppState {
             web: Arc::new(web),
             info: Arc::new(info),
             openapi: Arc::new(openapi),
+            list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
         }
     }
 }

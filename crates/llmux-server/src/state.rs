@@ -25,6 +25,31 @@ pub struct AppState {
     pub info: Arc<DaemonInfo>,
     /// The OpenAPI document, rendered once.
     pub(crate) openapi: Arc<String>,
+    /// `GET /api/sessions` for admins, serialized once per generation of the session list.
+    pub(crate) list_cache: Arc<std::sync::Mutex<(u64, bytes::Bytes)>>,
+}
+
+impl AppState {
+    /// The full session list as JSON, cached until the list changes.
+    pub(crate) fn list_json(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let generation = self.sessions.generation();
+        let cached = {
+            let cache = self.list_cache.lock().expect("list cache lock");
+            (cache.0 == generation).then(|| cache.1.clone())
+        };
+        let body = match cached {
+            Some(body) => body,
+            None => {
+                let body = bytes::Bytes::from(
+                    serde_json::to_vec(&*self.sessions.list()).expect("views serialize"),
+                );
+                *self.list_cache.lock().expect("list cache lock") = (generation, body.clone());
+                body
+            }
+        };
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
 }
 
 /// Which `Host` and `Origin` values TCP requests may carry, and how cookies are set.

@@ -7,6 +7,7 @@
 //! | 2 | usage error (bad flags or arguments; clap's own code) |
 //! | 3 | no daemon is running (nothing listens on the socket) |
 //! | 4 | the named session (or other thing) does not exist |
+//! | 130 | interrupted by Ctrl-C (128 + SIGINT, as a shell reports it) |
 
 /// The command failed.
 pub(crate) const FAILURE: u8 = 1;
@@ -14,6 +15,8 @@ pub(crate) const FAILURE: u8 = 1;
 pub(crate) const NO_DAEMON: u8 = 3;
 /// The named thing does not exist.
 pub(crate) const NOT_FOUND: u8 = 4;
+/// Ctrl-C.
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// The exit code for an error.
 pub(crate) fn code_for(err: &anyhow::Error) -> u8 {

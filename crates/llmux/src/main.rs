@@ -6,6 +6,7 @@
 mod cli;
 mod exit;
 mod output;
+mod prompt;
 
 use std::process::ExitCode;
 

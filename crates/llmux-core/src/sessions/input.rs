@@ -42,10 +42,10 @@ impl SessionService {
             Some(names) => names.clone(),
             None => self
                 .list()
-                .into_iter()
+                .iter()
                 .filter(|s| s.status == SessionStatus::Running)
                 .filter(|s| req.agent.as_ref().is_none_or(|a| &s.agent == a))
-                .map(|s| s.name)
+                .map(|s| s.name.clone())
                 .collect(),
         };
         let enter = req.enter.unwrap_or(true);

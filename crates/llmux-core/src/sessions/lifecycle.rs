@@ -112,8 +112,10 @@ impl SessionService {
         env.extend(record.env.clone());
         env.insert("LLMUX_SESSION".into(), record.name.clone());
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
-        // A dead pane (remain-on-exit) still holds the name.
-        self.tmux.kill_session(&record.name).await?;
+        // A dead pane (remain-on-exit) or a running one being restarted still holds the name.
+        if self.live.read().expect("live lock").contains_key(&record.name) {
+            self.tmux.kill_session(&record.name).await?;
+        }
         let spec = SpawnSpec {
             name: &record.name,
             cwd: Path::new(&record.cwd),
@@ -122,9 +124,20 @@ impl SessionService {
             width: self.opts.size.0,
             height: self.opts.size.1,
         };
-        let result = self.tmux.new_session(&spec).await;
-        self.refresh().await?;
-        result?;
+        let pane = match self.tmux.new_session(&spec).await {
+            Ok(pane) => pane,
+            Err(Error::AlreadyExists(_)) => {
+                // Our view was stale (the name was taken in tmux after the last refresh).
+                self.tmux.kill_session(&record.name).await?;
+                self.tmux.new_session(&spec).await?
+            }
+            Err(e) => {
+                self.refresh().await?;
+                return Err(e);
+            }
+        };
+        self.live.write().expect("live lock").insert(record.name.clone(), pane);
+        self.notify();
         self.fire_init_prompts(record);
         Ok(())
     }
@@ -247,13 +260,20 @@ impl SessionService {
         self.get(name)
     }
 
+    /// Drops a killed session's pane from the live view (the next refresh agrees).
+    fn forget_pane(&self, name: &str) {
+        if self.live.write().expect("live lock").remove(name).is_some() {
+            self.notify();
+        }
+    }
+
     /// Ends the agent but keeps the record (status becomes `exited`). Idempotent.
     pub async fn stop(&self, name: &str) -> Result<SessionView> {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         self.record(name)?;
         self.tmux.kill_session(name).await?;
-        self.refresh().await?;
+        self.forget_pane(name);
         tracing::info!(session.name = %name, "session stopped");
         self.get(name)
     }
@@ -269,8 +289,10 @@ impl SessionService {
                 "session {name:?} is running; stop it first or remove it with force"
             )));
         }
-        let _registry = self.registry.lock().await;
+        // Kill first, while the record still reserves the name against concurrent creates.
         self.tmux.kill_session(name).await?;
+        self.forget_pane(name);
+        let _registry = self.registry.lock().await;
         let key = name.to_owned();
         if !self.db(move |s| s.delete_session(&key)).await? {
             return Err(not_found(name));
@@ -278,7 +300,6 @@ impl SessionService {
         self.records.write().expect("records lock").remove(name);
         self.notify();
         self.forget_lock(name);
-        self.refresh().await?;
         tracing::info!(session.name = %name, "session removed");
         Ok(status)
     }

@@ -60,6 +60,10 @@ pub struct SessionService {
     registry: AsyncMutex<()>,
     locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
     changes: tokio::sync::watch::Sender<u64>,
+    /// Bumped on every refresh and change: the key of `views`.
+    generation: std::sync::atomic::AtomicU64,
+    /// The last list, rebuilt only when the generation moved.
+    views: Mutex<(u64, Arc<Vec<SessionView>>)>,
 }
 
 impl SessionService {
@@ -85,6 +89,8 @@ impl SessionService {
             registry: AsyncMutex::new(()),
             locks: Mutex::new(HashMap::new()),
             changes: tokio::sync::watch::channel(0).0,
+            generation: std::sync::atomic::AtomicU64::new(1),
+            views: Mutex::new((0, Arc::new(Vec::new()))),
         });
         service.refresh().await?;
         let (running, total) = {
@@ -112,6 +118,7 @@ impl SessionService {
             *current = live;
             changed
         };
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         if changed {
             self.notify();
         }
@@ -120,7 +127,13 @@ impl SessionService {
 
     /// Bumps the change counter (records or live state changed).
     pub(crate) fn notify(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// A number that changes whenever [`SessionService::list`] may answer differently.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A receiver that wakes whenever a session appears, goes, starts or exits.
@@ -169,12 +182,25 @@ impl SessionService {
         self.records.read().expect("records lock").len()
     }
 
-    /// Every session, newest first.
-    pub fn list(&self) -> Vec<SessionView> {
-        let records = self.records.read().expect("records lock");
-        let live = self.live.read().expect("live lock");
-        let mut views: Vec<_> = records.values().map(|r| self.view(r, live.get(&r.name))).collect();
-        views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
+    /// Every session, newest first. Built once per generation and shared: reads between
+    /// changes (and the once-a-second refresh) cost a clone of an `Arc`.
+    pub fn list(&self) -> Arc<Vec<SessionView>> {
+        let generation = self.generation();
+        {
+            let cached = self.views.lock().expect("views lock");
+            if cached.0 == generation {
+                return cached.1.clone();
+            }
+        }
+        let views = {
+            let records = self.records.read().expect("records lock");
+            let live = self.live.read().expect("live lock");
+            let mut views: Vec<_> =
+                records.values().map(|r| self.view(r, live.get(&r.name))).collect();
+            views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
+            Arc::new(views)
+        };
+        *self.views.lock().expect("views lock") = (generation, views.clone());
         views
     }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use llmux_core::api::{
     BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest, EditSessionRequest,
     ErrorBody, KillResponse, OkResponse, SendRequest, SessionResponse, SessionView,
@@ -44,10 +45,15 @@ fn check_access(state: &AppState, caller: &Caller, name: &str, action: Action) -
 /// Every session the caller may see, newest first.
 #[utoipa::path(get, path = "/api/sessions", tag = "sessions",
     responses((status = 200, body = Vec<SessionView>)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<SessionView>>> {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Action::ReadSessions)?;
-    let views = state.sessions.list().into_iter().filter(|s| caller.0.can_access(&s.owner));
-    Ok(Json(views.map(|s| redact(s, &caller)).collect()))
+    if caller.0.is_admin() {
+        // Everyone sees the same list: serialize it once per change, not once per request.
+        return Ok(state.list_json().into_response());
+    }
+    let views = state.sessions.list();
+    let mine = views.iter().filter(|s| caller.0.can_access(&s.owner)).cloned();
+    Ok(Json(mine.map(|s| redact(s, &caller)).collect::<Vec<_>>()).into_response())
 }
 
 /// Env values are shown only to the session's owner and admins (admins see every session
@@ -197,9 +203,9 @@ async fn broadcast(
     let visible: Vec<String> = state
         .sessions
         .list()
-        .into_iter()
+        .iter()
         .filter(|s| caller.0.can_access(&s.owner))
-        .map(|s| s.name)
+        .map(|s| s.name.clone())
         .collect();
     match &mut req.names {
         Some(names) => {

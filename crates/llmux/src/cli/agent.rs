@@ -21,7 +21,7 @@ impl AgentCmd {
     pub async fn run(self, ctx: &Ctx) -> Result<u8> {
         match self {
             AgentCmd::List { all } => {
-                let agents = ctx.client().agents(all).await?;
+                let agents = ctx.client()?.agents(all).await?;
                 if ctx.json {
                     output::json(&agents)?;
                     return Ok(0);

@@ -151,7 +151,7 @@ impl SessionCmd {
     }
 
     pub async fn run(self, ctx: &Ctx) -> Result<u8> {
-        let client = ctx.client();
+        let client = ctx.client()?;
         match self {
             SessionCmd::List => {
                 let sessions = client.list_sessions().await?;
