@@ -8,6 +8,7 @@
 
 mod sse;
 mod url;
+mod ws;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -36,6 +37,7 @@ use tokio::net::UnixStream;
 
 pub use crate::sse::LogStream;
 pub use crate::url::ServerUrl;
+pub use crate::ws::{AttachOptions, Io, Terminal};
 
 /// What went wrong talking to the daemon.
 #[derive(Debug, thiserror::Error)]

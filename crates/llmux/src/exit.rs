@@ -7,6 +7,9 @@
 //! | 2 | usage error (bad flags or arguments; clap's own code) |
 //! | 3 | no daemon is running (nothing listens on the socket) |
 //! | 4 | the named session (or other thing) does not exist |
+//! | 5 | `session attach`: the session ended while attached |
+//! | 6 | `session attach`: the connection was lost |
+//! | 7 | `session attach`: refused (not allowed, not running, credential revoked) |
 //! | 130 | interrupted by Ctrl-C (128 + SIGINT, as a shell reports it) |
 
 /// The command failed.
@@ -15,6 +18,12 @@ pub(crate) const FAILURE: u8 = 1;
 pub(crate) const NO_DAEMON: u8 = 3;
 /// The named thing does not exist.
 pub(crate) const NOT_FOUND: u8 = 4;
+/// `session attach`: the session ended.
+pub(crate) const SESSION_ENDED: u8 = 5;
+/// `session attach`: the connection dropped.
+pub(crate) const CONNECTION_LOST: u8 = 6;
+/// `session attach`: the daemon refused (401, 403, 409) or revoked the credential.
+pub(crate) const REFUSED: u8 = 7;
 /// Ctrl-C.
 pub(crate) const INTERRUPTED: u8 = 130;
 

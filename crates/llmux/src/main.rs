@@ -3,6 +3,7 @@
 //! The binary is glue: it parses the command line, starts tracing for the daemon, dispatches
 //! to one noun's `run`, and maps the outcome to an exit code (see [`exit`]).
 
+mod attach;
 mod cli;
 mod exit;
 mod output;
@@ -21,7 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(cli.run()) {
+    let result = runtime.block_on(cli.run());
+    // A blocking stdin read (session attach) must not hold the process open.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if is_broken_pipe(&err) {

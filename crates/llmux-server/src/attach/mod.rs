@@ -35,6 +35,9 @@ pub(crate) struct AttachQuery {
     rows: Option<u16>,
     /// Lines of scrollback replayed before the live screen (default 1000, 0 for none).
     history: Option<u32>,
+    /// View only, even if the caller could type (`tmux attach -r`).
+    #[serde(default, rename = "readOnly")]
+    read_only: bool,
 }
 
 async fn attach(
@@ -65,7 +68,7 @@ async fn attach(
             format!("session {name:?} is not running; restart it first"),
         ));
     }
-    let read_only = !llmux_auth::policy::allows(&caller.0, Action::DriveSessions);
+    let read_only = q.read_only || !llmux_auth::policy::allows(&caller.0, Action::DriveSessions);
     state
         .auth
         .audit(

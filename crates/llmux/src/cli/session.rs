@@ -81,6 +81,26 @@ pub(crate) enum SessionCmd {
         #[arg(long)]
         no_enter: bool,
     },
+    /// Sit at a session's terminal, locally or on a remote daemon (Ctrl+] detaches).
+    ///
+    /// Exit codes: 0 detached, 5 the session ended, 6 the connection was lost, 7 refused (not
+    /// allowed, not running, or the credential was revoked), 4 no such session, 3 no daemon.
+    Attach {
+        /// Session name.
+        name: String,
+        /// The key that detaches: ctrl-] (default), ctrl-q, ctrl-\, …
+        #[arg(long, default_value = "ctrl-]", value_name = "KEY")]
+        detach_key: String,
+        /// Only watch: the daemon attaches read-only and nothing typed is sent.
+        #[arg(long)]
+        read_only: bool,
+        /// Do not replay the session's scrollback before the live screen.
+        #[arg(long)]
+        no_history: bool,
+        /// Accept any TLS certificate (self-signed test servers only).
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Print the last lines of a session's screen and scrollback.
     Capture {
         /// Session name.
@@ -255,6 +275,28 @@ impl SessionCmd {
                     );
                 }
                 return Ok(if res.failed.is_empty() { 0 } else { crate::exit::FAILURE });
+            }
+            SessionCmd::Attach { name, detach_key, read_only, no_history, insecure } => {
+                let detach = crate::attach::parse_detach_key(&detach_key)?;
+                let opts = llmux_client::AttachOptions {
+                    cols: 80,
+                    rows: 24,
+                    history: if no_history { 0 } else { 1000 },
+                    read_only,
+                    insecure,
+                };
+                return match crate::attach::run(&client, &name, detach, opts).await {
+                    Ok(outcome) => Ok(outcome.code()),
+                    Err(e) => {
+                        match e.downcast_ref::<llmux_client::Error>().and_then(|c| c.status()) {
+                            Some(s) if matches!(s.as_u16(), 401 | 403 | 409) => {
+                                eprintln!("llmux: {e:#}");
+                                Ok(crate::exit::REFUSED)
+                            }
+                            _ => Err(e),
+                        }
+                    }
+                };
             }
             SessionCmd::Capture { name, lines } => {
                 let capture = client.capture(&name, lines).await?;

@@ -302,3 +302,120 @@ async fn many_connects_leave_no_client_or_pty_behind() {
     ws.send(Message::Binary(b"alive\r".to_vec().into())).await.unwrap();
     read_until(&mut ws, "PROMPT[1]: alive").await;
 }
+
+/// `llmux session attach` in a real pseudo-terminal, as a person would use it.
+mod cli {
+    use std::time::{Duration, Instant};
+
+    use llmux_core::api::SessionStatus;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::harness::{TestDaemon, bin};
+
+    struct Pty {
+        read: pty_process::OwnedReadPty,
+        write: pty_process::OwnedWritePty,
+        child: tokio::process::Child,
+        seen: Vec<u8>,
+        /// A duplicate of the master, for reading the terminal's modes.
+        fd: std::os::fd::OwnedFd,
+    }
+
+    impl Pty {
+        fn spawn(d: &TestDaemon, args: &[&str]) -> Pty {
+            let (pty, pts) = pty_process::open().unwrap();
+            pty.resize(pty_process::Size::new(30, 100)).unwrap();
+            let mut cmd = pty_process::Command::new(bin())
+                .args(args)
+                .env("LLMUX_STATE_DIR", &d.paths.state_dir)
+                .env("HOME", d.home())
+                .env("TERM", "xterm-256color");
+            for var in ["LLMUX_SERVER", "LLMUX_TOKEN", "LLMUX_PROFILE", "TMUX"] {
+                cmd = cmd.env_remove(var);
+            }
+            let child = cmd.spawn(pts).unwrap();
+            let fd = std::os::fd::AsFd::as_fd(&pty).try_clone_to_owned().unwrap();
+            let (read, write) = pty.into_split();
+            Pty { read, write, child, seen: Vec::new(), fd }
+        }
+
+        async fn read_until(&mut self, needle: &str) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&self.seen).contains(needle) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, self.read.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => self.seen.extend_from_slice(&buf[..n]),
+                    other => panic!(
+                        "{needle:?} never came ({other:?}); output:\n{}",
+                        String::from_utf8_lossy(&self.seen)
+                    ),
+                }
+            }
+        }
+
+        async fn exit_code(&mut self) -> i32 {
+            let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .expect("llmux exits")
+                .unwrap();
+            status.code().expect("exit code")
+        }
+
+        /// Whether the terminal is back in cooked mode (line editing and echo on).
+        fn cooked(&self) -> bool {
+            use rustix::termios::LocalModes;
+            let attrs = rustix::termios::tcgetattr(&self.fd).unwrap();
+            attrs.local_modes.contains(LocalModes::ICANON | LocalModes::ECHO)
+        }
+    }
+
+    #[tokio::test]
+    async fn attach_types_resizes_and_detaches_with_ctrl_bracket() {
+        let d = TestDaemon::start().await;
+        d.spawn_fake("pa").await;
+        let mut pty = Pty::spawn(&d, &["session", "attach", "pa"]);
+        pty.read_until("SIZE 100x30").await;
+        assert!(!pty.cooked(), "raw mode while attached");
+        pty.write.write_all(b"hello from a tty\r").await.unwrap();
+        pty.read_until("PROMPT[1]: hello from a tty").await;
+        // the kernel sends SIGWINCH on a size change; the agent sees the new size
+        pty.write.resize(pty_process::Size::new(35, 110)).unwrap();
+        pty.read_until("SIZE 110x35").await;
+        pty.write.write_all(&[0x1d]).await.unwrap();
+        assert_eq!(pty.exit_code().await, 0);
+        pty.read_until("[detached]").await;
+        assert!(pty.cooked(), "the terminal is restored");
+        assert_eq!(d.client.session("pa").await.unwrap().status, SessionStatus::Running);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !String::from_utf8_lossy(&d.tmux(&["list-clients"]).stdout).trim().is_empty() {
+            assert!(Instant::now() < deadline, "a tmux client was left attached");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn attach_exits_5_when_the_session_ends_and_restores_the_terminal() {
+        let d = TestDaemon::start().await;
+        d.spawn_fake("pe").await;
+        let mut pty = Pty::spawn(&d, &["session", "attach", "pe", "--detach-key", "ctrl-q"]);
+        pty.read_until("SIZE").await;
+        // ctrl-] is an ordinary key now
+        pty.write.write_all(b"/exit 0\r").await.unwrap();
+        assert_eq!(pty.exit_code().await, 5);
+        pty.read_until("session ended").await;
+        assert!(pty.cooked());
+    }
+
+    #[tokio::test]
+    async fn attach_exit_codes_for_missing_and_stopped_sessions() {
+        let d = TestDaemon::start().await;
+        let out = d.cli(&["session", "attach", "nope"]);
+        assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+        d.spawn_fake("ps").await;
+        d.client.stop_session("ps").await.unwrap();
+        let out = d.cli(&["session", "attach", "ps"]);
+        assert_eq!(out.status.code(), Some(7));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not running"));
+    }
+}
