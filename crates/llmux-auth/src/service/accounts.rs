@@ -316,9 +316,14 @@ impl AuthService {
     /// The username pairing codes and `whoami` use for the local operator: the first admin.
     pub async fn first_admin(&self) -> Result<String> {
         let users = self.db(|s| s.list_users()).await?;
+        if users.is_empty() {
+            return Err(Error::Conflict(
+                "no user exists yet; create one with `llmux user create NAME --admin`".into(),
+            ));
+        }
         users.into_iter().find(|u| u.admin).map(|u| u.username).ok_or_else(|| {
             Error::Conflict(
-                "no user exists yet; create one with `llmux user create NAME --admin`".into(),
+                "no user is an admin; make one with `llmux user set-admin NAME true`".into(),
             )
         })
     }

@@ -324,7 +324,11 @@ async fn each(
         match f(name).await {
             Ok(message) if !ctx.json => println!("{message}"),
             Ok(_) => {}
-            Err(e @ llmux_client::Error::Unreachable { .. }) => return Err(e.into()),
+            // Not about this session: the whole command fails, with the global hints.
+            Err(
+                e @ (llmux_client::Error::Unreachable { .. }
+                | llmux_client::Error::Unauthorized { .. }),
+            ) => return Err(e.into()),
             Err(e) => {
                 eprintln!("llmux: {verb} {name}: {e}");
                 failures.push(e);

@@ -4,6 +4,8 @@
 //! in parallel and never touch a user's daemon or tmux.
 
 mod harness;
+/// The CLI against a remote daemon: sign-in, profiles, tokens, users.
+mod remote;
 
 /// The terminal WebSocket bridge.
 mod attach;
