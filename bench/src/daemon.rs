@@ -86,6 +86,11 @@ impl Daemon {
         Client::unix(&self.paths.socket)
     }
 
+    /// Where this daemon keeps its sockets (its own Unix socket, its tmux server's).
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -2,8 +2,11 @@
 //! through the real CLI and the API client, and prints figures. It never passes or fails on
 //! a timer; it fails only when the system under test does not work.
 //!
-//! `cargo run --release -p llmux-bench -- [--llmux PATH] [--sessions 100]`; see README.md.
+//! `cargo run --release -p llmux-bench -- [--llmux PATH] [--sessions 100]`, or
+//! `cargo run --release -p llmux-bench -- attach [...]` for the terminal WebSocket figures
+//! (`attach.rs`); see README.md.
 
+mod attach;
 mod daemon;
 mod measure;
 mod report;
@@ -36,6 +39,7 @@ const RUNNING_GRACE: Duration = Duration::from_secs(5);
 
 const USAGE: &str = "\
 usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [--out FILE]
+       llmux-bench attach --help     (the terminal WebSocket benchmark)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -108,6 +112,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<()> {
     let root = workspace_root();
+    if std::env::args().nth(1).as_deref() == Some("attach") {
+        return attach::run(&root, std::env::args().skip(2)).await;
+    }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
     if !args.llmux.is_file() {
         bail!(
@@ -301,7 +308,7 @@ fn step(what: &str) {
 }
 
 /// The 1-minute load average (0 if unreadable).
-fn load_average() -> f64 {
+pub(crate) fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
@@ -309,7 +316,7 @@ fn load_average() -> f64 {
 }
 
 /// The first line a command prints, or `?` if it cannot run.
-fn command_line(cmd: &mut Command) -> String {
+pub(crate) fn command_line(cmd: &mut Command) -> String {
     cmd.output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
@@ -318,7 +325,7 @@ fn command_line(cmd: &mut Command) -> String {
 }
 
 /// Warns when a source file under `crates/` is newer than the binary.
-fn warn_if_stale(binary: &Path, root: &Path) {
+pub(crate) fn warn_if_stale(binary: &Path, root: &Path) {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let Some(built) = modified(binary) else { return };
     let mut stack = vec![root.join("crates")];

@@ -223,13 +223,22 @@ pub fn table(r: &Results) -> String {
     );
 
     let header = ["measure", "figure", "target", "", "old daemon"].map(String::from);
-    let mut widths = [0; 5];
-    for r in std::iter::once(&header).chain(&rows) {
+    let mut out = render(&header, &rows);
+    if !at_100 {
+        out.push_str("\n(targets and old-daemon figures are for 100 sessions)\n");
+    }
+    out
+}
+
+/// Left-aligned columns two spaces apart, with a rule under the header.
+pub fn render<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for r in std::iter::once(header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String; 5]| {
+    let line = |cells: &[String; N]| {
         let mut out = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             out.push_str(cell);
@@ -239,13 +248,10 @@ pub fn table(r: &Results) -> String {
         }
         out.trim_end().to_owned() + "\n"
     };
-    let mut out = line(&header);
+    let mut out = line(header);
     out.push_str(&line(&widths.map(|w| "─".repeat(w))));
-    for r in &rows {
+    for r in rows {
         out.push_str(&line(r));
-    }
-    if !at_100 {
-        out.push_str("\n(targets and old-daemon figures are for 100 sessions)\n");
     }
     out
 }

@@ -1,4 +1,5 @@
 // Sign-in, setup and pairing pages. Values from the server are only ever inserted as text.
+// (Signing out is in the app's menu: POST /api/auth/logout, then /login.)
 
 const $ = (id) => document.getElementById(id);
 
@@ -54,6 +55,7 @@ function wire(form, submit) {
 
 const login = $("login");
 if (login) {
+  $("username").focus();
   wire(login, async (f) => {
     await postJson("/api/auth/login", { username: f.username, passphrase: f.passphrase });
     location.assign(safeReturnTo(new URLSearchParams(location.search).get("returnTo")));
@@ -67,6 +69,14 @@ if (setup) {
     $("setupToken").value = token;
     history.replaceState(null, "", location.pathname); // keep the token out of history
   }
+  const steps = document.querySelectorAll(".steps li");
+  const step = () => {
+    const at = $("setupToken").value.trim() ? 1 : 0;
+    steps.forEach((li, i) => (i === at ? li.setAttribute("aria-current", "step") : li.removeAttribute("aria-current")));
+  };
+  $("setupToken").addEventListener("input", step);
+  step();
+  (token ? $("username") : $("setupToken")).focus();
   wire(setup, async (f) => {
     await postJson("/api/setup", { setupToken: f.setupToken, username: f.username, name: f.name || null, passphrase: f.passphrase });
     location.assign("/");
@@ -85,24 +95,4 @@ if (pair) {
   if (code) redeem(code).catch((err) => { manual(); showError(err.message); });
   else manual();
   wire(pair, (f) => redeem(f.code));
-}
-
-const who = $("who");
-if (who) {
-  fetch("/api/auth/whoami", { credentials: "same-origin" })
-    .then((r) => r.json())
-    .then((me) => { who.textContent = me.name ? `${me.name} (${me.username})` : me.username; });
-  fetch("/api/sessions", { credentials: "same-origin" })
-    .then((r) => r.json())
-    .then((list) => {
-      for (const s of list) {
-        const li = document.createElement("li");
-        li.textContent = `${s.name} — ${s.agent} — ${s.status}`;
-        $("sessions").append(li);
-      }
-    });
-  $("logout").addEventListener("click", async () => {
-    await postJson("/api/auth/logout", {});
-    location.assign("/login");
-  });
 }

@@ -116,7 +116,19 @@ impl Daemon {
             TcpListener::bind(&addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
 
         let web = web_policy(&opts.config, &opts.host).await;
+        let bound = tcp
+            .local_addr()
+            .map_err(|e| llmux_core::Error::io("cannot read the TCP address", e))?;
+        let public_url = opts
+            .config
+            .config
+            .server
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned());
         let info = DaemonInfo {
+            endpoints: endpoints(bound, public_url.as_deref(), &web),
+            public_url,
             settings: opts.settings,
             state_dir: paths.state_dir.clone(),
             socket: paths.socket.clone(),
@@ -177,6 +189,31 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.paths.socket);
         a.and(b)
     }
+}
+
+/// Where people can reach the daemon: its public URL, Tailscale names, loopback.
+fn endpoints(
+    bound: SocketAddr,
+    public_url: Option<&str>,
+    web: &WebPolicy,
+) -> Vec<(String, String)> {
+    let mut list = Vec::new();
+    if let Some(url) = public_url {
+        list.push(("Public".to_owned(), url.to_owned()));
+    }
+    let mut tailnet: Vec<&String> =
+        web.allowed_hosts.iter().filter(|h| h.ends_with(".ts.net")).collect();
+    tailnet.sort();
+    for host in tailnet {
+        list.push(("Tailscale".to_owned(), format!("https://{host}")));
+    }
+    let local = if bound.ip().is_unspecified() {
+        format!("http://localhost:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    };
+    list.push(("Local".to_owned(), local));
+    list
 }
 
 /// Which `Host`/`Origin` values TCP requests may carry: configured names, the public URL's

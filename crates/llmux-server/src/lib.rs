@@ -83,6 +83,8 @@ pub fn app(state: AppState, transport: Transport) -> Router {
     };
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // gzip/brotli for what benefits (never event streams or images; tower-http's default)
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

@@ -90,4 +90,8 @@ pub struct DaemonInfo {
     pub overlay: PathBuf,
     /// Whether the config file had `initPrompts`.
     pub config_has_init_prompts: bool,
+    /// Where the daemon can be reached (label, URL).
+    pub endpoints: Vec<(String, String)>,
+    /// The configured public URL, if any.
+    pub public_url: Option<String>,
 }

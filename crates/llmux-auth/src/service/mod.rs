@@ -395,6 +395,8 @@ impl AuthService {
             path: format!("/pair#code={code}"),
             code,
             expires_at: rfc3339_ms(now_ms() + PAIRING_TTL.as_millis() as i64),
+            url: None,
+            qr_svg: None,
         })
     }
 

@@ -124,6 +124,12 @@ pub struct PairingResponse {
     pub path: String,
     /// When the code stops working (RFC 3339).
     pub expires_at: String,
+    /// The absolute pairing URL, when the server knows its own origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An SVG QR code of `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_svg: Option<String>,
 }
 
 /// Who the caller is (`GET /api/auth/whoami`).
@@ -359,4 +365,30 @@ pub struct AuditEvent {
     pub target: String,
     /// Extra detail.
     pub detail: String,
+}
+
+/// `GET /api/about`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AboutResponse {
+    /// Daemon version.
+    pub version: String,
+    /// The machine's host name.
+    pub hostname: String,
+    /// Where the daemon can be reached.
+    pub endpoints: Vec<Endpoint>,
+    /// Session records.
+    pub sessions: usize,
+    /// Running sessions.
+    pub running: usize,
+}
+
+/// One address of the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Endpoint {
+    /// `Local`, `Public`, `Tailscale`, `LAN`.
+    pub label: String,
+    /// The URL.
+    pub url: String,
 }

@@ -5,6 +5,7 @@ mod account;
 pub(crate) mod admin;
 mod agents;
 mod auth;
+mod events;
 mod meta;
 mod sessions;
 mod tokens;
@@ -58,6 +59,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(tokens::router())
         .merge(users::router())
         .merge(admin::router())
+        .merge(events::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);

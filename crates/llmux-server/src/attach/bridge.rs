@@ -135,8 +135,21 @@ pub(crate) async fn run(
     let end: Option<(u16, String)> = loop {
         tokio::select! {
             chunk = out_rx.recv() => match chunk {
-                Some(bytes) => {
-                    if socket.send(Message::Binary(bytes)).await.is_err() {
+                Some(first) => {
+                    // Whatever else is already queued goes in the same frame: fewer frames and
+                    // writes when the agent floods the screen.
+                    let mut frame = first;
+                    if !out_rx.is_empty() {
+                        let mut joined = bytes::BytesMut::from(&frame[..]);
+                        while joined.len() < READ_CHUNK * 4 {
+                            match out_rx.try_recv() {
+                                Ok(more) => joined.extend_from_slice(&more),
+                                Err(_) => break,
+                            }
+                        }
+                        frame = joined.freeze();
+                    }
+                    if socket.send(Message::Binary(frame)).await.is_err() {
                         break None;
                     }
                 }

@@ -157,6 +157,7 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
         }
         ("GET", "/api/agents") | ("GET", "/api/agents/all") => (template, json!(null), Read(200)),
+        ("GET", "/api/events") | ("GET", "/api/about") => (template, json!(null), Read(200)),
         ("GET", "/api/auth/whoami") => (template, json!(null), Identity(200)),
         ("POST", "/api/auth/logout") => (template, json!(null), Logout),
         ("POST", "/api/pairing") => (template, json!(null), Tokens(201)),

@@ -1,0 +1,105 @@
+//! `GET /api/events`: the caller's session list as server-sent events, pushed on every change
+//! (created, removed, started, exited, renamed) — the web UI's live view, with no polling.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use llmux_auth::{Action, Principal};
+use llmux_core::api::{AboutResponse, Endpoint, ErrorBody, SessionStatus, SessionView};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events)).routes(routes!(about))
+}
+
+fn visible(state: &AppState, principal: &Principal) -> Vec<SessionView> {
+    state
+        .sessions
+        .list()
+        .iter()
+        .filter(|s| principal.can_access(&s.owner))
+        .cloned()
+        .map(|mut s| {
+            if !principal.is_admin() && principal.owner() != s.owner {
+                s.env = None;
+            }
+            s
+        })
+        .collect()
+}
+
+/// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
+/// every change. Ends when the caller's credential is revoked.
+#[utoipa::path(get, path = "/api/events", tag = "sessions",
+    responses((status = 200, description = "text/event-stream: `event: sessions`, data = SessionView[]"),
+        (status = 403, body = ErrorBody)))]
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    caller.require(Action::ReadSessions)?;
+    let changes = state.sessions.watch();
+    let revocations = state.auth.subscribe();
+    let stream = futures_util::stream::unfold(
+        (state, caller.0, changes, revocations, true),
+        |(state, principal, mut changes, mut revocations, first)| async move {
+            if !first {
+                loop {
+                    tokio::select! {
+                        changed = changes.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            // Coalesce a burst of changes into one event.
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            changes.borrow_and_update();
+                            break;
+                        }
+                        revoked = revocations.recv() => match revoked {
+                            Ok(r) if principal.is_revoked_by(&r) => return None,
+                            Ok(_) => continue,
+                            Err(_) => return None,
+                        },
+                    }
+                }
+            } else {
+                changes.borrow_and_update();
+            }
+            let event =
+                Event::default().event("sessions").json_data(visible(&state, &principal)).ok()?;
+            Some((Ok(event), (state, principal, changes, revocations, false)))
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Version, host name, where the daemon is reachable, and how many sessions it has.
+#[utoipa::path(get, path = "/api/about", tag = "meta",
+    responses((status = 200, body = AboutResponse)))]
+async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
+    caller.require(Action::ReadSessions)?;
+    let sessions = visible(&state, &caller.0);
+    Ok(Json(AboutResponse {
+        version: llmux_core::VERSION.to_owned(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        endpoints: state
+            .info
+            .endpoints
+            .iter()
+            .map(|(label, url)| Endpoint { label: label.clone(), url: url.clone() })
+            .collect(),
+        running: sessions.iter().filter(|s| s.status == SessionStatus::Running).count(),
+        sessions: sessions.len(),
+    }))
+}

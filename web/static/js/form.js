@@ -1,0 +1,163 @@
+// New session (/new) and edit session (/edit/<name>).
+
+import { h, enc, field, setError, lines, toast } from "./ui.js";
+import { api, post, patch, onSessions } from "./api.js";
+import { navigate } from "./router.js";
+import { agentCard } from "./agents.js";
+
+const FIELDS = ["agent", "name", "cwd", "flags", "env", "init"];
+
+/** Which field a server message is about, from the way the daemon words its errors. */
+export function fieldOf(message) {
+  if (/^invalid session name|already exists/i.test(message)) return "name";
+  if (/^cwd\b/i.test(message)) return "cwd";
+  if (/^(invalid )?env\b/i.test(message)) return "env";
+  if (/^flags?\b/i.test(message)) return "flags";
+  if (/^(unknown )?agent\b/i.test(message)) return "agent";
+  return null;
+}
+
+const envText = (env) => Object.entries(env || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+
+export default async function mount(root, { name }, pg) {
+  const editing = name != null;
+  const [agents, s] = await Promise.all([
+    api("/api/agents/all", { signal: pg.signal }),
+    editing ? api(`/api/sessions/${enc(name)}`, { signal: pg.signal }) : null,
+  ]);
+  const byKey = new Map(agents.map((a) => [a.key, a]));
+
+  const picker = h("select", { tid: "agent-picker", disabled: editing, name: "agent" });
+  const groups = [["Installed", true], ["Not installed", false]].map(([label, inst]) => {
+    const g = h("optgroup", { label });
+    for (const a of agents.filter((x) => x.installed === inst)) {
+      g.append(h("option", { value: a.key }, `${a.displayName} — ${inst ? "installed" : "not installed"}`));
+    }
+    return g;
+  }).filter((g) => g.children.length);
+  picker.append(...groups);
+  const wanted = new URLSearchParams(location.search).get("agent");
+  const firstInstalled = agents.find((a) => a.installed && a.key === "claude") || agents.find((a) => a.installed) || agents[0];
+  picker.value = s?.agent || (byKey.has(wanted) ? wanted : firstInstalled?.key || "");
+
+  const helpPanel = h("section", { class: "card help", id: "agent-help-panel", tid: "agent-help-panel", hidden: true, "aria-label": "Supported agents" },
+    h("h2", {}, "Supported agents"),
+    h("p", { class: "muted" }, "An agent is installed when its program is on the daemon's PATH. Install one on the daemon's host, then reload this page."),
+    h("ul", { class: "cards" }, agents.map((a) => agentCard(a, false))));
+  const help = h("button", { class: "btn sm", tid: "agent-help", "aria-expanded": "false", "aria-controls": "agent-help-panel",
+    onclick: () => {
+      helpPanel.hidden = !helpPanel.hidden;
+      help.setAttribute("aria-expanded", String(!helpPanel.hidden));
+    } }, "Which agents?");
+
+  const nameIn = h("input", { tid: "field-name", name: "name", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "defaults to the agent key" });
+  const cwdIn = h("input", { tid: "field-cwd", name: "cwd", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "~ (the daemon user's home)", list: "cwd-list" });
+  const cwdList = h("datalist", { id: "cwd-list" });
+  const flagsIn = h("input", { tid: "field-flags", name: "flags", autocomplete: "off", autocapitalize: "none", spellcheck: "false" });
+  const envIn = h("textarea", { tid: "field-env", name: "env", rows: 3, autocapitalize: "none", spellcheck: "false", placeholder: "KEY=VALUE, one per line" });
+  const initIn = h("textarea", { tid: "field-init", name: "init", rows: 3, placeholder: "One prompt per line" });
+  const flagsHint = h("span");
+  const envHint = h("span");
+  const formError = h("p", { class: "error", tid: "form-error", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit", class: "btn primary", tid: "form-submit" }, editing ? "Save changes" : "Start session");
+  let flagsTouched = editing;
+
+  function agentChanged() {
+    const a = byKey.get(picker.value);
+    if (!a) return;
+    if (!flagsTouched) flagsIn.value = a.flags;
+    flagsHint.textContent = a.flags ? `Default: ${a.flags} — clear the field to start with no flags.` : "This agent has no default flags.";
+    const env = envText(a.envDefaults);
+    envHint.textContent = env ? `Set for every ${a.key} session: ${env.replaceAll("\n", ", ")}. Add more, one KEY=VALUE per line.` : "Extra environment, one KEY=VALUE per line.";
+  }
+  picker.addEventListener("change", agentChanged);
+  flagsIn.addEventListener("input", () => { flagsTouched = true; });
+
+  if (s) {
+    nameIn.value = s.name;
+    cwdIn.value = s.cwd;
+    flagsIn.value = s.flags ?? s.defaultFlags;
+    envIn.value = envText(s.env);
+    initIn.value = s.initPrompts.join("\n");
+  }
+  agentChanged();
+  pg.cleanup(onSessions((list) => {
+    cwdList.replaceChildren(...[...new Set(list.map((x) => x.cwd))].map((c) => h("option", { value: c })));
+  }));
+
+  const form = h("form", { class: "card form", novalidate: true },
+    h("div", { class: "field" },
+      h("label", { for: "f-agent" }, "Agent"),
+      h("div", { class: "row" }, picker, help),
+      h("p", { class: "ferr", id: "e-agent", tid: "error-agent", hidden: true })),
+    helpPanel,
+    field("name", "Name", nameIn, editing ? "Renaming is live; the agent keeps running." : "Letters, digits, '.', '_' and '-'.", "error-name"),
+    field("cwd", "Working directory", cwdIn, "An absolute path on the daemon's host, or ~/…", "error-cwd"), cwdList,
+    field("flags", "Flags", flagsIn, flagsHint, "error-flags"),
+    field("env", "Environment", envIn, envHint, "error-env"),
+    field("init", "Init prompts", initIn, "Typed into the agent, one per line, once its screen settles.", "error-init"),
+    editing && s.status === "running" ? h("p", { class: "hint" }, "Changing the working directory, flags or environment restarts the running agent.") : null,
+    formError,
+    h("div", { class: "row" }, submit, h("a", { class: "btn", href: "/" }, "Cancel")));
+  picker.id = "f-agent";
+  picker.setAttribute("aria-describedby", "e-agent");
+
+  root.append(h("div", { class: "page narrow" }, h("h1", {}, editing ? `Edit ${name}` : "New session"), form));
+
+  function body() {
+    const b = {};
+    const flags = flagsIn.value.trim();
+    const env = envIn.value.trim();
+    const prompts = lines(initIn.value);
+    if (!editing) {
+      b.agent = picker.value;
+      if (nameIn.value.trim()) b.name = nameIn.value.trim();
+      if (cwdIn.value.trim()) b.cwd = cwdIn.value.trim();
+      if (flags !== byKey.get(picker.value)?.flags) b.flags = flags;
+      if (env) b.env = env;
+      if (prompts.length) b.initPrompts = prompts;
+      return b;
+    }
+    if (nameIn.value.trim() && nameIn.value.trim() !== s.name) b.name = nameIn.value.trim();
+    if (cwdIn.value.trim() && cwdIn.value.trim() !== s.cwd) b.cwd = cwdIn.value.trim();
+    if (flags !== (s.flags ?? s.defaultFlags)) b.flags = flags === s.defaultFlags && s.flags != null ? null : flags;
+    if (env !== envText(s.env)) b.env = env || null;
+    if (prompts.join("\n") !== s.initPrompts.join("\n")) b.initPrompts = prompts;
+    return b;
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    for (const f of FIELDS) setError(form, f, "");
+    formError.hidden = true;
+    if (!editing && !picker.value) return setError(form, "agent", "Choose an agent.");
+    const b = body();
+    if (editing && !Object.keys(b).length) { toast("Nothing changed"); return navigate("/"); }
+    submit.disabled = true;
+    submit.setAttribute("aria-busy", "true");
+    try {
+      if (editing) {
+        const r = await patch(`/api/sessions/${enc(name)}`, b);
+        toast(`Saved ${r.session.name}`);
+        navigate("/");
+      } else {
+        const r = await post("/api/sessions", b);
+        navigate(`/s/${enc(r.session.name)}`);
+      }
+    } catch (err) {
+      if (err.redirecting) return;
+      const f = err.status === 400 || err.status === 409 ? fieldOf(err.message) : null;
+      if (f) {
+        setError(form, f, err.message);
+        form.querySelector(`#f-${f}`)?.focus();
+      } else {
+        formError.textContent = err.message;
+        formError.hidden = false;
+      }
+    } finally {
+      submit.disabled = false;
+      submit.removeAttribute("aria-busy");
+    }
+  });
+  (editing ? nameIn : picker).focus();
+}

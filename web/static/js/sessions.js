@@ -1,0 +1,201 @@
+// The sessions page: live list, filter, per-row and bulk actions.
+
+import { h, enc, plural, toast, busy, confirmDialog, ask, ago, when } from "./ui.js";
+import { post, onSessions, onLive, changed } from "./api.js";
+
+export const killText = (name, status) => status === "running"
+  ? `Kill the running session ${name}? Its agent is stopped and the record removed.`
+  : `Remove the exited session ${name}?`;
+
+/** Kill one session after confirming; resolves true when it was killed. */
+export async function killSession(name, status, btn) {
+  if (!(await confirmDialog(killText(name, status), status === "running" ? "Kill" : "Remove"))) return false;
+  const r = await busy(btn, () => post(`/api/sessions/${enc(name)}/kill`), `${status === "running" ? "Killed" : "Removed"} ${name}`);
+  changed();
+  return !!r;
+}
+
+export default function mount(root, _params, pg) {
+  const selected = new Set();
+  const rows = new Map(); // name -> {li, s, parts}
+  let list = null;
+
+  const filter = h("input", {
+    type: "search", tid: "filter", placeholder: "Filter by name, agent or folder", "aria-label": "Filter sessions",
+    autocomplete: "off", spellcheck: "false", oninput: applyFilter,
+  });
+  const all = h("input", { type: "checkbox", "aria-label": "Select all shown sessions", onchange: selectAll });
+  const count = h("span", { class: "muted" });
+  const bulk = (tid, label, fn, cls = "") => h("button", { class: `btn sm ${cls}`, tid, disabled: true, onclick: (e) => fn(e.currentTarget) }, label);
+  const bRestart = bulk("bulk-restart", "Restart", (b) => runBulk(b, "respawn", [...selected], "Restarted"));
+  const bStop = bulk("bulk-stop", "Stop", (b) => runBulk(b, "stop", running(), "Stopped"));
+  const bSend = bulk("bulk-send", "Send prompt", sendPrompt);
+  const bKill = bulk("bulk-kill", "Kill", bulkKill, "danger");
+  const ul = h("ul", { class: "srows", "aria-label": "Sessions" });
+  const loading = h("p", { class: "muted" }, "Loading sessions…");
+  const empty = h("div", { class: "empty", tid: "empty-state", hidden: true },
+    "No sessions yet. Start one with ", h("a", { href: "/new" }, "New session"),
+    ", or from a shell: ", h("code", {}, "llmux session start claude"));
+  const nomatch = h("p", { class: "empty", hidden: true });
+  const banner = h("p", { class: "banner", role: "status", hidden: true }, "Live updates interrupted; reconnecting…");
+  let bulkBar;
+
+  root.append(h("div", { class: "page" },
+    h("div", { class: "bar" }, h("h1", {}, "Sessions"),
+      h("a", { class: "btn primary", href: "/new", tid: "new-session" }, "New session")),
+    banner,
+    h("div", { class: "bar" }, filter),
+    bulkBar = h("div", { class: "bar bulk", role: "group", "aria-label": "Selected sessions", hidden: true },
+      h("label", { class: "check" }, all, count), bRestart, bStop, bSend, bKill),
+    loading, empty, nomatch, ul));
+
+  const running = () => [...selected].filter((n) => rows.get(n)?.s.status === "running");
+
+  function makeRow(s) {
+    const p = {
+      select: h("input", { type: "checkbox", tid: "session-select", "aria-label": `Select ${s.name}`, onchange: (e) => { if (e.target.checked) selected.add(p.name); else selected.delete(p.name); updateBulk(); } }),
+      link: h("a", { class: "name", tid: "session-name" }),
+      status: h("span", { class: "st", tid: "session-status" }),
+      exit: h("span", { class: "exit muted" }),
+      agent: h("span", { class: "agent", tid: "session-agent" }),
+      cwd: h("span", { class: "cwd", tid: "session-cwd" }),
+      age: h("time", { class: "age", tid: "session-age" }),
+      open: h("a", { class: "btn sm primary", tid: "session-open" }, "Open"),
+      restart: h("button", { class: "btn sm", tid: "session-restart", onclick: (e) => restart(p.name, e.currentTarget) }),
+      edit: h("a", { class: "btn sm", tid: "session-edit" }, "Edit"),
+      kill: h("button", { class: "btn sm danger", tid: "session-kill", onclick: (e) => killSession(p.name, rows.get(p.name).s.status, e.currentTarget) }, "Kill"),
+    };
+    const li = h("li", { class: "srow", tid: "session-row" },
+      p.select, h("span", { class: "nm" }, p.link), h("span", { class: "stw" }, p.status, p.exit), p.agent, p.cwd, p.age,
+      h("span", { class: "acts" }, p.open, p.restart, p.edit, p.kill));
+    return { li, p };
+  }
+
+  function fill(row, s) {
+    const { li, p } = row;
+    row.s = s;
+    p.name = s.name;
+    li.dataset.name = s.name;
+    li.dataset.status = s.status;
+    p.link.textContent = s.name;
+    p.link.href = p.open.href = `/s/${enc(s.name)}`;
+    p.edit.href = `/edit/${enc(s.name)}`;
+    p.status.textContent = s.status;
+    p.exit.textContent = s.status === "exited" && s.exitStatus != null ? `(exit ${s.exitStatus})` : "";
+    p.agent.textContent = s.agent;
+    p.cwd.textContent = s.cwdDisplay || s.cwd;
+    p.cwd.title = s.cwd;
+    p.age.dateTime = s.startedAt;
+    p.age.title = `started ${when(s.startedAt)}`;
+    p.age.textContent = ago(s.startedAt);
+    p.restart.textContent = s.status === "running" ? "Restart" : "Start";
+    for (const [el, verb] of [[p.open, "Open"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"]]) {
+      el.setAttribute("aria-label", `${verb} ${s.name}`);
+    }
+    p.select.checked = selected.has(s.name);
+  }
+
+  function render(next) {
+    list = next;
+    loading.remove();
+    const names = new Set(next.map((s) => s.name));
+    for (const [name, row] of rows) {
+      if (!names.has(name)) { row.li.remove(); rows.delete(name); selected.delete(name); }
+    }
+    next.forEach((s, i) => {
+      let row = rows.get(s.name);
+      if (!row) { row = makeRow(s); rows.set(s.name, row); }
+      fill(row, s);
+      if (ul.children[i] !== row.li) ul.insertBefore(row.li, ul.children[i] || null);
+    });
+    empty.hidden = next.length > 0;
+    bulkBar.hidden = !next.length;
+    applyFilter();
+  }
+
+  function applyFilter() {
+    const q = filter.value.trim().toLowerCase();
+    let shown = 0;
+    for (const { li, s } of rows.values()) {
+      const ok = !q || [s.name, s.agent, s.cwd, s.cwdDisplay].some((v) => v?.toLowerCase().includes(q));
+      li.hidden = !ok;
+      if (ok) shown++;
+    }
+    nomatch.hidden = !(list?.length && !shown);
+    nomatch.textContent = `No session matches “${filter.value.trim()}”.`;
+    updateBulk();
+  }
+
+  function updateBulk() {
+    const n = selected.size;
+    count.textContent = n ? `${n} selected` : "Select all";
+    bRestart.disabled = bKill.disabled = !n;
+    bStop.disabled = bSend.disabled = !running().length;
+    const shown = [...rows.values()].filter((r) => !r.li.hidden);
+    const sel = shown.filter((r) => selected.has(r.s.name)).length;
+    all.checked = !!shown.length && sel === shown.length;
+    all.indeterminate = sel > 0 && sel < shown.length;
+  }
+
+  function selectAll() {
+    for (const { li, s, p } of rows.values()) {
+      if (li.hidden) continue;
+      if (all.checked) selected.add(s.name); else selected.delete(s.name);
+      p.select.checked = all.checked;
+    }
+    updateBulk();
+  }
+
+  async function restart(name, btn) {
+    const verb = rows.get(name)?.s.status === "running" ? "Restarted" : "Started";
+    await busy(btn, () => post(`/api/sessions/${enc(name)}/respawn`), `${verb} ${name}`);
+    changed();
+  }
+
+  async function runBulk(btn, verb, names, past) {
+    if (!names.length) return;
+    await busy([btn, bRestart, bStop, bKill], async () => {
+      const res = await Promise.allSettled(names.map((n) => post(`/api/sessions/${enc(n)}/${verb}`)));
+      const failed = res.map((r, i) => [names[i], r]).filter(([, r]) => r.status === "rejected");
+      if (!failed.length) toast(`${past} ${plural(names.length, "session")}`);
+      else toast(`${names.length - failed.length} ${past.toLowerCase()}, ${failed.length} failed: ${failed.map(([n, r]) => `${n}: ${r.reason.message}`).join("; ")}`, "error");
+      if (verb === "kill") for (const [n, r] of res.map((r, i) => [names[i], r])) if (r.status === "fulfilled") selected.delete(n);
+    });
+    changed();
+    updateBulk();
+  }
+
+  async function bulkKill(btn) {
+    const names = [...selected];
+    if (names.length === 1) {
+      const s = rows.get(names[0]).s;
+      if (await killSession(s.name, s.status, btn)) selected.delete(s.name);
+      return updateBulk();
+    }
+    const r = running().length;
+    const text = `Kill ${plural(names.length, "session")}${r ? ` (${r} running)` : ""}? Running agents are stopped and the records removed.`;
+    if (await confirmDialog(text, "Kill")) await runBulk(btn, "kill", names, "Killed");
+  }
+
+  async function sendPrompt(btn) {
+    const names = running();
+    const prompt = await ask({ title: "Send a prompt", label: `To ${plural(names.length, "running session")}: ${names.join(", ")}`, multiline: true, ok: "Send", tid: "broadcast" });
+    if (!prompt?.trim()) return;
+    await busy(btn, async () => {
+      const r = await post("/api/sessions/broadcast", { prompt, names });
+      if (r.failed.length) toast(`Sent to ${r.sent.length}; failed: ${r.failed.map((f) => `${f.name}: ${f.error}`).join("; ")}`, "error");
+      else toast(`Sent to ${plural(r.sent.length, "session")}`);
+    });
+  }
+
+  pg.cleanup(onSessions(render));
+  let bannerTimer = 0;
+  pg.cleanup(onLive((ok) => {
+    clearTimeout(bannerTimer);
+    if (ok) banner.hidden = true;
+    else bannerTimer = setTimeout(() => { banner.hidden = false; }, 4000);
+  }));
+  pg.cleanup(() => clearTimeout(bannerTimer));
+  const tick = setInterval(() => { for (const { p, s } of rows.values()) p.age.textContent = ago(s.startedAt); }, 30000);
+  pg.cleanup(() => clearInterval(tick));
+}

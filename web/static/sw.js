@@ -1,0 +1,49 @@
+// llmux service worker: caches static assets (/static/*, /vendor/*) only. API responses,
+// event streams, WebSockets and pages (which need a signed-in user) always go to the network.
+const CACHE = "llmux-static-v1";
+
+// Whether this worker may fetch at all (a strict CSP on sw.js would forbid it): until a probe
+// says yes, requests pass through untouched, so the worker can never break the page.
+let canFetch = null;
+const probe = () => fetch("/static/manifest.webmanifest", { cache: "no-store" })
+  .then((r) => { canFetch = r.ok; }, () => { canFetch = false; });
+probe();
+
+self.addEventListener("install", (e) => { e.waitUntil(probe()); self.skipWaiting(); });
+self.addEventListener("activate", (e) => {
+  e.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener("fetch", (e) => {
+  const url = new URL(e.request.url);
+  if (!canFetch || e.request.method !== "GET" || url.origin !== location.origin) return;
+  if (!url.pathname.startsWith("/static/") && !url.pathname.startsWith("/vendor/")) return;
+  if (url.pathname.endsWith(".html")) return;
+  // Versioned URLs (?v=<hash>) never change: cache first. Others: network first, cache offline.
+  e.respondWith(url.searchParams.has("v") ? cacheFirst(e.request) : networkFirst(e.request));
+});
+
+async function cacheFirst(req) {
+  const hit = await caches.match(req);
+  return hit || store(req, await fetch(req));
+}
+
+async function networkFirst(req) {
+  try {
+    return await store(req, await fetch(req));
+  } catch (err) {
+    const hit = await caches.match(req);
+    if (hit) return hit;
+    throw err;
+  }
+}
+
+async function store(req, res) {
+  if (res.ok && res.type === "basic") {
+    const cache = await caches.open(CACHE);
+    await cache.put(req, res.clone());
+  }
+  return res;
+}
