@@ -41,6 +41,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 500 with a generic message; the real error is logged here, once, never sent.
+    fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the daemon log has the details",
+        )
+    }
+}
+
 impl From<llmux_core::Error> for ApiError {
     fn from(err: llmux_core::Error) -> Self {
         use llmux_core::Error as E;
@@ -50,14 +62,7 @@ impl From<llmux_core::Error> for ApiError {
             E::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            _ => {
-                tracing::error!(error = %err, "request failed");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the daemon log has the details",
-                );
-            }
+            _ => return ApiError::internal(&err),
         };
         ApiError::new(status, code, err.to_string())
     }
@@ -78,14 +83,7 @@ impl From<llmux_auth::Error> for ApiError {
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            _ => {
-                tracing::error!(error = %err, "request failed");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the daemon log has the details",
-                );
-            }
+            _ => return ApiError::internal(&err),
         };
         ApiError::new(status, code, err.to_string())
     }
