@@ -402,9 +402,15 @@ impl AuthService {
 
     /// Trades a pairing code (once) for a browser session.
     pub async fn redeem_pairing(&self, code: &str, user_agent: &str) -> Result<Login> {
+        self.redeem_pairing_at(code, user_agent, Instant::now()).await
+    }
+
+    /// [`AuthService::redeem_pairing`] as of `now` (tests move the clock).
+    async fn redeem_pairing_at(&self, code: &str, user_agent: &str, now: Instant) -> Result<Login> {
+        // Removed whatever happens next: a code works once, even a wrong attempt's.
         let entry =
             self.pairing.lock().expect("pairing lock").remove(&secrets::sha256_hex(code.trim()));
-        let Some((username, expires)) = entry.filter(|(_, exp)| *exp > Instant::now()) else {
+        let Some((username, _)) = entry.filter(|(_, exp)| *exp > now) else {
             return Err(Error::Unauthenticated("invalid or expired pairing code".into()));
         };
         let key = username.clone();
@@ -412,7 +418,6 @@ impl AuthService {
             .db(move |s| s.get_user(&key))
             .await?
             .ok_or_else(|| Error::Unauthenticated("invalid or expired pairing code".into()))?;
-        let _ = expires;
         let cookie = self.new_browser_session(&username, user_agent).await?;
         self.audit(&username, "login", &username, "pairing code").await;
         Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None })
@@ -504,5 +509,69 @@ pub(crate) fn token_view(t: &TokenRecord) -> TokenView {
         created_at: rfc3339_ms(t.created_at),
         expires_at: t.expires_at.map(rfc3339_ms),
         last_used_at: t.last_used_at.map(rfc3339_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use llmux_core::api::CreateUserRequest;
+
+    use super::*;
+
+    async fn service_with_admin() -> (Arc<AuthService>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = AuthService::new(Arc::new(Store::open_in_memory().unwrap()), dir.path());
+        let req = CreateUserRequest {
+            username: "root".into(),
+            name: None,
+            passphrase: "long passphrase".into(),
+            admin: true,
+        };
+        auth.create_user(&Principal::LocalOperator, req).await.unwrap();
+        (auth, dir)
+    }
+
+    #[tokio::test]
+    async fn pairing_codes_expire_after_five_minutes_and_work_once() {
+        let (auth, _dir) = service_with_admin().await;
+        let fresh = auth.create_pairing("root").await.unwrap();
+        let stale = auth.create_pairing("root").await.unwrap();
+        let later = Instant::now() + PAIRING_TTL + Duration::from_secs(1);
+        assert!(matches!(
+            auth.redeem_pairing_at(&stale.code, "ua", later).await,
+            Err(Error::Unauthenticated(_))
+        ));
+        // expired codes are gone for good, even if the clock were turned back
+        assert!(auth.redeem_pairing(&stale.code, "ua").await.is_err());
+        let login = auth.redeem_pairing(&fresh.code, "ua").await.unwrap();
+        assert!(login.cookie.is_some());
+        assert!(auth.redeem_pairing(&fresh.code, "ua").await.is_err(), "single use");
+        assert!(fresh.expires_at > llmux_core::time::rfc3339_ms(llmux_core::time::now_ms()));
+    }
+
+    #[tokio::test]
+    async fn unknown_users_cost_the_same_work_as_wrong_passphrases() {
+        let (auth, _dir) = service_with_admin().await;
+        let attempt = |user: &str| LoginRequest {
+            username: user.into(),
+            passphrase: "wrong passphrase".into(),
+            device_name: None,
+        };
+        // warm up the dummy hash
+        let _ = auth.login(attempt("ghost0"), "c", "ua").await;
+        let time = |user: &'static str| {
+            let auth = auth.clone();
+            async move {
+                let start = Instant::now();
+                let _ = auth.login(attempt(user), &format!("client-{user}"), "ua").await;
+                start.elapsed()
+            }
+        };
+        let known = time("root").await;
+        let unknown = time("ghost").await;
+        // both ran Argon2; a missing user must not answer in a fraction of the time
+        assert!(unknown * 3 > known, "unknown {unknown:?} vs known {known:?}");
     }
 }
