@@ -408,6 +408,19 @@ mod cli {
     }
 
     #[tokio::test]
+    async fn attach_exits_6_when_the_daemon_goes_away_and_restores_the_terminal() {
+        let mut d = TestDaemon::start().await;
+        d.spawn_fake("pl").await;
+        let mut pty = Pty::spawn(&d, &["session", "attach", "pl"]);
+        pty.read_until("SIZE").await;
+        assert!(!pty.cooked());
+        d.kill("KILL");
+        assert_eq!(pty.exit_code().await, 6);
+        pty.read_until("connection lost").await;
+        assert!(pty.cooked(), "the terminal is restored after a network drop");
+    }
+
+    #[tokio::test]
     async fn attach_exit_codes_for_missing_and_stopped_sessions() {
         let d = TestDaemon::start().await;
         let out = d.cli(&["session", "attach", "nope"]);
