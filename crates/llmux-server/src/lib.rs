@@ -77,7 +77,7 @@ pub fn app(state: AppState, transport: Transport) -> Router {
                 state.clone(),
                 security::require_credentials,
             )))
-            .fallback(unauthorized)
+            .fallback(tcp_fallback)
             .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
             .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host)),
     };
@@ -98,6 +98,14 @@ async fn not_found(req: Request) -> Response {
     ApiError::no_route(req.method().as_str(), req.uri().path()).into_response()
 }
 
-async fn unauthorized() -> Response {
-    ApiError::unauthorized().into_response()
+/// Unknown paths on TCP: 404 for a signed-in caller, 401 for anyone else (who learns nothing
+/// about which paths exist).
+async fn tcp_fallback(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> Response {
+    match security::principal_of(&state, req.headers(), req.method()).await {
+        Ok(_) => not_found(req).await,
+        Err(e) => e.into_response(),
+    }
 }

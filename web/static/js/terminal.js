@@ -35,7 +35,7 @@ export function applyMods(c, m = {}) {
   return (m.alt ? "\x1b" : "") + c;
 }
 
-export default function mount(root, { name }, pg) {
+export default async function mount(root, { name }, pg) {
   pg.setTitle(name);
   const encoder = new TextEncoder();
   let ws = null;
@@ -57,6 +57,7 @@ export default function mount(root, { name }, pg) {
 
   // ---- terminal ----
   const box = h("div", { class: "term-box", tid: "terminal" });
+  await loadXterm();
   const TerminalCtor = window.Terminal;
   if (!TerminalCtor || !window.FitAddon) {
     root.append(h("p", { class: "pad error", role: "alert" }, "The terminal component (xterm.js) did not load."));
@@ -66,6 +67,8 @@ export default function mount(root, { name }, pg) {
   const term = new TerminalCtor({
     fontSize: saved >= 8 && saved <= 32 ? saved : (matchMedia("(max-width: 600px)").matches ? 12 : 14),
     fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace',
+    // 1.0 clips underscores at some sizes (the glyph sits below the cell)
+    lineHeight: 1.15,
     cursorBlink: true,
     scrollback: 5000,
     macOptionIsMeta: true,
@@ -407,4 +410,20 @@ export default function mount(root, { name }, pg) {
   paintMods();
   connect();
   term.focus();
+}
+
+/** Loads xterm.js and its fit addon (classic scripts) once, only on the terminal page. */
+function loadXterm() {
+  if (window.Terminal && window.FitAddon) return Promise.resolve();
+  const load = (src) => new Promise((resolve) => {
+    const existing = document.querySelector(`script[data-src="${src}"]`);
+    if (existing) { existing.addEventListener("load", resolve); existing.addEventListener("error", resolve); return; }
+    const el = document.createElement("script");
+    el.src = src;
+    el.dataset.src = src;
+    el.onload = resolve;
+    el.onerror = resolve; // the caller reports a missing component
+    document.head.append(el);
+  });
+  return load("/vendor/xterm/xterm.js").then(() => load("/vendor/xterm/addon-fit.js"));
 }

@@ -134,11 +134,37 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
 async fn pairing(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
     caller.require(Action::OwnTokens)?;
     let username = match caller.0.username() {
         Some(u) => u.to_owned(),
         None => state.auth.first_admin().await?,
     };
-    Ok((StatusCode::CREATED, Json(state.auth.create_pairing(&username).await?)))
+    let mut pairing = state.auth.create_pairing(&username).await?;
+    // The browser's own origin is where the phone should go; else the configured public URL.
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
+        .map(str::to_owned)
+        .or_else(|| state.info.public_url.clone());
+    if let Some(origin) = origin {
+        let url = format!("{}{}", origin.trim_end_matches('/'), pairing.path);
+        pairing.qr_svg = qr_svg(&url);
+        pairing.url = Some(url);
+    }
+    Ok((StatusCode::CREATED, Json(pairing)))
+}
+
+/// An SVG QR code (dark on light, with a quiet zone) of `text`.
+fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(240, 240)
+            .dark_color(qrcode::render::svg::Color("#0b0c10"))
+            .light_color(qrcode::render::svg::Color("#ffffff"))
+            .build(),
+    )
 }

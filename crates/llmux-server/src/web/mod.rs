@@ -93,8 +93,12 @@ fn serve(path: &str, headers: &HeaderMap, versioned: bool) -> Response {
 }
 
 async fn asset(req: Request) -> Response {
-    let versioned = req.uri().query().is_some_and(|q| q.starts_with("v="));
-    serve(req.uri().path(), req.headers(), versioned)
+    // Cacheable for a year only under the URL of this exact content.
+    let path = req.uri().path();
+    let wanted = req.uri().query().and_then(|q| q.strip_prefix("v="));
+    let versioned =
+        wanted.is_some() && assets().get(path).is_some_and(|a| Some(a.version.as_str()) == wanted);
+    serve(path, req.headers(), versioned)
 }
 
 async fn page(file: &'static str, headers: HeaderMap) -> Response {

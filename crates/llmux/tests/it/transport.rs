@@ -53,6 +53,18 @@ async fn unix_socket_serves_every_route_to_the_owner() {
 }
 
 #[tokio::test]
+async fn unknown_paths_are_404_only_to_signed_in_callers() {
+    let d = TestDaemon::start().await;
+    crate::authz::user(&d, "alice", false).await;
+    let (token, _) = crate::authz::token(&d, "alice", "user", None).await;
+    let auth = format!("Bearer {token}");
+    for path in ["/api/nope", "/nope", "/api/admin/settings"] {
+        assert_eq!(d.http("GET", path, &[], "").0, 401, "{path} anonymous");
+        assert_eq!(d.http("GET", path, &[("Authorization", &auth)], "").0, 404, "{path} signed in");
+    }
+}
+
+#[tokio::test]
 async fn unix_socket_refuses_proxied_requests() {
     let d = TestDaemon::start().await;
     for header in ["X-Forwarded-For", "Forwarded", "Via", "X-Real-IP", "Tailscale-User-Login"] {

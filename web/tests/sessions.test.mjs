@@ -1,0 +1,92 @@
+// Flow 6: the sessions list updates live (server-sent events, no reload) when a session is
+// stopped (from the CLI, or with the bulk Stop button) — its status reads `exited` — and when
+// one is killed with confirmation — its row disappears — here and in a second browser.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemon, launchBrowser, openPage, screenshot, startFakeSessions, ADMIN, VIEWPORTS } from './harness.mjs';
+
+let browser;
+let d;
+before(async () => {
+  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
+});
+after(async () => {
+  await browser?.close();
+  await d?.stop();
+});
+
+const row = (page, name) => page.locator(`[data-testid=session-row][data-name="${name}"]`);
+const status = (page, name) => row(page, name).getByTestId('session-status');
+
+/** Waits until the row's status reads `want` (auto-retrying, no reload). */
+async function expectStatus(page, name, want) {
+  await page.waitForFunction(([n, w]) => document.querySelector(`[data-testid=session-row][data-name="${n}"] [data-testid=session-status]`)?.textContent === w, [name, want], { polling: 'raf' })
+    .catch(async (e) => { throw new Error(`${name} never read ${want} (now ${await status(page, name).textContent().catch(() => 'no row')}): ${e.message}`); });
+}
+
+/** Marks the document, so a later check proves the page was never reloaded. */
+const mark = (page) => page.evaluate(() => { window.__noReload = true; });
+const notReloaded = async (page) => assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was reloaded');
+
+for (const vp of Object.keys(VIEWPORTS)) {
+  test(`live stop and kill with confirmation (${vp})`, async (t) => {
+    const [a, b, c, e] = ['a', 'b', 'c', 'e'].map((x) => `live-${x}-${vp}`);
+    await startFakeSessions(d, [a, b, c]);
+    const one = await openPage(browser, vp, d, { login: ADMIN });
+    const two = await openPage(browser, 'desktop', d, { login: ADMIN }); // a second browser
+    t.after(() => Promise.all([one.context.close(), two.context.close()]));
+    const [p1, p2] = [one.page, two.page];
+    await Promise.all([p1.goto('/'), p2.goto('/')]);
+    for (const p of [p1, p2]) {
+      for (const n of [a, b, c]) await expectStatus(p, n, 'running');
+      await mark(p);
+    }
+
+    // Stopped from the CLI: both pages show `exited` without a reload.
+    await d.cliOk(['session', 'stop', a]);
+    await Promise.all([expectStatus(p1, a, 'exited'), expectStatus(p2, a, 'exited')]);
+
+    // Stopped with the bulk Stop button in one page: `exited` in both.
+    await row(p1, b).getByTestId('session-select').check();
+    await p1.getByTestId('bulk-stop').click();
+    await Promise.all([expectStatus(p1, b, 'exited'), expectStatus(p2, b, 'exited')]);
+    await expectStatus(p1, c, 'running');
+
+    // Kill asks first; Cancel keeps the session.
+    await row(p1, c).getByTestId('session-kill').click();
+    const dialog = p1.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    assert.match(await p1.getByTestId('confirm-text').textContent(), new RegExp(`\\b${c}\\b`), 'the confirmation names the session');
+    await screenshot(p1, 'kill-confirm', vp);
+    await p1.getByTestId('confirm-cancel').click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await d.cliOk(['session', 'show', c])).includes(c), true, 'cancel kept the session');
+    await expectStatus(p1, c, 'running');
+
+    // OK kills it: the row disappears in both pages, without a reload.
+    await row(p1, c).getByTestId('session-kill').click();
+    await dialog.waitFor();
+    await p1.getByTestId('confirm-ok').click();
+    await Promise.all([row(p1, c).waitFor({ state: 'detached' }), row(p2, c).waitFor({ state: 'detached' })]);
+    const gone = await d.cli(['session', 'show', c]);
+    assert.equal(gone.code, 4, `the killed session's record is gone: ${gone.stdout}${gone.stderr}`);
+
+    // Killed from the other browser (an exited one: "Remove"): gone from the first page.
+    await row(p2, a).getByTestId('session-kill').click();
+    await p2.getByTestId('confirm-dialog').waitFor();
+    assert.match(await p2.getByTestId('confirm-text').textContent(), new RegExp(`\\b${a}\\b`));
+    await p2.getByTestId('confirm-ok').click();
+    await row(p1, a).waitFor({ state: 'detached' });
+
+    // A session started elsewhere appears live too.
+    await startFakeSessions(d, [e]);
+    await expectStatus(p1, e, 'running');
+    await expectStatus(p1, b, 'exited');
+    await notReloaded(p1);
+    await notReloaded(p2);
+    await screenshot(p1, 'sessions-live', vp);
+    one.guard.check('first page');
+    two.guard.check('second page');
+  });
+}
