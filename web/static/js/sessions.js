@@ -102,12 +102,24 @@ export default function mount(root, _params, pg) {
     for (const [name, row] of rows) {
       if (!names.has(name)) { row.li.remove(); rows.delete(name); selected.delete(name); }
     }
-    next.forEach((s, i) => {
-      let row = rows.get(s.name);
-      if (!row) { row = makeRow(s); rows.set(s.name, row); }
-      fill(row, s);
-      if (ul.children[i] !== row.li) ul.insertBefore(row.li, ul.children[i] || null);
-    });
+    if (!ul.firstChild) {
+      // First render: build every row off-document and insert them at once.
+      const frag = document.createDocumentFragment();
+      for (const s of next) {
+        const row = makeRow(s);
+        rows.set(s.name, row);
+        fill(row, s);
+        frag.append(row.li);
+      }
+      ul.append(frag);
+    } else {
+      next.forEach((s, i) => {
+        let row = rows.get(s.name);
+        if (!row) { row = makeRow(s); rows.set(s.name, row); }
+        fill(row, s);
+        if (ul.children[i] !== row.li) ul.insertBefore(row.li, ul.children[i] || null);
+      });
+    }
     empty.hidden = next.length > 0;
     bulkBar.hidden = !next.length;
     applyFilter();

@@ -125,7 +125,13 @@ export function ago(iso) {
   return `${Math.round(s / 86400)}d ago`;
 }
 
-export const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—");
+// One formatter for all: toLocaleString builds a new Intl formatter on every call (slow × 100 rows).
+let whenFmt;
+export const when = (iso) => {
+  if (!iso) return "—";
+  whenFmt ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return whenFmt.format(new Date(iso));
+};
 
 /** A <time> showing "3m ago" with the full date as its title. */
 export const timeAgo = (iso, tid) => h("time", { datetime: iso, title: when(iso), tid }, ago(iso));
