@@ -212,3 +212,62 @@ impl Drop for Daemon {
         self.stop();
     }
 }
+
+/// One benchmark run: the load before and after, the daemon's warnings, and the body's result.
+pub struct Run<T> {
+    /// 1-minute load average before the daemon started.
+    pub load_before: f64,
+    /// 1-minute load average after it stopped.
+    pub load_after: f64,
+    /// Warnings and errors the daemon logged.
+    pub warnings: Vec<String>,
+    /// What the body returned.
+    pub results: T,
+}
+
+/// Starts the daemon on `state` with `config`, runs `body` against it, and always stops it;
+/// Ctrl-C or SIGTERM interrupt the body (the daemon runs in its own process group and does
+/// not see the terminal's Ctrl-C, so the handlers are installed first).
+pub async fn run_with_daemon<T>(
+    llmux: &Path,
+    state: &Path,
+    config: &Path,
+    label: &str,
+    body: impl AsyncFnOnce(&Daemon) -> Result<T>,
+) -> Result<Run<T>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let load_before = crate::load_average();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if load_before > 0.5 * cpus as f64 {
+        eprintln!(
+            "llmux-bench: warning: the machine is busy (load average {load_before:.2} on {cpus} \
+             CPUs); the figures will be noisy"
+        );
+    }
+    let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+    let stop = async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tokio::pin!(stop);
+    let mut daemon = tokio::select! {
+        d = Daemon::start(llmux, state, config) => d?,
+        () = &mut stop => bail!("interrupted"),
+    };
+    eprintln!("{label}: daemon pid {} ready", daemon.pid());
+    let outcome = tokio::select! {
+        r = body(&daemon) => r.map_err(Some),
+        () = &mut stop => Err(None),
+    };
+    let warnings = daemon.log_warnings();
+    if let Err(Some(_)) = &outcome {
+        eprintln!("llmux-bench: daemon log (tail):\n{}", daemon.log_tail(30));
+    }
+    daemon.stop();
+    drop(daemon);
+    // The guard has cleaned up; now report a failure or an interruption.
+    let results = outcome.map_err(|e| e.unwrap_or_else(|| anyhow::anyhow!("interrupted")))?;
+    Ok(Run { load_before, load_after: crate::load_average(), warnings, results })
+}

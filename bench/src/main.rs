@@ -16,12 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use llmux_core::api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
-use tokio::signal::unix::{SignalKind, signal};
 
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Run, run_with_daemon};
 use crate::report::Results;
 use crate::stats::Summary;
 
@@ -133,43 +132,13 @@ async fn run() -> Result<()> {
     let config = state.join("config.yaml");
     std::fs::write(&config, CONFIG)?;
 
-    let load_before = load_average();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if load_before > 0.5 * cpus as f64 {
-        eprintln!(
-            "llmux-bench: warning: the machine is busy (load average {load_before:.2} on {cpus} \
-             CPUs); the figures will be noisy"
-        );
-    }
     eprintln!("llmux-bench: {version}, {tmux}, state dir {}", state.display());
-    // Handlers first: an interrupted bench must still drop (and so stop) the daemon, which
-    // runs in its own process group and does not see the terminal's Ctrl-C.
-    let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-    let stop = async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    };
-    tokio::pin!(stop);
-    let mut daemon = tokio::select! {
-        d = Daemon::start(&args.llmux, &state, &config) => d?,
-        () = &mut stop => bail!("interrupted"),
-    };
-    eprintln!("llmux-bench: daemon pid {} ready", daemon.pid());
-    let outcome = tokio::select! {
-        r = bench(&args, &daemon, &state) => r.map_err(Some),
-        () = &mut stop => Err(None),
-    };
-    let warnings = daemon.log_warnings();
-    if let Err(Some(_)) = &outcome {
-        eprintln!("llmux-bench: daemon log (tail):\n{}", daemon.log_tail(30));
-    }
-    daemon.stop();
-    drop(daemon);
-    // The guard has cleaned up; now report a failure or an interruption.
-    let results = outcome.map_err(|e| e.unwrap_or_else(|| anyhow!("interrupted")))?;
-    let load_after = load_average();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Run { load_before, load_after, warnings, results } =
+        run_with_daemon(&args.llmux, &state, &config, "llmux-bench", async |daemon| {
+            bench(&args, daemon, &state).await
+        })
+        .await?;
 
     println!();
     println!(
