@@ -106,6 +106,13 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && listeners.size && !source) connectEvents();
 });
 
+/** Starts loading the session list early (the first page is usually the list). */
+export function prefetchSessions() {
+  if (sessions || source) return;
+  refreshSessions().catch(() => {});
+  connectEvents();
+}
+
 /** Calls fn with the session list now (if known) and on every change; returns an unsubscribe. */
 export function onSessions(fn) {
   listeners.add(fn);

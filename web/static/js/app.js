@@ -1,6 +1,6 @@
 // The app shell: who is signed in, the menu, page lifecycle, the service worker.
 
-import { api, post, me, toLogin } from "./api.js";
+import { api, post, me, toLogin, prefetchSessions } from "./api.js";
 import { h, $, toast } from "./ui.js";
 import { start } from "./router.js";
 
@@ -96,6 +96,11 @@ async function onRoute(m, isNav) {
 }
 
 async function boot() {
+  // On the sessions page, fetch the page's module and its data while whoami is in flight.
+  if (location.pathname === "/") {
+    import("./sessions.js").catch(() => {});
+    prefetchSessions();
+  }
   try {
     Object.assign(me, await api("/api/auth/whoami"));
   } catch (e) {
