@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use llmux_auth::Action;
 
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, Query};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -75,6 +75,14 @@ async fn create(
     Json(req): Json<CreateSessionRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     caller.require(Action::DriveSessions)?;
+    // A bare shell is a login on the host: admins only (agents at least show what they run).
+    if req.agent.trim() == "shell" && !caller.0.is_admin() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the shell agent is for admins; start a coding agent instead",
+        ));
+    }
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
     Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))

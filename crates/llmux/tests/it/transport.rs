@@ -65,6 +65,30 @@ async fn unknown_paths_are_404_only_to_signed_in_callers() {
 }
 
 #[tokio::test]
+async fn only_admins_may_start_a_bare_shell() {
+    let d = TestDaemon::start().await;
+    crate::authz::user(&d, "alice", false).await;
+    crate::authz::user(&d, "root", true).await;
+    let (alice, _) = crate::authz::token(&d, "alice", "user", None).await;
+    let (root, _) = crate::authz::token(&d, "root", "admin", None).await;
+    let body = |name: &str| format!(r#"{{"agent":"shell","name":"{name}"}}"#);
+    let post = |token: &str, name: &str| {
+        let auth = format!("Bearer {token}");
+        d.http(
+            "POST",
+            "/api/sessions",
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &body(name),
+        )
+    };
+    let (status, res) = post(&alice, "sh1");
+    assert_eq!(status, 403, "{res}");
+    assert!(res.contains("shell agent is for admins"), "{res}");
+    assert_eq!(post(&root, "sh2").0, 201);
+    assert_eq!(d.client.list_sessions().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn unix_socket_refuses_proxied_requests() {
     let d = TestDaemon::start().await;
     for header in ["X-Forwarded-For", "Forwarded", "Via", "X-Real-IP", "Tailscale-User-Login"] {
