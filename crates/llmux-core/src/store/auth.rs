@@ -127,6 +127,14 @@ fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
     })
 }
 
+fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
+    )
+    .map(drop)
+}
+
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at";
 const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
@@ -138,13 +146,8 @@ impl Store {
 
     /// Inserts a user; [`Error::AlreadyExists`] if the name is taken.
     pub fn insert_user(&self, u: &UserRecord) -> Result<()> {
-        self.conn()
-            .execute(
-                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
-            )
-            .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))?;
-        Ok(())
+        insert_user(&self.conn(), u)
+            .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))
     }
 
     /// Inserts the first user only if no user exists yet (setup races); returns whether it did.
@@ -155,10 +158,7 @@ impl Store {
         if count > 0 {
             return Ok(false);
         }
-        tx.execute(
-            &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-            params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
-        )?;
+        insert_user(&tx, u)?;
         tx.commit()?;
         Ok(true)
     }

@@ -7,33 +7,18 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use llmux_auth::{Action, Principal};
-use llmux_core::api::{AboutResponse, Endpoint, ErrorBody, SessionStatus, SessionView};
+use llmux_auth::Action;
+use llmux_core::api::{AboutResponse, Endpoint, ErrorBody, SessionStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::sessions::visible;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events)).routes(routes!(about))
-}
-
-fn visible(state: &AppState, principal: &Principal) -> Vec<SessionView> {
-    state
-        .sessions
-        .list()
-        .iter()
-        .filter(|s| principal.can_access(&s.owner))
-        .cloned()
-        .map(|mut s| {
-            if !principal.is_admin() && principal.owner() != s.owner {
-                s.env = None;
-            }
-            s
-        })
-        .collect()
 }
 
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after

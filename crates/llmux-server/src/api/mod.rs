@@ -7,7 +7,7 @@ mod agents;
 mod auth;
 mod events;
 mod meta;
-mod sessions;
+pub(crate) mod sessions;
 mod tokens;
 mod users;
 

@@ -51,18 +51,13 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Respon
         // Everyone sees the same list: serialize it once per change, not once per request.
         return Ok(state.list_json().into_response());
     }
-    let views = state.sessions.list();
-    let mine = views.iter().filter(|s| caller.0.can_access(&s.owner)).cloned();
-    Ok(Json(mine.map(|s| redact(s, &caller)).collect::<Vec<_>>()).into_response())
+    Ok(Json(visible(&state, &caller.0)).into_response())
 }
 
-/// Env values are shown only to the session's owner and admins (admins see every session
-/// anyway, owners see their own): a read-only token of the owner sees them too.
-fn redact(mut view: SessionView, caller: &Caller) -> SessionView {
-    if !caller.0.is_admin() && caller.0.owner() != view.owner {
-        view.env = None;
-    }
-    view
+/// The sessions `principal` may see. Env values therefore reach only a session's owner and
+/// admins: nobody else is shown the session at all.
+pub(crate) fn visible(state: &AppState, principal: &llmux_auth::Principal) -> Vec<SessionView> {
+    state.sessions.list().iter().filter(|s| principal.can_access(&s.owner)).cloned().collect()
 }
 
 /// Spawn a session.
@@ -97,7 +92,7 @@ async fn show(
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(redact(state.sessions.get(&name)?, &caller)))
+    Ok(Json(state.sessions.get(&name)?))
 }
 
 /// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
