@@ -6,7 +6,9 @@
 mod attach;
 mod auth;
 mod sessions;
+mod state;
 
 pub use attach::*;
 pub use auth::*;
 pub use sessions::*;
+pub use state::*;
