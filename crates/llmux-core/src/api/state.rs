@@ -175,3 +175,29 @@ pub struct Turn {
     /// Its parts, in order.
     pub parts: Vec<TurnPart>,
 }
+
+/// A session's agent changed state: the payload of `event: state` on `/api/events`, and what
+/// notifications are made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StateEvent {
+    /// Session name.
+    pub name: String,
+    /// The session owner's username (empty for the local operator's sessions).
+    pub owner: String,
+    /// The agent in this session (`claude`, `qwen`, …).
+    pub agent: String,
+    /// The new state.
+    pub state: AgentState,
+    /// The state before.
+    pub previous: AgentState,
+    /// When the new state was entered (RFC 3339).
+    pub since: String,
+    /// While `waiting`: what for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// While `waiting`: the question and its options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PendingPrompt>,
+}
