@@ -7,6 +7,7 @@
 //! errors, so the CLI can print the right hint.
 
 mod accounts;
+mod agent;
 mod sse;
 mod url;
 mod ws;
@@ -32,6 +33,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
+pub use crate::agent::{EventStream, SessionEvent};
 pub use crate::sse::LogStream;
 pub use crate::url::ServerUrl;
 pub use crate::ws::{AttachOptions, Io, Terminal};
@@ -384,7 +386,8 @@ impl Client {
 
     /// `POST /api/sessions/{name}/send`.
     pub async fn send(&self, name: &str, prompt: &str, enter: bool) -> Result<()> {
-        let req = SendRequest { prompt: prompt.to_owned(), enter: Some(enter) };
+        let req =
+            SendRequest { prompt: prompt.to_owned(), enter: Some(enter), ..Default::default() };
         self.post::<OkResponse>(&session_path(name, "/send"), &req).await.map(drop)
     }
 
@@ -405,7 +408,7 @@ impl Client {
 }
 
 /// `/api/sessions/<percent-encoded name><suffix>`.
-fn session_path(name: &str, suffix: &str) -> String {
+pub(crate) fn session_path(name: &str, suffix: &str) -> String {
     format!("/api/sessions/{}{suffix}", encode_segment(name))
 }
 

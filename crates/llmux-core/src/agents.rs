@@ -33,6 +33,11 @@ pub struct AgentDef {
     pub has_history: bool,
     /// False for agents defined only in the config file.
     pub builtin: bool,
+    /// Pause between a prompt's text and its Enter (`None`: the daemon default, 0.3 s).
+    pub settle: Option<std::time::Duration>,
+    /// Arguments always added after the flags, for process hygiene (Codex: `--no-daemon`,
+    /// or its app-server daemon outlives the session).
+    pub fixed_args: Vec<String>,
 }
 
 impl AgentDef {
@@ -64,10 +69,16 @@ impl AgentDef {
         self.is_installed_in(std::env::var_os("PATH").as_deref())
     }
 
-    /// The argv to launch: `cmd`, then the flags override (or the defaults).
+    /// The argv to launch: `cmd`, then the flags override (or the defaults), then the
+    /// fixed arguments the flags do not already have.
     pub fn argv(&self, flags_override: Option<&str>) -> Result<Vec<String>> {
         let mut argv = self.cmd.clone();
         argv.extend(validate::flags(flags_override.unwrap_or(&self.default_flags))?);
+        for arg in &self.fixed_args {
+            if !argv.contains(arg) {
+                argv.push(arg.clone());
+            }
+        }
         Ok(argv)
     }
 }
@@ -148,6 +159,8 @@ impl Catalog {
                 docs_url: docs.to_owned(),
                 has_history: history,
                 builtin: true,
+                settle: None,
+                fixed_args: if key == "codex" { vec!["--no-daemon".into()] } else { Vec::new() },
             })
             .collect();
         let shell =
@@ -165,6 +178,8 @@ impl Catalog {
             docs_url: "https://www.gnu.org/software/bash/manual/".into(),
             has_history: false,
             builtin: true,
+            settle: None,
+            fixed_args: Vec::new(),
         });
         Catalog { agents }
     }
@@ -222,6 +237,8 @@ impl Catalog {
                         docs_url: cfg.docs_url.clone().unwrap_or_default(),
                         has_history: false,
                         builtin: false,
+                        settle: None,
+                        fixed_args: Vec::new(),
                     });
                 }
             }

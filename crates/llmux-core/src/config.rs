@@ -31,6 +31,42 @@ pub struct Config {
     /// Daemon-wide prompts typed into every new session once it is ready.
     #[serde(default)]
     pub init_prompts: Vec<String>,
+    /// `notifications:` section: Web Push and the webhook.
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+}
+
+/// `notifications:` section. Notifications are made when a session's agent goes from
+/// `working` to `waiting` or `idle`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsConfig {
+    /// A URL that receives every such change of every session as a JSON `StateEvent` (POST,
+    /// 5 s timeout, not retried).
+    pub webhook: Option<String>,
+    /// The VAPID contact sent to push services (`mailto:…` or `https://…`; default
+    /// `mailto:llmux@localhost`).
+    pub vapid_subject: Option<String>,
+    /// Accept `http://127.0.0.1`, `http://[::1]` and `http://localhost` push endpoints (tests
+    /// and local push servers); otherwise endpoints must be `https`.
+    #[serde(default)]
+    pub allow_loopback_push: bool,
+}
+
+impl std::fmt::Debug for NotificationsConfig {
+    /// The webhook URL may carry a secret in its path or query: only its origin is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let webhook = self.webhook.as_deref().map(|url| {
+            let rest = url.split_once("://").map_or(url, |(_, r)| r);
+            let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!("{}…", &url[..url.len() - rest.len() + host_end])
+        });
+        f.debug_struct("NotificationsConfig")
+            .field("webhook", &webhook)
+            .field("vapid_subject", &self.vapid_subject)
+            .field("allow_loopback_push", &self.allow_loopback_push)
+            .finish()
+    }
 }
 
 /// `server:` section.

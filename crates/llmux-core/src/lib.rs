@@ -11,7 +11,9 @@
 pub mod agents;
 pub mod api;
 pub mod config;
+pub mod detect;
 pub mod error;
+pub mod history;
 pub mod paths;
 pub mod sessions;
 pub mod store;

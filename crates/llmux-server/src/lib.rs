@@ -12,6 +12,7 @@ mod error;
 mod extract;
 pub mod listen;
 pub mod logbuf;
+pub mod notify;
 mod security;
 mod state;
 mod web;

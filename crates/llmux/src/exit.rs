@@ -10,7 +10,11 @@
 //! | 5 | `session attach`: the session ended while attached |
 //! | 6 | `session attach`: the connection was lost |
 //! | 7 | `session attach`: refused (not allowed, not running, credential revoked) |
+//! | 8 | `session prompt --wait`: the agent is waiting for its person (a permission, a choice) |
+//! | 9 | `session prompt --wait`: the timeout passed while the agent was still working |
 //! | 130 | interrupted by Ctrl-C (128 + SIGINT, as a shell reports it) |
+//!
+//! `session prompt --wait` exits 0 when the agent is idle again and 5 when it exited.
 
 /// The command failed.
 pub(crate) const FAILURE: u8 = 1;
@@ -24,6 +28,10 @@ pub(crate) const SESSION_ENDED: u8 = 5;
 pub(crate) const CONNECTION_LOST: u8 = 6;
 /// `session attach`: the daemon refused (401, 403, 409) or revoked the credential.
 pub(crate) const REFUSED: u8 = 7;
+/// `session prompt --wait`: the agent waits for an answer.
+pub(crate) const WAITING: u8 = 8;
+/// `session prompt --wait`: the timeout passed.
+pub(crate) const TIMEOUT: u8 = 9;
 /// Ctrl-C.
 pub(crate) const INTERRUPTED: u8 = 130;
 

@@ -74,6 +74,16 @@ pub struct SessionView {
     pub parent: Option<String>,
     /// `running` or `exited`.
     pub status: SessionStatus,
+    /// What the agent is doing: `starting`, `idle`, `working`, `waiting` or `exited`.
+    pub state: crate::api::AgentState,
+    /// When it entered that state (RFC 3339).
+    pub state_since: String,
+    /// While `waiting`: what for (`permission: touch`, `choice`, `trust`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// While `waiting`: the question and the answers offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<crate::api::PendingPrompt>,
     /// PID of the agent process while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
@@ -128,6 +138,9 @@ pub struct CreateSessionRequest {
     /// Session that spawned this one (set by the CLI from `$LLMUX_SESSION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Do not type the init prompts (daemon-wide or the session's) after this spawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_init: Option<bool>,
 }
 
 /// `PATCH /api/sessions/{name}`: absent fields are kept; `null` resets to the default.
@@ -168,7 +181,7 @@ where
 }
 
 /// `POST /api/sessions/{name}/send`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SendRequest {
@@ -177,6 +190,78 @@ pub struct SendRequest {
     /// Press Enter after the text (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enter: Option<bool>,
+    /// Wait until the agent is done (leaves `working`) and return its reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<bool>,
+    /// With `wait`: give up after this many seconds (default 600, at most 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+/// Response of `POST /api/sessions/{name}/send`: `{ok: true}`, plus the outcome with `wait`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SendResponse {
+    /// Always true.
+    pub ok: bool,
+    /// With `wait`: the state the agent was left in (`idle`, `waiting`, `exited`, or
+    /// `working` when the timeout passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::api::AgentState>,
+    /// With `wait`: the reply (from the transcript where llmux reads one, else new pane text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// With `wait`, when `waiting`: what for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// With `wait`, when `waiting`: the question and its options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<crate::api::PendingPrompt>,
+    /// With `wait`: true when the timeout passed first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+}
+
+/// `POST /api/sessions/{name}/answer`: choose one option of the question on screen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// Index into the session's `prompt.options`.
+    pub option: usize,
+}
+
+/// `POST /api/sessions/{name}/key`: press one key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// One of `Up Down Left Right Enter Escape Tab BSpace Space C-c C-d`, a digit, or `y`/`n`.
+    pub key: String,
+}
+
+/// `POST /api/sessions/{name}/resume`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResumeRequest {
+    /// The conversation to resume (from `conversations`).
+    pub conversation_id: String,
+}
+
+/// Response of `GET /api/sessions/{name}/transcript`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptResponse {
+    /// Whether llmux reads this agent's transcripts.
+    pub supported: bool,
+    /// The conversation shown, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Its turns (the last 300).
+    pub turns: Vec<crate::api::Turn>,
 }
 
 /// `POST /api/sessions/broadcast`.

@@ -7,7 +7,8 @@ use tokio::task::JoinSet;
 
 use super::SessionService;
 use crate::api::{
-    BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES, SessionStatus,
+    AgentState, BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES,
+    SessionStatus,
 };
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
@@ -15,21 +16,57 @@ use crate::tmux::Tmux;
 use crate::validate;
 
 impl SessionService {
-    /// Types a prompt into a running session, then presses Enter after the settle delay.
+    /// Types a prompt into a running session, then presses Enter after the agent's settle
+    /// delay.
     ///
-    /// Senders to one session are served in order: the session lock is held for the whole
-    /// send, so two prompts never interleave.
+    /// Senders to one session queue up (a fair lock held for the whole prompt), so their
+    /// keystrokes never interleave. A prompt sent while the agent is still `starting` is held
+    /// until it is ready, up to [`SessionOptions::ready_timeout`](super::SessionOptions).
     pub async fn send(&self, name: &str, prompt: &str, enter: bool) -> Result<()> {
         validate::prompt(prompt)?;
-        let lock = self.session_lock(name);
-        let _guard = lock.lock().await;
-        self.record(name)?;
+        let record = self.record(name)?;
+        let queue = self.input_lock(name);
+        let _turn = queue.lock().await;
+        self.ensure_running(name)?;
+        self.wait_until_ready(name, self.opts.ready_timeout).await?;
+        type_prompt(&self.tmux, name, prompt, enter, self.settle_for(&record.agent)).await
+    }
+
+    /// The pause between text and Enter for an agent.
+    pub(super) fn settle_for(&self, agent: &str) -> Duration {
+        self.catalog.get(agent).and_then(|a| a.settle).unwrap_or(self.opts.settle)
+    }
+
+    pub(super) fn ensure_running(&self, name: &str) -> Result<()> {
         if self.status(name) != SessionStatus::Running {
             return Err(Error::Conflict(format!(
                 "session {name:?} is not running; start it with `llmux session restart {name}`"
             )));
         }
-        type_prompt(&self.tmux, name, prompt, enter, self.opts.settle).await
+        Ok(())
+    }
+
+    /// Waits while the agent is `starting`. Errors if it exits or stays starting too long.
+    pub(super) async fn wait_until_ready(&self, name: &str, limit: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut changes = self.watch();
+        loop {
+            match self.track(name).map(|t| t.state) {
+                Some(AgentState::Exited) => {
+                    return Err(Error::Conflict(format!("session {name:?} exited")));
+                }
+                None | Some(AgentState::Starting) => {}
+                Some(_) => return Ok(()),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Conflict(format!(
+                    "the agent in session {name:?} is still starting after {}s; \
+                     look at it with `llmux session attach {name}`",
+                    limit.as_secs()
+                )));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+        }
     }
 
     /// Sends one prompt to many sessions at once.
@@ -85,7 +122,8 @@ impl SessionService {
         }
     }
 
-    /// Types the daemon's and the session's init prompts once the agent's screen settles.
+    /// Types the daemon's and the session's init prompts once the agent is ready, each one
+    /// after the agent is idle again, through the same queue as every other prompt.
     pub(super) fn fire_init_prompts(&self, record: &SessionRecord) {
         let prompts: Vec<String> = self
             .init_prompts()
@@ -97,23 +135,54 @@ impl SessionService {
         if prompts.is_empty() {
             return;
         }
-        let tmux = self.tmux.clone();
+        let Some(service) = self.me.get().and_then(std::sync::Weak::upgrade) else { return };
         let name = record.name.clone();
-        let settle = self.opts.settle;
         tokio::spawn(async move {
-            wait_for_quiet_screen(&tmux, &name, Duration::from_secs(10)).await;
             for prompt in prompts {
-                if let Err(e) = type_prompt(&tmux, &name, &prompt, true, settle).await {
+                if let Err(e) = service.wait_until_idle(&name, service.opts.ready_timeout).await {
+                    tracing::warn!(session.name = %name, error = %e, "init prompts not sent");
+                    return;
+                }
+                let before = service.track(&name).map_or(0, |t| t.transitions);
+                if let Err(e) = service.send(&name, &prompt, true).await {
                     tracing::warn!(session.name = %name, error = %e, "init prompt not sent");
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // Let the agent take it (leave idle) before the next one waits for idle.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+                while service.track(&name).is_some_and(|t| t.transitions == before)
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         });
     }
+
+    /// Waits until the agent is `idle`.
+    async fn wait_until_idle(&self, name: &str, limit: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut changes = self.watch();
+        loop {
+            match self.track(name).map(|t| t.state) {
+                Some(AgentState::Idle) => return Ok(()),
+                Some(AgentState::Exited) => {
+                    return Err(Error::Conflict(format!("session {name:?} exited")));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Conflict(format!(
+                    "the agent in session {name:?} was not idle within {}s",
+                    limit.as_secs()
+                )));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+        }
+    }
 }
 
-async fn type_prompt(
+pub(super) async fn type_prompt(
     tmux: &Tmux,
     name: &str,
     prompt: &str,
@@ -126,25 +195,4 @@ async fn type_prompt(
         tmux.send_key(name, "Enter").await?;
     }
     Ok(())
-}
-
-/// Waits until the pane shows something and stops changing for a moment, or `limit` passes.
-async fn wait_for_quiet_screen(tmux: &Tmux, name: &str, limit: Duration) {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut last = String::new();
-    let mut stable = 0;
-    while tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let Ok(screen) = tmux.capture(name, 50).await else { return };
-        if !screen.trim().is_empty() && screen == last {
-            stable += 1;
-            if stable >= 2 {
-                return;
-            }
-        } else {
-            stable = 0;
-        }
-        last = screen;
-    }
-    tracing::warn!(session.name = %name, "screen did not settle; sending init prompts anyway");
 }

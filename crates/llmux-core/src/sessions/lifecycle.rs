@@ -27,9 +27,13 @@ impl SessionService {
         let flags = req.flags.map(|f| f.trim().to_owned());
         agent.argv(flags.as_deref())?;
         let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
-        if let Some(id) = &req.resume_from {
+        if let Some(id) = req.resume_from.as_deref().filter(|r| !r.is_empty()) {
             validate::conversation_id(id)?;
+            if crate::history::supported(&agent.key) {
+                crate::history::validate_id(&agent.key, id)?;
+            }
         }
+        let skip_init = req.skip_init.unwrap_or(false);
         if !agent.is_installed() {
             return Err(Error::invalid(format!(
                 "agent {:?} is not installed (looked for {}); install it with: {}",
@@ -75,7 +79,7 @@ impl SessionService {
 
         let lock = self.session_lock(&record.name);
         let _guard = lock.lock().await;
-        if let Err(e) = self.spawn(&record).await {
+        if let Err(e) = self.spawn(&record, !skip_init).await {
             let _registry = self.registry.lock().await;
             let name = record.name.clone();
             self.records.write().expect("records lock").remove(&name);
@@ -102,9 +106,15 @@ impl SessionService {
     }
 
     /// Starts the record's tmux session (killing a leftover one of the same name first).
-    async fn spawn(&self, record: &SessionRecord) -> Result<()> {
+    /// Init prompts follow when `init` is set and the spawn is not a resume.
+    async fn spawn(&self, record: &SessionRecord, init: bool) -> Result<()> {
         let agent = self.catalog.require(&record.agent)?;
-        let argv = agent.argv(record.flags.as_deref())?;
+        let mut argv = agent.argv(record.flags.as_deref())?;
+        argv.extend(self.conversation_args(
+            &record.name,
+            &agent.key,
+            record.resume_from.as_deref(),
+        ));
         if !Path::new(&record.cwd).is_dir() {
             return Err(Error::invalid(format!("cwd does not exist: {}", record.cwd)));
         }
@@ -114,8 +124,10 @@ impl SessionService {
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
         // A dead pane (remain-on-exit) or a running one being restarted still holds the name.
         if self.live.read().expect("live lock").contains_key(&record.name) {
+            self.end_processes(&record.name).await;
             self.tmux.kill_session(&record.name).await?;
         }
+        self.tracker.reset(&record.name);
         let spec = SpawnSpec {
             name: &record.name,
             cwd: Path::new(&record.cwd),
@@ -138,7 +150,9 @@ impl SessionService {
         };
         self.live.write().expect("live lock").insert(record.name.clone(), pane);
         self.notify();
-        self.fire_init_prompts(record);
+        if init && record.resume_from.is_none() {
+            self.fire_init_prompts(record);
+        }
         Ok(())
     }
 
@@ -171,6 +185,9 @@ impl SessionService {
             let resume = resume.filter(|r| !r.is_empty());
             if let Some(id) = &resume {
                 validate::conversation_id(id)?;
+                if crate::history::supported(&new.agent) {
+                    crate::history::validate_id(&new.agent, id)?;
+                }
             }
             new.resume_from = resume;
         }
@@ -195,7 +212,7 @@ impl SessionService {
         if relaunch && self.status(&new.name) == SessionStatus::Running {
             new.started_at = now_ms();
             self.save(&new).await?;
-            self.spawn(&new).await?;
+            self.spawn(&new, true).await?;
             tracing::info!(session.name = %new.name, "session respawned after edit");
         }
         self.get(&new.name)
@@ -224,6 +241,7 @@ impl SessionService {
             records.remove(&old.name);
             records.insert(new.name.clone(), new.clone());
         }
+        self.tracker.rename(&old.name, &new.name);
         self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
@@ -255,9 +273,16 @@ impl SessionService {
         record.started_at = now_ms();
         record.updated_at = record.started_at;
         self.save(&record).await?;
-        self.spawn(&record).await?;
+        self.spawn(&record, true).await?;
         tracing::info!(session.name = %name, "session restarted");
         self.get(name)
+    }
+
+    /// Ends every process of the session (its pane's process group and strays), see
+    /// [`super::procs`].
+    async fn end_processes(&self, name: &str) {
+        let pid = self.live.read().expect("live lock").get(name).filter(|p| !p.dead).map(|p| p.pid);
+        super::procs::end_session_processes(pid, name, self.tmux.socket()).await;
     }
 
     /// Drops a killed session's pane from the live view (the next refresh agrees).
@@ -272,6 +297,7 @@ impl SessionService {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         self.record(name)?;
+        self.end_processes(name).await;
         self.tmux.kill_session(name).await?;
         self.forget_pane(name);
         tracing::info!(session.name = %name, "session stopped");
@@ -290,6 +316,7 @@ impl SessionService {
             )));
         }
         // Kill first, while the record still reserves the name against concurrent creates.
+        self.end_processes(name).await;
         self.tmux.kill_session(name).await?;
         self.forget_pane(name);
         let _registry = self.registry.lock().await;

@@ -5,8 +5,15 @@
 //! never wait for tmux. Changes to one session are serialized by a per-session lock; creating,
 //! renaming and removing records are serialized by the registry lock.
 
+mod conversations;
 mod input;
 mod lifecycle;
+mod procs;
+mod status;
+mod wait;
+
+pub use status::SETTLE;
+pub use wait::WaitOutcome;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -16,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::agents::Catalog;
-use crate::api::{AgentView, SessionStatus, SessionView};
+use crate::api::{AgentState, AgentView, SessionStatus, SessionView};
 use crate::error::{Error, Result};
 use crate::paths::display_path;
 use crate::store::{SessionRecord, Store};
@@ -34,6 +41,8 @@ pub struct SessionOptions {
     pub size: (u16, u16),
     /// Daemon-wide init prompts at start, fired before a session's own.
     pub init_prompts: Vec<String>,
+    /// How long a prompt is held while the agent is still starting.
+    pub ready_timeout: Duration,
 }
 
 impl Default for SessionOptions {
@@ -43,6 +52,7 @@ impl Default for SessionOptions {
             settle: Duration::from_millis(300),
             size: (120, 40),
             init_prompts: Vec::new(),
+            ready_timeout: Duration::from_secs(90),
         }
     }
 }
@@ -64,6 +74,14 @@ pub struct SessionService {
     generation: std::sync::atomic::AtomicU64,
     /// The last list, rebuilt only when the generation moved.
     views: Mutex<(u64, Arc<Vec<SessionView>>)>,
+    /// What each agent is doing.
+    tracker: status::Tracker,
+    /// Per-session input queues: prompts to one session are typed one after another.
+    inputs: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    /// The live conversation id of each session, where llmux chose or resumed it.
+    conversations: Mutex<HashMap<String, String>>,
+    /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
+    me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
 
 impl SessionService {
@@ -91,7 +109,12 @@ impl SessionService {
             changes: tokio::sync::watch::channel(0).0,
             generation: std::sync::atomic::AtomicU64::new(1),
             views: Mutex::new((0, Arc::new(Vec::new()))),
+            tracker: status::Tracker::default(),
+            inputs: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(HashMap::new()),
+            me: std::sync::OnceLock::new(),
         });
+        let _ = service.me.set(Arc::downgrade(&service));
         service.refresh().await?;
         let (running, total) = {
             let live = service.live.read().expect("live lock");
@@ -115,13 +138,17 @@ impl SessionService {
         let changed = {
             let mut current = self.live.write().expect("live lock");
             let changed = status_differs(&current, &live);
-            *current = live;
+            let activity = activity_differs(&current, &live);
+            *current = live.clone();
+            if activity && !changed {
+                self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
             changed
         };
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         if changed {
             self.notify();
         }
+        self.observe(&live).await;
         Ok(())
     }
 
@@ -262,6 +289,16 @@ impl SessionService {
             Some(p) if !p.dead => SessionStatus::Running,
             _ => SessionStatus::Exited,
         };
+        let track = self.tracker.get(&r.name);
+        let (state, state_since, waiting_for, prompt) = match (status, track) {
+            (SessionStatus::Exited, t) => {
+                (AgentState::Exited, t.map_or(r.updated_at, |t| t.since_ms), None, None)
+            }
+            (_, Some(t)) if t.state != AgentState::Exited => {
+                (t.state, t.since_ms, t.waiting_for, t.prompt)
+            }
+            _ => (AgentState::Starting, r.started_at, None, None),
+        };
         SessionView {
             name: r.name.clone(),
             agent: r.agent.clone(),
@@ -282,6 +319,10 @@ impl SessionService {
             started_at: rfc3339_ms(r.started_at),
             parent: r.parent.clone(),
             status,
+            state,
+            state_since: rfc3339_ms(state_since),
+            waiting_for,
+            prompt,
             pid: pane.filter(|p| !p.dead).map(|p| p.pid),
             exit_status: pane.filter(|p| p.dead).and_then(|p| p.dead_status),
             activity_at: pane.filter(|p| !p.dead).map(|p| rfc3339_ms(p.activity * 1000)),
@@ -297,6 +338,21 @@ impl SessionService {
 
     fn forget_lock(&self, name: &str) {
         self.locks.lock().expect("locks lock").remove(name);
+        self.inputs.lock().expect("inputs lock").remove(name);
+    }
+
+    /// The id of the conversation the session's agent is in, when llmux knows it: the one it
+    /// resumed, or the fresh id llmux chose at spawn.
+    pub fn conversation_id(&self, name: &str) -> Option<String> {
+        if let Some(id) = self.conversations.lock().expect("conversations lock").get(name) {
+            return Some(id.clone());
+        }
+        self.record(name).ok()?.resume_from
+    }
+
+    /// The queue of one session's input: held for one whole prompt.
+    fn input_lock(&self, name: &str) -> Arc<AsyncMutex<()>> {
+        self.inputs.lock().expect("inputs lock").entry(name.to_owned()).or_default().clone()
     }
 
     async fn db<T, F>(&self, f: F) -> Result<T>
@@ -307,6 +363,11 @@ impl SessionService {
         let store = self.store.clone();
         blocking(move || f(&store)).await
     }
+}
+
+/// Whether any pane's last-activity second moved (shown as `activityAt`).
+fn activity_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneInfo>) -> bool {
+    new.iter().any(|(name, p)| old.get(name).is_none_or(|o| o.activity != p.activity))
 }
 
 /// Whether any session appeared, disappeared, or changed pid or liveness.

@@ -5,6 +5,7 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
+mod push;
 mod sessions;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
 use crate::error::{Error, Result};
@@ -22,6 +24,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_sessions.sql"),
     include_str!("../../migrations/0002_auth.sql"),
+    include_str!("../../migrations/0003_push.sql"),
 ];
 
 /// The database handle.

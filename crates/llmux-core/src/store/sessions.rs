@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn session_story() {
         let store = Store::open_in_memory().unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), super::super::MIGRATIONS.len());
         store.insert_session(&record("a")).unwrap();
         assert!(matches!(store.insert_session(&record("a")), Err(Error::AlreadyExists(_))));
         store.insert_session(&record("b")).unwrap();

@@ -22,9 +22,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
-/// every change. Ends when the caller's credential is revoked.
+/// every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever
+/// one of the caller's agents changes state. Ends when the caller's credential is revoked.
 #[utoipa::path(get, path = "/api/events", tag = "sessions",
-    responses((status = 200, description = "text/event-stream: `event: sessions`, data = SessionView[]"),
+    responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]) and `event: state` (data = StateEvent)"),
         (status = 403, body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
@@ -33,10 +34,13 @@ async fn events(
     caller.require(Action::ReadSessions)?;
     let changes = state.sessions.watch();
     let revocations = state.auth.subscribe();
+    let states = state.sessions.state_events();
     let stream = futures_util::stream::unfold(
-        (state, caller.0, changes, revocations, true),
-        |(state, principal, mut changes, mut revocations, first)| async move {
-            if !first {
+        (state, caller.0, changes, revocations, states, true),
+        |(state, principal, mut changes, mut revocations, mut states, first)| async move {
+            if first {
+                changes.borrow_and_update();
+            } else {
                 loop {
                     tokio::select! {
                         changed = changes.changed() => {
@@ -48,6 +52,19 @@ async fn events(
                             changes.borrow_and_update();
                             break;
                         }
+                        ev = states.recv() => match ev {
+                            Ok(ev) if principal.can_access(&ev.owner) => {
+                                let event = Event::default().event("state").json_data(&ev).ok()?;
+                                return Some((
+                                    Ok(event),
+                                    (state, principal, changes, revocations, states, false),
+                                ));
+                            }
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                continue;
+                            }
+                            Err(_) => return None,
+                        },
                         revoked = revocations.recv() => match revoked {
                             Ok(r) if principal.is_revoked_by(&r) => return None,
                             Ok(_) => continue,
@@ -55,12 +72,10 @@ async fn events(
                         },
                     }
                 }
-            } else {
-                changes.borrow_and_update();
             }
             let event =
                 Event::default().event("sessions").json_data(visible(&state, &principal)).ok()?;
-            Some((Ok(event), (state, principal, changes, revocations, false)))
+            Some((Ok(event), (state, principal, changes, revocations, states, false)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

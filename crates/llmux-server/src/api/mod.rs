@@ -5,6 +5,7 @@ mod account;
 pub(crate) mod admin;
 mod agents;
 mod auth;
+mod conversations;
 mod events;
 mod meta;
 pub(crate) mod sessions;
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> (Routes, String) {
         OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
+        .merge(conversations::router())
         .merge(agents::router())
         .merge(auth::router())
         .merge(account::router())

@@ -4,8 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use llmux_core::api::{
-    BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest, EditSessionRequest,
-    ErrorBody, KillResponse, OkResponse, SendRequest, SessionResponse, SessionView,
+    AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
+    EditSessionRequest, ErrorBody, KeyRequest, KillResponse, OkResponse, SendRequest, SendResponse,
+    SessionResponse, SessionView,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -24,6 +25,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(broadcast))
         .routes(routes!(show, edit, remove))
         .routes(routes!(send))
+        .routes(routes!(answer))
+        .routes(routes!(key))
+        .routes(routes!(interrupt))
         .routes(routes!(kill))
         .routes(routes!(stop))
         .routes(routes!(respawn))
@@ -32,7 +36,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// 403 unless the policy allows `action`; 404 unless the caller may see the session
 /// (someone else's session looks absent).
-fn check_access(state: &AppState, caller: &Caller, name: &str, action: Action) -> ApiResult<()> {
+pub(crate) fn check_access(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    action: Action,
+) -> ApiResult<()> {
     caller.require(action)?;
     let record = state.sessions.record(name)?;
     if caller.0.can_access(&record.owner) {
@@ -135,18 +144,97 @@ async fn remove(
     Ok(Json(OkResponse { ok: true }))
 }
 
-/// Type a prompt into a running session (Enter follows unless `enter` is false).
+/// Longest `timeout` of a waited prompt, in seconds.
+const MAX_WAIT_SECS: u64 = 3600;
+
+/// Type a prompt into a running session (Enter follows unless `enter` is false). Prompts to one
+/// session are queued in order; one sent while the agent starts is held until it is ready.
+/// With `wait`, answers once the agent leaves `working`, with its reply.
 #[utoipa::path(post, path = "/api/sessions/{name}/send", tag = "sessions", request_body = SendRequest,
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, body = SendResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
     Json(req): Json<SendRequest>,
+) -> ApiResult<Json<SendResponse>> {
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    if !req.wait.unwrap_or(false) {
+        state.sessions.send(&name, &req.prompt, req.enter.unwrap_or(true)).await?;
+        return Ok(Json(SendResponse { ok: true, ..Default::default() }));
+    }
+    if req.enter == Some(false) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "wait needs enter: a prompt that is not submitted gets no reply",
+        ));
+    }
+    let timeout = req.timeout.unwrap_or(600);
+    if timeout == 0 || timeout > MAX_WAIT_SECS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("timeout must be between 1 and {MAX_WAIT_SECS} seconds"),
+        ));
+    }
+    let out = state
+        .sessions
+        .send_and_wait(&name, &req.prompt, std::time::Duration::from_secs(timeout))
+        .await?;
+    Ok(Json(SendResponse {
+        ok: true,
+        state: Some(out.state),
+        reply: Some(out.reply),
+        waiting_for: out.waiting_for,
+        prompt: out.prompt,
+        timed_out: out.timed_out,
+    }))
+}
+
+/// Choose one option of the question a `waiting` agent shows (by index into `prompt.options`).
+#[utoipa::path(post, path = "/api/sessions/{name}/answer", tag = "sessions", request_body = AnswerRequest,
+    responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn answer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<AnswerRequest>,
 ) -> ApiResult<Json<OkResponse>> {
     check_access(&state, &caller, &name, Action::DriveSessions)?;
-    state.sessions.send(&name, &req.prompt, req.enter.unwrap_or(true)).await?;
+    state.sessions.answer(&name, req.option).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Press one key (arrows, Enter, Escape, Tab, …, or one letter or digit).
+#[utoipa::path(post, path = "/api/sessions/{name}/key", tag = "sessions", request_body = KeyRequest,
+    responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<KeyRequest>,
+) -> ApiResult<Json<OkResponse>> {
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    state.sessions.press_key(&name, &req.key).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// Stop what the agent is doing (presses Escape).
+#[utoipa::path(post, path = "/api/sessions/{name}/interrupt", tag = "sessions",
+    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn interrupt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<OkResponse>> {
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    state.sessions.press_key(&name, "Escape").await?;
     Ok(Json(OkResponse { ok: true }))
 }
 

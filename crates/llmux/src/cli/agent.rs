@@ -15,11 +15,22 @@ pub(crate) enum AgentCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Print the state a detector reads from a saved screen (stdin by default), to check or
+    /// report a misdetection: `llmux session capture NAME > screen.txt`, then
+    /// `llmux agent detect --agent qwen screen.txt`. Runs locally; no daemon needed.
+    Detect {
+        /// Agent key whose detector to run.
+        #[arg(long)]
+        agent: String,
+        /// The saved screen (plain text); `-` or nothing reads stdin.
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 impl AgentCmd {
     pub async fn run(self, ctx: &Ctx) -> Result<u8> {
         match self {
+            AgentCmd::Detect { agent, file } => detect(ctx, &agent, file.as_deref()),
             AgentCmd::List { all } => {
                 let agents = ctx.client()?.agents(all).await?;
                 if ctx.json {
@@ -51,4 +62,44 @@ impl AgentCmd {
             }
         }
     }
+}
+
+fn detect(ctx: &Ctx, agent: &str, file: Option<&std::path::Path>) -> Result<u8> {
+    use std::io::Read;
+
+    use anyhow::Context;
+    let screen = match file.filter(|f| f.as_os_str() != "-") {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("cannot read stdin")?;
+            text
+        }
+    };
+    let Some(found) = llmux_core::detect::detect(agent, &screen) else {
+        anyhow::bail!(
+            "no detector for agent {agent:?}; llmux follows its screen activity instead \
+             (detectors: claude, codex, gemini, qwen, opencode, copilot)"
+        );
+    };
+    if ctx.json {
+        output::json(&found)?;
+        return Ok(0);
+    }
+    println!("state        {}", found.state);
+    if let Some(w) = &found.waiting_for {
+        println!("waiting for  {w}");
+    }
+    if let Some(p) = &found.prompt {
+        println!("question     {}", p.question);
+        if !p.detail.is_empty() {
+            println!("detail       {}", p.detail);
+        }
+        for (i, o) in p.options.iter().enumerate() {
+            let mark = if o.selected { '>' } else { ' ' };
+            println!("  {mark} {i}. {}  (keys: {})", o.label, o.keys.join(" "));
+        }
+    }
+    Ok(0)
 }

@@ -6,6 +6,7 @@
 mod agent;
 mod audit;
 mod auth;
+mod converse;
 mod credentials;
 mod logs;
 mod pair;

@@ -55,6 +55,11 @@ pub(crate) enum SessionCmd {
         force: bool,
     },
     /// Type a prompt into a session and press Enter.
+    ///
+    /// A prompt sent while the agent is still starting is held until it is ready; prompts from
+    /// several senders are typed one after another. With --wait, returns when the agent is
+    /// done and prints its reply. Exit codes with --wait: 0 idle, 8 waiting for an answer
+    /// (a permission or a choice), 9 timeout, 5 the agent exited.
     #[command(visible_alias = "send")]
     Prompt {
         /// Session name.
@@ -63,8 +68,42 @@ pub(crate) enum SessionCmd {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         text: Vec<String>,
         /// Type the text without pressing Enter.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "wait")]
         no_enter: bool,
+        /// Wait until the agent is done and print its reply.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS", requires = "wait")]
+        timeout: u64,
+    },
+    /// Follow sessions' states live (`working`, `idle`, `waiting`, …) until Ctrl-C.
+    Watch {
+        /// Only these sessions (default: all).
+        names: Vec<String>,
+    },
+    /// List a session's past conversations (its agent, its cwd), newest first.
+    History {
+        /// Session name.
+        name: String,
+    },
+    /// Restart a session's agent on a past conversation.
+    Resume {
+        /// Session name.
+        name: String,
+        /// The newest conversation.
+        #[arg(long, conflicts_with = "conversation", required_unless_present = "conversation")]
+        latest: bool,
+        /// This conversation id (see `llmux session history NAME`).
+        #[arg(long, value_name = "ID")]
+        conversation: Option<String>,
+    },
+    /// Answer the question a waiting agent shows, by option number (see `session show`).
+    Answer {
+        /// Session name.
+        name: String,
+        /// Option number, from 0.
+        option: usize,
     },
     /// Type one prompt into many running sessions.
     Broadcast {
@@ -130,9 +169,12 @@ pub(crate) struct StartArgs {
     /// A prompt to type once the agent is up (repeatable).
     #[arg(long = "init", value_name = "PROMPT")]
     init: Vec<String>,
-    /// Resume this conversation id.
-    #[arg(long)]
+    /// Resume this conversation id (see `llmux session history`); no init prompts then.
+    #[arg(long, value_name = "ID")]
     resume_from: Option<String>,
+    /// Do not type the init prompts (the daemon's or --init ones).
+    #[arg(long)]
+    skip_init: bool,
 }
 
 #[derive(Debug, Args)]
@@ -181,7 +223,7 @@ impl SessionCmd {
                     println!("no sessions; start one with `llmux session start <agent>`");
                 } else {
                     output::table(
-                        &["NAME", "AGENT", "STATUS", "STARTED", "CWD"],
+                        &["NAME", "AGENT", "STATE", "STARTED", "CWD"],
                         &sessions.iter().map(row).collect::<Vec<_>>(),
                     )?;
                 }
@@ -239,7 +281,28 @@ impl SessionCmd {
                     );
                 }
             }
-            SessionCmd::Prompt { name, text, no_enter } => {
+            SessionCmd::Prompt { name, text, wait: true, timeout, .. } => {
+                let prompt = prompt_text(text)?;
+                return super::converse::prompt_wait(ctx, &client, &name, &prompt, timeout).await;
+            }
+            SessionCmd::Watch { names } => {
+                return super::converse::watch(ctx, &client, &names).await;
+            }
+            SessionCmd::History { name } => {
+                return super::converse::history(ctx, &client, &name).await;
+            }
+            SessionCmd::Resume { name, latest, conversation } => {
+                return super::converse::resume(ctx, &client, &name, latest, conversation).await;
+            }
+            SessionCmd::Answer { name, option } => {
+                client.answer(&name, option).await?;
+                if ctx.json {
+                    output::json(&serde_json::json!({"ok": true}))?;
+                } else {
+                    println!("answered {name} with option {option}");
+                }
+            }
+            SessionCmd::Prompt { name, text, no_enter, .. } => {
                 let prompt = prompt_text(text)?;
                 client.send(&name, &prompt, !no_enter).await?;
                 if ctx.json {
@@ -350,7 +413,11 @@ async fn each(
 fn row(s: &SessionView) -> Vec<String> {
     let status = match (s.status, s.exit_status) {
         (SessionStatus::Exited, Some(code)) => format!("exited ({code})"),
-        (status, _) => status.as_str().to_owned(),
+        (SessionStatus::Exited, None) => "exited".to_owned(),
+        (SessionStatus::Running, _) => match &s.waiting_for {
+            Some(w) => format!("waiting: {w}"),
+            None => s.state.as_str().to_owned(),
+        },
     };
     vec![s.name.clone(), s.agent.clone(), status, output::ago(&s.started_at), s.cwd_display.clone()]
 }
@@ -358,7 +425,14 @@ fn row(s: &SessionView) -> Vec<String> {
 fn print_details(s: &SessionView) {
     println!("name        {}", s.name);
     println!("agent       {}", s.agent);
-    println!("status      {}", row(s)[2]);
+    println!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
+    if let Some(p) = &s.prompt {
+        println!("question    {}", p.question);
+        for (i, o) in p.options.iter().enumerate() {
+            println!("  {i}. {}", o.label);
+        }
+        println!("            answer with `llmux session answer {} N`", s.name);
+    }
     if let Some(pid) = s.pid {
         println!("pid         {pid}");
     }
@@ -446,6 +520,7 @@ impl StartArgs {
             init_prompts: (!self.init.is_empty()).then_some(self.init),
             resume_from: self.resume_from,
             parent: std::env::var("LLMUX_SESSION").ok().filter(|s| !s.is_empty()),
+            skip_init: self.skip_init.then_some(true),
         })
     }
 }

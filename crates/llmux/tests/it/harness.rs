@@ -30,6 +30,12 @@ pub struct TestDaemon {
 impl TestDaemon {
     /// Starts a daemon whose config defines the `fake` agent.
     pub async fn start() -> TestDaemon {
+        TestDaemon::start_with_env(&[]).await
+    }
+
+    /// Like [`TestDaemon::start`], with extra environment for the daemon (and so for its tmux
+    /// server and agents), e.g. a `PATH` that finds real agent CLIs.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> TestDaemon {
         // Short paths: Unix socket paths are limited to ~100 bytes.
         let dir = tempfile::Builder::new().prefix("lx").tempdir_in("/tmp").expect("temp dir");
         std::fs::create_dir(dir.path().join("home")).expect("home dir");
@@ -42,7 +48,7 @@ impl TestDaemon {
         let paths = Paths::in_state_dir(dir.path().join("state"));
         let mut daemon =
             TestDaemon { client: Client::unix(&paths.socket), paths, dir, child: None, port: 0 };
-        daemon.spawn_daemon().await;
+        daemon.spawn_daemon_with(env).await;
         daemon
     }
 

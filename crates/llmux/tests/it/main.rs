@@ -20,6 +20,8 @@ mod authz;
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
 mod lifecycle;
+/// Real agent CLIs (Qwen Code, Gemini CLI; more opt-in) against our mock model.
+mod real_agents;
 /// A daemon killed with SIGKILL comes back with every session intact.
 mod recovery;
 /// The Unix socket and TCP listeners: who is trusted and how.

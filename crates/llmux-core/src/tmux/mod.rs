@@ -4,6 +4,13 @@
 //! always exact: `=NAME` for sessions and `=NAME:` for panes, never a bare (prefix-matched) name.
 //! tmux forbids `.` in session names, so an llmux name maps to a tmux name with `.` → `+`
 //! (`+` is not allowed in llmux names, so the mapping is one-to-one).
+//!
+//! The frequent reads (the pane list every tick, screens of active panes) go through one
+//! long-lived control-mode client instead ([`control`]).
+
+mod control;
+
+pub use control::CONTROL_SESSION;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -65,6 +72,7 @@ pub struct Tmux {
     socket: PathBuf,
     conf: PathBuf,
     buffer_seq: AtomicU64,
+    control: control::Control,
 }
 
 /// Text longer than this goes through a tmux buffer: tmux caps one command message at 16 KiB.
@@ -76,7 +84,7 @@ const LIST_FORMAT: &str =
 impl Tmux {
     /// A driver for the tmux server on `socket`, started with config `conf`.
     pub fn new(socket: PathBuf, conf: PathBuf) -> Tmux {
-        Tmux { socket, conf, buffer_seq: AtomicU64::new(0) }
+        Tmux { socket, conf, buffer_seq: AtomicU64::new(0), control: control::Control::default() }
     }
 
     /// The socket path.
@@ -184,11 +192,24 @@ impl Tmux {
         })
     }
 
-    /// Every pane of every session, from one `list-panes -a` call. No server = no panes.
+    /// Every pane of every llmux session, from one `list-panes -a` (over the control client;
+    /// by exec if that fails). No server = no panes.
     pub async fn list_panes(&self) -> Result<Vec<PaneInfo>> {
-        let args = vec!["list-panes".into(), "-a".into(), "-F".into(), LIST_FORMAT.into()];
-        match self.run(args, None).await {
-            Ok(out) => Ok(out.lines().filter_map(parse_pane).collect()),
+        let line = format!("list-panes -a -F {}", control::quote(LIST_FORMAT));
+        let out = match self.control.run(&self.command(), &line).await {
+            Ok(lines) => Ok(lines.join("\n")),
+            Err(e) => {
+                tracing::debug!(error = %e, "tmux control client failed; listing by exec");
+                let args = vec!["list-panes".into(), "-a".into(), "-F".into(), LIST_FORMAT.into()];
+                self.run(args, None).await
+            }
+        };
+        match out {
+            Ok(out) => Ok(out
+                .lines()
+                .filter_map(parse_pane)
+                .filter(|p| p.session != CONTROL_SESSION)
+                .collect()),
             // An empty server has no "current" session to resolve the default target from.
             Err(Error::NotFound(message))
                 if no_server(&message) || message.contains("no current target") =>
@@ -197,6 +218,26 @@ impl Tmux {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The visible screen of a session's pane as plain text (what a detector reads), over
+    /// the control client.
+    pub async fn screen(&self, name: &str) -> Result<String> {
+        let line = format!("capture-pane -p -t {}", control::quote(&pane_target(name)));
+        match self.control.run(&self.command(), &line).await {
+            Ok(lines) => Ok(lines.join("\n")),
+            Err(e @ Error::NotFound(_)) => Err(e),
+            Err(_) => {
+                let args =
+                    vec!["capture-pane".into(), "-p".into(), "-t".into(), pane_target(name).into()];
+                self.run(args, None).await
+            }
+        }
+    }
+
+    /// Ends the control client (at shutdown, so the tmux server sees it go).
+    pub async fn close(&self) {
+        self.control.close().await;
     }
 
     /// Kills a session; returns false if it did not exist.

@@ -1,0 +1,364 @@
+//! What each agent is doing: `starting`, `idle`, `working`, `waiting` or `exited`.
+//!
+//! Every refresh tick lists the panes (one control-mode `list-panes -a`). A pane's screen is
+//! captured only when tmux reports activity on it since the last capture (`window_activity`,
+//! whole seconds, so a pane is captured while its activity second is not older than the last
+//! capture), never by polling every pane. The screen goes to the agent's detector
+//! ([`crate::detect`]); Claude Code's own state file is read as well, and wins where it says
+//! something. Agents without a detector (custom ones, the shell) fall back to activity:
+//! `working` while the screen changes, `idle` once it has been still for [`SETTLE`].
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use super::SessionService;
+use crate::api::{AgentState, Detection, PendingPrompt, StateEvent};
+use crate::detect;
+use crate::store::SessionRecord;
+use crate::time::{now_ms, rfc3339_ms};
+use crate::tmux::PaneInfo;
+
+/// How long a screen must stay still before an agent without a detector counts as idle.
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
+/// The state of one session's agent, with what the tracker needs to move it on.
+#[derive(Debug, Clone)]
+pub(crate) struct Track {
+    pid: u32,
+    /// The current state and when it was entered (unix ms).
+    pub state: AgentState,
+    pub since_ms: i64,
+    pub waiting_for: Option<String>,
+    pub prompt: Option<PendingPrompt>,
+    /// Has the agent ever been ready (idle, working or waiting) since it was spawned?
+    ready: bool,
+    screen_hash: u64,
+    /// When the screen last changed.
+    changed_at: Instant,
+    /// Unix second of the last capture: activity at or after it means "capture again".
+    captured_sec: i64,
+    /// Counts state changes: lets a waiter see that something happened.
+    pub transitions: u64,
+}
+
+impl Track {
+    fn new(pid: u32, state: AgentState) -> Track {
+        Track {
+            pid,
+            state,
+            since_ms: now_ms(),
+            waiting_for: None,
+            prompt: None,
+            ready: false,
+            screen_hash: 0,
+            changed_at: Instant::now(),
+            captured_sec: 0,
+            transitions: 0,
+        }
+    }
+
+    /// Moves to `detection`; true if the state (or what it waits for) changed.
+    fn enter(&mut self, detection: Detection) -> bool {
+        let changed = self.state != detection.state || self.waiting_for != detection.waiting_for;
+        if self.state != detection.state {
+            self.since_ms = now_ms();
+        }
+        if changed {
+            self.transitions += 1;
+        }
+        if matches!(detection.state, AgentState::Idle | AgentState::Working | AgentState::Waiting) {
+            self.ready = true;
+        }
+        self.state = detection.state;
+        self.waiting_for = detection.waiting_for;
+        self.prompt = detection.prompt;
+        changed
+    }
+}
+
+/// All tracks, and the channel their changes go out on.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    tracks: Mutex<HashMap<String, Track>>,
+    events: broadcast::Sender<StateEvent>,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker { tracks: Mutex::new(HashMap::new()), events: broadcast::channel(256).0 }
+    }
+}
+
+impl Tracker {
+    pub fn get(&self, name: &str) -> Option<Track> {
+        self.tracks.lock().expect("tracks lock").get(name).cloned()
+    }
+
+    /// Forgets a session (removed) or starts it over (respawned).
+    pub fn reset(&self, name: &str) {
+        self.tracks.lock().expect("tracks lock").remove(name);
+    }
+
+    pub fn rename(&self, old: &str, new: &str) {
+        let mut tracks = self.tracks.lock().expect("tracks lock");
+        if let Some(track) = tracks.remove(old) {
+            tracks.insert(new.to_owned(), track);
+        }
+    }
+}
+
+/// One pane to capture this tick.
+struct Due {
+    name: String,
+    agent: String,
+    home: PathBuf,
+    pid: u32,
+}
+
+impl SessionService {
+    /// Every state change, as it happens.
+    pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
+        self.tracker.events.subscribe()
+    }
+
+    /// The tracked state of one session: `(state, since RFC 3339, waiting for, prompt)`.
+    pub fn agent_state(&self, name: &str) -> Option<(AgentState, i64, Option<String>)> {
+        self.tracker.get(name).map(|t| (t.state, t.since_ms, t.waiting_for))
+    }
+
+    pub(crate) fn track(&self, name: &str) -> Option<Track> {
+        self.tracker.get(name)
+    }
+
+    /// Moves every session's state on after a refresh: captures the panes with activity,
+    /// runs their detectors, applies timers, and sends the changes out.
+    pub(super) async fn observe(&self, live: &HashMap<String, PaneInfo>) {
+        let now_sec = now_ms().div_euclid(1000);
+        let mut due = Vec::new();
+        let mut changes = Vec::new();
+        {
+            let records = self.records.read().expect("records lock");
+            let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
+            tracks.retain(|name, _| records.contains_key(name));
+            for (name, record) in records.iter() {
+                let pane = live.get(name).filter(|p| !p.dead);
+                let Some(pane) = pane else {
+                    let track = tracks
+                        .entry(name.clone())
+                        .or_insert_with(|| Track::new(0, AgentState::Exited));
+                    if track.enter(Detection::state(AgentState::Exited)) {
+                        changes.push(event(name, record, track, AgentState::Starting));
+                    }
+                    track.pid = 0;
+                    continue;
+                };
+                let track = tracks
+                    .entry(name.clone())
+                    .or_insert_with(|| Track::new(pane.pid, AgentState::Starting));
+                if track.pid != pane.pid {
+                    let previous = track.state;
+                    *track = Track::new(pane.pid, AgentState::Starting);
+                    if previous != AgentState::Starting {
+                        track.transitions = 1;
+                        changes.push(event(name, record, track, previous));
+                    }
+                }
+                let quiet = track.changed_at.elapsed() >= SETTLE;
+                if track.captured_sec == 0 || pane.activity >= track.captured_sec {
+                    due.push(Due {
+                        name: name.clone(),
+                        agent: record.agent.clone(),
+                        home: self.agent_home(record),
+                        pid: pane.pid,
+                    });
+                } else if quiet && !detect::has_detector(&record.agent) {
+                    // No detector: a still screen means the agent is done (or ready).
+                    let previous = track.state;
+                    if matches!(previous, AgentState::Starting | AgentState::Working)
+                        && track.screen_hash != 0
+                        && track.enter(Detection::state(AgentState::Idle))
+                    {
+                        changes.push(event(name, record, track, previous));
+                    }
+                }
+            }
+        }
+        for d in due {
+            if let Some(change) = self.capture_and_detect(&d, now_sec).await {
+                changes.push(change);
+            }
+        }
+        if !changes.is_empty() {
+            self.notify();
+            for change in changes {
+                tracing::debug!(session.name = %change.name, state = %change.state, "state");
+                let _ = self.tracker.events.send(change);
+            }
+        }
+    }
+
+    /// Captures one session's screen now and moves its state on (a prompt waiter does this
+    /// every 50 ms for the one session it waits on, so the answer is not a tick late).
+    pub(crate) async fn poke(&self, name: &str) {
+        let due = {
+            let records = self.records.read().expect("records lock");
+            let tracks = self.tracker.tracks.lock().expect("tracks lock");
+            match (records.get(name), tracks.get(name)) {
+                (Some(record), Some(track)) if track.state != AgentState::Exited => Due {
+                    name: name.to_owned(),
+                    agent: record.agent.clone(),
+                    home: self.agent_home(record),
+                    pid: track.pid,
+                },
+                _ => return,
+            }
+        };
+        if let Some(change) = self.capture_and_detect(&due, now_ms().div_euclid(1000)).await {
+            self.notify();
+            let _ = self.tracker.events.send(change);
+        }
+    }
+
+    async fn capture_and_detect(&self, d: &Due, now_sec: i64) -> Option<StateEvent> {
+        let screen = match self.tmux.screen(&d.name).await {
+            Ok(screen) => screen,
+            Err(e) => {
+                tracing::debug!(session.name = %d.name, error = %e, "cannot capture pane");
+                return None;
+            }
+        };
+        let file_state = if d.agent == "claude" { claude_state(&d.home, d.pid) } else { None };
+        let records = self.records.read().expect("records lock");
+        let record = records.get(&d.name)?;
+        let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
+        let track = tracks.get_mut(&d.name)?;
+        if track.pid != d.pid {
+            return None;
+        }
+        track.captured_sec = now_sec;
+        let hash = hash_of(&screen);
+        let screen_changed = hash != track.screen_hash;
+        if screen_changed {
+            track.screen_hash = hash;
+            track.changed_at = Instant::now();
+        }
+        let previous = track.state;
+        let next = match detect::detect(&d.agent, &screen) {
+            Some(mut seen) => {
+                if let Some(file) = file_state {
+                    seen = merge_claude(seen, file);
+                }
+                // An unrecognised screen after ready: keep what we knew.
+                (seen.state != AgentState::Starting || !track.ready).then_some(seen)
+            }
+            // No detector: a changing screen after the first one means work.
+            None if screen_changed && track.ready => Some(Detection::state(AgentState::Working)),
+            None => None,
+        };
+        let next = next?;
+        track.enter(next).then(|| event(&d.name, record, track, previous))
+    }
+
+    /// The HOME an agent runs with: the session's `HOME`, else the daemon's.
+    pub(crate) fn agent_home(&self, record: &SessionRecord) -> PathBuf {
+        record.env.get("HOME").map(PathBuf::from).unwrap_or_else(|| self.opts.home.clone())
+    }
+}
+
+fn event(name: &str, record: &SessionRecord, track: &Track, previous: AgentState) -> StateEvent {
+    StateEvent {
+        name: name.to_owned(),
+        owner: record.owner.clone(),
+        agent: record.agent.clone(),
+        state: track.state,
+        previous,
+        since: rfc3339_ms(track.since_ms),
+        waiting_for: track.waiting_for.clone(),
+        prompt: track.prompt.clone(),
+    }
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish() | 1 // never 0: 0 means "not captured yet"
+}
+
+/// What Claude Code says about itself in `~/.claude/sessions/<pid>.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClaudeFile {
+    status: String,
+    waiting_for: Option<String>,
+}
+
+/// Reads Claude Code's state file for the pane's process (or its child, if the pane runs a
+/// wrapper).
+fn claude_state(home: &Path, pid: u32) -> Option<ClaudeFile> {
+    let dir = home.join(".claude").join("sessions");
+    let mut pids = vec![pid];
+    if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        pids.extend(children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+    }
+    pids.iter().find_map(|pid| {
+        let text = std::fs::read_to_string(dir.join(format!("{pid}.json"))).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(ClaudeFile {
+            status: value.get("status")?.as_str()?.to_owned(),
+            waiting_for: value.get("waitingFor").and_then(|w| w.as_str()).map(str::to_owned),
+        })
+    })
+}
+
+/// The state file decides busy/idle/waiting; the screen adds the question and its options.
+fn merge_claude(screen: Detection, file: ClaudeFile) -> Detection {
+    match file.status.as_str() {
+        "busy" if screen.state != AgentState::Waiting => Detection::state(AgentState::Working),
+        "idle" if screen.state != AgentState::Waiting => Detection::state(AgentState::Idle),
+        "waiting" => Detection {
+            state: AgentState::Waiting,
+            waiting_for: screen.waiting_for.or(file.waiting_for),
+            prompt: screen.prompt,
+        },
+        _ => screen,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_file_wins_but_keeps_the_screen_question() {
+        let screen = Detection {
+            state: AgentState::Waiting,
+            waiting_for: Some("permission: Bash".into()),
+            prompt: Some(PendingPrompt { question: "Proceed?".into(), ..Default::default() }),
+        };
+        let file = |s: &str| ClaudeFile { status: s.into(), waiting_for: Some("x".into()) };
+        let merged = merge_claude(screen.clone(), file("waiting"));
+        assert_eq!(merged.waiting_for.as_deref(), Some("permission: Bash"));
+        assert_eq!(
+            merge_claude(Detection::state(AgentState::Idle), file("busy")).state,
+            AgentState::Working
+        );
+        assert_eq!(
+            merge_claude(Detection::state(AgentState::Working), file("idle")).state,
+            AgentState::Idle
+        );
+        assert_eq!(merge_claude(screen, file("idle")).state, AgentState::Waiting);
+    }
+
+    #[test]
+    fn entering_counts_transitions() {
+        let mut t = Track::new(1, AgentState::Starting);
+        assert!(t.enter(Detection::state(AgentState::Idle)));
+        assert!(!t.enter(Detection::state(AgentState::Idle)));
+        assert!(t.ready);
+        assert_eq!(t.transitions, 1);
+    }
+}

@@ -1,0 +1,175 @@
+//! `prompt --wait`: type a prompt, wait until the agent leaves `working`, return its reply.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::SessionService;
+use crate::api::{AgentState, PendingPrompt, TurnPart, TurnRole};
+use crate::error::Result;
+use crate::{history, validate};
+
+/// How a waited prompt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitOutcome {
+    /// The state the agent was left in: `idle`, `waiting`, `exited`, or `working` on timeout.
+    pub state: AgentState,
+    /// The agent's reply: from its transcript where llmux reads one, else the new pane text.
+    pub reply: String,
+    /// While `waiting`: what for.
+    pub waiting_for: Option<String>,
+    /// While `waiting`: the question and its options.
+    pub prompt: Option<PendingPrompt>,
+    /// The timeout passed before the agent was done.
+    pub timed_out: bool,
+}
+
+/// How often the waited session's screen is read while a waiter is on it.
+const POKE_EVERY: Duration = Duration::from_millis(50);
+/// If the agent shows no sign of work this long after Enter, it is taken as done.
+const NO_REACTION: Duration = Duration::from_secs(5);
+
+impl SessionService {
+    /// Types `prompt` (held while the agent starts, queued behind other senders), then waits
+    /// until the agent is `idle`, `waiting` or `exited`, or `timeout` passes.
+    pub async fn send_and_wait(
+        &self,
+        name: &str,
+        prompt: &str,
+        timeout: Duration,
+    ) -> Result<WaitOutcome> {
+        validate::prompt(prompt)?;
+        let record = self.record(name)?;
+        let queue = self.input_lock(name);
+        let _turn = queue.lock().await;
+        self.ensure_running(name)?;
+        let deadline = Instant::now() + timeout;
+        self.wait_until_ready(name, timeout.min(self.opts.ready_timeout)).await?;
+        let before = self.tmux.capture(name, 2000).await.unwrap_or_default();
+        let start = self.track(name).map_or(0, |t| t.transitions);
+        super::input::type_prompt(&self.tmux, name, prompt, true, self.settle_for(&record.agent))
+            .await?;
+        let sent = Instant::now();
+
+        let mut worked = false;
+        let mut timed_out = false;
+        loop {
+            self.poke(name).await;
+            let Some(track) = self.track(name) else { break };
+            let moved = track.transitions != start;
+            match track.state {
+                AgentState::Working => worked = true,
+                AgentState::Exited => break,
+                AgentState::Waiting if worked || moved => break,
+                AgentState::Idle if worked || moved => break,
+                AgentState::Idle if sent.elapsed() >= NO_REACTION => break,
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+            tokio::time::sleep(POKE_EVERY).await;
+        }
+        let track = self.track(name);
+        let state = track.as_ref().map_or(AgentState::Exited, |t| t.state);
+        let reply = self.reply(name, prompt, &before, state).await;
+        Ok(WaitOutcome {
+            state,
+            reply,
+            waiting_for: track.as_ref().and_then(|t| t.waiting_for.clone()),
+            prompt: track.and_then(|t| t.prompt),
+            timed_out,
+        })
+    }
+
+    /// The reply to `prompt`: the assistant's text after the last user turn of the live
+    /// transcript, else the pane text that came after the prompt.
+    async fn reply(&self, name: &str, prompt: &str, before: &str, state: AgentState) -> String {
+        if let Ok(record) = self.record(name) {
+            if history::supported(&record.agent) {
+                // The transcript may land a moment after the screen shows the answer.
+                let until = Instant::now() + Duration::from_millis(1500);
+                loop {
+                    if let Some(text) = self.transcript_reply(name, prompt) {
+                        return text;
+                    }
+                    if Instant::now() >= until || state != AgentState::Idle {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let after = self.tmux.capture(name, 2000).await.unwrap_or_default();
+        pane_reply(before, &after, prompt)
+    }
+
+    fn transcript_reply(&self, name: &str, prompt: &str) -> Option<String> {
+        let record = self.record(name).ok()?;
+        let home = self.agent_home(&record);
+        let id = self.conversation_id(name);
+        let transcript = history::transcript(
+            &record.agent,
+            &home,
+            std::path::Path::new(&record.cwd),
+            id.as_deref(),
+        )
+        .ok()??;
+        let first = prompt.lines().next().unwrap_or_default().trim();
+        let user = transcript.turns.iter().rposition(|t| {
+            t.role == TurnRole::User
+                && t.parts
+                    .iter()
+                    .any(|p| matches!(p, TurnPart::Text { text } if text.contains(first)))
+        })?;
+        let text: Vec<&str> = transcript.turns[user + 1..]
+            .iter()
+            .filter(|t| t.role == TurnRole::Assistant)
+            .flat_map(|t| t.parts.iter())
+            .filter_map(|p| match p {
+                TurnPart::Text { text } => Some(text.trim()),
+                _ => None,
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        (!text.is_empty()).then(|| text.join("\n\n"))
+    }
+}
+
+/// The pane text below the (last) echo of the prompt's first line, blank edges trimmed; if
+/// the echo cannot be found, the lines `after` has beyond `before`.
+pub(crate) fn pane_reply(before: &str, after: &str, prompt: &str) -> String {
+    let first = prompt.lines().next().unwrap_or_default().trim();
+    let lines: Vec<&str> = after.lines().collect();
+    let from = if first.is_empty() {
+        None
+    } else {
+        lines.iter().rposition(|l| l.contains(first)).map(|i| i + 1)
+    };
+    let from = from.unwrap_or_else(|| {
+        let old: Vec<&str> = before.lines().collect();
+        common_prefix(&old, &lines)
+    });
+    let tail: Vec<&str> = lines[from.min(lines.len())..].iter().map(|l| l.trim_end()).collect();
+    let start = tail.iter().position(|l| !l.trim().is_empty()).unwrap_or(tail.len());
+    let end = tail.iter().rposition(|l| !l.trim().is_empty()).map_or(start, |i| i + 1);
+    tail[start..end].join("\n")
+}
+
+fn common_prefix(a: &[&str], b: &[&str]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reply_is_what_follows_the_prompt() {
+        let before = "PROMPT[0]: x\n> ";
+        let after = "PROMPT[0]: x\n> say hello\nHello there.\nHow can I help?\n\n> ";
+        assert_eq!(pane_reply(before, after, "say hello"), "Hello there.\nHow can I help?\n\n>");
+        assert_eq!(pane_reply("a\nb", "a\nb\nc\n", "not shown"), "c");
+    }
+}
