@@ -1,5 +1,6 @@
 // llmux service worker: caches static assets (/static/*, /vendor/*) only. API responses,
 // event streams, WebSockets and pages (which need a signed-in user) always go to the network.
+// It also shows Web Push notifications (see js/push.js) and opens their session on a click.
 const CACHE = "llmux-static-v1";
 
 // Whether this worker may fetch at all (a strict CSP on sw.js would forbid it): until a probe
@@ -46,4 +47,48 @@ async function store(req, res) {
     await cache.put(req, res.clone());
   }
   return res;
+}
+
+// A push from the daemon: {title, body, session, state, url} (see crates/llmux-server/src/notify).
+self.addEventListener("push", (e) => {
+  let data = {};
+  try {
+    data = e.data ? e.data.json() : {};
+  } catch {
+    data = { body: e.data ? e.data.text() : "" };
+  }
+  const title = data.title || "llmux";
+  e.waitUntil(self.registration.showNotification(title, {
+    body: data.body || "",
+    icon: "/static/icons/icon-192.png",
+    badge: "/static/icons/icon-192.png",
+    // one notification per session: a newer state replaces the older one
+    tag: data.session ? `llmux-session-${data.session}` : "llmux",
+    renotify: data.state === "waiting",
+    requireInteraction: data.state === "waiting",
+    data: { url: sameOriginPath(data.url) },
+  }));
+});
+
+// A click focuses an open llmux window (navigating it to the session) or opens one.
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  const target = new URL(sameOriginPath(e.notification.data && e.notification.data.url),
+    location.origin).href;
+  e.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const exact = wins.find((w) => w.url === target);
+    if (exact) return exact.focus();
+    const ours = wins.find((w) => new URL(w.url).origin === location.origin);
+    if (ours) {
+      await ours.focus();
+      return "navigate" in ours ? ours.navigate(target) : undefined;
+    }
+    return self.clients.openWindow(target);
+  })());
+});
+
+// Only a path on this origin: a notification can never send the user elsewhere.
+function sameOriginPath(url) {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : "/";
 }

@@ -99,7 +99,14 @@ impl Daemon {
         session_opts.init_prompts =
             overlay.init_prompts.clone().unwrap_or_else(|| config.init_prompts.clone());
         let sessions = SessionService::start(store.clone(), tmux, catalog, session_opts).await?;
-        sessions.spawn_refresher(Duration::from_secs(1));
+        // A tick lists every pane over the tmux control client (cheap) and captures only the
+        // panes with activity: fast enough for status events within half a second.
+        sessions.spawn_refresher(Duration::from_millis(250));
+        let notifier = Arc::new(crate::notify::Notifier::new(
+            store.clone(),
+            &paths.state_dir,
+            &config.notifications,
+        )?);
         let auth = AuthService::new(store, &paths.state_dir);
         let bootstrap = auth.bootstrap(opts.init_user).await?;
 
@@ -136,7 +143,7 @@ impl Daemon {
             overlay: paths.overlay.clone(),
             config_has_init_prompts: !config.init_prompts.is_empty(),
         };
-        let state = AppState::new(sessions, auth, opts.logs, web, info);
+        let state = AppState::new(sessions, auth, opts.logs, web, info, notifier);
         Ok(Daemon { state, bootstrap, paths, unix, tcp, _lock: lock })
     }
 
@@ -186,6 +193,7 @@ impl Daemon {
             let _ = tx.send(true);
         });
         let (a, b) = tokio::join!(unix.into_future(), tcp.into_future());
+        self.state.sessions.tmux().close().await;
         let _ = std::fs::remove_file(&self.paths.socket);
         a.and(b)
     }

@@ -35,6 +35,7 @@ impl AppState {
         logs: Arc<logbuf::LogBuffer>,
         web: WebPolicy,
         info: DaemonInfo,
+        notifier: Arc<notify::Notifier>,
     ) -> Self {
         let (_, openapi) = api::routes();
         AppState {
@@ -43,6 +44,7 @@ impl AppState {
             logs,
             web: Arc::new(web),
             info: Arc::new(info),
+            notifier,
             openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
         }

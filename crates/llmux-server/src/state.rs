@@ -21,6 +21,8 @@ pub struct AppState {
     pub logs: Arc<LogBuffer>,
     /// Host, origin and cookie rules for TCP requests.
     pub web: Arc<WebPolicy>,
+    /// Notifications: Web Push devices, opt-ins, webhook; `on_state` for every state change.
+    pub notifier: Arc<crate::notify::Notifier>,
     /// What `GET /api/settings` reports.
     pub info: Arc<DaemonInfo>,
     /// The OpenAPI document, rendered once.

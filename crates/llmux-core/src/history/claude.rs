@@ -44,10 +44,8 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
         let mut count = 0u32;
         let mut other_cwd = false;
         for_each_json_line(&path, |v, _| {
-            if let Some(c) = str_of(&v, "cwd") {
-                if c != want {
-                    other_cwd = true;
-                }
+            if str_of(&v, "cwd").is_some_and(|c| c != want) {
+                other_cwd = true;
             }
             let ts = norm_ts(v.get("timestamp"));
             if first.is_none() {

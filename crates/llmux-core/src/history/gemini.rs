@@ -42,10 +42,11 @@ fn project_dirs(home: &Path, cwd: &Path) -> Vec<PathBuf> {
     let projects = std::fs::read(home.join(".gemini").join("projects.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    if let Some(name) = projects.as_ref().and_then(|p| p.get("projects")?.get(&*want)?.as_str()) {
-        if !name.is_empty() && !name.contains('/') && name != ".." && name != "." {
-            dirs.push(tmp.join(name));
-        }
+    let name = projects.as_ref().and_then(|p| p.get("projects")?.get(&*want)?.as_str());
+    if let Some(name) =
+        name.filter(|n| !n.is_empty() && !n.contains('/') && *n != ".." && *n != ".")
+    {
+        dirs.push(tmp.join(name));
     }
     // Fallback (and extra dirs): a project dir whose `.project_root` names cwd.
     if let Ok(rd) = std::fs::read_dir(&tmp) {

@@ -33,13 +33,9 @@ pub(super) fn is_session_id(id: &str) -> bool {
 /// daemon's environment only when `home` is the daemon's own home.
 fn db_path(home: &Path) -> PathBuf {
     let own_home = std::env::var_os("HOME").map(PathBuf::from);
-    if own_home.as_deref() == Some(home) {
-        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
-            let x = PathBuf::from(x);
-            if x.is_absolute() {
-                return x.join("opencode").join("opencode.db");
-            }
-        }
+    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).filter(|x| x.is_absolute());
+    if let (true, Some(x)) = (own_home.as_deref() == Some(home), xdg) {
+        return x.join("opencode").join("opencode.db");
     }
     home.join(".local").join("share").join("opencode").join("opencode.db")
 }

@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 use crate::history;
 use crate::time::now_ms;
 
+/// The pause between the keys of one answer.
+const KEY_PACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Keys a client may press with `POST /key` (besides one digit or letter).
 const NAMED_KEYS: &[&str] = &[
     "Up", "Down", "Left", "Right", "Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "C-c",
@@ -97,7 +100,12 @@ impl SessionService {
             track.prompt.as_ref().and_then(|p| p.options.get(index)).ok_or_else(|| {
                 Error::invalid(format!("no option {index} on the question shown"))
             })?;
-        for key in &option.keys {
+        // One key per call, paced: a burst of `Down Down Enter` lands as one (Claude Code
+        // then took the Enter on the first option, seen with the real CLI).
+        for (i, key) in option.keys.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(KEY_PACE).await;
+            }
             self.tmux.send_key(name, key).await?;
         }
         Ok(())

@@ -75,7 +75,7 @@ fn session_processes(pane_pid: Option<u32>, name: &str, socket: &str) -> Vec<u32
             in_group || {
                 std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
                     let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
-                    vars.iter().any(|v| *v == marker.as_bytes())
+                    vars.contains(&marker.as_bytes())
                         && vars.iter().any(|v| v.starts_with(tmux.as_bytes()))
                 })
             }

@@ -86,19 +86,19 @@ impl SessionService {
     /// The reply to `prompt`: the assistant's text after the last user turn of the live
     /// transcript, else the pane text that came after the prompt.
     async fn reply(&self, name: &str, prompt: &str, before: &str, state: AgentState) -> String {
-        if let Ok(record) = self.record(name) {
-            if history::supported(&record.agent) {
-                // The transcript may land a moment after the screen shows the answer.
-                let until = Instant::now() + Duration::from_millis(1500);
-                loop {
-                    if let Some(text) = self.transcript_reply(name, prompt) {
-                        return text;
-                    }
-                    if Instant::now() >= until || state != AgentState::Idle {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(record) = self.record(name)
+            && history::supported(&record.agent)
+        {
+            // The transcript may land a moment after the screen shows the answer.
+            let until = Instant::now() + Duration::from_millis(1500);
+            loop {
+                if let Some(text) = self.transcript_reply(name, prompt) {
+                    return text;
                 }
+                if Instant::now() >= until || state != AgentState::Idle {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         let after = self.tmux.capture(name, 2000).await.unwrap_or_default();

@@ -134,14 +134,15 @@ impl Conn {
                     // Other notifications (%output, %session-changed, …) are not needed.
                 }
                 Some(id) => {
-                    if let Some(rest) = line.strip_prefix("%end ") {
-                        if block_id(rest) == *id {
-                            return Ok(Ok(out));
-                        }
-                    } else if let Some(rest) = line.strip_prefix("%error ") {
-                        if block_id(rest) == *id {
-                            return Ok(Err(out.join("\n")));
-                        }
+                    if let Some(rest) = line.strip_prefix("%end ")
+                        && block_id(rest) == *id
+                    {
+                        return Ok(Ok(out));
+                    }
+                    if let Some(rest) = line.strip_prefix("%error ")
+                        && block_id(rest) == *id
+                    {
+                        return Ok(Err(out.join("\n")));
                     }
                     out.push(line);
                 }

@@ -235,9 +235,11 @@ impl Tmux {
         }
     }
 
-    /// Ends the control client (at shutdown, so the tmux server sees it go).
+    /// Ends the control client and its hidden session (at shutdown).
     pub async fn close(&self) {
         self.control.close().await;
+        let target = format!("={CONTROL_SESSION}");
+        let _ = self.run(vec!["kill-session".into(), "-t".into(), target.into()], None).await;
     }
 
     /// Kills a session; returns false if it did not exist.

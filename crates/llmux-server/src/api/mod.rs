@@ -8,6 +8,7 @@ mod auth;
 mod conversations;
 mod events;
 mod meta;
+mod push;
 pub(crate) mod sessions;
 mod tokens;
 mod users;
@@ -33,6 +34,7 @@ use crate::AppState;
         (name = "auth", description = "Signing in and out"),
         (name = "account", description = "The caller's own account"),
         (name = "tokens", description = "API tokens"),
+        (name = "push", description = "Web Push notifications to the caller's devices"),
         (name = "users", description = "User management (admins)"),
         (name = "admin", description = "Settings, logs and audit (admins)"),
         (name = "meta", description = "Health and version (no credentials needed)"),
@@ -62,6 +64,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(users::router())
         .merge(admin::router())
         .merge(events::router())
+        .merge(push::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);

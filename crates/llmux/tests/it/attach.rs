@@ -260,8 +260,14 @@ fn ptmx_fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// tmux clients attached for viewers (the daemon's own control-mode client does not count).
 fn tmux_clients(d: &TestDaemon) -> usize {
-    String::from_utf8_lossy(&d.tmux(&["list-clients"]).stdout).lines().count()
+    viewer_clients(d)
+}
+
+pub fn viewer_clients(d: &TestDaemon) -> usize {
+    let out = d.tmux(&["list-clients", "-F", "#{client_control_mode}"]);
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim() != "1").count()
 }
 
 #[tokio::test]
@@ -388,7 +394,7 @@ mod cli {
         assert!(pty.cooked(), "the terminal is restored");
         assert_eq!(d.client.session("pa").await.unwrap().status, SessionStatus::Running);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !String::from_utf8_lossy(&d.tmux(&["list-clients"]).stdout).trim().is_empty() {
+        while super::viewer_clients(&d) != 0 {
             assert!(Instant::now() < deadline, "a tmux client was left attached");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

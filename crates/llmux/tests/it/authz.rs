@@ -156,6 +156,30 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("GET", "/api/sessions/{name}/capture") => {
             ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
         }
+        ("POST", "/api/sessions/{name}/answer") => {
+            ("/api/sessions/alice-run/answer", json!({"option": 0}), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/key") => {
+            ("/api/sessions/alice-run/key", json!({"key": "rm -rf"}), DriveSession(400))
+        }
+        ("POST", "/api/sessions/{name}/interrupt") => {
+            ("/api/sessions/alice-stopped/interrupt", json!(null), DriveSession(409))
+        }
+        ("GET", "/api/sessions/{name}/conversations") => {
+            ("/api/sessions/alice-run/conversations", json!(null), ReadSession(200))
+        }
+        ("POST", "/api/sessions/{name}/resume") => {
+            ("/api/sessions/alice-run/resume", json!({"conversationId": "x"}), DriveSession(400))
+        }
+        ("GET", "/api/sessions/{name}/transcript") => {
+            ("/api/sessions/alice-run/transcript", json!(null), ReadSession(200))
+        }
+        ("GET", "/api/sessions/{name}/transcript/stream") => {
+            ("/api/sessions/alice-run/transcript/stream", json!(null), ReadSession(200))
+        }
+        ("GET", "/api/conversations") => {
+            ("/api/conversations?agent=fake&cwd=/tmp", json!(null), Admin(200))
+        }
         ("GET", "/api/agents") | ("GET", "/api/agents/all") => (template, json!(null), Read(200)),
         ("GET", "/api/events") | ("GET", "/api/about") => (template, json!(null), Read(200)),
         ("GET", "/api/auth/whoami") => (template, json!(null), Identity(200)),
@@ -191,6 +215,25 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("GET", "/api/logs") | ("GET", "/api/logs/stream") | ("GET", "/api/audit") => {
             (template, json!(null), Admin(200))
         }
+        ("GET", "/api/push/vapid")
+        | ("GET", "/api/push/subscriptions")
+        | ("GET", "/api/push/sessions") => (template, json!(null), Identity(200)),
+        ("POST", "/api/push/subscriptions") => (
+            template,
+            json!({"endpoint": "http://push.example/x", "keys": {"p256dh": "x", "auth": "y"}}),
+            Tokens(400),
+        ),
+        ("DELETE", "/api/push/subscriptions/{id}") => {
+            ("/api/push/subscriptions/0000000000000000", json!(null), Tokens(404))
+        }
+        // opting in needs access to the session; opting out touches only one's own row
+        ("PUT", "/api/push/sessions/{name}") => {
+            ("/api/push/sessions/alice-run", json!(null), DriveSession(200))
+        }
+        ("DELETE", "/api/push/sessions/{name}") => {
+            ("/api/push/sessions/alice-run", json!(null), Tokens(200))
+        }
+        ("POST", "/api/push/test") => (template, json!(null), Tokens(200)),
         _ => panic!("{method} {template} has no entry in the authorization matrix; add one"),
     };
     (path.to_owned(), body, need)

@@ -209,6 +209,16 @@ impl TestDaemon {
     }
 
     /// Runs a tmux command against this daemon's tmux server.
+    /// The tmux sessions of the daemon's server, without its own hidden control session.
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let out = self.tmux(&["ls", "-F", "#{session_name}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| *l != llmux_core::tmux::CONTROL_SESSION)
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-S")

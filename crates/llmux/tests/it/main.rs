@@ -22,6 +22,8 @@ mod cli;
 mod lifecycle;
 /// Real agent CLIs (Qwen Code, Gemini CLI; more opt-in) against our mock model.
 mod real_agents;
+/// Notifications: Web Push devices and opt-ins, a test push to a local push service.
+mod notify;
 /// A daemon killed with SIGKILL comes back with every session intact.
 mod recovery;
 /// The Unix socket and TCP listeners: who is trusted and how.

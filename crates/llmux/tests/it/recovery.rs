@@ -49,8 +49,7 @@ async fn graceful_stop_leaves_agents_running() {
     let s = d.spawn_fake("keep").await;
     d.kill("TERM");
     assert!(!d.paths.socket.exists(), "socket removed on a clean stop");
-    let ls = String::from_utf8(d.tmux(&["ls", "-F", "#{session_name}"]).stdout).unwrap();
-    assert_eq!(ls.trim(), "keep");
+    assert_eq!(d.tmux_sessions(), ["keep"]);
     d.spawn_daemon().await;
     assert_eq!(d.client.session("keep").await.unwrap().pid, s.pid);
 }

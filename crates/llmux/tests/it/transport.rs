@@ -38,6 +38,11 @@ async fn unix_socket_serves_every_route_to_the_owner() {
         {
             continue; // state-changing routes are covered elsewhere; streams never end
         }
+        let path = if path == "/api/conversations" {
+            "/api/conversations?agent=fake&cwd=/tmp".into()
+        } else {
+            path
+        };
         let res = d.client.raw(method.parse().unwrap(), &path, None, &[]).await.unwrap();
         assert_eq!(res.status.as_u16(), 200, "{method} {path}: {:?}", res.body);
     }

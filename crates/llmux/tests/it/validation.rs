@@ -67,8 +67,8 @@ async fn create_rejects_bad_input_with_exact_statuses() {
     }
     // nothing was created, in the store or in tmux
     assert!(d.client.list_sessions().await.unwrap().is_empty());
-    let ls = d.tmux(&["ls"]);
-    assert!(String::from_utf8_lossy(&ls.stdout).trim().is_empty(), "tmux has sessions: {ls:?}");
+    let ls = d.tmux_sessions();
+    assert!(ls.is_empty(), "tmux has sessions: {ls:?}");
 }
 
 #[tokio::test]
@@ -94,8 +94,8 @@ async fn concurrent_creates_of_one_name_yield_one_201_and_one_409() {
     }
     let sessions = d.client.list_sessions().await.unwrap();
     assert_eq!(sessions.len(), 5);
-    let tmux = String::from_utf8(d.tmux(&["ls", "-F", "#{session_name}"]).stdout).unwrap();
-    assert_eq!(tmux.lines().count(), 5, "{tmux}");
+    let tmux = d.tmux_sessions();
+    assert_eq!(tmux.len(), 5, "{tmux:?}");
 }
 
 #[tokio::test]

@@ -1,0 +1,164 @@
+//! Notifications through the real daemon: the `/api/push` routes, a test push delivered to a
+//! push endpoint on loopback, the device forgotten when the endpoint says 410, and the VAPID
+//! key kept across restarts. (Encryption and `on_state` are tested in `llmux-server`.)
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use hyper::Method;
+use serde_json::{Value, json};
+
+use crate::authz::{local, token, user};
+use crate::harness::TestDaemon;
+
+/// The RFC 8291 example browser key and auth secret: a valid subscription.
+const P256DH: &str =
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+
+/// A push service on loopback: answers every request with the status in the cell and
+/// reports (request head, body) on the channel.
+fn push_service() -> (u16, Arc<AtomicU16>, mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let status = Arc::new(AtomicU16::new(201));
+    let answer = status.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if conn.read(&mut byte).unwrap_or(0) == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let len = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0u8; len];
+            let _ = conn.read_exact(&mut body);
+            let code = answer.load(Ordering::SeqCst);
+            let _ = write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((head, body));
+        }
+    });
+    (port, status, rx)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A request over TCP with a bearer token; returns (status, JSON body).
+fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    let text = if body.is_null() { String::new() } else { body.to_string() };
+    if !text.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    headers.push(("User-Agent", "Phone Browser/1.0"));
+    let (status, res) = d.http(method, path, &headers, &text);
+    let json = res.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
+    (status, json.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
+    let mut d = TestDaemon::start().await;
+    let (_, vapid) = local(&d, Method::GET, "/api/push/vapid", json!(null)).await;
+    let public_key = vapid["publicKey"].as_str().unwrap().to_owned();
+    assert_eq!(public_key.len(), 87, "65 bytes, base64url");
+    let key_file = d.paths.state_dir.join("vapid.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // loopback push endpoints are accepted only when the config says so: restart with it
+    let (port, status, pushes) = push_service();
+    let endpoint = format!("http://127.0.0.1:{port}/push/alice-phone");
+    d.kill("TERM");
+    let config = d.dir().join("config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("notifications:\n  allowLoopbackPush: true\n  vapidSubject: mailto:t@example.com\n");
+    std::fs::write(&config, text).unwrap();
+    d.spawn_daemon().await;
+    let (_, again) = local(&d, Method::GET, "/api/push/vapid", json!(null)).await;
+    assert_eq!(again["publicKey"], public_key.as_str(), "the key survives a restart");
+
+    user(&d, "alice", false).await;
+    user(&d, "bob", false).await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let (alice_ro, _) = token(&d, "alice", "read-only", None).await;
+    let (bob, _) = token(&d, "bob", "user", None).await;
+    let body = json!({"agent": "fake", "name": "alice-s", "cwd": d.work()});
+    assert_eq!(call(&d, &alice, "POST", "/api/sessions", body).0, 201);
+
+    // the local operator has no devices
+    let (code, res) = local(&d, Method::GET, "/api/push/subscriptions", json!(null)).await;
+    assert_eq!((code, res["code"].as_str()), (400, Some("no_account")), "{res}");
+
+    // add a device; the label defaults to the User-Agent
+    let sub = json!({"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}});
+    assert_eq!(call(&d, &alice_ro, "POST", "/api/push/subscriptions", sub.clone()).0, 403);
+    let (code, res) = call(&d, &alice, "POST", "/api/push/subscriptions", sub.clone());
+    assert_eq!(code, 201, "{res}");
+    let id = res["subscription"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(res["subscription"]["label"], "Phone Browser/1.0");
+    let bad = json!({"endpoint": "http://push.example/x", "keys": {"p256dh": P256DH, "auth": AUTH}});
+    let (code, res) = call(&d, &alice, "POST", "/api/push/subscriptions", bad);
+    assert_eq!(code, 400, "{res}");
+    assert!(res["error"].as_str().unwrap().contains("https"), "{res}");
+    let (_, list) = call(&d, &alice_ro, "GET", "/api/push/subscriptions", json!(null));
+    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["subscriptions"][0]["endpoint"], endpoint.as_str());
+    let (_, list) = call(&d, &bob, "GET", "/api/push/subscriptions", json!(null));
+    assert_eq!(list["subscriptions"], json!([]));
+    assert_eq!(call(&d, &bob, "DELETE", &format!("/api/push/subscriptions/{id}"), json!(null)).0, 404);
+
+    // opt in to a session: only one's own (bob cannot tell alice's from a missing one)
+    assert_eq!(call(&d, &bob, "PUT", "/api/push/sessions/alice-s", json!(null)).0, 404);
+    assert_eq!(call(&d, &bob, "PUT", "/api/push/sessions/ghost", json!(null)).0, 404);
+    assert_eq!(call(&d, &alice_ro, "PUT", "/api/push/sessions/alice-s", json!(null)).0, 403);
+    assert_eq!(call(&d, &alice, "PUT", "/api/push/sessions/alice-s", json!(null)).0, 200);
+    let (_, followed) = call(&d, &alice, "GET", "/api/push/sessions", json!(null));
+    assert_eq!(followed["sessions"][0]["name"], "alice-s", "{followed}");
+    assert_eq!(call(&d, &alice, "DELETE", "/api/push/sessions/alice-s", json!(null)).0, 200);
+    let (_, followed) = call(&d, &alice, "GET", "/api/push/sessions", json!(null));
+    assert_eq!(followed["sessions"], json!([]));
+
+    // a test notification reaches the device, encrypted and VAPID-signed
+    let (code, res) = call(&d, &alice, "POST", "/api/push/test", json!(null));
+    assert_eq!((code, res["sent"].as_u64()), (200, Some(1)), "{res}");
+    let (head, body) = pushes.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("POST /push/alice-phone HTTP/1.1"), "{head}");
+    assert_eq!(header(&head, "content-encoding"), Some("aes128gcm"));
+    assert_eq!(header(&head, "ttl"), Some("3600"));
+    let vapid = header(&head, "authorization").unwrap();
+    assert!(vapid.starts_with("vapid t=ey") && vapid.ends_with(&format!(", k={public_key}")));
+    assert!(body.len() > 86 + 16, "salt, record size, key id, key, ciphertext, tag");
+    let (_, list) = call(&d, &alice, "GET", "/api/push/subscriptions", json!(null));
+    assert!(list["subscriptions"][0]["lastSuccessAt"].is_string(), "{list}");
+
+    // the push service says the device is gone: it is forgotten
+    status.store(410, Ordering::SeqCst);
+    let (_, res) = call(&d, &alice, "POST", "/api/push/test", json!(null));
+    assert_eq!((res["sent"].as_u64(), res["removed"].as_u64()), (Some(0), Some(1)), "{res}");
+    let (_, list) = call(&d, &alice, "GET", "/api/push/subscriptions", json!(null));
+    assert_eq!(list["subscriptions"], json!([]));
+
+    // and a removed device is removed
+    assert_eq!(call(&d, &alice, "POST", "/api/push/subscriptions", sub).0, 201);
+    let (_, list) = call(&d, &alice, "GET", "/api/push/subscriptions", json!(null));
+    let id = list["subscriptions"][0]["id"].as_str().unwrap();
+    let path = format!("/api/push/subscriptions/{id}");
+    assert_eq!(call(&d, &alice, "DELETE", &path, json!(null)).0, 200);
+    assert_eq!(call(&d, &alice, "DELETE", &path, json!(null)).0, 404);
+}
