@@ -2,7 +2,7 @@
 //! `tmux attach` on a PTY — keystroke echo latency, output throughput, time to first byte,
 //! and the daemon's memory per viewer. Prints figures; never passes or fails on them.
 
-mod procs;
+pub(crate) mod procs;
 mod report;
 mod viewer;
 mod vt;

@@ -193,7 +193,7 @@ pub fn cpu_time(stat: &str) -> Result<Duration> {
 }
 
 /// `sysconf(_SC_CLK_TCK)`, via `getconf` (no unsafe here); 100 on every Linux we know of.
-fn clock_ticks() -> u64 {
+pub fn clock_ticks() -> u64 {
     static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TICKS.get_or_init(|| {
         Command::new("getconf")

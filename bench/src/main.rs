@@ -4,8 +4,10 @@
 //!
 //! `cargo run --release -p llmux-bench -- [--llmux PATH] [--sessions 100]`, or
 //! `cargo run --release -p llmux-bench -- attach [...]` for the terminal WebSocket figures
-//! (`attach.rs`); see README.md.
+//! (`attach.rs`), or `... -- agents [...]` for the agent-state figures (`agents.rs`); see
+//! README.md.
 
+mod agents;
 mod attach;
 mod daemon;
 mod measure;
@@ -39,6 +41,7 @@ const RUNNING_GRACE: Duration = Duration::from_secs(5);
 const USAGE: &str = "\
 usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [--out FILE]
        llmux-bench attach --help     (the terminal WebSocket benchmark)
+       llmux-bench agents --help     (agent states: idle CPU, state events, send --wait)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -113,6 +116,9 @@ async fn run() -> Result<()> {
     let root = workspace_root();
     if std::env::args().nth(1).as_deref() == Some("attach") {
         return attach::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("agents") {
+        return agents::run(&root, std::env::args().skip(2)).await;
     }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
     if !args.llmux.is_file() {

@@ -59,7 +59,7 @@ impl Summary {
 
 /// Nearest-rank percentile of sorted, non-empty `ms`: the smallest sample with at least `p`%
 /// of the samples at or below it.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

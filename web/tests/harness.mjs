@@ -24,6 +24,8 @@ export const WEB_DIR = path.resolve(here, '..');
 export const REPO = path.resolve(WEB_DIR, '..');
 export const BIN = process.env.LLMUX_BIN || path.join(REPO, 'target/debug/llmux');
 export const FAKE_AGENT = path.join(REPO, 'crates/llmux/tests/fixtures/fake-agent');
+/** A stand-in for Qwen Code's TUI: registered as `fakeq` (with the qwen detector) and as `qwen`. */
+export const FAKE_QWEN = path.join(REPO, 'crates/llmux/tests/fixtures/fake-qwen');
 export const ARTIFACTS = path.join(WEB_DIR, 'test-artifacts');
 
 /** The admin every `startDaemon({ admin: true })` gets. */
@@ -93,7 +95,9 @@ export async function startDaemon({ admin = false, timeout = 20000 } = {}) {
   const work = path.join(dir, 'work');
   for (const d of [state, home, work]) fs.mkdirSync(d, { mode: 0o700 });
   const config = path.join(dir, 'config.yaml');
-  fs.writeFileSync(config, `agents:\n  fake:\n    cmd: ${JSON.stringify(FAKE_AGENT)}\n`);
+  fs.writeFileSync(config, `agents:\n  fake:\n    cmd: ${JSON.stringify(FAKE_AGENT)}\n`
+    + `  fakeq:\n    cmd: ${JSON.stringify(FAKE_QWEN)}\n    detector: qwen\n`
+    + `  qwen:\n    cmd: ${JSON.stringify(FAKE_QWEN)}\n`);
   const env = daemonEnv({ LLMUX_STATE_DIR: state, HOME: home });
   const daemonEnvVars = { ...env, LLMUX_LOG: 'info' };
   if (admin) Object.assign(daemonEnvVars, { LLMUX_INIT_USERNAME: ADMIN.username, LLMUX_INIT_PASSPHRASE: ADMIN.passphrase });

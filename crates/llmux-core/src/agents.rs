@@ -35,6 +35,8 @@ pub struct AgentDef {
     pub builtin: bool,
     /// Pause between a prompt's text and its Enter (`None`: the daemon default, 0.3 s).
     pub settle: Option<std::time::Duration>,
+    /// Whose screen detector reads this agent (its own key unless the config says).
+    pub detector: String,
     /// Arguments always added after the flags, for process hygiene (Codex: `--no-daemon`,
     /// or its app-server daemon outlives the session).
     pub fixed_args: Vec<String>,
@@ -160,6 +162,7 @@ impl Catalog {
                 has_history: history,
                 builtin: true,
                 settle: None,
+                detector: key.to_owned(),
                 fixed_args: if key == "codex" { vec!["--no-daemon".into()] } else { Vec::new() },
             })
             .collect();
@@ -179,6 +182,7 @@ impl Catalog {
             has_history: false,
             builtin: true,
             settle: None,
+            detector: "shell".into(),
             fixed_args: Vec::new(),
         });
         Catalog { agents }
@@ -220,6 +224,12 @@ impl Catalog {
                     if let Some(ready) = &cfg.ready_prompt {
                         agent.ready_prompt = ready.clone();
                     }
+                    if let Some(detector) = &cfg.detector {
+                        agent.detector = detector.clone();
+                    }
+                    if let Some(ms) = cfg.settle_ms {
+                        agent.settle = Some(std::time::Duration::from_millis(ms));
+                    }
                 }
                 None => {
                     validate_key(key)?;
@@ -237,7 +247,8 @@ impl Catalog {
                         docs_url: cfg.docs_url.clone().unwrap_or_default(),
                         has_history: false,
                         builtin: false,
-                        settle: None,
+                        settle: cfg.settle_ms.map(std::time::Duration::from_millis),
+                        detector: cfg.detector.clone().unwrap_or_else(|| key.clone()),
                         fixed_args: Vec::new(),
                     });
                 }

@@ -109,6 +109,11 @@ pub struct AgentConfig {
     pub install_hint: Option<String>,
     /// Documentation link shown in the UI.
     pub docs_url: Option<String>,
+    /// Read this agent's screen with the detector of another agent (`qwen`, `claude`, …),
+    /// e.g. for a wrapper script around a known CLI.
+    pub detector: Option<String>,
+    /// Pause between a prompt's text and its Enter, in milliseconds (default 300).
+    pub settle_ms: Option<u64>,
 }
 
 /// A loaded config and the file it came from.

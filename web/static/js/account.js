@@ -2,6 +2,8 @@
 
 import { h, enc, busy, toast, confirmDialog, when, field, section } from "./ui.js";
 import { api, post, del, me } from "./api.js";
+import { pushSupported, enablePush, disablePush } from "./push.js";
+import { PUSH_KEY } from "./agent.js";
 
 /** "Firefox on Linux" from a User-Agent; the whole string stays in the title. */
 function device(ua) {
@@ -28,8 +30,33 @@ export default async function mount(root, _params, pg) {
   root.append(h("div", { class: "page narrow" }, h("h1", {}, "Account"),
     section("Profile", profile),
     section("Passphrase", pass),
+    section("Notifications on this device", pushBox()),
     section("Tokens", h("p", {}, h("a", { href: "/tokens" }, "Manage your API tokens"), " for the CLI and scripts.")),
     section("Signed-in browsers", browsers)));
+
+  function pushBox() {
+    if (!pushSupported()) {
+      return h("p", { class: "muted", tid: "push-status" }, "This browser cannot get push notifications here: Web Push needs HTTPS (or localhost) and a browser that supports it.");
+    }
+    const status = h("p", { tid: "push-status" });
+    const btn = h("button", { class: "btn", tid: "push-toggle", onclick: async () => {
+      const on = btn.dataset.on !== "true";
+      if (await busy(btn, async () => { await (on ? enablePush(device(navigator.userAgent)) : disablePush()); return true; }, on ? "Push notifications on" : "Push notifications off")) {
+        localStorage.setItem(PUSH_KEY, on ? "on" : "off");
+        paint(on);
+      }
+    } });
+    const paint = (on) => {
+      btn.dataset.on = String(on);
+      btn.textContent = on ? "Turn off on this device" : "Turn on for this device";
+      status.textContent = on
+        ? "This device gets a notification when a session you follow (the 🔔 on a session) needs you."
+        : "Off: this device gets no push notifications.";
+    };
+    paint(false);
+    navigator.serviceWorker.getRegistration("/").then((r) => r?.pushManager.getSubscription()).then((sub) => paint(!!sub), () => {});
+    return h("div", {}, status, btn);
+  }
 
   profile.addEventListener("submit", async (e) => {
     e.preventDefault();

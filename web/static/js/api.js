@@ -58,6 +58,7 @@ let fromEvents = false;
 let retryTimer = 0;
 const listeners = new Set();
 const stateListeners = new Set();
+const agentListeners = new Set();
 
 function publish(list) {
   sessions = list;
@@ -70,10 +71,16 @@ function setLive(v) {
   for (const fn of stateListeners) fn(v);
 }
 
+let firstLoad = null;
 /** Fetches the list once (first paint, and after changes while the event stream is down). */
-export async function refreshSessions() {
-  const list = await api("/api/sessions");
-  if (!fromEvents || !live) publish(list);
+export function refreshSessions() {
+  // Until the first list arrives, every caller shares one request (index.html preloads it).
+  if (!sessions && firstLoad) return firstLoad;
+  const load = api("/api/sessions").then((list) => {
+    if (!fromEvents || !live) publish(list);
+  }).finally(() => { if (firstLoad === load) firstLoad = null; });
+  if (!sessions) firstLoad = load;
+  return load;
 }
 
 function connectEvents() {
@@ -87,6 +94,17 @@ function connectEvents() {
       setLive(true);
       publish(JSON.parse(e.data));
     } catch { /* malformed event */ }
+  });
+  // One agent changed state: patch the cached list (the next `sessions` event agrees).
+  source.addEventListener("state", (e) => {
+    let ev;
+    try { ev = JSON.parse(e.data); } catch { return; }
+    if (sessions?.some((s) => s.name === ev.name)) {
+      publish(sessions.map((s) => (s.name === ev.name
+        ? { ...s, state: ev.state, stateSince: ev.since, waitingFor: ev.waitingFor, prompt: ev.prompt }
+        : s)));
+    }
+    for (const fn of agentListeners) fn(ev);
   });
   source.onopen = () => setLive(true);
   source.onerror = () => {
@@ -103,7 +121,7 @@ function connectEvents() {
 }
 
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && listeners.size && !source) connectEvents();
+  if (document.visibilityState === "visible" && (listeners.size || agentListeners.size) && !source) connectEvents();
 });
 
 /** Starts loading the session list early (the first page is usually the list). */
@@ -120,6 +138,13 @@ export function onSessions(fn) {
   else refreshSessions().catch(() => {});
   connectEvents();
   return () => listeners.delete(fn);
+}
+
+/** Calls fn({name, owner, state, previous, since, waitingFor?, prompt?}) on every agent state change. */
+export function onStateChange(fn) {
+  agentListeners.add(fn);
+  connectEvents();
+  return () => agentListeners.delete(fn);
 }
 
 /** Calls fn(true|false) when the live stream connects or drops. */

@@ -41,10 +41,11 @@ $("#logout").addEventListener("click", async (e) => {
   location.assign("/login");
 });
 
-/** Sets the header title and the document title. */
+let waitingN = 0;
+/** Sets the header title and the document title ("(N) " = my sessions waiting for me). */
 export function setTitle(text) {
   $("#title").textContent = text;
-  document.title = `${text ? `${text} · ` : ""}llmux${host ? ` on ${host}` : ""}`;
+  document.title = `${waitingN ? `(${waitingN}) ` : ""}${text ? `${text} · ` : ""}llmux${host ? ` on ${host}` : ""}`;
 }
 
 // ---- page lifecycle ----
@@ -111,6 +112,12 @@ async function boot() {
   else $("#nav-admin").remove();
   $("#who").textContent = me.name && me.name !== me.username ? `${me.name} (${me.username})` : me.username;
   start(onRoute);
+  import("./agent.js").then((m) => m.startNotify((n) => {
+    if (n === waitingN) return;
+    waitingN = n;
+    setTitle($("#title").textContent);
+    navigator.setAppBadge?.(n).catch(() => {});
+  }), () => {});
   api("/api/about").then((a) => {
     host = a.hostname || "";
     $("#host").textContent = host;

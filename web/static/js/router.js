@@ -5,6 +5,7 @@ const ROUTES = [
   ["/new", "form", "New session"],
   ["/edit/:name", "form", "Edit session"],
   ["/s/:name", "terminal", ""],
+  ["/c/:name", "chat", ""],
   ["/agents", "agents", "Agents"],
   ["/tokens", "tokens", "Tokens"],
   ["/account", "account", "Account"],

@@ -2,6 +2,7 @@
 
 import { h, enc, plural, toast, busy, confirmDialog, ask, ago, when } from "./ui.js";
 import { post, onSessions, onLive, changed } from "./api.js";
+import { stateBadge, paintState, stateOf, bell } from "./agent.js";
 
 export const killText = (name, status) => status === "running"
   ? `Kill the running session ${name}? Its agent is stopped and the record removed.`
@@ -21,7 +22,7 @@ export default function mount(root, _params, pg) {
   let list = null;
 
   const filter = h("input", {
-    type: "search", tid: "filter", placeholder: "Filter by name, agent or folder", "aria-label": "Filter sessions",
+    type: "search", tid: "filter", placeholder: "Filter by name, agent, folder or state", "aria-label": "Filter sessions",
     autocomplete: "off", spellcheck: "false", oninput: applyFilter,
   });
   const all = h("input", { type: "checkbox", "aria-label": "Select all shown sessions", onchange: selectAll });
@@ -57,6 +58,8 @@ export default function mount(root, _params, pg) {
       link: h("a", { class: "name", tid: "session-name" }),
       status: h("span", { class: "st", tid: "session-status" }),
       exit: h("span", { class: "exit muted" }),
+      state: stateBadge(),
+      chat: h("a", { class: "btn sm", tid: "session-chat" }, "Chat"),
       agent: h("span", { class: "agent", tid: "session-agent" }),
       cwd: h("span", { class: "cwd", tid: "session-cwd" }),
       age: h("time", { class: "age", tid: "session-age" }),
@@ -66,8 +69,8 @@ export default function mount(root, _params, pg) {
       kill: h("button", { class: "btn sm danger", tid: "session-kill", onclick: (e) => killSession(p.name, rows.get(p.name).s.status, e.currentTarget) }, "Kill"),
     };
     const li = h("li", { class: "srow", tid: "session-row" },
-      p.select, h("span", { class: "nm" }, p.link), h("span", { class: "stw" }, p.status, p.exit), p.agent, p.cwd, p.age,
-      h("span", { class: "acts" }, p.open, p.restart, p.edit, p.kill));
+      p.select, h("span", { class: "nm" }, p.link), h("span", { class: "stw" }, p.status, p.exit), p.state, p.agent, p.cwd, p.age,
+      h("span", { class: "acts" }, p.open, p.chat, p.restart, p.edit, p.kill, bell(s.name)));
     return { li, p };
   }
 
@@ -79,6 +82,9 @@ export default function mount(root, _params, pg) {
     li.dataset.status = s.status;
     p.link.textContent = s.name;
     p.link.href = p.open.href = `/s/${enc(s.name)}`;
+    p.chat.href = `/c/${enc(s.name)}`;
+    li.dataset.state = stateOf(s);
+    paintState(p.state, s);
     p.edit.href = `/edit/${enc(s.name)}`;
     p.status.textContent = s.status;
     p.exit.textContent = s.status === "exited" && s.exitStatus != null ? `(exit ${s.exitStatus})` : "";
@@ -89,13 +95,15 @@ export default function mount(root, _params, pg) {
     p.age.title = `started ${when(s.startedAt)}`;
     p.age.textContent = ago(s.startedAt);
     p.restart.textContent = s.status === "running" ? "Restart" : "Start";
-    for (const [el, verb] of [[p.open, "Open"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"]]) {
+    for (const [el, verb] of [[p.open, "Open"], [p.chat, "Chat with"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"]]) {
       el.setAttribute("aria-label", `${verb} ${s.name}`);
     }
     p.select.checked = selected.has(s.name);
   }
 
   function render(next) {
+    // The agents waiting for their person first (the sort is stable: the rest keep their order).
+    next = next.slice().sort((a, b) => (stateOf(b) === "waiting") - (stateOf(a) === "waiting"));
     list = next;
     loading.remove();
     const names = new Set(next.map((s) => s.name));
@@ -129,7 +137,7 @@ export default function mount(root, _params, pg) {
     const q = filter.value.trim().toLowerCase();
     let shown = 0;
     for (const { li, s } of rows.values()) {
-      const ok = !q || [s.name, s.agent, s.cwd, s.cwdDisplay].some((v) => v?.toLowerCase().includes(q));
+      const ok = !q || [s.name, s.agent, s.cwd, s.cwdDisplay, stateOf(s)].some((v) => v?.toLowerCase().includes(q));
       li.hidden = !ok;
       if (ok) shown++;
     }
@@ -208,6 +216,6 @@ export default function mount(root, _params, pg) {
     else bannerTimer = setTimeout(() => { banner.hidden = false; }, 4000);
   }));
   pg.cleanup(() => clearTimeout(bannerTimer));
-  const tick = setInterval(() => { for (const { p, s } of rows.values()) p.age.textContent = ago(s.startedAt); }, 30000);
+  const tick = setInterval(() => { for (const { p, s } of rows.values()) { p.age.textContent = ago(s.startedAt); paintState(p.state, s); } }, 30000);
   pg.cleanup(() => clearInterval(tick));
 }

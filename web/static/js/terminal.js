@@ -1,7 +1,8 @@
 // /s/<name>: the session's terminal over a WebSocket, with a soft-keyboard toolbar for phones.
 
 import { h, enc, toast, busy, copyText, ask } from "./ui.js";
-import { api, post, toLogin } from "./api.js";
+import { api, post, toLogin, onSessions } from "./api.js";
+import { stateBadge, paintState, bell } from "./agent.js";
 
 const FONT_KEY = "llmux.term.fontSize";
 const CSI_LETTER = { up: "A", down: "B", right: "C", left: "D", home: "H", end: "F" };
@@ -48,7 +49,15 @@ export default async function mount(root, { name }, pg) {
   // ---- status ----
   const dot = h("span", { class: "dot", tid: "status-dot", "data-state": "connecting", role: "img", "aria-label": "connecting" });
   const statusText = h("span", { class: "stxt" }, "connecting…");
-  document.getElementById("slot").append(dot, statusText);
+  const badge = stateBadge("term-state");
+  badge.hidden = true;
+  document.getElementById("slot").append(dot, statusText, badge,
+    h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bell(name));
+  pg.cleanup(onSessions((list) => {
+    const s = list.find((x) => x.name === name);
+    badge.hidden = !s;
+    if (s) paintState(badge, s);
+  }));
   function setState(state, text) {
     dot.dataset.state = state;
     dot.setAttribute("aria-label", `Connection: ${text}`);

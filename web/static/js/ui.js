@@ -32,11 +32,12 @@ export function safeLink(url, text, attrs = {}) {
   return h("span", {}, text || url);
 }
 
-export function toast(message, kind = "ok") {
+export function toast(message, kind = "ok", ms) {
   const region = $("[data-testid=toast]");
   const el = h("div", { class: `toast ${kind}`, onclick: () => el.remove() }, message);
   region.append(el);
-  setTimeout(() => el.remove(), kind === "error" ? 9000 : 4500);
+  setTimeout(() => el.remove(), ms || (kind === "error" ? 9000 : 4500));
+  return el;
 }
 
 /** Runs fn with the button disabled; failures become an error toast. Resolves to fn's result or undefined. */

@@ -148,13 +148,15 @@ impl SessionService {
             for (name, record) in records.iter() {
                 let pane = live.get(name).filter(|p| !p.dead);
                 let Some(pane) = pane else {
-                    let track = tracks
-                        .entry(name.clone())
-                        .or_insert_with(|| Track::new(0, AgentState::Exited));
-                    if track.enter(Detection::state(AgentState::Exited)) {
-                        changes.push(event(name, record, track, AgentState::Starting));
+                    // Only a session seen running can exit; one being spawned has no track
+                    // yet (and the list shows a stopped one as exited anyway).
+                    if let Some(track) = tracks.get_mut(name) {
+                        let previous = track.state;
+                        if track.enter(Detection::state(AgentState::Exited)) {
+                            changes.push(event(name, record, track, previous));
+                        }
+                        track.pid = 0;
                     }
-                    track.pid = 0;
                     continue;
                 };
                 let track = tracks
@@ -172,11 +174,11 @@ impl SessionService {
                 if track.captured_sec == 0 || pane.activity >= track.captured_sec {
                     due.push(Due {
                         name: name.clone(),
-                        agent: record.agent.clone(),
+                        agent: self.detector_of(&record.agent),
                         home: self.agent_home(record),
                         pid: pane.pid,
                     });
-                } else if quiet && !detect::has_detector(&record.agent) {
+                } else if quiet && !detect::has_detector(&self.detector_of(&record.agent)) {
                     // No detector: a still screen means the agent is done (or ready).
                     let previous = track.state;
                     if matches!(previous, AgentState::Starting | AgentState::Working)
@@ -211,7 +213,7 @@ impl SessionService {
             match (records.get(name), tracks.get(name)) {
                 (Some(record), Some(track)) if track.state != AgentState::Exited => Due {
                     name: name.to_owned(),
-                    agent: record.agent.clone(),
+                    agent: self.detector_of(&record.agent),
                     home: self.agent_home(record),
                     pid: track.pid,
                 },
@@ -262,6 +264,11 @@ impl SessionService {
         };
         let next = next?;
         track.enter(next).then(|| event(&d.name, record, track, previous))
+    }
+
+    /// The detector key of an agent (its own key unless the config names another).
+    fn detector_of(&self, agent: &str) -> String {
+        self.catalog.get(agent).map_or_else(|| agent.to_owned(), |a| a.detector.clone())
     }
 
     /// The HOME an agent runs with: the session's `HOME`, else the daemon's.

@@ -137,28 +137,37 @@ impl SessionService {
     }
 }
 
-/// The pane text below the (last) echo of the prompt's first line, blank edges trimmed; if
-/// the echo cannot be found, the lines `after` has beyond `before`.
+/// The new pane text: what `after` has between the part it shares with `before` at the top
+/// (earlier output) and at the bottom (the agent's unchanged composer and footer), from the
+/// line after the prompt's echo, blank edges trimmed.
 pub(crate) fn pane_reply(before: &str, after: &str, prompt: &str) -> String {
+    let old: Vec<&str> = before.lines().map(str::trim_end).collect();
+    let new: Vec<&str> = after.lines().map(str::trim_end).collect();
+    let top = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let bottom = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(new.len() - top);
+    let region = &new[top..new.len() - bottom];
+    // TUIs that redraw push every frame into the scrollback: the last echo is the one
+    // right above the reply.
     let first = prompt.lines().next().unwrap_or_default().trim();
-    let lines: Vec<&str> = after.lines().collect();
-    let from = if first.is_empty() {
-        None
-    } else {
-        lines.iter().rposition(|l| l.contains(first)).map(|i| i + 1)
-    };
-    let from = from.unwrap_or_else(|| {
-        let old: Vec<&str> = before.lines().collect();
-        common_prefix(&old, &lines)
-    });
-    let tail: Vec<&str> = lines[from.min(lines.len())..].iter().map(|l| l.trim_end()).collect();
-    let start = tail.iter().position(|l| !l.trim().is_empty()).unwrap_or(tail.len());
-    let end = tail.iter().rposition(|l| !l.trim().is_empty()).map_or(start, |i| i + 1);
-    tail[start..end].join("\n")
+    let start = region.iter().rposition(|l| is_echo(l, first)).map_or(0, |i| i + 1);
+    let tail = &region[start..];
+    let from = tail.iter().position(|l| !l.trim().is_empty()).unwrap_or(tail.len());
+    let to = tail.iter().rposition(|l| !l.trim().is_empty()).map_or(from, |i| i + 1);
+    tail[from..to].join("\n")
 }
 
-fn common_prefix(a: &[&str], b: &[&str]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// Whether `line` is a composer's echo of a prompt starting with `first`: a prompt marker
+/// (`>`, `›`, `❯`), possibly inside a box, then the text.
+fn is_echo(line: &str, first: &str) -> bool {
+    let line = line.trim_start_matches([' ', '│', '┃', '\u{a0}']);
+    let Some(rest) = line.strip_prefix(['>', '›', '❯']) else { return false };
+    !first.is_empty() && rest.trim_start_matches([' ', '\u{a0}']).starts_with(first)
 }
 
 #[cfg(test)]
@@ -166,10 +175,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_reply_is_what_follows_the_prompt() {
+    fn the_reply_is_what_follows_the_prompt_echo() {
+        // an append-style agent: the prompt line grows, output follows
         let before = "PROMPT[0]: x\n> ";
-        let after = "PROMPT[0]: x\n> say hello\nHello there.\nHow can I help?\n\n> ";
-        assert_eq!(pane_reply(before, after, "say hello"), "Hello there.\nHow can I help?\n\n>");
+        let after = "PROMPT[0]: x\n> say hello\nPROMPT[1]: say hello\n> ";
+        assert_eq!(pane_reply(before, after, "say hello"), "PROMPT[1]: say hello");
+        // a redrawing agent: history above, the same composer below, the reply between
+        let chrome = "───\n>   Type your message\n───\n  ? for shortcuts";
+        let before = format!("logo\n  > old\n  ✦ old reply\n{chrome}");
+        let after = format!(
+            "logo\n  > old\n  ✦ old reply\n  > say hello\n  ✦ Hello there.\n    More.\n{chrome}"
+        );
+        assert_eq!(pane_reply(&before, &after, "say hello"), "  ✦ Hello there.\n    More.");
         assert_eq!(pane_reply("a\nb", "a\nb\nc\n", "not shown"), "c");
+        // every redrawn frame in the scrollback; a reply that quotes the prompt
+        let after = format!(
+            "{before}\n  > say hello\n  ⠋ Thinking\n{chrome}\n  > say hello\n  ✦ You said say hello\n{chrome}"
+        );
+        assert_eq!(pane_reply(&before, &after, "say hello"), "  ✦ You said say hello");
     }
 }

@@ -80,7 +80,8 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             &format!(
-                "INSERT INTO push_subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                "INSERT INTO push_subscriptions ({SUB_COLS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (username, endpoint) DO UPDATE SET \
                  p256dh = excluded.p256dh, auth = excluded.auth, label = excluded.label"
             ),

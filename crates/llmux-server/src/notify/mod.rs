@@ -201,6 +201,28 @@ impl Notifier {
         });
     }
 
+    /// Feeds every event from `events` (e.g. `SessionService::state_events()`) to
+    /// [`Notifier::on_state`] until the sender is dropped. A receiver that fell behind logs how
+    /// many events it missed and goes on.
+    pub fn listen(
+        &self,
+        mut events: tokio::sync::broadcast::Receiver<StateEvent>,
+    ) -> tokio::task::JoinHandle<()> {
+        use tokio::sync::broadcast::error::RecvError;
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => this.on_state(&ev),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "notifications fell behind the state events")
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
     /// Delivers one notable change on every channel and waits for it; returns what the pushes
     /// did. [`Notifier::on_state`] runs this on its own task.
     pub async fn deliver(&self, ev: &StateEvent) -> PushReport {

@@ -337,6 +337,21 @@ async fn on_state_posts_notable_changes_to_the_webhook_without_waiting() {
 }
 
 #[tokio::test]
+async fn listen_feeds_a_broadcast_of_state_events_to_on_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _, mut rx) = local_server().await;
+    let (notifier, _) = notifier(dir.path(), Some(format!("http://127.0.0.1:{port}/hook")));
+    let (tx, events) = tokio::sync::broadcast::channel(16);
+    let task = notifier.listen(events);
+    let ev = event("s", "", AgentState::Working, AgentState::Idle);
+    tx.send(ev.clone()).unwrap();
+    let sent: StateEvent = serde_json::from_slice(&next(&mut rx).await.body).unwrap();
+    assert_eq!(sent, ev);
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn an_unreachable_webhook_is_logged_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     // a port nothing listens on

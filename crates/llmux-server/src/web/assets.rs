@@ -1,5 +1,8 @@
-//! The web assets: first-party files from `web/static/` and xterm.js from `web/node_modules/`,
-//! embedded in release builds (read from disk in debug builds, or from `$LLMUX_WEB_DIR`).
+//! The web assets: first-party files and xterm.js from `web/node_modules/`, embedded in release
+//! builds (read from disk in debug builds). The first-party files are `web/static/` bundled and
+//! minified by `web/build.mjs` (run by `build.rs` into `$OUT_DIR/web`, same URLs), or
+//! `web/static/` as it is when esbuild is not installed; `$LLMUX_WEB_DIR` serves `<dir>/static`
+//! unbundled from disk instead.
 //!
 //! Loaded once at start into memory with a content hash each: responses carry an `ETag`, and
 //! `index.html`'s `/static/…` references get `?v=<hash>` so those URLs can be cached for a year.
@@ -12,9 +15,8 @@ use bytes::Bytes;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
-#[derive(RustEmbed)]
-#[folder = "../../web/static/"]
-struct Static;
+// `struct Static`, written by build.rs: the bundle's folder, or `web/static/`.
+include!(concat!(env!("OUT_DIR"), "/web_embed.rs"));
 
 #[derive(RustEmbed)]
 #[folder = "../../web/node_modules/@xterm/"]

@@ -30,6 +30,7 @@ const APP_PAGES: &[&str] = &[
     "/new",
     "/edit/{name}",
     "/s/{name}",
+    "/c/{name}",
     "/agents",
     "/tokens",
     "/account",

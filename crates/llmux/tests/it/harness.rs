@@ -13,6 +13,11 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_llmux"))
 }
 
+/// The fake Qwen Code (`fakeq`, read with the qwen detector).
+pub fn fake_qwen() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-qwen")
+}
+
 /// The fake agent script.
 pub fn fake_agent() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-agent")
@@ -41,8 +46,9 @@ impl TestDaemon {
         std::fs::create_dir(dir.path().join("home")).expect("home dir");
         std::fs::create_dir(dir.path().join("work")).expect("work dir");
         let config = format!(
-            "server:\n  allowedHosts: [box.tailnet.ts.net]\nagents:\n  fake:\n    cmd: {:?}\n    flags: \"--default-flag\"\n    env:\n      FAKE_DEFAULT: \"1\"\n",
-            fake_agent().display().to_string()
+            "server:\n  allowedHosts: [box.tailnet.ts.net]\nagents:\n  fake:\n    cmd: {:?}\n    flags: \"--default-flag\"\n    env:\n      FAKE_DEFAULT: \"1\"\n  fakeq:\n    cmd: {:?}\n    detector: qwen\n",
+            fake_agent().display().to_string(),
+            fake_qwen().display().to_string()
         );
         std::fs::write(dir.path().join("config.yaml"), config).expect("config");
         let paths = Paths::in_state_dir(dir.path().join("state"));
@@ -208,7 +214,6 @@ impl TestDaemon {
         }
     }
 
-    /// Runs a tmux command against this daemon's tmux server.
     /// The tmux sessions of the daemon's server, without its own hidden control session.
     pub fn tmux_sessions(&self) -> Vec<String> {
         let out = self.tmux(&["ls", "-F", "#{session_name}"]);
@@ -219,6 +224,7 @@ impl TestDaemon {
             .collect()
     }
 
+    /// Runs a tmux command against this daemon's tmux server.
     pub fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-S")

@@ -16,14 +16,17 @@ mod accounts;
 /// The authorization matrix, direct and through a forging proxy.
 mod authz;
 
+/// Agent states, held and queued prompts, `prompt --wait`, answers, process hygiene.
+mod awareness;
+
 /// The command line: output, exit codes, hints.
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
 mod lifecycle;
-/// Real agent CLIs (Qwen Code, Gemini CLI; more opt-in) against our mock model.
-mod real_agents;
 /// Notifications: Web Push devices and opt-ins, a test push to a local push service.
 mod notify;
+/// Real agent CLIs (Qwen Code, Gemini CLI; more opt-in) against our mock model.
+mod real_agents;
 /// A daemon killed with SIGKILL comes back with every session intact.
 mod recovery;
 /// The Unix socket and TCP listeners: who is trusted and how.

@@ -43,7 +43,8 @@ fn push_service() -> (u16, Arc<AtomicU16>, mpsc::Receiver<(String, Vec<u8>)>) {
             let mut body = vec![0u8; len];
             let _ = conn.read_exact(&mut body);
             let code = answer.load(Ordering::SeqCst);
-            let _ = write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ =
+                write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = tx.send((head, body));
         }
     });
@@ -87,7 +88,9 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
     d.kill("TERM");
     let config = d.dir().join("config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("notifications:\n  allowLoopbackPush: true\n  vapidSubject: mailto:t@example.com\n");
+    text.push_str(
+        "notifications:\n  allowLoopbackPush: true\n  vapidSubject: mailto:t@example.com\n",
+    );
     std::fs::write(&config, text).unwrap();
     d.spawn_daemon().await;
     let (_, again) = local(&d, Method::GET, "/api/push/vapid", json!(null)).await;
@@ -112,7 +115,8 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
     assert_eq!(code, 201, "{res}");
     let id = res["subscription"]["id"].as_str().unwrap().to_owned();
     assert_eq!(res["subscription"]["label"], "Phone Browser/1.0");
-    let bad = json!({"endpoint": "http://push.example/x", "keys": {"p256dh": P256DH, "auth": AUTH}});
+    let bad =
+        json!({"endpoint": "http://push.example/x", "keys": {"p256dh": P256DH, "auth": AUTH}});
     let (code, res) = call(&d, &alice, "POST", "/api/push/subscriptions", bad);
     assert_eq!(code, 400, "{res}");
     assert!(res["error"].as_str().unwrap().contains("https"), "{res}");
@@ -121,7 +125,10 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
     assert_eq!(list["subscriptions"][0]["endpoint"], endpoint.as_str());
     let (_, list) = call(&d, &bob, "GET", "/api/push/subscriptions", json!(null));
     assert_eq!(list["subscriptions"], json!([]));
-    assert_eq!(call(&d, &bob, "DELETE", &format!("/api/push/subscriptions/{id}"), json!(null)).0, 404);
+    assert_eq!(
+        call(&d, &bob, "DELETE", &format!("/api/push/subscriptions/{id}"), json!(null)).0,
+        404
+    );
 
     // opt in to a session: only one's own (bob cannot tell alice's from a missing one)
     assert_eq!(call(&d, &bob, "PUT", "/api/push/sessions/alice-s", json!(null)).0, 404);

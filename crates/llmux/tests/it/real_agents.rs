@@ -279,6 +279,8 @@ fn agents_bin(spec: &AgentSpec) -> Option<PathBuf> {
 /// Our mock model on its own port; killed on drop.
 struct Mock {
     child: Child,
+    /// Kept open: the mock must never write into a closed pipe.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
     port: u16,
     log: PathBuf,
 }
@@ -298,13 +300,13 @@ impl Mock {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", script.display()));
         let mut line = String::new();
-        let stdout = child.stdout.take().expect("mock stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the mock's port");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("mock stdout"));
+        stdout.read_line(&mut line).expect("read the mock's port");
         let port = line.trim().parse().unwrap_or_else(|_| {
             let _ = child.kill();
             panic!("the mock printed {line:?} instead of its port")
         });
-        Mock { child, port, log }
+        Mock { child, _stdout: stdout, port, log }
     }
 
     /// The actions of the requests it answered so far (`text: …`, `tool: …`).
@@ -486,7 +488,11 @@ async fn poll_state(
             return Poll::Reached(v);
         }
         if Instant::now() > deadline {
-            return Poll::Timeout(format!("{state} (waitingFor {:?})", v.get("waitingFor")));
+            let shown = bottom(&screen(d, name, 200).await, 25);
+            return Poll::Timeout(format!(
+                "{state} (waitingFor {:?}); screen bottom:\n{shown}",
+                v.get("waitingFor")
+            ));
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
@@ -645,8 +651,17 @@ async fn create(run: &mut Run, b: &Bench, spec: &AgentSpec, name: &str, flags: O
         brief(&v),
         b.d.log()
     );
-    run.note(format_args!("created {name}: argv {}", v.get("argv").map(brief).unwrap_or_default()));
-    run.check(v.get("status") == Some(&json!("running")), "status running after create", brief(&v));
+    // `{ok, session}` (or the bare SessionView)
+    let session = v.get("session").unwrap_or(&v);
+    run.note(format_args!(
+        "created {name}: argv {}",
+        session.get("argv").map(brief).unwrap_or_default()
+    ));
+    run.check(
+        session.get("status") == Some(&json!("running")),
+        "status running after create",
+        brief(&v),
+    );
 }
 
 /// `prompt --wait`: sends `prompt` and waits for the turn to end; checks the reply.
@@ -663,7 +678,16 @@ async fn prompt_wait(run: &mut Run, b: &Bench, spec: &AgentSpec, name: &str, pro
         run.time("prompt --wait", since);
         let reply = v.get("reply").and_then(Value::as_str).unwrap_or_default();
         run.check(reply.contains(REPLY), "reply has the mock's text", format!("reply {reply:?}"));
-        run.check(v.get("state") == Some(&json!("idle")), "state idle after the reply", brief(&v));
+        if !run.check(
+            v.get("state") == Some(&json!("idle")),
+            "state idle after the reply",
+            brief(&v),
+        ) {
+            run.note(format_args!(
+                "screen bottom:\n{}",
+                bottom(&screen(&b.d, name, 200).await, 25)
+            ));
+        }
         run.check(v.get("timedOut") != Some(&json!(true)), "no timeout", brief(&v));
     } else {
         // Fall back to the screen, so the rest of the scenario can run.
@@ -733,7 +757,7 @@ async fn full_scenario(spec: &AgentSpec) {
             .is_some_and(|w| w.to_lowercase().contains("permission"))
     };
     let mut answered_by_api = false;
-    match poll_state(d, &name, &["waiting"], TURN, |_| true).await {
+    match poll_state(d, &name, &["waiting"], TURN, is_permission).await {
         Poll::Reached(v) => {
             run.time("prompt → waiting", since);
             run.check(
@@ -756,6 +780,17 @@ async fn full_scenario(spec: &AgentSpec) {
                 brief(v.get("prompt").unwrap_or(&Value::Null)),
             );
             run.note(format_args!("prompt: {}", brief(v.get("prompt").unwrap_or(&Value::Null))));
+            let first_label = options
+                .first()
+                .and_then(|o| o.get("label"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_lowercase();
+            run.check(
+                first_label.contains("allow"),
+                "option 0 allows (once)",
+                format!("label {first_label:?}"),
+            );
             // answer option 0 (allow once)
             let (status, a) = api(
                 &d.client,
@@ -774,7 +809,11 @@ async fn full_scenario(spec: &AgentSpec) {
             run.check(false, "state waiting", "the SessionView has no `state` field");
         }
         Poll::Timeout(last) => {
-            run.check(false, &format!("state waiting within {TURN:?}"), format!("still {last}"));
+            run.check(
+                false,
+                &format!("state waiting for a permission within {TURN:?}"),
+                format!("still {last}"),
+            );
         }
     }
     if !answered_by_api {
@@ -862,7 +901,6 @@ async fn full_scenario(spec: &AgentSpec) {
 
     // resume that conversation
     if let Some(id) = conversation {
-        let since = Instant::now();
         let (status, v) = api(
             &d.client,
             Method::POST,
@@ -873,7 +911,6 @@ async fn full_scenario(spec: &AgentSpec) {
         if run.check(status == 200, "resume", format!("{status} {}", brief(&v))) {
             run.check(v.get("session").is_some(), "resume returns {ok, session}", brief(&v));
             if wait_idle(&mut run, d, spec, &name, "resume → idle").await {
-                run.time("resume → idle", since);
                 let shown =
                     poll_screen(d, &name, Duration::from_secs(10), |s| s.contains("say hello"))
                         .await;

@@ -1,0 +1,84 @@
+// Agent state for every page: the state badge, the "Notify me" bell, and the notifications
+// (toasts, the "(N)" title count, system notifications while the page is hidden).
+
+import { h, enc, toast, busy, ago, when } from "./ui.js";
+import { api, me, onSessions, onStateChange } from "./api.js";
+import { pushSupported, enablePush, setSessionPush } from "./push.js";
+
+export const PUSH_KEY = "llmux.push";
+
+/** The agent's state: "exited" once the process is gone, else what the detector reads. */
+export const stateOf = (s) => (s.status === "exited" ? "exited" : s.state || "starting");
+
+/** An empty state badge; paintState() fills it. */
+export const stateBadge = (tid = "session-state") =>
+  h("span", { class: "sb", tid }, h("span", { class: "sbl" }), h("time", {}));
+
+export function paintState(el, s) {
+  const st = stateOf(s);
+  const label = st === "waiting" && s.waitingFor ? `waiting: ${s.waitingFor}` : st;
+  el.dataset.state = st;
+  el.title = label;
+  el.firstChild.textContent = label;
+  const t = el.lastChild;
+  t.dateTime = s.stateSince || "";
+  t.title = s.stateSince ? `since ${when(s.stateSince)}` : "";
+  t.textContent = s.stateSince ? ago(s.stateSince) : "";
+}
+
+// ---- the bell: push notifications about one session ----
+let followed = null;
+const followedSet = () => (followed ??= api("/api/push/sessions").then((r) => new Set(r.sessions.map((s) => s.name)), () => new Set()));
+
+/** A toggle button: notify me (on all my devices) when this session needs me. */
+export function bell(name) {
+  const b = h("button", { class: "btn sm bell", tid: "notify-toggle", "aria-pressed": "false", "aria-label": `Notify me about ${name}`, onclick: toggle });
+  const paint = (on) => {
+    b.setAttribute("aria-pressed", String(on));
+    b.title = on ? "Notifying you (tap to stop)" : "Notify me";
+  };
+  followedSet().then((set) => paint(set.has(name)));
+  async function toggle() {
+    const set = await followedSet();
+    const on = !set.has(name);
+    await busy(b, async () => {
+      if (on && pushSupported() && localStorage.getItem(PUSH_KEY) !== "on") {
+        try {
+          await enablePush(deviceLabel());
+          localStorage.setItem(PUSH_KEY, "on");
+        } catch (e) {
+          toast(`This device will not get push notifications: ${e.message}. Your other devices will.`, "error");
+        }
+      }
+      await setSessionPush(name, on);
+      if (on) set.add(name); else set.delete(name);
+      paint(on);
+    }, on ? `You will be notified about ${name}` : `No more notifications about ${name}`);
+  }
+  return b;
+}
+
+export const deviceLabel = () => `${navigator.userAgentData?.platform || navigator.platform || "Browser"} (web)`;
+
+// ---- notifications while the app is open ----
+
+/** Subscribes for the whole app: setCount(n) gets the number of my sessions waiting. */
+export function startNotify(setCount) {
+  onSessions((list) => setCount(list.filter((s) => s.owner === me.username && stateOf(s) === "waiting").length));
+  onStateChange((ev) => {
+    if (ev.owner !== me.username || ev.previous === ev.state) return;
+    const waiting = ev.state === "waiting";
+    if (!waiting && !(ev.state === "idle" && ev.previous === "working")) return;
+    const text = waiting ? `${ev.name} needs you${ev.waitingFor ? `: ${ev.waitingFor}` : ""}` : `${ev.name} is done`;
+    const url = `/c/${enc(ev.name)}`;
+    const el = toast([text, " ", h("a", { href: url }, "Open")], waiting ? "warn" : "ok", waiting ? 15000 : 6000);
+    Object.assign(el.dataset, { testid: "state-toast", name: ev.name, state: ev.state });
+    if (document.hidden && window.Notification?.permission === "granted") {
+      // The same tag as the service worker's push: a push for this change replaces this one.
+      const opts = { body: text, tag: `llmux-session-${ev.name}`, icon: "/static/icons/icon-192.png", data: { url } };
+      navigator.serviceWorker?.getRegistration("/")
+        .then((r) => (r ? r.showNotification("llmux", opts) : new Notification("llmux", opts)))
+        .catch(() => {});
+    }
+  });
+}

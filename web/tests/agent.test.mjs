@@ -1,0 +1,246 @@
+// Agent state in the UI, with `fakeq` (crates/llmux/tests/fixtures/fake-qwen read by llmux's
+// real qwen detector): the state badge (starting → idle, working, waiting), the chat page's
+// composer, Stop, the waiting card answering a permission question, the toast and the
+// "(N)" title count, the "no transcript" notice, a Qwen transcript file rendered as turns,
+// History, and the "Notify me" bell. The XSS payload is typed as a prompt and written into the
+// transcript: it must only ever show as text.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon, launchBrowser, openPage, screenshot, pageFetch, until, ADMIN, VIEWPORTS, XSS } from './harness.mjs';
+
+let browser;
+let d;
+before(async () => {
+  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
+});
+after(async () => {
+  await browser?.close();
+  await d?.stop();
+});
+
+/** Creates a session through the page's API (owned by the signed-in admin); returns its cwd. */
+async function create(page, body) {
+  const cwd = body.cwd || path.join(d.work, body.name);
+  fs.mkdirSync(cwd, { recursive: true });
+  const r = await pageFetch(page, '/api/sessions', { method: 'POST', body: { cwd, ...body } });
+  assert.ok(r.status === 200 || r.status === 201, `create ${body.name}: ${r.status} ${JSON.stringify(r.data)}`);
+  return cwd;
+}
+
+/**
+ * Records every value the attribute `attr` of the elements matching `sel` takes (checked on
+ * every animation frame), so a short-lived state is not missed. Read with seen(page, key).
+ */
+const watch = (page, key, sel, attr = 'data-state') => page.evaluate(([k, s, a]) => {
+  const log = (window.__seen ||= {})[k] = [];
+  const tick = () => {
+    const v = document.querySelector(s)?.getAttribute(a);
+    if (v && log[log.length - 1] !== v) log.push(v);
+    requestAnimationFrame(tick);
+  };
+  tick();
+}, [key, sel, attr]);
+const seen = (page, key) => page.evaluate((k) => window.__seen?.[k] || [], key);
+
+/** Waits until the selector's data-state is `want`; the message says what it was. */
+async function expectState(page, sel, want, timeout = 15000) {
+  await page.waitForFunction(([s, w]) => document.querySelector(s)?.dataset.state === w, [sel, want], { timeout, polling: 50 })
+    .catch(async (e) => {
+      const now = await page.evaluate((s) => document.querySelector(s)?.dataset.state, sel);
+      throw new Error(`${sel} never became ${want} (it is ${now}): ${e.message}`);
+    });
+}
+
+/** A subsequence check: `want` appears in `log` in this order. */
+function inOrder(log, want) {
+  let i = 0;
+  for (const v of log) if (v === want[i]) i++;
+  return i === want.length;
+}
+
+for (const vp of Object.keys(VIEWPORTS)) {
+  test(`fakeq: badges, chat composer, waiting card, notifications (${vp})`, async (t) => {
+    const name = `q-${vp}`;
+    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+    t.after(() => context.close());
+    const rowBadge = `[data-testid=session-row][data-name="${name}"] [data-testid=session-state]`;
+    await page.goto('/');
+    await page.getByTestId('new-session').waitFor();
+    await watch(page, 'row', rowBadge);
+
+    // starting → idle on the sessions list (a slow start, so that `starting` is seen).
+    const cwd = await create(page, { agent: 'fakeq', name, env: { FAKE_STARTUP_MS: '2500', FAKE_THINK_MS: '2000' } });
+    await expectState(page, rowBadge, 'idle');
+    assert.ok(inOrder(await seen(page, 'row'), ['starting', 'idle']), `row badge states: ${await seen(page, 'row')}`);
+    assert.match(await page.locator(rowBadge).textContent(), /idle/);
+    assert.match(await page.locator(rowBadge).locator('time').textContent(), /just now|ago/);
+    await screenshot(page, 'agent-list-idle', vp);
+
+    // The row links to the chat page; fakeq has no transcript: a notice links to the terminal.
+    await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-chat').click();
+    await page.waitForURL(`**/c/${name}`);
+    const empty = page.getByTestId('chat-empty');
+    await empty.waitFor();
+    assert.match(await empty.textContent(), /cannot read fakeq's conversation files/);
+    assert.equal(await empty.locator('a').getAttribute('href'), `/s/${name}`);
+    assert.equal(await page.getByTestId('open-terminal').getAttribute('href'), `/s/${name}`);
+    await expectState(page, '[data-testid=chat-state]', 'idle');
+    await watch(page, 'chat', '[data-testid=chat-state]');
+
+    // "say hello" from the composer (Enter sends): working (with Stop), then idle, with a toast.
+    await page.getByTestId('chat-input').fill('say hello');
+    await page.getByTestId('chat-input').press('Enter');
+    await expectState(page, '[data-testid=chat-state]', 'working');
+    await page.getByTestId('chat-stop').waitFor();
+    assert.equal(await page.getByTestId('chat-input').inputValue(), '', 'the composer was cleared');
+    assert.equal(await page.getByTestId('chat-sent').last().textContent(), 'say hello');
+    await screenshot(page, 'agent-chat-working', vp);
+    await expectState(page, '[data-testid=chat-state]', 'idle');
+    await page.getByTestId('chat-stop').waitFor({ state: 'hidden' });
+    const idleToast = page.locator(`[data-testid=state-toast][data-name="${name}"][data-state=idle]`);
+    await idleToast.waitFor();
+    assert.equal(await idleToast.locator('a').getAttribute('href'), `/c/${name}`);
+    assert.ok(inOrder(await seen(page, 'chat'), ['idle', 'working', 'idle']), `chat badge states: ${await seen(page, 'chat')}`);
+
+    // Shift+Enter is a new line, not a send.
+    await page.getByTestId('chat-input').press('Shift+Enter');
+    assert.equal(await page.getByTestId('chat-input').inputValue(), '\n');
+    await page.getByTestId('chat-input').fill('');
+
+    // A permission question: the waiting card with both options, a toast, "(1)" in the title.
+    await page.getByTestId('chat-input').fill('please run `touch ok.txt`');
+    await page.getByTestId('chat-send').click();
+    const card = page.getByTestId('waiting-card');
+    await card.waitFor();
+    const options = card.getByTestId('answer-option');
+    await until(async () => (await options.count()) === 2, { what: 'two options' });
+    assert.deepEqual(await options.allTextContents(), ['Yes, allow once', 'No, suggest changes (esc)']);
+    await expectState(page, '[data-testid=chat-state]', 'waiting');
+    assert.match(await page.getByTestId('chat-state').textContent(), /waiting: .*touch/);
+    await page.locator(`[data-testid=state-toast][data-name="${name}"][data-state=waiting]`).waitFor();
+    await page.waitForFunction(() => document.title.startsWith('(1) '), null, { polling: 50 });
+    // The sessions list (another tab) shows it waiting, first.
+    const list = await context.newPage();
+    await list.goto('/');
+    await expectState(list, rowBadge, 'waiting');
+    assert.equal(await list.locator('[data-testid=session-row]').first().getAttribute('data-name'), name, 'waiting sorts first');
+    assert.match(await list.locator(rowBadge).textContent(), /waiting: .*touch/);
+    await screenshot(list, 'agent-list-waiting', vp);
+    await list.close();
+    await screenshot(page, 'agent-chat-waiting', vp);
+
+    // "Yes, allow once": the buttons are disabled in flight, the file appears, back to idle.
+    await options.first().click();
+    await until(() => fs.existsSync(path.join(cwd, 'ok.txt')), { what: 'ok.txt in the session cwd', timeout: 10000 });
+    await expectState(page, '[data-testid=chat-state]', 'idle');
+    await card.waitFor({ state: 'hidden' });
+    await page.waitForFunction(() => !/^\(\d+\) /.test(document.title), null, { polling: 50 });
+
+    // The XSS payload as a prompt: sent, shown as text, never run.
+    await page.getByTestId('chat-input').fill(XSS);
+    await page.getByTestId('chat-send').click();
+    await until(async () => (await page.getByTestId('chat-sent').last().textContent()) === XSS, { what: 'the payload echoed as text' });
+    await expectState(page, '[data-testid=chat-state]', 'working');
+    await expectState(page, '[data-testid=chat-state]', 'idle');
+    assert.equal(await page.locator('main img').count(), 0, 'no <img> from the payload');
+
+    // Stop presses Escape while working: the fake prints "Request cancelled."
+    await page.getByTestId('chat-input').fill('think for a while');
+    await page.getByTestId('chat-input').press('Enter');
+    await page.getByTestId('chat-stop').click();
+    await expectState(page, '[data-testid=chat-state]', 'idle');
+    const pane = await pageFetch(page, `/api/sessions/${name}/capture`);
+    assert.match(JSON.stringify(pane.data), /Request cancelled/);
+    await screenshot(page, 'agent-chat-idle', vp);
+
+    // The terminal page: the state next to the status dot, and a link to the chat.
+    await page.getByTestId('open-terminal').click();
+    await page.locator('[data-testid=status-dot][data-state=live]').waitFor();
+    await expectState(page, '[data-testid=term-state]', 'idle');
+    assert.equal(await page.getByTestId('open-chat').getAttribute('href'), `/c/${name}`);
+    await screenshot(page, 'agent-terminal-state', vp);
+    guard.check();
+  });
+}
+
+test('the bell follows a session; the account page has the device switch', async (t) => {
+  const name = 'q-bell';
+  const { context, page, guard } = await openPage(browser, 'phone', d, { login: ADMIN });
+  t.after(() => context.close());
+  // Headless Chromium has no push service: make this browser one without Web Push, so the
+  // bell only records the choice (for the user's other devices).
+  await context.addInitScript(() => { delete window.PushManager; });
+  await page.goto('/');
+  await create(page, { agent: 'fakeq', name });
+  await page.goto(`/c/${name}`);
+  const bellBtn = page.locator('main').getByTestId('notify-toggle');
+  await until(async () => (await bellBtn.getAttribute('aria-pressed')) === 'false', { what: 'the bell off' });
+  await bellBtn.click();
+  await until(async () => (await bellBtn.getAttribute('aria-pressed')) === 'true', { what: 'the bell on' });
+  const followed = await pageFetch(page, '/api/push/sessions');
+  assert.equal(followed.status, 200, JSON.stringify(followed.data));
+  assert.deepEqual(followed.data.sessions.map((s) => s.name), [name]);
+  await screenshot(page, 'agent-bell', 'phone');
+  await bellBtn.click();
+  await until(async () => (await bellBtn.getAttribute('aria-pressed')) === 'false', { what: 'the bell off again' });
+  assert.deepEqual((await pageFetch(page, '/api/push/sessions')).data.sessions, []);
+  await page.goto('/account');
+  assert.match(await page.getByTestId('push-status').textContent(), /cannot get push notifications/);
+  guard.check();
+});
+
+for (const vp of Object.keys(VIEWPORTS)) {
+  test(`a Qwen transcript renders as turns, with History (${vp})`, async (t) => {
+    const name = `qt-${vp}`;
+    const home = path.join(d.dir, `qhome-${vp}`);
+    const cwd = path.join(d.work, name);
+    fs.mkdirSync(cwd, { recursive: true });
+    const id = vp === 'phone' ? '11111111-2222-4333-8444-555555555555' : '11111111-2222-4333-8444-666666666666';
+    const chats = path.join(home, '.qwen/projects', cwd.replace(/[^A-Za-z0-9]/g, '-'), 'chats');
+    fs.mkdirSync(chats, { recursive: true });
+    const ts = (s) => new Date(Date.now() - 60000 + s * 1000).toISOString();
+    let parent = null;
+    const line = (n, type, role, parts) => {
+      const uuid = `00000000-0000-4000-8000-00000000000${n}`;
+      const l = JSON.stringify({ uuid, parentUuid: parent, sessionId: id, timestamp: ts(n), type, cwd, version: '0.15.10', message: { role, parts } });
+      parent = uuid;
+      return l;
+    };
+    fs.writeFileSync(path.join(chats, `${id}.jsonl`), [
+      line(1, 'user', 'user', [{ text: 'list the files' }]),
+      line(2, 'assistant', 'model', [{ text: 'thinking…', thought: true }, { text: `**Sure.** ${XSS}` }, { functionCall: { id: 'call-1', name: 'run_shell_command', args: { command: 'ls -la', description: 'list' } } }]),
+      line(3, 'tool_result', 'user', [{ functionResponse: { id: 'call-1', name: 'run_shell_command', response: { output: `ok.txt\n${XSS}` } } }]),
+      line(4, 'assistant', 'model', [{ text: 'There is one file:\n- ok.txt' }]),
+    ].join('\n') + '\n');
+
+    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+    t.after(() => context.close());
+    await page.goto('/');
+    await create(page, { agent: 'qwen', name, cwd, env: { HOME: home }, resumeFrom: id });
+    await page.goto(`/c/${name}`);
+    const turns = page.getByTestId('chat-turn');
+    await until(async () => (await turns.count()) === 4, { what: async () => `4 turns (got ${await turns.count()})` });
+    assert.deepEqual(await turns.evaluateAll((els) => els.map((e) => e.dataset.role)), ['user', 'assistant', 'tool', 'assistant']);
+    assert.equal(await turns.nth(0).textContent(), 'list the files');
+    assert.equal(await turns.nth(1).textContent(), `**Sure.** ${XSS}`, 'markdown and markup as text; no thoughts');
+    const tool = page.getByTestId('tool-call');
+    assert.equal(await tool.evaluate((e) => e.open), false, 'tool calls start collapsed');
+    assert.equal(await tool.locator('summary').textContent(), 'run_shell_command ls -la');
+    await tool.locator('summary').click();
+    assert.match(await tool.locator('pre.out').textContent(), /ok\.txt\n<\/script><img/);
+    assert.equal(await turns.nth(3).locator('.txt').evaluate((e) => getComputedStyle(e).whiteSpace), 'pre-wrap');
+    assert.equal(await page.locator('main img').count(), 0, 'no <img> from the payload');
+    assert.equal(await page.getByTestId('chat-empty').isHidden(), true);
+
+    // History lists the conversation (the current one: no Resume button).
+    await page.getByTestId('history').locator('summary').click();
+    const conv = page.getByTestId('conversation');
+    await conv.first().waitFor();
+    assert.match(await conv.first().textContent(), /list the files.*current/);
+    await screenshot(page, 'agent-transcript', vp);
+    guard.check();
+  });
+}
