@@ -78,6 +78,8 @@ pub struct SessionService {
     tracker: status::Tracker,
     /// Per-session input queues: prompts to one session are typed one after another.
     inputs: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    /// Conversation counts per (agent, home, cwd), with when they were read.
+    counts: Mutex<HashMap<(String, PathBuf, String), (Option<std::time::Instant>, u32)>>,
     /// The live conversation id of each session, where llmux chose or resumed it.
     conversations: Mutex<HashMap<String, String>>,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
@@ -112,6 +114,7 @@ impl SessionService {
             tracker: status::Tracker::default(),
             inputs: Mutex::new(HashMap::new()),
             conversations: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -227,6 +230,7 @@ impl SessionService {
             views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
             Arc::new(views)
         };
+        self.refresh_counts();
         *self.views.lock().expect("views lock") = (generation, views.clone());
         views
     }
@@ -312,7 +316,7 @@ impl SessionService {
             resume_from: r.resume_from.clone(),
             init_prompts: r.init_prompts.clone(),
             has_history: agent.is_some_and(|a| a.has_history),
-            conversation_count: 0,
+            conversation_count: self.cached_count(r),
             owner: r.owner.clone(),
             created_at: rfc3339_ms(r.created_at),
             updated_at: rfc3339_ms(r.updated_at),
@@ -329,6 +333,59 @@ impl SessionService {
             tmux_name: tmux_name(&r.name),
             attach_command: self.tmux.attach_command(&r.name),
         }
+    }
+
+    fn count_key(&self, r: &SessionRecord) -> (String, PathBuf, String) {
+        (r.agent.clone(), self.agent_home(r), r.cwd.clone())
+    }
+
+    /// The last conversation count read for the session's agent and cwd (0 until read).
+    fn cached_count(&self, r: &SessionRecord) -> u32 {
+        if !r.agent.is_empty() && !crate::history::supported(&r.agent) {
+            return 0;
+        }
+        let counts = self.counts.lock().expect("counts lock");
+        counts.get(&self.count_key(r)).map_or(0, |(_, n)| *n)
+    }
+
+    /// Re-reads, off the async threads, the counts older than 30 s; the list is rebuilt when
+    /// one changed.
+    fn refresh_counts(&self) {
+        const FRESH: Duration = Duration::from_secs(30);
+        let stale: Vec<(String, PathBuf, String)> = {
+            let records = self.records.read().expect("records lock");
+            let mut counts = self.counts.lock().expect("counts lock");
+            let mut stale = Vec::new();
+            for r in records.values().filter(|r| crate::history::supported(&r.agent)) {
+                let key = self.count_key(r);
+                let entry = counts.entry(key.clone()).or_insert((None, 0));
+                if entry.0.is_none_or(|at| at.elapsed() >= FRESH) {
+                    // Claimed now, so concurrent lists do not read it again.
+                    entry.0 = Some(std::time::Instant::now());
+                    stale.push(key);
+                }
+            }
+            stale
+        };
+        if stale.is_empty() {
+            return;
+        }
+        let Some(service) = self.me.get().and_then(std::sync::Weak::upgrade) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn_blocking(move || {
+            let mut changed = false;
+            for key in stale {
+                let n = crate::history::count(&key.0, &key.1, std::path::Path::new(&key.2))
+                    .unwrap_or(0);
+                let mut counts = service.counts.lock().expect("counts lock");
+                let entry = counts.entry(key).or_insert((None, 0));
+                changed |= entry.1 != n;
+                *entry = (Some(std::time::Instant::now()), n);
+            }
+            if changed {
+                service.notify();
+            }
+        });
     }
 
     /// The lock serializing changes to one session.
