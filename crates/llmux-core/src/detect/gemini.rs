@@ -39,7 +39,10 @@ pub(super) fn detect(s: &Screen) -> Detection {
 
 fn prompt(s: &Screen, from: usize) -> Option<Detection> {
     let opts = numbered_options(s, from, s.len(), &['●']);
-    if opts.len() < 2 {
+    // Every Gemini dialog marks its current option with `●`; a plain numbered list (the
+    // startup "Tips for getting started: 1. … 4.", seen read as a dialog while text was in the
+    // composer) is not one.
+    if opts.len() < 2 || !opts.iter().any(|o| o.selected) {
         return None;
     }
     let first = opts[0].line;
@@ -52,8 +55,13 @@ fn prompt(s: &Screen, from: usize) -> Option<Detection> {
             || l.starts_with("Allow ")
     }) {
         // `? Shell  touch approved.txt` heads the box.
-        let head = (from..q).find_map(|i| s.lines[i].strip_prefix("? ")).unwrap_or("");
-        let detail = (from..q)
+        // The box starts at its `? Tool …` head; never reach above it (the logo and tips).
+        let top = (from.max(q.saturating_sub(12))..q)
+            .rev()
+            .find(|&i| s.lines[i].starts_with("? "))
+            .unwrap_or(q.saturating_sub(6).max(from));
+        let head = s.lines[top].strip_prefix("? ").unwrap_or("");
+        let detail = (top..q)
             .map(|i| s.lines[i].as_str())
             .filter(|l| !l.starts_with("? ") && !l.is_empty() && !super::is_rule(l))
             .collect::<Vec<_>>()

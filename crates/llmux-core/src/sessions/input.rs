@@ -12,8 +12,10 @@ use crate::api::{
 };
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
-use crate::tmux::Tmux;
 use crate::validate;
+
+/// How long after Enter to look whether the prompt left the composer.
+const RESUBMIT_AFTER: Duration = Duration::from_millis(700);
 
 impl SessionService {
     /// Types a prompt into a running session, then presses Enter after the agent's settle
@@ -29,7 +31,61 @@ impl SessionService {
         let _turn = queue.lock().await;
         self.ensure_running(name)?;
         self.wait_until_ready(name, self.opts.ready_timeout).await?;
-        type_prompt(&self.tmux, name, prompt, enter, self.settle_for(&record.agent)).await
+        self.type_prompt(name, &record.agent, prompt, enter).await
+    }
+
+    /// Types `prompt`, then (with `enter`) presses Enter after the agent's settle delay. For
+    /// an agent llmux can read, it then checks the prompt went: an Enter taken as part of the
+    /// paste (Gemini, Qwen and OpenCode on a loaded machine) leaves the text in the composer
+    /// and the agent idle, so Enter is pressed again, at most twice.
+    pub(super) async fn type_prompt(
+        &self,
+        name: &str,
+        agent: &str,
+        prompt: &str,
+        enter: bool,
+    ) -> Result<()> {
+        self.tmux.send_text(name, prompt).await?;
+        if !enter {
+            return Ok(());
+        }
+        tokio::time::sleep(self.settle_for(agent)).await;
+        let start = self.track(name).map_or(0, |t| t.transitions);
+        self.tmux.send_key(name, "Enter").await?;
+        if !crate::detect::has_detector(&self.detector_of(agent)) {
+            return Ok(());
+        }
+        let tail: String = {
+            let last = prompt.lines().last().unwrap_or_default().trim();
+            let chars: Vec<char> = last.chars().collect();
+            chars[chars.len().saturating_sub(24)..].iter().collect()
+        };
+        if tail.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..2 {
+            let deadline = tokio::time::Instant::now() + RESUBMIT_AFTER;
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.poke(name).await;
+                let Some(track) = self.track(name) else { return Ok(()) };
+                if track.transitions != start || track.state != AgentState::Idle {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let screen = self.tmux.screen(name).await.unwrap_or_default();
+            let bottom: Vec<&str> =
+                screen.lines().rev().filter(|l| !l.trim().is_empty()).take(8).collect();
+            if !bottom.iter().any(|l| l.contains(&tail)) {
+                return Ok(());
+            }
+            tracing::info!(session.name = %name, "the prompt is still in the composer; pressing Enter again");
+            self.tmux.send_key(name, "Enter").await?;
+        }
+        Ok(())
     }
 
     /// The pause between text and Enter for an agent.
@@ -180,19 +236,4 @@ impl SessionService {
             let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
         }
     }
-}
-
-pub(super) async fn type_prompt(
-    tmux: &Tmux,
-    name: &str,
-    prompt: &str,
-    enter: bool,
-    settle: Duration,
-) -> Result<()> {
-    tmux.send_text(name, prompt).await?;
-    if enter {
-        tokio::time::sleep(settle).await;
-        tmux.send_key(name, "Enter").await?;
-    }
-    Ok(())
 }

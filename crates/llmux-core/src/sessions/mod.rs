@@ -30,6 +30,9 @@ use crate::store::{SessionRecord, Store};
 use crate::time::rfc3339_ms;
 use crate::tmux::{PaneInfo, Tmux, tmux_name};
 
+/// (agent, its HOME, cwd): what a conversation count is read for.
+type CountKey = (String, PathBuf, String);
+
 /// How the service is set up.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -79,7 +82,7 @@ pub struct SessionService {
     /// Per-session input queues: prompts to one session are typed one after another.
     inputs: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
     /// Conversation counts per (agent, home, cwd), with when they were read.
-    counts: Mutex<HashMap<(String, PathBuf, String), (Option<std::time::Instant>, u32)>>,
+    counts: Mutex<HashMap<CountKey, (Option<std::time::Instant>, u32)>>,
     /// The live conversation id of each session, where llmux chose or resumed it.
     conversations: Mutex<HashMap<String, String>>,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
@@ -335,7 +338,7 @@ impl SessionService {
         }
     }
 
-    fn count_key(&self, r: &SessionRecord) -> (String, PathBuf, String) {
+    fn count_key(&self, r: &SessionRecord) -> CountKey {
         (r.agent.clone(), self.agent_home(r), r.cwd.clone())
     }
 
@@ -352,7 +355,7 @@ impl SessionService {
     /// one changed.
     fn refresh_counts(&self) {
         const FRESH: Duration = Duration::from_secs(30);
-        let stale: Vec<(String, PathBuf, String)> = {
+        let stale: Vec<CountKey> = {
             let records = self.records.read().expect("records lock");
             let mut counts = self.counts.lock().expect("counts lock");
             let mut stale = Vec::new();

@@ -267,7 +267,7 @@ impl SessionService {
     }
 
     /// The detector key of an agent (its own key unless the config names another).
-    fn detector_of(&self, agent: &str) -> String {
+    pub(super) fn detector_of(&self, agent: &str) -> String {
         self.catalog.get(agent).map_or_else(|| agent.to_owned(), |a| a.detector.clone())
     }
 

@@ -47,8 +47,7 @@ impl SessionService {
         self.wait_until_ready(name, timeout.min(self.opts.ready_timeout)).await?;
         let before = self.tmux.capture(name, 2000).await.unwrap_or_default();
         let start = self.track(name).map_or(0, |t| t.transitions);
-        super::input::type_prompt(&self.tmux, name, prompt, true, self.settle_for(&record.agent))
-            .await?;
+        self.type_prompt(name, &record.agent, prompt, true).await?;
         let sent = Instant::now();
 
         let mut worked = false;
