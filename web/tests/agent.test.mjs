@@ -74,7 +74,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     // starting → idle on the sessions list (a slow start, so that `starting` is seen).
     const cwd = await create(page, { agent: 'fakeq', name, env: { FAKE_STARTUP_MS: '2500', FAKE_THINK_MS: '2000' } });
     await expectState(page, rowBadge, 'idle');
-    assert.ok(inOrder(await seen(page, 'row'), ['starting', 'idle']), `row badge states: ${await seen(page, 'row')}`);
+    await until(async () => inOrder(await seen(page, 'row'), ['starting', 'idle']), { what: 'row badge starting, then idle', timeout: 2000 });
     assert.match(await page.locator(rowBadge).textContent(), /idle/);
     assert.match(await page.locator(rowBadge).locator('time').textContent(), /just now|ago/);
     await screenshot(page, 'agent-list-idle', vp);
@@ -103,7 +103,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     const idleToast = page.locator(`[data-testid=state-toast][data-name="${name}"][data-state=idle]`);
     await idleToast.waitFor();
     assert.equal(await idleToast.locator('a').getAttribute('href'), `/c/${name}`);
-    assert.ok(inOrder(await seen(page, 'chat'), ['idle', 'working', 'idle']), `chat badge states: ${await seen(page, 'chat')}`);
+    await until(async () => inOrder(await seen(page, 'chat'), ['idle', 'working', 'idle']), { what: 'chat badge idle, working, idle', timeout: 2000 });
 
     // Shift+Enter is a new line, not a send.
     await page.getByTestId('chat-input').press('Shift+Enter');
@@ -132,11 +132,26 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await list.close();
     await screenshot(page, 'agent-chat-waiting', vp);
 
-    // "Yes, allow once": the buttons are disabled in flight, the file appears, back to idle.
+    // A failed answer is reported in words and the buttons come back (the daemon's reply is
+    // faked once, held a moment so that the disabled buttons can be seen).
+    guard.allow(/status of 409/);
+    await page.route('**/answer', async (route) => {
+      await new Promise((r) => setTimeout(r, 300));
+      await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'the question is gone', code: 'conflict' }) });
+    }, { times: 1 });
+    await options.first().click();
+    await until(async () => (await options.evaluateAll((bs) => bs.every((b) => b.disabled))), { what: 'buttons disabled in flight' });
+    await card.getByTestId('answer-error').waitFor();
+    assert.match(await card.getByTestId('answer-error').textContent(), /Could not answer “Yes, allow once”: the question is gone/);
+    assert.equal(await options.first().isEnabled(), true, 'the buttons are enabled again');
+    assert.equal(fs.existsSync(path.join(cwd, 'ok.txt')), false);
+
+    // "Yes, allow once": the file appears, back to idle.
     await options.first().click();
     await until(() => fs.existsSync(path.join(cwd, 'ok.txt')), { what: 'ok.txt in the session cwd', timeout: 10000 });
     await expectState(page, '[data-testid=chat-state]', 'idle');
     await card.waitFor({ state: 'hidden' });
+    await page.locator(`[data-testid=state-toast][data-name="${name}"][data-state=waiting]`).waitFor({ state: 'detached' });
     await page.waitForFunction(() => !/^\(\d+\) /.test(document.title), null, { polling: 50 });
 
     // The XSS payload as a prompt: sent, shown as text, never run.
@@ -222,7 +237,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await create(page, { agent: 'qwen', name, cwd, env: { HOME: home }, resumeFrom: id });
     await page.goto(`/c/${name}`);
     const turns = page.getByTestId('chat-turn');
-    await until(async () => (await turns.count()) === 4, { what: async () => `4 turns (got ${await turns.count()})` });
+    await until(async () => (await turns.count()) === 4, { what: '4 turns' });
     assert.deepEqual(await turns.evaluateAll((els) => els.map((e) => e.dataset.role)), ['user', 'assistant', 'tool', 'assistant']);
     assert.equal(await turns.nth(0).textContent(), 'list the files');
     assert.equal(await turns.nth(1).textContent(), `**Sure.** ${XSS}`, 'markdown and markup as text; no thoughts');

@@ -7,8 +7,8 @@ import { pushSupported, enablePush, setSessionPush } from "./push.js";
 
 export const PUSH_KEY = "llmux.push";
 
-/** The agent's state: "exited" once the process is gone, else what the detector reads. */
-export const stateOf = (s) => (s.status === "exited" ? "exited" : s.state || "starting");
+/** The agent's state as the daemon reads it (older daemons: from the process status). */
+export const stateOf = (s) => s.state || (s.status === "exited" ? "exited" : "starting");
 
 /** An empty state badge; paintState() fills it. */
 export const stateBadge = (tid = "session-state") =>
@@ -65,14 +65,17 @@ export const deviceLabel = () => `${navigator.userAgentData?.platform || navigat
 /** Subscribes for the whole app: setCount(n) gets the number of my sessions waiting. */
 export function startNotify(setCount) {
   onSessions((list) => setCount(list.filter((s) => s.owner === me.username && stateOf(s) === "waiting").length));
+  const shown = new Map(); // session -> its toast: a newer state replaces it
   onStateChange((ev) => {
     if (ev.owner !== me.username || ev.previous === ev.state) return;
+    shown.get(ev.name)?.remove();
     const waiting = ev.state === "waiting";
     if (!waiting && !(ev.state === "idle" && ev.previous === "working")) return;
     const text = waiting ? `${ev.name} needs you${ev.waitingFor ? `: ${ev.waitingFor}` : ""}` : `${ev.name} is done`;
     const url = `/c/${enc(ev.name)}`;
     const el = toast([text, " ", h("a", { href: url }, "Open")], waiting ? "warn" : "ok", waiting ? 15000 : 6000);
     Object.assign(el.dataset, { testid: "state-toast", name: ev.name, state: ev.state });
+    shown.set(ev.name, el);
     if (document.hidden && window.Notification?.permission === "granted") {
       // The same tag as the service worker's push: a push for this change replaces this one.
       const opts = { body: text, tag: `llmux-session-${ev.name}`, icon: "/static/icons/icon-192.png", data: { url } };
