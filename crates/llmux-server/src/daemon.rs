@@ -107,6 +107,8 @@ impl Daemon {
             &paths.state_dir,
             &config.notifications,
         )?);
+        // Every state change goes to the notifier, which picks the ones worth telling.
+        notifier.listen(sessions.state_events());
         let auth = AuthService::new(store, &paths.state_dir);
         let bootstrap = auth.bootstrap(opts.init_user).await?;
 

@@ -22,27 +22,28 @@ impl SessionService {
     pub async fn conversations(&self, name: &str) -> Result<Vec<Conversation>> {
         let record = self.record(name)?;
         let home = self.agent_home(&record);
-        list_blocking(record.agent, home, record.cwd.into()).await
+        list_blocking(self.detector_of(&record.agent), home, record.cwd.into()).await
     }
 
     /// Conversations of `agent` in `cwd` (`~` expanded), newest first.
     pub async fn conversations_of(&self, agent: &str, cwd: &str) -> Result<Vec<Conversation>> {
         self.catalog.require(agent)?;
         let cwd = crate::validate::cwd(cwd, &self.opts.home)?;
-        list_blocking(agent.to_owned(), self.opts.home.clone(), cwd).await
+        list_blocking(self.detector_of(agent), self.opts.home.clone(), cwd).await
     }
 
     /// Respawns the session's agent on conversation `id` (and remembers it as the session's
     /// resume id). Init prompts are not typed on a resume.
     pub async fn resume(&self, name: &str, id: &str) -> Result<SessionView> {
         let record = self.record(name)?;
-        if !history::supported(&record.agent) {
+        let kind = self.detector_of(&record.agent);
+        if !history::supported(&kind) {
             return Err(Error::invalid(format!(
                 "agent {:?} has no history adapter: llmux cannot resume its conversations",
                 record.agent
             )));
         }
-        history::validate_id(&record.agent, id)?;
+        history::validate_id(&kind, id)?;
         let req = crate::api::EditSessionRequest {
             resume_from: Some(Some(id.to_owned())),
             ..Default::default()

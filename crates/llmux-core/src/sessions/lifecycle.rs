@@ -29,8 +29,8 @@ impl SessionService {
         let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
         if let Some(id) = req.resume_from.as_deref().filter(|r| !r.is_empty()) {
             validate::conversation_id(id)?;
-            if crate::history::supported(&agent.key) {
-                crate::history::validate_id(&agent.key, id)?;
+            if crate::history::supported(&agent.detector) {
+                crate::history::validate_id(&agent.detector, id)?;
             }
         }
         let skip_init = req.skip_init.unwrap_or(false);
@@ -185,8 +185,9 @@ impl SessionService {
             let resume = resume.filter(|r| !r.is_empty());
             if let Some(id) = &resume {
                 validate::conversation_id(id)?;
-                if crate::history::supported(&new.agent) {
-                    crate::history::validate_id(&new.agent, id)?;
+                let kind = self.detector_of(&new.agent);
+                if crate::history::supported(&kind) {
+                    crate::history::validate_id(&kind, id)?;
                 }
             }
             new.resume_from = resume;

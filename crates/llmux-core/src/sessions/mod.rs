@@ -318,7 +318,7 @@ impl SessionService {
             default_env: agent.map(|a| a.env_defaults.clone()).unwrap_or_default(),
             resume_from: r.resume_from.clone(),
             init_prompts: r.init_prompts.clone(),
-            has_history: agent.is_some_and(|a| a.has_history),
+            has_history: crate::history::supported(&self.detector_of(&r.agent)),
             conversation_count: self.cached_count(r),
             owner: r.owner.clone(),
             created_at: rfc3339_ms(r.created_at),
@@ -339,12 +339,12 @@ impl SessionService {
     }
 
     fn count_key(&self, r: &SessionRecord) -> CountKey {
-        (r.agent.clone(), self.agent_home(r), r.cwd.clone())
+        (self.detector_of(&r.agent), self.agent_home(r), r.cwd.clone())
     }
 
     /// The last conversation count read for the session's agent and cwd (0 until read).
     fn cached_count(&self, r: &SessionRecord) -> u32 {
-        if !r.agent.is_empty() && !crate::history::supported(&r.agent) {
+        if !crate::history::supported(&self.detector_of(&r.agent)) {
             return 0;
         }
         let counts = self.counts.lock().expect("counts lock");
@@ -359,7 +359,9 @@ impl SessionService {
             let records = self.records.read().expect("records lock");
             let mut counts = self.counts.lock().expect("counts lock");
             let mut stale = Vec::new();
-            for r in records.values().filter(|r| crate::history::supported(&r.agent)) {
+            for r in
+                records.values().filter(|r| crate::history::supported(&self.detector_of(&r.agent)))
+            {
                 let key = self.count_key(r);
                 let entry = counts.entry(key.clone()).or_insert((None, 0));
                 if entry.0.is_none_or(|at| at.elapsed() >= FRESH) {

@@ -86,13 +86,15 @@ impl SessionService {
     /// transcript, else the pane text that came after the prompt.
     async fn reply(&self, name: &str, prompt: &str, before: &str, state: AgentState) -> String {
         if let Ok(record) = self.record(name)
-            && history::supported(&record.agent)
+            && history::supported(&self.detector_of(&record.agent))
         {
             // The transcript may land a moment after the screen shows the answer.
             let until = Instant::now() + Duration::from_millis(1500);
             loop {
-                if let Some(text) = self.transcript_reply(name, prompt) {
-                    return text;
+                match self.transcript_reply(name, prompt) {
+                    FromTranscript::Reply(text) => return text,
+                    FromTranscript::NoTranscript => break,
+                    FromTranscript::Pending => {}
                 }
                 if Instant::now() >= until || state != AgentState::Idle {
                     break;
@@ -104,24 +106,27 @@ impl SessionService {
         pane_reply(before, &after, prompt)
     }
 
-    fn transcript_reply(&self, name: &str, prompt: &str) -> Option<String> {
-        let record = self.record(name).ok()?;
+    fn transcript_reply(&self, name: &str, prompt: &str) -> FromTranscript {
+        let Ok(record) = self.record(name) else { return FromTranscript::NoTranscript };
         let home = self.agent_home(&record);
         let id = self.conversation_id(name);
-        let transcript = history::transcript(
-            &record.agent,
+        let Ok(Some(transcript)) = history::transcript(
+            &self.detector_of(&record.agent),
             &home,
             std::path::Path::new(&record.cwd),
             id.as_deref(),
-        )
-        .ok()??;
+        ) else {
+            return FromTranscript::NoTranscript;
+        };
         let first = prompt.lines().next().unwrap_or_default().trim();
-        let user = transcript.turns.iter().rposition(|t| {
+        let Some(user) = transcript.turns.iter().rposition(|t| {
             t.role == TurnRole::User
                 && t.parts
                     .iter()
                     .any(|p| matches!(p, TurnPart::Text { text } if text.contains(first)))
-        })?;
+        }) else {
+            return FromTranscript::Pending;
+        };
         let text: Vec<&str> = transcript.turns[user + 1..]
             .iter()
             .filter(|t| t.role == TurnRole::Assistant)
@@ -132,8 +137,22 @@ impl SessionService {
             })
             .filter(|t| !t.is_empty())
             .collect();
-        (!text.is_empty()).then(|| text.join("\n\n"))
+        if text.is_empty() {
+            FromTranscript::Pending
+        } else {
+            FromTranscript::Reply(text.join("\n\n"))
+        }
     }
+}
+
+/// What the live transcript says about a reply.
+enum FromTranscript {
+    /// There is no transcript to read (yet): use the pane.
+    NoTranscript,
+    /// There is one, without the reply yet: it may be a moment behind the screen.
+    Pending,
+    /// The assistant's text after the prompt.
+    Reply(String),
 }
 
 /// The new pane text: what `after` has between the part it shares with `before` at the top

@@ -90,7 +90,7 @@ pub struct PushPayload {
     pub session: String,
     /// The new state (`waiting`, `idle`; `test` for a test notification).
     pub state: String,
-    /// Where a click leads (`/s/<name>`).
+    /// Where a click leads (`/c/<name>`, the chat view, where a question can be answered).
     pub url: String,
 }
 
@@ -119,7 +119,7 @@ impl PushPayload {
             body: clip(&body, 240),
             session: ev.name.clone(),
             state: ev.state.as_str().to_owned(),
-            url: format!("/s/{}", ev.name),
+            url: format!("/c/{}", ev.name),
         }
     }
 
@@ -134,10 +134,15 @@ impl PushPayload {
     }
 }
 
-/// Whether a change is worth a notification: an agent that was working stopped to wait for
-/// its person or finished.
+/// Whether a change is worth a notification: an agent that was working finished, or an agent
+/// now waits for its person (from whatever it did before: a permission can pop up between two
+/// screen reads, so `idle → waiting` counts too).
 pub fn is_notable(ev: &StateEvent) -> bool {
-    ev.previous == AgentState::Working && matches!(ev.state, AgentState::Waiting | AgentState::Idle)
+    match ev.state {
+        AgentState::Idle => ev.previous == AgentState::Working,
+        AgentState::Waiting => ev.previous != AgentState::Waiting,
+        _ => false,
+    }
 }
 
 impl Notifier {

@@ -291,7 +291,7 @@ async fn a_waiting_session_is_pushed_encrypted_and_signed_and_a_gone_device_is_f
             "body": "Allow execution of: 'touch'?",
             "session": "qwen-1",
             "state": "waiting",
-            "url": "/s/qwen-1",
+            "url": "/c/qwen-1",
         })
     );
     let stored = store.get_push_subscription(&sub.id).unwrap().unwrap();

@@ -20,9 +20,12 @@ const P256DH: &str =
     "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
 const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
 
+/// A request the push service received: its head (request line and headers) and body.
+type Pushed = (String, Vec<u8>);
+
 /// A push service on loopback: answers every request with the status in the cell and
-/// reports (request head, body) on the channel.
-fn push_service() -> (u16, Arc<AtomicU16>, mpsc::Receiver<(String, Vec<u8>)>) {
+/// reports each request on the channel.
+fn push_service() -> (u16, Arc<AtomicU16>, mpsc::Receiver<Pushed>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let status = Arc::new(AtomicU16::new(201));
@@ -168,4 +171,59 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
     let path = format!("/api/push/subscriptions/{id}");
     assert_eq!(call(&d, &alice, "DELETE", &path, json!(null)).0, 200);
     assert_eq!(call(&d, &alice, "DELETE", &path, json!(null)).0, 404);
+}
+
+/// A session of one's own goes working → idle and working → waiting: the opted-in device gets
+/// a push and the configured webhook gets the state event, end to end through the daemon.
+#[tokio::test]
+async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
+    let mut d = TestDaemon::start().await;
+    let (push_port, _, pushes) = push_service();
+    let (hook_port, _, hooks) = push_service();
+    d.kill("TERM");
+    let config = d.dir().join("config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "notifications:\n  allowLoopbackPush: true\n  webhook: http://127.0.0.1:{hook_port}/hook\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    d.spawn_daemon().await;
+
+    user(&d, "alice", false).await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let endpoint = format!("http://127.0.0.1:{push_port}/push/phone");
+    let sub = json!({"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}});
+    assert_eq!(call(&d, &alice, "POST", "/api/push/subscriptions", sub).0, 201);
+    let body =
+        json!({"agent": "fakeq", "name": "aq", "cwd": d.work(), "env": {"FAKE_THINK_MS": "800"}});
+    assert_eq!(call(&d, &alice, "POST", "/api/sessions", body).0, 201);
+    assert_eq!(call(&d, &alice, "PUT", "/api/push/sessions/aq", json!(null)).0, 200);
+
+    let (code, res) = call(
+        &d,
+        &alice,
+        "POST",
+        "/api/sessions/aq/send",
+        json!({"prompt": "say hello", "wait": true}),
+    );
+    assert_eq!((code, res["state"].as_str()), (200, Some("idle")), "{res}");
+    let (head, body) = pushes.recv_timeout(Duration::from_secs(10)).expect("a push for idle");
+    assert!(head.starts_with("POST /push/phone "), "{head}");
+    assert_eq!(header(&head, "urgency"), Some("normal"));
+    assert!(!body.is_empty());
+    let (head, body) = hooks.recv_timeout(Duration::from_secs(10)).expect("a webhook call");
+    assert!(head.starts_with("POST /hook "), "{head}");
+    let ev: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((ev["name"].as_str(), ev["previous"].as_str()), (Some("aq"), Some("working")));
+    assert_eq!(ev["state"], "idle");
+
+    // a permission question: urgent push, webhook says what for
+    let prompt = json!({"prompt": "please run `touch n.txt`"});
+    assert_eq!(call(&d, &alice, "POST", "/api/sessions/aq/send", prompt).0, 200);
+    let (head, _) = pushes.recv_timeout(Duration::from_secs(15)).expect("a push for waiting");
+    assert_eq!(header(&head, "urgency"), Some("high"));
+    let (_, body) = hooks.recv_timeout(Duration::from_secs(10)).expect("a webhook call");
+    let ev: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ev["state"], "waiting", "{ev}");
+    assert!(ev["waitingFor"].as_str().unwrap().starts_with("permission"), "{ev}");
 }
