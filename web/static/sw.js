@@ -10,7 +10,18 @@ const probe = () => fetch("/static/manifest.webmanifest", { cache: "no-store" })
   .then((r) => { canFetch = r.ok; }, () => { canFetch = false; });
 probe();
 
-self.addEventListener("install", (e) => { e.waitUntil(probe()); self.skipWaiting(); });
+self.addEventListener("install", (e) => {
+  // Pages, the API and event streams skip this worker entirely (no worker start-up, no hop
+  // through it): the fetch handler below would pass them through anyway.
+  try {
+    e.addRoutes?.([
+      { condition: { requestMode: "navigate" }, source: "network" },
+      { condition: { urlPattern: "/api/*" }, source: "network" },
+    ])?.catch?.(() => {});
+  } catch { /* no static routing here */ }
+  e.waitUntil(probe());
+  self.skipWaiting();
+});
 self.addEventListener("activate", (e) => {
   e.waitUntil(caches.keys()
     .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))

@@ -149,6 +149,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
   test(`sessions page with ${N} sessions: time until interactive (${vp})`, async (t) => {
     const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
     t.after(() => context.close());
+    const cdp = await context.newCDPSession(page);
     // In the page, from navigation start (performance.now()): when the N-th row is in the
     // document, and when a click reaches the filter.
     await context.addInitScript((n) => {
@@ -171,20 +172,25 @@ for (const vp of Object.keys(VIEWPORTS)) {
 
     const measure = async (label) => {
       await page.goto('/', { waitUntil: 'commit' });
-      // As soon as every row is there, click the filter where it is (no extra waiting).
+      // As soon as every row is painted, click the filter where it is (no extra
+      // waiting): a press and a release sent together, as a finger would, so the number is the
+      // page's time rather than the test's round trips (Playwright's mouse.click makes three,
+      // each waiting for the page).
       const box = await (await page.waitForFunction((n) => {
         if (document.querySelectorAll('[data-testid=session-row]').length < n) return false;
+        window.__perf.painted = performance.now();
         const r = document.querySelector('[data-testid=filter]').getBoundingClientRect();
         return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
       }, N, { polling: 'raf', timeout: 15000 })).jsonValue();
-      await page.mouse.click(box.x, box.y);
+      const at = { x: box.x, y: box.y, button: 'left', clickCount: 1 };
+      await Promise.all(['mousePressed', 'mouseReleased'].map((type) => cdp.send('Input.dispatchMouseEvent', { type, ...at })));
       await page.waitForFunction(() => window.__perf.click && document.activeElement?.dataset.testid === 'filter');
       const p = await page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0];
         return { ...window.__perf, dcl: nav?.domContentLoadedEventEnd, load: nav?.loadEventEnd };
       });
       const ms = Math.round(p.click);
-      console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows rendered at ${Math.round(p.rows)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms; long tasks (start+ms): ${p.long.join(', ') || 'none'})`);
+      console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows rendered at ${Math.round(p.rows)} ms, painted ${Math.round(p.painted)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms; long tasks (start+ms): ${p.long.join(', ') || 'none'})`);
       console.log(ms <= BUDGET_MS
         ? `  within the ${BUDGET_MS} ms budget (${vp}, ${label})`
         : `  OVER the ${BUDGET_MS} ms budget: ${ms} ms (${vp}, ${label}) — reported only, not a failure`);

@@ -60,8 +60,10 @@ const listeners = new Set();
 const stateListeners = new Set();
 const agentListeners = new Set();
 
-function publish(list) {
+let sessionsJson = null; // the JSON text of `sessions`, when known
+function publish(list, json = null) {
   sessions = list;
+  sessionsJson = json;
   for (const fn of listeners) fn(list);
 }
 
@@ -92,7 +94,9 @@ function connectEvents() {
       fromEvents = true;
       retry = 1000;
       setLive(true);
-      publish(JSON.parse(e.data));
+      // The stream's first event usually repeats the list just fetched: no re-render for it.
+      if (sessions && e.data === (sessionsJson ??= JSON.stringify(sessions))) return;
+      publish(JSON.parse(e.data), e.data);
     } catch { /* malformed event */ }
   });
   // One agent changed state: patch the cached list (the next `sessions` event agrees).

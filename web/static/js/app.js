@@ -128,8 +128,12 @@ async function boot() {
 boot();
 
 // Cache static assets for speed; the worker never stores API responses or pages.
+// Registered after the page has loaded and rendered: the worker's install never competes with
+// the first paint of the list.
 if ("serviceWorker" in navigator && window.isSecureContext) {
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  const register = () => setTimeout(() => navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {}), 500);
+  if (document.readyState === "complete") register();
+  else addEventListener("load", register, { once: true });
 }
 
 addEventListener("unhandledrejection", (e) => {
