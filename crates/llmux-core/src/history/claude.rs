@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339,
-    newest_by_mtime, norm_ts, sanitize_cwd, str_of, text_turn, title_of,
+    Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
+    sanitize_cwd, str_of, text_turn, title_of,
 };
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
@@ -88,23 +88,12 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
 }
 
 pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Option<Transcript>> {
-    let path = match id {
-        Some(id) => {
-            let p = project_dir(home, cwd).join(format!("{id}.jsonl"));
-            if !p.is_file() {
-                return Ok(None);
-            }
-            p
-        }
-        None => match newest_by_mtime(session_files(home, cwd)?) {
-            Some(p) => p,
-            None => return Ok(None),
-        },
-    };
-    let conversation_id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let mut turns = Vec::new();
-    for_each_json_line(&path, |v, _| convert(&v, &mut turns))?;
-    Ok(Some(Transcript { conversation_id, turns, watch: vec![path.clone()], path }))
+    super::jsonl_transcript(
+        &project_dir(home, cwd),
+        id,
+        || session_files(home, cwd),
+        |v, _, turns| convert(&v, turns),
+    )
 }
 
 fn is_skipped(v: &Value) -> bool {

@@ -344,6 +344,30 @@ pub(crate) fn files_in(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// The newest (by mtime) of some paths.
+/// The transcript of a one-file-per-conversation agent (Claude Code, Qwen Code): `<dir>/<id>.jsonl`
+/// for `id`, else the newest of `files`; its turns made by `convert` line by line.
+pub(crate) fn jsonl_transcript(
+    dir: &Path,
+    id: Option<&str>,
+    files: impl FnOnce() -> Result<Vec<PathBuf>>,
+    mut convert: impl FnMut(Value, &str, &mut Vec<Turn>),
+) -> Result<Option<Transcript>> {
+    let path = match id {
+        Some(id) => dir.join(format!("{id}.jsonl")),
+        None => match newest_by_mtime(files()?) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let conversation_id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let mut turns = Vec::new();
+    for_each_json_line(&path, |v, line| convert(v, line, &mut turns))?;
+    Ok(Some(Transcript { conversation_id, turns, watch: vec![path.clone()], path }))
+}
+
 pub(crate) fn newest_by_mtime(paths: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
     paths
         .into_iter()
