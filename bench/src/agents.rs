@@ -285,7 +285,7 @@ impl Prompt {
     }
 
     /// Request sent → the fake drew its working screen (typing, settle, Enter, reaction).
-    pub fn to_working(&self) -> f64 {
+    pub fn until_working(&self) -> f64 {
         self.working_drawn as f64 - self.sent
     }
 
@@ -338,7 +338,7 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
         let sent = now_ms();
         tmux(&tmux_socket, &["send-keys", "-t", &target(name), "-l", TYPED]).await?;
         // Enter only once the fake has read the text (one read of `say hello\r` would be
-        // taken as typed text).
+        // taken as typed text): its composer line, not the history's `  > say hello`.
         wait_screen(&tmux_socket, name, &format!("> {TYPED}")).await?;
         tmux(&tmux_socket, &["send-keys", "-t", &target(name), "Enter"]).await?;
         let log = log_of(name);
@@ -535,15 +535,17 @@ async fn tmux(socket: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Polls `capture-pane` until the session's screen shows `text`.
-async fn wait_screen(socket: &Path, name: &str, text: &str) -> Result<()> {
+/// Polls `capture-pane` until a line of the session's screen is `line` (trailing blanks
+/// aside).
+async fn wait_screen(socket: &Path, name: &str, line: &str) -> Result<()> {
     let deadline = Instant::now() + WAIT;
     loop {
-        if tmux(socket, &["capture-pane", "-p", "-t", &target(name)]).await?.contains(text) {
+        let screen = tmux(socket, &["capture-pane", "-p", "-t", &target(name)]).await?;
+        if screen.lines().any(|l| l.trim_end() == line) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("{name} did not show {text:?} within {WAIT:?}");
+            bail!("{name} did not show {line:?} within {WAIT:?}; its screen:\n{screen}");
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

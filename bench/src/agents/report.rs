@@ -143,10 +143,9 @@ pub fn table(r: &Results) -> String {
     let event_row = |label: &str, samples: &[f64], missed: usize| {
         let (figure, verdict_text) = match Pcts::of(samples) {
             Some(p) => {
-                let missed =
-                    if missed > 0 { format!("  ({missed} missed)") } else { String::new() };
+                let note = if missed > 0 { format!("  ({missed} missed)") } else { String::new() };
                 (
-                    format!("{}{missed}", p.figure()),
+                    format!("{}{note}", p.figure()),
                     verdict(p.p95 <= target::EVENT_P95_MS && missed == 0),
                 )
             }
@@ -175,7 +174,7 @@ pub fn table(r: &Results) -> String {
     }
     for (label, f) in [
         ("  end to end", Prompt::end_to_end as fn(&Prompt) -> f64),
-        ("  request → working drawn", Prompt::to_working),
+        ("  request → working drawn", Prompt::until_working),
         ("  agent's turn (working → idle drawn)", Prompt::agent),
     ] {
         if let Some(p) = Pcts::of(&prompts_of(r, f)) {
@@ -258,7 +257,7 @@ pub fn json(r: &Results, meta: Value) -> Value {
             "think_ms": r.think_ms,
             "overhead": pcts_json(&prompts_of(r, Prompt::overhead)),
             "end_to_end": pcts_json(&prompts_of(r, Prompt::end_to_end)),
-            "request_to_working_drawn": pcts_json(&prompts_of(r, Prompt::to_working)),
+            "request_to_working_drawn": pcts_json(&prompts_of(r, Prompt::until_working)),
             "agent_turn": pcts_json(&prompts_of(r, Prompt::agent)),
             "not_answered_idle":
                 r.prompts.iter().filter(|p| p.timed_out || p.state.as_str() != "idle").count(),
