@@ -117,11 +117,11 @@ async fn agent_list_shows_the_catalog() {
         json.as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
     for key in [
         "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider", "goose", "shell",
-        "fake",
+        "fake", "fakeq",
     ] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    assert_eq!(keys.len(), 17, "15 built-in agents, shell and the configured fake");
+    assert_eq!(keys.len(), 18, "15 built-in agents, shell and the configured fake and fakeq");
     let claude = json.as_array().unwrap().iter().find(|a| a["key"] == "claude").unwrap();
     assert_eq!(claude["flags"], "--dangerously-skip-permissions");
     assert!(claude["installHint"].as_str().unwrap().contains("claude.ai/install.sh"));
