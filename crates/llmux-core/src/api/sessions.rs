@@ -56,6 +56,10 @@ pub struct SessionView {
     /// Conversation id resumed at every (re)spawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_from: Option<String>,
+    /// The conversation the agent is in, where llmux knows it (chosen with `--session-id` at
+    /// spawn, or resumed): the old daemon's `boundConversationId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
     /// Prompts typed into the agent after each spawn.
     pub init_prompts: Vec<String>,
     /// Whether llmux can read this agent's conversation history.

@@ -157,6 +157,11 @@ impl SessionService {
         }
     }
 
+    /// The conversation id llmux chose or resumed for the session's current agent, if any.
+    pub(super) fn conversations_get(&self, name: &str) -> Option<String> {
+        self.conversations.lock().expect("conversations lock").get(name).cloned()
+    }
+
     /// When the session's current agent process started (unix ms), for picking the newest
     /// conversation.
     pub fn started_ms(&self, name: &str) -> i64 {

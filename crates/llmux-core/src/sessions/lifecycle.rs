@@ -112,9 +112,12 @@ impl SessionService {
         let mut argv = agent.argv(record.flags.as_deref())?;
         argv.extend(self.conversation_args(
             &record.name,
-            &agent.key,
+            &agent.detector,
             record.resume_from.as_deref(),
         ));
+        // Kept across daemon restarts: which transcript is live.
+        let (name, id) = (record.name.clone(), self.conversations_get(&record.name));
+        self.db(move |s| s.set_conversation(&name, id.as_deref())).await?;
         if !Path::new(&record.cwd).is_dir() {
             return Err(Error::invalid(format!("cwd does not exist: {}", record.cwd)));
         }
@@ -243,6 +246,12 @@ impl SessionService {
             records.insert(new.name.clone(), new.clone());
         }
         self.tracker.rename(&old.name, &new.name);
+        {
+            let mut conversations = self.conversations.lock().expect("conversations lock");
+            if let Some(id) = conversations.remove(&old.name) {
+                conversations.insert(new.name.clone(), id);
+            }
+        }
         self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
@@ -326,6 +335,7 @@ impl SessionService {
             return Err(not_found(name));
         }
         self.records.write().expect("records lock").remove(name);
+        self.conversations.lock().expect("conversations lock").remove(name);
         self.notify();
         self.forget_lock(name);
         tracing::info!(session.name = %name, "session removed");

@@ -97,9 +97,9 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let records = {
+        let (records, conversations) = {
             let store = store.clone();
-            blocking(move || store.list_sessions()).await?
+            blocking(move || Ok((store.list_sessions()?, store.conversations()?))).await?
         };
         let service = Arc::new(SessionService {
             init_prompts: RwLock::new(opts.init_prompts.clone()),
@@ -116,7 +116,7 @@ impl SessionService {
             views: Mutex::new((0, Arc::new(Vec::new()))),
             tracker: status::Tracker::default(),
             inputs: Mutex::new(HashMap::new()),
-            conversations: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(conversations.into_iter().collect()),
             counts: Mutex::new(HashMap::new()),
             me: std::sync::OnceLock::new(),
         });
@@ -317,6 +317,13 @@ impl SessionService {
             env: Some(r.env.clone()),
             default_env: agent.map(|a| a.env_defaults.clone()).unwrap_or_default(),
             resume_from: r.resume_from.clone(),
+            conversation_id: self
+                .conversations
+                .lock()
+                .expect("conversations lock")
+                .get(&r.name)
+                .cloned()
+                .or_else(|| r.resume_from.clone()),
             init_prompts: r.init_prompts.clone(),
             has_history: crate::history::supported(&self.detector_of(&r.agent)),
             conversation_count: self.cached_count(r),

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_sessions.sql"),
     include_str!("../../migrations/0002_auth.sql"),
     include_str!("../../migrations/0003_push.sql"),
+    include_str!("../../migrations/0004_conversations.sql"),
 ];
 
 /// The database handle.

@@ -118,6 +118,30 @@ impl Store {
         Ok(())
     }
 
+    /// Records (`Some`) or forgets (`None`) the conversation a session's agent is in.
+    pub fn set_conversation(&self, name: &str, id: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        match id {
+            Some(id) => conn.execute(
+                "INSERT INTO session_conversations (name, conversation_id) VALUES (?1, ?2) \
+                 ON CONFLICT(name) DO UPDATE SET conversation_id = excluded.conversation_id",
+                params![name, id],
+            )?,
+            None => {
+                conn.execute("DELETE FROM session_conversations WHERE name = ?1", params![name])?
+            }
+        };
+        Ok(())
+    }
+
+    /// Every recorded session conversation: (session name, conversation id).
+    pub fn conversations(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, conversation_id FROM session_conversations")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The record named `name`.
     pub fn get_session(&self, name: &str) -> Result<Option<SessionRecord>> {
         Ok(self

@@ -256,3 +256,33 @@ fn agent_detect_reads_a_saved_screen() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no detector"), "{out:?}");
 }
+
+#[tokio::test]
+async fn llmux_chooses_the_conversation_id_and_keeps_it_across_restarts() {
+    let mut d = TestDaemon::start().await;
+    // fakeq borrows qwen's detector and history adapter: a fresh spawn gets `--session-id`
+    let s = spawn_fakeq(&d, "q8", &[], &[]).await;
+    let id = s.conversation_id.clone().expect("llmux chose a conversation id");
+    assert_eq!(id.len(), 36, "a uuid: {id}");
+    assert_eq!(id.matches('-').count(), 4, "a uuid: {id}");
+    // the daemon dies hard and comes back: it still knows
+    d.kill("KILL");
+    d.spawn_daemon().await;
+    assert_eq!(d.client.session("q8").await.unwrap().conversation_id.as_deref(), Some(id.as_str()));
+    // a rename keeps it
+    let req = llmux_core::api::EditSessionRequest { name: Some("q9".into()), ..Default::default() };
+    d.client.edit_session("q8", &req).await.unwrap();
+    d.kill("TERM");
+    d.spawn_daemon().await;
+    assert_eq!(d.client.session("q9").await.unwrap().conversation_id.as_deref(), Some(id.as_str()));
+    // a restart starts a new conversation with a new id
+    let again = d.client.restart_session("q9").await.unwrap();
+    let next = again.conversation_id.expect("a new id");
+    assert_ne!(next, id);
+    // resuming binds the resumed one; a bad id is refused in words
+    let err = d.client.resume("q9", "../etc").await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(400), "{err}");
+    let resumed = d.client.resume("q9", &id).await.unwrap();
+    assert_eq!(resumed.conversation_id.as_deref(), Some(id.as_str()));
+    assert_eq!(resumed.resume_from.as_deref(), Some(id.as_str()));
+}
