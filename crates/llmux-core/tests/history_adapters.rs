@@ -273,7 +273,7 @@ fn argv_shapes() {
     assert_eq!(history::resume_args("codex", id).unwrap(), ["resume", id]);
     assert_eq!(history::fresh_session_args("codex", id), None);
     let ses = "ses_de45ef3b7ffe5xkfZhbN9AzpvY";
-    assert_eq!(history::resume_args("opencode", ses).unwrap(), ["--session", ses]);
+    assert_eq!(history::resume_args("opencode", ses).unwrap(), ["-s", ses]);
     assert_eq!(history::fresh_session_args("opencode", ses), None);
     assert_eq!(history::resume_args("aider", id), None);
     assert_eq!(history::fresh_session_args("aider", id), None);

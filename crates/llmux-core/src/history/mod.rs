@@ -146,7 +146,8 @@ pub fn resume_args(agent: &str, id: &str) -> Option<Vec<String>> {
     let args: [&str; 2] = match agent {
         "claude" | "gemini" | "qwen" | "copilot" => ["--resume", id],
         "codex" => ["resume", id],
-        "opencode" => ["--session", id],
+        // `-s` is the form verified against opencode 1.18 (agents-lab); `--session` is its long name.
+        "opencode" => ["-s", id],
         _ => return None,
     };
     Some(args.iter().map(|s| s.to_string()).collect())
