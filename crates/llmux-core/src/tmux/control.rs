@@ -26,6 +26,9 @@ pub const CONTROL_SESSION: &str = "_llmux";
 #[derive(Debug, Default)]
 pub struct Control {
     conn: Mutex<Option<Conn>>,
+    /// Set at shutdown: no new client may start (a late tick would otherwise re-create the
+    /// hidden session, and a tmux server, after the daemon meant to be gone).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -40,6 +43,9 @@ impl Control {
     /// lines; a `%error` block becomes an error with tmux's message.
     pub async fn run(&self, base: &Command, line: &str) -> Result<Vec<String>> {
         let mut guard = self.conn.lock().await;
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::io("tmux control client", std::io::Error::other("closed")));
+        }
         if guard.is_none() {
             *guard = Some(Conn::start(base).await?);
         }
@@ -59,6 +65,7 @@ impl Control {
 
     /// Ends the client (the daemon is shutting down).
     pub async fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
         if let Some(mut conn) = self.conn.lock().await.take() {
             drop(conn.stdin);
             let _ = conn.child.start_kill();
@@ -96,7 +103,33 @@ impl Conn {
         // The attach itself is answered with an (empty) block; wait for it so the replies
         // of later commands line up.
         conn.read_block().await?.map_err(|m| Error::Tmux { command: "-C".into(), message: m })?;
+        conn.detach_stale().await;
         Ok(conn)
+    }
+
+    /// Detaches the control clients of earlier daemons that died without closing theirs (a
+    /// SIGKILL leaves one behind, attached to the hidden session): only ours stays.
+    async fn detach_stale(&mut self) {
+        let me = self.child.id().unwrap_or(0);
+        let list = format!(
+            "list-clients -F {}",
+            quote("#{client_name}\t#{client_pid}\t#{client_control_mode}\t#{session_name}")
+        );
+        let Ok(Ok(lines)) = self.call(&list).await else { return };
+        for line in lines {
+            let f: Vec<&str> = line.split('\t').collect();
+            let stale = f.len() == 4
+                && f[2] == "1"
+                && f[3] == CONTROL_SESSION
+                && f[1].parse::<u32>().is_ok_and(|pid| pid != me);
+            if stale {
+                tracing::info!(
+                    client = f[0],
+                    "detaching a control client left by an earlier daemon"
+                );
+                let _ = self.call(&format!("detach-client -t {}", quote(f[0]))).await;
+            }
+        }
     }
 
     /// Sends one command; the outer error is a broken client, the inner one tmux's answer.

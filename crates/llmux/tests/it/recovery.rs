@@ -53,3 +53,40 @@ async fn graceful_stop_leaves_agents_running() {
     d.spawn_daemon().await;
     assert_eq!(d.client.session("keep").await.unwrap().pid, s.pid);
 }
+
+/// tmux control-mode clients attached to the daemon's hidden session.
+fn control_clients(d: &TestDaemon) -> Vec<String> {
+    let out =
+        d.tmux(&["list-clients", "-F", "#{client_pid} #{client_control_mode} #{session_name}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.ends_with(&format!(" 1 {}", llmux_core::tmux::CONTROL_SESSION)))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_killed_daemon_leaves_no_control_client_behind_once_a_new_one_starts() {
+    let mut d = TestDaemon::start().await;
+    d.spawn_fake("cc").await;
+    assert_eq!(control_clients(&d).len(), 1, "{:?}", control_clients(&d));
+    for _ in 0..2 {
+        d.kill("KILL");
+        d.spawn_daemon().await;
+        d.client.session("cc").await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while control_clients(&d).len() != 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stale control clients: {:?}",
+                control_clients(&d)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    // a clean stop closes its own, and its hidden session
+    d.kill("TERM");
+    assert!(control_clients(&d).is_empty(), "{:?}", control_clients(&d));
+    let ls = String::from_utf8_lossy(&d.tmux(&["ls", "-F", "#{session_name}"]).stdout).into_owned();
+    assert_eq!(ls.trim(), "cc", "{ls}");
+}
