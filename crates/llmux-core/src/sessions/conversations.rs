@@ -6,7 +6,6 @@ use super::SessionService;
 use crate::api::{AgentState, Conversation, SessionView, TranscriptResponse};
 use crate::error::{Error, Result};
 use crate::history;
-use crate::time::now_ms;
 
 /// The pause between the keys of one answer.
 const KEY_PACE: std::time::Duration = std::time::Duration::from_millis(200);
@@ -160,12 +159,6 @@ impl SessionService {
     /// The conversation id llmux chose or resumed for the session's current agent, if any.
     pub(super) fn conversations_get(&self, name: &str) -> Option<String> {
         self.conversations.lock().expect("conversations lock").get(name).cloned()
-    }
-
-    /// When the session's current agent process started (unix ms), for picking the newest
-    /// conversation.
-    pub fn started_ms(&self, name: &str) -> i64 {
-        self.record(name).map_or_else(|_| now_ms(), |r| r.started_at)
     }
 }
 

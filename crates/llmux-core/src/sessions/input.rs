@@ -104,20 +104,38 @@ impl SessionService {
 
     /// Waits while the agent is `starting`. Errors if it exits or stays starting too long.
     pub(super) async fn wait_until_ready(&self, name: &str, limit: Duration) -> Result<()> {
+        self.wait_for_state(name, limit, |s| s != AgentState::Starting, "is still starting after")
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(m) if !m.ends_with("exited") => {
+                    Error::Conflict(format!("{m}; look at it with `llmux session attach {name}`"))
+                }
+                e => e,
+            })
+    }
+
+    /// Waits until `done(state)` holds (no track yet counts as `starting`); errors when the
+    /// agent exits or `limit` passes (the message says the agent `what` {limit}s).
+    async fn wait_for_state(
+        &self,
+        name: &str,
+        limit: Duration,
+        done: impl Fn(AgentState) -> bool,
+        what: &str,
+    ) -> Result<()> {
         let deadline = tokio::time::Instant::now() + limit;
         let mut changes = self.watch();
         loop {
-            match self.track(name).map(|t| t.state) {
-                Some(AgentState::Exited) => {
-                    return Err(Error::Conflict(format!("session {name:?} exited")));
-                }
-                None | Some(AgentState::Starting) => {}
-                Some(_) => return Ok(()),
+            let state = self.track(name).map_or(AgentState::Starting, |t| t.state);
+            if state == AgentState::Exited {
+                return Err(Error::Conflict(format!("session {name:?} exited")));
+            }
+            if done(state) {
+                return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Conflict(format!(
-                    "the agent in session {name:?} is still starting after {}s; \
-                     look at it with `llmux session attach {name}`",
+                    "the agent in session {name:?} {what} {}s",
                     limit.as_secs()
                 )));
             }
@@ -195,7 +213,15 @@ impl SessionService {
         let name = record.name.clone();
         tokio::spawn(async move {
             for prompt in prompts {
-                if let Err(e) = service.wait_until_idle(&name, service.opts.ready_timeout).await {
+                if let Err(e) = service
+                    .wait_for_state(
+                        &name,
+                        service.opts.ready_timeout,
+                        |s| s == AgentState::Idle,
+                        "was not idle within",
+                    )
+                    .await
+                {
                     tracing::warn!(session.name = %name, error = %e, "init prompts not sent");
                     return;
                 }
@@ -213,27 +239,5 @@ impl SessionService {
                 }
             }
         });
-    }
-
-    /// Waits until the agent is `idle`.
-    async fn wait_until_idle(&self, name: &str, limit: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut changes = self.watch();
-        loop {
-            match self.track(name).map(|t| t.state) {
-                Some(AgentState::Idle) => return Ok(()),
-                Some(AgentState::Exited) => {
-                    return Err(Error::Conflict(format!("session {name:?} exited")));
-                }
-                _ => {}
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Conflict(format!(
-                    "the agent in session {name:?} was not idle within {}s",
-                    limit.as_secs()
-                )));
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
-        }
     }
 }

@@ -115,7 +115,8 @@ impl Tracker {
 /// One pane to capture this tick.
 struct Due {
     name: String,
-    agent: String,
+    /// Whose detector reads the screen (the agent's key unless the config borrowed one).
+    detector: String,
     home: PathBuf,
     pid: u32,
 }
@@ -124,11 +125,6 @@ impl SessionService {
     /// Every state change, as it happens.
     pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
         self.tracker.events.subscribe()
-    }
-
-    /// The tracked state of one session: `(state, since RFC 3339, waiting for, prompt)`.
-    pub fn agent_state(&self, name: &str) -> Option<(AgentState, i64, Option<String>)> {
-        self.tracker.get(name).map(|t| (t.state, t.since_ms, t.waiting_for))
     }
 
     pub(crate) fn track(&self, name: &str) -> Option<Track> {
@@ -174,7 +170,7 @@ impl SessionService {
                 if track.captured_sec == 0 || pane.activity >= track.captured_sec {
                     due.push(Due {
                         name: name.clone(),
-                        agent: self.detector_of(&record.agent),
+                        detector: self.detector_of(&record.agent),
                         home: self.agent_home(record),
                         pid: pane.pid,
                     });
@@ -213,7 +209,7 @@ impl SessionService {
             match (records.get(name), tracks.get(name)) {
                 (Some(record), Some(track)) if track.state != AgentState::Exited => Due {
                     name: name.to_owned(),
-                    agent: self.detector_of(&record.agent),
+                    detector: self.detector_of(&record.agent),
                     home: self.agent_home(record),
                     pid: track.pid,
                 },
@@ -234,7 +230,7 @@ impl SessionService {
                 return None;
             }
         };
-        let file_state = if d.agent == "claude" { claude_state(&d.home, d.pid) } else { None };
+        let file_state = if d.detector == "claude" { claude_state(&d.home, d.pid) } else { None };
         let records = self.records.read().expect("records lock");
         let record = records.get(&d.name)?;
         let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
@@ -250,7 +246,7 @@ impl SessionService {
             track.changed_at = Instant::now();
         }
         let previous = track.state;
-        let next = match detect::detect(&d.agent, &screen) {
+        let next = match detect::detect(&d.detector, &screen) {
             Some(mut seen) => {
                 if let Some(file) = file_state {
                     seen = merge_claude(seen, file);
