@@ -78,21 +78,9 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
         think_ms: 1000,
         out: root.join("bench-results/agents.json"),
     };
-    let mut it = argv;
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        if matches!(flag.as_str(), "-h" | "--help") {
-            println!("{USAGE}");
-            return Ok(None);
-        }
-        let value = match inline.or_else(|| it.next()) {
-            Some(v) => v,
-            None => bail!("{flag} needs a value\n\n{USAGE}"),
-        };
-        let number = |v: &str| v.parse::<usize>().with_context(|| format!("{flag}: not a number"));
+    let Some(flags) = crate::flag_values(argv, USAGE)? else { return Ok(None) };
+    for (flag, value) in flags {
+        let number = |v: &str| crate::number(&flag, v);
         match flag.as_str() {
             "--llmux" => args.llmux = PathBuf::from(value),
             "--idle-sessions" => args.idle_sessions = number(&value)?.clamp(1, 999),

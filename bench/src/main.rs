@@ -58,6 +58,36 @@ struct Args {
     out: PathBuf,
 }
 
+/// The `--flag value` / `--flag=value` pairs of a mode's arguments, in order; `None` after
+/// printing `usage` for `-h`/`--help`.
+pub(crate) fn flag_values(
+    argv: impl Iterator<Item = String>,
+    usage: &str,
+) -> Result<Option<Vec<(String, String)>>> {
+    let mut it = argv;
+    let mut pairs = Vec::new();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if matches!(flag.as_str(), "-h" | "--help") {
+            println!("{usage}");
+            return Ok(None);
+        }
+        let Some(value) = inline.or_else(|| it.next()) else {
+            bail!("{flag} needs a value\n\n{usage}");
+        };
+        pairs.push((flag, value));
+    }
+    Ok(Some(pairs))
+}
+
+/// A flag's value as a count.
+pub(crate) fn number(flag: &str, value: &str) -> Result<usize> {
+    value.parse::<usize>().with_context(|| format!("{flag}: not a number"))
+}
+
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
@@ -71,21 +101,9 @@ fn parse_args(root: &Path) -> Result<Option<Args>> {
         duration: Duration::from_secs(3),
         out: root.join("bench-results/issue2.json"),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        if matches!(flag.as_str(), "-h" | "--help") {
-            println!("{USAGE}");
-            return Ok(None);
-        }
-        let value = match inline.or_else(|| it.next()) {
-            Some(v) => v,
-            None => bail!("{flag} needs a value\n\n{USAGE}"),
-        };
-        let number = |v: &str| v.parse::<usize>().with_context(|| format!("{flag}: not a number"));
+    let Some(flags) = crate::flag_values(std::env::args().skip(1), USAGE)? else { return Ok(None) };
+    for (flag, value) in flags {
+        let number = |v: &str| crate::number(&flag, v);
         match flag.as_str() {
             "--llmux" => args.llmux = PathBuf::from(value),
             "--sessions" => args.sessions = number(&value)?.clamp(1, 999),
