@@ -79,7 +79,7 @@ impl Conn {
         let std = base.as_std();
         let mut cmd = Command::new(std.get_program());
         cmd.args(std.get_args());
-        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        super::scrub_env(&mut cmd);
         cmd.args([
             "-C",
             "new-session",

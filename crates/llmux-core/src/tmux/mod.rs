@@ -34,6 +34,28 @@ pub fn llmux_name(tmux_name: &str) -> String {
     tmux_name.replace('+', ".")
 }
 
+/// Whether an inherited variable is left out of the tmux server's environment.
+///
+/// `TMUX`/`TMUX_PANE` would make tmux talk to the caller's server. The CI markers make
+/// interactive agents degrade to batch mode: Gemini CLI treats `CI=true` as headless and exits
+/// ("No input provided via stdin"), and Ink (Claude Code, Qwen, Gemini) renders only a final frame
+/// under `is-in-ci`. Every llmux pane is an interactive terminal, so a daemon started from a CI job
+/// or a build script must not pass them on; a session that wants one sets it in its own `env`.
+fn is_scrubbed_var(key: &str) -> bool {
+    matches!(key, "TMUX" | "TMUX_PANE" | "CI" | "CONTINUOUS_INTEGRATION" | "GITHUB_ACTIONS")
+        || key.starts_with("CI_")
+}
+
+/// Removes [`is_scrubbed_var`] variables from what a tmux command (and a server it starts) inherits.
+fn scrub_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(is_scrubbed_var) {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+}
+
 /// What is needed to start a session.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec<'a> {
@@ -127,7 +149,7 @@ impl Tmux {
     fn command(&self) -> Command {
         let mut cmd = Command::new("tmux");
         cmd.arg("-S").arg(&self.socket).arg("-f").arg(&self.conf);
-        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        scrub_env(&mut cmd);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.kill_on_drop(true);
         cmd

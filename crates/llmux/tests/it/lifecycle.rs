@@ -199,3 +199,37 @@ async fn default_names_count_up_from_the_agent_key() {
     assert_eq!(a.cwd, d.home().display().to_string());
     assert_eq!(a.cwd_display, "~");
 }
+
+/// A daemon started from a CI job must not pass `CI=true` on: Gemini CLI exits in headless
+/// mode under it and Ink renders no frames. A session's own `env` still sets what it asks for.
+#[tokio::test]
+async fn ci_markers_of_the_daemon_do_not_reach_agents() {
+    let d = TestDaemon::start_with_env(&[
+        ("CI", "true"),
+        ("CI_JOB_ID", "7"),
+        ("GITHUB_ACTIONS", "true"),
+        ("CONTINUOUS_INTEGRATION", "1"),
+        ("LLMUX_TEST_KEPT", "yes"),
+    ])
+    .await;
+    let req = llmux_core::api::CreateSessionRequest {
+        agent: "fake".into(),
+        name: Some("ci".into()),
+        cwd: Some(d.work().display().to_string()),
+        env: Some(EnvInput::Text("CI_WANTED=here".into())),
+        ..Default::default()
+    };
+    let pid = d.client.create_session(&req).await.unwrap().pid.expect("running");
+    d.wait_for_screen("ci", "SIZE ").await;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("read the agent's environ");
+    let vars: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    for gone in ["CI=", "CI_JOB_ID=", "GITHUB_ACTIONS=", "CONTINUOUS_INTEGRATION="] {
+        assert!(!vars.iter().any(|v| v.starts_with(gone)), "{gone} reached the agent: {vars:?}");
+    }
+    assert!(vars.iter().any(|v| v == "LLMUX_TEST_KEPT=yes"), "{vars:?}");
+    assert!(vars.iter().any(|v| v == "CI_WANTED=here"), "{vars:?}");
+}
