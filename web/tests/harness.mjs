@@ -129,7 +129,12 @@ export async function startDaemon({ admin = false, timeout = 20000 } = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
       }
-      spawnSync('tmux', ['-S', path.join(state, 'run/tmux.sock'), 'kill-server'], { stdio: 'ignore', env: daemonEnv({}) });
+      const sock = path.join(state, 'run/tmux.sock');
+      spawnSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', env: daemonEnv({}) });
+      // A control client the daemon was still starting can outlive it and bring up a fresh
+      // server after that kill-server: end every process of this socket, then the server again.
+      spawnSync('pkill', ['-KILL', '-f', sock], { stdio: 'ignore' });
+      spawnSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', env: daemonEnv({}) });
       // Keep the daemon's log with the screenshots, for a failure's post-mortem.
       try {
         fs.mkdirSync(path.join(ARTIFACTS, 'logs'), { recursive: true });

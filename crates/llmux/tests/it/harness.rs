@@ -267,6 +267,12 @@ impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.kill("KILL");
         let _ = self.tmux(&["kill-server"]);
+        // A control client the killed daemon was still starting outlives it, and can bring up a
+        // fresh server after the kill-server above: end every process of this socket, then the
+        // server once more.
+        let socket = self.paths.tmux_socket.to_string_lossy().into_owned();
+        let _ = Command::new("pkill").args(["-KILL", "-f", &socket]).status();
+        let _ = self.tmux(&["kill-server"]);
     }
 }
 
