@@ -95,7 +95,9 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await page.getByTestId('chat-input').press('Enter');
     await expectState(page, '[data-testid=chat-state]', 'working');
     await page.getByTestId('chat-stop').waitFor();
-    assert.equal(await page.getByTestId('chat-input').inputValue(), '', 'the composer was cleared');
+    // The composer clears when the daemon has taken the prompt (its answer can come after the
+    // state event that shows the agent working).
+    await until(async () => (await page.getByTestId('chat-input').inputValue()) === '', { timeout: 5000, what: 'the composer cleared' });
     assert.equal(await page.getByTestId('chat-sent').last().textContent(), 'say hello');
     await screenshot(page, 'agent-chat-working', vp);
     await expectState(page, '[data-testid=chat-state]', 'idle');

@@ -160,19 +160,25 @@ for (const vp of Object.keys(VIEWPORTS)) {
     t.after(() => context.close());
     const cdp = await context.newCDPSession(page);
     // In the page, from navigation start (performance.now()): when the N-th row is in the
-    // document, and when a click reaches the filter.
+    // document, the next animation frame (where the filter's box is read, resolving
+    // `__perf.ready`), and when a click reaches the filter.
     await context.addInitScript((n) => {
-      window.__perf = { long: [] };
+      let ready;
+      window.__perf = { long: [], ready: new Promise((r) => { ready = r; }) };
       try {
         new PerformanceObserver((l) => {
-          for (const e of l.getEntries()) window.__perf.long.push(`${Math.round(e.startTime)}+${Math.round(e.duration)}`);
+          for (const e of l.getEntries()) window.__perf.long.push([e.startTime, e.duration]);
         }).observe({ type: 'longtask', buffered: true });
       } catch { /* no long task API */ }
       new MutationObserver((_, mo) => {
-        if (document.querySelectorAll('[data-testid=session-row]').length >= n) {
-          window.__perf.rows = performance.now();
-          mo.disconnect();
-        }
+        if (document.querySelectorAll('[data-testid=session-row]').length < n) return;
+        window.__perf.rows = performance.now();
+        mo.disconnect();
+        requestAnimationFrame(() => {
+          window.__perf.painted = performance.now();
+          const r = document.querySelector('[data-testid=filter]').getBoundingClientRect();
+          ready({ x: r.x + r.width / 2, y: r.y + r.height / 2 });
+        });
       }).observe(document, { childList: true, subtree: true });
       addEventListener('click', (e) => {
         if (e.target?.dataset?.testid === 'filter' && !window.__perf.click) window.__perf.click = performance.now();
@@ -181,36 +187,51 @@ for (const vp of Object.keys(VIEWPORTS)) {
 
     const measure = async (label) => {
       await page.goto('/', { waitUntil: 'commit' });
-      // As soon as every row is painted, click the filter where it is (no extra
-      // waiting): a press and a release sent together, as a finger would, so the number is the
-      // page's time rather than the test's round trips (Playwright's mouse.click makes three,
-      // each waiting for the page).
-      const box = await (await page.waitForFunction((n) => {
-        if (document.querySelectorAll('[data-testid=session-row]').length < n) return false;
-        window.__perf.painted = performance.now();
-        const r = document.querySelector('[data-testid=filter]').getBoundingClientRect();
-        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-      }, N, { polling: 'raf', timeout: 15000 })).jsonValue();
+      // As soon as every row is in and a frame has begun, click the filter where it is: a
+      // press and a release sent together, as a finger would. One protocol message tells the
+      // test where (a promise the page resolves itself: no polling, and none of Playwright's
+      // own page scripts on the path), so the number is the page's time rather than the
+      // test's round trips.
+      const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
+        expression: 'new Promise((r) => { const w = () => (window.__perf?.ready ? window.__perf.ready.then(r) : setTimeout(w, 5)); w(); })',
+        awaitPromise: true,
+        returnByValue: true,
+        timeout: 15000,
+      });
+      assert.ok(!exceptionDetails && result?.value, `the ${N} rows never appeared: ${JSON.stringify(exceptionDetails || result)}`);
+      const box = result.value;
       const at = { x: box.x, y: box.y, button: 'left', clickCount: 1 };
       await Promise.all(['mousePressed', 'mouseReleased'].map((type) => cdp.send('Input.dispatchMouseEvent', { type, ...at })));
       await page.waitForFunction(() => window.__perf.click && document.activeElement?.dataset.testid === 'filter');
       const p = await page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0];
-        return { ...window.__perf, dcl: nav?.domContentLoadedEventEnd, load: nav?.loadEventEnd };
+        return { ...window.__perf, ready: null, dcl: nav?.domContentLoadedEventEnd, load: nav?.loadEventEnd };
       });
-      const ms = Math.round(p.click);
-      console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows rendered at ${Math.round(p.rows)} ms, painted ${Math.round(p.painted)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms; long tasks (start+ms): ${p.long.join(', ') || 'none'})`);
-      console.log(ms <= BUDGET_MS
-        ? `  within the ${BUDGET_MS} ms budget (${vp}, ${label})`
-        : `  OVER the ${BUDGET_MS} ms budget: ${ms} ms (${vp}, ${label}) — reported only, not a failure`);
-      t.diagnostic(`${vp} ${label}: interactive ${ms} ms, rows ${Math.round(p.rows)} ms (budget ${BUDGET_MS} ms, reported only)`);
+      // Interactive (as Lighthouse's TTI counts it): the rows are in and the main thread is
+      // free of long tasks (> 50 ms) from then on. The click shows it really answers; its
+      // arrival also carries the test's protocol round trips through a busy 2-core box.
+      const long = p.long.filter(([start]) => start < p.click);
+      const ms = Math.round(Math.max(p.rows, ...long.map(([start, dur]) => start + dur)));
+      const longText = long.map(([start, dur]) => `${Math.round(start)}+${Math.round(dur)}`).join(', ') || 'none';
+      console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows rendered at ${Math.round(p.rows)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms, long tasks (start+ms): ${longText}; a click sent at the next frame (${Math.round(p.painted)} ms) arrived at ${Math.round(p.click)} ms)`);
+      t.diagnostic(`${vp} ${label}: interactive ${ms} ms, click arrived ${Math.round(p.click)} ms (budget ${BUDGET_MS} ms, reported only)`);
       return ms;
+    };
+    /** Prints the median of runs against the budget. */
+    const report = (label, runs) => {
+      const sorted = [...runs].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      console.log(median <= BUDGET_MS
+        ? `  ${label}: median ${median} ms of ${runs.join(', ')}: within the ${BUDGET_MS} ms budget (${vp})`
+        : `  ${label}: median ${median} ms of ${runs.join(', ')}: OVER the ${BUDGET_MS} ms budget (${vp}) — reported only, not a failure`);
     };
     // Warm up the browser's input pipeline (its first synthetic event is slow to arrive,
     // ~150 ms here): that is the test's cost, not the page's.
     await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x: 1, y: 1 });
-    await measure('first visit');
-    await measure('reload');
+    report('first visit', [await measure('first visit')]);
+    const reloads = [];
+    for (let i = 1; i <= 5; i++) reloads.push(await measure(`reload ${i}`));
+    report('reload', reloads);
 
     // The click did work: typing filters the list.
     await page.keyboard.type('s-05');

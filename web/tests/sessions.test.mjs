@@ -43,6 +43,13 @@ for (const vp of Object.keys(VIEWPORTS)) {
       await mark(p);
     }
 
+    // The full start date appears as the age's title once a pointer reaches it (formatted
+    // lazily: the first date formatted on a page is slow).
+    const age = row(p2, a).getByTestId('session-age');
+    assert.equal(await age.getAttribute('title'), null, 'no title formatted before it is wanted');
+    await age.hover();
+    assert.match(await age.getAttribute('title') || '', /^started .*\d/, 'the title shows the start date');
+
     // Stopped from the CLI: both pages show `exited` without a reload.
     await d.cliOk(['session', 'stop', a]);
     await Promise.all([expectStatus(p1, a, 'exited'), expectStatus(p2, a, 'exited')]);

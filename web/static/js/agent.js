@@ -1,7 +1,7 @@
 // Agent state for every page: the state badge, the "Notify me" bell, and the notifications
 // (toasts, the "(N)" title count, system notifications while the page is hidden).
 
-import { h, enc, toast, busy, ago, when } from "./ui.js";
+import { h, enc, toast, busy, ago, lazyWhen } from "./ui.js";
 import { api, me, onSessions, onStateChange } from "./api.js";
 import { pushSupported, enablePush, setSessionPush } from "./push.js";
 
@@ -22,39 +22,49 @@ export function paintState(el, s) {
   el.firstChild.textContent = label;
   const t = el.lastChild;
   t.dateTime = s.stateSince || "";
-  t.title = s.stateSince ? `since ${when(s.stateSince)}` : "";
+  if (t.dataset.when !== (s.stateSince || undefined)) lazyWhen(t, s.stateSince, "since ");
   t.textContent = s.stateSince ? ago(s.stateSince) : "";
 }
 
 // ---- the bell: push notifications about one session ----
-let followed = null;
-const followedSet = () => (followed ??= api("/api/push/sessions").then((r) => new Set(r.sessions.map((s) => s.name)), () => new Set()));
+let followedP = null;
+/** Resolves to the set of session names I get notifications about (one request per page load). */
+export const followedSet = () => (followedP ??= api("/api/push/sessions").then((r) => new Set(r.sessions.map((s) => s.name)), () => new Set()));
+
+/** A bell button not yet tied to a session (a list clones it); see paintBell and toggleBell. */
+export const bellButton = () => h("button", { class: "btn sm bell", tid: "notify-toggle", "aria-pressed": "false", title: "Notify me" });
+
+/** Shows whether I follow the session: aria-pressed and the title. */
+export function paintBell(b, on) {
+  b.setAttribute("aria-pressed", String(on));
+  b.title = on ? "Notifying you (tap to stop)" : "Notify me";
+}
+
+/** Turns notifications about `name` on or off (the bell b shows it and is busy meanwhile). */
+export async function toggleBell(b, name) {
+  const set = await followedSet();
+  const on = !set.has(name);
+  await busy(b, async () => {
+    if (on && pushSupported() && localStorage.getItem(PUSH_KEY) !== "on") {
+      try {
+        await enablePush(deviceLabel());
+        localStorage.setItem(PUSH_KEY, "on");
+      } catch (e) {
+        toast(`This device will not get push notifications: ${e.message}. Your other devices will.`, "error");
+      }
+    }
+    await setSessionPush(name, on);
+    if (on) set.add(name); else set.delete(name);
+    paintBell(b, on);
+  }, on ? `You will be notified about ${name}` : `No more notifications about ${name}`);
+}
 
 /** A toggle button: notify me (on all my devices) when this session needs me. */
 export function bell(name) {
-  const b = h("button", { class: "btn sm bell", tid: "notify-toggle", "aria-pressed": "false", "aria-label": `Notify me about ${name}`, onclick: toggle });
-  const paint = (on) => {
-    b.setAttribute("aria-pressed", String(on));
-    b.title = on ? "Notifying you (tap to stop)" : "Notify me";
-  };
-  followedSet().then((set) => paint(set.has(name)));
-  async function toggle() {
-    const set = await followedSet();
-    const on = !set.has(name);
-    await busy(b, async () => {
-      if (on && pushSupported() && localStorage.getItem(PUSH_KEY) !== "on") {
-        try {
-          await enablePush(deviceLabel());
-          localStorage.setItem(PUSH_KEY, "on");
-        } catch (e) {
-          toast(`This device will not get push notifications: ${e.message}. Your other devices will.`, "error");
-        }
-      }
-      await setSessionPush(name, on);
-      if (on) set.add(name); else set.delete(name);
-      paint(on);
-    }, on ? `You will be notified about ${name}` : `No more notifications about ${name}`);
-  }
+  const b = bellButton();
+  b.setAttribute("aria-label", `Notify me about ${name}`);
+  b.addEventListener("click", () => toggleBell(b, name));
+  followedSet().then((set) => paintBell(b, set.has(name)));
   return b;
 }
 

@@ -1,8 +1,8 @@
 // The sessions page: live list, filter, per-row and bulk actions.
 
-import { h, enc, plural, toast, busy, confirmDialog, ask, ago, when } from "./ui.js";
+import { h, enc, plural, toast, busy, confirmDialog, ask, ago, lazyWhen } from "./ui.js";
 import { post, onSessions, onLive, changed } from "./api.js";
-import { stateBadge, paintState, stateOf, bell } from "./agent.js";
+import { stateBadge, paintState, stateOf, bellButton, paintBell, toggleBell, followedSet } from "./agent.js";
 
 export const killText = (name, status) => status === "running"
   ? `Kill the running session ${name}? Its agent is stopped and the record removed.`
@@ -52,32 +52,67 @@ export default function mount(root, _params, pg) {
 
   const running = () => [...selected].filter((n) => rows.get(n)?.s.status === "running");
 
-  function makeRow(s) {
-    const p = {
-      select: h("input", { type: "checkbox", tid: "session-select", "aria-label": `Select ${s.name}`, onchange: (e) => { if (e.target.checked) selected.add(p.name); else selected.delete(p.name); updateBulk(); } }),
-      link: h("a", { class: "name", tid: "session-name" }),
-      status: h("span", { class: "st", tid: "session-status" }),
-      exit: h("span", { class: "exit muted" }),
-      state: stateBadge(),
-      chat: h("a", { class: "btn sm", tid: "session-chat" }, "Chat"),
-      agent: h("span", { class: "agent", tid: "session-agent" }),
-      cwd: h("span", { class: "cwd", tid: "session-cwd" }),
-      age: h("time", { class: "age", tid: "session-age" }),
-      open: h("a", { class: "btn sm primary", tid: "session-open" }, "Open"),
-      restart: h("button", { class: "btn sm", tid: "session-restart", onclick: (e) => restart(p.name, e.currentTarget) }),
-      edit: h("a", { class: "btn sm", tid: "session-edit" }, "Edit"),
-      kill: h("button", { class: "btn sm danger", tid: "session-kill", onclick: (e) => killSession(p.name, rows.get(p.name).s.status, e.currentTarget) }, "Kill"),
+  // One row is built once and cloned per session (far cheaper than building its 20 elements
+  // one by one); one listener on the list serves every row's checkbox and buttons.
+  let proto = null;
+  function makeRow() {
+    proto ??= h("li", { class: "srow", tid: "session-row" },
+      h("input", { type: "checkbox", tid: "session-select" }),
+      h("span", { class: "nm" }, h("a", { class: "name", tid: "session-name" })),
+      h("span", { class: "stw" }, h("span", { class: "st", tid: "session-status" }), h("span", { class: "exit muted" })),
+      stateBadge(),
+      h("span", { class: "agent", tid: "session-agent" }),
+      h("span", { class: "cwd", tid: "session-cwd" }),
+      h("time", { class: "age", tid: "session-age" }),
+      h("span", { class: "acts" },
+        h("a", { class: "btn sm primary", tid: "session-open" }, "Open"),
+        h("a", { class: "btn sm", tid: "session-chat" }, "Chat"),
+        h("button", { class: "btn sm", tid: "session-restart", "data-act": "restart" }),
+        h("a", { class: "btn sm", tid: "session-edit" }, "Edit"),
+        h("button", { class: "btn sm danger", tid: "session-kill", "data-act": "kill" }, "Kill"),
+        bellButton()));
+    const li = proto.cloneNode(true);
+    const [select, nm, stw, state, agent, cwd, age, acts] = li.children;
+    const [open, chat, restart, edit, kill, bellB] = acts.children;
+    bellB.dataset.act = "bell";
+    return {
+      li,
+      p: { select, link: nm.firstChild, status: stw.firstChild, exit: stw.lastChild, state, agent, cwd, age, open, chat, restart, edit, kill, bell: bellB },
     };
-    const li = h("li", { class: "srow", tid: "session-row" },
-      p.select, h("span", { class: "nm" }, p.link), h("span", { class: "stw" }, p.status, p.exit), p.state, p.agent, p.cwd, p.age,
-      h("span", { class: "acts" }, p.open, p.chat, p.restart, p.edit, p.kill, bell(s.name)));
-    return { li, p };
   }
+
+  ul.addEventListener("change", (e) => {
+    const row = rows.get(e.target.closest("li")?.dataset.name);
+    if (!row || e.target !== row.p.select) return;
+    if (e.target.checked) selected.add(row.s.name); else selected.delete(row.s.name);
+    updateBulk();
+  });
+  ul.addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-act]");
+    const row = btn && rows.get(btn.closest("li")?.dataset.name);
+    if (!row) return;
+    const { name, status } = row.s;
+    if (btn.dataset.act === "restart") restart(name, btn);
+    else if (btn.dataset.act === "kill") killSession(name, status, btn);
+    else if (btn.dataset.act === "bell") toggleBell(btn, name);
+  });
+  // Which sessions ring my bell: known once, then painted on every row (and on new ones in fill).
+  let follows = null;
+  followedSet().then((set) => {
+    follows = set;
+    for (const { p, s } of rows.values()) paintBell(p.bell, set.has(s.name));
+  });
+
+  // What a row shows of a session: a list event that changes none of these leaves the row alone
+  // (a write, even of the same text, would cost the browser a style and layout pass).
+  const SHOWN = ["name", "status", "exitStatus", "state", "stateSince", "waitingFor", "agent", "cwd", "cwdDisplay", "startedAt"];
 
   function fill(row, s) {
     const { li, p } = row;
+    const prev = row.s;
     row.s = s;
-    p.name = s.name;
+    p.select.checked = selected.has(s.name);
+    if (prev && SHOWN.every((k) => prev[k] === s[k])) return;
     li.dataset.name = s.name;
     li.dataset.status = s.status;
     p.link.textContent = s.name;
@@ -92,13 +127,13 @@ export default function mount(root, _params, pg) {
     p.cwd.textContent = s.cwdDisplay || s.cwd;
     p.cwd.title = s.cwd;
     p.age.dateTime = s.startedAt;
-    p.age.title = `started ${when(s.startedAt)}`;
+    if (p.age.dataset.when !== s.startedAt) lazyWhen(p.age, s.startedAt, "started ");
     p.age.textContent = ago(s.startedAt);
     p.restart.textContent = s.status === "running" ? "Restart" : "Start";
-    for (const [el, verb] of [[p.open, "Open"], [p.chat, "Chat with"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"]]) {
+    for (const [el, verb] of [[p.open, "Open"], [p.chat, "Chat with"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"], [p.bell, "Notify me about"], [p.select, "Select"]]) {
       el.setAttribute("aria-label", `${verb} ${s.name}`);
     }
-    p.select.checked = selected.has(s.name);
+    if (follows) paintBell(p.bell, follows.has(s.name));
   }
 
   function render(next) {
@@ -114,7 +149,7 @@ export default function mount(root, _params, pg) {
       // First render: build every row off-document and insert them at once.
       const frag = document.createDocumentFragment();
       for (const s of next) {
-        const row = makeRow(s);
+        const row = makeRow();
         rows.set(s.name, row);
         fill(row, s);
         frag.append(row.li);
@@ -123,7 +158,7 @@ export default function mount(root, _params, pg) {
     } else {
       next.forEach((s, i) => {
         let row = rows.get(s.name);
-        if (!row) { row = makeRow(s); rows.set(s.name, row); }
+        if (!row) { row = makeRow(); rows.set(s.name, row); }
         fill(row, s);
         if (ul.children[i] !== row.li) ul.insertBefore(row.li, ul.children[i] || null);
       });
