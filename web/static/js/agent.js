@@ -31,8 +31,20 @@ let followedP = null;
 /** Resolves to the set of session names I get notifications about (one request per page load). */
 export const followedSet = () => (followedP ??= api("/api/push/sessions").then((r) => new Set(r.sessions.map((s) => s.name)), () => new Set()));
 
+/** The bell icon, inline: an SVG in CSS would be a separate image document to build and decode. */
+function bellIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2m6-6v-5a6 6 0 0 0-5-5.9V4a1 1 0 0 0-2 0v1.1A6 6 0 0 0 6 11v5l-2 2v1h16v-1z");
+  svg.append(path);
+  return svg;
+}
+
 /** A bell button not yet tied to a session (a list clones it); see paintBell and toggleBell. */
-export const bellButton = () => h("button", { class: "btn sm bell", tid: "notify-toggle", "aria-pressed": "false", title: "Notify me" });
+export const bellButton = () => h("button", { class: "btn sm bell", tid: "notify-toggle", "aria-pressed": "false", title: "Notify me" }, bellIcon());
 
 /** Shows whether I follow the session: aria-pressed and the title. */
 export function paintBell(b, on) {
