@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_auth.sql"),
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
+    include_str!("../../migrations/0005_push_sessions_follow.sql"),
 ];
 
 /// The database handle.

@@ -216,7 +216,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::UserRecord;
+    use crate::store::{SessionRecord, UserRecord};
 
     fn user(store: &Store, name: &str, admin: bool) {
         store
@@ -242,6 +242,47 @@ mod tests {
             created_at: 1,
             last_success_at: None,
         }
+    }
+
+    fn session(name: &str, owner: &str) -> SessionRecord {
+        SessionRecord {
+            name: name.into(),
+            agent: "shell".into(),
+            cwd: "/tmp".into(),
+            flags: None,
+            env: Default::default(),
+            init_prompts: vec![],
+            resume_from: None,
+            owner: owner.into(),
+            parent: None,
+            created_at: 1,
+            updated_at: 1,
+            started_at: 1,
+        }
+    }
+
+    /// Opt-ins follow their session through a rename and go with it.
+    #[test]
+    fn opt_ins_follow_their_session() {
+        let store = Store::open_in_memory().unwrap();
+        user(&store, "alice", false);
+        store.upsert_push_subscription(&sub("a1", "alice", "https://push/1")).unwrap();
+        store.insert_session(&session("s", "alice")).unwrap();
+        store.set_push_session("alice", "s", "alice", 1).unwrap();
+        let mut renamed = session("t", "alice");
+        renamed.updated_at = 2;
+        store.update_session("s", &renamed).unwrap();
+        let names: Vec<_> =
+            store.list_push_sessions("alice").unwrap().into_iter().map(|p| p.session).collect();
+        assert_eq!(names, ["t"]);
+        assert_eq!(ids(&store.push_targets("t", "alice").unwrap()), ["a1"]);
+        // removed, then a new session of the same name: not followed
+        assert!(store.delete_session("t").unwrap());
+        assert!(store.list_push_sessions("alice").unwrap().is_empty());
+        store.insert_session(&session("t", "alice")).unwrap();
+        assert!(store.push_targets("t", "alice").unwrap().is_empty());
+        // an opt-in needs its session
+        assert!(store.set_push_session("alice", "nope", "alice", 1).is_err());
     }
 
     fn ids(subs: &[PushSubscriptionRecord]) -> Vec<&str> {
@@ -271,6 +312,7 @@ mod tests {
         assert_eq!(ids(&store.list_push_subscriptions("alice").unwrap()), ["a1", "a2"]);
 
         // nobody opted in yet
+        store.insert_session(&session("s", "alice")).unwrap();
         assert!(store.push_targets("s", "alice").unwrap().is_empty());
         store.set_push_session("alice", "s", "alice", 1).unwrap();
         store.set_push_session("alice", "s", "alice", 2).unwrap();

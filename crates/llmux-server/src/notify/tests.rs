@@ -143,7 +143,8 @@ fn record(endpoint: &str, p256dh: &str, auth: &str) -> PushSubscriptionRecord {
     }
 }
 
-/// A notifier over a fresh store with users `alice` (not admin) and `root` (admin).
+/// A notifier over a fresh store with users `alice` and `bob` (not admins) and `root` (admin),
+/// and alice's sessions `qwen-1` and `s`.
 fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>) {
     let store = Arc::new(Store::open_in_memory().unwrap());
     for (name, admin) in [("alice", false), ("root", true), ("bob", false)] {
@@ -155,6 +156,25 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
                 admin,
                 created_at: 1,
                 updated_at: 1,
+            })
+            .unwrap();
+    }
+    // the sessions the tests follow (an opt-in needs its session)
+    for name in ["qwen-1", "s"] {
+        store
+            .insert_session(&llmux_core::store::SessionRecord {
+                name: name.into(),
+                agent: "qwen".into(),
+                cwd: "/tmp".into(),
+                flags: None,
+                env: Default::default(),
+                init_prompts: vec![],
+                resume_from: None,
+                owner: "alice".into(),
+                parent: None,
+                created_at: 1,
+                updated_at: 1,
+                started_at: 1,
             })
             .unwrap();
     }
