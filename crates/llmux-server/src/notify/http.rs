@@ -1,7 +1,11 @@
 //! The outgoing HTTP client for pushes and webhooks: hyper-util's pooled HTTP/1.1 client over
 //! rustls (`ring`), the same stack `llmux-client` uses. Roots: the system store, else Mozilla's.
 
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,17 +14,89 @@ use hyper::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::rt::TokioExecutor;
 
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client type.
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>;
 
-/// A client for `http` and `https` URLs.
-pub(crate) fn client() -> HttpClient {
-    let mut tcp = HttpConnector::new();
+/// The system resolver, optionally keeping only public addresses.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolver {
+    system: GaiResolver,
+    public_only: bool,
+}
+
+impl tower::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.system.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let found = self.system.call(name);
+        let public_only = self.public_only;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                found.await?.filter(|a| !public_only || is_public(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err(std::io::Error::other("the host has no public address"));
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+/// Whether `ip` is on the public internet: not loopback, private, link-local, shared
+/// (100.64/10, which holds tailnet addresses), documentation, multicast or reserved.
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking (RFC 2544)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first == 0x0064 && ip.segments()[1] == 0xff9b)) // NAT64 (maps to IPv4 anywhere)
+}
+
+/// A client for `http` and `https` URLs; with `public_only`, names resolving only to
+/// non-public addresses cannot be reached (IP literals are for the caller to check).
+pub(crate) fn client(public_only: bool) -> HttpClient {
+    let resolver = Resolver { system: GaiResolver::new(), public_only };
+    let mut tcp = HttpConnector::new_with_resolver(resolver);
     tcp.enforce_http(false);
     tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
     tcp.set_nodelay(true);

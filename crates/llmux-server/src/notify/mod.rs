@@ -65,7 +65,11 @@ struct Inner {
     subject: String,
     webhook: Option<Uri>,
     allow_loopback: bool,
-    http: HttpClient,
+    /// For pushes: endpoints come from browsers, so only public addresses are reached
+    /// (unless `allowLoopbackPush`).
+    push_http: HttpClient,
+    /// For the webhook: the admin's own choice, which may well be on the local network.
+    webhook_http: HttpClient,
 }
 
 /// What became of a batch of pushes.
@@ -183,7 +187,8 @@ impl Notifier {
                 subject,
                 webhook,
                 allow_loopback: config.allow_loopback_push,
-                http: http::client(),
+                push_http: http::client(!config.allow_loopback_push),
+                webhook_http: http::client(false),
             }),
         })
     }
@@ -269,7 +274,7 @@ impl Notifier {
             .header(hyper::header::USER_AGENT, concat!("llmux/", env!("CARGO_PKG_VERSION")))
             .body(Full::new(Bytes::from(body)))
             .expect("a POST with a parsed URL is a valid request");
-        match http::send(&self.inner.http, req, WEBHOOK_TIMEOUT).await {
+        match http::send(&self.inner.webhook_http, req, WEBHOOK_TIMEOUT).await {
             Ok(status) if (200..300).contains(&status) => {
                 tracing::debug!(session.name = %ev.name, status, "webhook delivered");
             }
@@ -314,6 +319,11 @@ impl Notifier {
         urgency: &str,
         topic: Option<&str>,
     ) -> Outcome {
+        // Checked again at delivery: a stored endpoint may predate a stricter rule.
+        if let Err(error) = check_endpoint(&sub.endpoint, self.allows_loopback()) {
+            tracing::warn!(push.id = %sub.id, %error, "not pushing to this device");
+            return Outcome::Failed;
+        }
         let req = match self.push_request(sub, body, urgency, topic) {
             Ok(req) => req,
             Err(error) => {
@@ -322,7 +332,7 @@ impl Notifier {
             }
         };
         let id = sub.id.clone();
-        match http::send(&self.inner.http, req, PUSH_TIMEOUT).await {
+        match http::send(&self.inner.push_http, req, PUSH_TIMEOUT).await {
             Ok(status) if (200..300).contains(&status) => {
                 let now = llmux_core::time::now_ms();
                 if let Err(e) = self.blocking(move |s| s.touch_push_subscription(&id, now)).await {
@@ -495,7 +505,9 @@ fn urgency_value(urgency: &str) -> &'static str {
     }
 }
 
-/// Accepts `https://host/…` (no user info), and `http://` loopback only when allowed.
+/// Accepts `https://host/…` (no user info) on a public host, and `http://` loopback only when
+/// allowed. An endpoint is a URL a browser hands us: the daemon must not be made to post to
+/// its own network (names resolving there are refused at connect time, see [`http::Resolver`]).
 fn check_endpoint(endpoint: &str, allow_loopback: bool) -> Result<()> {
     if endpoint.len() > MAX_ENDPOINT_LEN {
         return Err(Error::invalid(format!(
@@ -508,8 +520,17 @@ fn check_endpoint(endpoint: &str, allow_loopback: bool) -> Result<()> {
     if authority.as_str().contains('@') || authority.host().is_empty() {
         return Err(invalid());
     }
+    let host = authority.host();
+    let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+    let local_name = host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || !host.contains('.') && literal.is_err();
+    let inward = local_name || literal.is_ok_and(|ip| !http::is_public(ip));
     match uri.scheme_str() {
-        Some("https") => Ok(()),
+        Some("https") if !inward || allow_loopback => Ok(()),
+        Some("https") => Err(Error::invalid(
+            "endpoint must be an https URL of a push service, not a local or private address",
+        )),
         Some("http")
             if allow_loopback
                 && matches!(authority.host(), "127.0.0.1" | "localhost" | "[::1]") =>

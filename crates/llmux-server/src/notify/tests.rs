@@ -435,6 +435,27 @@ async fn subscriptions_are_checked_and_bounded() {
     assert!(check_endpoint("http://[::1]:9/x", true).is_ok());
     assert!(check_endpoint("http://localhost/x", true).is_ok());
     assert!(check_endpoint("http://127.0.0.1:9/x", false).is_err());
+    // never the daemon's own network: private, loopback, link-local, tailnet, local names
+    for inward in [
+        "https://127.0.0.1/x",
+        "https://10.0.0.7/x",
+        "https://192.168.1.1:8443/x",
+        "https://169.254.169.254/latest",
+        "https://100.101.102.103/x",
+        "https://[::1]/x",
+        "https://[fd7a:115c:a1e0::1]/x",
+        "https://[::ffff:10.0.0.1]/x",
+        "https://localhost/x",
+        "https://metadata/x",
+        "https://a.localhost/x",
+    ] {
+        assert!(check_endpoint(inward, false).is_err(), "{inward}");
+    }
+    for public in
+        ["https://fcm.googleapis.com/fcm/send/x", "https://8.8.8.8/x", "https://[2606:4700::1]/x"]
+    {
+        assert!(check_endpoint(public, false).is_ok(), "{public}");
+    }
     // the same device again is the same subscription; the device count is capped
     assert_eq!(notifier.subscribe("alice", ok, &p256dh, &auth, "").await.unwrap().id, sub.id);
     for i in 1..MAX_DEVICES_PER_USER {
@@ -491,4 +512,21 @@ fn titles_and_bodies_are_short() {
     ev.prompt =
         Some(llmux_core::api::PendingPrompt { question: "é".repeat(1000), ..Default::default() });
     assert_eq!(PushPayload::for_event(&ev).body.chars().count(), 240);
+}
+
+/// A name that resolves only to the daemon's own network is not reached by the push client,
+/// while the webhook client (an admin's choice) reaches it.
+#[tokio::test]
+async fn push_deliveries_reach_public_addresses_only() {
+    let (port, _, mut rx) = local_server().await;
+    let get = || {
+        hyper::Request::get(format!("http://localhost:{port}/p"))
+            .body(http_body_util::Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let refused = http::send(&http::client(true), get(), Duration::from_secs(5)).await;
+    assert!(refused.as_ref().is_err_and(|e| e.contains("no public address")), "{refused:?}");
+    assert!(rx.try_recv().is_err());
+    assert_eq!(http::send(&http::client(false), get(), Duration::from_secs(5)).await, Ok(201));
+    assert_eq!(next(&mut rx).await.path, "/p");
 }
