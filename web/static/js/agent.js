@@ -48,6 +48,7 @@ export const bellButton = () => h("button", { class: "btn sm bell", tid: "notify
 
 /** Shows whether I follow the session: aria-pressed and the title. */
 export function paintBell(b, on) {
+  if (b.getAttribute("aria-pressed") === String(on) && b.title) return; // nothing to repaint
   b.setAttribute("aria-pressed", String(on));
   b.title = on ? "Notifying you (tap to stop)" : "Notify me";
 }

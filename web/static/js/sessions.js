@@ -166,6 +166,8 @@ export default function mount(root, _params, pg) {
     empty.hidden = next.length > 0;
     bulkBar.hidden = !next.length;
     applyFilter();
+    // The list is in and every control answers (the browser test reads this mark).
+    if (!performance.getEntriesByName("llmux:sessions-ready").length) performance.mark("llmux:sessions-ready");
   }
 
   function applyFilter() {
