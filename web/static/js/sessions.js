@@ -55,6 +55,7 @@ export default function mount(root, _params, pg) {
   // One row is built once and cloned per session (far cheaper than building its 20 elements
   // one by one); one listener on the list serves every row's checkbox and buttons.
   let proto = null;
+  const withAct = (el, act) => { el.dataset.act = act; return el; };
   function makeRow() {
     proto ??= h("li", { class: "srow", tid: "session-row" },
       h("input", { type: "checkbox", tid: "session-select" }),
@@ -70,14 +71,13 @@ export default function mount(root, _params, pg) {
         h("button", { class: "btn sm", tid: "session-restart", "data-act": "restart" }),
         h("a", { class: "btn sm", tid: "session-edit" }, "Edit"),
         h("button", { class: "btn sm danger", tid: "session-kill", "data-act": "kill" }, "Kill"),
-        bellButton()));
+        withAct(bellButton(), "bell")));
     const li = proto.cloneNode(true);
     const [select, nm, stw, state, agent, cwd, age, acts] = li.children;
-    const [open, chat, restart, edit, kill, bellB] = acts.children;
-    bellB.dataset.act = "bell";
+    const [open, chat, restart, edit, kill, bell] = acts.children;
     return {
       li,
-      p: { select, link: nm.firstChild, status: stw.firstChild, exit: stw.lastChild, state, agent, cwd, age, open, chat, restart, edit, kill, bell: bellB },
+      p: { select, link: nm.firstChild, status: stw.firstChild, exit: stw.lastChild, state, agent, cwd, age, open, chat, restart, edit, kill, bell },
     };
   }
 
