@@ -22,7 +22,7 @@ export function paintState(el, s) {
   el.firstChild.textContent = label;
   const t = el.lastChild;
   t.dateTime = s.stateSince || "";
-  if (t.dataset.when !== (s.stateSince || undefined)) lazyWhen(t, s.stateSince, "since ");
+  lazyWhen(t, s.stateSince, "since ");
   t.textContent = s.stateSince ? ago(s.stateSince) : "";
 }
 
@@ -48,7 +48,7 @@ export const bellButton = () => h("button", { class: "btn sm bell", tid: "notify
 
 /** Shows whether I follow the session: aria-pressed and the title. */
 export function paintBell(b, on) {
-  if (b.getAttribute("aria-pressed") === String(on) && b.title) return; // nothing to repaint
+  if (b.getAttribute("aria-pressed") === String(on)) return; // nothing to repaint (bellButton starts at false)
   b.setAttribute("aria-pressed", String(on));
   b.title = on ? "Notifying you (tap to stop)" : "Notify me";
 }

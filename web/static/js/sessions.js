@@ -127,7 +127,7 @@ export default function mount(root, _params, pg) {
     p.cwd.textContent = s.cwdDisplay || s.cwd;
     p.cwd.title = s.cwd;
     p.age.dateTime = s.startedAt;
-    if (p.age.dataset.when !== s.startedAt) lazyWhen(p.age, s.startedAt, "started ");
+    lazyWhen(p.age, s.startedAt, "started ");
     p.age.textContent = ago(s.startedAt);
     p.restart.textContent = s.status === "running" ? "Restart" : "Start";
     for (const [el, verb] of [[p.open, "Open"], [p.chat, "Chat with"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"], [p.bell, "Notify me about"], [p.select, "Select"]]) {

@@ -140,6 +140,7 @@ export const when = (iso) => {
  * pay that before it can be used, for titles nobody has looked at yet.
  */
 export function lazyWhen(el, iso, prefix = "") {
+  if (el.dataset.when === (iso || undefined) && el.dataset.whenPrefix === prefix) return; // unchanged: keep its title
   el.removeAttribute("title");
   if (!iso) { delete el.dataset.when; return; }
   el.dataset.when = iso;

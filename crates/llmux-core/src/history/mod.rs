@@ -344,7 +344,6 @@ pub(crate) fn files_in(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The newest (by mtime) of some paths.
 /// The transcript of a one-file-per-conversation agent (Claude Code, Qwen Code): `<dir>/<id>.jsonl`
 /// for `id`, else the newest of `files`; its turns made by `convert` line by line.
 pub(crate) fn jsonl_transcript(
@@ -369,6 +368,7 @@ pub(crate) fn jsonl_transcript(
     Ok(Some(Transcript { conversation_id, turns, watch: vec![path.clone()], path }))
 }
 
+/// The newest (by mtime) of some paths.
 pub(crate) fn newest_by_mtime(paths: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
     paths
         .into_iter()

@@ -317,13 +317,7 @@ impl SessionService {
             env: Some(r.env.clone()),
             default_env: agent.map(|a| a.env_defaults.clone()).unwrap_or_default(),
             resume_from: r.resume_from.clone(),
-            conversation_id: self
-                .conversations
-                .lock()
-                .expect("conversations lock")
-                .get(&r.name)
-                .cloned()
-                .or_else(|| r.resume_from.clone()),
+            conversation_id: self.conversations_get(&r.name).or_else(|| r.resume_from.clone()),
             init_prompts: r.init_prompts.clone(),
             has_history: crate::history::supported(&self.detector_of(&r.agent)),
             conversation_count: self.cached_count(r),
@@ -413,10 +407,7 @@ impl SessionService {
     /// The id of the conversation the session's agent is in, when llmux knows it: the one it
     /// resumed, or the fresh id llmux chose at spawn.
     pub fn conversation_id(&self, name: &str) -> Option<String> {
-        if let Some(id) = self.conversations.lock().expect("conversations lock").get(name) {
-            return Some(id.clone());
-        }
-        self.record(name).ok()?.resume_from
+        self.conversations_get(name).or_else(|| self.record(name).ok()?.resume_from)
     }
 
     /// The queue of one session's input: held for one whole prompt.

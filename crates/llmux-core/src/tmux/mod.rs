@@ -53,7 +53,6 @@ fn scrub_env(cmd: &mut Command) {
             cmd.env_remove(&key);
         }
     }
-    cmd.env_remove("TMUX").env_remove("TMUX_PANE");
 }
 
 /// What is needed to start a session.
