@@ -9,7 +9,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use rust_embed::RustEmbed;
@@ -37,6 +40,98 @@ pub(crate) struct Asset {
     pub etag: String,
     /// The hash alone, for `?v=`.
     pub version: String,
+    /// Its compressed forms, for a compressible type (text, scripts, SVG); `None` for images.
+    encoded: Option<Arc<Encoded>>,
+}
+
+/// A content coding the daemon stores assets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// `br`
+    Brotli,
+    /// `gzip`
+    Gzip,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` value.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Encoding::Brotli => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
+
+    /// What an `Accept-Encoding` header lets us send: brotli over gzip, neither when refused
+    /// (`q=0`) or not listed (`*` counts as listing both).
+    pub(crate) fn preferred(accept: &str) -> Option<Encoding> {
+        let accepts = |name: &str| {
+            accept.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let coding = parts.next().unwrap_or("");
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
+            })
+        };
+        [Encoding::Brotli, Encoding::Gzip].into_iter().find(|e| accepts(e.name()))
+    }
+}
+
+/// An asset's brotli and gzip forms at their best compression. Assets never change while the
+/// daemon runs, so each is compressed once, on a blocking thread, the first time it is asked for
+/// (until then, and for daemons whose pages nobody opens, the compression layer does it per
+/// response at a fast setting).
+#[derive(Debug, Default)]
+struct Encoded {
+    started: AtomicBool,
+    brotli: OnceLock<Bytes>,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Asset {
+    /// The body in `encoding` if it is ready; otherwise starts making it (once) and returns
+    /// `None`, for the caller to send the body as it is.
+    pub(crate) fn encoded(&self, encoding: Encoding) -> Option<Bytes> {
+        let encoded = self.encoded.as_ref()?;
+        let ready = match encoding {
+            Encoding::Brotli => encoded.brotli.get(),
+            Encoding::Gzip => encoded.gzip.get(),
+        };
+        if ready.is_none() && !encoded.started.swap(true, Ordering::AcqRel) {
+            let (encoded, body) = (encoded.clone(), self.body.clone());
+            let compress = move || {
+                let _ = encoded.brotli.set(brotli(&body));
+                let _ = encoded.gzip.set(gzip(&body));
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(compress)),
+                Err(_) => compress(),
+            }
+        }
+        ready.cloned()
+    }
+
+    /// Whether the asset is worth compressing (text of any kind; not images or fonts).
+    pub(crate) fn compressible(&self) -> bool {
+        self.encoded.is_some()
+    }
+}
+
+fn brotli(body: &[u8]) -> Bytes {
+    // Quality 11 (the best) with a 4 MiB window: done once per asset.
+    let mut out = brotli::CompressorWriter::new(Vec::with_capacity(body.len() / 3), 4096, 11, 22);
+    out.write_all(body).expect("writing to memory");
+    Bytes::from(out.into_inner())
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    out.write_all(body).expect("writing to memory");
+    Bytes::from(out.finish().expect("writing to memory"))
 }
 
 /// Every asset by URL path (`/static/app.js`, `/vendor/xterm/xterm.js`, `/sw.js`).
@@ -105,8 +200,12 @@ impl Assets {
     fn insert(&mut self, path: String, body: Bytes) {
         let version = crate::web::hex(&Sha256::digest(&body)[..8]);
         let content_type = content_type(&path);
-        self.by_path
-            .insert(path, Asset { etag: format!("\"{version}\""), version, body, content_type });
+        let compressible = content_type.starts_with("text/")
+            || content_type.contains("json")
+            || content_type.contains("svg");
+        let encoded = compressible.then(Arc::default);
+        let etag = format!("\"{version}\"");
+        self.by_path.insert(path, Asset { etag, version, body, content_type, encoded });
     }
 
     /// Rewrites `"/static/<file>"` references in HTML files to carry `?v=<hash>`.
@@ -170,5 +269,73 @@ fn content_type(path: &str) -> &'static str {
         "woff2" => "font/woff2",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn accept_encoding_picks_brotli_then_gzip() {
+        let cases = [
+            ("gzip, deflate, br, zstd", Some(Encoding::Brotli)),
+            ("gzip", Some(Encoding::Gzip)),
+            ("BR", Some(Encoding::Brotli)),
+            ("br;q=0, gzip;q=0.5", Some(Encoding::Gzip)),
+            ("br; q=0.0, gzip; q=0", None),
+            ("*", Some(Encoding::Brotli)),
+            ("identity", None),
+            ("deflate, zstd", None),
+            ("", None),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(Encoding::preferred(accept), want, "Accept-Encoding: {accept}");
+        }
+    }
+
+    /// Polls `asset.encoded(e)` until it is ready (made on a blocking thread).
+    async fn ready(asset: &Asset, e: Encoding) -> Bytes {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(body) = asset.encoded(e) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{e:?} form never made");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn text_assets_are_compressed_once_and_decode_to_themselves() {
+        let mut assets = Assets::default();
+        let text = "body{color:red}\n".repeat(2000);
+        assets.insert("/static/a.css".into(), Bytes::from(text.clone()));
+        assets.insert("/static/icons/a.png".into(), Bytes::from_static(b"\x89PNG...."));
+        let css = assets.get("/static/a.css").expect("inserted");
+        assert!(css.compressible());
+        // Not ready on the first ask (the caller sends the body as it is meanwhile).
+        assert_eq!(css.encoded(Encoding::Brotli), None);
+
+        let br = ready(css, Encoding::Brotli).await;
+        let mut decoded = String::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_string(&mut decoded).expect("brotli");
+        assert_eq!(decoded, text);
+        assert!(br.len() < text.len() / 10, "compressed: {} of {} bytes", br.len(), text.len());
+
+        let gz = ready(css, Encoding::Gzip).await;
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut decoded).expect("gzip");
+        assert_eq!(decoded, text);
+        // The same bytes from then on: made once.
+        assert_eq!(css.encoded(Encoding::Brotli).map(|b| b.as_ptr()), Some(br.as_ptr()));
+
+        let png = assets.get("/static/icons/a.png").expect("inserted");
+        assert!(!png.compressible());
+        assert_eq!(png.encoded(Encoding::Brotli), None);
+        assert_eq!(png.encoded(Encoding::Gzip), None);
     }
 }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub(crate) use assets::Assets;
+use assets::Encoding;
 
 use crate::AppState;
 
@@ -77,9 +78,29 @@ fn serve(path: &str, headers: &HeaderMap, versioned: bool) -> Response {
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, asset.content_type)], asset.body.clone()).into_response()
+        // Stored compressed once it has been asked for (see `Asset::encoded`); until then sent
+        // as it is, for the compression layer to compress.
+        let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+        let stored =
+            accept.and_then(Encoding::preferred).and_then(|e| Some((e, asset.encoded(e)?)));
+        match stored {
+            Some((encoding, body)) => (
+                [
+                    (header::CONTENT_TYPE, asset.content_type),
+                    (header::CONTENT_ENCODING, encoding.name()),
+                ],
+                body,
+            )
+                .into_response(),
+            None => {
+                ([(header::CONTENT_TYPE, asset.content_type)], asset.body.clone()).into_response()
+            }
+        }
     };
     let h = res.headers_mut();
+    if asset.compressible() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     h.insert(header::ETAG, HeaderValue::from_str(&asset.etag).expect("hex etag"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if html {
