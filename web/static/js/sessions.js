@@ -146,15 +146,29 @@ export default function mount(root, _params, pg) {
       if (!names.has(name)) { row.li.remove(); rows.delete(name); selected.delete(name); }
     }
     if (!ul.firstChild) {
-      // First render: build every row off-document and insert them at once.
+      // First render: build every row off-document and insert them at once. The browser would
+      // render the rows on screen and those within a screen and a half below, all in one
+      // frame (on a desktop, some 45 rows); rows past the first screenful start unrendered
+      // ("later") and join 8 per frame after it, so no frame keeps the page from answering.
+      const screenful = Math.ceil(innerHeight / 56); // 56 px: the shortest row and its gap
+      const later = [];
       const frag = document.createDocumentFragment();
       for (const s of next) {
         const row = makeRow();
         rows.set(s.name, row);
         fill(row, s);
+        if (frag.childNodes.length >= screenful) {
+          row.li.classList.add("later");
+          later.push(row.li);
+        }
         frag.append(row.li);
       }
       ul.append(frag);
+      const reveal = () => requestAnimationFrame(() => setTimeout(() => {
+        for (const li of later.splice(0, 8)) li.classList.remove("later");
+        if (later.length) reveal();
+      }));
+      if (later.length) reveal();
     } else {
       next.forEach((s, i) => {
         let row = rows.get(s.name);
