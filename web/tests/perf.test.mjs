@@ -14,6 +14,8 @@ const N = 100;
 // browser for a small machine's cores; `scripts/start` builds the release one users run.
 const BUILD = /\/release\//.test(BIN) ? 'release daemon' : /\/debug\//.test(BIN) ? 'debug daemon' : 'daemon';
 const BUDGET_MS = 300;
+/** First visits measured per viewport, each in a fresh browser context. */
+const FIRST_VISITS = 3;
 const BUDGET_BYTES = 100 * 1000;
 
 let browser;
@@ -159,36 +161,44 @@ test('static assets: compressed, ETag, long-lived Cache-Control on versioned URL
 
 for (const vp of Object.keys(VIEWPORTS)) {
   test(`sessions page with ${N} sessions: time until interactive (${vp})`, async (t) => {
-    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
-    t.after(() => context.close());
-    const cdp = await context.newCDPSession(page);
-    // In the page, from navigation start (performance.now()): when the N-th row is in the
-    // document, the next animation frame (where the filter's box is read, resolving
-    // `__perf.ready`), and when a click reaches the filter.
-    await context.addInitScript((n) => {
-      let ready;
-      window.__perf = { long: [], ready: new Promise((r) => { ready = r; }) };
-      try {
-        new PerformanceObserver((l) => {
-          for (const e of l.getEntries()) window.__perf.long.push([e.startTime, e.duration]);
-        }).observe({ type: 'longtask', buffered: true });
-      } catch { /* no long task API */ }
-      new MutationObserver((_, mo) => {
-        if (document.querySelectorAll('[data-testid=session-row]').length < n) return;
-        window.__perf.rows = performance.now();
-        mo.disconnect();
-        requestAnimationFrame(() => {
-          window.__perf.painted = performance.now();
-          const r = document.querySelector('[data-testid=filter]').getBoundingClientRect();
-          ready({ x: r.x + r.width / 2, y: r.y + r.height / 2 });
-        });
-      }).observe(document, { childList: true, subtree: true });
-      addEventListener('click', (e) => {
-        if (e.target?.dataset?.testid === 'filter' && !window.__perf.click) window.__perf.click = performance.now();
-      }, true);
-    }, N);
+    // Each first visit in a fresh context, which is a fresh browser profile: empty HTTP cache,
+    // no compiled code, cold fonts (one sample is mostly noise on a small machine).
+    const fresh = async () => {
+      const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+      t.after(() => context.close());
+      const cdp = await context.newCDPSession(page);
+      // In the page, from navigation start (performance.now()): long tasks, when the N-th row
+      // is in the document, the next animation frame (where the filter's box is read,
+      // resolving `__perf.ready`), and when a click reaches the filter.
+      await context.addInitScript((n) => {
+        let ready;
+        window.__perf = { long: [], ready: new Promise((r) => { ready = r; }) };
+        try {
+          new PerformanceObserver((l) => {
+            for (const e of l.getEntries()) window.__perf.long.push([e.startTime, e.duration]);
+          }).observe({ type: 'longtask', buffered: true });
+        } catch { /* no long task API */ }
+        new MutationObserver((_, mo) => {
+          if (document.querySelectorAll('[data-testid=session-row]').length < n) return;
+          window.__perf.rows = performance.now();
+          mo.disconnect();
+          requestAnimationFrame(() => {
+            window.__perf.painted = performance.now();
+            const r = document.querySelector('[data-testid=filter]').getBoundingClientRect();
+            ready({ x: r.x + r.width / 2, y: r.y + r.height / 2 });
+          });
+        }).observe(document, { childList: true, subtree: true });
+        addEventListener('click', (e) => {
+          if (e.target?.dataset?.testid === 'filter' && !window.__perf.click) window.__perf.click = performance.now();
+        }, true);
+      }, N);
+      // Warm up the browser's input pipeline (its first synthetic event is slow to arrive,
+      // ~150 ms here): that is the test's cost, not the page's.
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x: 1, y: 1 });
+      return { context, page, guard, cdp };
+    };
 
-    const measure = async (label) => {
+    const measure = async ({ page, cdp }, label) => {
       await page.goto('/', { waitUntil: 'commit' });
       // As soon as every row is in and a frame has begun, click the filter where it is: a
       // press and a release sent together, as a finger would. One protocol message tells the
@@ -206,6 +216,16 @@ for (const vp of Object.keys(VIEWPORTS)) {
       const at = { x: box.x, y: box.y, button: 'left', clickCount: 1 };
       await Promise.all(['mousePressed', 'mouseReleased'].map((type) => cdp.send('Input.dispatchMouseEvent', { type, ...at })));
       await page.waitForFunction(() => window.__perf.click && document.activeElement?.dataset.testid === 'filter');
+      // Then wait for a quiet second (no long task ending in it), as Lighthouse's TTI waits for
+      // a quiet five: work the page put off until after the click still counts.
+      const quiet = () => page.evaluate(() => {
+        const end = Math.max(window.__perf.click, ...window.__perf.long.map(([start, dur]) => start + dur));
+        return performance.now() - end;
+      });
+      for (let q = await quiet(), deadline = Date.now() + 10000; q < 1000; q = await quiet()) {
+        assert.ok(Date.now() < deadline, 'the sessions page never went quiet');
+        await page.waitForTimeout(1000 - q);
+      }
       const p = await page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0];
         const ready = performance.getEntriesByName('llmux:sessions-ready')[0]?.startTime;
@@ -214,10 +234,11 @@ for (const vp of Object.keys(VIEWPORTS)) {
       });
       // Interactive (as Lighthouse's TTI counts it, and then some): the rows are in, the page's
       // script has taken them over (its handlers answer: the `llmux:sessions-ready` mark), and
-      // the main thread is free of long tasks (> 50 ms) from then on. The click shows it really
-      // answers; its arrival also carries the test's protocol round trips through a busy box.
+      // the main thread is free of long tasks (> 50 ms) from then on, for a second at least.
+      // The click shows it really answers; its arrival also carries the test's protocol round
+      // trips through a busy box.
       assert.ok(p.handlers, 'the sessions page marked llmux:sessions-ready');
-      const long = p.long.filter(([start]) => start < p.click);
+      const long = p.long;
       const ms = Math.round(Math.max(p.rows, p.handlers, ...long.map(([start, dur]) => start + dur)));
       const longText = long.map(([start, dur]) => `${Math.round(start)}+${Math.round(dur)}`).join(', ') || 'none';
       console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows in at ${Math.round(p.rows)} ms, script ready ${Math.round(p.handlers)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms, session list received ${Math.round(p.list)} ms, long tasks (start+ms): ${longText}; a click sent at the next frame (${Math.round(p.painted)} ms) arrived at ${Math.round(p.click)} ms)`);
@@ -232,21 +253,31 @@ for (const vp of Object.keys(VIEWPORTS)) {
         ? `  ${label}: median ${median} ms of ${runs.join(', ')}: within the ${BUDGET_MS} ms budget (${vp}, ${BUILD})`
         : `  ${label}: median ${median} ms of ${runs.join(', ')}: OVER the ${BUDGET_MS} ms budget (${vp}, ${BUILD}) — reported only, not a failure`);
     };
-    // Warm up the browser's input pipeline (its first synthetic event is slow to arrive,
-    // ~150 ms here): that is the test's cost, not the page's.
-    await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x: 1, y: 1 });
-    report('first visit', [await measure('first visit')]);
+    const firsts = [];
+    let visit;
+    for (let i = 1; i <= FIRST_VISITS; i++) {
+      if (visit) {
+        visit.guard.check();
+        await visit.context.close();
+      }
+      visit = await fresh();
+      firsts.push(await measure(visit, `first visit ${i}`));
+    }
+    report('first visit', firsts);
     const reloads = [];
-    for (let i = 1; i <= 5; i++) reloads.push(await measure(`reload ${i}`));
+    for (let i = 1; i <= 5; i++) reloads.push(await measure(visit, `reload ${i}`));
     report('reload', reloads);
+    const { page, guard } = visit;
 
-    // Rows past the first screenful are revealed a few per frame after it: soon all are
-    // rendered, and the last one shows its name once scrolled to.
-    await page.waitForFunction(() => !document.querySelector('[data-testid=session-row].later'), null, { timeout: 5000 });
+    // Rows past the first screenful are rendered as they come near the viewport or when the
+    // browser is idle: soon every row is rendered (in the tab order and the accessibility
+    // tree), and the last one shows its name once scrolled to.
+    await page.waitForFunction(() => !document.querySelector('[data-testid=session-row].later'), null, { timeout: 10000 });
     await page.locator('[data-testid=session-row]').last().scrollIntoViewIfNeeded();
     await page.waitForFunction(() => {
-      const name = [...document.querySelectorAll('[data-testid=session-name]')].at(-1);
-      return name.textContent === 's-001' && name.checkVisibility({ contentVisibilityAuto: true });
+      const row = [...document.querySelectorAll('[data-testid=session-row]')].at(-1);
+      const name = row.querySelector('[data-testid=session-name]');
+      return /^s-\d{3}$/.test(name.textContent) && name.textContent === row.dataset.name && name.checkVisibility({ contentVisibilityAuto: true });
     }, null, { timeout: 5000 });
     await page.evaluate(() => scrollTo(0, 0));
 

@@ -16,6 +16,35 @@ export async function killSession(name, status, btn) {
   return !!r;
 }
 
+/**
+ * Rows built unrendered (class "later": content-visibility hidden) are rendered as they come
+ * within half a screen of the viewport, and the rest a few at a time when the browser is idle:
+ * an unrendered row is out of the tab order and the accessibility tree, so none stays so long.
+ */
+function renderLater(later) {
+  const near = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      e.target.classList.remove("later");
+      near.unobserve(e.target);
+    }
+  }, { rootMargin: "50% 0px" });
+  for (const li of later) near.observe(li);
+  const rest = (deadline) => {
+    let n = 0;
+    while (later.length && n < 4 && deadline.timeRemaining() > 5) {
+      const li = later.shift();
+      if (!li.classList.contains("later")) continue;
+      li.classList.remove("later");
+      near.unobserve(li);
+      n++;
+    }
+    if (later.length) requestIdleCallback(rest);
+    else near.disconnect();
+  };
+  requestIdleCallback(rest);
+}
+
 export default function mount(root, _params, pg) {
   const selected = new Set();
   const rows = new Map(); // name -> {li, s, parts}
@@ -149,8 +178,12 @@ export default function mount(root, _params, pg) {
       // First render: build every row off-document and insert them at once. The browser would
       // render the rows on screen and those within a screen and a half below, all in one
       // frame (on a desktop, some 45 rows); rows past the first screenful start unrendered
-      // ("later") and join 8 per frame after it, so no frame keeps the page from answering.
-      const screenful = Math.ceil(innerHeight / 56); // 56 px: the shortest row and its gap
+      // ("later") and are rendered as they come within half a screen of the viewport, or
+      // else a few at a time when the browser is idle.
+      // Rows that can be on screen: below ~200 px of headings, one line each from 760 px wide
+      // (48 px and an 8 px gap), else a card of ~150 px (app.css); one more for good measure.
+      const pitch = matchMedia("(min-width: 760px)").matches ? 56 : 150;
+      const screenful = Math.ceil((innerHeight - 200) / pitch) + 1;
       const later = [];
       const frag = document.createDocumentFragment();
       for (const s of next) {
@@ -164,11 +197,7 @@ export default function mount(root, _params, pg) {
         frag.append(row.li);
       }
       ul.append(frag);
-      const reveal = () => requestAnimationFrame(() => setTimeout(() => {
-        for (const li of later.splice(0, 8)) li.classList.remove("later");
-        if (later.length) reveal();
-      }));
-      if (later.length) reveal();
+      renderLater(later);
     } else {
       next.forEach((s, i) => {
         let row = rows.get(s.name);
