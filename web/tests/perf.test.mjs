@@ -290,3 +290,18 @@ for (const vp of Object.keys(VIEWPORTS)) {
     guard.check();
   });
 }
+
+// Safari has no requestIdleCallback: rows past the first screenful are still all rendered.
+test('sessions page renders every row without requestIdleCallback', async () => {
+  const { context, page, guard } = await openPage(browser, 'phone', d, { login: ADMIN });
+  try {
+    await context.addInitScript(() => { window.requestIdleCallback = undefined; });
+    await page.goto('/');
+    await until(async () => (await page.locator('[data-testid=session-row]').count()) === N, { what: `${N} rows` });
+    assert.ok(await page.locator('[data-testid=session-row].later').count() > 0, 'rows past the first screenful start unrendered');
+    await page.waitForFunction(() => !document.querySelector('[data-testid=session-row].later'), null, { timeout: 10000 });
+    guard.check();
+  } finally {
+    await context.close();
+  }
+});

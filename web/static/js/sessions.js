@@ -22,6 +22,10 @@ export async function killSession(name, status, btn) {
  * an unrendered row is out of the tab order and the accessibility tree, so none stays so long.
  */
 function renderLater(later) {
+  // Safari has no requestIdleCallback: there, a few rows every 50 ms.
+  const idle = window.requestIdleCallback
+    ? (f) => requestIdleCallback(f)
+    : (f) => setTimeout(() => f({ timeRemaining: () => 10 }), 50);
   const near = new IntersectionObserver((entries) => {
     for (const e of entries) {
       if (!e.isIntersecting) continue;
@@ -39,10 +43,10 @@ function renderLater(later) {
       near.unobserve(li);
       n++;
     }
-    if (later.length) requestIdleCallback(rest);
+    if (later.length) idle(rest);
     else near.disconnect();
   };
-  requestIdleCallback(rest);
+  idle(rest);
 }
 
 export default function mount(root, _params, pg) {
