@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { startDaemon, launchBrowser, openPage, screenshot, startFakeSessions, until, ADMIN, BIN, VIEWPORTS, WEB_DIR } from './harness.mjs';
 
 const N = 100;
@@ -154,6 +155,22 @@ test('static assets: compressed, ETag, long-lived Cache-Control on versioned URL
     assert.ok(['gzip', 'br'].includes(mod.headers['content-encoding']), 'unversioned URLs are compressed');
     assert.match(mod.headers['cache-control'] || '', /no-cache|max-age=0|must-revalidate/, 'unversioned URLs are revalidated, not cached blindly');
     console.log(`versioned JS/CSS referenced by index.html: ${versioned.length} files, ${raw} bytes, ${wire} bytes compressed on the wire`);
+
+    // Once asked for, each text asset is compressed once and then sent as stored: whole (with
+    // a Content-Length, where per-response compression streams), decoding to the asset itself.
+    const plain = (await rawGet(`${d.url}/static/app.css`, { 'Accept-Encoding': 'identity' })).body;
+    for (const [coding, decode] of [['br', zlib.brotliDecompressSync], ['gzip', zlib.gunzipSync]]) {
+      let res;
+      await until(async () => {
+        res = await rawGet(`${d.url}/static/app.css`, { 'Accept-Encoding': coding });
+        return res.headers['content-length'] !== undefined;
+      }, { timeout: 10000, what: `app.css stored as ${coding}` });
+      assert.equal(res.headers['content-encoding'], coding);
+      assert.equal(Number(res.headers['content-length']), res.body.length);
+      assert.match(res.headers.vary || '', /accept-encoding/i);
+      assert.ok(decode(res.body).equals(plain), `stored ${coding} decodes to app.css`);
+      assert.ok(res.body.length < plain.length / 2, `stored ${coding}: ${res.body.length} of ${plain.length} bytes`);
+    }
   } finally {
     await context.close();
   }
