@@ -255,9 +255,8 @@ for (const vp of Object.keys(VIEWPORTS)) {
       // The click shows it really answers; its arrival also carries the test's protocol round
       // trips through a busy box.
       assert.ok(p.handlers, 'the sessions page marked llmux:sessions-ready');
-      const long = p.long;
-      const ms = Math.round(Math.max(p.rows, p.handlers, ...long.map(([start, dur]) => start + dur)));
-      const longText = long.map(([start, dur]) => `${Math.round(start)}+${Math.round(dur)}`).join(', ') || 'none';
+      const ms = Math.round(Math.max(p.rows, p.handlers, ...p.long.map(([start, dur]) => start + dur)));
+      const longText = p.long.map(([start, dur]) => `${Math.round(start)}+${Math.round(dur)}`).join(', ') || 'none';
       console.log(`sessions page with ${N} sessions interactive in ${ms} ms (${vp}, ${label}; ${N} rows in at ${Math.round(p.rows)} ms, script ready ${Math.round(p.handlers)} ms, DOMContentLoaded ${Math.round(p.dcl)} ms, session list received ${Math.round(p.list)} ms, long tasks (start+ms): ${longText}; a click sent at the next frame (${Math.round(p.painted)} ms) arrived at ${Math.round(p.click)} ms)`);
       t.diagnostic(`${vp} ${label}: interactive ${ms} ms, click arrived ${Math.round(p.click)} ms (budget ${BUDGET_MS} ms, reported only)`);
       return ms;

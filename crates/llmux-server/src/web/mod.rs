@@ -83,19 +83,13 @@ fn serve(path: &str, headers: &HeaderMap, versioned: bool) -> Response {
         let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
         let stored =
             accept.and_then(Encoding::preferred).and_then(|e| Some((e, asset.encoded(e)?)));
-        match stored {
-            Some((encoding, body)) => (
-                [
-                    (header::CONTENT_TYPE, asset.content_type),
-                    (header::CONTENT_ENCODING, encoding.name()),
-                ],
-                body,
-            )
-                .into_response(),
-            None => {
-                ([(header::CONTENT_TYPE, asset.content_type)], asset.body.clone()).into_response()
-            }
+        let body = stored.as_ref().map_or_else(|| asset.body.clone(), |(_, b)| b.clone());
+        let mut res = ([(header::CONTENT_TYPE, asset.content_type)], body).into_response();
+        if let Some((encoding, _)) = stored {
+            let value = HeaderValue::from_static(encoding.name());
+            res.headers_mut().insert(header::CONTENT_ENCODING, value);
         }
+        res
     };
     let h = res.headers_mut();
     if asset.compressible() {
