@@ -269,6 +269,37 @@ for (const vp of Object.keys(VIEWPORTS)) {
         ? `  ${label}: median ${median} ms of ${runs.join(', ')}: within the ${BUDGET_MS} ms budget (${vp}, ${BUILD})`
         : `  ${label}: median ${median} ms of ${runs.join(', ')}: OVER the ${BUDGET_MS} ms budget (${vp}, ${BUILD}) — reported only, not a failure`);
     };
+    // For scale, what this machine charges the smallest page for a first visit: the sign-in
+    // page (one form, one small script) from a fresh profile, until painted, parsed and free
+    // of long tasks (a new renderer's set-up, the first layout and paint).
+    const floors = [];
+    for (let i = 1; i <= FIRST_VISITS; i++) {
+      const { context, page, guard } = await openPage(browser, vp, d);
+      try {
+        await context.addInitScript(() => {
+          window.__long = [];
+          try {
+            new PerformanceObserver((l) => {
+              for (const e of l.getEntries()) window.__long.push(e.startTime + e.duration);
+            }).observe({ type: 'longtask', buffered: true });
+          } catch { /* no long task API */ }
+        });
+        await page.goto('/login');
+        await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length);
+        await page.waitForTimeout(1000);
+        floors.push(Math.round(await page.evaluate(() => Math.max(
+          performance.getEntriesByName('first-contentful-paint')[0].startTime,
+          performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+          ...window.__long,
+        ))));
+        guard.check();
+      } finally {
+        await context.close();
+      }
+    }
+    const floorMedian = [...floors].sort((a, b) => a - b)[Math.floor(floors.length / 2)];
+    console.log(`  floor: the sign-in page, first visit from a fresh profile: median ${floorMedian} ms of ${floors.join(', ')} (${vp})`);
+
     const firsts = [];
     let visit;
     for (let i = 1; i <= FIRST_VISITS; i++) {
