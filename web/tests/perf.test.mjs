@@ -16,7 +16,7 @@ const N = 100;
 const BUILD = /\/release\//.test(BIN) ? 'release daemon' : /\/debug\//.test(BIN) ? 'debug daemon' : 'daemon';
 const BUDGET_MS = 300;
 /** First visits measured per viewport, each in a fresh browser context. */
-const FIRST_VISITS = 3;
+const FIRST_VISITS = 5;
 const BUDGET_BYTES = 100 * 1000;
 
 let browser;
