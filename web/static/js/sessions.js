@@ -26,23 +26,20 @@ function renderLater(later) {
   const idle = window.requestIdleCallback
     ? (f) => requestIdleCallback(f)
     : (f) => setTimeout(() => f({ timeRemaining: () => 10 }), 50);
+  /** Renders a row; false if it already was. */
+  const show = (li) => {
+    if (!li.classList.contains("later")) return false;
+    li.classList.remove("later");
+    near.unobserve(li);
+    return true;
+  };
   const near = new IntersectionObserver((entries) => {
-    for (const e of entries) {
-      if (!e.isIntersecting) continue;
-      e.target.classList.remove("later");
-      near.unobserve(e.target);
-    }
+    for (const e of entries) if (e.isIntersecting) show(e.target);
   }, { rootMargin: "50% 0px" });
   for (const li of later) near.observe(li);
   const rest = (deadline) => {
     let n = 0;
-    while (later.length && n < 4 && deadline.timeRemaining() > 5) {
-      const li = later.shift();
-      if (!li.classList.contains("later")) continue;
-      li.classList.remove("later");
-      near.unobserve(li);
-      n++;
-    }
+    while (later.length && n < 4 && deadline.timeRemaining() > 5) if (show(later.shift())) n++;
     if (later.length) idle(rest);
     else near.disconnect();
   };
