@@ -4,6 +4,8 @@
 //! in parallel and never touch a user's daemon or tmux.
 
 mod harness;
+/// The attack suite: every finding of the security review, replayed against a real daemon.
+mod attack;
 /// The CLI against a remote daemon: sign-in, profiles, tokens, users.
 mod remote;
 

@@ -1,0 +1,1 @@
+//! Attacks: connections (see the table in the parent module).

@@ -1,0 +1,1 @@
+//! Attacks: conversations (see the table in the parent module).

@@ -1,0 +1,1 @@
+//! Attacks: credentials (see the table in the parent module).

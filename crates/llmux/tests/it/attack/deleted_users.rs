@@ -1,0 +1,1 @@
+//! Attacks: deleted_users (see the table in the parent module).

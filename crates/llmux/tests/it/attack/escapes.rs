@@ -1,0 +1,1 @@
+//! Attacks: escapes (see the table in the parent module).

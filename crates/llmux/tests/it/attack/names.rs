@@ -1,0 +1,1 @@
+//! Attacks: names (see the table in the parent module).

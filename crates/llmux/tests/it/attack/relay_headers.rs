@@ -1,0 +1,1 @@
+//! Attacks: relay_headers (see the table in the parent module).

@@ -1,0 +1,1 @@
+//! Attacks: signin (see the table in the parent module).

@@ -1,0 +1,1 @@
+//! Attacks: terminal (see the table in the parent module).

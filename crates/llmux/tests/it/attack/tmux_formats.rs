@@ -1,0 +1,1 @@
+//! Attacks: tmux_formats (see the table in the parent module).

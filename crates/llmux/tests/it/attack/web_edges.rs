@@ -1,0 +1,1 @@
+//! Attacks: web_edges (see the table in the parent module).
