@@ -94,6 +94,8 @@ impl Daemon {
         let store = Arc::new(Store::open(&paths.db)?);
         let tmux = Arc::new(Tmux::new(paths.tmux_socket.clone(), paths.tmux_conf.clone()));
         tmux.write_conf()?;
+        // A tmux server already running read an older config: seal it before anyone attaches.
+        tmux.seal().await?;
         let overlay = Overlay::load(&paths.overlay)?;
         let mut session_opts = opts.sessions;
         session_opts.init_prompts =

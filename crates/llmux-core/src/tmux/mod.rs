@@ -7,13 +7,24 @@
 //!
 //! The frequent reads (the pane list every tick, screens of active panes) go through one
 //! long-lived control-mode client instead ([`control`]).
+//!
+//! tmux expands formats (`#{…}`, `#(shell command)`) in some arguments. Measured on tmux 3.3a:
+//! `new-session -c` and `-s`, and `rename-session`'s new name, are expanded; `-e K=V`, targets,
+//! `set-environment` values, `send-keys -l` text, buffer names and contents, and the command
+//! argv are not. So the start directory is passed through [`escape_format`] and names with `#`
+//! are refused here (the API refuses them before, see `validate::session_name`).
+//!
+//! A viewer's keys reach only its own pane: the server is sealed ([`conf`], [`Tmux::seal`]).
 
+mod conf;
 mod control;
 
+pub use conf::escape_format;
 pub use control::CONTROL_SESSION;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,24 +124,40 @@ impl Tmux {
         &self.socket
     }
 
-    /// Writes llmux's tmux config (read only when the tmux server starts).
+    /// Writes llmux's tmux config (read only when the tmux server starts), sealed: see [`conf`].
     pub fn write_conf(&self) -> Result<()> {
         let term =
             if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" };
-        let conf = format!(
-            "# Written by llmux: the config of llmux's own tmux server (never ~/.tmux.conf).\n\
-             set -g default-terminal \"{term}\"\n\
-             set -g history-limit 50000\n\
-             set -g window-size latest\n\
-             set -g remain-on-exit on\n\
-             set -g status off\n\
-             set -g escape-time 10\n\
-             set -g focus-events on\n\
-             set -g mouse off\n\
-             set -g destroy-unattached off\n\
-             set -g exit-empty off\n"
-        );
-        write_private(&self.conf, conf.as_bytes())
+        write_private(&self.conf, conf::text(term).as_bytes())
+    }
+
+    /// Seals a tmux server that is already running (started before this daemon, perhaps by an
+    /// older llmux with tmux's default keys): the options of the config, then every key table
+    /// it has emptied. Checks the result; an error means viewers could escape their pane, so
+    /// the daemon must not serve. No server is fine: one started later reads the config.
+    pub async fn seal(&self) -> Result<()> {
+        let options = conf::seal_options_argv().into_iter().map(OsString::from).collect();
+        match self.run(options, None).await {
+            Ok(_) => {}
+            Err(Error::NotFound(message)) if no_server(&message) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let listed = self.run(vec!["list-keys".into()], None).await?;
+        for table in conf::tables(&listed) {
+            tracing::info!(table, "emptying a key table of the running tmux server");
+            let args = vec!["unbind-key".into(), "-a".into(), "-T".into(), table.into()];
+            self.run(args, None).await?;
+        }
+        let left = self.run(vec!["list-keys".into()], None).await?;
+        let prefix = self.run(vec!["show-options".into(), "-gv".into(), "prefix".into()], None);
+        let prefix = prefix.await?;
+        if !left.trim().is_empty() || prefix.trim() != "None" {
+            return Err(Error::Tmux {
+                command: "seal".into(),
+                message: format!("key bindings survived the seal (prefix {prefix:?}): {left}"),
+            });
+        }
+        Ok(())
     }
 
     /// The shell command that attaches a plain tmux client to a session.
@@ -179,6 +206,9 @@ impl Tmux {
     /// Starts a detached session running `spec.argv` directly (no shell); returns its pane,
     /// as tmux reports it in the same call (`-P -F`).
     pub async fn new_session(&self, spec: &SpawnSpec<'_>) -> Result<PaneInfo> {
+        refuse_format(spec.name)?;
+        // `-c` is format-expanded: escaped, a directory named `#(cmd)` is only a directory.
+        let cwd = OsString::from_vec(escape_format(spec.cwd.as_os_str().as_bytes()));
         let mut args: Vec<OsString> = vec![
             "new-session".into(),
             "-d".into(),
@@ -188,7 +218,7 @@ impl Tmux {
             "-s".into(),
             tmux_name(spec.name).into(),
             "-c".into(),
-            spec.cwd.into(),
+            cwd,
             "-x".into(),
             spec.width.to_string().into(),
             "-y".into(),
@@ -275,6 +305,7 @@ impl Tmux {
 
     /// Renames a live session.
     pub async fn rename_session(&self, old: &str, new: &str) -> Result<()> {
+        refuse_format(new)?;
         let args = vec![
             "rename-session".into(),
             "-t".into(),
@@ -372,6 +403,15 @@ impl Tmux {
     }
 }
 
+/// Refuses a session name tmux would expand as a format (`new-session -s` and
+/// `rename-session` expand theirs); valid llmux names never contain `#`.
+fn refuse_format(name: &str) -> Result<()> {
+    if name.contains('#') {
+        return Err(Error::invalid(format!("invalid session name {name:?}: '#' is not allowed")));
+    }
+    Ok(())
+}
+
 /// `=NAME`: the exact session.
 fn session_target(name: &str) -> String {
     format!("={}", tmux_name(name))
@@ -437,6 +477,13 @@ mod tests {
         assert_eq!(tmux_name("a.b-c_d"), "a+b-c_d");
         assert_eq!(llmux_name("a+b-c_d"), "a.b-c_d");
         assert_eq!(pane_target("x.y"), "=x+y:");
+    }
+
+    #[test]
+    fn names_with_a_hash_never_reach_tmux() {
+        assert!(refuse_format("a#(id)").is_err());
+        assert!(refuse_format("a#{pane_pid}").is_err());
+        assert!(refuse_format("plain.name-1").is_ok());
     }
 
     #[test]

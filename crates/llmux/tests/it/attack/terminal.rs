@@ -1,1 +1,235 @@
 //! Attacks: terminal (see the table in the parent module).
+//!
+//! A non-admin viewer attached over `/ws/NAME` reached a full `tmux attach-session` client with
+//! tmux's default prefix and key tables: `C-b (` switched her into an admin's session, `C-b c`
+//! opened a shell there, `C-b :` offered `kill-server`. Each test replays those keys over a real
+//! WebSocket and checks with its own tmux calls that nothing but her own pane ever saw them.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+use crate::authz::{token, user};
+use crate::harness::TestDaemon;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// The admin's session, and the text on its screen that must never reach alice's viewer.
+const ADMIN_SESSION: &str = "admin-secret";
+const ADMIN_SCREEN: &str = "ADMIN-ONLY-SCREEN";
+const ALICE_SESSION: &str = "alice-own";
+
+/// A daemon with an admin session (showing [`ADMIN_SCREEN`]) and alice's own session; returns
+/// alice's bearer header value.
+async fn two_owners(d: &TestDaemon) -> String {
+    user(d, "root", true).await;
+    user(d, "alice", false).await;
+    let (admin, _) = token(d, "root", "admin", None).await;
+    let (alice, _) = token(d, "alice", "user", None).await;
+    let (admin, alice) = (format!("Bearer {admin}"), format!("Bearer {alice}"));
+    for (auth, name) in [(&admin, ADMIN_SESSION), (&alice, ALICE_SESSION)] {
+        let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        let (status, res) = d.http("POST", "/api/sessions", &headers, &body);
+        assert_eq!(status, 201, "{res}");
+        d.wait_for_screen(name, "SIZE").await;
+    }
+    d.client.send(ADMIN_SESSION, ADMIN_SCREEN, true).await.unwrap();
+    d.wait_for_screen(ADMIN_SESSION, &format!("PROMPT[1]: {ADMIN_SCREEN}")).await;
+    alice
+}
+
+/// Alice's viewer of her own session over TCP with her `user` token.
+async fn attach(d: &TestDaemon, auth: &str) -> Ws {
+    let stream = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let mut req =
+        format!("ws://127.0.0.1:{}/ws/{ALICE_SESSION}", d.port).into_client_request().unwrap();
+    req.headers_mut().insert("Authorization", auth.parse().unwrap());
+    let (mut ws, _) = client_async(req, stream).await.expect("alice may view her own session");
+    read_until(&mut ws, "SIZE").await;
+    ws
+}
+
+/// Reads frames until the output contains `needle`; returns everything read.
+async fn read_until(ws: &mut Ws, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
+            Ok(Some(Ok(_))) => {}
+            other => {
+                panic!("no {needle:?} before {other:?}; got:\n{}", String::from_utf8_lossy(&seen))
+            }
+        }
+        let text = String::from_utf8_lossy(&seen);
+        if text.contains(needle) {
+            return text.into_owned();
+        }
+    }
+}
+
+/// Reads until the close frame; returns its code and everything shown before it.
+async fn read_to_close(ws: &mut Ws) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                let code = frame.map_or(1005, |f| u16::from(f.code));
+                return (code, String::from_utf8_lossy(&seen).into_owned());
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close frame: {other:?}; got:\n{}", String::from_utf8_lossy(&seen)),
+        }
+    }
+}
+
+/// Every `session:window` of the daemon's tmux server (its hidden control session included).
+fn windows(d: &TestDaemon) -> Vec<String> {
+    let out = d.tmux(&["list-windows", "-a", "-F", "#{session_name}:#{window_index}"]);
+    assert!(out.status.success(), "tmux server alive: {}", String::from_utf8_lossy(&out.stderr));
+    let mut all: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(Into::into).collect();
+    all.sort();
+    all
+}
+
+/// The sessions the viewer clients (not control mode) are attached to.
+fn viewer_sessions(d: &TestDaemon) -> Vec<String> {
+    let out = d.tmux(&["list-clients", "-F", "#{client_control_mode} #{session_name}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("0 "))
+        .map(Into::into)
+        .collect()
+}
+
+/// The escape keys of the review, each as the bytes a terminal sends: the prefix `C-b` then
+/// choose-tree, switch-client, new-window, the command prompt with `kill-server`, detach, and a
+/// right-click (SGR mouse, press and release) that opens tmux's pane menu when mouse is on.
+const ATTACK: &[&[u8]] = &[
+    b"\x02(",
+    b"\x02)",
+    b"\x02s",
+    b"\x02w",
+    b"\x02c",
+    b"\x02:kill-server\r",
+    b"\x02d",
+    b"\x1b[<2;10;5M\x1b[<2;10;5m",
+];
+
+/// Replays [`ATTACK`] then a marker line on alice's viewer, and checks that tmux is untouched
+/// and the marker (and only it) reached alice's own pane.
+async fn replay_attack(d: &TestDaemon, ws: &mut Ws, marker: &str) {
+    let before = windows(d);
+    assert!(before.iter().any(|w| w.starts_with(ADMIN_SESSION)), "{before:?}");
+    for keys in ATTACK {
+        ws.send(Message::Binary(keys.to_vec().into())).await.unwrap();
+        // Separate writes, as a person types them (tmux then reads each on its own).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ws.send(Message::Binary(format!("{marker}\r").into_bytes().into())).await.unwrap();
+    let seen = read_until(ws, marker).await;
+    // The marker came back through alice's own pane: the agent echoed it into its prompt line.
+    let screen = d.wait_for_screen(ALICE_SESSION, marker).await;
+    assert!(screen.lines().any(|l| l.starts_with("PROMPT[") && l.contains(marker)), "{screen}");
+    let admin = d.client.capture(ADMIN_SESSION, 200).await.unwrap().text;
+    assert!(!admin.contains(marker), "the marker reached the admin's pane:\n{admin}");
+    assert!(!admin.contains("kill-server"), "{admin}");
+    assert!(!seen.contains(ADMIN_SCREEN), "alice saw the admin's screen:\n{seen}");
+    for menu in ["Horizontal Split", "Swap Up", "(sort:", "Kill"] {
+        assert!(!seen.contains(menu), "tmux showed {menu:?} to alice:\n{seen}");
+    }
+    assert_eq!(windows(d), before, "sessions or windows changed");
+    assert_eq!(viewer_sessions(d), [ALICE_SESSION], "alice's client moved");
+}
+
+#[tokio::test]
+async fn prefix_keys_prompt_and_mouse_reach_only_the_viewers_own_pane() {
+    let d = TestDaemon::start().await;
+    let alice = two_owners(&d).await;
+    let mut ws = attach(&d, &alice).await;
+    replay_attack(&d, &mut ws, "MARKER-ALICE-1").await;
+    killing_detaches(&d, &mut ws).await;
+}
+
+/// Her session ending detaches her (code 4040) instead of moving her to another session: it is
+/// killed behind the daemon's back, so tmux's own `detach-on-destroy` acts before the daemon
+/// notices.
+async fn killing_detaches(d: &TestDaemon, ws: &mut Ws) {
+    let out = d.tmux(&["kill-session", "-t", &format!("={ALICE_SESSION}")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, shown) = read_to_close(ws).await;
+    assert_eq!(code, 4040, "{shown}");
+    assert!(!shown.contains(ADMIN_SCREEN), "alice was shown the admin's screen:\n{shown}");
+    assert!(windows(d).iter().any(|w| w.starts_with(ADMIN_SESSION)));
+}
+
+#[tokio::test]
+async fn a_stopped_session_closes_its_viewer_with_4040() {
+    let d = TestDaemon::start().await;
+    let alice = two_owners(&d).await;
+    let mut ws = attach(&d, &alice).await;
+    let (status, res) = d.http(
+        "POST",
+        &format!("/api/sessions/{ALICE_SESSION}/stop"),
+        &[("Authorization", &alice)],
+        "",
+    );
+    assert_eq!(status, 200, "{res}");
+    let (code, shown) = read_to_close(&mut ws).await;
+    assert_eq!(code, 4040, "{shown}");
+    assert!(!shown.contains(ADMIN_SCREEN), "alice was shown the admin's screen:\n{shown}");
+}
+
+/// tmux reads its config only when its server starts: a daemon that finds a server already
+/// running (an older llmux's, with tmux's default keys) seals that one at startup.
+#[tokio::test]
+async fn a_daemon_seals_a_tmux_server_it_finds_running() {
+    let mut d = TestDaemon::start().await;
+    let alice = two_owners(&d).await;
+    d.kill("KILL"); // tmux and its sessions outlive the daemon
+    let defaults = default_bindings(&d);
+    let out = d.tmux(&["source-file", defaults.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for set in [["prefix", "C-b"], ["detach-on-destroy", "off"], ["mouse", "on"]] {
+        assert!(d.tmux(&["set", "-g", set[0], set[1]]).status.success());
+    }
+    let keys = d.tmux(&["list-keys", "-T", "prefix"]);
+    assert!(String::from_utf8_lossy(&keys.stdout).contains("switch-client -p"), "unsealed now");
+
+    d.spawn_daemon().await;
+    let keys = d.tmux(&["list-keys"]);
+    assert_eq!(String::from_utf8_lossy(&keys.stdout), "", "every key table is empty");
+    let mut ws = attach(&d, &alice).await;
+    replay_attack(&d, &mut ws, "MARKER-ALICE-2").await;
+    killing_detaches(&d, &mut ws).await;
+}
+
+/// tmux's default key bindings, as a config file: what a tmux server started without our
+/// config (or by an llmux before this fix) has.
+fn default_bindings(d: &TestDaemon) -> std::path::PathBuf {
+    let socket = d.dir().join("defaults.sock");
+    let out = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .args(["-f", "/dev/null", "start-server", ";", "list-keys"])
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("tmux").arg("-S").arg(&socket).arg("kill-server").output();
+    let keys = String::from_utf8(out.stdout).unwrap();
+    assert!(keys.contains("choose-tree"), "{keys}");
+    let path = d.dir().join("defaults.conf");
+    std::fs::write(&path, keys).unwrap();
+    path
+}
