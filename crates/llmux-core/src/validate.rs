@@ -90,6 +90,9 @@ pub fn flags(flags: &str) -> Result<Vec<String>> {
 }
 
 /// Expands `~` and `~/…` against `home`, makes the path absolute and checks it is a directory.
+///
+/// Any other byte is allowed, `#` included: tmux expands formats in a start directory, and the
+/// tmux driver escapes it (`crate::tmux::escape_format`), so `#(cmd)` is only a directory name.
 pub fn cwd(raw: &str, home: &Path) -> Result<PathBuf> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -193,6 +196,9 @@ mod tests {
         assert!(cwd("~/f", home.path()).is_err());
         assert!(cwd("~/missing", home.path()).is_err());
         assert!(cwd("relative", home.path()).is_err());
+        // A directory named like a tmux format stays usable (the tmux driver escapes it).
+        std::fs::create_dir(home.path().join("#(id)")).unwrap();
+        assert_eq!(cwd("~/#(id)", home.path()).unwrap(), home.path().join("#(id)"));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! Backpressure: a slow viewer fills its bounded channel, the PTY reader stops reading, and
 //! tmux — which buffers per client and redraws lagging ones — throttles that client alone;
 //! the agent and the other viewers never wait. Dropping the guard kills the tmux client.
+//!
+//! The viewer's bytes go to a real tmux client, so they reach only its own pane because llmux's
+//! tmux server is sealed: no prefix, no key bindings, no mouse (`llmux_core::tmux`, `conf.rs`).
+//! A session that ends detaches its clients (`detach-on-destroy on`): the PTY closes and the
+//! viewer gets 4040, never another session's screen.
 
 use std::time::Duration;
 
