@@ -141,6 +141,21 @@ async fn edit(
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let mut req = req;
+    if let Some(new) = req.name.as_mut().filter(|n| n.contains(names::SEP)) {
+        // A new name in its full form (as the session list shows another owner's) must keep
+        // the owner: a rename never moves a session to someone else.
+        let canonical = names::resolve(new, caller.0.owner());
+        let (base, owner) = names::split(&canonical);
+        if owner != state.sessions.record(&name)?.owner {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "a rename cannot change the session's owner",
+            ));
+        }
+        *new = base.to_owned();
+    }
     let session = state.sessions.edit(&name, req).await?;
     Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
 }
