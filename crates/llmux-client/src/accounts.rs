@@ -5,7 +5,8 @@ use llmux_core::api::{
     AuditEvent, ChangePassphraseRequest, CreateTokenRequest, CreateTokenResponse,
     CreateUserRequest, LoginRequest, LoginResponse, LogsResponse, OkResponse, PairingResponse,
     ProfileRequest, RenameTokenRequest, RevokedResponse, SetupRequest, TokenListResponse,
-    TokenResponse, TokenView, UpdateUserRequest, UserResponse, UserView, WhoamiResponse,
+    TokenResponse, TokenView, UpdateUserRequest, UserDeletedResponse, UserResponse, UserView,
+    WhoamiResponse,
 };
 
 use http_body_util::BodyExt;
@@ -66,9 +67,18 @@ impl Client {
         Ok(self.call::<UserResponse>(Method::PATCH, &path, Some(req)).await?.user)
     }
 
-    /// `DELETE /api/admin/users/{username}`: deletes the user and revokes their tokens.
-    pub async fn delete_user(&self, username: &str) -> Result<RevokedResponse> {
-        self.delete(&format!("/api/admin/users/{}", encode_segment(username))).await
+    /// `DELETE /api/admin/users/{username}[?sessions=transfer&to=USER]`: deletes the user,
+    /// revokes their tokens and ends their sessions, or hands them to `transfer_to`.
+    pub async fn delete_user(
+        &self,
+        username: &str,
+        transfer_to: Option<&str>,
+    ) -> Result<UserDeletedResponse> {
+        let mut path = format!("/api/admin/users/{}", encode_segment(username));
+        if let Some(to) = transfer_to {
+            path.push_str(&format!("?sessions=transfer&to={}", encode_segment(to)));
+        }
+        self.delete(&path).await
     }
 
     /// `GET /api/tokens[?all=true]`: the caller's tokens, or (admins) everyone's.

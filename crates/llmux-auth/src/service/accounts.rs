@@ -5,7 +5,7 @@ use llmux_core::api::{
     BrowserSessionView, CreateTokenRequest, CreateUserRequest, TokenScope, TokenView,
     UpdateUserRequest, UserView,
 };
-use llmux_core::store::UserRecord;
+use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
 use super::{AuthService, Revocation, token_view, user_view, validate_name, validate_username};
@@ -97,19 +97,40 @@ impl AuthService {
         Ok(user_view(&user))
     }
 
-    /// Deletes a user, their tokens and browser sessions (admins; never oneself, never the
-    /// last admin). Returns the number of tokens revoked.
-    pub async fn delete_user(&self, p: &Principal, username: &str) -> Result<u64> {
+    /// Deletes a user with their tokens, browser sessions, push subscriptions and opt-ins, and
+    /// ends or hands over their sessions' records, in one transaction (admins; never
+    /// oneself, never the last admin). The caller ends or renames the tmux sessions after.
+    pub async fn delete_user(
+        &self,
+        p: &Principal,
+        username: &str,
+        sessions: UserSessions,
+    ) -> Result<DeletedUser> {
         require(p, Action::Administer)?;
         if p.username() == Some(username) {
             return Err(Error::Conflict("you cannot delete your own account".into()));
         }
+        if let UserSessions::Transfer(to) = &sessions
+            && to == username
+        {
+            return Err(Error::Invalid("hand the sessions over to another user".into()));
+        }
         let key = username.to_owned();
-        let revoked = self.db(move |s| s.delete_user(&key)).await?;
+        let mode = sessions.clone();
+        let deleted = self.db(move |s| s.delete_user(&key, &mode)).await?;
         self.revoke(Revocation::User(username.to_owned()));
-        self.audit(&p.actor(), "user_deleted", username, &format!("{revoked} tokens revoked"))
-            .await;
-        Ok(revoked)
+        for id in &deleted.browser_sessions {
+            self.revoke(Revocation::BrowserSession(id.clone()));
+        }
+        let fate = match &sessions {
+            UserSessions::End => format!("{} sessions ended", deleted.ended.len()),
+            UserSessions::Transfer(to) => {
+                format!("{} sessions handed to {to}", deleted.moved.len())
+            }
+        };
+        let detail = format!("{} tokens revoked, {fate}", deleted.tokens);
+        self.audit(&p.actor(), "user_deleted", username, &detail).await;
+        Ok(deleted)
     }
 
     /// Changes the caller's passphrase; ends their other browser sessions.

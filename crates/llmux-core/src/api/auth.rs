@@ -226,6 +226,23 @@ pub struct RevokedResponse {
     pub revoked_tokens: u64,
 }
 
+/// Response of `DELETE /api/admin/users/{username}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UserDeletedResponse {
+    /// Always true.
+    pub ok: bool,
+    /// How many tokens were revoked.
+    pub revoked_tokens: u64,
+    /// The user's sessions that ended with the account.
+    #[serde(default)]
+    pub ended_sessions: Vec<String>,
+    /// The user's sessions handed over, by their new names.
+    #[serde(default)]
+    pub transferred_sessions: Vec<String>,
+}
+
 /// A token as the API shows it (never its secret or hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -386,8 +386,6 @@ pub struct HealthResponse {
     pub ok: bool,
     /// Daemon version.
     pub version: String,
-    /// Number of session records.
-    pub sessions: usize,
     /// Whether TCP requests need credentials (always true).
     pub auth_enabled: bool,
 }

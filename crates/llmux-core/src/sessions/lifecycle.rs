@@ -60,16 +60,18 @@ impl SessionService {
 
         {
             let _registry = self.registry.lock().await;
+            // Names are unique per owner: only the owner's own sessions can clash.
             record.name = match req.name {
                 Some(name) => {
-                    if self.records.read().expect("records lock").contains_key(&name) {
+                    let canonical = super::names::canonical(&name, owner);
+                    if self.records.read().expect("records lock").contains_key(&canonical) {
                         return Err(Error::AlreadyExists(format!(
                             "session {name:?} already exists"
                         )));
                     }
-                    name
+                    canonical
                 }
-                None => self.free_name(&agent.key),
+                None => self.free_name(&agent.key, owner),
             };
             let rec = record.clone();
             self.db(move |s| s.insert_session(&rec)).await?;
@@ -94,15 +96,17 @@ impl SessionService {
         self.get(&record.name)
     }
 
-    /// The agent key, or `key-2`, `key-3`, … if taken.
-    fn free_name(&self, key: &str) -> String {
+    /// The canonical name of the agent key, or of `key-2`, `key-3`, … if the owner has
+    /// those: other owners' names are never looked at.
+    fn free_name(&self, key: &str, owner: &str) -> String {
         let records = self.records.read().expect("records lock");
         let live = self.live.read().expect("live lock");
         let taken = |n: &str| records.contains_key(n) || live.contains_key(n);
-        if !taken(key) {
-            return key.to_owned();
-        }
-        (2..).map(|i| format!("{key}-{i}")).find(|n| !taken(n)).expect("an unbounded range")
+        std::iter::once(key.to_owned())
+            .chain((2..).map(|i| format!("{key}-{i}")))
+            .map(|n| super::names::canonical(&n, owner))
+            .find(|n| !taken(n))
+            .expect("an unbounded range")
     }
 
     /// Starts the record's tmux session (killing a leftover one of the same name first).
@@ -167,8 +171,10 @@ impl SessionService {
         let old = self.record(name)?;
         let mut new = old.clone();
         if let Some(n) = &req.name {
+            // A new name stays in the owner's namespace (an admin renaming `fix@bob` to
+            // `fix2` makes `fix2@bob`).
             validate::session_name(n)?;
-            new.name = n.clone();
+            new.name = super::names::canonical(n, &old.owner);
         }
         if let Some(raw) = &req.cwd {
             new.cwd = validate::cwd(raw, &self.opts.home)?.to_string_lossy().into_owned();
@@ -290,13 +296,13 @@ impl SessionService {
 
     /// Ends every process of the session (its pane's process group and strays), see
     /// [`super::procs`].
-    async fn end_processes(&self, name: &str) {
+    pub(super) async fn end_processes(&self, name: &str) {
         let pid = self.live.read().expect("live lock").get(name).filter(|p| !p.dead).map(|p| p.pid);
         super::procs::end_session_processes(pid, name, self.tmux.socket()).await;
     }
 
     /// Drops a killed session's pane from the live view (the next refresh agrees).
-    fn forget_pane(&self, name: &str) {
+    pub(super) fn forget_pane(&self, name: &str) {
         if self.live.write().expect("live lock").remove(name).is_some() {
             self.notify();
         }

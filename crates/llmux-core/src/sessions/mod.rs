@@ -8,6 +8,8 @@
 mod conversations;
 mod input;
 mod lifecycle;
+pub mod names;
+mod owners;
 mod procs;
 mod status;
 mod wait;
@@ -121,6 +123,7 @@ impl SessionService {
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
+        service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {
             let live = service.live.read().expect("live lock");
@@ -258,14 +261,15 @@ impl SessionService {
         }
     }
 
-    /// The catalog with install state and running counts.
-    pub fn agents(&self) -> Vec<AgentView> {
+    /// The catalog with install state and running counts (of `owner`'s sessions only, when
+    /// given: a non-admin learns nothing about others' sessions).
+    pub fn agents(&self, owner: Option<&str>) -> Vec<AgentView> {
         let path = std::env::var_os("PATH");
         let mut running: HashMap<String, u32> = HashMap::new();
         {
             let records = self.records.read().expect("records lock");
             let live = self.live.read().expect("live lock");
-            for r in records.values() {
+            for r in records.values().filter(|r| owner.is_none_or(|o| r.owner == o)) {
                 if live.get(&r.name).is_some_and(|p| !p.dead) {
                     *running.entry(r.agent.clone()).or_default() += 1;
                 }

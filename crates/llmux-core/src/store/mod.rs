@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use auth::{AuditRecord, BrowserSessionRecord, DeletedUser, TokenRecord, UserRecord, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -27,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
     include_str!("../../migrations/0005_push_sessions_follow.sql"),
+    // 0006 and 0007 come from other branches; keep the list in file order when merging.
+    include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
 ];
 
 /// The database handle.

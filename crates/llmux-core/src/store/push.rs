@@ -343,7 +343,7 @@ mod tests {
         assert!(store.get_push_subscription("a1").unwrap().is_none());
 
         // deleting a user takes their devices and opt-ins
-        store.delete_user("bob").unwrap();
+        store.delete_user("bob", &crate::store::UserSessions::End).unwrap();
         assert!(store.get_push_subscription("b1").unwrap().is_none());
         assert!(store.list_push_sessions("bob").unwrap().is_empty());
     }

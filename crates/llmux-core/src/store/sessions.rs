@@ -71,18 +71,44 @@ impl SessionRecord {
 }
 
 impl Store {
-    /// Inserts a new record; [`Error::AlreadyExists`] if the name is taken.
+    /// Inserts a new record; [`Error::AlreadyExists`] if the name is taken,
+    /// [`Error::NotFound`] if the owner is not (or no longer) a user. The owner's id is
+    /// recorded with it: ownership follows the account, not its name.
     pub fn insert_session(&self, rec: &SessionRecord) -> Result<()> {
         let (env, prompts) = rec.json();
-        self.conn()
+        let inserted = self
+            .conn()
             .execute(
-                &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                &format!(
+                    "INSERT INTO sessions ({COLUMNS}, owner_id) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                     (SELECT id FROM users WHERE username = ?8) \
+                     WHERE ?8 = '' OR EXISTS (SELECT 1 FROM users WHERE username = ?8)"
+                ),
                 params![
                     rec.name, rec.agent, rec.cwd, rec.flags, env, prompts, rec.resume_from,
                     rec.owner, rec.parent, rec.created_at, rec.updated_at, rec.started_at
                 ],
             )
             .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
+        if inserted == 0 {
+            return Err(Error::NotFound(format!("no user named {:?}", rec.owner)));
+        }
+        Ok(())
+    }
+
+    /// The tmux sessions a migration left to rename (`Some(new)`) or kill (`None`), as
+    /// (llmux name, new llmux name).
+    pub fn pending_tmux(&self) -> Result<Vec<(String, Option<String>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, new_name FROM pending_tmux ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets the pending tmux renames and kills (done).
+    pub fn clear_pending_tmux(&self) -> Result<()> {
+        self.conn().execute("DELETE FROM pending_tmux", [])?;
         Ok(())
     }
 

@@ -22,12 +22,17 @@ async fn installed(
     caller: Caller,
 ) -> ApiResult<Json<Vec<AgentView>>> {
     caller.require(Action::ReadSessions)?;
-    Ok(Json(state.sessions.agents().into_iter().filter(|a| a.installed).collect()))
+    Ok(Json(state.sessions.agents(counted(&caller)).into_iter().filter(|a| a.installed).collect()))
 }
 
 /// Every agent of the catalog, installed or not, with install hints.
 #[utoipa::path(get, path = "/api/agents/all", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
 async fn all(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
     caller.require(Action::ReadSessions)?;
-    Ok(Json(state.sessions.agents()))
+    Ok(Json(state.sessions.agents(counted(&caller))))
+}
+
+/// Whose sessions the running counts include: everyone's for admins, the caller's own else.
+fn counted(caller: &Caller) -> Option<&str> {
+    (!caller.0.is_admin()).then(|| caller.0.owner())
 }

@@ -38,7 +38,7 @@ async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.conversations(&name).await?))
 }
 
@@ -53,7 +53,7 @@ async fn resume(
     Path(name): Path<String>,
     Json(req): Json<ResumeRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.resume(&name, &req.conversation_id).await?;
     state.auth.audit(&caller.0.actor(), "session_resumed", &name, &req.conversation_id).await;
     Ok(Json(SessionResponse { ok: true, session }))
@@ -67,7 +67,7 @@ async fn transcript(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TranscriptResponse>> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.transcript(&name).await?))
 }
 
@@ -82,7 +82,7 @@ async fn transcript_stream(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     let revocations = state.auth.subscribe();
     let stream = futures_util::stream::unfold(
         (state, caller.0, name, revocations, None::<u64>),

@@ -53,7 +53,8 @@ async fn events(
                             break;
                         }
                         ev = states.recv() => match ev {
-                            Ok(ev) if principal.can_access(&ev.owner) => {
+                            Ok(mut ev) if principal.can_access(&ev.owner) => {
+                                ev.name = super::sessions::shown(&principal, &ev.name);
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),

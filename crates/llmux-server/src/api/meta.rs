@@ -1,6 +1,5 @@
 //! Public routes: `/health` and `GET /api/version`.
 
-use axum::extract::State;
 use llmux_core::api::{HealthResponse, VersionResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,15 +11,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health)).routes(routes!(version))
 }
 
-/// Liveness: answers without credentials.
+/// Liveness: answers without credentials, so it says only that the daemon is up (no counts
+/// of anything: whoever asks may be anyone on the network).
 #[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, body = HealthResponse)))]
-async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse {
-        ok: true,
-        version: llmux_core::VERSION.to_owned(),
-        sessions: state.sessions.count(),
-        auth_enabled: true,
-    })
+async fn health() -> Json<HealthResponse> {
+    Json(HealthResponse { ok: true, version: llmux_core::VERSION.to_owned(), auth_enabled: true })
 }
 
 /// The daemon's version: answers without credentials.

@@ -216,7 +216,11 @@ async fn followed(
 ) -> ApiResult<Json<PushSessionListResponse>> {
     caller.require(Action::OwnIdentity)?;
     let sessions = state.notifier.followed(username(&caller)?).await?;
-    Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(Into::into).collect() }))
+    let shown = |r: PushSessionRecord| PushSessionView {
+        name: super::sessions::shown(&caller.0, &r.session),
+        ..r.into()
+    };
+    Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(shown).collect() }))
 }
 
 /// Get notifications when this session's agent needs its person (`working` → `waiting` or
@@ -229,12 +233,9 @@ async fn follow(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
-    caller.require(Action::OwnTokens)?;
     let username = username(&caller)?;
+    let name = super::sessions::check_access(&state, &caller, &name, Action::OwnTokens)?;
     let record = state.sessions.record(&name)?;
-    if !caller.0.can_access(&record.owner) {
-        return Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into());
-    }
     state.notifier.follow(username, &name, &record.owner).await?;
     Ok(Json(OkResponse { ok: true }))
 }
@@ -250,6 +251,7 @@ async fn unfollow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     caller.require(Action::OwnTokens)?;
+    let name = llmux_core::sessions::names::resolve(&name, caller.0.owner());
     state.notifier.unfollow(username(&caller)?, &name).await?;
     Ok(Json(OkResponse { ok: true }))
 }

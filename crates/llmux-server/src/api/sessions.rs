@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use llmux_auth::Action;
+use llmux_core::sessions::names;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -35,20 +36,35 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// 403 unless the policy allows `action`; 404 unless the caller may see the session
-/// (someone else's session looks absent).
+/// (someone else's session looks absent). Returns the session's canonical name: `name` is in
+/// the caller's terms (see [`llmux_core::sessions::names`]), a bare name being its own.
+///
+/// Every route that takes a session name goes through here, so a non-admin's bare name can
+/// only ever reach its own session and a suffixed one answers exactly like an absent one.
 pub(crate) fn check_access(
     state: &AppState,
     caller: &Caller,
     name: &str,
     action: Action,
-) -> ApiResult<()> {
+) -> ApiResult<String> {
     caller.require(action)?;
-    let record = state.sessions.record(name)?;
-    if caller.0.can_access(&record.owner) {
-        Ok(())
-    } else {
-        Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into())
+    let canonical = names::resolve(name, caller.0.owner());
+    match state.sessions.record(&canonical) {
+        Ok(record) if caller.0.can_access(&record.owner) => Ok(canonical),
+        _ => Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into()),
     }
+}
+
+/// A canonical session name as `principal` sees it: its own without a suffix.
+pub(crate) fn shown(principal: &llmux_auth::Principal, canonical: &str) -> String {
+    names::display(canonical, principal.owner())
+}
+
+/// A session as `principal` sees it: its name and its parent's in the caller's terms.
+pub(crate) fn present(principal: &llmux_auth::Principal, mut view: SessionView) -> SessionView {
+    view.name = shown(principal, &view.name);
+    view.parent = view.parent.map(|p| shown(principal, &p));
+    view
 }
 
 /// Every session the caller may see, newest first.
@@ -56,17 +72,24 @@ pub(crate) fn check_access(
     responses((status = 200, body = Vec<SessionView>)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Action::ReadSessions)?;
-    if caller.0.is_admin() {
-        // Everyone sees the same list: serialize it once per change, not once per request.
+    if matches!(caller.0, llmux_auth::Principal::LocalOperator) {
+        // The operator sees canonical names, the same list for every request: serialize it
+        // once per change, not once per request.
         return Ok(state.list_json().into_response());
     }
     Ok(Json(visible(&state, &caller.0)).into_response())
 }
 
-/// The sessions `principal` may see. Env values therefore reach only a session's owner and
-/// admins: nobody else is shown the session at all.
+/// The sessions `principal` may see, named in its terms. Env values therefore reach only a
+/// session's owner and admins: nobody else is shown the session at all.
 pub(crate) fn visible(state: &AppState, principal: &llmux_auth::Principal) -> Vec<SessionView> {
-    state.sessions.list().iter().filter(|s| principal.can_access(&s.owner)).cloned().collect()
+    state
+        .sessions
+        .list()
+        .iter()
+        .filter(|s| principal.can_access(&s.owner))
+        .map(|s| present(principal, s.clone()))
+        .collect()
 }
 
 /// Spawn a session.
@@ -87,9 +110,11 @@ async fn create(
             "the shell agent is for admins; start a coding agent instead",
         ));
     }
+    let mut req = req;
+    req.parent = req.parent.map(|p| names::resolve(&p, caller.0.owner()));
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
-    Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
+    Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session: present(&caller.0, session) })))
 }
 
 /// One session.
@@ -100,8 +125,8 @@ async fn show(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.get(&name)?))
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
+    Ok(Json(present(&caller.0, state.sessions.get(&name)?)))
 }
 
 /// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
@@ -115,9 +140,24 @@ async fn edit(
     Path(name): Path<String>,
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let mut req = req;
+    if let Some(new) = req.name.as_mut().filter(|n| n.contains(names::SEP)) {
+        // A new name in its full form (as the session list shows another owner's) must keep
+        // the owner: a rename never moves a session to someone else.
+        let canonical = names::resolve(new, caller.0.owner());
+        let (base, owner) = names::split(&canonical);
+        if owner != state.sessions.record(&name)?.owner {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "a rename cannot change the session's owner",
+            ));
+        }
+        *new = base.to_owned();
+    }
     let session = state.sessions.edit(&name, req).await?;
-    Ok(Json(SessionResponse { ok: true, session }))
+    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
 }
 
 /// `?force=true` removes a running session too.
@@ -138,7 +178,7 @@ async fn remove(
     Path(name): Path<String>,
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.remove(&name, q.force).await?;
     state.auth.audit(&caller.0.actor(), "session_removed", &name, "").await;
     Ok(Json(OkResponse { ok: true }))
@@ -160,7 +200,7 @@ async fn send(
     Path(name): Path<String>,
     Json(req): Json<SendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     if !req.wait.unwrap_or(false) {
         state.sessions.send(&name, &req.prompt, req.enter.unwrap_or(true)).await?;
         return Ok(Json(SendResponse { ok: true, ..Default::default() }));
@@ -204,7 +244,7 @@ async fn answer(
     Path(name): Path<String>,
     Json(req): Json<AnswerRequest>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.answer(&name, req.option).await?;
     Ok(Json(OkResponse { ok: true }))
 }
@@ -219,7 +259,7 @@ async fn key(
     Path(name): Path<String>,
     Json(req): Json<KeyRequest>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.press_key(&name, &req.key).await?;
     Ok(Json(OkResponse { ok: true }))
 }
@@ -233,7 +273,7 @@ async fn interrupt(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     state.sessions.press_key(&name, "Escape").await?;
     Ok(Json(OkResponse { ok: true }))
 }
@@ -246,7 +286,7 @@ async fn kill(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<KillResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let status = state.sessions.remove(&name, true).await?;
     state.auth.audit(&caller.0.actor(), "session_killed", &name, status.as_str()).await;
     Ok(Json(KillResponse { ok: true, status }))
@@ -260,10 +300,10 @@ async fn stop(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.stop(&name).await?;
     state.auth.audit(&caller.0.actor(), "session_stopped", &name, "").await;
-    Ok(Json(SessionResponse { ok: true, session }))
+    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
 }
 
 /// Restart the session from its recorded config.
@@ -275,9 +315,9 @@ async fn respawn(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.restart(&name).await?;
-    Ok(Json(SessionResponse { ok: true, session }))
+    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
 }
 
 /// Send one prompt to several sessions: `names`, or every running one (of `agent`).
@@ -300,15 +340,24 @@ async fn broadcast(
         .collect();
     match &mut req.names {
         Some(names) => {
-            if let Some(missing) = names.iter().find(|n| !visible.contains(n)) {
-                return Err(
-                    llmux_core::Error::NotFound(format!("no session named {missing:?}")).into()
-                );
+            for name in names.iter_mut() {
+                let canonical = names::resolve(name, caller.0.owner());
+                if !visible.contains(&canonical) {
+                    return Err(
+                        llmux_core::Error::NotFound(format!("no session named {name:?}")).into()
+                    );
+                }
+                *name = canonical;
             }
         }
         None => req.names = Some(filter_running(&state, visible, req.agent.as_deref())),
     }
-    Ok(Json(state.sessions.broadcast(req).await?))
+    let mut out = state.sessions.broadcast(req).await?;
+    out.sent = out.sent.iter().map(|n| shown(&caller.0, n)).collect();
+    for failure in &mut out.failed {
+        failure.name = shown(&caller.0, &failure.name);
+    }
+    Ok(Json(out))
 }
 
 fn filter_running(state: &AppState, visible: Vec<String>, agent: Option<&str>) -> Vec<String> {
@@ -342,8 +391,8 @@ async fn capture(
     Path(name): Path<String>,
     Query(q): Query<CaptureQuery>,
 ) -> ApiResult<Json<CaptureResponse>> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     let lines = q.lines.unwrap_or(100);
     let text = state.sessions.capture(&name, lines).await?;
-    Ok(Json(CaptureResponse { name, lines, text }))
+    Ok(Json(CaptureResponse { name: shown(&caller.0, &name), lines, text }))
 }

@@ -3,14 +3,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_core::api::{
-    CreateUserRequest, ErrorBody, RevokedResponse, UpdateUserRequest, UserResponse, UserView,
+    CreateUserRequest, ErrorBody, UpdateUserRequest, UserDeletedResponse, UserResponse, UserView,
 };
+use llmux_core::store::UserSessions;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ApiResult;
-use crate::extract::{Caller, Json, Path};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, Json, Path, Query};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(update, delete))
@@ -52,15 +55,61 @@ async fn update(
     Ok(Json(UserResponse { ok: true, user }))
 }
 
-/// Delete a user with their tokens and browser sessions.
-#[utoipa::path(delete, path = "/api/admin/users/{username}", tag = "users",
-    responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// What becomes of a deleted user's sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum SessionsFate {
+    /// They end (tmux sessions killed).
+    #[default]
+    End,
+    /// They pass to the user named by `to`, renamed to that user's names.
+    Transfer,
+}
+
+/// `?sessions=end|transfer&to=USER`.
+#[derive(Debug, Deserialize, IntoParams)]
+struct DeleteQuery {
+    /// `end` (default) or `transfer`.
+    #[serde(default)]
+    sessions: SessionsFate,
+    /// With `transfer`: the user who gets the sessions.
+    to: Option<String>,
+}
+
+/// Delete a user: their tokens, browser sessions, push subscriptions and opt-ins go, and
+/// their sessions end or pass to another user, in one transaction.
+#[utoipa::path(delete, path = "/api/admin/users/{username}", tag = "users", params(DeleteQuery),
+    responses((status = 200, body = UserDeletedResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
-) -> ApiResult<Json<RevokedResponse>> {
-    let revoked_tokens = state.auth.delete_user(&caller.0, &username).await?;
-    Ok(Json(RevokedResponse { ok: true, revoked_tokens }))
+    Query(q): Query<DeleteQuery>,
+) -> ApiResult<Json<UserDeletedResponse>> {
+    let fate = match (q.sessions, q.to) {
+        (SessionsFate::End, None) => UserSessions::End,
+        (SessionsFate::Transfer, Some(to)) => UserSessions::Transfer(to),
+        (SessionsFate::Transfer, None) => {
+            return Err(invalid("sessions=transfer needs to=USER, who gets them"));
+        }
+        (SessionsFate::End, Some(_)) => {
+            return Err(invalid("to=USER goes with sessions=transfer"));
+        }
+    };
+    let deleted = state.auth.delete_user(&caller.0, &username, fate).await?;
+    // The records are gone or moved; now the tmux sessions follow.
+    state.sessions.apply_user_deletion(&deleted).await?;
+    let shown = |n: &String| crate::api::sessions::shown(&caller.0, n);
+    Ok(Json(UserDeletedResponse {
+        ok: true,
+        revoked_tokens: deleted.tokens,
+        ended_sessions: deleted.ended.iter().map(shown).collect(),
+        transferred_sessions: deleted.moved.iter().map(|(_, new)| shown(new)).collect(),
+    }))
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
 }

@@ -56,11 +56,7 @@ async fn attach(
         None if browser => return Err(forbidden("a browser WebSocket must send its Origin")),
         _ => {}
     }
-    caller.require(Action::ViewTerminal)?;
-    let record = state.sessions.record(&name)?;
-    if !caller.0.can_access(&record.owner) {
-        return Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into());
-    }
+    let name = crate::api::sessions::check_access(&state, &caller, &name, Action::ViewTerminal)?;
     if state.sessions.status(&name) != SessionStatus::Running {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

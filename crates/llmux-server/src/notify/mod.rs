@@ -260,8 +260,24 @@ impl Notifier {
         let urgency = if ev.state == AgentState::Waiting { "high" } else { "normal" };
         // One topic per session: a device that was offline gets only the latest change.
         let topic = hex(&sha2::Sha256::digest(ev.name.as_bytes())[..16]);
-        let report =
-            self.push_all(targets, &PushPayload::for_event(ev), urgency, Some(&topic)).await;
+        // Each recipient reads the session's name in its own terms (its own without a
+        // suffix), as the API would show it: targets come ordered by username.
+        let mut report = PushReport::default();
+        let mut targets = targets.into_iter().peekable();
+        while let Some(first) = targets.next() {
+            let user = first.username.clone();
+            let mut group = vec![first];
+            while let Some(next) = targets.next_if(|t| t.username == user) {
+                group.push(next);
+            }
+            let mut shown = ev.clone();
+            shown.name = llmux_core::sessions::names::display(&ev.name, &user);
+            let payload = PushPayload::for_event(&shown);
+            let part = self.push_all(group, &payload, urgency, Some(&topic)).await;
+            report.sent += part.sent;
+            report.failed += part.failed;
+            report.removed += part.removed;
+        }
         tracing::debug!(session.name = %ev.name, ?report, "pushed a state change");
         report
     }

@@ -11,6 +11,15 @@ use crate::{output, prompt};
 const NEW_PASSPHRASE_MISSING: &str =
     "passphrase required: pass --passphrase or set LLMUX_PASSPHRASE (stdin is not a TTY)";
 
+/// What `user delete` does with the user's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SessionsFate {
+    /// End them (the default).
+    End,
+    /// Hand them to the user named by --to.
+    Transfer,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCmd {
     /// Create a user.
@@ -34,11 +43,18 @@ pub(crate) enum UserCmd {
     /// List users.
     #[command(visible_alias = "ls")]
     List,
-    /// Delete a user, with their tokens and browser sessions.
+    /// Delete a user, with their tokens, browser sessions and notification settings; their
+    /// sessions end, or pass to another user with --sessions transfer --to USER.
     #[command(visible_alias = "rm")]
     Delete {
         /// Login name.
         username: String,
+        /// What becomes of the user's sessions.
+        #[arg(long, value_enum, default_value_t = SessionsFate::End)]
+        sessions: SessionsFate,
+        /// With --sessions transfer: the user who gets them (renamed to their own names).
+        #[arg(long, value_name = "USER", required_if_eq("sessions", "transfer"))]
+        to: Option<String>,
         /// Do not ask for confirmation (required without a terminal).
         #[arg(long, short)]
         yes: bool,
@@ -99,18 +115,35 @@ impl UserCmd {
                     )?;
                 }
             }
-            UserCmd::Delete { username, yes } => {
-                let question = format!("Delete user \"{username}\" and revoke all their tokens?");
+            UserCmd::Delete { username, sessions, to, yes } => {
+                let to = match (sessions, to) {
+                    (SessionsFate::Transfer, to) => to,
+                    (SessionsFate::End, None) => None,
+                    (SessionsFate::End, Some(_)) => {
+                        anyhow::bail!("--to goes with --sessions transfer")
+                    }
+                };
+                let fate = match &to {
+                    Some(to) => format!("hand their sessions to \"{to}\""),
+                    None => "end their sessions".to_owned(),
+                };
+                let question =
+                    format!("Delete user \"{username}\", revoke all their tokens and {fate}?");
                 if !prompt::confirm(&question, yes, "user delete").await? {
                     println!("cancelled");
                     return Ok(0);
                 }
-                let res = client.delete_user(&username).await?;
+                let res = client.delete_user(&username, to.as_deref()).await?;
                 if ctx.json {
                     output::json(&res)?;
                 } else {
+                    let sessions = match (&to, res.ended_sessions.len(), res.transferred_sessions.len()) {
+                        (Some(to), _, n) if n > 0 => format!("; handed {n} session{} to {to}", plural(n as u64)),
+                        (None, n, _) if n > 0 => format!("; ended {n} session{}", plural(n as u64)),
+                        _ => String::new(),
+                    };
                     println!(
-                        "deleted user \"{username}\" (revoked {} token{})",
+                        "deleted user \"{username}\" (revoked {} token{}{sessions})",
                         res.revoked_tokens,
                         plural(res.revoked_tokens)
                     );

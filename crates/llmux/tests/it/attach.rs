@@ -132,7 +132,8 @@ async fn a_read_only_viewer_cannot_type() {
         .0,
         201
     );
-    d.wait_for_screen("t3", "SIZE").await;
+    // the operator names alice's session in full
+    d.wait_for_screen("t3@alice", "SIZE").await;
     let ro_auth = format!("Bearer {ro}");
     let mut viewer =
         tcp_viewer(&d, "t3", &[("Authorization", &ro_auth)]).await.expect("read-only may view");
@@ -143,7 +144,7 @@ async fn a_read_only_viewer_cannot_type() {
     writer.send(Message::Binary(b"legit\r".to_vec().into())).await.unwrap();
     let seen = read_until(&mut viewer, "PROMPT[1]: legit").await;
     assert!(!seen.contains("sneaky"), "{seen}");
-    let screen = d.client.capture("t3", 100).await.unwrap().text;
+    let screen = d.client.capture("t3@alice", 100).await.unwrap().text;
     assert!(!screen.contains("sneaky"), "{screen}");
 }
 
@@ -167,7 +168,7 @@ async fn origins_and_ownership_are_checked_on_upgrade() {
         .0,
         201
     );
-    d.wait_for_screen("mine", "SIZE").await;
+    d.wait_for_screen("mine@alice", "SIZE").await;
 
     let cookie = format!("llmux_session={}", login_cookie(&d, "alice"));
     let own = format!("http://127.0.0.1:{}", d.port);
@@ -209,7 +210,8 @@ async fn revoking_the_token_closes_the_terminal_within_a_second() {
     let (value, id) = token(&d, "root", "admin", None).await;
     d.spawn_fake("t4").await;
     let auth = format!("Bearer {value}");
-    let mut ws = tcp_viewer(&d, "t4", &[("Authorization", &auth)]).await.unwrap();
+    // a user (admin or not) names the operator's session `t4@`
+    let mut ws = tcp_viewer(&d, "t4@", &[("Authorization", &auth)]).await.unwrap();
     read_until(&mut ws, "SIZE").await;
     let start = Instant::now();
     assert_eq!(local(&d, Method::DELETE, &format!("/api/tokens/{id}"), json!(null)).await.0, 200);
@@ -229,7 +231,7 @@ async fn the_session_ending_closes_with_4040() {
     user(&d, "root", true).await;
     let (value, _) = token(&d, "root", "admin", None).await;
     let auth = format!("Bearer {value}");
-    assert_eq!(tcp_viewer(&d, "t5", &[("Authorization", &auth)]).await.err(), Some(409));
+    assert_eq!(tcp_viewer(&d, "t5@", &[("Authorization", &auth)]).await.err(), Some(409));
 }
 
 #[tokio::test]

@@ -214,7 +214,11 @@ async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
     let (head, body) = hooks.recv_timeout(Duration::from_secs(10)).expect("a webhook call");
     assert!(head.starts_with("POST /hook "), "{head}");
     let ev: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((ev["name"].as_str(), ev["previous"].as_str()), (Some("aq"), Some("working")));
+    // the webhook is the operator's: it names alice's session in full
+    assert_eq!(
+        (ev["name"].as_str(), ev["previous"].as_str()),
+        (Some("aq@alice"), Some("working"))
+    );
     assert_eq!(ev["state"], "idle");
 
     // a permission question: urgent push, webhook says what for

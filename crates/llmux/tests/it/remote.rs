@@ -331,7 +331,8 @@ async fn auth_login_saves_a_private_profile_that_later_commands_follow() {
     assert_eq!(status, 201, "{res}");
     let out = ok(&d, &[], &["session", "start", "fake", "--name", "alice-cli"]);
     assert!(out.starts_with("spawned alice-cli (agent: fake, cwd: "), "{out}");
-    assert_eq!(d.client.session("alice-cli").await.unwrap().owner, "alice", "made as alice");
+    // the operator (d.client) names alice's sessions in full
+    assert_eq!(d.client.session("alice-cli@alice").await.unwrap().owner, "alice", "made as alice");
     let mut names = session_names(&ok(&d, &[], &["session", "list", "--json"]));
     names.sort();
     assert_eq!(names, ["alice-cli", "alice-tcp"]);
@@ -359,7 +360,11 @@ async fn auth_login_saves_a_private_profile_that_later_commands_follow() {
     assert!(who.lines().any(|l| l == "via      local"), "{who}");
     let mut names = session_names(&ok(&d, &[], &["session", "list", "--json"]));
     names.sort();
-    assert_eq!(names, ["alice-cli", "alice-tcp", "local-only"], "the local operator sees all");
+    assert_eq!(
+        names,
+        ["alice-cli@alice", "alice-tcp@alice", "local-only"],
+        "the local operator sees all, others' in full"
+    );
     assert_eq!(
         fails(&d, &[], &["auth", "use", "nope"], 1),
         "llmux: no profile named 'nope'; see `llmux auth list`\n"
@@ -520,10 +525,10 @@ async fn server_and_token_flags_drive_sessions_remotely() {
 
     let out = remote(&["session", "start", "fake", "--name", "r1"]);
     assert!(out.starts_with("spawned r1 (agent: fake, cwd: "), "{out}");
-    assert_eq!(d.client.session("r1").await.unwrap().owner, "alice");
-    d.wait_for_screen("r1", "SIZE ").await;
+    assert_eq!(d.client.session("r1@alice").await.unwrap().owner, "alice");
+    d.wait_for_screen("r1@alice", "SIZE ").await;
     assert_eq!(remote(&["session", "prompt", "r1", "hello", "remote"]), "sent 12 bytes → r1\n");
-    d.wait_for_screen("r1", "PROMPT[1]: hello remote").await;
+    d.wait_for_screen("r1@alice", "PROMPT[1]: hello remote").await;
     let capture = remote(&["session", "capture", "r1", "-n", "20"]);
     assert!(capture.lines().any(|l| l.contains("PROMPT[1]: hello remote")), "{capture}");
     let list = remote(&["session", "list"]);
@@ -554,10 +559,10 @@ async fn llmux_server_and_llmux_token_drive_sessions_remotely() {
 
     let out = ok(&d, &env, &["session", "start", "fake", "--name", "e1"]);
     assert!(out.starts_with("spawned e1 (agent: fake, cwd: "), "{out}");
-    assert_eq!(d.client.session("e1").await.unwrap().owner, "alice");
-    d.wait_for_screen("e1", "SIZE ").await;
+    assert_eq!(d.client.session("e1@alice").await.unwrap().owner, "alice");
+    d.wait_for_screen("e1@alice", "SIZE ").await;
     assert_eq!(ok(&d, &env, &["session", "prompt", "e1", "via", "env"]), "sent 7 bytes → e1\n");
-    d.wait_for_screen("e1", "PROMPT[1]: via env").await;
+    d.wait_for_screen("e1@alice", "PROMPT[1]: via env").await;
     let capture = ok(&d, &env, &["session", "capture", "e1"]);
     assert!(capture.contains("PROMPT[1]: via env"), "{capture}");
     assert_eq!(session_names(&ok(&d, &env, &["session", "list", "--json"])), ["e1"]);
@@ -580,7 +585,7 @@ async fn read_only_and_revoked_tokens_are_refused_clearly() {
     let (read_only, _) = token(&d, "alice", "read-only", None).await;
     let url = server(&d);
     ok(&d, &[], &with_token(&url, &alice, &["session", "start", "fake", "--name", "ro"]));
-    d.wait_for_screen("ro", "SIZE ").await;
+    d.wait_for_screen("ro@alice", "SIZE ").await;
 
     // a read-only token reads, and is refused anything else
     assert_eq!(
@@ -606,8 +611,8 @@ async fn read_only_and_revoked_tokens_are_refused_clearly() {
         fails(&d, &[], &with_token(&url, &read_only, &["session", "stop", "ro"]), 1),
         "llmux: stop ro: this token is read-only\n"
     );
-    assert!(!d.wait_for_screen("ro", "SIZE ").await.contains("PROMPT["), "nothing was typed");
-    assert_eq!(d.client.session("ro").await.unwrap().status, SessionStatus::Running);
+    assert!(!d.wait_for_screen("ro@alice", "SIZE ").await.contains("PROMPT["), "nothing was typed");
+    assert_eq!(d.client.session("ro@alice").await.unwrap().status, SessionStatus::Running);
 
     // a revoked token: exit 1 and how to sign in
     assert_eq!(
@@ -968,7 +973,7 @@ async fn a_refused_saved_token_hint_covers_every_session_verb() {
     let ran = login(&d, "alice", "alice-passphrase", &["--profile", "work"]);
     assert_eq!(ran.code, Some(0), "{ran}");
     ok(&d, &[], &["session", "start", "fake", "--name", "s"]);
-    d.wait_for_screen("s", "SIZE ").await;
+    d.wait_for_screen("s@alice", "SIZE ").await;
     local(&d, Method::DELETE, "/api/tokens?username=alice", json!(null)).await;
     let hint = "the token saved in profile 'work' was refused (revoked or expired?); sign in \
                 again with `llmux auth login --profile work`";

@@ -1,0 +1,72 @@
+//! Ownership changes that reach past one session: a deleted user's sessions ending or passing
+//! to another user, and the tmux renames a migration leaves for the next start.
+
+use super::{SessionService, names};
+use crate::error::Result;
+use crate::store::DeletedUser;
+
+impl SessionService {
+    /// Brings memory and tmux in line with a user's deletion, which the store has committed:
+    /// ended sessions are killed (their processes too) and forgotten, handed-over ones are
+    /// renamed live.
+    pub async fn apply_user_deletion(&self, deleted: &DeletedUser) -> Result<()> {
+        let _registry = self.registry.lock().await;
+        for name in &deleted.ended {
+            self.end_processes(name).await;
+            if let Err(e) = self.tmux.kill_session(name).await {
+                tracing::warn!(session.name = %name, error = %e, "cannot kill a deleted user's session");
+            }
+            self.forget_pane(name);
+            self.records.write().expect("records lock").remove(name);
+            self.conversations.lock().expect("conversations lock").remove(name);
+            self.tracker.reset(name);
+            self.forget_lock(name);
+            tracing::info!(session.name = %name, "session ended with its owner's account");
+        }
+        for (old, new) in &deleted.moved {
+            let live = self.live.read().expect("live lock").contains_key(old);
+            if live && let Err(e) = self.tmux.rename_session(old, new).await {
+                tracing::warn!(session.name = %old, error = %e, "cannot rename a handed-over session");
+            }
+            {
+                let mut records = self.records.write().expect("records lock");
+                if let Some(mut record) = records.remove(old) {
+                    record.name.clone_from(new);
+                    record.owner = names::split(new).1.to_owned();
+                    records.insert(new.clone(), record);
+                }
+            }
+            self.tracker.rename(old, new);
+            let mut conversations = self.conversations.lock().expect("conversations lock");
+            if let Some(id) = conversations.remove(old) {
+                conversations.insert(new.clone(), id);
+            }
+            drop(conversations);
+            self.forget_lock(old);
+            tracing::info!(session.name = %new, old = %old, "session handed over");
+        }
+        self.notify();
+        self.refresh().await
+    }
+
+    /// Renames or kills the tmux sessions a migration left for this start (see the
+    /// `pending_tmux` table), then forgets them.
+    pub(super) async fn apply_pending_tmux(&self) -> Result<()> {
+        let pending = self.db(|s| s.pending_tmux()).await?;
+        for (old, new) in &pending {
+            let done = match new {
+                Some(new) => self.tmux.rename_session(old, new).await.map(drop),
+                None => self.tmux.kill_session(old).await.map(drop),
+            };
+            // Absent sessions (or no tmux server at all) are fine: nothing to move.
+            if let Err(e) = done {
+                tracing::debug!(session.name = %old, error = %e, "pending tmux change not applied");
+            }
+        }
+        if !pending.is_empty() {
+            self.db(|s| s.clear_pending_tmux()).await?;
+            tracing::info!(count = pending.len(), "applied the tmux renames of a migration");
+        }
+        Ok(())
+    }
+}
