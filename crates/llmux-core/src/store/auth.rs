@@ -569,10 +569,7 @@ mod tests {
         demoted.updated_at = 2;
         assert!(matches!(store.update_user(&demoted), Err(Error::Conflict(_))));
         assert!(store.get_user("root").unwrap().unwrap().admin, "rolled back");
-        assert!(matches!(
-            store.delete_user("root", &UserSessions::End),
-            Err(Error::Conflict(_))
-        ));
+        assert!(matches!(store.delete_user("root", &UserSessions::End), Err(Error::Conflict(_))));
 
         store.insert_token(&token("t1", "bob")).unwrap();
         store.insert_token(&token("t2", "bob")).unwrap();

@@ -14,7 +14,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use auth::{AuditRecord, BrowserSessionRecord, DeletedUser, TokenRecord, UserRecord, UserSessions};
+pub use auth::{
+    AuditRecord, BrowserSessionRecord, DeletedUser, TokenRecord, UserRecord, UserSessions,
+};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 

@@ -23,6 +23,10 @@ type Ws = WebSocketStream<TcpStream>;
 const ADMIN_SESSION: &str = "admin-secret";
 const ADMIN_SCREEN: &str = "ADMIN-ONLY-SCREEN";
 const ALICE_SESSION: &str = "alice-own";
+/// The same two sessions as the local operator and tmux name them (each owner's own name is
+/// plain to that owner only).
+const ADMIN_CANONICAL: &str = "admin-secret@root";
+const ALICE_CANONICAL: &str = "alice-own@alice";
 
 /// A daemon with an admin session (showing [`ADMIN_SCREEN`]) and alice's own session; returns
 /// alice's bearer header value.
@@ -32,15 +36,17 @@ async fn two_owners(d: &TestDaemon) -> String {
     let (admin, _) = token(d, "root", "admin", None).await;
     let (alice, _) = token(d, "alice", "user", None).await;
     let (admin, alice) = (format!("Bearer {admin}"), format!("Bearer {alice}"));
-    for (auth, name) in [(&admin, ADMIN_SESSION), (&alice, ALICE_SESSION)] {
+    for (auth, name, canonical) in
+        [(&admin, ADMIN_SESSION, ADMIN_CANONICAL), (&alice, ALICE_SESSION, ALICE_CANONICAL)]
+    {
         let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
         let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
         let (status, res) = d.http("POST", "/api/sessions", &headers, &body);
         assert_eq!(status, 201, "{res}");
-        d.wait_for_screen(name, "SIZE").await;
+        d.wait_for_screen(canonical, "SIZE").await;
     }
-    d.client.send(ADMIN_SESSION, ADMIN_SCREEN, true).await.unwrap();
-    d.wait_for_screen(ADMIN_SESSION, &format!("PROMPT[1]: {ADMIN_SCREEN}")).await;
+    d.client.send(ADMIN_CANONICAL, ADMIN_SCREEN, true).await.unwrap();
+    d.wait_for_screen(ADMIN_CANONICAL, &format!("PROMPT[1]: {ADMIN_SCREEN}")).await;
     alice
 }
 
@@ -140,9 +146,9 @@ async fn replay_attack(d: &TestDaemon, ws: &mut Ws, marker: &str) {
     ws.send(Message::Binary(format!("{marker}\r").into_bytes().into())).await.unwrap();
     let seen = read_until(ws, marker).await;
     // The marker came back through alice's own pane: the agent echoed it into its prompt line.
-    let screen = d.wait_for_screen(ALICE_SESSION, marker).await;
+    let screen = d.wait_for_screen(ALICE_CANONICAL, marker).await;
     assert!(screen.lines().any(|l| l.starts_with("PROMPT[") && l.contains(marker)), "{screen}");
-    let admin = d.client.capture(ADMIN_SESSION, 200).await.unwrap().text;
+    let admin = d.client.capture(ADMIN_CANONICAL, 200).await.unwrap().text;
     assert!(!admin.contains(marker), "the marker reached the admin's pane:\n{admin}");
     assert!(!admin.contains("kill-server"), "{admin}");
     assert!(!seen.contains(ADMIN_SCREEN), "alice saw the admin's screen:\n{seen}");
@@ -150,7 +156,7 @@ async fn replay_attack(d: &TestDaemon, ws: &mut Ws, marker: &str) {
         assert!(!seen.contains(menu), "tmux showed {menu:?} to alice:\n{seen}");
     }
     assert_eq!(windows(d), before, "sessions or windows changed");
-    assert_eq!(viewer_sessions(d), [ALICE_SESSION], "alice's client moved");
+    assert_eq!(viewer_sessions(d), [ALICE_CANONICAL], "alice's client moved");
 }
 
 #[tokio::test]
@@ -166,7 +172,7 @@ async fn prefix_keys_prompt_and_mouse_reach_only_the_viewers_own_pane() {
 /// killed behind the daemon's back, so tmux's own `detach-on-destroy` acts before the daemon
 /// notices.
 async fn killing_detaches(d: &TestDaemon, ws: &mut Ws) {
-    let out = d.tmux(&["kill-session", "-t", &format!("={ALICE_SESSION}")]);
+    let out = d.tmux(&["kill-session", "-t", &format!("={ALICE_CANONICAL}")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (code, shown) = read_to_close(ws).await;
     assert_eq!(code, 4040, "{shown}");

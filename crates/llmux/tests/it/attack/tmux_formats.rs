@@ -95,23 +95,23 @@ async fn a_cwd_is_never_a_tmux_format_on_create_edit_or_restart() {
     let (status, res) = alice.call("POST", "/api/sessions", body);
     assert_eq!(status, 201, "{res}");
     assert_eq!(res["session"]["cwd"], json!(first), "{res}");
-    runs_in(&d, "fmt", &first).await;
+    runs_in(&d, "fmt@alice", &first).await;
 
     // An edit of the cwd respawns the agent there.
     let (status, res) = alice.call("PATCH", "/api/sessions/fmt", json!({"cwd": second}));
     assert_eq!(status, 200, "{res}");
-    runs_in(&d, "fmt", &second).await;
+    runs_in(&d, "fmt@alice", &second).await;
     let (status, res) = alice.call("PATCH", "/api/sessions/fmt", json!({"cwd": pid_dir}));
     assert_eq!(status, 200, "{res}");
-    runs_in(&d, "fmt", &pid_dir).await;
+    runs_in(&d, "fmt@alice", &pid_dir).await;
     let (status, res) = alice.call("PATCH", "/api/sessions/fmt", json!({"cwd": third}));
     assert_eq!(status, 200, "{res}");
-    runs_in(&d, "fmt", &third).await;
+    runs_in(&d, "fmt@alice", &third).await;
 
     // A restart spawns from the record again.
     let (status, res) = alice.call("POST", "/api/sessions/fmt/respawn", Value::Null);
     assert_eq!(status, 200, "{res}");
-    runs_in(&d, "fmt", &third).await;
+    runs_in(&d, "fmt@alice", &third).await;
 
     // tmux runs `#(…)` in the background: give a job that was started time to land.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -127,13 +127,13 @@ async fn env_values_are_never_tmux_formats() {
         json!({"agent": "fake", "name": "envfmt", "cwd": d.work(), "env": {"FAKE_VAR": value}});
     let (status, res) = alice.call("POST", "/api/sessions", body);
     assert_eq!(status, 201, "{res}");
-    d.wait_for_screen("envfmt", &format!("ENV FAKE_VAR={value}\n")).await;
+    d.wait_for_screen("envfmt@alice", &format!("ENV FAKE_VAR={value}\n")).await;
 
     let value = format!("{RUN_EDIT}{FORMAT}");
     let body = json!({"env": {"FAKE_VAR": value}});
     let (status, res) = alice.call("PATCH", "/api/sessions/envfmt", body);
     assert_eq!(status, 200, "{res}");
-    d.wait_for_screen("envfmt", &format!("ENV FAKE_VAR={value}\n")).await;
+    d.wait_for_screen("envfmt@alice", &format!("ENV FAKE_VAR={value}\n")).await;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(pwned(d.dir()), Vec::<PathBuf>::new(), "an env value ran a command");
@@ -154,12 +154,12 @@ async fn names_with_a_hash_are_refused() {
     }
     let body = json!({"agent": "fake", "name": "plain", "cwd": d.work()});
     assert_eq!(alice.call("POST", "/api/sessions", body).0, 201);
-    d.wait_for_screen("plain", "SIZE").await;
+    d.wait_for_screen("plain@alice", "SIZE").await;
     let body = json!({"name": "b#(cd;touch PWNED-rename)"});
     let (status, res) = alice.call("PATCH", "/api/sessions/plain", body);
     assert_eq!(status, 400, "{res}");
     assert!(res["error"].as_str().unwrap_or_default().contains("invalid session name"), "{res}");
-    assert_eq!(d.tmux_sessions(), ["plain"]);
+    assert_eq!(d.tmux_sessions(), ["plain@alice"]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(pwned(d.dir()), Vec::<PathBuf>::new());
 }
