@@ -86,8 +86,18 @@ impl Store {
                      WHERE ?8 = '' OR EXISTS (SELECT 1 FROM users WHERE username = ?8)"
                 ),
                 params![
-                    rec.name, rec.agent, rec.cwd, rec.flags, env, prompts, rec.resume_from,
-                    rec.owner, rec.parent, rec.created_at, rec.updated_at, rec.started_at
+                    rec.name,
+                    rec.agent,
+                    rec.cwd,
+                    rec.flags,
+                    env,
+                    prompts,
+                    rec.resume_from,
+                    rec.owner,
+                    rec.parent,
+                    rec.created_at,
+                    rec.updated_at,
+                    rec.started_at
                 ],
             )
             .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;

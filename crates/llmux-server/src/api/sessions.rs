@@ -114,7 +114,10 @@ async fn create(
     req.parent = req.parent.map(|p| names::resolve(&p, caller.0.owner()));
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
-    Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session: present(&caller.0, session) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionResponse { ok: true, session: present(&caller.0, session) }),
+    ))
 }
 
 /// One session.

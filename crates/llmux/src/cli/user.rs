@@ -137,11 +137,16 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&res)?;
                 } else {
-                    let sessions = match (&to, res.ended_sessions.len(), res.transferred_sessions.len()) {
-                        (Some(to), _, n) if n > 0 => format!("; handed {n} session{} to {to}", plural(n as u64)),
-                        (None, n, _) if n > 0 => format!("; ended {n} session{}", plural(n as u64)),
-                        _ => String::new(),
-                    };
+                    let sessions =
+                        match (&to, res.ended_sessions.len(), res.transferred_sessions.len()) {
+                            (Some(to), _, n) if n > 0 => {
+                                format!("; handed {n} session{} to {to}", plural(n as u64))
+                            }
+                            (None, n, _) if n > 0 => {
+                                format!("; ended {n} session{}", plural(n as u64))
+                            }
+                            _ => String::new(),
+                        };
                     println!(
                         "deleted user \"{username}\" (revoked {} token{}{sessions})",
                         res.revoked_tokens,

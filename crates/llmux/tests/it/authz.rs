@@ -243,7 +243,8 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
 /// else in full (`alice-run@alice`), since a bare name means the caller's own session.
 fn as_seen_by(who: Who, path: &str) -> String {
     if matches!(who, Who::Bob | Who::RootAdmin) {
-        path.replace("/alice-run", "/alice-run@alice").replace("/alice-stopped", "/alice-stopped@alice")
+        path.replace("/alice-run", "/alice-run@alice")
+            .replace("/alice-stopped", "/alice-stopped@alice")
     } else {
         path.to_owned()
     }

@@ -215,10 +215,7 @@ async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
     assert!(head.starts_with("POST /hook "), "{head}");
     let ev: Value = serde_json::from_slice(&body).unwrap();
     // the webhook is the operator's: it names alice's session in full
-    assert_eq!(
-        (ev["name"].as_str(), ev["previous"].as_str()),
-        (Some("aq@alice"), Some("working"))
-    );
+    assert_eq!((ev["name"].as_str(), ev["previous"].as_str()), (Some("aq@alice"), Some("working")));
     assert_eq!(ev["state"], "idle");
 
     // a permission question: urgent push, webhook says what for

@@ -159,7 +159,9 @@ async fn an_admin_can_hand_a_deleted_users_sessions_to_another_user() {
     // bob has them under his own names, still running, and drives them
     let (_, list) = call(&d, &bob, "GET", "/api/sessions", json!(null));
     assert_eq!(names(&list), ["fix", "fix-2", "notes"]);
-    assert!(list.as_array().unwrap().iter().all(|s| s["owner"] == "bob" && s["status"] == "running"));
+    assert!(
+        list.as_array().unwrap().iter().all(|s| s["owner"] == "bob" && s["status"] == "running")
+    );
     screen(&d, &bob, "notes", "alice-was-here").await;
     call(&d, &bob, "POST", "/api/sessions/notes/send", json!({"prompt": "bob-now"}));
     screen(&d, &bob, "notes", "bob-now").await;

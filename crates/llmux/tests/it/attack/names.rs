@@ -101,7 +101,9 @@ fn first_event(d: &TestDaemon, token: &str) -> Value {
     stream.write_all(req.as_bytes()).unwrap();
     let mut text = String::new();
     let mut buf = [0u8; 4096];
-    while !text.contains("event: sessions") || !text.split("event: sessions").nth(1).unwrap().contains("\n\n") {
+    while !text.contains("event: sessions")
+        || !text.split("event: sessions").nth(1).unwrap().contains("\n\n")
+    {
         let n = stream.read(&mut buf).expect("read the event stream");
         assert!(n > 0, "the stream ended: {text}");
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -125,7 +127,10 @@ fn probe(d: &TestDaemon, alice: &str, name: &str) -> Vec<String> {
             "prompt",
             call(d, alice, "POST", &format!("/api/sessions/{form}/send"), json!({"prompt": "hi"})),
         );
-        note("capture", call(d, alice, "GET", &format!("/api/sessions/{form}/capture"), json!(null)));
+        note(
+            "capture",
+            call(d, alice, "GET", &format!("/api/sessions/{form}/capture"), json!(null)),
+        );
         note("attach", (attach_status(d, alice, form), Value::Null));
         note("follow", call(d, alice, "PUT", &format!("/api/push/sessions/{form}"), json!(null)));
     }
@@ -142,8 +147,14 @@ fn probe(d: &TestDaemon, alice: &str, name: &str) -> Vec<String> {
         "/api/sessions",
         json!({"agent": "fake", "name": name, "cwd": d.work()}),
     );
-    note("create", (status, json!({"name": body["session"]["name"], "owner": body["session"]["owner"]})));
-    note("remove", call(d, alice, "DELETE", &format!("/api/sessions/{name}?force=true"), json!(null)));
+    note(
+        "create",
+        (status, json!({"name": body["session"]["name"], "owner": body["session"]["owner"]})),
+    );
+    note(
+        "remove",
+        call(d, alice, "DELETE", &format!("/api/sessions/{name}?force=true"), json!(null)),
+    );
     // whatever alice is shown at all never carries the name
     let list = call(d, alice, "GET", "/api/sessions", json!(null)).1;
     assert!(!list.to_string().contains(name), "{list}");
@@ -213,7 +224,8 @@ async fn two_users_each_have_their_own_fix_and_the_admin_drives_both() {
         let events = first_event(&d, me);
         assert_eq!(names(&events), ["fix"]);
     }
-    let (status, _) = call(&d, &alice, "POST", "/api/sessions/fix/send", json!({"prompt": "from-alice"}));
+    let (status, _) =
+        call(&d, &alice, "POST", "/api/sessions/fix/send", json!({"prompt": "from-alice"}));
     assert_eq!(status, 200);
     screen(&d, &alice, "fix", "from-alice").await;
     assert!(!screen(&d, &bob, "fix", "SIZE ").await.contains("from-alice"), "bob's fix got it");
@@ -281,7 +293,8 @@ async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../llmux-core/migrations");
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../llmux-core/migrations");
     let mut sql = String::new();
     for n in 1..=5 {
         let file = std::fs::read_dir(&migrations)
@@ -308,7 +321,11 @@ async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
         .unwrap();
     sqlite.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
     let out = sqlite.wait_with_output().unwrap();
-    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
 
