@@ -5,6 +5,7 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
+mod owners;
 mod push;
 mod sessions;
 
@@ -14,9 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use auth::{
-    AuditRecord, BrowserSessionRecord, DeletedUser, TokenRecord, UserRecord, UserSessions,
-};
+pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 

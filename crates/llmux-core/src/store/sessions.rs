@@ -250,6 +250,110 @@ mod tests {
         assert!(!store.delete_session("b").unwrap());
     }
 
+    fn owned(name: &str, owner: &str) -> SessionRecord {
+        SessionRecord { owner: owner.into(), ..record(name) }
+    }
+
+    fn add_user(store: &Store, name: &str) {
+        store
+            .insert_user(&crate::store::UserRecord {
+                username: name.into(),
+                name: name.into(),
+                passphrase_hash: "h".into(),
+                admin: true,
+                created_at: 1,
+                updated_at: 1,
+            })
+            .unwrap();
+    }
+
+    /// Sessions belong to an account (by id): none for a missing user, none outliving the
+    /// user, and a new account of the same name is a new id.
+    #[test]
+    fn sessions_follow_the_account_not_its_name() {
+        use crate::store::UserSessions;
+        let store = Store::open_in_memory().unwrap();
+        add_user(&store, "root");
+        assert!(matches!(
+            store.insert_session(&owned("x@ghost", "ghost")),
+            Err(Error::NotFound(_))
+        ));
+        add_user(&store, "alice");
+        add_user(&store, "bob");
+        let alice = store.user_id("alice").unwrap().unwrap();
+        store.insert_session(&owned("fix@alice", "alice")).unwrap();
+        store.insert_session(&owned("notes@alice", "alice")).unwrap();
+        store.insert_session(&owned("fix@bob", "bob")).unwrap();
+        // a user with sessions cannot just vanish: the foreign key holds
+        assert!(store.conn().execute("DELETE FROM users WHERE username = 'alice'", []).is_err());
+
+        let to_bob = UserSessions::Transfer("bob".into());
+        assert!(matches!(
+            store.delete_user("alice", &UserSessions::Transfer("nobody".into())),
+            Err(Error::NotFound(_))
+        ));
+        let deleted = store.delete_user("alice", &to_bob).unwrap();
+        assert_eq!(
+            deleted.moved,
+            [
+                ("fix@alice".to_owned(), "fix-2@bob".to_owned()),
+                ("notes@alice".to_owned(), "notes@bob".to_owned())
+            ]
+        );
+        let names: Vec<_> = store.list_sessions().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["fix-2@bob", "fix@bob", "notes@bob"]);
+        assert!(store.list_sessions().unwrap().iter().all(|r| r.owner == "bob"));
+
+        add_user(&store, "alice");
+        assert!(store.user_id("alice").unwrap().unwrap() > alice, "ids are never reused");
+        let deleted = store.delete_user("bob", &UserSessions::End).unwrap();
+        assert_eq!(deleted.ended, ["fix-2@bob", "fix@bob", "notes@bob"]);
+        assert!(store.list_sessions().unwrap().is_empty());
+    }
+
+    /// Migration 0008 on a database of the old schema: users' sessions get their canonical
+    /// names (with their conversations and parents), sessions of deleted users end, and the
+    /// tmux changes wait for the daemon.
+    #[test]
+    fn the_migration_renames_users_sessions_and_ends_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llmux.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let old = super::super::MIGRATIONS.iter().position(|m| m.contains("owner_id")).unwrap();
+            for sql in &super::super::MIGRATIONS[..old] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", old as i64).unwrap();
+            conn.execute_batch(
+                "INSERT INTO users VALUES ('alice', 'A', 'h', 0, 1, 1);
+                 INSERT INTO sessions (name, agent, cwd, owner, parent, created_at, updated_at, started_at)
+                   VALUES ('ops', 'shell', '/', '', NULL, 1, 1, 1),
+                          ('fix', 'shell', '/', 'alice', NULL, 1, 1, 1),
+                          ('child', 'shell', '/', 'alice', 'fix', 1, 1, 1),
+                          ('gone', 'shell', '/', 'ghost', NULL, 1, 1, 1);
+                 INSERT INTO session_conversations VALUES ('fix', 'c1');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let records = store.list_sessions().unwrap();
+        let got: Vec<_> = records.iter().map(|r| (r.name.as_str(), r.parent.as_deref())).collect();
+        assert_eq!(got, [("child@alice", Some("fix@alice")), ("fix@alice", None), ("ops", None)]);
+        assert_eq!(store.conversations().unwrap(), [("fix@alice".to_owned(), "c1".to_owned())]);
+        assert_eq!(
+            store.pending_tmux().unwrap(),
+            [
+                ("child".to_owned(), Some("child@alice".to_owned())),
+                ("fix".to_owned(), Some("fix@alice".to_owned())),
+                ("gone".to_owned(), None)
+            ]
+        );
+        store.clear_pending_tmux().unwrap();
+        assert!(store.pending_tmux().unwrap().is_empty());
+        assert!(store.user_id("alice").unwrap().is_some());
+    }
+
     #[test]
     fn file_is_private_and_reopens_migrated() {
         use std::os::unix::fs::PermissionsExt;

@@ -270,3 +270,73 @@ async fn health_without_credentials_says_only_that_the_daemon_is_up() {
     assert_eq!(keys, ["authEnabled", "ok", "version"], "{body}");
     assert_eq!(body["ok"], true);
 }
+
+/// A state dir of the old schema (names global, ownership a username): the upgrade renames
+/// users' sessions to their full names, live tmux sessions too (the agents keep running),
+/// and ends the session of a user deleted before (which used to wait for a new account).
+#[tokio::test]
+async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
+    let mut d = TestDaemon::start().await;
+    user(&d, "alice", false).await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let ops = d.spawn_fake("ops").await;
+    let fix = spawn_as(&d, &alice, "fix").await;
+    spawn_as(&d, &alice, "gone").await;
+    d.kill("KILL");
+
+    // back to how the old daemon left things: plain names in tmux and in a schema-5 database
+    // where `gone` belongs to `bob`, deleted long ago
+    for (full, plain) in [("fix@alice", "fix"), ("gone@alice", "gone")] {
+        assert!(d.tmux(&["rename-session", "-t", &format!("={full}"), plain]).status.success());
+    }
+    let db = d.paths.db.clone();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../llmux-core/migrations");
+    let mut sql = String::new();
+    for n in 1..=5 {
+        let file = std::fs::read_dir(&migrations)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("000{n}_")))
+            .unwrap();
+        sql.push_str(&std::fs::read_to_string(file).unwrap());
+    }
+    let work = d.work().display().to_string();
+    sql.push_str(&format!(
+        "PRAGMA user_version = 5;
+         INSERT INTO users VALUES ('alice', 'Alice', 'x', 0, 1, 1);
+         INSERT INTO sessions (name, agent, cwd, owner, created_at, updated_at, started_at) VALUES
+           ('ops', 'fake', '{work}', '', 1, 1, 1),
+           ('fix', 'fake', '{work}', 'alice', 2, 2, 2),
+           ('gone', 'fake', '{work}', 'bob', 3, 3, 3);"
+    ));
+    let mut sqlite = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sqlite.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = sqlite.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    d.spawn_daemon().await;
+    let (_, all) = local(&d, Method::GET, "/api/sessions", json!(null)).await;
+    assert_eq!(names(&all), ["fix@alice", "ops"]);
+    let (_, shown) = local(&d, Method::GET, "/api/sessions/fix@alice", json!(null)).await;
+    assert_eq!((&shown["status"], &shown["pid"]), (&json!("running"), &fix["pid"]), "{shown}");
+    let (_, shown) = local(&d, Method::GET, "/api/sessions/ops", json!(null)).await;
+    assert_eq!(shown["pid"], json!(ops.pid));
+    let mut tmux = d.tmux_sessions();
+    tmux.sort();
+    assert_eq!(tmux, ["fix@alice", "ops"], "gone ended, fix renamed");
+}

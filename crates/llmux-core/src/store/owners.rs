@@ -1,0 +1,128 @@
+//! What a user owns, by their immutable id: looking the id up, and deleting a user with
+//! everything of theirs (their sessions ending or passing to another user) in one transaction.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// What becomes of a deleted user's sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSessions {
+    /// They end with the account.
+    End,
+    /// They pass to this (other, existing) user, renamed to their canonical form.
+    Transfer(String),
+}
+
+/// What a user's deletion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletedUser {
+    /// Tokens revoked.
+    pub tokens: u64,
+    /// Ids of the browser sessions ended.
+    pub browser_sessions: Vec<String>,
+    /// Canonical names of the sessions whose records were deleted (their tmux sessions are
+    /// still to be killed).
+    pub ended: Vec<String>,
+    /// (old, new) canonical names of the sessions handed over (tmux still to be renamed).
+    pub moved: Vec<(String, String)>,
+}
+
+impl Store {
+    /// The immutable id of the user named `username`.
+    pub fn user_id(&self, username: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT id FROM users WHERE username = ?1", [username], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Deletes a user in one transaction: their tokens, browser sessions, push subscriptions
+    /// and opt-ins go, and their sessions' records are deleted or handed over (see
+    /// [`UserSessions`]). Refuses the last admin ([`Error::Conflict`]) and an unknown
+    /// recipient ([`Error::NotFound`]). The caller ends or renames the tmux sessions after.
+    pub fn delete_user(&self, username: &str, sessions: &UserSessions) -> Result<DeletedUser> {
+        use crate::sessions::names;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let id: i64 = tx
+            .query_row("SELECT id FROM users WHERE username = ?1", [username], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("no user named {username:?}")))?;
+        let select = |sql: &str| -> rusqlite::Result<Vec<String>> {
+            let mut stmt = tx.prepare(sql)?;
+            stmt.query_map([id], |r| r.get(0))?.collect()
+        };
+        let mut out = DeletedUser {
+            browser_sessions: select(
+                "SELECT b.id FROM browser_sessions b JOIN users u ON u.username = b.username \
+                 WHERE u.id = ?1",
+            )?,
+            ..DeletedUser::default()
+        };
+        let owned = select("SELECT name FROM sessions WHERE owner_id = ?1 ORDER BY name")?;
+        match sessions {
+            UserSessions::End => {
+                tx.execute("DELETE FROM sessions WHERE owner_id = ?1", [id])?;
+                out.ended = owned;
+            }
+            UserSessions::Transfer(to) => {
+                let to_id: i64 = tx
+                    .query_row("SELECT id FROM users WHERE username = ?1", [to], |r| r.get(0))
+                    .optional()?
+                    .filter(|&t| t != id)
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("no other user named {to:?} to hand over to"))
+                    })?;
+                for old in owned {
+                    let base = names::split(&old).0;
+                    // The recipient's own names win: a clash gets `-2`, `-3`, … like a new
+                    // session's default name.
+                    let taken = |n: &str| -> rusqlite::Result<bool> {
+                        tx.query_row("SELECT COUNT(*) FROM sessions WHERE name = ?1", [n], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .map(|c| c > 0)
+                    };
+                    let mut new = names::canonical(base, to);
+                    let mut i = 2;
+                    while taken(&new)? {
+                        new = names::canonical(&format!("{base}-{i}"), to);
+                        i += 1;
+                    }
+                    tx.execute(
+                        "UPDATE sessions SET name = ?1, owner = ?2, owner_id = ?3 WHERE name = ?4",
+                        params![new, to, to_id, old],
+                    )?;
+                    // Opt-ins of others (admins) follow the session to its new owner.
+                    tx.execute(
+                        "UPDATE push_sessions SET owner = ?1 WHERE session = ?2",
+                        params![to, new],
+                    )?;
+                    out.moved.push((old, new));
+                }
+            }
+        }
+        out.tokens = tx.execute(
+            "DELETE FROM tokens WHERE username = (SELECT username FROM users WHERE id = ?1)",
+            [id],
+        )? as u64;
+        for table in ["browser_sessions", "push_subscriptions", "push_sessions"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE username = (SELECT username FROM users WHERE id = ?1)"
+                ),
+                [id],
+            )?;
+        }
+        tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        let admins: i64 =
+            tx.query_row("SELECT COUNT(*) FROM users WHERE admin = 1", [], |r| r.get(0))?;
+        if admins == 0 {
+            return Err(Error::Conflict("the last admin cannot be deleted".into()));
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
