@@ -5,6 +5,7 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
+mod conversations;
 mod push;
 mod sessions;
 
@@ -15,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
     include_str!("../../migrations/0005_push_sessions_follow.sql"),
+    include_str!("../../migrations/0007_conversation_owners.sql"),
 ];
 
 /// The database handle.

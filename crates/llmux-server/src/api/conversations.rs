@@ -39,7 +39,7 @@ async fn list(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
     check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.conversations(&name).await?))
+    Ok(Json(state.sessions.conversations(&name, mine(&caller)).await?))
 }
 
 /// Respawn the session's agent on a past conversation (no init prompts).
@@ -54,7 +54,7 @@ async fn resume(
     Json(req): Json<ResumeRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     check_access(&state, &caller, &name, Action::DriveSessions)?;
-    let session = state.sessions.resume(&name, &req.conversation_id).await?;
+    let session = state.sessions.resume(&name, &req.conversation_id, mine(&caller)).await?;
     state.auth.audit(&caller.0.actor(), "session_resumed", &name, &req.conversation_id).await;
     Ok(Json(SessionResponse { ok: true, session }))
 }
@@ -68,12 +68,19 @@ async fn transcript(
     Path(name): Path<String>,
 ) -> ApiResult<Json<TranscriptResponse>> {
     check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.transcript(&name).await?))
+    Ok(Json(state.sessions.transcript(&name, mine(&caller)).await?))
+}
+
+/// Whose conversations the caller may see: `None` (all) for an admin, else the caller's own
+/// (those their sessions started or resumed; a non-admin reaches only their own sessions).
+pub(crate) fn mine(caller: &Caller) -> Option<&str> {
+    (!caller.0.is_admin()).then(|| caller.0.owner())
 }
 
 /// The live transcript as server-sent events: `event: transcript` with the whole
-/// `TranscriptResponse` at once and whenever it changes (checked twice a second while
-/// someone watches). Ends when the session goes or the credential is revoked.
+/// `TranscriptResponse` at once and whenever it changes. One reader per session serves all
+/// its viewers (it reads only what the agent appended). Ends when the session goes or the
+/// credential is revoked.
 #[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", tag = "history",
     responses((status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
         (status = 404, body = ErrorBody)))]
@@ -83,46 +90,31 @@ async fn transcript_stream(
     Path(name): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let feed = state.sessions.transcript_feed(&name, mine(&caller))?;
     let revocations = state.auth.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, caller.0, name, revocations, None::<u64>),
-        |(state, principal, name, mut revocations, last)| async move {
-            let mut first = last.is_none();
+        (state, caller.0, name, revocations, feed),
+        |(state, principal, name, mut revocations, mut feed)| async move {
             loop {
-                if !first {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        revoked = revocations.recv() => match revoked {
-                            Ok(r) if principal.is_revoked_by(&r) => return None,
-                            Ok(_) => continue,
-                            Err(_) => return None,
-                        },
-                    }
+                tokio::select! {
+                    changed = feed.changed() => changed.ok()?,
+                    revoked = revocations.recv() => match revoked {
+                        Ok(r) if principal.is_revoked_by(&r) => return None,
+                        Ok(_) => continue,
+                        Err(_) => return None,
+                    },
                 }
-                first = false;
                 let record = state.sessions.record(&name).ok()?;
                 if !principal.can_access(&record.owner) {
                     return None;
                 }
-                let Ok(t) = state.sessions.transcript(&name).await else { continue };
-                let json = serde_json::to_string(&t).ok()?;
-                let hash = fingerprint(&json);
-                if Some(hash) == last {
-                    continue;
-                }
-                let event = Event::default().event("transcript").data(json);
-                return Some((Ok(event), (state, principal, name, revocations, Some(hash))));
+                let Some(json) = feed.borrow_and_update().clone() else { continue };
+                let event = Event::default().event("transcript").data(&*json);
+                return Some((Ok(event), (state, principal, name, revocations, feed)));
             }
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
 }
 
 /// `?agent=&cwd=`.

@@ -87,6 +87,8 @@ async fn create(
             "the shell agent is for admins; start a coding agent instead",
         ));
     }
+    let mine = super::conversations::mine(&caller);
+    state.sessions.check_resume(&req.agent, req.resume_from.as_deref(), mine, None).await?;
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
     Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
@@ -116,6 +118,11 @@ async fn edit(
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     check_access(&state, &caller, &name, Action::DriveSessions)?;
+    if let Some(id) = req.resume_from.as_ref() {
+        let agent = state.sessions.record(&name)?.agent;
+        let mine = super::conversations::mine(&caller);
+        state.sessions.check_resume(&agent, id.as_deref(), mine, Some(&name)).await?;
+    }
     let session = state.sessions.edit(&name, req).await?;
     Ok(Json(SessionResponse { ok: true, session }))
 }
