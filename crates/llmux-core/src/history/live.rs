@@ -159,21 +159,22 @@ impl LiveTranscript {
     /// The turns now: the last [`MAX_TURNS`], with a last line whose newline has not come
     /// yet if it already parses (as a whole read would show it).
     pub fn turns(&self) -> Vec<Turn> {
-        let mut turns = match &self.mode {
-            Mode::Lines { tail: Some(t), convert, .. } if !t.partial().is_empty() => {
-                match json_line(t.partial()) {
-                    Some((v, line)) => {
-                        let mut turns = self.turns.clone();
-                        convert(v, line, &mut turns);
-                        turns
-                    }
-                    None => self.turns.clone(),
-                }
-            }
-            _ => self.turns.clone(),
-        };
-        super::cap_turns(&mut turns);
-        turns
+        self.visible().into_owned()
+    }
+
+    /// [`Self::turns`] without a copy when there is no such last line.
+    pub fn visible(&self) -> std::borrow::Cow<'_, [Turn]> {
+        let last = |turns: &[Turn]| turns.len().saturating_sub(MAX_TURNS);
+        if let Mode::Lines { tail: Some(t), convert, .. } = &self.mode
+            && let Some((v, line)) = json_line(t.partial())
+        {
+            let mut turns = self.turns.clone();
+            convert(v, line, &mut turns);
+            let skip = last(&turns);
+            turns.drain(..skip);
+            return std::borrow::Cow::Owned(turns);
+        }
+        std::borrow::Cow::Borrowed(&self.turns[last(&self.turns)..])
     }
 }
 

@@ -4,9 +4,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use llmux_auth::Action;
 use llmux_core::api::{
     Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
@@ -79,8 +82,8 @@ pub(crate) fn mine(caller: &Caller) -> Option<&str> {
 
 /// The live transcript as server-sent events: `event: transcript` with the whole
 /// `TranscriptResponse` at once and whenever it changes. One reader per session serves all
-/// its viewers (it reads only what the agent appended). Ends when the session goes or the
-/// credential is revoked.
+/// its viewers (it reads only what the agent appended), and they share one copy of each
+/// event's bytes. Ends when the session goes or the credential is revoked.
 #[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", tag = "history",
     responses((status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
         (status = 404, body = ErrorBody)))]
@@ -88,14 +91,15 @@ async fn transcript_stream(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> ApiResult<Response> {
     check_access(&state, &caller, &name, Action::ReadSessions)?;
     let feed = state.sessions.transcript_feed(&name, mine(&caller))?;
     let revocations = state.auth.subscribe();
-    let stream = futures_util::stream::unfold(
+    let events = futures_util::stream::unfold(
         (state, caller.0, name, revocations, feed),
         |(state, principal, name, mut revocations, mut feed)| async move {
             loop {
+                let keep_alive = tokio::time::sleep(KEEP_ALIVE);
                 tokio::select! {
                     changed = feed.changed() => changed.ok()?,
                     revoked = revocations.recv() => match revoked {
@@ -103,18 +107,46 @@ async fn transcript_stream(
                         Ok(_) => continue,
                         Err(_) => return None,
                     },
+                    () = keep_alive => {
+                        let ping = vec![Bytes::from_static(b":\n\n")];
+                        return Some((ping, (state, principal, name, revocations, feed)));
+                    }
                 }
                 let record = state.sessions.record(&name).ok()?;
                 if !principal.can_access(&record.owner) {
                     return None;
                 }
                 let Some(json) = feed.borrow_and_update().clone() else { continue };
-                let event = Event::default().event("transcript").data(&*json);
-                return Some((Ok(event), (state, principal, name, revocations, feed)));
+                // The SSE frame `event: transcript\ndata: JSON\n\n`; the JSON (compact, so one
+                // line) is the reader's, not a copy.
+                let frame = vec![
+                    Bytes::from_static(b"event: transcript\ndata: "),
+                    Bytes::from_owner(SharedText(json)),
+                    Bytes::from_static(b"\n\n"),
+                ];
+                return Some((frame, (state, principal, name, revocations, feed)));
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let body = events
+        .flat_map(|frame| futures_util::stream::iter(frame.into_iter().map(Ok::<_, Infallible>)));
+    Ok((
+        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// How long a quiet stream waits before a comment line keeps it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A published transcript, shared by the bodies of every viewer.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// `?agent=&cwd=`.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::super::SessionService;
-use crate::api::TranscriptResponse;
+use crate::api::{TranscriptResponse, Turn};
 use crate::error::Result;
 use crate::history::{self, LiveTranscript};
 
@@ -29,6 +29,9 @@ const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 
 /// The serialized `TranscriptResponse`, `None` until the first read.
 pub type TranscriptFeed = watch::Receiver<Option<Arc<str>>>;
+
+/// A turn and its JSON, by turn id.
+type TurnCache = HashMap<String, (Turn, String)>;
 
 /// (service, session name, whose view: `Some(owner)` or `None` for admins).
 type Key = (usize, String, Option<String>);
@@ -69,13 +72,21 @@ struct Reader {
     supported: bool,
     /// Whether a first value was published.
     published: bool,
+    /// The JSON of each turn last published, by turn id.
+    cache: TurnCache,
 }
 
 async fn run(service: Weak<SessionService>, key: Key, feed: Arc<Feed>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reader = Some(Reader { live: None, resolved: None, supported: true, published: false });
-    let mut last: Option<u64> = None;
+    let mut reader = Some(Reader {
+        live: None,
+        resolved: None,
+        supported: true,
+        published: false,
+        cache: TurnCache::new(),
+    });
+    let mut last: Option<Arc<str>> = None;
     loop {
         tick.tick().await;
         if !keep(&key, &feed) {
@@ -100,10 +111,10 @@ async fn run(service: Weak<SessionService>, key: Key, feed: Arc<Feed>) {
                 continue;
             }
         };
-        let hash = fingerprint(&json);
-        if last != Some(hash) {
-            last = Some(hash);
-            feed.tx.send_replace(Some(json.into()));
+        if last.as_deref() != Some(json.as_str()) {
+            let json: Arc<str> = json.into();
+            last = Some(json.clone());
+            feed.tx.send_replace(Some(json));
         }
     }
 }
@@ -152,21 +163,44 @@ fn json(r: &mut Reader, changed: bool) -> Result<Option<String>> {
         return Ok(None);
     }
     r.published = true;
-    let t = match &r.live {
-        _ if !r.supported => {
-            TranscriptResponse { supported: false, conversation_id: None, turns: vec![] }
-        }
-        Some(l) if l.found() => TranscriptResponse {
-            supported: true,
-            conversation_id: Some(l.id().to_owned()),
-            turns: l.turns(),
-        },
-        _ => TranscriptResponse { supported: true, conversation_id: None, turns: vec![] },
+    let (conversation_id, turns) = match &r.live {
+        Some(l) if r.supported && l.found() => (Some(l.id().to_owned()), l.visible()),
+        _ => (None, std::borrow::Cow::Borrowed(&[][..])),
     };
-    Ok(Some(
-        serde_json::to_string(&t)
-            .map_err(|e| crate::error::Error::io("serialize", std::io::Error::other(e)))?,
-    ))
+    let head = TranscriptResponse { supported: r.supported, conversation_id, turns: vec![] };
+    Ok(Some(splice(&head, &turns, &mut r.cache)?))
+}
+
+/// Serializes `head` with `turns` as its turns, exactly as serde would, reusing the JSON of
+/// every turn that is the same as at the last call (most of them: a transcript grows at its
+/// end), so a change costs the new turns, not the whole transcript.
+fn splice(head: &TranscriptResponse, turns: &[Turn], cache: &mut TurnCache) -> Result<String> {
+    let err = |e| crate::error::Error::io("serialize a transcript", std::io::Error::other(e));
+    let envelope = serde_json::to_string(head).map_err(err)?;
+    let Some(open) = envelope.strip_suffix("[]}") else {
+        // Not the shape expected (cannot happen while `turns` is the last field): no cache.
+        let whole = TranscriptResponse { turns: turns.to_vec(), ..head.clone() };
+        return serde_json::to_string(&whole).map_err(err);
+    };
+    let mut out = String::with_capacity(cache.values().map(|(_, j)| j.len() + 1).sum::<usize>());
+    out.push_str(open);
+    out.push('[');
+    let mut next = TurnCache::with_capacity(turns.len());
+    for (i, turn) in turns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // An unchanged turn moves over (no copy); only new or changed ones are cloned.
+        let entry = match cache.remove(&turn.id) {
+            Some((old, json)) if old == *turn => (old, json),
+            _ => (turn.clone(), serde_json::to_string(turn).map_err(err)?),
+        };
+        out.push_str(&entry.1);
+        next.insert(turn.id.clone(), entry);
+    }
+    out.push_str("]}");
+    *cache = next;
+    Ok(out)
 }
 
 /// Whether the reader still has viewers; when not, it leaves the registry (under its lock,
@@ -190,9 +224,32 @@ fn close(key: &Key, feed: &Arc<Feed>) {
     }
 }
 
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spliced_json_is_what_serde_writes() {
+        let home =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/claude/home");
+        let cwd = std::path::Path::new("/tmp/agents-lab-hist/work-claude");
+        let id = "4bb0e19f-e6c9-4bc5-a825-706d21c4f4e7";
+        let t = history::transcript("claude", &home, cwd, Some(id)).unwrap().unwrap();
+        assert!(t.turns.len() > 3);
+        let mut cache = TurnCache::new();
+        let head =
+            TranscriptResponse { supported: true, conversation_id: Some(id.into()), turns: vec![] };
+        for n in [2, t.turns.len(), t.turns.len()] {
+            let mut turns = t.turns[..n].to_vec();
+            if n == t.turns.len() {
+                // A turn changed in place: its JSON is not reused.
+                turns[0].id.push('x');
+            }
+            let whole = TranscriptResponse { turns: turns.clone(), ..head.clone() };
+            let want = serde_json::to_string(&whole).unwrap();
+            assert_eq!(splice(&head, &turns, &mut cache).unwrap(), want);
+        }
+        let none = TranscriptResponse { supported: false, conversation_id: None, turns: vec![] };
+        assert_eq!(splice(&none, &[], &mut cache).unwrap(), serde_json::to_string(&none).unwrap());
+    }
 }
