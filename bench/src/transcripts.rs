@@ -271,7 +271,7 @@ fn view(socket: &Path, c: &(AtomicU64, AtomicU64), stop: &AtomicBool) {
 fn line(id: &str, n: u64) -> String {
     let text = format!("line {n}: {}", "lorem ipsum dolor sit amet ".repeat(70));
     let ts = llmux_core::time::rfc3339_ms(llmux_core::time::now_ms());
-    let v = if n % 2 == 0 {
+    let v = if n.is_multiple_of(2) {
         serde_json::json!({"type": "user", "uuid": format!("u{n}"), "timestamp": ts,
             "sessionId": id, "message": {"role": "user", "content": text}})
     } else {

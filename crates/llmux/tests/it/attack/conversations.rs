@@ -48,13 +48,13 @@ fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (
 }
 
 /// Opens `/api/sessions/NAME/transcript/stream` and returns its status and first event's
-/// data (`Null` when the status is not 200).
+/// data (`Null` when the status is not 200). HTTP/1.0, so the body is not chunked.
 fn first_stream_event(d: &TestDaemon, token: &str, name: &str) -> (u16, Value) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET /api/sessions/{name}/transcript/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+        "GET /api/sessions/{name}/transcript/stream HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\
          Authorization: Bearer {token}\r\n\r\n",
         d.port
     )
@@ -185,7 +185,7 @@ async fn a_shared_cwd_never_shows_another_users_claude_conversation() {
     // Alice: her own conversation only, in the list, the transcript and the stream.
     let (status, list) = call(&d, &alice, "GET", "/api/sessions/al/conversations", Value::Null);
     assert_eq!(status, 200, "{list}");
-    assert_eq!(ids(&list), [own.clone()], "alice's history lists only hers");
+    assert_eq!(ids(&list), [own.as_str()], "alice's history lists only hers");
     let t = wait_transcript(&d, &alice, "al");
     assert_eq!(t["conversationId"], json!(own));
     assert!(t.to_string().contains("alice reply") && !t.to_string().contains("ADMIN SECRET"));
@@ -223,7 +223,7 @@ async fn a_shared_cwd_never_shows_another_users_claude_conversation() {
     let (status, res) = create(&d, &alice, body);
     assert_eq!(status, 201, "{res}");
     let (_, list) = call(&d, &alice, "GET", "/api/sessions/al2/conversations", Value::Null);
-    assert_eq!(ids(&list), [own.clone()]);
+    assert_eq!(ids(&list), [own.as_str()]);
     // The admin may still resume anything.
     let body = json!({"conversationId": own});
     let (status, res) = call(&d, &root, "POST", "/api/sessions/adm/resume", body);
