@@ -150,7 +150,13 @@ fn between<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
     Some(&text[start..end])
 }
 
-fn convert(v: &Value, turns: &mut Vec<Turn>) {
+/// The transcript file of conversation `id` (whether or not it exists yet).
+pub(super) fn path_of(home: &Path, cwd: &Path, id: &str) -> PathBuf {
+    project_dir(home, cwd).join(format!("{id}.jsonl"))
+}
+
+/// Adds the turns of one line.
+pub(super) fn convert(v: &Value, turns: &mut Vec<Turn>) {
     if is_skipped(v) {
         return;
     }

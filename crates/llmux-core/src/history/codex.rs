@@ -201,7 +201,13 @@ fn exec_output(raw: &str) -> (String, bool) {
     (text, is_error)
 }
 
-fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
+/// The rollout file of conversation `id` in `cwd`, if there is one.
+pub(super) fn locate(home: &Path, cwd: &Path, id: &str) -> Option<PathBuf> {
+    newest_by_mtime(session_files(home, cwd, Some(id)).into_iter().map(|(_, p)| p))
+}
+
+/// Adds the turns of one line.
+pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     if str_of(v, "type") != Some("response_item") {
         return;
     }

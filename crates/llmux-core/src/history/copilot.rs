@@ -177,7 +177,13 @@ pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Op
     Ok(Some(Transcript { conversation_id: id, turns, watch: vec![path.clone()], path }))
 }
 
-fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
+/// The events file of conversation `id` in `cwd`, if the conversation is one of `cwd`'s.
+pub(super) fn locate(home: &Path, cwd: &Path, id: &str) -> Result<Option<PathBuf>> {
+    Ok(all_rows(home, cwd)?.iter().any(|r| r.id == id).then(|| events_path(home, id)))
+}
+
+/// Adds the turns of one line.
+pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     let kind = str_of(v, "type").unwrap_or_default();
     let ts = norm_ts(v.get("timestamp"));
     let id = str_of(v, "id").map(str::to_string).unwrap_or_else(|| {

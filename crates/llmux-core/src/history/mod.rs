@@ -21,8 +21,13 @@ mod claude;
 mod codex;
 mod copilot;
 mod gemini;
+mod live;
 mod opencode;
 mod qwen;
+mod tail;
+
+pub use live::LiveTranscript;
+pub use tail::{Polled, Tail};
 
 /// A transcript keeps at most this many turns (the newest).
 pub const MAX_TURNS: usize = 300;

@@ -110,7 +110,13 @@ fn user_text(v: &Value) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
+/// The transcript file of conversation `id` (whether or not it exists yet).
+pub(super) fn path_of(home: &Path, cwd: &Path, id: &str) -> PathBuf {
+    chats_dir(home, cwd).join(format!("{id}.jsonl"))
+}
+
+/// Adds the turns of one line.
+pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     let ts = norm_ts(v.get("timestamp"));
     let id = str_of(v, "uuid").map(str::to_string).unwrap_or_else(|| super::line_hash(line));
     match str_of(v, "type") {

@@ -1,4 +1,13 @@
 //! Past conversations: listing, resuming, the live transcript, and answering questions.
+//!
+//! Whose conversations are whose: every conversation a session's agent starts (llmux chose
+//! its id) or resumes is recorded durably as the session owner's (table
+//! `conversation_owners`), and kept after the session is removed. For agents that choose
+//! their own ids (Codex, OpenCode) a new conversation is *adopted* by the session it must have
+//! come from (see [`SessionService::adopt`]). Callers pass `mine`: `Some(owner)` limits
+//! everything to that owner's conversations (a non-admin), `None` shows all (an admin).
+
+mod feed;
 
 use std::path::Path;
 
@@ -6,6 +15,7 @@ use super::SessionService;
 use crate::api::{AgentState, Conversation, SessionView, TranscriptResponse};
 use crate::error::{Error, Result};
 use crate::history;
+use crate::store::{ConversationHow, ConversationOwnerRecord, SessionRecord};
 
 /// The pause between the keys of one answer.
 const KEY_PACE: std::time::Duration = std::time::Duration::from_millis(200);
@@ -16,24 +26,88 @@ const NAMED_KEYS: &[&str] = &[
     "C-d", "Home", "End", "PageUp", "PageDown",
 ];
 
+/// Clock slack when matching a conversation's start with a session's spawn, in ms.
+const SPAWN_SLACK_MS: i64 = 2000;
+
 impl SessionService {
-    /// The session's past conversations in its cwd, newest first (`[]` without an adapter).
-    pub async fn conversations(&self, name: &str) -> Result<Vec<Conversation>> {
+    /// The session's past conversations in its cwd, newest first (`[]` without an adapter);
+    /// with `mine`, only those recorded as that owner's.
+    pub async fn conversations(&self, name: &str, mine: Option<&str>) -> Result<Vec<Conversation>> {
         let record = self.record(name)?;
-        let home = self.agent_home(&record);
-        list_blocking(self.detector_of(&record.agent), home, record.cwd.into()).await
+        let me = self.arc();
+        let mine = mine.map(str::to_owned);
+        blocking(move || me.conversations_blocking(&record, mine.as_deref())).await
     }
 
-    /// Conversations of `agent` in `cwd` (`~` expanded), newest first.
+    fn conversations_blocking(
+        &self,
+        record: &SessionRecord,
+        mine: Option<&str>,
+    ) -> Result<Vec<Conversation>> {
+        let kind = self.detector_of(&record.agent);
+        if !history::supported(&kind) {
+            return Ok(Vec::new());
+        }
+        let home = self.agent_home(record);
+        let all = history::list(&kind, &home, Path::new(&record.cwd))?;
+        let Some(owner) = mine else { return Ok(all) };
+        if self.live_id(record).is_none() {
+            self.adopt(record, &kind, &all)?;
+        }
+        let owned = self.store.owned_conversations(&kind, &record.cwd, owner)?;
+        let live = self.live_id(record);
+        Ok(all
+            .into_iter()
+            .filter(|c| owned.contains(&c.id) || live.as_deref() == Some(c.id.as_str()))
+            .collect())
+    }
+
+    /// Conversations of `agent` in `cwd` (`~` expanded), newest first (admins only).
     pub async fn conversations_of(&self, agent: &str, cwd: &str) -> Result<Vec<Conversation>> {
         self.catalog.require(agent)?;
         let cwd = crate::validate::cwd(cwd, &self.opts.home)?;
-        list_blocking(self.detector_of(agent), self.opts.home.clone(), cwd).await
+        let kind = self.detector_of(agent);
+        if !history::supported(&kind) {
+            return Ok(Vec::new());
+        }
+        let home = self.opts.home.clone();
+        blocking(move || history::list(&kind, &home, &cwd)).await
+    }
+
+    /// Refuses (404, the same as for an id that does not exist) to resume conversation `id`
+    /// with `agent` unless `mine` is `None` or the conversation is recorded as that owner's,
+    /// or it is the one session `name` is already in.
+    pub async fn check_resume(
+        &self,
+        agent: &str,
+        id: Option<&str>,
+        mine: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let (Some(id), Some(owner)) = (id.filter(|i| !i.is_empty()), mine) else { return Ok(()) };
+        // Bad input is a 400 whoever asks (the same checks create and edit make).
+        crate::validate::conversation_id(id)?;
+        if history::supported(&self.detector_of(agent)) {
+            history::validate_id(&self.detector_of(agent), id)?;
+        }
+        if name
+            .and_then(|n| self.record(n).ok())
+            .is_some_and(|r| self.live_id(&r).as_deref() == Some(id))
+        {
+            return Ok(());
+        }
+        let (kind, id_owned, owner_owned) =
+            (self.detector_of(agent), id.to_owned(), owner.to_owned());
+        let store = self.store.clone();
+        let owned =
+            blocking(move || store.owns_conversation(&kind, &id_owned, &owner_owned)).await?;
+        if owned { Ok(()) } else { Err(no_conversation(id)) }
     }
 
     /// Respawns the session's agent on conversation `id` (and remembers it as the session's
-    /// resume id). Init prompts are not typed on a resume.
-    pub async fn resume(&self, name: &str, id: &str) -> Result<SessionView> {
+    /// resume id). Init prompts are not typed on a resume. With `mine`, only a conversation
+    /// recorded as that owner's.
+    pub async fn resume(&self, name: &str, id: &str, mine: Option<&str>) -> Result<SessionView> {
         let record = self.record(name)?;
         let kind = self.detector_of(&record.agent);
         if !history::supported(&kind) {
@@ -43,6 +117,7 @@ impl SessionService {
             )));
         }
         history::validate_id(&kind, id)?;
+        self.check_resume(&record.agent, Some(id), mine, Some(name)).await?;
         let req = crate::api::EditSessionRequest {
             resume_from: Some(Some(id.to_owned())),
             ..Default::default()
@@ -54,32 +129,130 @@ impl SessionService {
         Ok(view)
     }
 
-    /// The live conversation as turns (the last 300).
-    pub async fn transcript(&self, name: &str) -> Result<TranscriptResponse> {
+    /// The live conversation as turns (the last 300). With `mine`, never a conversation not
+    /// recorded as that owner's.
+    pub async fn transcript(&self, name: &str, mine: Option<&str>) -> Result<TranscriptResponse> {
         let record = self.record(name)?;
-        if !history::supported(&record.agent) {
-            return Ok(TranscriptResponse {
-                supported: false,
-                conversation_id: None,
-                turns: vec![],
-            });
-        }
-        let home = self.agent_home(&record);
-        let id = self.conversation_id(name);
-        let agent = record.agent.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            history::transcript(&agent, &home, Path::new(&record.cwd), id.as_deref())
+        let me = self.arc();
+        let mine = mine.map(str::to_owned);
+        blocking(move || {
+            let kind = me.detector_of(&record.agent);
+            if !history::supported(&kind) {
+                return Ok(TranscriptResponse {
+                    supported: false,
+                    conversation_id: None,
+                    turns: vec![],
+                });
+            }
+            let found = match me.shown_conversation(&record, mine.as_deref())? {
+                Some(id) => history::transcript(
+                    &kind,
+                    &me.agent_home(&record),
+                    Path::new(&record.cwd),
+                    Some(&id),
+                )?,
+                None => None,
+            };
+            Ok(match found {
+                Some(t) => TranscriptResponse {
+                    supported: true,
+                    conversation_id: Some(t.conversation_id),
+                    turns: t.turns,
+                },
+                None => {
+                    TranscriptResponse { supported: true, conversation_id: None, turns: vec![] }
+                }
+            })
         })
         .await
-        .map_err(|e| Error::io("transcript task failed", std::io::Error::other(e)))??;
-        Ok(match found {
-            Some(t) => TranscriptResponse {
-                supported: true,
-                conversation_id: Some(t.conversation_id),
-                turns: t.turns,
-            },
-            None => TranscriptResponse { supported: true, conversation_id: None, turns: vec![] },
+    }
+
+    /// The transcript of the conversation the session is in (for a reply), never one that
+    /// is not its owner's. Blocking.
+    pub(super) fn own_transcript(&self, record: &SessionRecord) -> Option<history::Transcript> {
+        let id = self.shown_conversation(record, Some(&record.owner)).ok()??;
+        let kind = self.detector_of(&record.agent);
+        history::transcript(&kind, &self.agent_home(record), Path::new(&record.cwd), Some(&id))
+            .ok()?
+    }
+
+    /// The conversation a viewer is shown as the session's live one: the one llmux chose or
+    /// resumed, else one adopted now; an admin (`mine` = `None`) falls back to the newest in
+    /// the cwd, as before. Blocking (may list the cwd's conversations).
+    fn shown_conversation(
+        &self,
+        record: &SessionRecord,
+        mine: Option<&str>,
+    ) -> Result<Option<String>> {
+        if let Some(id) = self.live_id(record) {
+            return Ok(Some(id));
+        }
+        let kind = self.detector_of(&record.agent);
+        if !history::supported(&kind) {
+            return Ok(None);
+        }
+        let all = history::list(&kind, &self.agent_home(record), Path::new(&record.cwd))?;
+        if let Some(id) = self.adopt(record, &kind, &all)? {
+            return Ok(Some(id));
+        }
+        Ok(match mine {
+            None => all.into_iter().next().map(|c| c.id),
+            Some(_) => None,
         })
+    }
+
+    /// The conversation llmux knows the session is in (chose, resumed or adopted).
+    fn live_id(&self, record: &SessionRecord) -> Option<String> {
+        self.conversations_get(&record.name).or_else(|| record.resume_from.clone())
+    }
+
+    /// For a session whose agent chose its own conversation id: takes the newest of `all`
+    /// (the cwd's conversations, newest first) as the session's, when that is certain
+    /// enough: no owner has it yet, it began after the session's agent was spawned, and no
+    /// other session of the same agent and cwd with an unknown conversation was spawned
+    /// before it began (then it is ambiguous, and nobody gets it). Blocking.
+    fn adopt(
+        &self,
+        record: &SessionRecord,
+        kind: &str,
+        all: &[Conversation],
+    ) -> Result<Option<String>> {
+        let Some(newest) = all.first() else { return Ok(None) };
+        let Some(began) = newest
+            .started_at
+            .as_deref()
+            .or(newest.last_message_at.as_deref())
+            .and_then(crate::time::parse_rfc3339_ms)
+        else {
+            return Ok(None);
+        };
+        if began + SPAWN_SLACK_MS < record.started_at {
+            return Ok(None);
+        }
+        let rivals = self.records.read().expect("records lock").values().any(|r| {
+            r.name != record.name
+                && r.cwd == record.cwd
+                && self.detector_of(&r.agent) == kind
+                && r.started_at <= began + SPAWN_SLACK_MS
+                && self.live_id(r).is_none()
+        });
+        if rivals || self.store.conversation_claimed(kind, &newest.id)? {
+            return Ok(None);
+        }
+        self.store.record_conversation_owner(&claim(
+            record,
+            kind,
+            &newest.id,
+            ConversationHow::Adopted,
+        ))?;
+        self.store.set_conversation(&record.name, Some(&newest.id))?;
+        self.conversations
+            .lock()
+            .expect("conversations lock")
+            .insert(record.name.clone(), newest.id.clone());
+        self.notify();
+        tracing::info!(session.name = %record.name, conversation = %newest.id, "conversation adopted");
+        Ok(Some(newest.id.clone()))
     }
 
     /// Chooses option `index` of the question the agent shows now.
@@ -156,21 +329,64 @@ impl SessionService {
         }
     }
 
+    /// Stores, at a spawn, the conversation the session's agent is in (kept across daemon
+    /// restarts: which transcript is live) and records it as the session owner's.
+    pub(super) async fn remember_conversation(&self, record: &SessionRecord) -> Result<()> {
+        let id = self.conversations_get(&record.name);
+        let kind = self.detector_of(&record.agent);
+        let owner = id.as_deref().filter(|_| history::supported(&kind)).map(|id| {
+            let how = if record.resume_from.as_deref() == Some(id) {
+                ConversationHow::Resumed
+            } else {
+                ConversationHow::Started
+            };
+            claim(record, &kind, id, how)
+        });
+        let name = record.name.clone();
+        self.db(move |s| {
+            s.set_conversation(&name, id.as_deref())?;
+            match owner {
+                Some(rec) => s.record_conversation_owner(&rec),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
     /// The conversation id llmux chose or resumed for the session's current agent, if any.
     pub(super) fn conversations_get(&self, name: &str) -> Option<String> {
         self.conversations.lock().expect("conversations lock").get(name).cloned()
     }
+
+    /// The service as an `Arc` (it always is one: see [`SessionService::start`]).
+    fn arc(&self) -> std::sync::Arc<SessionService> {
+        self.me.get().and_then(std::sync::Weak::upgrade).expect("the service is alive")
+    }
 }
 
-async fn list_blocking(
-    agent: String,
-    home: std::path::PathBuf,
-    cwd: std::path::PathBuf,
-) -> Result<Vec<Conversation>> {
-    if !history::supported(&agent) {
-        return Ok(Vec::new());
+fn claim(
+    record: &SessionRecord,
+    kind: &str,
+    id: &str,
+    how: ConversationHow,
+) -> ConversationOwnerRecord {
+    ConversationOwnerRecord {
+        agent: kind.to_owned(),
+        cwd: record.cwd.clone(),
+        conversation_id: id.to_owned(),
+        owner: record.owner.clone(),
+        how,
+        session: record.name.clone(),
+        recorded_at: crate::time::now_ms(),
     }
-    tokio::task::spawn_blocking(move || history::list(&agent, &home, &cwd))
+}
+
+fn no_conversation(id: &str) -> Error {
+    Error::NotFound(format!("no conversation {id:?} of yours to resume"))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::io("history task failed", std::io::Error::other(e)))?
 }

@@ -119,9 +119,7 @@ impl SessionService {
             &agent.detector,
             record.resume_from.as_deref(),
         ));
-        // Kept across daemon restarts: which transcript is live.
-        let (name, id) = (record.name.clone(), self.conversations_get(&record.name));
-        self.db(move |s| s.set_conversation(&name, id.as_deref())).await?;
+        self.remember_conversation(record).await?;
         if !Path::new(&record.cwd).is_dir() {
             return Err(Error::invalid(format!("cwd does not exist: {}", record.cwd)));
         }

@@ -108,14 +108,8 @@ impl SessionService {
 
     fn transcript_reply(&self, name: &str, prompt: &str) -> FromTranscript {
         let Ok(record) = self.record(name) else { return FromTranscript::NoTranscript };
-        let home = self.agent_home(&record);
-        let id = self.conversation_id(name);
-        let Ok(Some(transcript)) = history::transcript(
-            &self.detector_of(&record.agent),
-            &home,
-            std::path::Path::new(&record.cwd),
-            id.as_deref(),
-        ) else {
+        // Never another owner's conversation in the same cwd.
+        let Some(transcript) = self.own_transcript(&record) else {
             return FromTranscript::NoTranscript;
         };
         let first = prompt.lines().next().unwrap_or_default().trim();

@@ -4,9 +4,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use llmux_auth::Action;
 use llmux_core::api::{
     Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
@@ -38,8 +41,13 @@ async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
+<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.conversations(&name).await?))
+=======
+    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    Ok(Json(state.sessions.conversations(&name, mine(&caller)).await?))
+>>>>>>> wt-convo
 }
 
 /// Respawn the session's agent on a past conversation (no init prompts).
@@ -53,8 +61,13 @@ async fn resume(
     Path(name): Path<String>,
     Json(req): Json<ResumeRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
+<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.resume(&name, &req.conversation_id).await?;
+=======
+    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    let session = state.sessions.resume(&name, &req.conversation_id, mine(&caller)).await?;
+>>>>>>> wt-convo
     state.auth.audit(&caller.0.actor(), "session_resumed", &name, &req.conversation_id).await;
     Ok(Json(SessionResponse { ok: true, session }))
 }
@@ -67,13 +80,25 @@ async fn transcript(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TranscriptResponse>> {
+<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.transcript(&name).await?))
+=======
+    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    Ok(Json(state.sessions.transcript(&name, mine(&caller)).await?))
+}
+
+/// Whose conversations the caller may see: `None` (all) for an admin, else the caller's own
+/// (those their sessions started or resumed; a non-admin reaches only their own sessions).
+pub(crate) fn mine(caller: &Caller) -> Option<&str> {
+    (!caller.0.is_admin()).then(|| caller.0.owner())
+>>>>>>> wt-convo
 }
 
 /// The live transcript as server-sent events: `event: transcript` with the whole
-/// `TranscriptResponse` at once and whenever it changes (checked twice a second while
-/// someone watches). Ends when the session goes or the credential is revoked.
+/// `TranscriptResponse` at once and whenever it changes. One reader per session serves all
+/// its viewers (it reads only what the agent appended), and they share one copy of each
+/// event's bytes. Ends when the session goes or the credential is revoked.
 #[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", tag = "history",
     responses((status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
         (status = 404, body = ErrorBody)))]
@@ -81,48 +106,67 @@ async fn transcript_stream(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+<<<<<<< HEAD
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
+=======
+) -> ApiResult<Response> {
+    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let feed = state.sessions.transcript_feed(&name, mine(&caller))?;
+>>>>>>> wt-convo
     let revocations = state.auth.subscribe();
-    let stream = futures_util::stream::unfold(
-        (state, caller.0, name, revocations, None::<u64>),
-        |(state, principal, name, mut revocations, last)| async move {
-            let mut first = last.is_none();
+    let events = futures_util::stream::unfold(
+        (state, caller.0, name, revocations, feed),
+        |(state, principal, name, mut revocations, mut feed)| async move {
             loop {
-                if !first {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        revoked = revocations.recv() => match revoked {
-                            Ok(r) if principal.is_revoked_by(&r) => return None,
-                            Ok(_) => continue,
-                            Err(_) => return None,
-                        },
+                let keep_alive = tokio::time::sleep(KEEP_ALIVE);
+                tokio::select! {
+                    changed = feed.changed() => changed.ok()?,
+                    revoked = revocations.recv() => match revoked {
+                        Ok(r) if principal.is_revoked_by(&r) => return None,
+                        Ok(_) => continue,
+                        Err(_) => return None,
+                    },
+                    () = keep_alive => {
+                        let ping = vec![Bytes::from_static(b":\n\n")];
+                        return Some((ping, (state, principal, name, revocations, feed)));
                     }
                 }
-                first = false;
                 let record = state.sessions.record(&name).ok()?;
                 if !principal.can_access(&record.owner) {
                     return None;
                 }
-                let Ok(t) = state.sessions.transcript(&name).await else { continue };
-                let json = serde_json::to_string(&t).ok()?;
-                let hash = fingerprint(&json);
-                if Some(hash) == last {
-                    continue;
-                }
-                let event = Event::default().event("transcript").data(json);
-                return Some((Ok(event), (state, principal, name, revocations, Some(hash))));
+                let Some(json) = feed.borrow_and_update().clone() else { continue };
+                // The SSE frame `event: transcript\ndata: JSON\n\n`; the JSON (compact, so one
+                // line) is the reader's, not a copy.
+                let frame = vec![
+                    Bytes::from_static(b"event: transcript\ndata: "),
+                    Bytes::from_owner(SharedText(json)),
+                    Bytes::from_static(b"\n\n"),
+                ];
+                return Some((frame, (state, principal, name, revocations, feed)));
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let body = events
+        .flat_map(|frame| futures_util::stream::iter(frame.into_iter().map(Ok::<_, Infallible>)));
+    Ok((
+        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
+/// How long a quiet stream waits before a comment line keeps it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A published transcript, shared by the bodies of every viewer.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// `?agent=&cwd=`.

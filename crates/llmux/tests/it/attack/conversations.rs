@@ -1,1 +1,281 @@
 //! Attacks: conversations (see the table in the parent module).
+//!
+//! Finding 7: a non-admin's own session in the same cwd as an admin's listed, resumed and
+//! streamed the admin's conversation (Claude Code: every transcript of the cwd is listed;
+//! Codex and OpenCode: the live transcript fell back to the newest conversation in the cwd).
+//! Here an admin (`root`) and a non-admin (`alice`) each run sessions of `claude` and `codex`
+//! (the fake agent under those names on the daemon's PATH) in one directory, and transcripts
+//! are written into the daemon's HOME where and how the real CLIs write them. The admin's
+//! own view is the positive control: it shows the admin's conversation, so the fixtures
+//! parse and alice not seeing it means something.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::authz::{token, user};
+use crate::harness::{TestDaemon, fake_agent};
+
+/// A daemon whose PATH finds the fake agent as `claude` and `codex`, with an admin `root`
+/// and a non-admin `alice`; returns (daemon, bin dir to keep, root's token, alice's token).
+async fn daemon() -> (TestDaemon, tempfile::TempDir, String, String) {
+    let bin = tempfile::tempdir().unwrap();
+    for name in ["claude", "codex"] {
+        std::os::unix::fs::symlink(fake_agent(), bin.path().join(name)).unwrap();
+    }
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let d = TestDaemon::start_with_env(&[("PATH", &path)]).await;
+    user(&d, "root", true).await;
+    user(&d, "alice", false).await;
+    let (root, _) = token(&d, "root", "admin", None).await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    (d, bin, root, alice)
+}
+
+/// A request over TCP with a bearer token; returns (status, JSON body).
+fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    let text = if body.is_null() { String::new() } else { body.to_string() };
+    if !text.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let (status, res) = d.http(method, path, &headers, &text);
+    let json = res.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
+    (status, json.unwrap_or(Value::Null))
+}
+
+/// Opens `/api/sessions/NAME/transcript/stream` and returns its status and first event's
+/// data (`Null` when the status is not 200). HTTP/1.0, so the body is not chunked.
+fn first_stream_event(d: &TestDaemon, token: &str, name: &str) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /api/sessions/{name}/transcript/stream HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\
+         Authorization: Bearer {token}\r\n\r\n",
+        d.port
+    )
+    .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = s.read(&mut buf).unwrap_or(0);
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        let status: u16 = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        if status != 0 && status != 200 {
+            return (status, Value::Null);
+        }
+        if let Some(i) = text.find("event: transcript\ndata: ") {
+            let rest = &text[i + "event: transcript\ndata: ".len()..];
+            if let Some(end) = rest.find('\n') {
+                return (status, serde_json::from_str(&rest[..end]).unwrap());
+            }
+        }
+        assert!(n > 0 && Instant::now() < deadline, "no transcript event: {text}");
+    }
+}
+
+fn now_rfc3339() -> String {
+    llmux_core::time::rfc3339_ms(llmux_core::time::now_ms())
+}
+
+/// Appends JSON lines to a file (creating it and its directory).
+fn append(path: &Path, lines: &[Value]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// Writes a Claude Code transcript for conversation `id` in `cwd`: one prompt, one reply.
+fn claude_transcript(home: &Path, cwd: &str, id: &str, prompt: &str, reply: &str) {
+    let dir: String =
+        cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let path = home.join(".claude/projects").join(dir).join(format!("{id}.jsonl"));
+    let ts = now_rfc3339();
+    append(
+        &path,
+        &[
+            json!({"type": "user", "uuid": format!("{id}-u"), "parentUuid": null, "timestamp": ts,
+                   "sessionId": id, "cwd": cwd, "message": {"role": "user", "content": prompt}}),
+            json!({"type": "assistant", "uuid": format!("{id}-a"), "parentUuid": format!("{id}-u"),
+                   "timestamp": ts, "sessionId": id, "cwd": cwd,
+                   "message": {"role": "assistant", "content": [{"type": "text", "text": reply}]}}),
+        ],
+    );
+}
+
+/// Writes a Codex rollout for conversation `id` in `cwd`: the meta line, a prompt, a reply.
+fn codex_rollout(home: &Path, cwd: &str, id: &str, prompt: &str, reply: &str) -> PathBuf {
+    let path = home
+        .join(".codex/sessions/2026/12/03")
+        .join(format!("rollout-2026-12-03T21-00-00-{id}.jsonl"));
+    let ts = now_rfc3339();
+    let message = |role: &str, kind: &str, text: &str| {
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message",
+               "role": role, "content": [{"type": kind, "text": text}]}})
+    };
+    append(
+        &path,
+        &[
+            json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "cwd": cwd}}),
+            message("user", "input_text", prompt),
+            message("assistant", "output_text", reply),
+        ],
+    );
+    path
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls the session's transcript as `token` until it shows a conversation.
+fn wait_transcript(d: &TestDaemon, token: &str, name: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, t) =
+            call(d, token, "GET", &format!("/api/sessions/{name}/transcript"), Value::Null);
+        assert_eq!(status, 200, "{t}");
+        if t["conversationId"].is_string() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{name} never showed a conversation: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn create(d: &TestDaemon, token: &str, body: Value) -> (u16, Value) {
+    call(d, token, "POST", "/api/sessions", body)
+}
+
+#[tokio::test]
+async fn a_shared_cwd_never_shows_another_users_claude_conversation() {
+    let (d, _bin, root, alice) = daemon().await;
+    let cwd = d.work().display().to_string();
+    let (status, adm) = create(&d, &root, json!({"agent": "claude", "name": "adm", "cwd": cwd}));
+    assert_eq!(status, 201, "{adm}");
+    let (status, mine) = create(&d, &alice, json!({"agent": "claude", "name": "al", "cwd": cwd}));
+    assert_eq!(status, 201, "{mine}");
+    let cwd = adm["session"]["cwd"].as_str().unwrap().to_owned();
+    let secret = adm["session"]["conversationId"].as_str().expect("llmux chose an id").to_owned();
+    let own = mine["session"]["conversationId"].as_str().expect("llmux chose an id").to_owned();
+    claude_transcript(&d.home(), &cwd, &secret, "admin question", "ADMIN SECRET reply");
+    claude_transcript(&d.home(), &cwd, &own, "alice question", "alice reply");
+
+    // The admin sees both (the fixtures parse).
+    let (status, all) = call(&d, &root, "GET", "/api/sessions/adm/conversations", Value::Null);
+    assert_eq!(status, 200, "{all}");
+    let mut both = ids(&all);
+    both.sort();
+    let mut want = vec![secret.clone(), own.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    assert!(wait_transcript(&d, &root, "adm").to_string().contains("ADMIN SECRET"));
+
+    // Alice: her own conversation only, in the list, the transcript and the stream.
+    let (status, list) = call(&d, &alice, "GET", "/api/sessions/al/conversations", Value::Null);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), [own.as_str()], "alice's history lists only hers");
+    let t = wait_transcript(&d, &alice, "al");
+    assert_eq!(t["conversationId"], json!(own));
+    assert!(t.to_string().contains("alice reply") && !t.to_string().contains("ADMIN SECRET"));
+    let (status, event) = first_stream_event(&d, &alice, "al");
+    assert_eq!(status, 200);
+    assert_eq!(event["conversationId"], json!(own), "{event}");
+    assert!(!event.to_string().contains("ADMIN SECRET"));
+
+    // Resuming the admin's conversation: 404 from every door, the same as a made-up id.
+    let madeup = "0e0e0e0e-0e0e-4e0e-8e0e-0e0e0e0e0e0e";
+    for id in [&secret, &madeup.to_owned()] {
+        let body = json!({"conversationId": id});
+        let (status, res) = call(&d, &alice, "POST", "/api/sessions/al/resume", body);
+        assert_eq!(status, 404, "resume {id}: {res}");
+        assert!(res["error"].is_string(), "{res}");
+        let (status, res) =
+            call(&d, &alice, "PATCH", "/api/sessions/al", json!({"resumeFrom": id}));
+        assert_eq!(status, 404, "edit {id}: {res}");
+        let body = json!({"agent": "claude", "name": "al-steal", "cwd": cwd, "resumeFrom": id});
+        let (status, res) = create(&d, &alice, body);
+        assert_eq!(status, 404, "create {id}: {res}");
+    }
+    let (_, session) = call(&d, &alice, "GET", "/api/sessions/al", Value::Null);
+    assert_ne!(session["resumeFrom"], json!(secret), "{session}");
+    let (status, _) = call(&d, &alice, "GET", "/api/sessions/al-steal", Value::Null);
+    assert_eq!(status, 404, "no session was made");
+    // Bad input is still a 400, not a 404.
+    let (status, _) = call(&d, &alice, "PATCH", "/api/sessions/al", json!({"resumeFrom": "$(id)"}));
+    assert_eq!(status, 400);
+
+    // Her history stays hers after the session is gone: a new session lists it and resumes it.
+    let (status, res) = call(&d, &alice, "DELETE", "/api/sessions/al?force=true", Value::Null);
+    assert_eq!(status, 200, "{res}");
+    let body = json!({"agent": "claude", "name": "al2", "cwd": cwd, "resumeFrom": own});
+    let (status, res) = create(&d, &alice, body);
+    assert_eq!(status, 201, "{res}");
+    let (_, list) = call(&d, &alice, "GET", "/api/sessions/al2/conversations", Value::Null);
+    assert_eq!(ids(&list), [own.as_str()]);
+    // The admin may still resume anything.
+    let body = json!({"conversationId": own});
+    let (status, res) = call(&d, &root, "POST", "/api/sessions/adm/resume", body);
+    assert_eq!(status, 200, "{res}");
+}
+
+#[tokio::test]
+async fn codex_newest_in_the_cwd_never_crosses_owners() {
+    let (d, _bin, root, alice) = daemon().await;
+    let cwd = d.work().display().to_string();
+    let (status, adm) = create(&d, &root, json!({"agent": "codex", "name": "adm-cx", "cwd": cwd}));
+    assert_eq!(status, 201, "{adm}");
+    let (status, res) = create(&d, &alice, json!({"agent": "codex", "name": "al-cx", "cwd": cwd}));
+    assert_eq!(status, 201, "{res}");
+    let cwd = adm["session"]["cwd"].as_str().unwrap().to_owned();
+    assert!(adm["session"]["conversationId"].is_null(), "codex chooses its own ids");
+
+    // The admin's session starts a conversation: the newest in the cwd.
+    let secret = "01a21ba0-69c4-7420-93ef-881ce78c68fb";
+    codex_rollout(&d.home(), &cwd, secret, "admin codex question", "ADMIN SECRET codex");
+    let t = wait_transcript(&d, &root, "adm-cx");
+    assert_eq!(t["conversationId"], json!(secret), "the admin sees it (fixture parses)");
+
+    // Alice's session is the other candidate: nothing is shown to her, nothing is hers.
+    let (status, t) = call(&d, &alice, "GET", "/api/sessions/al-cx/transcript", Value::Null);
+    assert_eq!(status, 200);
+    assert!(t["conversationId"].is_null() && !t.to_string().contains("ADMIN SECRET"), "{t}");
+    let (status, event) = first_stream_event(&d, &alice, "al-cx");
+    assert_eq!(status, 200);
+    assert!(event["conversationId"].is_null() && !event.to_string().contains("ADMIN"), "{event}");
+    let (_, list) = call(&d, &alice, "GET", "/api/sessions/al-cx/conversations", Value::Null);
+    assert_eq!(ids(&list), Vec::<String>::new());
+    let body = json!({"conversationId": secret});
+    let (status, res) = call(&d, &alice, "POST", "/api/sessions/al-cx/resume", body);
+    assert_eq!(status, 404, "{res}");
+
+    // The admin resumes theirs (so it is recorded as the admin's); alice's own next
+    // conversation is then hers alone.
+    let body = json!({"conversationId": secret});
+    let (status, res) = call(&d, &root, "POST", "/api/sessions/adm-cx/resume", body);
+    assert_eq!(status, 200, "{res}");
+    std::thread::sleep(Duration::from_millis(20));
+    let own = "01a21ba1-75fa-7613-a6d7-668de66c1c80";
+    codex_rollout(&d.home(), &cwd, own, "alice codex question", "alice codex reply");
+    let t = wait_transcript(&d, &alice, "al-cx");
+    assert_eq!(t["conversationId"], json!(own), "{t}");
+    assert!(t.to_string().contains("alice codex reply") && !t.to_string().contains("ADMIN"));
+    let (_, list) = call(&d, &alice, "GET", "/api/sessions/al-cx/conversations", Value::Null);
+    assert_eq!(ids(&list), [own.to_owned()]);
+    let (_, event) = first_stream_event(&d, &alice, "al-cx");
+    assert_eq!(event["conversationId"], json!(own), "{event}");
+    // The admin still sees both.
+    let (_, list) = call(&d, &root, "GET", "/api/sessions/adm-cx/conversations", Value::Null);
+    assert_eq!(ids(&list).len(), 2, "{list}");
+}
