@@ -5,11 +5,8 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
-<<<<<<< HEAD
-mod owners;
-=======
 mod conversations;
->>>>>>> wt-convo
+mod owners;
 mod push;
 mod sessions;
 
@@ -20,11 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
-<<<<<<< HEAD
-pub use owners::{DeletedUser, UserSessions};
-=======
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
->>>>>>> wt-convo
+pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -37,12 +31,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
     include_str!("../../migrations/0005_push_sessions_follow.sql"),
-<<<<<<< HEAD
-    // 0006 and 0007 come from other branches; keep the list in file order when merging.
-    include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
-=======
     include_str!("../../migrations/0007_conversation_owners.sql"),
->>>>>>> wt-convo
+    include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
 ];
 
 /// The database handle.

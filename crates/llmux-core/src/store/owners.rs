@@ -65,6 +65,9 @@ impl Store {
         match sessions {
             UserSessions::End => {
                 tx.execute("DELETE FROM sessions WHERE owner_id = ?1", [id])?;
+                // Their conversations are nobody's now: a new account of the same name must
+                // not see them.
+                tx.execute("DELETE FROM conversation_owners WHERE owner = ?1", [username])?;
                 out.ended = owned;
             }
             UserSessions::Transfer(to) => {
@@ -102,6 +105,12 @@ impl Store {
                     )?;
                     out.moved.push((old, new));
                 }
+                // Their conversations go with their sessions.
+                tx.execute(
+                    "UPDATE OR IGNORE conversation_owners SET owner = ?1 WHERE owner = ?2",
+                    params![to, username],
+                )?;
+                tx.execute("DELETE FROM conversation_owners WHERE owner = ?1", [username])?;
             }
         }
         out.tokens = tx.execute(

@@ -284,6 +284,17 @@ mod tests {
         store.insert_session(&owned("fix@alice", "alice")).unwrap();
         store.insert_session(&owned("notes@alice", "alice")).unwrap();
         store.insert_session(&owned("fix@bob", "bob")).unwrap();
+        let conversation = |id: &str, owner: &str| crate::store::ConversationOwnerRecord {
+            agent: "claude".into(),
+            cwd: "/w".into(),
+            conversation_id: id.into(),
+            owner: owner.into(),
+            how: crate::store::ConversationHow::Started,
+            session: "fix".into(),
+            recorded_at: 1,
+        };
+        store.record_conversation_owner(&conversation("c-alice", "alice")).unwrap();
+        store.record_conversation_owner(&conversation("c-bob", "bob")).unwrap();
         // a user with sessions cannot just vanish: the foreign key holds
         assert!(store.conn().execute("DELETE FROM users WHERE username = 'alice'", []).is_err());
 
@@ -303,12 +314,17 @@ mod tests {
         let names: Vec<_> = store.list_sessions().unwrap().into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["fix-2@bob", "fix@bob", "notes@bob"]);
         assert!(store.list_sessions().unwrap().iter().all(|r| r.owner == "bob"));
+        assert!(store.owns_conversation("claude", "c-alice", "bob").unwrap(), "handed over");
+        assert!(!store.owns_conversation("claude", "c-alice", "alice").unwrap());
 
         add_user(&store, "alice");
         assert!(store.user_id("alice").unwrap().unwrap() > alice, "ids are never reused");
         let deleted = store.delete_user("bob", &UserSessions::End).unwrap();
         assert_eq!(deleted.ended, ["fix-2@bob", "fix@bob", "notes@bob"]);
         assert!(store.list_sessions().unwrap().is_empty());
+        // a new account of a deleted user's name inherits none of their conversations
+        add_user(&store, "bob");
+        assert!(store.owned_conversations("claude", "/w", "bob").unwrap().is_empty());
     }
 
     /// Migration 0008 on a database of the old schema: users' sessions get their canonical

@@ -41,13 +41,8 @@ async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
-<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.conversations(&name).await?))
-=======
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.conversations(&name, mine(&caller)).await?))
->>>>>>> wt-convo
 }
 
 /// Respawn the session's agent on a past conversation (no init prompts).
@@ -61,13 +56,8 @@ async fn resume(
     Path(name): Path<String>,
     Json(req): Json<ResumeRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
-    let session = state.sessions.resume(&name, &req.conversation_id).await?;
-=======
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.resume(&name, &req.conversation_id, mine(&caller)).await?;
->>>>>>> wt-convo
     state.auth.audit(&caller.0.actor(), "session_resumed", &name, &req.conversation_id).await;
     Ok(Json(SessionResponse { ok: true, session }))
 }
@@ -80,11 +70,7 @@ async fn transcript(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TranscriptResponse>> {
-<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.transcript(&name).await?))
-=======
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
     Ok(Json(state.sessions.transcript(&name, mine(&caller)).await?))
 }
 
@@ -92,7 +78,6 @@ async fn transcript(
 /// (those their sessions started or resumed; a non-admin reaches only their own sessions).
 pub(crate) fn mine(caller: &Caller) -> Option<&str> {
     (!caller.0.is_admin()).then(|| caller.0.owner())
->>>>>>> wt-convo
 }
 
 /// The live transcript as server-sent events: `event: transcript` with the whole
@@ -106,14 +91,9 @@ async fn transcript_stream(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-<<<<<<< HEAD
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-=======
 ) -> ApiResult<Response> {
-    check_access(&state, &caller, &name, Action::ReadSessions)?;
+    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     let feed = state.sessions.transcript_feed(&name, mine(&caller))?;
->>>>>>> wt-convo
     let revocations = state.auth.subscribe();
     let events = futures_util::stream::unfold(
         (state, caller.0, name, revocations, feed),

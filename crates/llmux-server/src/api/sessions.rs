@@ -110,13 +110,10 @@ async fn create(
             "the shell agent is for admins; start a coding agent instead",
         ));
     }
-<<<<<<< HEAD
     let mut req = req;
     req.parent = req.parent.map(|p| names::resolve(&p, caller.0.owner()));
-=======
     let mine = super::conversations::mine(&caller);
     state.sessions.check_resume(&req.agent, req.resume_from.as_deref(), mine, None).await?;
->>>>>>> wt-convo
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
     Ok((
@@ -148,7 +145,6 @@ async fn edit(
     Path(name): Path<String>,
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-<<<<<<< HEAD
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let mut req = req;
     if let Some(new) = req.name.as_mut().filter(|n| n.contains(names::SEP)) {
@@ -164,13 +160,11 @@ async fn edit(
             ));
         }
         *new = base.to_owned();
-=======
-    check_access(&state, &caller, &name, Action::DriveSessions)?;
+    }
     if let Some(id) = req.resume_from.as_ref() {
         let agent = state.sessions.record(&name)?.agent;
         let mine = super::conversations::mine(&caller);
         state.sessions.check_resume(&agent, id.as_deref(), mine, Some(&name)).await?;
->>>>>>> wt-convo
     }
     let session = state.sessions.edit(&name, req).await?;
     Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
