@@ -17,11 +17,30 @@ use crate::state::{AppState, WebPolicy};
 /// Name of the browser session cookie.
 pub const COOKIE: &str = "llmux_session";
 
-/// Headers that mean "a proxy relayed this": never acceptable on the local socket.
-fn is_proxy_header(name: &str) -> bool {
-    name.starts_with("x-forwarded-")
-        || name.starts_with("tailscale-")
-        || matches!(name, "forwarded" | "via" | "x-real-ip")
+/// Headers that mean "a proxy relayed this": never acceptable on the local socket. `name` is
+/// lower case (as `http` stores header names). Prefixes catch whole families (`X-Forwarded-*`,
+/// `Tailscale-*`, `X-Envoy-*`); the list names the client-address headers of common proxies,
+/// CDNs and load balancers (nginx, Apache, Envoy, Cloudflare, Akamai, Fastly, Rackspace, …).
+pub(crate) fn is_proxy_header(name: &str) -> bool {
+    const PREFIXES: [&str; 5] =
+        ["x-forwarded", "tailscale-", "x-envoy-", "x-original-forwarded", "x-proxyuser"];
+    const NAMES: [&str; 14] = [
+        "forwarded",
+        "forwarded-for",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "cf-connecting-ipv6",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// Unix socket: the kernel checked the peer uid at accept, so the caller is the local
@@ -330,6 +349,18 @@ mod tests {
             same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "same-origin")])),
             Some(true)
         );
+    }
+
+    #[test]
+    fn relay_headers() {
+        for name in ["x-forwarded", "x-forwarded-for", "x-client-ip", "true-client-ip",
+            "x-envoy-external-address", "x-original-forwarded-for", "x-proxyuser-ip", "client-ip"]
+        {
+            assert!(is_proxy_header(name), "{name}");
+        }
+        for name in ["host", "origin", "x-requested-with", "content-type", "authorization"] {
+            assert!(!is_proxy_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::sessions::visible;
 use crate::AppState;
+use crate::conn::StreamKind;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
@@ -26,12 +27,15 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// one of the caller's agents changes state. Ends when the caller's credential is revoked.
 #[utoipa::path(get, path = "/api/events", tag = "sessions",
     responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]) and `event: state` (data = StateEvent)"),
-        (status = 403, body = ErrorBody)))]
+        (status = 403, body = ErrorBody),
+        (status = 429, description = "the caller already has the maximum of event streams open (`server.limits.maxEventStreamsPerUser`)", body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Action::ReadSessions)?;
+    // Held by the stream: the slot frees when the client goes away.
+    let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
     let changes = state.sessions.watch();
     let revocations = state.auth.subscribe();
     let states = state.sessions.state_events();
@@ -78,6 +82,10 @@ async fn events(
             Some((Ok(event), (state, principal, changes, revocations, states, false)))
         },
     );
+    let stream = futures_util::StreamExt::map(stream, move |event| {
+        let _ = &slot;
+        event
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
