@@ -97,10 +97,9 @@ where
         };
         tasks.spawn(serve_conn(io, permit, app.clone(), policy, shutdown.clone()));
     }
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let _ =
+        tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} })
+            .await;
     tasks.abort_all();
     Ok(())
 }
@@ -202,7 +201,11 @@ impl Activity {
     fn new() -> Self {
         let now = Instant::now();
         Activity {
-            state: Mutex::new(ActivityState { in_flight: 0, head_since: Some(now), idle_since: now }),
+            state: Mutex::new(ActivityState {
+                in_flight: 0,
+                head_since: Some(now),
+                idle_since: now,
+            }),
             changed: Notify::new(),
         }
     }

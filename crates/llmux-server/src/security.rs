@@ -353,9 +353,16 @@ mod tests {
 
     #[test]
     fn relay_headers() {
-        for name in ["x-forwarded", "x-forwarded-for", "x-client-ip", "true-client-ip",
-            "x-envoy-external-address", "x-original-forwarded-for", "x-proxyuser-ip", "client-ip"]
-        {
+        for name in [
+            "x-forwarded",
+            "x-forwarded-for",
+            "x-client-ip",
+            "true-client-ip",
+            "x-envoy-external-address",
+            "x-original-forwarded-for",
+            "x-proxyuser-ip",
+            "client-ip",
+        ] {
             assert!(is_proxy_header(name), "{name}");
         }
         for name in ["host", "origin", "x-requested-with", "content-type", "authorization"] {
