@@ -261,7 +261,18 @@ async fn web_policy(config: &LoadedConfig, bind_host: &str) -> WebPolicy {
             hosts.insert(name);
         }
     }
-    hosts.extend(tailscale_names().await);
+    // Names a TLS proxy serves us under (`tailscale serve`, or a proxy for a configured
+    // host): their https origin is ours too. The daemon itself is plain http, so an https
+    // origin is never "own" by the Host header alone.
+    for host in &server.allowed_hosts {
+        let host = host.trim().to_ascii_lowercase();
+        if !host.is_empty() {
+            origins.insert(format!("https://{host}"));
+        }
+    }
+    let tailnet = tailscale_names().await;
+    origins.extend(tailnet.iter().filter(|n| n.contains('.')).map(|n| format!("https://{n}")));
+    hosts.extend(tailnet);
     hosts.retain(|h| !h.is_empty());
     WebPolicy { allowed_hosts: hosts, allowed_origins: origins, secure_cookies: secure }
 }

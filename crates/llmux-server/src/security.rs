@@ -109,6 +109,11 @@ pub(crate) async fn check_host(
 
 /// Whether a browser says this request comes from our own page: `Sec-Fetch-Site:
 /// same-origin`, or an `Origin` equal to the request's own or an allowed one.
+///
+/// The daemon itself speaks plain HTTP, so its own origin is `http://` + `Host`, scheme
+/// included: `https://HOST` is a different origin (finding 14) and passes only when it is an
+/// allowed one (the public URL, the Tailscale names, `server.allowedOrigins`, the https form
+/// of `server.allowedHosts`: the names a TLS proxy in front of us serves).
 pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<bool> {
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -118,9 +123,10 @@ pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<boo
     if let Some(origin) = origin {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         let own = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|rest| rest.eq_ignore_ascii_case(host));
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+            && !host.is_empty()
+            && origin[7..].eq_ignore_ascii_case(host);
         return Some(own || policy.allowed_origins.contains(&origin.to_ascii_lowercase()));
     }
     Some(matches!(fetch_site, Some("same-origin" | "none")))
@@ -336,6 +342,20 @@ mod tests {
             same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://evil.example")])),
             Some(false)
         );
+        // The scheme counts: the daemon is plain http; https only through an allowed origin.
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "https://localhost:3001")])),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "app.example"), ("origin", "http://app.example")])),
+            Some(true)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "x"), ("origin", "http://app.example")])),
+            Some(false)
+        );
+        assert_eq!(same_origin(&p, &h(&[("origin", "http://")])), Some(false));
         assert_eq!(
             same_origin(&p, &h(&[("host", "x"), ("origin", "https://app.example")])),
             Some(true)

@@ -25,7 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
 /// every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever
 /// one of the caller's agents changes state. Ends when the caller's credential is revoked.
-#[utoipa::path(get, path = "/api/events", tag = "sessions",
+#[utoipa::path(get, path = "/api/events", operation_id = "streamSessionEvents", tag = "sessions",
     responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]) and `event: state` (data = StateEvent)"),
         (status = 403, body = ErrorBody),
         (status = 429, description = "the caller already has the maximum of event streams open (`server.limits.maxEventStreamsPerUser`)", body = ErrorBody)))]
@@ -90,7 +90,7 @@ async fn events(
 }
 
 /// Version, host name, where the daemon is reachable, and how many sessions it has.
-#[utoipa::path(get, path = "/api/about", tag = "meta",
+#[utoipa::path(get, path = "/api/about", operation_id = "getAbout", tag = "meta",
     responses((status = 200, body = AboutResponse)))]
 async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
     caller.require(Action::ReadSessions)?;

@@ -13,7 +13,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Liveness: answers without credentials.
-#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, body = HealthResponse)))]
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "meta", responses((status = 200, body = HealthResponse)))]
 async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
     Json(HealthResponse {
         ok: true,
@@ -24,7 +24,7 @@ async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
 }
 
 /// The daemon's version: answers without credentials.
-#[utoipa::path(get, path = "/api/version", tag = "meta", responses((status = 200, body = VersionResponse)))]
+#[utoipa::path(get, path = "/api/version", operation_id = "getVersion", tag = "meta", responses((status = 200, body = VersionResponse)))]
 async fn version() -> Json<VersionResponse> {
     Json(VersionResponse { version: llmux_core::VERSION.to_owned() })
 }

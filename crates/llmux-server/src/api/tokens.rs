@@ -28,7 +28,7 @@ struct ListQuery {
 }
 
 /// The caller's tokens (admins: everyone's with `all=true`).
-#[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(ListQuery),
+#[utoipa::path(get, path = "/api/tokens", operation_id = "listTokens", tag = "tokens", params(ListQuery),
     responses((status = 200, body = TokenListResponse)))]
 async fn list(
     State(state): State<AppState>,
@@ -39,7 +39,7 @@ async fn list(
 }
 
 /// Mint a token; its value is in the response once and never again.
-#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateTokenRequest,
+#[utoipa::path(post, path = "/api/tokens", operation_id = "createToken", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create(
@@ -59,7 +59,7 @@ struct RevokeAllQuery {
 }
 
 /// Revoke every token of a user; their open connections close.
-#[utoipa::path(delete, path = "/api/tokens", tag = "tokens", params(RevokeAllQuery),
+#[utoipa::path(delete, path = "/api/tokens", operation_id = "revokeAllTokens", tag = "tokens", params(RevokeAllQuery),
     responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
 async fn revoke_all(
     State(state): State<AppState>,
@@ -71,7 +71,7 @@ async fn revoke_all(
 }
 
 /// Rename a token.
-#[utoipa::path(patch, path = "/api/tokens/{id}", tag = "tokens", request_body = RenameTokenRequest,
+#[utoipa::path(patch, path = "/api/tokens/{id}", operation_id = "renameToken", tag = "tokens", request_body = RenameTokenRequest,
     responses((status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
 async fn rename(
     State(state): State<AppState>,
@@ -84,7 +84,7 @@ async fn rename(
 }
 
 /// Revoke a token; its open connections close.
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
+#[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "revokeToken", tag = "tokens",
     responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
