@@ -58,7 +58,7 @@ async fn sessions(
 
 /// Sign one of one's browsers out.
 #[utoipa::path(delete, path = "/api/account/sessions/{id}", operation_id = "endBrowserSession", tag = "account",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
 async fn end_session(
     State(state): State<AppState>,
     caller: Caller,

@@ -69,7 +69,7 @@ struct InitPromptsRequest {
 /// Replace the daemon-wide init prompts (written to the runtime overlay file atomically).
 #[utoipa::path(put, path = "/api/settings/init-prompts", operation_id = "setInitPrompts", tag = "admin",
     request_body = InitPromptsRequest,
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn set_init_prompts(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,7 +110,7 @@ struct LimitQuery {
 
 /// The newest log lines, oldest first.
 #[utoipa::path(get, path = "/api/logs", operation_id = "listLogs", tag = "admin", params(LimitQuery),
-    responses((status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
 async fn logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,7 +175,7 @@ pub(crate) fn until_revoked<T: Clone + Send + 'static>(
 
 /// The newest audit events (default 100), oldest first.
 #[utoipa::path(get, path = "/api/audit", operation_id = "listAuditEvents", tag = "admin", params(LimitQuery),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,

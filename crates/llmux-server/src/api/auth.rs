@@ -58,7 +58,7 @@ async fn setup(
 /// Sign in with username and passphrase: a browser session (cookie), or with `deviceName` a
 /// device token returned once. Throttled per username and per client.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -73,7 +73,7 @@ async fn login(
 
 /// Trade a one-time pairing code for a browser session.
 #[utoipa::path(post, path = "/api/auth/pair", operation_id = "pairBrowser", tag = "auth", request_body = PairRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
 async fn pair(
     State(state): State<AppState>,
     UserAgent(ua): UserAgent,

@@ -32,7 +32,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// The session's past conversations in its cwd, newest first (`[]` without an adapter).
 #[utoipa::path(get, path = "/api/sessions/{name}/conversations", operation_id = "listSessionConversations", tag = "history",
-    responses((status = 200, body = Vec<Conversation>), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Vec<Conversation>), (status = 404, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,7 +61,7 @@ async fn resume(
 
 /// The live conversation as turns (the last 300).
 #[utoipa::path(get, path = "/api/sessions/{name}/transcript", operation_id = "getTranscript", tag = "history",
-    responses((status = 200, body = TranscriptResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TranscriptResponse), (status = 404, body = ErrorBody)))]
 async fn transcript(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,7 +75,7 @@ async fn transcript(
 /// `TranscriptResponse` at once and whenever it changes (checked twice a second while
 /// someone watches). Ends when the session goes or the credential is revoked.
 #[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", operation_id = "streamTranscript", tag = "history",
-    responses((status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
         (status = 404, body = ErrorBody)))]
 async fn transcript_stream(
     State(state): State<AppState>,

@@ -195,7 +195,7 @@ async fn subscribe(
 
 /// Remove one of the caller's devices.
 #[utoipa::path(delete, path = "/api/push/subscriptions/{id}", operation_id = "unsubscribePush", tag = "push",
-    responses((status = 200, body = OkResponse), (status = 403, body = ErrorBody),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn unsubscribe(
     State(state): State<AppState>,

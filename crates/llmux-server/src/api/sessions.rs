@@ -94,7 +94,7 @@ async fn create(
 
 /// One session.
 #[utoipa::path(get, path = "/api/sessions/{name}", operation_id = "getSession", tag = "sessions",
-    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -130,7 +130,7 @@ struct RemoveQuery {
 
 /// Remove a session's record; refused (409) while it runs unless `force`.
 #[utoipa::path(delete, path = "/api/sessions/{name}", operation_id = "removeSession", tag = "sessions", params(RemoveQuery),
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
@@ -226,7 +226,7 @@ async fn key(
 
 /// Stop what the agent is doing (presses Escape).
 #[utoipa::path(post, path = "/api/sessions/{name}/interrupt", operation_id = "interruptSession", tag = "sessions",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn interrupt(
     State(state): State<AppState>,
@@ -240,7 +240,7 @@ async fn interrupt(
 
 /// Kill the session and delete its record (the old daemon's `kill`).
 #[utoipa::path(post, path = "/api/sessions/{name}/kill", operation_id = "killSession", tag = "sessions",
-    responses((status = 200, body = KillResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = KillResponse), (status = 404, body = ErrorBody)))]
 async fn kill(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,7 +254,7 @@ async fn kill(
 
 /// Stop the agent and keep the record (status becomes `exited`).
 #[utoipa::path(post, path = "/api/sessions/{name}/stop", operation_id = "stopSession", tag = "sessions",
-    responses((status = 200, body = SessionResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = SessionResponse), (status = 404, body = ErrorBody)))]
 async fn stop(
     State(state): State<AppState>,
     caller: Caller,
@@ -329,6 +329,7 @@ fn filter_running(state: &AppState, visible: Vec<String>, agent: Option<&str>) -
 #[derive(Debug, Deserialize, IntoParams)]
 struct CaptureQuery {
     /// How many lines from the bottom, 1 to 10000.
+    #[param(minimum = 1, maximum = 10000)]
     lines: Option<u32>,
 }
 

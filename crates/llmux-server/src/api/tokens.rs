@@ -29,7 +29,7 @@ struct ListQuery {
 
 /// The caller's tokens (admins: everyone's with `all=true`).
 #[utoipa::path(get, path = "/api/tokens", operation_id = "listTokens", tag = "tokens", params(ListQuery),
-    responses((status = 200, body = TokenListResponse)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TokenListResponse)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,7 +60,7 @@ struct RevokeAllQuery {
 
 /// Revoke every token of a user; their open connections close.
 #[utoipa::path(delete, path = "/api/tokens", operation_id = "revokeAllTokens", tag = "tokens", params(RevokeAllQuery),
-    responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
 async fn revoke_all(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,7 +72,7 @@ async fn revoke_all(
 
 /// Rename a token.
 #[utoipa::path(patch, path = "/api/tokens/{id}", operation_id = "renameToken", tag = "tokens", request_body = RenameTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
 async fn rename(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,7 +85,7 @@ async fn rename(
 
 /// Revoke a token; its open connections close.
 #[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "revokeToken", tag = "tokens",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -54,7 +54,7 @@ async fn update(
 
 /// Delete a user with their tokens and browser sessions.
 #[utoipa::path(delete, path = "/api/admin/users/{username}", operation_id = "deleteUser", tag = "users",
-    responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = RevokedResponse), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
