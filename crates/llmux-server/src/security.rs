@@ -122,9 +122,7 @@ pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<boo
     }
     if let Some(origin) = origin {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let own = origin
-            .get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        let own = origin.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
             && !host.is_empty()
             && origin[7..].eq_ignore_ascii_case(host);
         return Some(own || policy.allowed_origins.contains(&origin.to_ascii_lowercase()));
@@ -344,7 +342,10 @@ mod tests {
         );
         // The scheme counts: the daemon is plain http; https only through an allowed origin.
         assert_eq!(
-            same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "https://localhost:3001")])),
+            same_origin(
+                &p,
+                &h(&[("host", "localhost:3001"), ("origin", "https://localhost:3001")])
+            ),
             Some(false)
         );
         assert_eq!(

@@ -45,7 +45,10 @@ impl TokenScope {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Login name, `^[a-z0-9_-]{1,32}$`.
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name.
     pub name: String,
@@ -63,11 +66,17 @@ pub struct SetupRequest {
     /// The setup token printed by the daemon at start.
     pub setup_token: String,
     /// Login name.
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name (defaults to the username).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Passphrase, at least 8 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
@@ -174,7 +183,10 @@ pub struct ChangePassphraseRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ProfileRequest {
     /// New display name.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: String,
 }
 
@@ -184,11 +196,17 @@ pub struct ProfileRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
     /// Login name.
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name (defaults to the username).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Passphrase, at least 8 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
@@ -205,7 +223,10 @@ pub struct CreateUserRequest {
 pub struct UpdateUserRequest {
     /// New display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Grant or revoke admin (the last admin cannot be demoted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,7 +296,10 @@ pub struct TokenListResponse {
 pub struct CreateTokenRequest {
     /// Label (default `<username>-<date>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Scope (default `user`; `admin` only for admins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,7 +309,10 @@ pub struct CreateTokenRequest {
     pub expires_at: Option<String>,
     /// Mint for another user (admins only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: Option<String>,
 }
 

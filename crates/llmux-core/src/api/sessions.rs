@@ -124,7 +124,10 @@ pub struct CreateSessionRequest {
     pub agent: String,
     /// Session name; defaults to the agent key (with `-2`, `-3`, … if taken).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
     pub name: Option<String>,
     /// Working directory; `~` is expanded. Defaults to the daemon user's home.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,7 +144,10 @@ pub struct CreateSessionRequest {
     pub init_prompts: Option<Vec<String>>,
     /// Conversation id to resume (`""` = none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^([A-Za-z0-9_.][A-Za-z0-9._-]*)?$", max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^([A-Za-z0-9_.][A-Za-z0-9._-]*)?$", max_length = 200)
+    )]
     pub resume_from: Option<String>,
     /// Session that spawned this one (set by the CLI from `$LLMUX_SESSION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +164,10 @@ pub struct CreateSessionRequest {
 pub struct EditSessionRequest {
     /// New name (live rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
     pub name: Option<String>,
     /// New working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,7 +259,12 @@ pub struct AnswerRequest {
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
     /// One of `Up Down Left Right Enter Escape Tab BSpace Space C-c C-d`, a digit, or `y`/`n`.
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^([A-Za-z0-9]|Up|Down|Left|Right|Enter|Escape|Tab|BTab|BSpace|Space|C-c|C-d|Home|End|PageUp|PageDown)$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([A-Za-z0-9]|Up|Down|Left|Right|Enter|Escape|Tab|BTab|BSpace|Space|C-c|C-d|Home|End|PageUp|PageDown)$"
+        )
+    )]
     pub key: String,
 }
 
@@ -260,7 +274,10 @@ pub struct KeyRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResumeRequest {
     /// The conversation to resume (from `conversations`).
-    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_.][A-Za-z0-9._-]*$", min_length = 1, max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9_.][A-Za-z0-9._-]*$", min_length = 1, max_length = 200)
+    )]
     pub conversation_id: String,
 }
 

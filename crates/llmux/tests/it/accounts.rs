@@ -144,7 +144,8 @@ async fn session_cookies_have_safe_flags() {
     let https = cookie_line(&[("X-Forwarded-Proto", "https")]);
     assert!(https.contains("; Secure"), "{https}");
     // Through a TLS proxy for an allowed host (plain http's own origin is `http://`).
-    let https = cookie_line(&[("Origin", "https://box.tailnet.ts.net"), ("Host", "box.tailnet.ts.net")]);
+    let https =
+        cookie_line(&[("Origin", "https://box.tailnet.ts.net"), ("Host", "box.tailnet.ts.net")]);
     assert!(https.contains("; Secure"), "{https}");
     let host = format!("127.0.0.1:{}", d.port);
 

@@ -27,14 +27,14 @@ async fn with_limits(d: &mut TestDaemon, limits: &str) {
 }
 
 /// Opens a TCP connection and sends `bytes` (typically a request head cut short).
-fn half_open(port: u16, bytes: &str) -> TcpStream {
+pub(super) fn half_open(port: u16, bytes: &str) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.write_all(bytes.as_bytes()).expect("write");
     s
 }
 
 /// Reads until EOF, a reset or `within`; returns what came and whether the peer closed.
-fn read_to_close(s: &mut TcpStream, within: Duration) -> (String, bool) {
+pub(super) fn read_to_close(s: &mut TcpStream, within: Duration) -> (String, bool) {
     let deadline = Instant::now() + within;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -71,7 +71,7 @@ fn tcp_health(port: u16) -> Option<u16> {
 }
 
 /// Reads a response head (up to the blank line) within 10 s; the status line and headers.
-fn read_head(s: &mut TcpStream) -> String {
+pub(super) fn read_head(s: &mut TcpStream) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
@@ -89,7 +89,7 @@ fn read_head(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-fn status_of(head: &str) -> u16 {
+pub(super) fn status_of(head: &str) -> u16 {
     head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line")
 }
 
