@@ -33,6 +33,8 @@ use tokio::task::JoinSet;
 
 use crate::error::ApiError;
 
+/// At most one log line per this long about refused connections.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open responses (event streams never end on their own).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -78,6 +80,10 @@ where
 {
     let slots = policy.max_connections.map(|n| Arc::new(Semaphore::new(n)));
     let mut tasks = JoinSet::new();
+    // Refusals are logged once per burst (with a count), not once each: a flood must not
+    // flood the log too.
+    let mut refused = 0u64;
+    let mut refusal_logged: Option<Instant> = None;
     loop {
         let (io, _) = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -91,6 +97,16 @@ where
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     refuse(io);
+                    refused += 1;
+                    if refusal_logged.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
+                        tracing::warn!(
+                            refused,
+                            cap = policy.max_connections,
+                            "refused TCP connections: the connection cap is reached"
+                        );
+                        refused = 0;
+                        refusal_logged = Some(Instant::now());
+                    }
                     continue;
                 }
             },
@@ -107,7 +123,6 @@ where
 /// Over the cap: one non-blocking write of a `503` (whatever the socket buffer takes), then
 /// the socket is closed. Never waits on the client.
 fn refuse<Io: AsyncWrite + Unpin>(mut io: Io) {
-    tracing::warn!("refused a TCP connection: the connection cap is reached");
     let body = r#"{"error":"the daemon has too many open connections","code":"busy"}"#;
     let busy = format!(
         "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\
@@ -324,7 +339,7 @@ pub(crate) fn raise_fd_limit() -> Option<u64> {
     let mut limit = getrlimit(Resource::Nofile);
     if limit.current != limit.maximum {
         limit.current = limit.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
             tracing::warn!(error = %e, "cannot raise the open-files limit");
         }
     }
