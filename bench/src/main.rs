@@ -10,6 +10,7 @@
 mod agents;
 mod attach;
 mod daemon;
+mod half_open;
 mod measure;
 mod report;
 mod stats;
@@ -44,6 +45,7 @@ usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [-
        llmux-bench attach --help     (the terminal WebSocket benchmark)
        llmux-bench agents --help     (agent states: idle CPU, state events, send --wait)
        llmux-bench transcripts --help (live transcript viewers: daemon CPU)
+       llmux-bench half-open --help  (half-sent requests: TCP cap, header timeout, the socket)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -142,6 +144,9 @@ async fn run() -> Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("transcripts") {
         return transcripts::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("half-open") {
+        return half_open::run(&root, std::env::args().skip(2)).await;
     }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
     if !args.llmux.is_file() {

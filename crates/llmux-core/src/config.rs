@@ -88,6 +88,64 @@ pub struct ServerConfig {
     /// open WebSockets, besides the daemon's own.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// `server.limits:` timeouts and caps on connections and long-lived streams.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `server.limits:` what one client can hold open. Every field is optional; [`Limits`] holds
+/// the values in effect.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// Seconds a client has to send a request's whole head, counted from the connection's
+    /// start or its first byte after an idle pause (default 10).
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a keep-alive connection may sit idle between requests (default 60).
+    pub idle_timeout_secs: Option<u64>,
+    /// Open TCP connections at once; more are refused at accept (default 1024). The Unix
+    /// socket has its own accept loop and never counts against this.
+    pub max_tcp_connections: Option<usize>,
+    /// Open terminal WebSockets per user (default 32); more answer 429.
+    #[serde(rename = "maxWebSocketsPerUser")]
+    pub max_websockets_per_user: Option<usize>,
+    /// Open event streams per user (default 32); more answer 429.
+    pub max_event_streams_per_user: Option<usize>,
+}
+
+/// The limits in effect: the config's values, defaults for the rest, each at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// See [`LimitsConfig::header_timeout_secs`].
+    pub header_timeout: std::time::Duration,
+    /// See [`LimitsConfig::idle_timeout_secs`].
+    pub idle_timeout: std::time::Duration,
+    /// See [`LimitsConfig::max_tcp_connections`].
+    pub max_tcp_connections: usize,
+    /// See [`LimitsConfig::max_websockets_per_user`].
+    pub max_websockets_per_user: usize,
+    /// See [`LimitsConfig::max_event_streams_per_user`].
+    pub max_event_streams_per_user: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        LimitsConfig::default().resolve()
+    }
+}
+
+impl LimitsConfig {
+    /// The limits in effect (defaults for what is not set; zero counts as one).
+    pub fn resolve(&self) -> Limits {
+        let secs = |v: Option<u64>, d: u64| std::time::Duration::from_secs(v.unwrap_or(d).max(1));
+        Limits {
+            header_timeout: secs(self.header_timeout_secs, 10),
+            idle_timeout: secs(self.idle_timeout_secs, 60),
+            max_tcp_connections: self.max_tcp_connections.unwrap_or(1024).max(1),
+            max_websockets_per_user: self.max_websockets_per_user.unwrap_or(32).max(1),
+            max_event_streams_per_user: self.max_event_streams_per_user.unwrap_or(32).max(1),
+        }
+    }
 }
 
 /// One entry of `agents:`.
@@ -217,6 +275,23 @@ mod tests {
         assert!(parse("server: [").is_err());
         assert!(parse("server:\n  port: 99999\n").is_err());
         assert!(parse("  \n").unwrap().agents.is_empty());
+    }
+
+    #[test]
+    fn limits_default_and_override() {
+        let d = parse("server:\n  port: 1\n").unwrap().server.limits.resolve();
+        assert_eq!(d, Limits::default());
+        assert_eq!(d.header_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(d.max_tcp_connections, 1024);
+        let l = parse("server:\n  limits:\n    headerTimeoutSecs: 1\n    maxTcpConnections: 0\n    maxWebSocketsPerUser: 2\n")
+            .unwrap()
+            .server
+            .limits
+            .resolve();
+        assert_eq!(l.header_timeout, std::time::Duration::from_secs(1));
+        assert_eq!(l.max_tcp_connections, 1);
+        assert_eq!(l.max_websockets_per_user, 2);
+        assert_eq!(l.idle_timeout, std::time::Duration::from_secs(60));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use llmux_core::store::Store;
 use llmux_core::tmux::Tmux;
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::conn::{self, ConnPolicy};
 use crate::listen::PeerUidListener;
 use crate::logbuf::LogBuffer;
 use crate::{AppState, DaemonInfo, SettingView, Transport, WebPolicy, app};
@@ -78,6 +79,7 @@ pub struct Daemon {
     tcp: TcpListener,
     state: AppState,
     bootstrap: Bootstrap,
+    limits: llmux_core::config::Limits,
     _lock: File,
 }
 
@@ -88,6 +90,9 @@ impl Daemon {
         let paths = opts.paths;
         paths.create_dirs()?;
         let lock = take_lock(&paths)?;
+        // The soft open-files limit (often 1024) would run out before the TCP cap does.
+        let nofile = conn::raise_fd_limit();
+        tracing::debug!(?nofile, "open-files limit");
 
         let config = &opts.config.config;
         let catalog = Arc::new(Catalog::with_config(&config.agents)?);
@@ -147,8 +152,9 @@ impl Daemon {
             overlay: paths.overlay.clone(),
             config_has_init_prompts: !config.init_prompts.is_empty(),
         };
-        let state = AppState::new(sessions, auth, opts.logs, web, info, notifier);
-        Ok(Daemon { state, bootstrap, paths, unix, tcp, _lock: lock })
+        let limits = config.server.limits.resolve();
+        let state = AppState::new(sessions, auth, opts.logs, web, info, notifier, &limits);
+        Ok(Daemon { state, bootstrap, paths, unix, tcp, limits, _lock: lock })
     }
 
     /// How the first admin comes to exist (for the start banner).
@@ -182,21 +188,19 @@ impl Daemon {
         let uid = rustix::process::getuid().as_raw();
         let unix_app = app(self.state.clone(), Transport::Unix);
         let tcp_app = app(self.state.clone(), Transport::Tcp);
-        let mut rx_unix = rx.clone();
-        let mut rx_tcp = rx;
-        let unix = axum::serve(PeerUidListener::new(self.unix, uid), unix_app)
-            .with_graceful_shutdown(async move {
-                let _ = rx_unix.wait_for(|v| *v).await;
-            });
-        let tcp =
-            axum::serve(self.tcp, tcp_app.into_make_service()).with_graceful_shutdown(async move {
-                let _ = rx_tcp.wait_for(|v| *v).await;
-            });
+        // Two accept loops with their own limits: a flood on TCP never reaches the socket.
+        let unix = conn::serve(
+            PeerUidListener::new(self.unix, uid),
+            unix_app,
+            ConnPolicy::unix(&self.limits),
+            rx.clone(),
+        );
+        let tcp = conn::serve(self.tcp, tcp_app, ConnPolicy::tcp(&self.limits), rx);
         tokio::spawn(async move {
             shutdown.await;
             let _ = tx.send(true);
         });
-        let (a, b) = tokio::join!(unix.into_future(), tcp.into_future());
+        let (a, b) = tokio::join!(unix, tcp);
         self.state.sessions.tmux().close().await;
         let _ = std::fs::remove_file(&self.paths.socket);
         a.and(b)
@@ -259,7 +263,18 @@ async fn web_policy(config: &LoadedConfig, bind_host: &str) -> WebPolicy {
             hosts.insert(name);
         }
     }
-    hosts.extend(tailscale_names().await);
+    // Names a TLS proxy serves us under (`tailscale serve`, or a proxy for a configured
+    // host): their https origin is ours too. The daemon itself is plain http, so an https
+    // origin is never "own" by the Host header alone.
+    for host in &server.allowed_hosts {
+        let host = host.trim().to_ascii_lowercase();
+        if !host.is_empty() {
+            origins.insert(format!("https://{host}"));
+        }
+    }
+    let tailnet = tailscale_names().await;
+    origins.extend(tailnet.iter().filter(|n| n.contains('.')).map(|n| format!("https://{n}")));
+    hosts.extend(tailnet);
     hosts.retain(|h| !h.is_empty());
     WebPolicy { allowed_hosts: hosts, allowed_origins: origins, secure_cookies: secure }
 }

@@ -7,6 +7,7 @@
 
 mod api;
 mod attach;
+mod conn;
 pub mod daemon;
 mod error;
 mod extract;
@@ -24,6 +25,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
 use llmux_core::api::MAX_BODY_BYTES;
 
+pub use conn::StreamCaps;
 pub use error::ApiError;
 pub use state::{AppState, DaemonInfo, SettingView, WebPolicy};
 
@@ -36,6 +38,7 @@ impl AppState {
         web: WebPolicy,
         info: DaemonInfo,
         notifier: Arc<notify::Notifier>,
+        limits: &llmux_core::config::Limits,
     ) -> Self {
         let (_, openapi) = api::routes();
         AppState {
@@ -47,6 +50,7 @@ impl AppState {
             notifier,
             openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
+            streams: Arc::new(conn::StreamCaps::new(limits)),
         }
     }
 }

@@ -17,11 +17,30 @@ use crate::state::{AppState, WebPolicy};
 /// Name of the browser session cookie.
 pub const COOKIE: &str = "llmux_session";
 
-/// Headers that mean "a proxy relayed this": never acceptable on the local socket.
-fn is_proxy_header(name: &str) -> bool {
-    name.starts_with("x-forwarded-")
-        || name.starts_with("tailscale-")
-        || matches!(name, "forwarded" | "via" | "x-real-ip")
+/// Headers that mean "a proxy relayed this": never acceptable on the local socket. `name` is
+/// lower case (as `http` stores header names). Prefixes catch whole families (`X-Forwarded-*`,
+/// `Tailscale-*`, `X-Envoy-*`); the list names the client-address headers of common proxies,
+/// CDNs and load balancers (nginx, Apache, Envoy, Cloudflare, Akamai, Fastly, Rackspace, …).
+pub(crate) fn is_proxy_header(name: &str) -> bool {
+    const PREFIXES: [&str; 5] =
+        ["x-forwarded", "tailscale-", "x-envoy-", "x-original-forwarded", "x-proxyuser"];
+    const NAMES: [&str; 14] = [
+        "forwarded",
+        "forwarded-for",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "cf-connecting-ipv6",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// Unix socket: the kernel checked the peer uid at accept, so the caller is the local
@@ -90,6 +109,11 @@ pub(crate) async fn check_host(
 
 /// Whether a browser says this request comes from our own page: `Sec-Fetch-Site:
 /// same-origin`, or an `Origin` equal to the request's own or an allowed one.
+///
+/// The daemon itself speaks plain HTTP, so its own origin is `http://` + `Host`, scheme
+/// included: `https://HOST` is a different origin (finding 14) and passes only when it is an
+/// allowed one (the public URL, the Tailscale names, `server.allowedOrigins`, the https form
+/// of `server.allowedHosts`: the names a TLS proxy in front of us serves).
 pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<bool> {
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -98,10 +122,9 @@ pub(crate) fn same_origin(policy: &WebPolicy, headers: &HeaderMap) -> Option<boo
     }
     if let Some(origin) = origin {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let own = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|rest| rest.eq_ignore_ascii_case(host));
+        let own = origin.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+            && !host.is_empty()
+            && origin[7..].eq_ignore_ascii_case(host);
         return Some(own || policy.allowed_origins.contains(&origin.to_ascii_lowercase()));
     }
     Some(matches!(fetch_site, Some("same-origin" | "none")))
@@ -317,6 +340,23 @@ mod tests {
             same_origin(&p, &h(&[("host", "localhost:3001"), ("origin", "http://evil.example")])),
             Some(false)
         );
+        // The scheme counts: the daemon is plain http; https only through an allowed origin.
+        assert_eq!(
+            same_origin(
+                &p,
+                &h(&[("host", "localhost:3001"), ("origin", "https://localhost:3001")])
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "app.example"), ("origin", "http://app.example")])),
+            Some(true)
+        );
+        assert_eq!(
+            same_origin(&p, &h(&[("host", "x"), ("origin", "http://app.example")])),
+            Some(false)
+        );
+        assert_eq!(same_origin(&p, &h(&[("origin", "http://")])), Some(false));
         assert_eq!(
             same_origin(&p, &h(&[("host", "x"), ("origin", "https://app.example")])),
             Some(true)
@@ -330,6 +370,25 @@ mod tests {
             same_origin(&p, &h(&[("host", "x"), ("sec-fetch-site", "same-origin")])),
             Some(true)
         );
+    }
+
+    #[test]
+    fn relay_headers() {
+        for name in [
+            "x-forwarded",
+            "x-forwarded-for",
+            "x-client-ip",
+            "true-client-ip",
+            "x-envoy-external-address",
+            "x-original-forwarded-for",
+            "x-proxyuser-ip",
+            "client-ip",
+        ] {
+            assert!(is_proxy_header(name), "{name}");
+        }
+        for name in ["host", "origin", "x-requested-with", "content-type", "authorization"] {
+            assert!(!is_proxy_header(name), "{name}");
+        }
     }
 
     #[test]

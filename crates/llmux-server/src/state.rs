@@ -29,6 +29,8 @@ pub struct AppState {
     pub(crate) openapi: Arc<String>,
     /// `GET /api/sessions` for admins, serialized once per generation of the session list.
     pub(crate) list_cache: Arc<std::sync::Mutex<(u64, bytes::Bytes)>>,
+    /// Per-user caps on open WebSockets and event streams.
+    pub(crate) streams: Arc<crate::StreamCaps>,
 }
 
 impl AppState {

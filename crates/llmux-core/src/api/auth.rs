@@ -45,6 +45,10 @@ impl TokenScope {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Login name, `^[a-z0-9_-]{1,32}$`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name.
     pub name: String,
@@ -62,11 +66,20 @@ pub struct SetupRequest {
     /// The setup token printed by the daemon at start.
     pub setup_token: String,
     /// Login name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name (defaults to the username).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Passphrase, at least 8 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub passphrase: String,
 }
 
@@ -161,6 +174,7 @@ pub struct ChangePassphraseRequest {
     /// The current passphrase.
     pub old_passphrase: String,
     /// The new one, at least 8 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub new_passphrase: String,
 }
 
@@ -169,6 +183,10 @@ pub struct ChangePassphraseRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ProfileRequest {
     /// New display name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: String,
 }
 
@@ -178,11 +196,20 @@ pub struct ProfileRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
     /// Login name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: String,
     /// Display name (defaults to the username).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Passphrase, at least 8 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub passphrase: String,
     /// Make the user an admin.
     #[serde(default)]
@@ -196,12 +223,17 @@ pub struct CreateUserRequest {
 pub struct UpdateUserRequest {
     /// New display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Grant or revoke admin (the last admin cannot be demoted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<bool>,
     /// Reset the passphrase (ends the user's browser sessions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub passphrase: Option<String>,
 }
 
@@ -281,6 +313,10 @@ pub struct TokenListResponse {
 pub struct CreateTokenRequest {
     /// Label (default `<username>-<date>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub name: Option<String>,
     /// Scope (default `user`; `admin` only for admins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,6 +326,10 @@ pub struct CreateTokenRequest {
     pub expires_at: Option<String>,
     /// Mint for another user (admins only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9_-]{1,32}$", min_length = 1, max_length = 32)
+    )]
     pub username: Option<String>,
 }
 

@@ -120,12 +120,18 @@ pub enum EnvInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// Agent catalog key.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub agent: String,
     /// Session name; defaults to the agent key (with `-2`, `-3`, … if taken).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
     pub name: Option<String>,
     /// Working directory; `~` is expanded. Defaults to the daemon user's home.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub cwd: Option<String>,
     /// Flags split by POSIX shell-word rules; absent = agent default, `""` = no flags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,8 +142,12 @@ pub struct CreateSessionRequest {
     /// Prompts to type into the agent once it is up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_prompts: Option<Vec<String>>,
-    /// Conversation id to resume.
+    /// Conversation id to resume (`""` = none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^([A-Za-z0-9_.][A-Za-z0-9._-]*)?$", max_length = 200)
+    )]
     pub resume_from: Option<String>,
     /// Session that spawned this one (set by the CLI from `$LLMUX_SESSION`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,9 +164,14 @@ pub struct CreateSessionRequest {
 pub struct EditSessionRequest {
     /// New name (live rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
     pub name: Option<String>,
     /// New working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub cwd: Option<String>,
     /// New flags; `null` = back to the agent default, `""` = no flags.
     #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
@@ -190,6 +205,7 @@ where
 #[serde(rename_all = "camelCase")]
 pub struct SendRequest {
     /// Text to type. Multi-line text arrives as one bracketed paste.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 262144))]
     pub prompt: String,
     /// Press Enter after the text (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +215,7 @@ pub struct SendRequest {
     pub wait: Option<bool>,
     /// With `wait`: give up after this many seconds (default 600, at most 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
     pub timeout: Option<u64>,
 }
 
@@ -242,6 +259,12 @@ pub struct AnswerRequest {
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
     /// One of `Up Down Left Right Enter Escape Tab BSpace Space C-c C-d`, a digit, or `y`/`n`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([A-Za-z0-9]|Up|Down|Left|Right|Enter|Escape|Tab|BTab|BSpace|Space|C-c|C-d|Home|End|PageUp|PageDown)$"
+        )
+    )]
     pub key: String,
 }
 
@@ -251,6 +274,10 @@ pub struct KeyRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResumeRequest {
     /// The conversation to resume (from `conversations`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9_.][A-Za-z0-9._-]*$", min_length = 1, max_length = 200)
+    )]
     pub conversation_id: String,
 }
 
@@ -274,6 +301,7 @@ pub struct TranscriptResponse {
 #[serde(rename_all = "camelCase")]
 pub struct BroadcastRequest {
     /// Text to type into every target.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 262144))]
     pub prompt: String,
     /// Press Enter after the text (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -21,7 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Change one's passphrase; one's other browser sessions end.
-#[utoipa::path(post, path = "/api/account/passphrase", tag = "account",
+#[utoipa::path(post, path = "/api/account/passphrase", operation_id = "changePassphrase", tag = "account",
     request_body = ChangePassphraseRequest,
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -35,7 +35,7 @@ async fn passphrase(
 }
 
 /// Change one's display name.
-#[utoipa::path(post, path = "/api/account/profile", tag = "account", request_body = ProfileRequest,
+#[utoipa::path(post, path = "/api/account/profile", operation_id = "updateProfile", tag = "account", request_body = ProfileRequest,
     responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody)))]
 async fn profile(
     State(state): State<AppState>,
@@ -47,7 +47,7 @@ async fn profile(
 }
 
 /// One's signed-in browsers.
-#[utoipa::path(get, path = "/api/account/sessions", tag = "account",
+#[utoipa::path(get, path = "/api/account/sessions", operation_id = "listBrowserSessions", tag = "account",
     responses((status = 200, body = Vec<BrowserSessionView>)))]
 async fn sessions(
     State(state): State<AppState>,
@@ -57,8 +57,8 @@ async fn sessions(
 }
 
 /// Sign one of one's browsers out.
-#[utoipa::path(delete, path = "/api/account/sessions/{id}", tag = "account",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/account/sessions/{id}", operation_id = "endBrowserSession", tag = "account",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
 async fn end_session(
     State(state): State<AppState>,
     caller: Caller,

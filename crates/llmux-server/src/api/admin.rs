@@ -32,7 +32,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// The effective configuration, where each value came from, and the daemon's paths. No
 /// secrets: there are none in the config, and tokens and passphrases live only as hashes.
-#[utoipa::path(get, path = "/api/settings", tag = "admin",
+#[utoipa::path(get, path = "/api/settings", operation_id = "getSettings", tag = "admin",
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Action::Administer)?;
@@ -67,9 +67,9 @@ struct InitPromptsRequest {
 }
 
 /// Replace the daemon-wide init prompts (written to the runtime overlay file atomically).
-#[utoipa::path(put, path = "/api/settings/init-prompts", tag = "admin",
+#[utoipa::path(put, path = "/api/settings/init-prompts", operation_id = "setInitPrompts", tag = "admin",
     request_body = InitPromptsRequest,
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn set_init_prompts(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,8 +109,8 @@ struct LimitQuery {
 }
 
 /// The newest log lines, oldest first.
-#[utoipa::path(get, path = "/api/logs", tag = "admin", params(LimitQuery),
-    responses((status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/logs", operation_id = "listLogs", tag = "admin", params(LimitQuery),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LogsResponse), (status = 403, body = ErrorBody)))]
 async fn logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,7 +123,7 @@ async fn logs(
 
 /// New log lines as server-sent events (`data: <LogEntry JSON>`). The stream ends when the
 /// caller's credential is revoked.
-#[utoipa::path(get, path = "/api/logs/stream", tag = "admin",
+#[utoipa::path(get, path = "/api/logs/stream", operation_id = "streamLogs", tag = "admin",
     responses((status = 200, description = "text/event-stream of LogEntry"), (status = 403, body = ErrorBody)))]
 async fn logs_stream(
     State(state): State<AppState>,
@@ -174,8 +174,8 @@ pub(crate) fn until_revoked<T: Clone + Send + 'static>(
 }
 
 /// The newest audit events (default 100), oldest first.
-#[utoipa::path(get, path = "/api/audit", tag = "admin", params(LimitQuery),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/audit", operation_id = "listAuditEvents", tag = "admin", params(LimitQuery),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,

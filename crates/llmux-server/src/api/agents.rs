@@ -16,7 +16,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Installed agents.
-#[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
+#[utoipa::path(get, path = "/api/agents", operation_id = "listInstalledAgents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
 async fn installed(
     State(state): State<AppState>,
     caller: Caller,
@@ -26,7 +26,7 @@ async fn installed(
 }
 
 /// Every agent of the catalog, installed or not, with install hints.
-#[utoipa::path(get, path = "/api/agents/all", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
+#[utoipa::path(get, path = "/api/agents/all", operation_id = "listAllAgents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
 async fn all(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
     caller.require(Action::ReadSessions)?;
     Ok(Json(state.sessions.agents(counted(&caller))))

@@ -42,7 +42,7 @@ fn signed_in(state: &AppState, headers: &HeaderMap, login: Login) -> Response {
 }
 
 /// Create the first admin with the one-time setup token; signs the browser in.
-#[utoipa::path(post, path = "/api/setup", tag = "auth", request_body = SetupRequest,
+#[utoipa::path(post, path = "/api/setup", operation_id = "setupFirstAdmin", tag = "auth", request_body = SetupRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn setup(
@@ -57,8 +57,8 @@ async fn setup(
 
 /// Sign in with username and passphrase: a browser session (cookie), or with `deviceName` a
 /// device token returned once. Throttled per username and per client.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -72,8 +72,8 @@ async fn login(
 }
 
 /// Trade a one-time pairing code for a browser session.
-#[utoipa::path(post, path = "/api/auth/pair", tag = "auth", request_body = PairRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/pair", operation_id = "pairBrowser", tag = "auth", request_body = PairRequest,
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
 async fn pair(
     State(state): State<AppState>,
     UserAgent(ua): UserAgent,
@@ -85,7 +85,7 @@ async fn pair(
 }
 
 /// End the credential in use: the browser session, or the token.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
     responses((status = 200, body = OkResponse)))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Action::OwnIdentity)?;
@@ -96,7 +96,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
 }
 
 /// Who the caller is and what the credential may do.
-#[utoipa::path(get, path = "/api/auth/whoami", tag = "auth",
+#[utoipa::path(get, path = "/api/auth/whoami", operation_id = "whoami", tag = "auth",
     responses((status = 200, body = WhoamiResponse)))]
 async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
     caller.require(Action::OwnIdentity)?;
@@ -129,7 +129,7 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
 
 /// Mint a one-time pairing code (≤ 5 minutes) that signs a phone in as the caller; the local
 /// operator pairs as the first admin.
-#[utoipa::path(post, path = "/api/pairing", tag = "auth",
+#[utoipa::path(post, path = "/api/pairing", operation_id = "createPairingCode", tag = "auth",
     responses((status = 201, body = PairingResponse), (status = 409, body = ErrorBody)))]
 async fn pairing(
     State(state): State<AppState>,

@@ -34,8 +34,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The session's past conversations in its cwd, newest first (`[]` without an adapter).
-#[utoipa::path(get, path = "/api/sessions/{name}/conversations", tag = "history",
-    responses((status = 200, body = Vec<Conversation>), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/sessions/{name}/conversations", operation_id = "listSessionConversations", tag = "history",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Vec<Conversation>), (status = 404, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,7 +46,7 @@ async fn list(
 }
 
 /// Respawn the session's agent on a past conversation (no init prompts).
-#[utoipa::path(post, path = "/api/sessions/{name}/resume", tag = "history",
+#[utoipa::path(post, path = "/api/sessions/{name}/resume", operation_id = "resumeConversation", tag = "history",
     request_body = ResumeRequest,
     responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -63,8 +63,8 @@ async fn resume(
 }
 
 /// The live conversation as turns (the last 300).
-#[utoipa::path(get, path = "/api/sessions/{name}/transcript", tag = "history",
-    responses((status = 200, body = TranscriptResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/sessions/{name}/transcript", operation_id = "getTranscript", tag = "history",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TranscriptResponse), (status = 404, body = ErrorBody)))]
 async fn transcript(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,8 +84,8 @@ pub(crate) fn mine(caller: &Caller) -> Option<&str> {
 /// `TranscriptResponse` at once and whenever it changes. One reader per session serves all
 /// its viewers (it reads only what the agent appended), and they share one copy of each
 /// event's bytes. Ends when the session goes or the credential is revoked.
-#[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", tag = "history",
-    responses((status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
+#[utoipa::path(get, path = "/api/sessions/{name}/transcript/stream", operation_id = "streamTranscript", tag = "history",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, description = "text/event-stream: `event: transcript`, data = TranscriptResponse"),
         (status = 404, body = ErrorBody)))]
 async fn transcript_stream(
     State(state): State<AppState>,
@@ -159,7 +159,7 @@ struct ByAgent {
 }
 
 /// Past conversations of an agent in a directory, newest first.
-#[utoipa::path(get, path = "/api/conversations", tag = "history", params(ByAgent),
+#[utoipa::path(get, path = "/api/conversations", operation_id = "listConversationsByAgent", tag = "history", params(ByAgent),
     responses((status = 200, body = Vec<Conversation>), (status = 400, body = ErrorBody)))]
 async fn by_agent(
     State(state): State<AppState>,

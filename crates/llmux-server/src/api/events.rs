@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::sessions::visible;
 use crate::AppState;
+use crate::conn::StreamKind;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
@@ -24,14 +25,17 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
 /// every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever
 /// one of the caller's agents changes state. Ends when the caller's credential is revoked.
-#[utoipa::path(get, path = "/api/events", tag = "sessions",
+#[utoipa::path(get, path = "/api/events", operation_id = "streamSessionEvents", tag = "sessions",
     responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]) and `event: state` (data = StateEvent)"),
-        (status = 403, body = ErrorBody)))]
+        (status = 403, body = ErrorBody),
+        (status = 429, description = "the caller already has the maximum of event streams open (`server.limits.maxEventStreamsPerUser`)", body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Action::ReadSessions)?;
+    // Held by the stream: the slot frees when the client goes away.
+    let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
     let changes = state.sessions.watch();
     let revocations = state.auth.subscribe();
     let states = state.sessions.state_events();
@@ -79,11 +83,15 @@ async fn events(
             Some((Ok(event), (state, principal, changes, revocations, states, false)))
         },
     );
+    let stream = futures_util::StreamExt::map(stream, move |event| {
+        let _ = &slot;
+        event
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// Version, host name, where the daemon is reachable, and how many sessions it has.
-#[utoipa::path(get, path = "/api/about", tag = "meta",
+#[utoipa::path(get, path = "/api/about", operation_id = "getAbout", tag = "meta",
     responses((status = 200, body = AboutResponse)))]
 async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
     caller.require(Action::ReadSessions)?;

@@ -13,13 +13,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Liveness: answers without credentials, so it says only that the daemon is up (no counts
 /// of anything: whoever asks may be anyone on the network).
-#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, body = HealthResponse)))]
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "meta", responses((status = 200, body = HealthResponse)))]
 async fn health() -> Json<HealthResponse> {
     Json(HealthResponse { ok: true, version: llmux_core::VERSION.to_owned(), auth_enabled: true })
 }
 
 /// The daemon's version: answers without credentials.
-#[utoipa::path(get, path = "/api/version", tag = "meta", responses((status = 200, body = VersionResponse)))]
+#[utoipa::path(get, path = "/api/version", operation_id = "getVersion", tag = "meta", responses((status = 200, body = VersionResponse)))]
 async fn version() -> Json<VersionResponse> {
     Json(VersionResponse { version: llmux_core::VERSION.to_owned() })
 }

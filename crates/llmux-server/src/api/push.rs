@@ -151,7 +151,7 @@ fn username(caller: &Caller) -> ApiResult<&str> {
 }
 
 /// The VAPID public key browsers subscribe with.
-#[utoipa::path(get, path = "/api/push/vapid", tag = "push",
+#[utoipa::path(get, path = "/api/push/vapid", operation_id = "getVapidKey", tag = "push",
     responses((status = 200, body = VapidKeyResponse)))]
 async fn vapid(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<VapidKeyResponse>> {
     caller.require(Action::OwnIdentity)?;
@@ -159,7 +159,7 @@ async fn vapid(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
 }
 
 /// The caller's devices.
-#[utoipa::path(get, path = "/api/push/subscriptions", tag = "push",
+#[utoipa::path(get, path = "/api/push/subscriptions", operation_id = "listPushSubscriptions", tag = "push",
     responses((status = 200, body = PushSubscriptionListResponse),
         (status = 400, body = ErrorBody)))]
 async fn list(
@@ -174,7 +174,7 @@ async fn list(
 }
 
 /// Add this browser as a device (the same browser again refreshes its keys).
-#[utoipa::path(post, path = "/api/push/subscriptions", tag = "push",
+#[utoipa::path(post, path = "/api/push/subscriptions", operation_id = "subscribePush", tag = "push",
     request_body = CreatePushSubscriptionRequest,
     responses((status = 201, body = PushSubscriptionResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -194,8 +194,8 @@ async fn subscribe(
 }
 
 /// Remove one of the caller's devices.
-#[utoipa::path(delete, path = "/api/push/subscriptions/{id}", tag = "push",
-    responses((status = 200, body = OkResponse), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/api/push/subscriptions/{id}", operation_id = "unsubscribePush", tag = "push",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn unsubscribe(
     State(state): State<AppState>,
@@ -208,7 +208,7 @@ async fn unsubscribe(
 }
 
 /// The sessions the caller gets notifications about.
-#[utoipa::path(get, path = "/api/push/sessions", tag = "push",
+#[utoipa::path(get, path = "/api/push/sessions", operation_id = "listFollowedSessions", tag = "push",
     responses((status = 200, body = PushSessionListResponse), (status = 400, body = ErrorBody)))]
 async fn followed(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ async fn followed(
 
 /// Get notifications when this session's agent needs its person (`working` → `waiting` or
 /// `idle`). Only for sessions the caller may see: anyone else's answers 404.
-#[utoipa::path(put, path = "/api/push/sessions/{name}", tag = "push",
+#[utoipa::path(put, path = "/api/push/sessions/{name}", operation_id = "followSession", tag = "push",
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn follow(
@@ -242,7 +242,7 @@ async fn follow(
 
 /// Stop notifications about a session. Touches only the caller's own opt-in, so it answers
 /// 200 whether or not the session (still) exists.
-#[utoipa::path(delete, path = "/api/push/sessions/{name}", tag = "push",
+#[utoipa::path(delete, path = "/api/push/sessions/{name}", operation_id = "unfollowSession", tag = "push",
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 async fn unfollow(
@@ -258,7 +258,7 @@ async fn unfollow(
 
 /// Send a test notification to every device of the caller; answers once the push services
 /// have (or 10 s passed).
-#[utoipa::path(post, path = "/api/push/test", tag = "push",
+#[utoipa::path(post, path = "/api/push/test", operation_id = "sendTestPush", tag = "push",
     responses((status = 200, body = PushTestResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 async fn test(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<PushTestResponse>> {

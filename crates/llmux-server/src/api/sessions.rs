@@ -68,7 +68,7 @@ pub(crate) fn present(principal: &llmux_auth::Principal, mut view: SessionView) 
 }
 
 /// Every session the caller may see, newest first.
-#[utoipa::path(get, path = "/api/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/api/sessions", operation_id = "listSessions", tag = "sessions",
     responses((status = 200, body = Vec<SessionView>)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Action::ReadSessions)?;
@@ -93,7 +93,7 @@ pub(crate) fn visible(state: &AppState, principal: &llmux_auth::Principal) -> Ve
 }
 
 /// Spawn a session.
-#[utoipa::path(post, path = "/api/sessions", tag = "sessions", request_body = CreateSessionRequest,
+#[utoipa::path(post, path = "/api/sessions", operation_id = "createSession", tag = "sessions", request_body = CreateSessionRequest,
     responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn create(
@@ -123,8 +123,8 @@ async fn create(
 }
 
 /// One session.
-#[utoipa::path(get, path = "/api/sessions/{name}", tag = "sessions",
-    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/sessions/{name}", operation_id = "getSession", tag = "sessions",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,7 +135,7 @@ async fn show(
 }
 
 /// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
-#[utoipa::path(patch, path = "/api/sessions/{name}", tag = "sessions",
+#[utoipa::path(patch, path = "/api/sessions/{name}", operation_id = "editSession", tag = "sessions",
     request_body = EditSessionRequest,
     responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -179,8 +179,8 @@ struct RemoveQuery {
 }
 
 /// Remove a session's record; refused (409) while it runs unless `force`.
-#[utoipa::path(delete, path = "/api/sessions/{name}", tag = "sessions", params(RemoveQuery),
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+#[utoipa::path(delete, path = "/api/sessions/{name}", operation_id = "removeSession", tag = "sessions", params(RemoveQuery),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
@@ -200,7 +200,7 @@ const MAX_WAIT_SECS: u64 = 3600;
 /// Type a prompt into a running session (Enter follows unless `enter` is false). Prompts to one
 /// session are queued in order; one sent while the agent starts is held until it is ready.
 /// With `wait`, answers once the agent leaves `working`, with its reply.
-#[utoipa::path(post, path = "/api/sessions/{name}/send", tag = "sessions", request_body = SendRequest,
+#[utoipa::path(post, path = "/api/sessions/{name}/send", operation_id = "sendPrompt", tag = "sessions", request_body = SendRequest,
     responses((status = 200, body = SendResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody)))]
@@ -245,7 +245,7 @@ async fn send(
 }
 
 /// Choose one option of the question a `waiting` agent shows (by index into `prompt.options`).
-#[utoipa::path(post, path = "/api/sessions/{name}/answer", tag = "sessions", request_body = AnswerRequest,
+#[utoipa::path(post, path = "/api/sessions/{name}/answer", operation_id = "answerQuestion", tag = "sessions", request_body = AnswerRequest,
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn answer(
@@ -260,7 +260,7 @@ async fn answer(
 }
 
 /// Press one key (arrows, Enter, Escape, Tab, …, or one letter or digit).
-#[utoipa::path(post, path = "/api/sessions/{name}/key", tag = "sessions", request_body = KeyRequest,
+#[utoipa::path(post, path = "/api/sessions/{name}/key", operation_id = "sendKey", tag = "sessions", request_body = KeyRequest,
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn key(
@@ -275,8 +275,8 @@ async fn key(
 }
 
 /// Stop what the agent is doing (presses Escape).
-#[utoipa::path(post, path = "/api/sessions/{name}/interrupt", tag = "sessions",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/sessions/{name}/interrupt", operation_id = "interruptSession", tag = "sessions",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn interrupt(
     State(state): State<AppState>,
@@ -289,8 +289,8 @@ async fn interrupt(
 }
 
 /// Kill the session and delete its record (the old daemon's `kill`).
-#[utoipa::path(post, path = "/api/sessions/{name}/kill", tag = "sessions",
-    responses((status = 200, body = KillResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/sessions/{name}/kill", operation_id = "killSession", tag = "sessions",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = KillResponse), (status = 404, body = ErrorBody)))]
 async fn kill(
     State(state): State<AppState>,
     caller: Caller,
@@ -303,8 +303,8 @@ async fn kill(
 }
 
 /// Stop the agent and keep the record (status becomes `exited`).
-#[utoipa::path(post, path = "/api/sessions/{name}/stop", tag = "sessions",
-    responses((status = 200, body = SessionResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/sessions/{name}/stop", operation_id = "stopSession", tag = "sessions",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = SessionResponse), (status = 404, body = ErrorBody)))]
 async fn stop(
     State(state): State<AppState>,
     caller: Caller,
@@ -317,7 +317,7 @@ async fn stop(
 }
 
 /// Restart the session from its recorded config.
-#[utoipa::path(post, path = "/api/sessions/{name}/respawn", tag = "sessions",
+#[utoipa::path(post, path = "/api/sessions/{name}/respawn", operation_id = "respawnSession", tag = "sessions",
     responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn respawn(
@@ -331,7 +331,7 @@ async fn respawn(
 }
 
 /// Send one prompt to several sessions: `names`, or every running one (of `agent`).
-#[utoipa::path(post, path = "/api/sessions/broadcast", tag = "sessions",
+#[utoipa::path(post, path = "/api/sessions/broadcast", operation_id = "broadcastPrompt", tag = "sessions",
     request_body = BroadcastRequest,
     responses((status = 200, body = BroadcastResponse), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody)))]
@@ -388,11 +388,12 @@ fn filter_running(state: &AppState, visible: Vec<String>, agent: Option<&str>) -
 #[derive(Debug, Deserialize, IntoParams)]
 struct CaptureQuery {
     /// How many lines from the bottom, 1 to 10000.
+    #[param(minimum = 1, maximum = 10000)]
     lines: Option<u32>,
 }
 
 /// The last lines of the session's screen and scrollback.
-#[utoipa::path(get, path = "/api/sessions/{name}/capture", tag = "sessions", params(CaptureQuery),
+#[utoipa::path(get, path = "/api/sessions/{name}/capture", operation_id = "captureScreen", tag = "sessions", params(CaptureQuery),
     responses((status = 200, body = CaptureResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn capture(

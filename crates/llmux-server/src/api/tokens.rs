@@ -28,8 +28,8 @@ struct ListQuery {
 }
 
 /// The caller's tokens (admins: everyone's with `all=true`).
-#[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(ListQuery),
-    responses((status = 200, body = TokenListResponse)))]
+#[utoipa::path(get, path = "/api/tokens", operation_id = "listTokens", tag = "tokens", params(ListQuery),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TokenListResponse)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -39,7 +39,7 @@ async fn list(
 }
 
 /// Mint a token; its value is in the response once and never again.
-#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateTokenRequest,
+#[utoipa::path(post, path = "/api/tokens", operation_id = "createToken", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create(
@@ -59,8 +59,8 @@ struct RevokeAllQuery {
 }
 
 /// Revoke every token of a user; their open connections close.
-#[utoipa::path(delete, path = "/api/tokens", tag = "tokens", params(RevokeAllQuery),
-    responses((status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/tokens", operation_id = "revokeAllTokens", tag = "tokens", params(RevokeAllQuery),
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
 async fn revoke_all(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,8 +71,8 @@ async fn revoke_all(
 }
 
 /// Rename a token.
-#[utoipa::path(patch, path = "/api/tokens/{id}", tag = "tokens", request_body = RenameTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/tokens/{id}", operation_id = "renameToken", tag = "tokens", request_body = RenameTokenRequest,
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TokenResponse), (status = 404, body = ErrorBody)))]
 async fn rename(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,8 +84,8 @@ async fn rename(
 }
 
 /// Revoke a token; its open connections close.
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
-    responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "revokeToken", tag = "tokens",
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

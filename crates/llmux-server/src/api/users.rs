@@ -20,14 +20,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every user.
-#[utoipa::path(get, path = "/api/admin/users", tag = "users",
+#[utoipa::path(get, path = "/api/admin/users", operation_id = "listUsers", tag = "users",
     responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
     Ok(Json(state.auth.list_users(&caller.0).await?))
 }
 
 /// Create a user.
-#[utoipa::path(post, path = "/api/admin/users", tag = "users", request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/api/admin/users", operation_id = "createUser", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create(
@@ -40,7 +40,7 @@ async fn create(
 }
 
 /// Change a user's name, admin flag or passphrase.
-#[utoipa::path(patch, path = "/api/admin/users/{username}", tag = "users",
+#[utoipa::path(patch, path = "/api/admin/users/{username}", operation_id = "updateUser", tag = "users",
     request_body = UpdateUserRequest,
     responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -78,7 +78,7 @@ struct DeleteQuery {
 
 /// Delete a user: their tokens, browser sessions, push subscriptions and opt-ins go, and
 /// their sessions end or pass to another user, in one transaction.
-#[utoipa::path(delete, path = "/api/admin/users/{username}", tag = "users", params(DeleteQuery),
+#[utoipa::path(delete, path = "/api/admin/users/{username}", operation_id = "deleteUser", tag = "users", params(DeleteQuery),
     responses((status = 200, body = UserDeletedResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]

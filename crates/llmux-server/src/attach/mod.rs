@@ -3,7 +3,8 @@
 //! Authentication is the transport's (kernel uid on the socket; bearer token or cookie on TCP,
 //! never a token in the URL). Every upgrade checks `Origin`: a browser (cookie) must send our
 //! own origin or an allowed one; any foreign origin is refused. Someone else's session answers
-//! 404; a read-only principal gets `tmux attach -r` and its input is dropped.
+//! 404; a read-only principal gets `tmux attach -r` and its input is dropped. A user may hold
+//! `server.limits.maxWebSocketsPerUser` terminals open at once; more answer 429.
 
 mod bridge;
 
@@ -18,6 +19,7 @@ use llmux_core::api::SessionStatus;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::conn::StreamKind;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Path, Query};
 use crate::security::same_origin;
@@ -81,10 +83,16 @@ async fn attach(
         rows: q.rows.unwrap_or(24),
         history: q.history.unwrap_or(1000).min(50_000),
     };
+    // Taken last, so a refused upgrade never holds a slot; freed when the socket closes (or
+    // when the upgrade never completes and the callback is dropped).
+    let slot = state.streams.acquire(StreamKind::WebSocket, &caller.0)?;
     let principal = caller.0;
     Ok(ws
         .max_message_size(1 << 20)
-        .on_upgrade(move |socket| bridge::run(state, principal, opts, socket))
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            bridge::run(state, principal, opts, socket).await
+        })
         .into_response())
 }
 

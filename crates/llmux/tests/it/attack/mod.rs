@@ -10,7 +10,7 @@
 //! | non-admin | a cwd, env or name that tmux would expand as a format (`#(cmd)`) | [`tmux_formats`] |
 //! | holder of a narrow credential | minting a wider one: pairing, device tokens, tokens from tokens | [`credentials`] |
 //! | anonymous client | locking others out of sign-in; hashing floods | [`signin`] |
-//! | anonymous client | half-open connections, connection floods | [`connections`] |
+//! | anonymous client; any user | half-open connections, connection floods; hoarding terminals and event streams | [`connections`] |
 //! | non-admin | another user's conversations through a shared cwd | [`conversations`] |
 //! | anyone who can type a username | control characters into an admin's terminal | [`escapes`] |
 //! | non-admin | learning other users' session names | [`names`] |
