@@ -210,8 +210,8 @@ fn events_open(port: u16, bearer: &str) -> (TcpStream, u16, String) {
     (s, status_of(&head), head)
 }
 
-/// Creates a `fake` session owned by the token's user.
-async fn own_session(d: &TestDaemon, bearer: &str, name: &str) {
+/// Creates a `fake` session named `name` owned by `owner`, with `owner`'s token.
+async fn own_session(d: &TestDaemon, bearer: &str, owner: &str, name: &str) {
     let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
     let auth = format!("Bearer {bearer}");
     let (status, res) = d.http(
@@ -221,7 +221,8 @@ async fn own_session(d: &TestDaemon, bearer: &str, name: &str) {
         &body,
     );
     assert_eq!(status, 201, "{res}");
-    d.wait_for_screen(name, "SIZE").await;
+    // The operator names a user's session in full.
+    d.wait_for_screen(&format!("{name}@{owner}"), "SIZE").await;
 }
 
 #[tokio::test]
@@ -233,8 +234,8 @@ async fn per_user_caps_on_terminals_and_event_streams_answer_429() {
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (alice2, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;
-    own_session(&d, &alice, "alices").await;
-    own_session(&d, &bob, "bobs").await;
+    own_session(&d, &alice, "alice", "alices").await;
+    own_session(&d, &bob, "bob", "bobs").await;
     let port = d.port;
 
     // Event streams: two, then 429 (a second token of the same user counts too).

@@ -77,7 +77,7 @@ async fn an_origin_must_match_the_scheme_on_websocket_upgrades() {
         &body,
     );
     assert_eq!(status, 201, "{res}");
-    d.wait_for_screen("mine", "SIZE").await;
+    d.wait_for_screen("mine@alice", "SIZE").await;
     let own = format!("127.0.0.1:{}", d.port);
     assert_eq!(ws_status(d.port, "mine", &alice, &own, &format!("http://{own}")), 101);
     assert_eq!(ws_status(d.port, "mine", &alice, &own, &format!("https://{own}")), 403);
