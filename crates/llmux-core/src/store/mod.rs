@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use auth::{AuditRecord, BrowserSessionRecord, LoginDeviceRecord, TokenRecord, UserRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
     include_str!("../../migrations/0005_push_sessions_follow.sql"),
+    include_str!("../../migrations/0006_credential_limits.sql"),
 ];
 
 /// The database handle.

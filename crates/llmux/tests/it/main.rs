@@ -3,9 +3,9 @@
 //! Each test gets its own state dir, tmux socket and TCP port (see [`harness`]), so they run
 //! in parallel and never touch a user's daemon or tmux.
 
-mod harness;
 /// The attack suite: every finding of the security review, replayed against a real daemon.
 mod attack;
+mod harness;
 /// The CLI against a remote daemon: sign-in, profiles, tokens, users.
 mod remote;
 
