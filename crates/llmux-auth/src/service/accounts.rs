@@ -204,17 +204,6 @@ impl AuthService {
             .db(move |s| s.get_user(&key))
             .await?
             .ok_or_else(|| Error::NotFound(format!("no user named {owner:?}")))?;
-        let scope = req.scope.unwrap_or(TokenScope::User);
-        if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
-            return Err(Error::Forbidden(
-                "only admins can mint admin tokens, and only for admins".into(),
-            ));
-        }
-        let name = match req.name.as_deref().map(str::trim) {
-            Some("") => return Err(Error::Invalid("token name must not be blank".into())),
-            Some(name) => validate_name(name)?,
-            None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
-        };
         let expires_at = match &req.expires_at {
             Some(text) => {
                 let at = parse_rfc3339_ms(text).ok_or_else(|| {
@@ -227,8 +216,19 @@ impl AuthService {
             }
             None => None,
         };
+        let scope = req.scope.unwrap_or(TokenScope::User);
         // Nothing minted with a credential is wider or longer-lived than that credential.
         p.check_mint(scope, expires_at)?;
+        if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
+            return Err(Error::Forbidden(
+                "only admins can mint admin tokens, and only for admins".into(),
+            ));
+        }
+        let name = match req.name.as_deref().map(str::trim) {
+            Some("") => return Err(Error::Invalid("token name must not be blank".into())),
+            Some(name) => validate_name(name)?,
+            None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
+        };
         self.mint_token(&owner, &name, scope, expires_at).await
     }
 

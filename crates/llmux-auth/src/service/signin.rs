@@ -64,20 +64,21 @@ pub(crate) fn login_name(raw: &str) -> Option<String> {
     validate_username(&name).ok().map(|()| name)
 }
 
-/// User-supplied text for the audit log: at most [`AUDIT_NAME_CHARS`] characters, control
-/// characters escaped, a cut marked with `…`.
+/// User-supplied text for the audit log: control characters escaped (`\u{1b}`), at most
+/// [`AUDIT_NAME_CHARS`] characters in all, a cut marked with `…`.
 pub(crate) fn audit_text(raw: &str) -> String {
     let mut out = String::new();
-    for (i, c) in raw.chars().enumerate() {
-        if i == AUDIT_NAME_CHARS {
+    let mut len = 0;
+    for c in raw.chars() {
+        let piece: String =
+            if c.is_control() { c.escape_unicode().collect() } else { c.to_string() };
+        let n = piece.chars().count();
+        if len + n > AUDIT_NAME_CHARS {
             out.push('…');
             break;
         }
-        if c.is_control() || c == '\u{1b}' {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        len += n;
     }
     out
 }
@@ -296,5 +297,7 @@ mod tests {
         let long = audit_text(&"x".repeat(400_000));
         assert_eq!(long.chars().count(), AUDIT_NAME_CHARS + 1);
         assert!(long.ends_with('…'));
+        let escapes = audit_text(&"\u{7}".repeat(100));
+        assert!(escapes.chars().count() <= AUDIT_NAME_CHARS + 1, "{escapes}");
     }
 }
