@@ -10,6 +10,7 @@
 mod agents;
 mod attach;
 mod daemon;
+mod login_burst;
 mod measure;
 mod report;
 mod stats;
@@ -42,6 +43,7 @@ const USAGE: &str = "\
 usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [--out FILE]
        llmux-bench attach --help     (the terminal WebSocket benchmark)
        llmux-bench agents --help     (agent states: idle CPU, state events, send --wait)
+       llmux-bench login-burst --help  (a burst of bad sign-ins: RSS, another user's sign-in)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -137,6 +139,9 @@ async fn run() -> Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("agents") {
         return agents::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("login-burst") {
+        return login_burst::run(&root, std::env::args().skip(2)).await;
     }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
     if !args.llmux.is_file() {

@@ -245,7 +245,7 @@ impl AuthService {
         };
         let key = username.clone();
         let user = self.db(move |s| s.get_user(&key)).await?.ok_or_else(invalid_code)?;
-        Ok(PairPeekResponse { username: user.username, name: user.name, scope })
+        Ok(PairPeekResponse { username: user.username, name: user.name, scope, signed_in_as: None })
     }
 
     /// Trades a pairing code (once) for a browser session with the code's rights.

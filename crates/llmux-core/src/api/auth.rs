@@ -124,6 +124,10 @@ pub struct PairPeekResponse {
     pub name: String,
     /// The rights the paired browser gets (those of the credential that made the code).
     pub scope: TokenScope,
+    /// Who this browser is signed in as now (from its session cookie), if anyone: redeeming
+    /// the code would replace that sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_as: Option<String>,
 }
 
 /// Response of `POST /api/pairing`: a one-time code valid for at most 5 minutes.

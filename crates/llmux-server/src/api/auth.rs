@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, UserAgent};
-use crate::security::{clear_cookie, session_cookie_header, wants_secure};
+use crate::security::{clear_cookie, session_cookie, session_cookie_header, wants_secure};
 
 /// Routes that work without a credential.
 pub(crate) fn public_router() -> OpenApiRouter<AppState> {
@@ -103,16 +103,23 @@ async fn login(
     Ok(signed_in(&state, &headers, login))
 }
 
-/// Whose sign-in a pairing code carries, without using the code up: the pairing page asks
-/// before it replaces an existing sign-in. The code travels in the body, never in a URL.
+/// Whose sign-in a pairing code carries, without using the code up, and who this browser is
+/// signed in as now: the pairing page asks before it replaces an existing sign-in. The code
+/// travels in the body, never in a URL.
 #[utoipa::path(post, path = "/api/auth/pair/peek", tag = "auth", request_body = PairRequest,
     responses((status = 200, body = PairPeekResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody)))]
 async fn pair_peek(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(req): Json<PairRequest>,
 ) -> ApiResult<Json<PairPeekResponse>> {
-    Ok(Json(state.auth.peek_pairing(&req.code).await?))
+    let mut peek = state.auth.peek_pairing(&req.code).await?;
+    if let Some(cookie) = session_cookie(&headers) {
+        let current = state.auth.authenticate_cookie(cookie).await.ok();
+        peek.signed_in_as = current.and_then(|p| p.username().map(str::to_owned));
+    }
+    Ok(Json(peek))
 }
 
 /// Trade a one-time pairing code for a browser session with the rights of the credential
