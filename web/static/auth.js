@@ -100,7 +100,7 @@ if (pair) {
     $("switch-yes").textContent = `Sign in as ${peek.username}`;
     $("switch-no").textContent = `Stay signed in as ${me}`;
     $("switch").hidden = false;
-    $("switch-yes").focus();
+    $("switch-no").focus(); // the safe answer is the default
     const answer = (yes) => () => { $("switch").hidden = true; resolve(yes); };
     $("switch-yes").onclick = answer(true);
     $("switch-no").onclick = answer(false);
