@@ -158,7 +158,7 @@ impl Principal {
         let mine = self.scope();
         if scope_rank(scope) > scope_rank(mine) {
             return Err(Error::Forbidden(format!(
-                "a {} credential cannot make a {} one",
+                "a credential with scope {} cannot make one with scope {}",
                 mine.as_str(),
                 scope.as_str()
             )));

@@ -217,13 +217,13 @@ impl AuthService {
             None => None,
         };
         let scope = req.scope.unwrap_or(TokenScope::User);
-        // Nothing minted with a credential is wider or longer-lived than that credential.
-        p.check_mint(scope, expires_at)?;
         if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
             return Err(Error::Forbidden(
                 "only admins can mint admin tokens, and only for admins".into(),
             ));
         }
+        // Nothing minted with a credential is wider or longer-lived than that credential.
+        p.check_mint(scope, expires_at)?;
         let name = match req.name.as_deref().map(str::trim) {
             Some("") => return Err(Error::Invalid("token name must not be blank".into())),
             Some(name) => validate_name(name)?,
