@@ -590,6 +590,26 @@ mod tests {
         assert!(!format!("{:?}", user("x", false)).contains("\"h\""), "hash redacted in Debug");
     }
 
+    /// Browser sessions signed in before sessions had a scope keep their full rights.
+    #[test]
+    fn browser_sessions_from_before_migration_6_keep_full_rights() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &super::super::MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        insert_user(&conn, &user("bob", false)).unwrap();
+        conn.execute(
+            "INSERT INTO browser_sessions (id, username, secret_hash, user_agent, created_at, \
+             last_seen_at, expires_at) VALUES ('b1', 'bob', 's', 'ua', 1, 1, 10)",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        let b = store.get_browser_session("b1").unwrap().unwrap();
+        assert_eq!((b.scope.as_str(), b.limit_expires_at), ("admin", None));
+    }
+
     #[test]
     fn audit_keeps_the_newest() {
         let store = Store::open_in_memory().unwrap();
