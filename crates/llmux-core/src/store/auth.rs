@@ -78,21 +78,6 @@ pub struct BrowserSessionRecord {
     pub limit_expires_at: Option<i64>,
 }
 
-/// A browser that signed in to an account (its device cookie's secret hash only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginDeviceRecord {
-    /// Public id (first half of the cookie).
-    pub id: String,
-    /// The account it signed in to.
-    pub username: String,
-    /// Hex SHA-256 of the cookie's secret half.
-    pub secret_hash: String,
-    /// First sign-in, unix ms.
-    pub created_at: i64,
-    /// End, unix ms.
-    pub expires_at: i64,
-}
-
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -148,16 +133,6 @@ fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
     })
 }
 
-fn device_row(r: &Row<'_>) -> rusqlite::Result<LoginDeviceRecord> {
-    Ok(LoginDeviceRecord {
-        id: r.get(0)?,
-        username: r.get(1)?,
-        secret_hash: r.get(2)?,
-        created_at: r.get(3)?,
-        expires_at: r.get(4)?,
-    })
-}
-
 fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
     conn.execute(
         &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
@@ -171,9 +146,6 @@ const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
      expires_at, scope, limit_expires_at";
-const DEVICE_COLS: &str = "id, username, secret_hash, created_at, expires_at";
-/// Device cookies kept per account; older ones are forgotten.
-const DEVICES_PER_USER: i64 = 20;
 
 impl Store {
     // ---- users ----
@@ -432,45 +404,6 @@ impl Store {
             as u64)
     }
 
-    // ---- device cookies ----
-
-    /// Records a browser that signed in; forgets expired device cookies and all but the
-    /// newest few of the account's.
-    pub fn insert_login_device(&self, d: &LoginDeviceRecord) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM login_devices WHERE expires_at <= ?1", [d.created_at])?;
-        tx.execute(
-            &format!("INSERT INTO login_devices ({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-            params![d.id, d.username, d.secret_hash, d.created_at, d.expires_at],
-        )?;
-        tx.execute(
-            "DELETE FROM login_devices WHERE username = ?1 AND id NOT IN \
-             (SELECT id FROM login_devices WHERE username = ?1 \
-              ORDER BY created_at DESC, id LIMIT ?2)",
-            params![d.username, DEVICES_PER_USER],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The device cookie record with this id.
-    pub fn get_login_device(&self, id: &str) -> Result<Option<LoginDeviceRecord>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {DEVICE_COLS} FROM login_devices WHERE id = ?1"),
-                [id],
-                device_row,
-            )
-            .optional()?)
-    }
-
-    /// Forgets every device cookie of an account (its passphrase changed).
-    pub fn delete_user_login_devices(&self, username: &str) -> Result<u64> {
-        Ok(self.conn().execute("DELETE FROM login_devices WHERE username = ?1", [username])? as u64)
-    }
-
     // ---- audit ----
 
     /// Appends an audit event.
@@ -567,25 +500,9 @@ mod tests {
         };
         store.insert_browser_session(&b).unwrap();
         assert_eq!(store.get_browser_session("b1").unwrap().unwrap(), b);
-        let device = |id: &str, at: i64| LoginDeviceRecord {
-            id: id.into(),
-            username: "bob".into(),
-            secret_hash: "d".into(),
-            created_at: at,
-            expires_at: at + 100,
-        };
-        store.insert_login_device(&device("old", 1)).unwrap();
-        for i in 0..DEVICES_PER_USER {
-            store.insert_login_device(&device(&format!("d{i}"), 2 + i)).unwrap();
-        }
-        assert!(store.get_login_device("old").unwrap().is_none(), "only the newest are kept");
-        assert_eq!(store.get_login_device("d0").unwrap().unwrap(), device("d0", 2));
-        store.insert_login_device(&device("late", 500)).unwrap();
-        assert!(store.get_login_device("d0").unwrap().is_none(), "expired ones go");
         assert_eq!(store.delete_user("bob").unwrap(), 2);
         assert!(store.get_token("t1").unwrap().is_none());
         assert!(store.get_browser_session("b1").unwrap().is_none());
-        assert!(store.get_login_device("late").unwrap().is_none(), "devices go with the user");
         assert_eq!(store.list_tokens(None).unwrap().len(), 1);
         assert!(!format!("{:?}", user("x", false)).contains("\"h\""), "hash redacted in Debug");
     }
@@ -598,7 +515,13 @@ mod tests {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 5).unwrap();
-        insert_user(&conn, &user("bob", false)).unwrap();
+        // the schema of version 5, written out: later migrations may change the users table
+        conn.execute(
+            "INSERT INTO users (username, name, passphrase_hash, admin, created_at, updated_at) \
+             VALUES ('bob', 'Bob', 'h', 0, 1, 1)",
+            [],
+        )
+        .unwrap();
         conn.execute(
             "INSERT INTO browser_sessions (id, username, secret_hash, user_agent, created_at, \
              last_seen_at, expires_at) VALUES ('b1', 'bob', 's', 'ua', 1, 1, 10)",

@@ -5,6 +5,7 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
+mod devices;
 mod push;
 mod sessions;
 
@@ -14,7 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use auth::{AuditRecord, BrowserSessionRecord, LoginDeviceRecord, TokenRecord, UserRecord};
+pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
+pub use devices::LoginDeviceRecord;
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
