@@ -11,6 +11,7 @@ mod agents;
 mod attach;
 mod daemon;
 mod half_open;
+mod login_burst;
 mod measure;
 mod report;
 mod stats;
@@ -46,6 +47,7 @@ usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [-
        llmux-bench agents --help     (agent states: idle CPU, state events, send --wait)
        llmux-bench transcripts --help (live transcript viewers: daemon CPU)
        llmux-bench half-open --help  (half-sent requests: TCP cap, header timeout, the socket)
+       llmux-bench login-burst --help  (a burst of bad sign-ins: RSS, another user's sign-in)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -147,6 +149,9 @@ async fn run() -> Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("half-open") {
         return half_open::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("login-burst") {
+        return login_burst::run(&root, std::env::args().skip(2)).await;
     }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
     if !args.llmux.is_file() {

@@ -89,10 +89,38 @@ if (pair) {
     await postJson("/api/auth/pair", { code });
     location.assign("/");
   };
+  // A pairing link signs this browser in as whoever made the code, so anyone can send one.
+  // When the browser is already signed in, ask before replacing that sign-in.
+  const ask = (peek) => new Promise((resolve) => {
+    const me = peek.signedInAs;
+    $("status").textContent = "";
+    $("switch-question").textContent = me === peek.username
+      ? `You are already signed in as ${me}. Sign in again with this pairing code?`
+      : `You are signed in as ${me}. Sign in as ${peek.username} instead?`;
+    $("switch-yes").textContent = `Sign in as ${peek.username}`;
+    $("switch-no").textContent = `Stay signed in as ${me}`;
+    $("switch").hidden = false;
+    $("switch-no").focus(); // the safe answer is the default
+    const answer = (yes) => () => { $("switch").hidden = true; resolve(yes); };
+    $("switch-yes").onclick = answer(true);
+    $("switch-no").onclick = answer(false);
+  });
+  const start = async (code) => {
+    // Looks the code up without using it, and learns who this browser is signed in as.
+    const peek = await postJson("/api/auth/pair/peek", { code });
+    if (peek.signedInAs) {
+      pair.hidden = true;
+      if (!(await ask(peek))) {
+        location.assign("/");
+        return;
+      }
+    }
+    await redeem(code);
+  };
   const code = fragmentParam("code");
   history.replaceState(null, "", location.pathname);
   const manual = () => { $("status").textContent = "Enter the pairing code shown by `llmux pair`."; pair.hidden = false; };
-  if (code) redeem(code).catch((err) => { manual(); showError(err.message); });
+  if (code) start(code).catch((err) => { manual(); showError(err.message); });
   else manual();
-  wire(pair, (f) => redeem(f.code));
+  wire(pair, (f) => start(f.code));
 }

@@ -6,6 +6,7 @@
 //! - [`AuthService`]: users, passphrases (Argon2id), tokens (SHA-256, shown once), browser
 //!   sessions, the setup token, pairing codes, login throttling and the audit log.
 
+mod hashing;
 mod password;
 pub mod policy;
 pub mod secrets;
@@ -17,8 +18,8 @@ use llmux_core::api::TokenScope;
 pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;
 pub use service::{
-    AuthService, Bootstrap, InitUser, Login, PAIRING_TTL, Revocation, SESSION_IDLE,
-    SESSION_LIFETIME,
+    AuthService, Bootstrap, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, InitUser, Login, PAIRING_TTL,
+    Revocation, SESSION_IDLE, SESSION_LIFETIME,
 };
 
 /// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.
@@ -35,8 +36,9 @@ pub enum Error {
     /// Authenticated, but not allowed (403).
     #[error("{0}")]
     Forbidden(String),
-    /// Too many failed logins (429).
-    #[error("too many failed sign-ins; try again in {retry_after} s")]
+    /// Too many failed sign-ins for this account or device, one already in flight, or the
+    /// hashing queue is full (429 with `Retry-After`).
+    #[error("too many sign-in attempts; try again in {retry_after} s")]
     Throttled {
         /// Seconds to wait.
         retry_after: u64,
@@ -73,10 +75,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How a user proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    /// A browser session cookie (full rights of the user).
+    /// A browser session cookie: full rights of the user if signed in with the passphrase,
+    /// or the rights of the credential that paired it.
     Cookie {
         /// The browser session's public id.
         session_id: String,
+        /// What it may do.
+        scope: TokenScope,
     },
     /// An API token, limited by its scope.
     Token {
@@ -98,6 +103,11 @@ pub struct UserPrincipal {
     pub admin: bool,
     /// The credential used.
     pub via: Via,
+    /// When the credential's authority ends (unix ms): a token's expiry, or the end a paired
+    /// browser session inherited from its maker. `None` for credentials backed by the
+    /// passphrase itself (a browser signed in with it, a token without expiry). Whatever
+    /// this credential mints must end no later.
+    pub limit: Option<i64>,
 }
 
 /// Who made a request.
@@ -115,25 +125,61 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         match self {
             Principal::LocalOperator => true,
-            Principal::User(u) => {
-                u.admin
-                    && matches!(
-                        u.via,
-                        Via::Cookie { .. } | Via::Token { scope: TokenScope::Admin, .. }
-                    )
-            }
+            Principal::User(u) => u.admin && self.scope() == TokenScope::Admin,
         }
     }
 
-    /// Whether the credential is a read-only token.
+    /// Whether the credential is read-only.
     pub fn is_read_only(&self) -> bool {
-        matches!(
-            self,
-            Principal::User(UserPrincipal {
-                via: Via::Token { scope: TokenScope::ReadOnly, .. },
-                ..
-            })
-        )
+        self.scope() == TokenScope::ReadOnly
+    }
+
+    /// The credential's scope (the operator's is `admin`).
+    pub fn scope(&self) -> TokenScope {
+        match self {
+            Principal::LocalOperator => TokenScope::Admin,
+            Principal::User(u) => match &u.via {
+                Via::Cookie { scope, .. } | Via::Token { scope, .. } => *scope,
+            },
+        }
+    }
+
+    /// When the credential's authority ends, if it does (see [`UserPrincipal::limit`]).
+    pub fn limit(&self) -> Option<i64> {
+        match self {
+            Principal::LocalOperator => None,
+            Principal::User(u) => u.limit,
+        }
+    }
+
+    /// Refuses (403) minting a credential with `scope` ending at `expires_at` (`None`:
+    /// never) that would be wider or longer-lived than this one.
+    pub fn check_mint(&self, scope: TokenScope, expires_at: Option<i64>) -> Result<()> {
+        let mine = self.scope();
+        if scope_rank(scope) > scope_rank(mine) {
+            return Err(Error::Forbidden(format!(
+                "a credential with scope {} cannot make one with scope {}",
+                mine.as_str(),
+                scope.as_str()
+            )));
+        }
+        if let Some(limit) = self.limit() {
+            let until = llmux_core::time::rfc3339_ms(limit);
+            match expires_at {
+                None => {
+                    return Err(Error::Forbidden(format!(
+                        "this credential expires at {until}; what it makes must expire no                          later (set expiresAt)"
+                    )));
+                }
+                Some(at) if at > limit => {
+                    return Err(Error::Forbidden(format!(
+                        "this credential expires at {until}; what it makes must expire no later"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The owner recorded on sessions this principal creates (`""` for the operator).
@@ -171,8 +217,17 @@ impl Principal {
         match (revocation, &u.via) {
             (Revocation::User(name), _) => *name == u.username,
             (Revocation::Token(id), Via::Token { id: mine, .. }) => id == mine,
-            (Revocation::BrowserSession(id), Via::Cookie { session_id }) => id == session_id,
+            (Revocation::BrowserSession(id), Via::Cookie { session_id, .. }) => id == session_id,
             _ => false,
         }
+    }
+}
+
+/// Orders scopes by what they allow.
+fn scope_rank(scope: TokenScope) -> u8 {
+    match scope {
+        TokenScope::ReadOnly => 0,
+        TokenScope::User => 1,
+        TokenScope::Admin => 2,
     }
 }

@@ -45,7 +45,13 @@ mod tests {
     use crate::{UserPrincipal, Via};
 
     fn user(admin: bool, via: Via) -> Principal {
-        Principal::User(UserPrincipal { username: "u".into(), name: "U".into(), admin, via })
+        Principal::User(UserPrincipal {
+            username: "u".into(),
+            name: "U".into(),
+            admin,
+            via,
+            limit: None,
+        })
     }
 
     fn token(scope: TokenScope) -> Via {
@@ -55,7 +61,9 @@ mod tests {
     #[test]
     fn the_table() {
         use Action::*;
-        let cookie = Via::Cookie { session_id: "s".into() };
+        let cookie = Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin };
+        // a browser paired from an admin's narrower token
+        let paired = |scope| Via::Cookie { session_id: "p".into(), scope };
         let cases = [
             (Principal::LocalOperator, [true; 7]),
             (user(true, cookie.clone()), [true; 7]),
@@ -63,6 +71,11 @@ mod tests {
             (user(true, token(TokenScope::User)), [true, true, true, true, true, true, false]),
             (user(false, token(TokenScope::Admin)), [true, true, true, true, true, true, false]),
             (user(false, cookie), [true, true, true, true, true, true, false]),
+            (user(true, paired(TokenScope::User)), [true, true, true, true, true, true, false]),
+            (
+                user(true, paired(TokenScope::ReadOnly)),
+                [true, true, false, true, false, false, false],
+            ),
             (user(false, token(TokenScope::User)), [true, true, true, true, true, true, false]),
             (
                 user(true, token(TokenScope::ReadOnly)),
@@ -91,7 +104,7 @@ mod tests {
 
     #[test]
     fn non_admins_only_reach_their_own_sessions() {
-        let u = user(false, Via::Cookie { session_id: "s".into() });
+        let u = user(false, Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin });
         assert!(u.can_access("u"));
         assert!(!u.can_access("other"));
         assert!(!u.can_access(""), "the operator's sessions are not theirs");

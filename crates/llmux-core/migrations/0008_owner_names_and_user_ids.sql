@@ -21,6 +21,8 @@ INSERT INTO pending_tmux (name, new_name)
     SELECT name, NULL FROM sessions
     WHERE owner != '' AND owner NOT IN (SELECT username FROM users);
 DELETE FROM sessions WHERE owner != '' AND owner NOT IN (SELECT username FROM users);
+-- So do the records of their conversations (a new account of the name must not see them).
+DELETE FROM conversation_owners WHERE owner != '' AND owner NOT IN (SELECT username FROM users);
 
 -- A user's session `NAME` becomes `NAME@USER` (children's parent links first, while the
 -- parents still have their old names). Conversations and push opt-ins follow by cascade.

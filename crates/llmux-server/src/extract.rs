@@ -93,20 +93,6 @@ where
     }
 }
 
-/// Who is on the other end, for login throttling only (never for trust): the peer IP on TCP,
-/// `local` on the Unix socket.
-#[derive(Debug, Clone)]
-pub struct ClientKey(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientKey {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientKey(addr.map_or_else(|| "local".to_owned(), |a| a.0.ip().to_string())))
-    }
-}
-
 /// The request's `User-Agent`, for the browser-session list.
 #[derive(Debug, Clone)]
 pub struct UserAgent(pub String);

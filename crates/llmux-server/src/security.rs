@@ -264,7 +264,7 @@ pub(crate) fn clear_cookie() -> HeaderValue {
 /// Cookies get `Secure` when the page is served over https: the configured public URL says
 /// so, or the browser's `Origin` is https, or the TLS-terminating proxy says so. These only
 /// ever make the cookie stricter, so trusting them grants nothing.
-fn wants_secure(policy: &WebPolicy, headers: &HeaderMap) -> bool {
+pub(crate) fn wants_secure(policy: &WebPolicy, headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     policy.secure_cookies
         || header("origin").starts_with("https://")

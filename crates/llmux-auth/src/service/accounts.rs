@@ -45,7 +45,7 @@ impl AuthService {
         let record = UserRecord {
             username: req.username,
             name,
-            passphrase_hash: password::hash(req.passphrase).await,
+            passphrase_hash: self.hash(req.passphrase).await?,
             admin: req.admin,
             created_at: now,
             updated_at: now,
@@ -80,14 +80,19 @@ impl AuthService {
         let reset = req.passphrase.is_some();
         if let Some(pass) = req.passphrase {
             password::check_new(&pass)?;
-            user.passphrase_hash = password::hash(pass).await;
+            user.passphrase_hash = self.hash(pass).await?;
         }
         user.updated_at = now_ms();
         let rec = user.clone();
         self.db(move |s| s.update_user(&rec)).await?;
         if reset {
             let key = username.to_owned();
-            let ended = self.db(move |s| s.delete_user_browser_sessions(&key, None)).await?;
+            let ended = self
+                .db(move |s| {
+                    s.delete_user_login_devices(&key)?;
+                    s.delete_user_browser_sessions(&key, None)
+                })
+                .await?;
             ended.into_iter().for_each(|id| self.revoke(Revocation::BrowserSession(id)));
             self.audit(&p.actor(), "passphrase_changed", username, "reset by admin").await;
         }
@@ -143,22 +148,29 @@ impl AuthService {
             .db(move |s| s.get_user(&key))
             .await?
             .ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
-        if !password::verify(old, Some(user.passphrase_hash.clone())).await {
+        if !self.verify(old, user.passphrase_hash.clone()).await? {
             return Err(Error::Forbidden("the current passphrase is not correct".into()));
         }
-        user.passphrase_hash = password::hash(new).await;
+        user.passphrase_hash = self.hash(new).await?;
         user.updated_at = now_ms();
         let rec = user.clone();
         self.db(move |s| s.update_user(&rec)).await?;
         let keep = match p {
             Principal::User(u) => match &u.via {
-                Via::Cookie { session_id } => Some(session_id.clone()),
+                Via::Cookie { session_id, .. } => Some(session_id.clone()),
                 Via::Token { .. } => None,
             },
             Principal::LocalOperator => None,
         };
         let key = username.clone();
-        let ended = self.db(move |s| s.delete_user_browser_sessions(&key, keep.as_deref())).await?;
+        // Device cookies go too: a browser that knew the old passphrase is no longer trusted
+        // past a lockout (this one gets a new cookie at its next sign-in).
+        let ended = self
+            .db(move |s| {
+                s.delete_user_login_devices(&key)?;
+                s.delete_user_browser_sessions(&key, keep.as_deref())
+            })
+            .await?;
         ended.into_iter().for_each(|id| self.revoke(Revocation::BrowserSession(id)));
         self.audit(&username, "passphrase_changed", &username, "").await;
         Ok(())
@@ -213,17 +225,6 @@ impl AuthService {
             .db(move |s| s.get_user(&key))
             .await?
             .ok_or_else(|| Error::NotFound(format!("no user named {owner:?}")))?;
-        let scope = req.scope.unwrap_or(TokenScope::User);
-        if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
-            return Err(Error::Forbidden(
-                "only admins can mint admin tokens, and only for admins".into(),
-            ));
-        }
-        let name = match req.name.as_deref().map(str::trim) {
-            Some("") => return Err(Error::Invalid("token name must not be blank".into())),
-            Some(name) => validate_name(name)?,
-            None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
-        };
         let expires_at = match &req.expires_at {
             Some(text) => {
                 let at = parse_rfc3339_ms(text).ok_or_else(|| {
@@ -235,6 +236,19 @@ impl AuthService {
                 Some(at)
             }
             None => None,
+        };
+        let scope = req.scope.unwrap_or(TokenScope::User);
+        if scope == TokenScope::Admin && !(user.admin && p.is_admin()) {
+            return Err(Error::Forbidden(
+                "only admins can mint admin tokens, and only for admins".into(),
+            ));
+        }
+        // Nothing minted with a credential is wider or longer-lived than that credential.
+        p.check_mint(scope, expires_at)?;
+        let name = match req.name.as_deref().map(str::trim) {
+            Some("") => return Err(Error::Invalid("token name must not be blank".into())),
+            Some(name) => validate_name(name)?,
+            None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
         };
         self.mint_token(&owner, &name, scope, expires_at).await
     }
@@ -301,7 +315,7 @@ impl AuthService {
         };
         let current = match p {
             Principal::User(u) => match &u.via {
-                Via::Cookie { session_id } => Some(session_id.clone()),
+                Via::Cookie { session_id, .. } => Some(session_id.clone()),
                 Via::Token { .. } => None,
             },
             Principal::LocalOperator => None,

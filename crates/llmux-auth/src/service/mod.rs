@@ -1,19 +1,21 @@
 //! The auth service: sign-in, credentials, and the bookkeeping around them.
 
 mod accounts;
+mod signin;
+
+pub use signin::{DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use llmux_core::api::{
-    LoginRequest, PairingResponse, SetupRequest, TokenScope, TokenView, UserView,
-};
+use llmux_core::api::{SetupRequest, TokenScope, TokenView, UserView};
 use llmux_core::store::{AuditRecord, BrowserSessionRecord, Store, TokenRecord, UserRecord};
 use llmux_core::time::{now_ms, rfc3339_ms};
 use tokio::sync::broadcast;
 
+use crate::hashing::{HashPool, Lane};
 use crate::secrets::{self, parse_cookie, parse_token, verify_secret};
 use crate::throttle::Throttle;
 use crate::{Error, Principal, Result, UserPrincipal, Via, password};
@@ -72,6 +74,8 @@ pub struct Login {
     pub cookie: Option<String>,
     /// A minted device token (value, record).
     pub token: Option<(String, TokenView)>,
+    /// A new device cookie to set (name, value): this browser signed in to this account.
+    pub device_cookie: Option<(String, String)>,
 }
 
 /// The first admin described by `LLMUX_INIT_USERNAME`, `LLMUX_INIT_NAME`,
@@ -101,9 +105,10 @@ struct Pending {
 pub struct AuthService {
     store: Arc<Store>,
     throttle: Throttle,
+    hashes: HashPool,
     setup: Mutex<Option<Pending>>,
     setup_file: PathBuf,
-    pairing: Mutex<HashMap<String, (String, Instant)>>,
+    pairing: Mutex<HashMap<String, signin::PairingCode>>,
     revocations: broadcast::Sender<Revocation>,
 }
 
@@ -119,6 +124,7 @@ impl AuthService {
         Arc::new(AuthService {
             store,
             throttle: Throttle::default(),
+            hashes: HashPool::for_this_machine(),
             setup: Mutex::new(None),
             setup_file: state_dir.join("setup-token"),
             pairing: Mutex::new(HashMap::new()),
@@ -156,7 +162,7 @@ impl AuthService {
                     .clone()
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or(init.username.clone()),
-                passphrase_hash: password::hash(init.passphrase.clone()).await,
+                passphrase_hash: self.hash(init.passphrase.clone()).await?,
                 admin: true,
                 created_at: now_ms(),
                 updated_at: now_ms(),
@@ -197,7 +203,7 @@ impl AuthService {
         let record = UserRecord {
             username: req.username.clone(),
             name,
-            passphrase_hash: password::hash(req.passphrase).await,
+            passphrase_hash: self.hash(req.passphrase).await?,
             admin: true,
             created_at: now_ms(),
             updated_at: now_ms(),
@@ -208,8 +214,23 @@ impl AuthService {
         }
         self.end_setup();
         self.audit(&record.username, "setup", &record.username, "first admin created").await;
-        let cookie = self.new_browser_session(&record.username, user_agent).await?;
-        Ok(Login { user: user_view(&record), cookie: Some(cookie), token: None })
+        let cookie =
+            self.new_browser_session(&record.username, user_agent, TokenScope::Admin, None).await?;
+        let device_cookie = Some(self.new_device(&record.username).await?);
+        Ok(Login { user: user_view(&record), cookie: Some(cookie), token: None, device_cookie })
+    }
+
+    /// Hashes a new passphrase in the trusted lane of the hashing pool (callers proved who
+    /// they are first).
+    pub(crate) async fn hash(&self, passphrase: String) -> Result<String> {
+        Ok(self.hashes.run(Lane::Trusted, move |m| password::hash_in(m, &passphrase)).await?)
+    }
+
+    /// Verifies `passphrase` against `hash` in the trusted lane.
+    pub(crate) async fn verify(&self, passphrase: String, hash: String) -> Result<bool> {
+        let verify =
+            move |m: &mut password::Memory| password::verify_in(m, &passphrase, Some(&hash));
+        Ok(self.hashes.run(Lane::Trusted, verify).await?)
     }
 
     /// Forgets the setup token (a user now exists).
@@ -218,49 +239,18 @@ impl AuthService {
         let _ = std::fs::remove_file(&self.setup_file);
     }
 
-    /// Checks a username and passphrase, throttled per username and per client.
-    pub async fn login(&self, req: LoginRequest, client: &str, user_agent: &str) -> Result<Login> {
-        let username = req.username.trim().to_lowercase();
-        self.throttle
-            .check(&username, client, Instant::now())
-            .map_err(|t| Error::Throttled { retry_after: t.retry_after })?;
-        let key = username.clone();
-        let user = self.db(move |s| s.get_user(&key)).await?;
-        let ok = password::verify(req.passphrase, user.as_ref().map(|u| u.passphrase_hash.clone()))
-            .await;
-        let user = match (ok, user) {
-            (true, Some(user)) => user,
-            _ => {
-                self.throttle.fail(&username, client, Instant::now());
-                self.audit("-", "login_failed", &username, client).await;
-                return Err(Error::Unauthenticated("invalid username or passphrase".into()));
-            }
-        };
-        self.throttle.succeed(&username);
-        match req.device_name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) {
-            Some(device) => {
-                let scope = if user.admin { TokenScope::Admin } else { TokenScope::User };
-                let (value, token) = self.mint_token(&user.username, &device, scope, None).await?;
-                self.audit(
-                    &user.username,
-                    "login",
-                    &user.username,
-                    &format!("device token {}", token.id),
-                )
-                .await;
-                Ok(Login { user: user_view(&user), cookie: None, token: Some((value, token)) })
-            }
-            None => {
-                let cookie = self.new_browser_session(&user.username, user_agent).await?;
-                self.audit(&user.username, "login", &user.username, "browser").await;
-                Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None })
-            }
-        }
-    }
-
-    async fn new_browser_session(&self, username: &str, user_agent: &str) -> Result<String> {
+    /// Starts a browser session with `scope`, ending no later than `limit` (the end of what
+    /// made it, if that ends).
+    pub(crate) async fn new_browser_session(
+        &self,
+        username: &str,
+        user_agent: &str,
+        scope: TokenScope,
+        limit: Option<i64>,
+    ) -> Result<String> {
         let secret = secrets::new_cookie();
         let now = now_ms();
+        let lifetime_end = now + SESSION_LIFETIME.as_millis() as i64;
         let record = BrowserSessionRecord {
             id: secret.id.clone(),
             username: username.to_owned(),
@@ -268,7 +258,9 @@ impl AuthService {
             user_agent: user_agent.chars().take(200).collect(),
             created_at: now,
             last_seen_at: now,
-            expires_at: now + SESSION_LIFETIME.as_millis() as i64,
+            expires_at: limit.map_or(lifetime_end, |l| l.min(lifetime_end)),
+            scope: scope.as_str().to_owned(),
+            limit_expires_at: limit,
         };
         self.db(move |s| {
             s.purge_browser_sessions(now)?;
@@ -328,6 +320,7 @@ impl AuthService {
             name: user.name,
             admin: user.admin,
             via: Via::Token { id: token.id, scope },
+            limit: token.expires_at,
         }))
     }
 
@@ -353,11 +346,13 @@ impl AuthService {
             let id = session.id.clone();
             let _ = self.db(move |s| s.touch_browser_session(&id, now)).await;
         }
+        let scope = TokenScope::parse(&session.scope).unwrap_or(TokenScope::ReadOnly);
         Ok(Principal::User(UserPrincipal {
             username: user.username,
             name: user.name,
             admin: user.admin,
-            via: Via::Cookie { session_id: session.id },
+            via: Via::Cookie { session_id: session.id, scope },
+            limit: session.limit_expires_at,
         }))
     }
 
@@ -365,7 +360,7 @@ impl AuthService {
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         let Principal::User(user) = principal else { return Ok(()) };
         match &user.via {
-            Via::Cookie { session_id } => {
+            Via::Cookie { session_id, .. } => {
                 let id = session_id.clone();
                 self.db(move |s| s.delete_browser_session(&id)).await?;
                 self.revoke(Revocation::BrowserSession(session_id.clone()));
@@ -379,48 +374,6 @@ impl AuthService {
         }
         self.audit(&user.username, "logout", &user.username, "").await;
         Ok(())
-    }
-
-    /// Mints a one-time pairing code for `username`, valid for [`PAIRING_TTL`].
-    pub async fn create_pairing(&self, username: &str) -> Result<PairingResponse> {
-        let code = secrets::random_hex(16);
-        let now = Instant::now();
-        {
-            let mut pairing = self.pairing.lock().expect("pairing lock");
-            pairing.retain(|_, (_, exp)| *exp > now);
-            pairing.insert(secrets::sha256_hex(&code), (username.to_owned(), now + PAIRING_TTL));
-        }
-        self.audit(username, "pairing_created", username, "").await;
-        Ok(PairingResponse {
-            path: format!("/pair#code={code}"),
-            code,
-            expires_at: rfc3339_ms(now_ms() + PAIRING_TTL.as_millis() as i64),
-            url: None,
-            qr_svg: None,
-        })
-    }
-
-    /// Trades a pairing code (once) for a browser session.
-    pub async fn redeem_pairing(&self, code: &str, user_agent: &str) -> Result<Login> {
-        self.redeem_pairing_at(code, user_agent, Instant::now()).await
-    }
-
-    /// [`AuthService::redeem_pairing`] as of `now` (tests move the clock).
-    async fn redeem_pairing_at(&self, code: &str, user_agent: &str, now: Instant) -> Result<Login> {
-        // Removed whatever happens next: a code works once, even a wrong attempt's.
-        let entry =
-            self.pairing.lock().expect("pairing lock").remove(&secrets::sha256_hex(code.trim()));
-        let Some((username, _)) = entry.filter(|(_, exp)| *exp > now) else {
-            return Err(Error::Unauthenticated("invalid or expired pairing code".into()));
-        };
-        let key = username.clone();
-        let user = self
-            .db(move |s| s.get_user(&key))
-            .await?
-            .ok_or_else(|| Error::Unauthenticated("invalid or expired pairing code".into()))?;
-        let cookie = self.new_browser_session(&username, user_agent).await?;
-        self.audit(&username, "login", &username, "pairing code").await;
-        Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None })
     }
 
     /// Long-lived connections subscribe here and close when their credential is revoked.
@@ -516,7 +469,7 @@ pub(crate) fn token_view(t: &TokenRecord) -> TokenView {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use llmux_core::api::CreateUserRequest;
+    use llmux_core::api::{CreateUserRequest, LoginRequest};
 
     use super::*;
 
@@ -536,8 +489,10 @@ mod tests {
     #[tokio::test]
     async fn pairing_codes_expire_after_five_minutes_and_work_once() {
         let (auth, _dir) = service_with_admin().await;
-        let fresh = auth.create_pairing("root").await.unwrap();
-        let stale = auth.create_pairing("root").await.unwrap();
+        let fresh = auth.create_pairing(&Principal::LocalOperator).await.unwrap();
+        let stale = auth.create_pairing(&Principal::LocalOperator).await.unwrap();
+        assert_eq!(auth.peek_pairing(&fresh.code).await.unwrap().username, "root");
+        assert!(auth.peek_pairing("nope").await.is_err());
         let later = Instant::now() + PAIRING_TTL + Duration::from_secs(1);
         assert!(matches!(
             auth.redeem_pairing_at(&stale.code, "ua", later).await,
@@ -560,12 +515,12 @@ mod tests {
             device_name: None,
         };
         // warm up the dummy hash
-        let _ = auth.login(attempt("ghost0"), "c", "ua").await;
+        let _ = auth.login(attempt("ghost0"), &[], "ua").await;
         let time = |user: &'static str| {
             let auth = auth.clone();
             async move {
                 let start = Instant::now();
-                let _ = auth.login(attempt(user), &format!("client-{user}"), "ua").await;
+                let _ = auth.login(attempt(user), &[], "ua").await;
                 start.elapsed()
             }
         };

@@ -125,6 +125,24 @@ pub struct PairRequest {
     pub code: String,
 }
 
+/// Response of `POST /api/auth/pair/peek`: whose sign-in a pairing code carries, without
+/// using the code up (the pairing page asks before replacing a sign-in).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PairPeekResponse {
+    /// The account the code signs in to.
+    pub username: String,
+    /// Its display name.
+    pub name: String,
+    /// The rights the paired browser gets (those of the credential that made the code).
+    pub scope: TokenScope,
+    /// Who this browser is signed in as now (from its session cookie), if anyone: redeeming
+    /// the code would replace that sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_as: Option<String>,
+}
+
 /// Response of `POST /api/pairing`: a one-time code valid for at most 5 minutes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -158,7 +176,7 @@ pub struct WhoamiResponse {
     pub admin: bool,
     /// `local`, `cookie` or `token`.
     pub via: String,
-    /// The token's scope, for token callers.
+    /// The credential's scope: for tokens, and for browsers paired from a narrower credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<TokenScope>,
     /// The token's id, for token callers.

@@ -72,6 +72,10 @@ pub struct BrowserSessionRecord {
     pub last_seen_at: i64,
     /// Absolute end, unix ms.
     pub expires_at: i64,
+    /// `admin`, `user` or `read-only`: the rights of what made it.
+    pub scope: String,
+    /// The end of authority inherited from what made it (a paired token's expiry), if any.
+    pub limit_expires_at: Option<i64>,
 }
 
 /// One audit event.
@@ -124,6 +128,8 @@ fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
         created_at: r.get(4)?,
         last_seen_at: r.get(5)?,
         expires_at: r.get(6)?,
+        scope: r.get(7)?,
+        limit_expires_at: r.get(8)?,
     })
 }
 
@@ -143,8 +149,8 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at";
 const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
-const BROWSER_COLS: &str =
-    "id, username, secret_hash, user_agent, created_at, last_seen_at, expires_at";
+const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
+     expires_at, scope, limit_expires_at";
 
 impl Store {
     // ---- users ----
@@ -299,7 +305,8 @@ impl Store {
     pub fn insert_browser_session(&self, b: &BrowserSessionRecord) -> Result<()> {
         self.conn().execute(
             &format!(
-                "INSERT INTO browser_sessions ({BROWSER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO browser_sessions ({BROWSER_COLS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
             params![
                 b.id,
@@ -308,7 +315,9 @@ impl Store {
                 b.user_agent,
                 b.created_at,
                 b.last_seen_at,
-                b.expires_at
+                b.expires_at,
+                b.scope,
+                b.limit_expires_at
             ],
         )?;
         Ok(())
@@ -471,14 +480,43 @@ mod tests {
             created_at: 1,
             last_seen_at: 1,
             expires_at: 10,
+            scope: "user".into(),
+            limit_expires_at: Some(9),
         };
         store.insert_browser_session(&b).unwrap();
+        assert_eq!(store.get_browser_session("b1").unwrap().unwrap(), b);
         let deleted = store.delete_user("bob", &crate::store::UserSessions::End).unwrap();
         assert_eq!((deleted.tokens, deleted.browser_sessions), (2, vec!["b1".to_owned()]));
         assert!(store.get_token("t1").unwrap().is_none());
         assert!(store.get_browser_session("b1").unwrap().is_none());
         assert_eq!(store.list_tokens(None).unwrap().len(), 1);
         assert!(!format!("{:?}", user("x", false)).contains("\"h\""), "hash redacted in Debug");
+    }
+
+    /// Browser sessions signed in before sessions had a scope keep their full rights.
+    #[test]
+    fn browser_sessions_from_before_migration_6_keep_full_rights() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &super::super::MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        // the schema of version 5, written out: later migrations may change the users table
+        conn.execute(
+            "INSERT INTO users (username, name, passphrase_hash, admin, created_at, updated_at) \
+             VALUES ('bob', 'Bob', 'h', 0, 1, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO browser_sessions (id, username, secret_hash, user_agent, created_at, \
+             last_seen_at, expires_at) VALUES ('b1', 'bob', 's', 'ua', 1, 1, 10)",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        let b = store.get_browser_session("b1").unwrap().unwrap();
+        assert_eq!((b.scope.as_str(), b.limit_expires_at), ("admin", None));
     }
 
     #[test]

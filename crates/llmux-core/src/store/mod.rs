@@ -7,6 +7,7 @@
 mod auth;
 mod conversations;
 mod owners;
+mod devices;
 mod push;
 mod sessions;
 
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use owners::{DeletedUser, UserSessions};
+pub use devices::LoginDeviceRecord;
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -31,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_push.sql"),
     include_str!("../../migrations/0004_conversations.sql"),
     include_str!("../../migrations/0005_push_sessions_follow.sql"),
+    include_str!("../../migrations/0006_credential_limits.sql"),
     include_str!("../../migrations/0007_conversation_owners.sql"),
     include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
 ];

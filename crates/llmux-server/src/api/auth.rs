@@ -1,24 +1,29 @@
 //! Signing in and out: setup, login, pairing, logout, whoami.
 
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use llmux_auth::{Action, Login, Principal, Via};
+use llmux_auth::{Action, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, Login, Principal, Via};
 use llmux_core::api::{
-    ErrorBody, LoginRequest, LoginResponse, OkResponse, PairRequest, PairingResponse, SetupRequest,
-    WhoamiResponse,
+    ErrorBody, LoginRequest, LoginResponse, OkResponse, PairPeekResponse, PairRequest,
+    PairingResponse, SetupRequest, TokenScope, WhoamiResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Caller, ClientKey, Json, UserAgent};
-use crate::security::{clear_cookie, session_cookie_header};
+use crate::extract::{Caller, Json, UserAgent};
+use crate::security::{clear_cookie, session_cookie, session_cookie_header, wants_secure};
 
 /// Routes that work without a credential.
 pub(crate) fn public_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(setup)).routes(routes!(login)).routes(routes!(pair))
+    OpenApiRouter::new()
+        .routes(routes!(setup))
+        .routes(routes!(login))
+        .routes(routes!(pair))
+        .routes(routes!(pair_peek))
 }
 
 /// Routes that need one.
@@ -38,7 +43,32 @@ fn signed_in(state: &AppState, headers: &HeaderMap, login: Login) -> Response {
         res.headers_mut()
             .insert(header::SET_COOKIE, session_cookie_header(state, headers, &cookie));
     }
+    if let Some((name, value)) = login.device_cookie {
+        // Sent back only to the sign-in routes, never readable by scripts.
+        let secure = if wants_secure(&state.web, headers) { "; Secure" } else { "" };
+        let max_age = DEVICE_LIFETIME.as_secs();
+        let cookie = format!(
+            "{name}={value}; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        );
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).expect("usernames and cookie values are header-safe"),
+        );
+    }
     res
+}
+
+/// The request's device cookies as (username, value).
+fn device_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .filter_map(|(k, v)| Some((k.strip_prefix(DEVICE_COOKIE_PREFIX)?.to_owned(), v.to_owned())))
+        .take(32)
+        .collect()
 }
 
 /// Create the first admin with the one-time setup token; signs the browser in.
@@ -55,25 +85,48 @@ async fn setup(
     Ok(signed_in(&state, &headers, login))
 }
 
-/// Sign in with username and passphrase: a browser session (cookie), or with `deviceName` a
-/// device token returned once. Throttled per username and per client.
+/// Sign in with username and passphrase: a browser session (cookie, plus a long-lived device
+/// cookie for this account), or with `deviceName` a device token returned once. Throttled per
+/// account, and per device cookie for browsers that signed in to the account before (those
+/// are not held by the account's lockout); `429` with `Retry-After` also when the daemon is
+/// busy hashing other attempts.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
-    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
-    ClientKey(client): ClientKey,
     UserAgent(ua): UserAgent,
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    let login = state.auth.login(req, &client, &ua).await?;
+    let login = state.auth.login(req, &device_cookies(&headers), &ua).await?;
     Ok(signed_in(&state, &headers, login))
 }
 
-/// Trade a one-time pairing code for a browser session.
+/// Whose sign-in a pairing code carries, without using the code up, and who this browser is
+/// signed in as now: the pairing page asks before it replaces an existing sign-in. The code
+/// travels in the body, never in a URL.
+#[utoipa::path(post, path = "/api/auth/pair/peek", operation_id = "peekPairingCode", tag = "auth", request_body = PairRequest,
+    responses((status = 200, body = PairPeekResponse), (status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+async fn pair_peek(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<PairRequest>,
+) -> ApiResult<Json<PairPeekResponse>> {
+    let mut peek = state.auth.peek_pairing(&req.code).await?;
+    if let Some(cookie) = session_cookie(&headers) {
+        let current = state.auth.authenticate_cookie(cookie).await.ok();
+        peek.signed_in_as = current.and_then(|p| p.username().map(str::to_owned));
+    }
+    Ok(Json(peek))
+}
+
+/// Trade a one-time pairing code for a browser session with the rights of the credential
+/// that made the code.
 #[utoipa::path(post, path = "/api/auth/pair", operation_id = "pairBrowser", tag = "auth", request_body = PairRequest,
-    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 async fn pair(
     State(state): State<AppState>,
     UserAgent(ua): UserAgent,
@@ -112,7 +165,9 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
         },
         Principal::User(u) => {
             let (via, scope, token_id) = match u.via {
-                Via::Cookie { .. } => ("cookie", None, None),
+                // a paired browser's narrower scope is worth showing
+                Via::Cookie { scope: TokenScope::Admin, .. } => ("cookie", None, None),
+                Via::Cookie { scope, .. } => ("cookie", Some(scope), None),
                 Via::Token { id, scope } => ("token", Some(scope), Some(id)),
             };
             WhoamiResponse {
@@ -127,8 +182,9 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
     }))
 }
 
-/// Mint a one-time pairing code (≤ 5 minutes) that signs a phone in as the caller; the local
-/// operator pairs as the first admin.
+/// Mint a one-time pairing code (≤ 5 minutes) that signs a phone in as the caller, with no
+/// more rights than the caller's credential and ending no later; the local operator pairs as
+/// the first admin.
 #[utoipa::path(post, path = "/api/pairing", operation_id = "createPairingCode", tag = "auth",
     responses((status = 201, body = PairingResponse), (status = 409, body = ErrorBody)))]
 async fn pairing(
@@ -137,11 +193,7 @@ async fn pairing(
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
     caller.require(Action::OwnTokens)?;
-    let username = match caller.0.username() {
-        Some(u) => u.to_owned(),
-        None => state.auth.first_admin().await?,
-    };
-    let mut pairing = state.auth.create_pairing(&username).await?;
+    let mut pairing = state.auth.create_pairing(&caller.0).await?;
     // The browser's own origin is where the phone should go; else the configured public URL.
     let origin = headers
         .get(header::ORIGIN)

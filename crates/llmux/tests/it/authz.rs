@@ -123,7 +123,9 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             Public(401),
         ),
         ("POST", "/api/auth/login") => (template, json!({"username": 5}), Public(400)),
-        ("POST", "/api/auth/pair") => (template, json!({"code": "nope"}), Public(401)),
+        ("POST", "/api/auth/pair") | ("POST", "/api/auth/pair/peek") => {
+            (template, json!({"code": "nope"}), Public(401))
+        }
         ("GET", "/login") | ("GET", "/setup") | ("GET", "/pair") | ("GET", "/static/auth.js") => {
             (template, json!(null), Public(200))
         }
