@@ -427,13 +427,15 @@ impl Drop for StreamSlot {
 mod tests {
     use super::*;
     use llmux_auth::{UserPrincipal, Via};
+    use llmux_core::api::TokenScope;
 
     fn alice() -> Principal {
         Principal::User(UserPrincipal {
             username: "alice".into(),
             name: "Alice".into(),
             admin: false,
-            via: Via::Cookie { session_id: "s".into() },
+            via: Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin },
+            limit: None,
         })
     }
 

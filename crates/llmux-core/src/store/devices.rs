@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(store.get_login_device("d0").unwrap().unwrap(), device("d0", 2));
         store.insert_login_device(&device("late", 500)).unwrap();
         assert!(store.get_login_device("d0").unwrap().is_none(), "expired ones go");
-        store.delete_user("bob").unwrap();
+        store.delete_user("bob", &crate::store::UserSessions::End).unwrap();
         assert!(store.get_login_device("late").unwrap().is_none(), "devices go with the user");
     }
 }
