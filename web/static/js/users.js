@@ -52,7 +52,7 @@ export default async function mount(root, _params, pg) {
       await busy(reset, () => patch(`/api/admin/users/${enc(u.username)}`, { passphrase: p }), `Passphrase of ${u.username} reset`);
     });
     remove.addEventListener("click", async () => {
-      if (!(await confirmDialog(`Delete the user ${u.username}? Their tokens and browser sessions are revoked.`, "Delete"))) return;
+      if (!(await confirmDialog(`Delete the user ${u.username}? Their tokens and browser sessions are revoked and their sessions end.`, "Delete"))) return;
       if (await busy(remove, () => del(`/api/admin/users/${enc(u.username)}`), `Deleted ${u.username}`)) load();
     });
     return h("li", { class: "row-item", tid: "user-row", "data-username": u.username },

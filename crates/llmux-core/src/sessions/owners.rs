@@ -45,6 +45,9 @@ impl SessionService {
             self.forget_lock(old);
             tracing::info!(session.name = %new, old = %old, "session handed over");
         }
+        let done: Vec<String> =
+            deleted.ended.iter().chain(deleted.moved.iter().map(|(old, _)| old)).cloned().collect();
+        self.db(move |s| s.forget_pending_tmux(&done)).await?;
         self.notify();
         self.refresh().await
     }

@@ -41,7 +41,9 @@ impl Store {
     /// Deletes a user in one transaction: their tokens, browser sessions, push subscriptions
     /// and opt-ins go, and their sessions' records are deleted or handed over (see
     /// [`UserSessions`]). Refuses the last admin ([`Error::Conflict`]) and an unknown
-    /// recipient ([`Error::NotFound`]). The caller ends or renames the tmux sessions after.
+    /// recipient ([`Error::NotFound`]). The caller ends or renames the tmux sessions after;
+    /// until it has, they wait in `pending_tmux`, so a daemon that stops first does it at its
+    /// next start.
     pub fn delete_user(&self, username: &str, sessions: &UserSessions) -> Result<DeletedUser> {
         use crate::sessions::names;
         let mut conn = self.conn();
@@ -125,6 +127,19 @@ impl Store {
                 [id],
             )?;
         }
+        // The tmux side, for a daemon that stops before it has done it (applied at start).
+        for name in &out.ended {
+            tx.execute(
+                "INSERT OR REPLACE INTO pending_tmux (name, new_name) VALUES (?1, NULL)",
+                [name],
+            )?;
+        }
+        for (old, new) in &out.moved {
+            tx.execute(
+                "INSERT OR REPLACE INTO pending_tmux (name, new_name) VALUES (?1, ?2)",
+                [old, new],
+            )?;
+        }
         tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
         let admins: i64 =
             tx.query_row("SELECT COUNT(*) FROM users WHERE admin = 1", [], |r| r.get(0))?;
@@ -133,5 +148,16 @@ impl Store {
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Forgets pending tmux changes once done (see [`Store::delete_user`]).
+    pub fn forget_pending_tmux(&self, names: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for name in names {
+            tx.execute("DELETE FROM pending_tmux WHERE name = ?1", [name])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }

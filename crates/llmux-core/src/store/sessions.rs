@@ -313,6 +313,10 @@ mod tests {
         );
         let names: Vec<_> = store.list_sessions().unwrap().into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["fix-2@bob", "fix@bob", "notes@bob"]);
+        // the tmux renames wait in the same transaction until the daemon did them
+        assert_eq!(store.pending_tmux().unwrap().len(), 2);
+        store.forget_pending_tmux(&["fix@alice".into(), "notes@alice".into()]).unwrap();
+        assert!(store.pending_tmux().unwrap().is_empty());
         assert!(store.list_sessions().unwrap().iter().all(|r| r.owner == "bob"));
         assert!(store.owns_conversation("claude", "c-alice", "bob").unwrap(), "handed over");
         assert!(!store.owns_conversation("claude", "c-alice", "alice").unwrap());

@@ -58,7 +58,7 @@ async fn events(
                         }
                         ev = states.recv() => match ev {
                             Ok(mut ev) if principal.can_access(&ev.owner) => {
-                                ev.name = super::sessions::shown(&principal, &ev.name);
+                                ev.name = super::sessions::shown(&state, &principal, &ev.name);
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),

@@ -217,7 +217,7 @@ async fn followed(
     caller.require(Action::OwnIdentity)?;
     let sessions = state.notifier.followed(username(&caller)?).await?;
     let shown = |r: PushSessionRecord| PushSessionView {
-        name: super::sessions::shown(&caller.0, &r.session),
+        name: super::sessions::shown(&state, &caller.0, &r.session),
         ..r.into()
     };
     Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(shown).collect() }))
@@ -251,7 +251,7 @@ async fn unfollow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     caller.require(Action::OwnTokens)?;
-    let name = llmux_core::sessions::names::resolve(&name, caller.0.owner());
+    let name = super::sessions::resolve(&state, &caller.0, &name);
     state.notifier.unfollow(username(&caller)?, &name).await?;
     Ok(Json(OkResponse { ok: true }))
 }

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use llmux_auth::Action;
+use llmux_auth::{Action, Principal};
 use llmux_core::sessions::names;
 
 use crate::AppState;
@@ -48,22 +48,52 @@ pub(crate) fn check_access(
     action: Action,
 ) -> ApiResult<String> {
     caller.require(action)?;
-    let canonical = names::resolve(name, caller.0.owner());
+    let canonical = resolve(state, &caller.0, name);
     match state.sessions.record(&canonical) {
         Ok(record) if caller.0.can_access(&record.owner) => Ok(canonical),
         _ => Err(llmux_core::Error::NotFound(format!("no session named {name:?}")).into()),
     }
 }
 
-/// A canonical session name as `principal` sees it: its own without a suffix.
-pub(crate) fn shown(principal: &llmux_auth::Principal, canonical: &str) -> String {
+/// The canonical name `principal` means by `name` (see [`llmux_core::sessions::names`]): a
+/// bare name is its own session, except that an admin user without a session of that name
+/// means the local operator's, which admins see without a suffix while it clashes with none
+/// of their own. Non-admins never fall back: their bare names reach only their own sessions.
+pub(crate) fn resolve(state: &AppState, principal: &Principal, name: &str) -> String {
+    let own = names::resolve(name, principal.owner());
+    if name.contains(names::SEP) || principal.owner().is_empty() || !principal.is_admin() {
+        return own;
+    }
+    if state.sessions.record(&own).is_err() && state.sessions.record(name).is_ok() {
+        name.to_owned()
+    } else {
+        own
+    }
+}
+
+/// A canonical session name as `principal` sees it: its own without a suffix, the local
+/// operator's without one too for an admin user who has none of that name (else `NAME@`),
+/// other users' as `NAME@USER`. [`resolve`] takes every shown name back to its session.
+pub(crate) fn shown(state: &AppState, principal: &Principal, canonical: &str) -> String {
+    let (base, owner) = names::split(canonical);
+    if owner.is_empty()
+        && principal.is_admin()
+        && !principal.owner().is_empty()
+        && state.sessions.record(&names::canonical(base, principal.owner())).is_err()
+    {
+        return base.to_owned();
+    }
     names::display(canonical, principal.owner())
 }
 
 /// A session as `principal` sees it: its name and its parent's in the caller's terms.
-pub(crate) fn present(principal: &llmux_auth::Principal, mut view: SessionView) -> SessionView {
-    view.name = shown(principal, &view.name);
-    view.parent = view.parent.map(|p| shown(principal, &p));
+pub(crate) fn present(
+    state: &AppState,
+    principal: &Principal,
+    mut view: SessionView,
+) -> SessionView {
+    view.name = shown(state, principal, &view.name);
+    view.parent = view.parent.map(|p| shown(state, principal, &p));
     view
 }
 
@@ -82,13 +112,13 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Respon
 
 /// The sessions `principal` may see, named in its terms. Env values therefore reach only a
 /// session's owner and admins: nobody else is shown the session at all.
-pub(crate) fn visible(state: &AppState, principal: &llmux_auth::Principal) -> Vec<SessionView> {
+pub(crate) fn visible(state: &AppState, principal: &Principal) -> Vec<SessionView> {
     state
         .sessions
         .list()
         .iter()
         .filter(|s| principal.can_access(&s.owner))
-        .map(|s| present(principal, s.clone()))
+        .map(|s| present(state, principal, s.clone()))
         .collect()
 }
 
@@ -111,14 +141,14 @@ async fn create(
         ));
     }
     let mut req = req;
-    req.parent = req.parent.map(|p| names::resolve(&p, caller.0.owner()));
+    req.parent = req.parent.map(|p| resolve(&state, &caller.0, &p));
     let mine = super::conversations::mine(&caller);
     state.sessions.check_resume(&req.agent, req.resume_from.as_deref(), mine, None).await?;
     let session = state.sessions.create(req, caller.0.owner()).await?;
     state.auth.audit(&caller.0.actor(), "session_created", &session.name, &session.agent).await;
     Ok((
         StatusCode::CREATED,
-        Json(SessionResponse { ok: true, session: present(&caller.0, session) }),
+        Json(SessionResponse { ok: true, session: present(&state, &caller.0, session) }),
     ))
 }
 
@@ -131,7 +161,7 @@ async fn show(
     Path(name): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(present(&caller.0, state.sessions.get(&name)?)))
+    Ok(Json(present(&state, &caller.0, state.sessions.get(&name)?)))
 }
 
 /// Edit a session; a change of cwd, flags, env or resume id respawns it if running.
@@ -167,7 +197,7 @@ async fn edit(
         state.sessions.check_resume(&agent, id.as_deref(), mine, Some(&name)).await?;
     }
     let session = state.sessions.edit(&name, req).await?;
-    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
+    Ok(Json(SessionResponse { ok: true, session: present(&state, &caller.0, session) }))
 }
 
 /// `?force=true` removes a running session too.
@@ -313,7 +343,7 @@ async fn stop(
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.stop(&name).await?;
     state.auth.audit(&caller.0.actor(), "session_stopped", &name, "").await;
-    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
+    Ok(Json(SessionResponse { ok: true, session: present(&state, &caller.0, session) }))
 }
 
 /// Restart the session from its recorded config.
@@ -327,7 +357,7 @@ async fn respawn(
 ) -> ApiResult<Json<SessionResponse>> {
     let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
     let session = state.sessions.restart(&name).await?;
-    Ok(Json(SessionResponse { ok: true, session: present(&caller.0, session) }))
+    Ok(Json(SessionResponse { ok: true, session: present(&state, &caller.0, session) }))
 }
 
 /// Send one prompt to several sessions: `names`, or every running one (of `agent`).
@@ -351,7 +381,7 @@ async fn broadcast(
     match &mut req.names {
         Some(names) => {
             for name in names.iter_mut() {
-                let canonical = names::resolve(name, caller.0.owner());
+                let canonical = resolve(&state, &caller.0, name);
                 if !visible.contains(&canonical) {
                     return Err(
                         llmux_core::Error::NotFound(format!("no session named {name:?}")).into()
@@ -363,9 +393,9 @@ async fn broadcast(
         None => req.names = Some(filter_running(&state, visible, req.agent.as_deref())),
     }
     let mut out = state.sessions.broadcast(req).await?;
-    out.sent = out.sent.iter().map(|n| shown(&caller.0, n)).collect();
+    out.sent = out.sent.iter().map(|n| shown(&state, &caller.0, n)).collect();
     for failure in &mut out.failed {
-        failure.name = shown(&caller.0, &failure.name);
+        failure.name = shown(&state, &caller.0, &failure.name);
     }
     Ok(Json(out))
 }
@@ -405,5 +435,5 @@ async fn capture(
     let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
     let lines = q.lines.unwrap_or(100);
     let text = state.sessions.capture(&name, lines).await?;
-    Ok(Json(CaptureResponse { name: shown(&caller.0, &name), lines, text }))
+    Ok(Json(CaptureResponse { name: shown(&state, &caller.0, &name), lines, text }))
 }

@@ -98,10 +98,25 @@ async fn delete(
             return Err(invalid("to=USER goes with sessions=transfer"));
         }
     };
-    let deleted = state.auth.delete_user(&caller.0, &username, fate).await?;
-    // The records are gone or moved; now the tmux sessions follow.
-    state.sessions.apply_user_deletion(&deleted).await?;
-    let shown = |n: &String| crate::api::sessions::shown(&caller.0, n);
+    // On its own task: once the transaction committed, the tmux sessions must follow even
+    // if the client goes away and this handler is dropped.
+    let task = tokio::spawn({
+        let (state, principal) = (state.clone(), caller.0.clone());
+        async move {
+            let deleted = state.auth.delete_user(&principal, &username, fate).await?;
+            // The records are gone or moved; now the tmux sessions follow.
+            state.sessions.apply_user_deletion(&deleted).await?;
+            Ok::<_, ApiError>(deleted)
+        }
+    });
+    let deleted = task.await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("deletion failed: {e}"),
+        )
+    })??;
+    let shown = |n: &String| crate::api::sessions::shown(&state, &caller.0, n);
     Ok(Json(UserDeletedResponse {
         ok: true,
         revoked_tokens: deleted.tokens,

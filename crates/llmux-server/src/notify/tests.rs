@@ -144,7 +144,7 @@ fn record(endpoint: &str, p256dh: &str, auth: &str) -> PushSubscriptionRecord {
 }
 
 /// A notifier over a fresh store with users `alice` and `bob` (not admins) and `root` (admin),
-/// and alice's sessions `qwen-1` and `s`.
+/// and alice's sessions `qwen-1` and `s` (in full, as stored: `qwen-1@alice`, `s@alice`).
 fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>) {
     let store = Arc::new(Store::open_in_memory().unwrap());
     for (name, admin) in [("alice", false), ("root", true), ("bob", false)] {
@@ -160,7 +160,7 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
             .unwrap();
     }
     // the sessions the tests follow (an opt-in needs its session)
-    for name in ["qwen-1", "s"] {
+    for name in ["qwen-1@alice", "s@alice"] {
         store
             .insert_session(&llmux_core::store::SessionRecord {
                 name: name.into(),
@@ -283,16 +283,17 @@ async fn a_waiting_session_is_pushed_encrypted_and_signed_and_a_gone_device_is_f
         .subscribe("alice", &endpoint, &p256dh, &URL_SAFE_NO_PAD.encode(auth), "phone")
         .await
         .unwrap();
-    notifier.follow("alice", "qwen-1", "alice").await.unwrap();
+    notifier.follow("alice", "qwen-1@alice", "alice").await.unwrap();
 
     // not notable: nothing is sent
-    let quiet = event("qwen-1", "alice", AgentState::Idle, AgentState::Working);
+    let quiet = event("qwen-1@alice", "alice", AgentState::Idle, AgentState::Working);
     assert!(!is_notable(&quiet));
     // someone else's session of the same name: nobody opted in to that one
-    let other = event("qwen-1", "bob", AgentState::Working, AgentState::Waiting);
+    let other = event("qwen-1@bob", "bob", AgentState::Working, AgentState::Waiting);
     assert_eq!(notifier.deliver(&other).await, PushReport::default());
 
-    let ev = event("qwen-1", "alice", AgentState::Working, AgentState::Waiting);
+    // alice is told about her own session by its short name
+    let ev = event("qwen-1@alice", "alice", AgentState::Working, AgentState::Waiting);
     assert_eq!(notifier.deliver(&ev).await, PushReport { sent: 1, failed: 0, removed: 0 });
     let got = next(&mut rx).await;
     assert_eq!(got.path, "/push/alice-phone");
@@ -318,7 +319,7 @@ async fn a_waiting_session_is_pushed_encrypted_and_signed_and_a_gone_device_is_f
     assert!(stored.last_success_at.is_some());
 
     // idle: normal urgency
-    let done = event("qwen-1", "alice", AgentState::Working, AgentState::Idle);
+    let done = event("qwen-1@alice", "alice", AgentState::Working, AgentState::Idle);
     assert_eq!(notifier.deliver(&done).await.sent, 1);
     let got = next(&mut rx).await;
     assert_eq!(got.headers["urgency"], "normal");
@@ -395,9 +396,9 @@ async fn admins_who_opted_in_hear_about_others_sessions_and_tests_reach_only_min
             .await
             .unwrap();
     }
-    notifier.follow("root", "s", "alice").await.unwrap();
-    notifier.follow("bob", "s", "alice").await.unwrap(); // the route would refuse this
-    let ev = event("s", "alice", AgentState::Working, AgentState::Waiting);
+    notifier.follow("root", "s@alice", "alice").await.unwrap();
+    notifier.follow("bob", "s@alice", "alice").await.unwrap(); // the route would refuse this
+    let ev = event("s@alice", "alice", AgentState::Working, AgentState::Waiting);
     assert_eq!(notifier.deliver(&ev).await.sent, 1);
     assert_eq!(next(&mut rx).await.path, "/r");
 

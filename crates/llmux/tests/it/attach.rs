@@ -210,8 +210,7 @@ async fn revoking_the_token_closes_the_terminal_within_a_second() {
     let (value, id) = token(&d, "root", "admin", None).await;
     d.spawn_fake("t4").await;
     let auth = format!("Bearer {value}");
-    // a user (admin or not) names the operator's session `t4@`
-    let mut ws = tcp_viewer(&d, "t4@", &[("Authorization", &auth)]).await.unwrap();
+    let mut ws = tcp_viewer(&d, "t4", &[("Authorization", &auth)]).await.unwrap();
     read_until(&mut ws, "SIZE").await;
     let start = Instant::now();
     assert_eq!(local(&d, Method::DELETE, &format!("/api/tokens/{id}"), json!(null)).await.0, 200);
@@ -231,7 +230,7 @@ async fn the_session_ending_closes_with_4040() {
     user(&d, "root", true).await;
     let (value, _) = token(&d, "root", "admin", None).await;
     let auth = format!("Bearer {value}");
-    assert_eq!(tcp_viewer(&d, "t5@", &[("Authorization", &auth)]).await.err(), Some(409));
+    assert_eq!(tcp_viewer(&d, "t5", &[("Authorization", &auth)]).await.err(), Some(409));
 }
 
 #[tokio::test]

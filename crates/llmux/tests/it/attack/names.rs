@@ -340,3 +340,37 @@ async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
     tmux.sort();
     assert_eq!(tmux, ["fix@alice", "ops"], "gone ended, fix renamed");
 }
+
+/// An admin user sees the operator's sessions by their bare names (the web UI of a one-person
+/// install keeps the CLI's names) until the admin has one of the same name: then theirs is
+/// `ops` and the operator's `ops@`, both reachable. A non-admin never falls back.
+#[tokio::test]
+async fn an_admin_sees_the_operators_sessions_bare_until_a_name_clashes() {
+    let d = TestDaemon::start().await;
+    user(&d, "root", true).await;
+    user(&d, "alice", false).await;
+    let (admin, _) = token(&d, "root", "admin", None).await;
+    let (root_user, _) = token(&d, "root", "user", None).await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let ops = d.spawn_fake("ops").await;
+    let (_, list) = call(&d, &admin, "GET", "/api/sessions", json!(null));
+    assert_eq!(names(&list), ["ops"]);
+    let (status, shown) = call(&d, &admin, "GET", "/api/sessions/ops", json!(null));
+    assert_eq!((status, &shown["pid"]), (200, &json!(ops.pid)));
+    assert_eq!(attach_status(&d, &admin, "ops"), 101);
+    // no fallback without admin rights now (an admin's user token), nor for alice
+    assert_eq!(call(&d, &root_user, "GET", "/api/sessions/ops", json!(null)).0, 404);
+    assert_eq!(call(&d, &alice, "GET", "/api/sessions/ops", json!(null)).0, 404);
+
+    // the admin's own `ops`: now the operator's is `ops@`
+    let made = spawn_as(&d, &admin, "ops").await;
+    assert_eq!((made["name"].as_str(), made["owner"].as_str()), (Some("ops"), Some("root")));
+    let (_, list) = call(&d, &admin, "GET", "/api/sessions", json!(null));
+    assert_eq!(names(&list), ["ops", "ops@"]);
+    let (_, mine) = call(&d, &admin, "GET", "/api/sessions/ops", json!(null));
+    assert_eq!(mine["owner"], "root");
+    let (_, theirs) = call(&d, &admin, "GET", "/api/sessions/ops@", json!(null));
+    assert_eq!((&theirs["owner"], &theirs["pid"]), (&json!(""), &json!(ops.pid)));
+    let (_, all) = local(&d, Method::GET, "/api/sessions", json!(null)).await;
+    assert_eq!(names(&all), ["ops", "ops@root"]);
+}
