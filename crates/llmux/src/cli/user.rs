@@ -83,7 +83,7 @@ impl UserCmd {
                     output::json(&user)?;
                 } else {
                     let admin = if user.admin { " (admin)" } else { "" };
-                    println!("user created: {}{admin}", user.username);
+                    output::say!("user created: {}{admin}", user.username);
                 }
             }
             UserCmd::List => {
@@ -91,7 +91,7 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&users)?;
                 } else if users.is_empty() {
-                    println!("no users; create one with `llmux user create <username>`");
+                    output::say!("no users; create one with `llmux user create <username>`");
                 } else {
                     output::table(
                         &["USERNAME", "NAME", "ADMIN", "CREATED"],
@@ -102,14 +102,14 @@ impl UserCmd {
             UserCmd::Delete { username, yes } => {
                 let question = format!("Delete user \"{username}\" and revoke all their tokens?");
                 if !prompt::confirm(&question, yes, "user delete").await? {
-                    println!("cancelled");
+                    output::say!("cancelled");
                     return Ok(0);
                 }
                 let res = client.delete_user(&username).await?;
                 if ctx.json {
                     output::json(&res)?;
                 } else {
-                    println!(
+                    output::say!(
                         "deleted user \"{username}\" (revoked {} token{})",
                         res.revoked_tokens,
                         plural(res.revoked_tokens)
@@ -128,7 +128,7 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&user)?;
                 } else {
-                    println!(
+                    output::say!(
                         "passphrase reset for \"{}\" (their browser sessions were signed out)",
                         user.username
                     );
@@ -151,7 +151,9 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {
-                    println!("passphrase changed (your other browser sessions were signed out)");
+                    output::say!(
+                        "passphrase changed (your other browser sessions were signed out)"
+                    );
                 }
             }
             UserCmd::SetAdmin { username, admin } => {
@@ -160,9 +162,9 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&user)?;
                 } else if user.admin {
-                    println!("{} is an admin", user.username);
+                    output::say!("{} is an admin", user.username);
                 } else {
-                    println!("{} is not an admin", user.username);
+                    output::say!("{} is not an admin", user.username);
                 }
             }
         }
