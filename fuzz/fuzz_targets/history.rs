@@ -19,10 +19,7 @@ const FILES: &[(&str, &str)] = &[
     ("gemini", ".gemini/tmp/work/chats/session-2026-11-27T06-10-6b89b90e.jsonl"),
     ("gemini", ".gemini/tmp/work/chats/session-2026-11-27T06-10-6b89b90e.json"),
     ("qwen", ".qwen/projects/-tmp-fz-work/chats/76294351-3d60-4bd8-abeb-262f201d1a0e.jsonl"),
-    (
-        "copilot",
-        ".copilot/session-state/7d3c1a52-8f0e-4b8a-9c11-2b6f0e5d9a01/events.jsonl",
-    ),
+    ("copilot", ".copilot/session-state/7d3c1a52-8f0e-4b8a-9c11-2b6f0e5d9a01/events.jsonl"),
 ];
 
 /// The cwd every input's conversation is looked up in.
