@@ -29,9 +29,15 @@ macro_rules! say_err {
 pub(crate) use {say, say_err};
 
 /// Writes `text` and a newline to `out` with every control character escaped. Used by
-/// [`say!`]. A write error (a closed pipe) is ignored, where `println!` would panic.
+/// [`say!`]. A closed pipe ends the process quietly and successfully (`llmux session watch |
+/// head -3`), as `main` treats it, where `println!` would panic; other write errors are
+/// ignored.
 pub(crate) fn line(out: &mut impl Write, text: &str) {
-    let _ = writeln!(out, "{}", escape(text, false));
+    if let Err(e) = writeln!(out, "{}", escape(text, false))
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
 }
 
 /// Prints multi-line text (a reply, a pane capture, a log) on stdout: newlines and tabs are
