@@ -17,6 +17,8 @@ use crate::harness::TestDaemon;
 const OSC_TITLE_AND_ROW: &str = "Alice\u{1b}]0;pwned-title\u{7}\n2fake  root  yes  just now";
 /// Clears the screen, moves to the top, and a C1 CSI (one byte in some terminals).
 const CLEAR: &str = "x\u{1b}[2J\u{1b}[H\u{9b}31mred";
+/// A device label that retitles the window and starts a fake row.
+const DEVICE: &str = "phone\u{1b}]0;device-title\u{7}\nroot  alice  fake  admin";
 /// A right-to-left override: shown as "aliceadmin".
 const SPOOFED_ADMIN: &str = "alice\u{202e}nimda\u{202c}";
 /// A right-to-left isolate: the text inside is laid out backwards, the table around it too.
@@ -69,23 +71,18 @@ async fn a_failed_login_cannot_forge_audit_rows_or_retitle_the_terminal() {
     let body = r#"{"username":"x\u001b]0;owned\u0007\r\n9 root login","passphrase":"wrong-one"}"#;
     let (status, res) =
         d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], body);
-    assert_eq!(status, 401, "{res}");
+    // 401 as any failed login, or 400 where such a username is refused before anything runs.
+    assert!(status == 401 || status == 400, "{res}");
 
     let rows: Value = serde_json::from_slice(&cli(&d, &["audit", "--json"])).unwrap();
-    let stored = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["action"] == "login_failed")
-        .unwrap_or_else(|| panic!("no login_failed row: {rows}"));
-    let target = stored["target"].as_str().unwrap();
+    let stored = rows.as_array().unwrap().iter().find(|r| r["action"] == "login_failed");
     let out = cli(&d, &["audit"]);
-    if target.contains('\u{1b}') {
+    if stored.is_some_and(|r| r["target"].as_str().unwrap().contains('\u{1b}')) {
         // Stored as sent: the table shows it escaped, on one line.
         assert_escaped("llmux audit", &out, &["\\x1b]0;owned\\x07\\r\\n9 root login"]);
     } else {
         // Refused or cleaned at the door: nothing to escape, but still nothing raw.
-        assert_escaped("llmux audit", &out, &["login_failed"]);
+        assert_escaped("llmux audit", &out, &[]);
     }
     let lines = String::from_utf8_lossy(&out).lines().count();
     assert_eq!(lines, rows.as_array().unwrap().len() + 1, "one line per row, and the header");
@@ -154,12 +151,30 @@ async fn display_and_token_names_cannot_forge_rows() {
         as_alice(&d, &alice, "PATCH", &format!("/api/tokens/{id}"), json!({"name": ISOLATED}));
     assert_eq!(status, 200, "{res}");
 
+    // A device label is a token name too, and the sign-in form takes it unchecked.
+    let body = json!({"username": "alice", "passphrase": "alice-passphrase", "deviceName": DEVICE});
+    let (status, res) = d.http(
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    );
+    assert_eq!(status, 200, "{res}");
+
     let users = cli(&d, &["user", "list"]);
     assert_escaped("llmux user list", &users, &["alice\\u{202e}nimda\\u{202c}"]);
     let users_json: Value = serde_json::from_slice(&cli(&d, &["user", "list", "--json"])).unwrap();
     assert!(users_json.as_array().unwrap().iter().any(|u| u["name"] == SPOOFED_ADMIN));
     let tokens = cli(&d, &["token", "list"]);
-    assert_escaped("llmux token list", &tokens, &["ci\\u{2067}never  yes\\u{2069}"]);
+    let device_shown = "phone\\x1b]0;device-title\\x07\\nroot";
+    assert_escaped("llmux token list", &tokens, &["ci\\u{2067}never  yes\\u{2069}", device_shown]);
+    let n_tokens = serde_json::from_slice::<Value>(&cli(&d, &["token", "list", "--json"]))
+        .unwrap()
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(String::from_utf8_lossy(&tokens).lines().count(), n_tokens + 1, "one line each");
+    // The audit row of the device token's creation names it too.
+    assert_escaped("llmux audit", &cli(&d, &["audit"]), &[device_shown]);
 }
 
 #[tokio::test]
