@@ -87,7 +87,8 @@ pub(crate) fn escape(s: &str, keep_lines: bool) -> Cow<'_, str> {
 /// The invisible marks that reorder or isolate bidirectional text (LRM, RLM, ALM, the
 /// embeddings, overrides and isolates): with them a string can display as another one.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}')
+        || matches!(c, '\u{2066}'..='\u{2069}')
 }
 
 /// Prints `value` as pretty JSON on stdout.

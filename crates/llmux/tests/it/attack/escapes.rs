@@ -29,7 +29,10 @@ const ISOLATED: &str = "ci\u{2067}never  yes\u{2069}";
 /// strings).
 fn assert_escaped(what: &str, out: &[u8], visible: &[&str]) {
     let text = String::from_utf8_lossy(out);
-    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let bidi = |c: char| {
+        matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}')
+    };
     if let Some(bad) = text.chars().find(|&c| (c.is_control() && c != '\n') || bidi(c)) {
         panic!("{what} printed the control character {bad:?} raw:\n{text:?}");
     }
