@@ -31,7 +31,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("llmux: {err:#}");
+            // Escaped: a server's message may quote what a client sent (see `output::escape`).
+            eprintln!("llmux: {}", output::escape(&format!("{err:#}"), false));
             ExitCode::from(exit::code_for(&err))
         }
     }

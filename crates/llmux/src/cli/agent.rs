@@ -51,7 +51,7 @@ impl AgentCmd {
                     })
                     .collect();
                 if rows.is_empty() {
-                    println!("no agents installed; see them all with `llmux agent list --all`");
+                    output::say!("no agents installed; see them all with `llmux agent list --all`");
                     return Ok(0);
                 }
                 output::table(
@@ -87,18 +87,18 @@ fn detect(ctx: &Ctx, agent: &str, file: Option<&std::path::Path>) -> Result<u8> 
         output::json(&found)?;
         return Ok(0);
     }
-    println!("state        {}", found.state);
+    output::say!("state        {}", found.state);
     if let Some(w) = &found.waiting_for {
-        println!("waiting for  {w}");
+        output::say!("waiting for  {w}");
     }
     if let Some(p) = &found.prompt {
-        println!("question     {}", p.question);
+        output::say!("question     {}", p.question);
         if !p.detail.is_empty() {
-            println!("detail       {}", p.detail);
+            output::say!("detail       {}", p.detail);
         }
         for (i, o) in p.options.iter().enumerate() {
             let mark = if o.selected { '>' } else { ' ' };
-            println!("  {mark} {i}. {}  (keys: {})", o.label, o.keys.join(" "));
+            output::say!("  {mark} {i}. {}  (keys: {})", o.label, o.keys.join(" "));
         }
     }
     Ok(0)

@@ -19,7 +19,7 @@ impl AuditArgs {
         if ctx.json {
             output::json(&events)?;
         } else if events.is_empty() {
-            println!("no audit events yet");
+            output::say!("no audit events yet");
         } else {
             let rows: Vec<Vec<String>> = events
                 .iter()

@@ -132,7 +132,7 @@ async fn login(ctx: &Ctx, username: Option<String>) -> Result<u8> {
             "tokenName": token_name,
         }))?;
     } else {
-        println!(
+        output::say!(
             "logged in as {} → profile \"{name}\" (saved to {})",
             res.user.username,
             file.display()
@@ -174,8 +174,8 @@ async fn logout(ctx: &Ctx, no_revoke: bool) -> Result<u8> {
         }))?;
     } else {
         match &revoke_error {
-            None => println!("logged out of profile \"{name}\""),
-            Some(e) => println!(
+            None => output::say!("logged out of profile \"{name}\""),
+            Some(e) => output::say!(
                 "logged out of profile \"{name}\" (server revoke failed — local profile removed \
                  anyway: {e:#})"
             ),
@@ -212,17 +212,17 @@ async fn whoami(ctx: &Ctx) -> Result<u8> {
         format!("{} ({})", me.username, me.name)
     };
     let admin = if me.admin { " [admin]" } else { "" };
-    println!("user     {user}{admin}");
-    println!("server   {server}");
+    output::say!("user     {user}{admin}");
+    output::say!("server   {server}");
     if let Some(profile) = &profile {
-        println!("profile  {profile}");
+        output::say!("profile  {profile}");
     }
-    println!("via      {}", me.via);
+    output::say!("via      {}", me.via);
     if let Some(scope) = me.scope {
-        println!("scope    {}", scope.as_str());
+        output::say!("scope    {}", scope.as_str());
     }
     if let Some(id) = &me.token_id {
-        println!("token    {id}");
+        output::say!("token    {id}");
     }
     Ok(0)
 }
@@ -250,7 +250,7 @@ fn list(ctx: &Ctx) -> Result<u8> {
         return Ok(0);
     }
     if creds.profiles.is_empty() {
-        println!("no profiles saved — run `llmux auth login --server <url> --username <u>`");
+        output::say!("no profiles saved — run `llmux auth login --server <url> --username <u>`");
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = creds
@@ -287,8 +287,8 @@ fn use_profile(ctx: &Ctx, name: Option<String>, local: bool) -> Result<u8> {
         output::json(&json!({ "ok": true, "active": creds.active }))?;
     } else {
         match &creds.active {
-            Some(name) => println!("active profile: {name}"),
-            None => println!("no active profile: commands go to the local daemon"),
+            Some(name) => output::say!("active profile: {name}"),
+            None => output::say!("no active profile: commands go to the local daemon"),
         }
     }
     Ok(0)

@@ -27,24 +27,24 @@ pub(crate) async fn prompt_wait(
         }))?;
     } else {
         if let Some(reply) = res.reply.as_deref().filter(|r| !r.is_empty()) {
-            println!("{reply}");
+            output::text(reply)?;
         }
         if res.timed_out {
-            eprintln!("llmux: {name} is still working after {timeout}s");
+            output::say_err!("llmux: {name} is still working after {timeout}s");
         } else if state == AgentState::Waiting {
-            eprintln!(
+            output::say_err!(
                 "llmux: {name} is waiting for you: {}",
                 res.waiting_for.as_deref().unwrap_or("an answer")
             );
             if let Some(p) = &res.prompt {
-                eprintln!("  {}", p.question);
+                output::say_err!("  {}", p.question);
                 for (i, o) in p.options.iter().enumerate() {
-                    eprintln!("  {i}. {}", o.label);
+                    output::say_err!("  {i}. {}", o.label);
                 }
-                eprintln!("answer with `llmux session answer {name} N`");
+                output::say_err!("answer with `llmux session answer {name} N`");
             }
         } else if state == AgentState::Exited {
-            eprintln!("llmux: the agent in {name} exited");
+            output::say_err!("llmux: the agent in {name} exited");
         }
     }
     Ok(if res.timed_out {
@@ -77,7 +77,7 @@ pub(crate) async fn watch(ctx: &Ctx, client: &Client, names: &[String]) -> Resul
                     }
                 } else {
                     for s in &list {
-                        println!(
+                        output::say!(
                             "{}  {:<20} {}",
                             clock(),
                             s.name,
@@ -85,7 +85,7 @@ pub(crate) async fn watch(ctx: &Ctx, client: &Client, names: &[String]) -> Resul
                         );
                     }
                     if list.is_empty() {
-                        println!("{}  (no sessions yet; waiting for changes)", clock());
+                        output::say!("{}  (no sessions yet; waiting for changes)", clock());
                     }
                 }
             }
@@ -94,7 +94,7 @@ pub(crate) async fn watch(ctx: &Ctx, client: &Client, names: &[String]) -> Resul
                 if ctx.json {
                     output::json_line(&ev)?;
                 } else {
-                    println!(
+                    output::say!(
                         "{}  {:<20} {} → {}",
                         clock(),
                         ev.name,
@@ -130,11 +130,11 @@ pub(crate) async fn history(ctx: &Ctx, client: &Client, name: &str) -> Result<u8
         return Ok(0);
     }
     if !session.has_history {
-        println!("llmux does not read {}'s conversations", session.agent);
+        output::say!("llmux does not read {}'s conversations", session.agent);
         return Ok(0);
     }
     if list.is_empty() {
-        println!("no conversations of {} in {} yet", session.agent, session.cwd_display);
+        output::say!("no conversations of {} in {} yet", session.agent, session.cwd_display);
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = list
@@ -172,7 +172,7 @@ pub(crate) async fn resume(
     if ctx.json {
         output::json(&session)?;
     } else {
-        println!("resumed {} on conversation {id}", session.name);
+        output::say!("resumed {} on conversation {id}", session.name);
     }
     Ok(0)
 }

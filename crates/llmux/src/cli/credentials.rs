@@ -16,6 +16,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use llmux_client::ServerUrl;
 use serde::{Deserialize, Serialize};
 
+use crate::output;
+
 /// The only format version this CLI reads and writes.
 const VERSION: u64 = 1;
 
@@ -174,7 +176,7 @@ impl CredentialsFile {
         if let Ok(meta) = fs::metadata(&self.path)
             && meta.permissions().mode() & 0o077 != 0
         {
-            eprintln!(
+            output::say_err!(
                 "llmux: warning: {} can be read by other users; run `chmod 600 {}`",
                 self.path.display(),
                 self.path.display()

@@ -31,7 +31,7 @@ impl LogsCmd {
                 if ctx.json {
                     output::json(&logs)?;
                 } else if logs.entries.is_empty() {
-                    println!("no log entries yet");
+                    output::say!("no log entries yet");
                 } else {
                     let mut out = std::io::stdout().lock();
                     for entry in &logs.entries {

@@ -3,6 +3,8 @@
 //! Every command but `server start` is a client of a daemon: the local one over its Unix
 //! socket, or a remote one over HTTP(S) with a token, chosen in [`target`].
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod agent;
 mod audit;
 mod auth;

@@ -80,7 +80,7 @@ impl Pairing {
         writeln!(out)?;
         writeln!(out, "{}", output::qr(&self.url)?)?;
         writeln!(out)?;
-        writeln!(out, "  {}", self.url)?;
+        output::line(&mut out, &format!("  {}", self.url));
         if let Some(note) = self.note {
             writeln!(out, "  ({note})")?;
         }

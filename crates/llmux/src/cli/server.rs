@@ -13,6 +13,7 @@ use llmux_server::logbuf::LogBuffer;
 use serde_json::json;
 
 use super::Ctx;
+use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServerCmd {
@@ -134,36 +135,36 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
 
 fn print_banner(daemon: &Daemon, addr: std::net::SocketAddr) {
     let paths = daemon.paths();
-    println!("llmux v{}", llmux_core::VERSION);
-    println!();
-    println!("  ▸ Local    http://{addr}");
-    println!("  ▸ Socket   {}", paths.socket.display());
-    println!("  ▸ State    {}", paths.state_dir.display());
-    println!();
-    println!("  ✓ the CLI on this machine talks to the daemon over its socket");
-    println!("  ✓ TCP needs a sign-in or a token on every route but /health and /api/version");
+    output::say!("llmux v{}", llmux_core::VERSION);
+    output::say!();
+    output::say!("  ▸ Local    http://{addr}");
+    output::say!("  ▸ Socket   {}", paths.socket.display());
+    output::say!("  ▸ State    {}", paths.state_dir.display());
+    output::say!();
+    output::say!("  ✓ the CLI on this machine talks to the daemon over its socket");
+    output::say!("  ✓ TCP needs a sign-in or a token on every route but /health and /api/version");
     match daemon.bootstrap() {
         Bootstrap::Ready { users } => {
-            println!("  ✓ {users} user(s); sign in at http://{addr}/login")
+            output::say!("  ✓ {users} user(s); sign in at http://{addr}/login")
         }
         Bootstrap::CreatedFromEnv { username } => {
-            println!(
+            output::say!(
                 "  ✓ created admin {username:?} from LLMUX_INIT_USERNAME; sign in at http://{addr}/login"
             )
         }
         Bootstrap::Setup { token, file } => {
-            println!();
-            println!("  ⚠ no user yet. Create the first admin within the hour at:");
-            println!();
-            println!("      http://{addr}/setup#token={token}");
-            println!();
-            println!(
+            output::say!();
+            output::say!("  ⚠ no user yet. Create the first admin within the hour at:");
+            output::say!();
+            output::say!("      http://{addr}/setup#token={token}");
+            output::say!();
+            output::say!(
                 "    (the token is also in {}; or run `llmux user create NAME --admin`)",
                 file.display()
             );
         }
     }
-    println!();
+    output::say!();
 }
 
 fn state_dir_source() -> &'static str {

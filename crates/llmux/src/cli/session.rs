@@ -220,7 +220,7 @@ impl SessionCmd {
                 if ctx.json {
                     output::json(&sessions)?;
                 } else if sessions.is_empty() {
-                    println!("no sessions; start one with `llmux session start <agent>`");
+                    output::say!("no sessions; start one with `llmux session start <agent>`");
                 } else {
                     output::table(
                         &["NAME", "AGENT", "STATE", "STARTED", "CWD"],
@@ -234,9 +234,11 @@ impl SessionCmd {
                 if ctx.json {
                     output::json(&session)?;
                 } else {
-                    println!(
+                    output::say!(
                         "spawned {} (agent: {}, cwd: {})",
-                        session.name, session.agent, session.cwd_display
+                        session.name,
+                        session.agent,
+                        session.cwd_display
                     );
                 }
             }
@@ -275,9 +277,11 @@ impl SessionCmd {
                 if ctx.json {
                     output::json(&session)?;
                 } else {
-                    println!(
+                    output::say!(
                         "edited {} (agent: {}, cwd: {})",
-                        session.name, session.agent, session.cwd_display
+                        session.name,
+                        session.agent,
+                        session.cwd_display
                     );
                 }
             }
@@ -299,7 +303,7 @@ impl SessionCmd {
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {
-                    println!("answered {name} with option {option}");
+                    output::say!("answered {name} with option {option}");
                 }
             }
             SessionCmd::Prompt { name, text, no_enter, .. } => {
@@ -311,7 +315,7 @@ impl SessionCmd {
                     )?;
                 } else {
                     let suffix = if no_enter { " (no enter)" } else { "" };
-                    println!("sent {} bytes → {name}{suffix}", prompt.len());
+                    output::say!("sent {} bytes → {name}{suffix}", prompt.len());
                 }
             }
             SessionCmd::Broadcast { text, agent, to, no_enter } => {
@@ -326,12 +330,12 @@ impl SessionCmd {
                     output::json(&res)?;
                 } else {
                     for name in &res.sent {
-                        println!("sent → {name}");
+                        output::say!("sent → {name}");
                     }
                     for f in &res.failed {
-                        eprintln!("llmux: {}: {}", f.name, f.error);
+                        output::say_err!("llmux: {}: {}", f.name, f.error);
                     }
-                    println!(
+                    output::say!(
                         "broadcast to {} of {} sessions",
                         res.sent.len(),
                         res.sent.len() + res.failed.len()
@@ -353,7 +357,7 @@ impl SessionCmd {
                     Err(e) => {
                         match e.downcast_ref::<llmux_client::Error>().and_then(|c| c.status()) {
                             Some(s) if matches!(s.as_u16(), 401 | 403 | 409) => {
-                                eprintln!("llmux: {e:#}");
+                                output::say_err!("llmux: {e:#}");
                                 Ok(crate::exit::REFUSED)
                             }
                             _ => Err(e),
@@ -366,7 +370,7 @@ impl SessionCmd {
                 if ctx.json {
                     output::json(&capture)?;
                 } else {
-                    println!("{}", capture.text);
+                    output::text(&capture.text)?;
                 }
             }
         }
@@ -385,7 +389,7 @@ async fn each(
     let mut failures = Vec::new();
     for name in names {
         match f(name).await {
-            Ok(message) if !ctx.json => println!("{message}"),
+            Ok(message) if !ctx.json => output::say!("{message}"),
             Ok(_) => {}
             // Not about this session: the whole command fails, with the global hints.
             Err(
@@ -393,7 +397,7 @@ async fn each(
                 | llmux_client::Error::Unauthorized { .. }),
             ) => return Err(e.into()),
             Err(e) => {
-                eprintln!("llmux: {verb} {name}: {e}");
+                output::say_err!("llmux: {verb} {name}: {e}");
                 failures.push(e);
             }
         }
@@ -423,38 +427,38 @@ fn row(s: &SessionView) -> Vec<String> {
 }
 
 fn print_details(s: &SessionView) {
-    println!("name        {}", s.name);
-    println!("agent       {}", s.agent);
-    println!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
+    output::say!("name        {}", s.name);
+    output::say!("agent       {}", s.agent);
+    output::say!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
     if let Some(p) = &s.prompt {
-        println!("question    {}", p.question);
+        output::say!("question    {}", p.question);
         for (i, o) in p.options.iter().enumerate() {
-            println!("  {i}. {}", o.label);
+            output::say!("  {i}. {}", o.label);
         }
-        println!("            answer with `llmux session answer {} N`", s.name);
+        output::say!("            answer with `llmux session answer {} N`", s.name);
     }
     if let Some(pid) = s.pid {
-        println!("pid         {pid}");
+        output::say!("pid         {pid}");
     }
-    println!("cwd         {}", s.cwd);
-    println!("command     {}", shell_join(&s.argv));
+    output::say!("cwd         {}", s.cwd);
+    output::say!("command     {}", shell_join(&s.argv));
     if let Some(env) = &s.env
         && !env.is_empty()
     {
-        println!("env");
+        output::say!("env");
         for (k, v) in env {
-            println!("  {k}={v}");
+            output::say!("  {k}={v}");
         }
     }
     if !s.init_prompts.is_empty() {
-        println!("init        {} prompt(s)", s.init_prompts.len());
+        output::say!("init        {} prompt(s)", s.init_prompts.len());
     }
     if let Some(id) = &s.resume_from {
-        println!("resume      {id}");
+        output::say!("resume      {id}");
     }
-    println!("created     {} ({})", s.created_at, output::ago(&s.created_at));
-    println!("started     {} ({})", s.started_at, output::ago(&s.started_at));
-    println!("attach      {}", s.attach_command);
+    output::say!("created     {} ({})", s.created_at, output::ago(&s.created_at));
+    output::say!("started     {} ({})", s.started_at, output::ago(&s.started_at));
+    output::say!("attach      {}", s.attach_command);
 }
 
 fn shell_join(argv: &[String]) -> String {

@@ -97,14 +97,16 @@ impl TokenCmd {
                 if !ctx.json {
                     let expires = t.expires_at.as_deref().unwrap_or("never");
                     let mut out = std::io::stdout().lock();
-                    writeln!(
-                        out,
-                        "token created (id: {}) \"{}\" for {} (scope {}, expires {expires})",
-                        t.id,
-                        t.name,
-                        t.username,
-                        t.scope.as_str()
-                    )?;
+                    output::line(
+                        &mut out,
+                        &format!(
+                            "token created (id: {}) \"{}\" for {} (scope {}, expires {expires})",
+                            t.id,
+                            t.name,
+                            t.username,
+                            t.scope.as_str()
+                        ),
+                    );
                     writeln!(out)?;
                     writeln!(out, "  {}", created.value)?;
                     writeln!(out)?;
@@ -117,7 +119,7 @@ impl TokenCmd {
                 }
                 if args.qr {
                     if !ctx.json {
-                        println!();
+                        output::say!();
                     }
                     let pairing = pair::mint(&client, args.url.as_deref()).await?;
                     if ctx.json {
@@ -134,7 +136,7 @@ impl TokenCmd {
                 if ctx.json {
                     output::json(&tokens)?;
                 } else if tokens.is_empty() {
-                    println!("no tokens; create one with `llmux token create`");
+                    output::say!("no tokens; create one with `llmux token create`");
                 } else {
                     output::table(
                         &["ID", "USER", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST-USED"],
@@ -147,7 +149,7 @@ impl TokenCmd {
                 if ctx.json {
                     output::json(&token)?;
                 } else {
-                    println!("renamed {} → \"{}\"", token.id, token.name);
+                    output::say!("renamed {} → \"{}\"", token.id, token.name);
                 }
             }
             TokenCmd::Revoke(RevokeArgs { id: Some(id), .. }) => {
@@ -155,7 +157,7 @@ impl TokenCmd {
                 if ctx.json {
                     output::json(&json!({"ok": true, "id": id}))?;
                 } else {
-                    println!("revoked {id}");
+                    output::say!("revoked {id}");
                 }
             }
             TokenCmd::Revoke(RevokeArgs { id: None, user, yes, .. }) => {
@@ -165,16 +167,20 @@ impl TokenCmd {
                 };
                 let question = format!("Revoke ALL tokens {whose}?");
                 if !prompt::confirm(&question, yes, "token revoke --all").await? {
-                    println!("cancelled");
+                    output::say!("cancelled");
                     return Ok(0);
                 }
                 let res = client.revoke_tokens(user.as_deref()).await?;
                 if ctx.json {
                     output::json(&res)?;
                 } else if res.revoked_tokens == 0 {
-                    println!("no tokens {whose} to revoke");
+                    output::say!("no tokens {whose} to revoke");
                 } else {
-                    println!("revoked {} token{}", res.revoked_tokens, plural(res.revoked_tokens));
+                    output::say!(
+                        "revoked {} token{}",
+                        res.revoked_tokens,
+                        plural(res.revoked_tokens)
+                    );
                 }
             }
         }

@@ -99,7 +99,7 @@ impl UserCmd {
                     output::json(&user)?;
                 } else {
                     let admin = if user.admin { " (admin)" } else { "" };
-                    println!("user created: {}{admin}", user.username);
+                    output::say!("user created: {}{admin}", user.username);
                 }
             }
             UserCmd::List => {
@@ -107,7 +107,7 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&users)?;
                 } else if users.is_empty() {
-                    println!("no users; create one with `llmux user create <username>`");
+                    output::say!("no users; create one with `llmux user create <username>`");
                 } else {
                     output::table(
                         &["USERNAME", "NAME", "ADMIN", "CREATED"],
@@ -130,7 +130,7 @@ impl UserCmd {
                 let question =
                     format!("Delete user \"{username}\", revoke all their tokens and {fate}?");
                 if !prompt::confirm(&question, yes, "user delete").await? {
-                    println!("cancelled");
+                    output::say!("cancelled");
                     return Ok(0);
                 }
                 let res = client.delete_user(&username, to.as_deref()).await?;
@@ -147,7 +147,7 @@ impl UserCmd {
                             }
                             _ => String::new(),
                         };
-                    println!(
+                    output::say!(
                         "deleted user \"{username}\" (revoked {} token{}{sessions})",
                         res.revoked_tokens,
                         plural(res.revoked_tokens)
@@ -166,7 +166,7 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&user)?;
                 } else {
-                    println!(
+                    output::say!(
                         "passphrase reset for \"{}\" (their browser sessions were signed out)",
                         user.username
                     );
@@ -189,7 +189,9 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {
-                    println!("passphrase changed (your other browser sessions were signed out)");
+                    output::say!(
+                        "passphrase changed (your other browser sessions were signed out)"
+                    );
                 }
             }
             UserCmd::SetAdmin { username, admin } => {
@@ -198,9 +200,9 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&user)?;
                 } else if user.admin {
-                    println!("{} is an admin", user.username);
+                    output::say!("{} is an admin", user.username);
                 } else {
-                    println!("{} is not an admin", user.username);
+                    output::say!("{} is not an admin", user.username);
                 }
             }
         }
