@@ -136,7 +136,9 @@ impl SessionService {
         let me = self.arc();
         let mine = mine.map(str::to_owned);
         blocking(move || {
-            let kind = me.detector_of(&record.agent);
+            // By the agent's own key, as before: a custom agent borrowing a detector shows
+            // no transcript here (the web UI then links to its terminal).
+            let kind = record.agent.clone();
             if !history::supported(&kind) {
                 return Ok(TranscriptResponse {
                     supported: false,

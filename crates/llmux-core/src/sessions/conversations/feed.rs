@@ -127,7 +127,8 @@ fn step(
     mine: Option<&str>,
     r: &mut Reader,
 ) -> Result<Option<String>> {
-    let kind = svc.detector_of(&record.agent);
+    // By the agent's own key, as `SessionService::transcript` does.
+    let kind = record.agent.clone();
     let supported = history::supported(&kind);
     let mut changed = !r.published || supported != r.supported;
     r.supported = supported;
