@@ -57,7 +57,10 @@ impl SessionService {
         let key: Key = (Arc::as_ptr(&me) as usize, name.to_owned(), mine.map(str::to_owned));
         let mut feeds = FEEDS.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(feed) = feeds.get(&key) {
-            return Ok(feed.tx.subscribe());
+            // A newcomer is owed the value already published, not only the next one.
+            let mut rx = feed.tx.subscribe();
+            rx.mark_changed();
+            return Ok(rx);
         }
         let (tx, rx) = watch::channel(None);
         let feed = Arc::new(Feed { tx });

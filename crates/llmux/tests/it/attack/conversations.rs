@@ -273,8 +273,14 @@ async fn codex_newest_in_the_cwd_never_crosses_owners() {
     assert!(t.to_string().contains("alice codex reply") && !t.to_string().contains("ADMIN"));
     let (_, list) = call(&d, &alice, "GET", "/api/sessions/al-cx/conversations", Value::Null);
     assert_eq!(ids(&list), [own.to_owned()]);
-    let (_, event) = first_stream_event(&d, &alice, "al-cx");
-    assert_eq!(event["conversationId"], json!(own), "{event}");
+    // A stream shows it (the reader of her earlier stream may still be there and answer
+    // first with what it last showed; it never showed the admin's).
+    let mut stream = Stream::open(&d, &alice, "al-cx");
+    let event = stream.until("her conversation", |e| {
+        assert!(!e.to_string().contains("ADMIN"), "{e}");
+        e["conversationId"] == json!(own)
+    });
+    assert!(event.to_string().contains("alice codex reply"), "{event}");
     // The admin still sees both.
     let (_, list) = call(&d, &root, "GET", "/api/sessions/adm-cx/conversations", Value::Null);
     assert_eq!(ids(&list).len(), 2, "{list}");
