@@ -1,8 +1,8 @@
 //! `llmux-bench transcripts`: what live transcript viewers cost the daemon (issue 12,
 //! finding 8).
 //!
-//! One session of a cheap agent read with Claude Code's history adapter (`sh -c 'sleep
-//! infinity'`, detector `claude`, its HOME a temp dir) gets a 15 MB transcript in Claude
+//! One session of a cheap agent read with Claude Code's history adapter (the `claude` agent
+//! with its command overridden to `sh -c 'sleep infinity'`, its HOME a temp dir) gets a 15 MB transcript in Claude
 //! Code's format, which then grows by one line every 200 ms. The daemon's CPU time (from
 //! `/proc/PID/stat`) is measured over a window twice: with nobody watching, then with 10
 //! viewers on `GET /api/sessions/NAME/transcript/stream` (over the Unix socket, as the
@@ -30,9 +30,9 @@ usage: llmux-bench transcripts [--llmux PATH] [--viewers N] [--mb N] [--every MS
   --every MS        one line appended every MS milliseconds [default: 200]
   --window SECS     measured seconds per phase [default: 10]";
 
-/// The agent: sleeps; its transcripts are read as Claude Code's.
-const CONFIG: &str =
-    "agents:\n  tr:\n    cmd: \"sh\"\n    flags: \"-c 'sleep infinity'\"\n    detector: claude\n";
+/// The agent: the built-in `claude` key (its transcripts are read as Claude Code's; a custom
+/// key borrowing the detector would show none), its command overridden to just sleep.
+const CONFIG: &str = "agents:\n  claude:\n    cmd: \"sh\"\n    flags: \"-c 'sleep infinity'\"\n";
 
 /// Target: daemon CPU with the viewers, % of one core.
 const TARGET_PCT: f64 = 1.0;
@@ -127,7 +127,7 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
 async fn bench(args: &Args, d: &Daemon, state: &Path) -> Result<Figures> {
     let home = state.join("home");
     let req = CreateSessionRequest {
-        agent: "tr".into(),
+        agent: "claude".into(),
         name: Some("tr".into()),
         cwd: Some(state.display().to_string()),
         env: Some(llmux_core::api::EnvInput::Map(

@@ -51,8 +51,10 @@ impl SessionService {
         let home = self.agent_home(record);
         let all = history::list(&kind, &home, Path::new(&record.cwd))?;
         let Some(owner) = mine else { return Ok(all) };
-        if self.live_id(record).is_none() {
-            self.adopt(record, &kind, &all)?;
+        if self.live_id(record).is_none()
+            && let Some(newest) = all.first()
+        {
+            self.adopt(record, &kind, &newest.id, began(newest))?;
         }
         let owned = self.store.owned_conversations(&kind, &record.cwd, owner)?;
         let live = self.live_id(record);
@@ -87,17 +89,19 @@ impl SessionService {
         let (Some(id), Some(owner)) = (id.filter(|i| !i.is_empty()), mine) else { return Ok(()) };
         // Bad input is a 400 whoever asks (the same checks create and edit make).
         crate::validate::conversation_id(id)?;
-        if history::supported(&self.detector_of(agent)) {
-            history::validate_id(&self.detector_of(agent), id)?;
+        let kind = self.detector_of(agent);
+        if !history::supported(&kind) {
+            // llmux passes no resume arguments to such an agent: nothing to protect.
+            return Ok(());
         }
+        history::validate_id(&kind, id)?;
         if name
             .and_then(|n| self.record(n).ok())
             .is_some_and(|r| self.live_id(&r).as_deref() == Some(id))
         {
             return Ok(());
         }
-        let (kind, id_owned, owner_owned) =
-            (self.detector_of(agent), id.to_owned(), owner.to_owned());
+        let (id_owned, owner_owned) = (id.to_owned(), owner.to_owned());
         let store = self.store.clone();
         let owned =
             blocking(move || store.owns_conversation(&kind, &id_owned, &owner_owned)).await?;
@@ -136,7 +140,9 @@ impl SessionService {
         let me = self.arc();
         let mine = mine.map(str::to_owned);
         blocking(move || {
-            let kind = me.detector_of(&record.agent);
+            // By the agent's own key, as before: a custom agent borrowing a detector shows
+            // no transcript here (the web UI then links to its terminal).
+            let kind = record.agent.clone();
             if !history::supported(&kind) {
                 return Ok(TranscriptResponse {
                     supported: false,
@@ -168,12 +174,22 @@ impl SessionService {
     }
 
     /// The transcript of the conversation the session is in (for a reply), never one that
-    /// is not its owner's. Blocking.
+    /// is not its owner's. Blocking; called every 100 ms while a reply is awaited, so an
+    /// unknown conversation is looked for with one read of the newest, not a listing.
     pub(super) fn own_transcript(&self, record: &SessionRecord) -> Option<history::Transcript> {
-        let id = self.shown_conversation(record, Some(&record.owner)).ok()??;
         let kind = self.detector_of(&record.agent);
-        history::transcript(&kind, &self.agent_home(record), Path::new(&record.cwd), Some(&id))
-            .ok()?
+        let (home, cwd) = (self.agent_home(record), Path::new(&record.cwd));
+        if let Some(id) = self.live_id(record) {
+            return history::transcript(&kind, &home, cwd, Some(&id)).ok()?;
+        }
+        if !history::supported(&kind) {
+            return None;
+        }
+        let t = history::transcript(&kind, &home, cwd, None).ok()??;
+        let began = t.turns.first().and_then(|t| t.ts.as_deref()).and_then(parse_ms);
+        let adopted = self.adopt(record, &kind, &t.conversation_id, began).ok()?.is_some();
+        let owned = || self.store.owns_conversation(&kind, &t.conversation_id, &record.owner);
+        (adopted || owned().ok()?).then_some(t)
     }
 
     /// The conversation a viewer is shown as the session's live one: the one llmux chose or
@@ -192,11 +208,16 @@ impl SessionService {
             return Ok(None);
         }
         let all = history::list(&kind, &self.agent_home(record), Path::new(&record.cwd))?;
-        if let Some(id) = self.adopt(record, &kind, &all)? {
+        let Some(newest) = all.first() else { return Ok(None) };
+        if let Some(id) = self.adopt(record, &kind, &newest.id, began(newest))? {
             return Ok(Some(id));
         }
+        // The newest is shown only to an admin, or to an owner it is recorded for.
         Ok(match mine {
-            None => all.into_iter().next().map(|c| c.id),
+            None => Some(newest.id.clone()),
+            Some(owner) if self.store.owns_conversation(&kind, &newest.id, owner)? => {
+                Some(newest.id.clone())
+            }
             Some(_) => None,
         })
     }
@@ -206,26 +227,19 @@ impl SessionService {
         self.conversations_get(&record.name).or_else(|| record.resume_from.clone())
     }
 
-    /// For a session whose agent chose its own conversation id: takes the newest of `all`
-    /// (the cwd's conversations, newest first) as the session's, when that is certain
-    /// enough: no owner has it yet, it began after the session's agent was spawned, and no
-    /// other session of the same agent and cwd with an unknown conversation was spawned
-    /// before it began (then it is ambiguous, and nobody gets it). Blocking.
+    /// For a session whose agent chose its own conversation id: takes conversation `id`, the
+    /// newest in the cwd, which `began` then, as the session's, when that is certain enough:
+    /// no owner has it yet, it began after the session's agent was spawned, and no other
+    /// session of the same agent and cwd with an unknown conversation was spawned before it
+    /// began (then it is ambiguous, and nobody gets it). Blocking.
     fn adopt(
         &self,
         record: &SessionRecord,
         kind: &str,
-        all: &[Conversation],
+        id: &str,
+        began: Option<i64>,
     ) -> Result<Option<String>> {
-        let Some(newest) = all.first() else { return Ok(None) };
-        let Some(began) = newest
-            .started_at
-            .as_deref()
-            .or(newest.last_message_at.as_deref())
-            .and_then(crate::time::parse_rfc3339_ms)
-        else {
-            return Ok(None);
-        };
+        let Some(began) = began else { return Ok(None) };
         if began + SPAWN_SLACK_MS < record.started_at {
             return Ok(None);
         }
@@ -236,23 +250,18 @@ impl SessionService {
                 && r.started_at <= began + SPAWN_SLACK_MS
                 && self.live_id(r).is_none()
         });
-        if rivals || self.store.conversation_claimed(kind, &newest.id)? {
+        if rivals || self.store.conversation_claimed(kind, id)? {
             return Ok(None);
         }
-        self.store.record_conversation_owner(&claim(
-            record,
-            kind,
-            &newest.id,
-            ConversationHow::Adopted,
-        ))?;
-        self.store.set_conversation(&record.name, Some(&newest.id))?;
+        self.store.record_conversation_owner(&claim(record, kind, id, ConversationHow::Adopted))?;
+        self.store.set_conversation(&record.name, Some(id))?;
         self.conversations
             .lock()
             .expect("conversations lock")
-            .insert(record.name.clone(), newest.id.clone());
+            .insert(record.name.clone(), id.to_owned());
         self.notify();
-        tracing::info!(session.name = %record.name, conversation = %newest.id, "conversation adopted");
-        Ok(Some(newest.id.clone()))
+        tracing::info!(session.name = %record.name, conversation = %id, "conversation adopted");
+        Ok(Some(id.to_owned()))
     }
 
     /// Chooses option `index` of the question the agent shows now.
@@ -379,6 +388,15 @@ fn claim(
         session: record.name.clone(),
         recorded_at: crate::time::now_ms(),
     }
+}
+
+/// When a listed conversation began (its first message, else its last).
+fn began(c: &Conversation) -> Option<i64> {
+    c.started_at.as_deref().or(c.last_message_at.as_deref()).and_then(parse_ms)
+}
+
+fn parse_ms(rfc3339: &str) -> Option<i64> {
+    crate::time::parse_rfc3339_ms(rfc3339)
 }
 
 fn no_conversation(id: &str) -> Error {

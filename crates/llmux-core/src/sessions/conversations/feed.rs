@@ -5,8 +5,9 @@
 //! admin, who may be shown more, see [`SessionService::transcript`]) starts one reader task;
 //! later viewers subscribe to it. The reader polls with a [`LiveTranscript`]: one `stat`
 //! while nothing changed, only the appended lines when something did. It publishes the
-//! serialized [`TranscriptResponse`] when that changed, and ends when its last viewer leaves
-//! (or the session goes, which ends the viewers' streams).
+//! serialized [`TranscriptResponse`] when that changed (at most about once a second while it
+//! keeps changing: every event carries the whole transcript), and ends when its last viewer
+//! leaves (or the session goes, which ends the viewers' streams).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +23,10 @@ use crate::history::{self, LiveTranscript};
 
 /// How often the reader looks at the file.
 const TICK: Duration = Duration::from_millis(500);
+
+/// The least time between two events (less a tick's jitter): a change after a quiet spell
+/// goes out at the next tick, a steady stream of changes once a second.
+const MIN_GAP: Duration = Duration::from_millis(900);
 
 /// How often a session whose conversation is not known is looked at again (adoption, an
 /// admin's newest-in-the-cwd): listing a cwd parses every transcript in it.
@@ -52,7 +57,10 @@ impl SessionService {
         let key: Key = (Arc::as_ptr(&me) as usize, name.to_owned(), mine.map(str::to_owned));
         let mut feeds = FEEDS.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(feed) = feeds.get(&key) {
-            return Ok(feed.tx.subscribe());
+            // A newcomer is owed the value already published, not only the next one.
+            let mut rx = feed.tx.subscribe();
+            rx.mark_changed();
+            return Ok(rx);
         }
         let (tx, rx) = watch::channel(None);
         let feed = Arc::new(Feed { tx });
@@ -87,6 +95,7 @@ async fn run(service: Weak<SessionService>, key: Key, feed: Arc<Feed>) {
         cache: TurnCache::new(),
     });
     let mut last: Option<Arc<str>> = None;
+    let mut sent_at: Option<Instant> = None;
     loop {
         tick.tick().await;
         if !keep(&key, &feed) {
@@ -94,6 +103,11 @@ async fn run(service: Weak<SessionService>, key: Key, feed: Arc<Feed>) {
         }
         let Some(svc) = service.upgrade() else { return close(&key, &feed) };
         let Ok(record) = svc.record(&key.1) else { return close(&key, &feed) };
+        if sent_at.is_some_and(|at| at.elapsed() < MIN_GAP) {
+            // Each event carries the whole transcript: while it keeps changing, at most
+            // one a second (what changed meanwhile comes with the next).
+            continue;
+        }
         let mine = key.2.clone();
         let taken = reader.take().expect("the reader is put back after each tick");
         let task = tokio::task::spawn_blocking(move || {
@@ -114,6 +128,7 @@ async fn run(service: Weak<SessionService>, key: Key, feed: Arc<Feed>) {
         if last.as_deref() != Some(json.as_str()) {
             let json: Arc<str> = json.into();
             last = Some(json.clone());
+            sent_at = Some(Instant::now());
             feed.tx.send_replace(Some(json));
         }
     }
@@ -127,7 +142,8 @@ fn step(
     mine: Option<&str>,
     r: &mut Reader,
 ) -> Result<Option<String>> {
-    let kind = svc.detector_of(&record.agent);
+    // By the agent's own key, as `SessionService::transcript` does.
+    let kind = record.agent.clone();
     let supported = history::supported(&kind);
     let mut changed = !r.published || supported != r.supported;
     r.supported = supported;

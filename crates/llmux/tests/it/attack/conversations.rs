@@ -273,9 +273,113 @@ async fn codex_newest_in_the_cwd_never_crosses_owners() {
     assert!(t.to_string().contains("alice codex reply") && !t.to_string().contains("ADMIN"));
     let (_, list) = call(&d, &alice, "GET", "/api/sessions/al-cx/conversations", Value::Null);
     assert_eq!(ids(&list), [own.to_owned()]);
-    let (_, event) = first_stream_event(&d, &alice, "al-cx");
-    assert_eq!(event["conversationId"], json!(own), "{event}");
+    // A stream shows it (the reader of her earlier stream may still be there and answer
+    // first with what it last showed; it never showed the admin's).
+    let mut stream = Stream::open(&d, &alice, "al-cx");
+    let event = stream.until("her conversation", |e| {
+        assert!(!e.to_string().contains("ADMIN"), "{e}");
+        e["conversationId"] == json!(own)
+    });
+    assert!(event.to_string().contains("alice codex reply"), "{event}");
     // The admin still sees both.
     let (_, list) = call(&d, &root, "GET", "/api/sessions/adm-cx/conversations", Value::Null);
     assert_eq!(ids(&list).len(), 2, "{list}");
+}
+
+/// An open transcript stream (HTTP/1.0: the body is the bare event stream).
+struct Stream {
+    socket: std::net::TcpStream,
+    text: String,
+}
+
+impl Stream {
+    fn open(d: &TestDaemon, token: &str, name: &str) -> Stream {
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(
+            socket,
+            "GET /api/sessions/{name}/transcript/stream HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\
+             Authorization: Bearer {token}\r\n\r\n",
+            d.port
+        )
+        .unwrap();
+        Stream { socket, text: String::new() }
+    }
+
+    /// The next event's data that satisfies `want` (earlier events are skipped).
+    fn until(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        const MARK: &str = "event: transcript\ndata: ";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 65536];
+        loop {
+            while let Some(i) = self.text.find(MARK) {
+                let Some(end) = self.text[i + MARK.len()..].find('\n') else { break };
+                let data = self.text[i + MARK.len()..i + MARK.len() + end].to_owned();
+                self.text.drain(..i + MARK.len() + end);
+                let v: Value = serde_json::from_str(&data).unwrap();
+                if want(&v) {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "no event with {what}; have {:?}", self.text);
+            if let Ok(n) = self.socket.read(&mut buf) {
+                assert!(n > 0, "the stream ended");
+                self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    }
+}
+
+fn turns(v: &Value) -> usize {
+    v["turns"].as_array().map_or(0, Vec::len)
+}
+
+/// Finding 8: viewers of one transcript share its reader, which hands them what the agent
+/// appends (and starts over when the file is replaced), in the unchanged wire format.
+#[tokio::test]
+async fn transcript_viewers_see_appends_and_rewrites() {
+    let (d, _bin, root, alice) = daemon().await;
+    let cwd = d.work().display().to_string();
+    let (status, s) = create(&d, &alice, json!({"agent": "claude", "name": "al", "cwd": cwd}));
+    assert_eq!(status, 201, "{s}");
+    let cwd = s["session"]["cwd"].as_str().unwrap().to_owned();
+    let id = s["session"]["conversationId"].as_str().unwrap().to_owned();
+    claude_transcript(&d.home(), &cwd, &id, "first question", "first reply");
+    let mut viewers: Vec<Stream> =
+        [&alice, &alice, &root].iter().map(|t| Stream::open(&d, t, "al")).collect();
+    for v in &mut viewers {
+        let first = v.until("2 turns", |e| turns(e) == 2);
+        assert_eq!(first["supported"], json!(true));
+        assert_eq!(first["conversationId"], json!(id));
+    }
+    claude_transcript(&d.home(), &cwd, &id, "second question", "second reply");
+    for v in &mut viewers {
+        let e = v.until("4 turns", |e| turns(e) == 4);
+        assert_eq!(e["turns"][3]["parts"][0]["text"], json!("second reply"), "{e}");
+    }
+    // The file replaced by a shorter one: read again from its start.
+    let dir: String =
+        cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let path = d.home().join(".claude/projects").join(dir).join(format!("{id}.jsonl"));
+    let tmp = path.with_extension("tmp");
+    std::fs::copy(&path, &tmp).unwrap();
+    let text = std::fs::read_to_string(&tmp).unwrap();
+    std::fs::write(&tmp, text.lines().next().unwrap().to_owned() + "\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    for v in &mut viewers {
+        v.until("1 turn", |e| turns(e) == 1);
+    }
+    // Gone with its session: the streams end.
+    let (status, _) = call(&d, &alice, "DELETE", "/api/sessions/al?force=true", Value::Null);
+    assert_eq!(status, 200);
+    for v in &mut viewers {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 4096];
+        loop {
+            match v.socket.read(&mut buf) {
+                Ok(0) => break,
+                _ => assert!(Instant::now() < deadline, "the stream did not end"),
+            }
+        }
+    }
 }
