@@ -94,6 +94,12 @@ impl AuthService {
         device_cookies: &[(String, String)],
         user_agent: &str,
     ) -> Result<Login> {
+        // A device token's name is shown in token lists and the audit log: the rules of every
+        // other name (no control characters), checked before any work.
+        let device_name = match req.device_name.as_deref().map(str::trim) {
+            Some(d) if !d.is_empty() => Some(super::validate_name(d)?),
+            _ => None,
+        };
         let Some(username) = login_name(&req.username) else {
             // It cannot exist, so there is nothing to hide by hashing: refuse at once, under
             // one shared throttle key so the audit log gets only a few of these.
@@ -130,7 +136,7 @@ impl AuthService {
             }
         };
         attempt.succeed();
-        match req.device_name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) {
+        match device_name {
             Some(device_name) => {
                 // The passphrase is the root credential: the device token gets the account's
                 // full rights and no inherited end.

@@ -6,8 +6,8 @@
 
 mod auth;
 mod conversations;
-mod owners;
 mod devices;
+mod owners;
 mod push;
 mod sessions;
 
@@ -19,8 +19,8 @@ use rusqlite::Connection;
 
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
-pub use owners::{DeletedUser, UserSessions};
 pub use devices::LoginDeviceRecord;
+pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 

@@ -19,6 +19,8 @@ const OSC_TITLE_AND_ROW: &str = "Alice\u{1b}]0;pwned-title\u{7}\n2fake  root  ye
 const CLEAR: &str = "x\u{1b}[2J\u{1b}[H\u{9b}31mred";
 /// A device label that retitles the window and starts a fake row.
 const DEVICE: &str = "phone\u{1b}]0;device-title\u{7}\nroot  alice  fake  admin";
+/// A device label that reorders what follows it.
+const DEVICE_SPOOF: &str = "phone\u{202e}enohp";
 /// A right-to-left override: shown as "aliceadmin".
 const SPOOFED_ADMIN: &str = "alice\u{202e}nimda\u{202c}";
 /// A right-to-left isolate: the text inside is laid out backwards, the table around it too.
@@ -114,10 +116,11 @@ async fn a_non_admins_session_strings_reach_the_admin_escaped() {
     );
     assert_eq!(status, 201, "{res}");
 
-    let shown: Value = serde_json::from_slice(&cli(&d, &["session", "show", "alices", "--json"]))
-        .expect("session show --json is JSON");
+    let shown: Value =
+        serde_json::from_slice(&cli(&d, &["session", "show", "alices@alice", "--json"]))
+            .expect("session show --json is JSON");
     assert_eq!(shown["env"]["CLEAR"], CLEAR, "--json keeps the exact value");
-    let show = cli(&d, &["session", "show", "alices"]);
+    let show = cli(&d, &["session", "show", "alices@alice"]);
     assert_escaped(
         "llmux session show",
         &show,
@@ -154,14 +157,21 @@ async fn display_and_token_names_cannot_forge_rows() {
         as_alice(&d, &alice, "PATCH", &format!("/api/tokens/{id}"), json!({"name": ISOLATED}));
     assert_eq!(status, 200, "{res}");
 
-    // A device label is a token name too, and the sign-in form takes it unchecked.
-    let body = json!({"username": "alice", "passphrase": "alice-passphrase", "deviceName": DEVICE});
-    let (status, res) = d.http(
-        "POST",
-        "/api/auth/login",
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    );
+    // A device label is a token name too: control characters are refused at sign-in...
+    let login = |device: &str| {
+        let body =
+            json!({"username": "alice", "passphrase": "alice-passphrase", "deviceName": device});
+        d.http(
+            "POST",
+            "/api/auth/login",
+            &[("Content-Type", "application/json")],
+            &body.to_string(),
+        )
+    };
+    let (status, res) = login(DEVICE);
+    assert_eq!(status, 400, "{res}");
+    // ...and a bidirectional override in one is shown escaped.
+    let (status, res) = login(DEVICE_SPOOF);
     assert_eq!(status, 200, "{res}");
 
     let users = cli(&d, &["user", "list"]);
@@ -169,7 +179,7 @@ async fn display_and_token_names_cannot_forge_rows() {
     let users_json: Value = serde_json::from_slice(&cli(&d, &["user", "list", "--json"])).unwrap();
     assert!(users_json.as_array().unwrap().iter().any(|u| u["name"] == SPOOFED_ADMIN));
     let tokens = cli(&d, &["token", "list"]);
-    let device_shown = "phone\\x1b]0;device-title\\x07\\nroot";
+    let device_shown = "phone\\u{202e}enohp";
     assert_escaped("llmux token list", &tokens, &["ci\\u{2067}never  yes\\u{2069}", device_shown]);
     let n_tokens = serde_json::from_slice::<Value>(&cli(&d, &["token", "list", "--json"]))
         .unwrap()
