@@ -345,8 +345,11 @@ async fn transcript_viewers_see_appends_and_rewrites() {
     let cwd = s["session"]["cwd"].as_str().unwrap().to_owned();
     let id = s["session"]["conversationId"].as_str().unwrap().to_owned();
     claude_transcript(&d.home(), &cwd, &id, "first question", "first reply");
-    let mut viewers: Vec<Stream> =
-        [&alice, &alice, &root].iter().map(|t| Stream::open(&d, t, "al")).collect();
+    // Alice names her session short; the admin names it in full.
+    let mut viewers: Vec<Stream> = [(&alice, "al"), (&alice, "al"), (&root, "al@alice")]
+        .iter()
+        .map(|(t, name)| Stream::open(&d, t, name))
+        .collect();
     for v in &mut viewers {
         let first = v.until("2 turns", |e| turns(e) == 2);
         assert_eq!(first["supported"], json!(true));
