@@ -17,6 +17,12 @@
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
 //! | a proxy pointed at the Unix socket | relayed requests trusted as the operator | [`relay_headers`] |
 //! | anyone | pairing links, WebSocket origins, inputs the API document does not describe | [`web_edges`] |
+//!
+//! Outside this binary, the rest of the standing suite: the pairing page asking before it
+//! replaces a sign-in is a browser test (`web/tests/pairing.test.mjs`); Schemathesis runs
+//! about 1,300 generated requests over the API document (`scripts/schemathesis`); and the
+//! code that reads untrusted bytes is fuzzed for a minute (`fuzz/`, `scripts/fuzz`). All three
+//! run in the README's test command.
 
 mod connections;
 mod conversations;
