@@ -38,8 +38,8 @@ pub(crate) async fn prompt_wait(
             );
             if let Some(p) = &res.prompt {
                 output::say_err!("  {}", p.question);
-                for (i, o) in p.options.iter().enumerate() {
-                    output::say_err!("  {i}. {}", o.label);
+                for (n, o) in (1..).zip(&p.options) {
+                    output::say_err!("  {n}. {}", o.label);
                 }
                 output::say_err!("answer with `llmux session answer {name} N`");
             }

@@ -60,12 +60,16 @@ pub(crate) enum SessionCmd {
     /// several senders are typed one after another. With --wait, returns when the agent is
     /// done and prints its reply. Exit codes with --wait: 0 idle, 8 waiting for an answer
     /// (a permission or a choice), 9 timeout, 5 the agent exited.
+    ///
+    /// Flags may stand before or after the text. Text that starts with `-` goes after `--`:
+    /// `llmux session prompt NAME --wait -- --literal text`.
     #[command(visible_alias = "send")]
     Prompt {
         /// Session name.
         name: String,
-        /// The prompt; several words are joined with spaces; `-` reads stdin.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        /// The prompt; several words are joined with spaces; `-` reads stdin; put it after
+        /// `--` if it starts with `-`.
+        #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
         /// Type the text without pressing Enter.
         #[arg(long, conflicts_with = "wait")]
@@ -102,13 +106,18 @@ pub(crate) enum SessionCmd {
     Answer {
         /// Session name.
         name: String,
-        /// Option number, from 0.
-        option: usize,
+        /// Option number as the screen and `session show` number them: 1 is the first.
+        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+        option: u16,
     },
     /// Type one prompt into many running sessions.
+    ///
+    /// Flags may stand before or after the text. Text that starts with `-` goes after `--`:
+    /// `llmux session broadcast --to NAME -- --literal text`.
     Broadcast {
-        /// The prompt; several words are joined with spaces; `-` reads stdin.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        /// The prompt; several words are joined with spaces; `-` reads stdin; put it after
+        /// `--` if it starts with `-`.
+        #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
         /// Only sessions of this agent.
         #[arg(long)]
@@ -299,7 +308,8 @@ impl SessionCmd {
                 return super::converse::resume(ctx, &client, &name, latest, conversation).await;
             }
             SessionCmd::Answer { name, option } => {
-                client.answer(&name, option).await?;
+                // The API indexes `prompt.options` from 0; people count from 1, as the screen.
+                client.answer(&name, usize::from(option) - 1).await?;
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {
@@ -432,8 +442,8 @@ fn print_details(s: &SessionView) {
     output::say!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
     if let Some(p) = &s.prompt {
         output::say!("question    {}", p.question);
-        for (i, o) in p.options.iter().enumerate() {
-            output::say!("  {i}. {}", o.label);
+        for (n, o) in (1..).zip(&p.options) {
+            output::say!("  {n}. {}", o.label);
         }
         output::say!("            answer with `llmux session answer {} N`", s.name);
     }
@@ -577,6 +587,21 @@ mod tests {
         let cli =
             Cli::try_parse_from(["llmux", "session", "start", "claude", "--flags", "--model opus"]);
         assert!(cli.is_ok());
+    }
+
+    #[test]
+    fn flags_after_the_text_are_flags() {
+        let cli = Cli::try_parse_from(["llmux", "session", "prompt", "a", "echo hi", "--wait"])
+            .unwrap();
+        let debug = format!("{cli:?}");
+        assert!(debug.contains("wait: true") && !debug.contains("\"--wait\""), "{debug}");
+        let cli =
+            Cli::try_parse_from(["llmux", "session", "broadcast", "echo B", "--to", "build"])
+                .unwrap();
+        let debug = format!("{cli:?}");
+        assert!(debug.contains("to: [\"build\"]") && debug.contains("[\"echo B\"]"), "{debug}");
+        // a word that starts with `-` is refused unless it comes after `--`
+        assert!(Cli::try_parse_from(["llmux", "session", "prompt", "a", "-x"]).is_err());
     }
 
     #[test]

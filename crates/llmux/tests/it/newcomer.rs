@@ -1,0 +1,104 @@
+//! What a newcomer hits in the first hour (issue 13): flags after the prompt text, option
+//! numbers as the screen shows them, the pairing link's address, the token messages, the
+//! audit log's actor, and the smaller CLI messages.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use llmux_core::api::{AgentState, CreateSessionRequest, EnvInput};
+use serde_json::Value;
+
+use crate::harness::TestDaemon;
+
+/// Starts a fake Qwen Code session (`fakeq`) in the work dir.
+async fn spawn_fakeq(d: &TestDaemon, name: &str, env: &[(&str, &str)]) {
+    let env: BTreeMap<String, String> =
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let req = CreateSessionRequest {
+        agent: "fakeq".into(),
+        name: Some(name.into()),
+        cwd: Some(d.work().display().to_string()),
+        env: Some(EnvInput::Map(env)),
+        ..Default::default()
+    };
+    d.client.create_session(&req).await.expect("create fakeq session");
+}
+
+/// Polls until the session's agent is in `state`.
+async fn wait_for_state(d: &TestDaemon, name: &str, state: AgentState) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = d.client.session(name).await.expect("session exists");
+        if s.state == state {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never became {state}: {s:?}\n{}", d.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn flags_after_the_prompt_text_are_flags() {
+    let d = TestDaemon::start().await;
+    spawn_fakeq(&d, "nw", &[("FAKE_THINK_MS", "1200")]).await;
+    wait_for_state(&d, "nw", AgentState::Idle).await;
+    // --wait after the text waits for the reply, and is not typed
+    let started = Instant::now();
+    let out = d.cli(&["session", "prompt", "nw", "say hi", "--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1200), "did not wait: {out:?}");
+    assert!(stdout(&out).contains("Reply to: say hi"), "{out:?}");
+    assert!(!stdout(&out).contains("--wait"), "--wait was typed: {out:?}");
+
+    // --to after the text limits the broadcast
+    d.spawn_fake("nb1").await;
+    d.spawn_fake("nb2").await;
+    let out = d.cli_ok(&["session", "broadcast", "echo B", "--to", "nb1"]);
+    assert!(out.contains("broadcast to 1 of 1 sessions"), "{out}");
+    let screen = d.wait_for_screen("nb1", "PROMPT[1]: echo B").await;
+    assert!(!screen.contains("--to"), "--to was typed:\n{screen}");
+    // what follows `--` is text, even when it starts with dashes
+    d.cli_ok(&["session", "prompt", "nb1", "--", "--literal"]);
+    d.wait_for_screen("nb1", "PROMPT[2]: --literal").await;
+    // nb2 never got the broadcast (nb1's later prompt arrived, so it would have by now)
+    let other = d.client.capture("nb2", 200).await.unwrap().text;
+    assert!(!other.contains("PROMPT["), "the broadcast reached nb2:\n{other}");
+    // a dash word outside `--` is refused with the hint, and nothing is typed
+    let out = d.cli(&["session", "prompt", "nb2", "--literal"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("-- --literal"), "{out:?}");
+}
+
+#[tokio::test]
+async fn answers_use_the_numbers_the_screen_shows() {
+    let d = TestDaemon::start().await;
+    spawn_fakeq(&d, "na", &[]).await;
+    wait_for_state(&d, "na", AgentState::Idle).await;
+    let out = d.cli(&["session", "prompt", "na", "--wait", "please run `touch approved.txt`"]);
+    assert_eq!(out.status.code(), Some(8), "{out:?}");
+    // the CLI numbers the options as the screen does: 1 is "Yes, allow once"
+    assert!(stderr(&out).contains("1. Yes, allow once"), "{out:?}");
+    wait_for_state(&d, "na", AgentState::Waiting).await;
+    let screen = d.wait_for_screen("na", "1. Yes, allow once").await;
+    assert!(screen.contains("2. No"), "{screen}");
+    let show = d.cli_ok(&["session", "show", "na"]);
+    assert!(show.contains("  1. Yes, allow once"), "{show}");
+    assert!(show.contains("  2. No, suggest changes"), "{show}");
+    // 0 and numbers past the last option are refused
+    let out = d.cli(&["session", "answer", "na", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = d.cli(&["session", "answer", "na", "3"]);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let out = d.cli_ok(&["session", "answer", "na", "1"]);
+    assert!(out.contains("option 1"), "{out}");
+    wait_for_state(&d, "na", AgentState::Idle).await;
+    assert!(d.work().join("approved.txt").exists(), "option 1 did not allow");
+}
