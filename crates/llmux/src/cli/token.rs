@@ -52,8 +52,8 @@ pub(crate) struct CreateArgs {
     /// Also print a QR code with a one-time link that signs a phone's browser in as you.
     #[arg(long, conflicts_with = "user")]
     qr: bool,
-    /// Base URL the phone opens for --qr [default: the server's URL; for the local daemon
-    /// http://localhost:3001].
+    /// Base URL the phone opens for --qr [default: the server's URL; for the local daemon the
+    /// address it reports].
     #[arg(long, requires = "qr", value_name = "BASE")]
     url: Option<String>,
 }

@@ -102,3 +102,30 @@ async fn answers_use_the_numbers_the_screen_shows() {
     wait_for_state(&d, "na", AgentState::Idle).await;
     assert!(d.work().join("approved.txt").exists(), "option 1 did not allow");
 }
+
+#[tokio::test]
+async fn pair_links_to_where_the_daemon_really_is() {
+    let mut d = TestDaemon::start().await;
+    crate::authz::user(&d, "root", true).await;
+    // the daemon listens on a random port, not 3001: the link says that port
+    let out = d.cli_ok(&["pair"]);
+    let link = out.lines().map(str::trim).find(|l| l.contains("/pair#code=")).expect("a link");
+    assert!(link.starts_with(&format!("http://127.0.0.1:{}/pair#code=", d.port)), "{out}");
+    // loopback only: the CLI says a phone cannot open it, and how to fix that
+    for needle in ["a phone cannot open it", "server.publicUrl", "tailscale serve", "--url"] {
+        assert!(out.contains(needle), "{needle:?} missing:\n{out}");
+    }
+    let json: Value = serde_json::from_str(&d.cli_ok(&["--json", "pair"])).unwrap();
+    assert!(json["note"].as_str().unwrap().contains("server.publicUrl"), "{json}");
+
+    // with server.publicUrl configured, the link is on it and there is nothing to fix
+    d.kill("TERM");
+    let config = d.dir().join("config.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen("server:\n", "server:\n  publicUrl: https://llmux.example.net\n", 1);
+    std::fs::write(&config, text).unwrap();
+    d.spawn_daemon().await;
+    let out = d.cli_ok(&["pair"]);
+    assert!(out.contains("  https://llmux.example.net/pair#code="), "{out}");
+    assert!(!out.contains("cannot open"), "{out}");
+}
