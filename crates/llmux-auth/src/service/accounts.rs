@@ -250,7 +250,7 @@ impl AuthService {
             Some(name) => validate_name(name)?,
             None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
         };
-        self.mint_token(&owner, &name, scope, expires_at).await
+        self.mint_token(&p.actor(), &owner, &name, scope, expires_at).await
     }
 
     async fn visible_token(

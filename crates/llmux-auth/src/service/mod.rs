@@ -270,8 +270,11 @@ impl AuthService {
         Ok(secret.value)
     }
 
+    /// Mints a token for `username`; the audit log names `actor` (who asked: `local`, an admin,
+    /// the user signing in) as doing it and the owner as its target.
     pub(crate) async fn mint_token(
         &self,
+        actor: &str,
         username: &str,
         name: &str,
         scope: TokenScope,
@@ -290,8 +293,8 @@ impl AuthService {
         };
         let rec = record.clone();
         self.db(move |s| s.insert_token(&rec)).await?;
-        self.audit(username, "token_created", &record.id, &format!("{name} ({})", scope.as_str()))
-            .await;
+        let detail = format!("token {} {name:?} ({})", record.id, scope.as_str());
+        self.audit(actor, "token_created", username, &detail).await;
         Ok((secret.value, token_view(&record)))
     }
 

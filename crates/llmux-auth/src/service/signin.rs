@@ -142,7 +142,7 @@ impl AuthService {
                 // full rights and no inherited end.
                 let scope = if user.admin { TokenScope::Admin } else { TokenScope::User };
                 let (value, token) =
-                    self.mint_token(&user.username, &device_name, scope, None).await?;
+                    self.mint_token(&user.username, &user.username, &device_name, scope, None).await?;
                 let detail = format!("device token {}", token.id);
                 self.audit(&user.username, "login", &user.username, &detail).await;
                 Ok(Login {

@@ -129,3 +129,41 @@ async fn pair_links_to_where_the_daemon_really_is() {
     assert!(out.contains("  https://llmux.example.net/pair#code="), "{out}");
     assert!(!out.contains("cannot open"), "{out}");
 }
+
+#[tokio::test]
+async fn token_messages_name_the_flag_and_the_right_advice() {
+    let d = TestDaemon::start().await;
+    crate::authz::user(&d, "alice", false).await;
+    // the local operator has no account: the list and the refusal both name --user
+    let list = d.cli_ok(&["token", "list"]);
+    assert!(list.contains("`llmux token create --user NAME`"), "{list}");
+    let out = d.cli(&["token", "create"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("--user NAME"), "{out:?}");
+    // a token is used as a bearer credential, not pasted into the web page
+    let out = d.cli_ok(&["token", "create", "--user", "alice"]);
+    assert!(out.contains("Authorization: Bearer <token>"), "{out}");
+    assert!(out.contains("--token"), "{out}");
+    assert!(!out.contains("web login page"), "{out}");
+}
+
+#[tokio::test]
+async fn the_audit_log_names_who_did_it_and_to_whom() {
+    let d = TestDaemon::start().await;
+    crate::authz::user(&d, "alice", true).await;
+    d.cli_ok(&["token", "create", "--user", "alice", "--name", "ci"]);
+    d.cli_ok(&["pair"]);
+    let audit: Value = serde_json::from_str(&d.cli_ok(&["--json", "audit"])).unwrap();
+    let events = audit.as_array().expect("a list of events");
+    let find = |action: &str| {
+        events
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {audit}"))
+    };
+    let minted = find("token_created");
+    assert_eq!((&minted["actor"], &minted["target"]), (&"local".into(), &"alice".into()), "{minted}");
+    assert!(minted["detail"].as_str().unwrap().contains("\"ci\""), "{minted}");
+    let paired = find("pairing_created");
+    assert_eq!((&paired["actor"], &paired["target"]), (&"local".into(), &"alice".into()), "{paired}");
+}
