@@ -84,8 +84,14 @@ pub(crate) async fn watch(ctx: &Ctx, client: &Client, names: &[String]) -> Resul
                             describe(s.state, s.waiting_for.as_deref())
                         );
                     }
-                    if list.is_empty() {
+                    if list.is_empty() && names.is_empty() {
                         output::say!("{}  (no sessions yet; waiting for changes)", clock());
+                    } else if list.is_empty() {
+                        output::say!(
+                            "{}  (no session matches {}; waiting for one to appear)",
+                            clock(),
+                            names.join(", ")
+                        );
                     }
                 }
             }

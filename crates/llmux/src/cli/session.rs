@@ -275,7 +275,23 @@ impl SessionCmd {
             }
             SessionCmd::Remove { names, force } => {
                 return each(ctx, &names, "remove", async |n| {
-                    client.remove_session(n, force).await.map(|_| format!("removed {n}"))
+                    match client.remove_session(n, force).await {
+                        Ok(_) => Ok(format!("removed {n}")),
+                        // Refused because it runs: name the flag that does it.
+                        Err(llmux_client::Error::Api { status, code, .. })
+                            if status.as_u16() == 409 && !force =>
+                        {
+                            Err(llmux_client::Error::Api {
+                                status,
+                                code,
+                                message: format!(
+                                    "{n} is running; stop it first (`llmux session stop {n}`) \
+                                     or remove it with --force (`llmux session rm --force {n}`)"
+                                ),
+                            })
+                        }
+                        Err(e) => Err(e),
+                    }
                 })
                 .await;
             }
@@ -439,7 +455,8 @@ fn row(s: &SessionView) -> Vec<String> {
 fn print_details(s: &SessionView) {
     output::say!("name        {}", s.name);
     output::say!("agent       {}", s.agent);
-    output::say!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
+    let state = state_line(s.status, s.exit_status, &row(s)[2], &output::ago(&s.state_since));
+    output::say!("state       {state}");
     if let Some(p) = &s.prompt {
         output::say!("question    {}", p.question);
         for (n, o) in (1..).zip(&p.options) {
@@ -469,6 +486,15 @@ fn print_details(s: &SessionView) {
     output::say!("created     {} ({})", s.created_at, output::ago(&s.created_at));
     output::say!("started     {} ({})", s.started_at, output::ago(&s.started_at));
     output::say!("attach      {}", s.attach_command);
+}
+
+/// `session show`'s state: `idle (since 2m ago)`, `exited with status 3, 2m ago`.
+fn state_line(status: SessionStatus, exit: Option<i32>, running: &str, since: &str) -> String {
+    match (status, exit) {
+        (SessionStatus::Exited, Some(code)) => format!("exited with status {code}, {since}"),
+        (SessionStatus::Exited, None) => format!("exited, {since}"),
+        (SessionStatus::Running, _) => format!("{running} (since {since})"),
+    }
 }
 
 fn shell_join(argv: &[String]) -> String {
@@ -602,6 +628,15 @@ mod tests {
         assert!(debug.contains("to: [\"build\"]") && debug.contains("[\"echo B\"]"), "{debug}");
         // a word that starts with `-` is refused unless it comes after `--`
         assert!(Cli::try_parse_from(["llmux", "session", "prompt", "a", "-x"]).is_err());
+    }
+
+    #[test]
+    fn an_exited_state_reads_as_a_sentence() {
+        use llmux_core::api::SessionStatus::{Exited, Running};
+        let line = super::state_line(Exited, Some(3), "exited (3)", "2m ago");
+        assert_eq!(line, "exited with status 3, 2m ago");
+        assert_eq!(super::state_line(Exited, None, "exited", "just now"), "exited, just now");
+        assert_eq!(super::state_line(Running, None, "idle", "1h ago"), "idle (since 1h ago)");
     }
 
     #[test]

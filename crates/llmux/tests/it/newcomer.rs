@@ -167,3 +167,84 @@ async fn the_audit_log_names_who_did_it_and_to_whom() {
     let paired = find("pairing_created");
     assert_eq!((&paired["actor"], &paired["target"]), (&"local".into(), &"alice".into()), "{paired}");
 }
+
+#[tokio::test]
+async fn small_messages_read_well() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("sm").await;
+
+    // `rm` of a running session names --force
+    let out = d.cli(&["session", "rm", "sm"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("--force"), "{out:?}");
+
+    // `watch` of a name that matches nothing says so, not "no sessions yet"
+    let mut watch = d
+        .command()
+        .args(["session", "watch", "nope"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watch.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert!(first.contains("no session matches nope"), "{first:?}");
+    assert!(!first.contains("no sessions yet"), "{first:?}");
+
+    // an exited session's state reads as a sentence
+    d.cli_ok(&["session", "prompt", "sm", "--", "/exit 3"]);
+    // the status is recorded a moment after the session is seen to exit, when it can be read
+    // at all (see lifecycle's `quitter`): give it a moment
+    d.wait_for_status("sm", llmux_core::api::SessionStatus::Exited).await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut exit = None;
+    while exit.is_none() && Instant::now() < deadline {
+        exit = d.client.session("sm").await.unwrap().exit_status;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let show = d.cli_ok(&["session", "show", "sm"]);
+    let state = show.lines().find(|l| l.starts_with("state")).expect("a state line");
+    let expected = match exit {
+        Some(code) => format!("state       exited with status {code}, "),
+        None => "state       exited, ".to_owned(),
+    };
+    assert!(state.starts_with(&expected), "{show}");
+    assert!(!state.contains("(since") && !state.contains("(3)"), "{show}");
+
+    // the daemon's log, written to a file, has no colour codes
+    assert!(!d.log().contains('\u{1b}'), "colour codes in the log file:\n{}", d.log());
+}
+
+#[tokio::test]
+async fn a_username_that_signs_in_can_be_created() {
+    let d = TestDaemon::start().await;
+    let log = d.log();
+    let url = log.lines().find(|l| l.contains("/setup#token=")).expect("setup URL in the banner");
+    let token = url.trim().rsplit("token=").next().unwrap();
+    let body = serde_json::json!({"setupToken": token, "username": "Alice", "passphrase": "correct horse battery"});
+    let (status, res) =
+        d.http("POST", "/api/setup", &[("Content-Type", "application/json")], &body.to_string());
+    assert_eq!(status, 200, "{res}");
+    assert!(res.contains("\"username\":\"alice\""), "stored lower-case: {res}");
+    // and sign-in takes it as typed, as before
+    let body = serde_json::json!({"username": "Alice", "passphrase": "correct horse battery"});
+    let (status, res) =
+        d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body.to_string());
+    assert_eq!(status, 200, "{res}");
+    // an admin creating "Bob" gets bob, the same rule
+    let (status, res) = crate::authz::local(
+        &d,
+        hyper::Method::POST,
+        "/api/admin/users",
+        serde_json::json!({"username": "Bob", "passphrase": "bob-passphrase-long"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(res["user"]["username"], "bob", "{res}");
+}
