@@ -617,13 +617,12 @@ mod tests {
 
     #[test]
     fn flags_after_the_text_are_flags() {
-        let cli = Cli::try_parse_from(["llmux", "session", "prompt", "a", "echo hi", "--wait"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["llmux", "session", "prompt", "a", "echo hi", "--wait"]).unwrap();
         let debug = format!("{cli:?}");
         assert!(debug.contains("wait: true") && !debug.contains("\"--wait\""), "{debug}");
-        let cli =
-            Cli::try_parse_from(["llmux", "session", "broadcast", "echo B", "--to", "build"])
-                .unwrap();
+        let cli = Cli::try_parse_from(["llmux", "session", "broadcast", "echo B", "--to", "build"])
+            .unwrap();
         let debug = format!("{cli:?}");
         assert!(debug.contains("to: [\"build\"]") && debug.contains("[\"echo B\"]"), "{debug}");
         // a word that starts with `-` is refused unless it comes after `--`

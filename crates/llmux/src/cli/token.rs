@@ -140,9 +140,7 @@ impl TokenCmd {
                 } else if tokens.is_empty() {
                     if client.server_url().is_none() {
                         // The local operator has no account: a token is always someone's.
-                        output::say!(
-                            "no tokens; create one with `llmux token create --user NAME`"
-                        );
+                        output::say!("no tokens; create one with `llmux token create --user NAME`");
                     } else {
                         output::say!("no tokens; create one with `llmux token create`");
                     }

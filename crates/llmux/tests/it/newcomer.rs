@@ -162,10 +162,18 @@ async fn the_audit_log_names_who_did_it_and_to_whom() {
             .unwrap_or_else(|| panic!("no {action} in {audit}"))
     };
     let minted = find("token_created");
-    assert_eq!((&minted["actor"], &minted["target"]), (&"local".into(), &"alice".into()), "{minted}");
+    assert_eq!(
+        (&minted["actor"], &minted["target"]),
+        (&"local".into(), &"alice".into()),
+        "{minted}"
+    );
     assert!(minted["detail"].as_str().unwrap().contains("\"ci\""), "{minted}");
     let paired = find("pairing_created");
-    assert_eq!((&paired["actor"], &paired["target"]), (&"local".into(), &"alice".into()), "{paired}");
+    assert_eq!(
+        (&paired["actor"], &paired["target"]),
+        (&"local".into(), &"alice".into()),
+        "{paired}"
+    );
 }
 
 #[tokio::test]
@@ -234,8 +242,12 @@ async fn a_username_that_signs_in_can_be_created() {
     assert!(res.contains("\"username\":\"alice\""), "stored lower-case: {res}");
     // and sign-in takes it as typed, as before
     let body = serde_json::json!({"username": "Alice", "passphrase": "correct horse battery"});
-    let (status, res) =
-        d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body.to_string());
+    let (status, res) = d.http(
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    );
     assert_eq!(status, 200, "{res}");
     // an admin creating "Bob" gets bob, the same rule
     let (status, res) = crate::authz::local(
