@@ -8,7 +8,7 @@ use llmux_core::api::{
 use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
-use super::{AuthService, Revocation, token_view, user_view, validate_name, validate_username};
+use super::{AuthService, Revocation, new_username, token_view, user_view, validate_name};
 use crate::policy::{Action, allows};
 use crate::{Error, Principal, Result, Via, password};
 
@@ -38,12 +38,12 @@ impl AuthService {
     /// Creates a user (admins and the local operator).
     pub async fn create_user(&self, p: &Principal, req: CreateUserRequest) -> Result<UserView> {
         require(p, Action::Administer)?;
-        validate_username(&req.username)?;
+        let username = new_username(&req.username)?;
         let name = validate_name(req.name.as_deref().unwrap_or(&req.username))?;
         password::check_new(&req.passphrase)?;
         let now = now_ms();
         let record = UserRecord {
-            username: req.username,
+            username,
             name,
             passphrase_hash: self.hash(req.passphrase).await?,
             admin: req.admin,
@@ -250,7 +250,7 @@ impl AuthService {
             Some(name) => validate_name(name)?,
             None => format!("{owner}-{}", &rfc3339_ms(now_ms())[..10]),
         };
-        self.mint_token(&owner, &name, scope, expires_at).await
+        self.mint_token(&p.actor(), &owner, &name, scope, expires_at).await
     }
 
     async fn visible_token(

@@ -152,8 +152,8 @@ impl AuthService {
             let _ = std::fs::remove_file(&self.setup_file);
             return Ok(Bootstrap::Ready { users });
         }
-        if let Some(init) = init {
-            validate_username(&init.username)?;
+        if let Some(mut init) = init {
+            init.username = new_username(&init.username)?;
             password::check_new(&init.passphrase)?;
             let record = UserRecord {
                 username: init.username.clone(),
@@ -197,11 +197,11 @@ impl AuthService {
         if !valid {
             return Err(Error::Unauthenticated("invalid or expired setup token".into()));
         }
-        validate_username(&req.username)?;
+        let username = new_username(&req.username)?;
         let name = validate_name(req.name.as_deref().unwrap_or(&req.username))?;
         password::check_new(&req.passphrase)?;
         let record = UserRecord {
-            username: req.username.clone(),
+            username,
             name,
             passphrase_hash: self.hash(req.passphrase).await?,
             admin: true,
@@ -270,8 +270,11 @@ impl AuthService {
         Ok(secret.value)
     }
 
+    /// Mints a token for `username`; the audit log names `actor` (who asked: `local`, an admin,
+    /// the user signing in) as doing it and the owner as its target.
     pub(crate) async fn mint_token(
         &self,
+        actor: &str,
         username: &str,
         name: &str,
         scope: TokenScope,
@@ -290,8 +293,8 @@ impl AuthService {
         };
         let rec = record.clone();
         self.db(move |s| s.insert_token(&rec)).await?;
-        self.audit(username, "token_created", &record.id, &format!("{name} ({})", scope.as_str()))
-            .await;
+        let detail = format!("token {} {name:?} ({})", record.id, scope.as_str());
+        self.audit(actor, "token_created", username, &detail).await;
         Ok((secret.value, token_view(&record)))
     }
 
@@ -418,6 +421,19 @@ impl AuthService {
 }
 
 /// `^[a-z0-9_-]{1,32}$`.
+/// A new account's username as typed: trimmed and lower-cased, as sign-in reads it, so a name
+/// that signs in is a name that can be created (`Alice` becomes `alice`), then checked.
+pub(crate) fn new_username(raw: &str) -> Result<String> {
+    let name = raw.trim().to_ascii_lowercase();
+    validate_username(&name).map_err(|_| {
+        Error::Invalid(format!(
+            "invalid username {raw:?}: use 1-32 letters, digits, '_' or '-' (letters are \
+             stored lower-case)"
+        ))
+    })?;
+    Ok(name)
+}
+
 pub(crate) fn validate_username(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 32

@@ -141,8 +141,9 @@ impl AuthService {
                 // The passphrase is the root credential: the device token gets the account's
                 // full rights and no inherited end.
                 let scope = if user.admin { TokenScope::Admin } else { TokenScope::User };
-                let (value, token) =
-                    self.mint_token(&user.username, &device_name, scope, None).await?;
+                let (value, token) = self
+                    .mint_token(&user.username, &user.username, &device_name, scope, None)
+                    .await?;
                 let detail = format!("device token {}", token.id);
                 self.audit(&user.username, "login", &user.username, &detail).await;
                 Ok(Login {

@@ -194,13 +194,16 @@ async fn pairing(
 ) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
     caller.require(Action::OwnTokens)?;
     let mut pairing = state.auth.create_pairing(&caller.0).await?;
-    // The browser's own origin is where the phone should go; else the configured public URL.
+    // The browser's own origin is where the phone should go; else the configured public URL,
+    // else where the daemon really listens (a Tailscale name may have no `tailscale serve`
+    // behind it): the CLI, on the socket, cannot know the port and must not guess it.
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
         .map(str::to_owned)
-        .or_else(|| state.info.public_url.clone());
+        .or_else(|| state.info.public_url.clone())
+        .or_else(|| state.info.endpoints.last().map(|(_, url)| url.clone()));
     if let Some(origin) = origin {
         let url = format!("{}{}", origin.trim_end_matches('/'), pairing.path);
         pairing.qr_svg = qr_svg(&url);

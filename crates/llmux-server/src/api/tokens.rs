@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, Query};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -47,6 +47,15 @@ async fn create(
     caller: Caller,
     Json(req): Json<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
+    if req.username.is_none() && caller.0.username().is_none() {
+        // Say how to name the owner: the CLI's flag and the API's field.
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the local operator has no account of its own: say whose token it is with \
+             `llmux token create --user NAME` (`username` in the API)",
+        ));
+    }
     let (value, token) = state.auth.create_token(&caller.0, req).await?;
     Ok((StatusCode::CREATED, Json(CreateTokenResponse { ok: true, value, token })))
 }

@@ -96,9 +96,9 @@ fn detect(ctx: &Ctx, agent: &str, file: Option<&std::path::Path>) -> Result<u8> 
         if !p.detail.is_empty() {
             output::say!("detail       {}", p.detail);
         }
-        for (i, o) in p.options.iter().enumerate() {
+        for (n, o) in (1..).zip(&p.options) {
             let mark = if o.selected { '>' } else { ' ' };
-            output::say!("  {mark} {i}. {}  (keys: {})", o.label, o.keys.join(" "));
+            output::say!("  {mark} {n}. {}  (keys: {})", o.label, o.keys.join(" "));
         }
     }
     Ok(0)

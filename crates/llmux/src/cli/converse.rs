@@ -38,8 +38,8 @@ pub(crate) async fn prompt_wait(
             );
             if let Some(p) = &res.prompt {
                 output::say_err!("  {}", p.question);
-                for (i, o) in p.options.iter().enumerate() {
-                    output::say_err!("  {i}. {}", o.label);
+                for (n, o) in (1..).zip(&p.options) {
+                    output::say_err!("  {n}. {}", o.label);
                 }
                 output::say_err!("answer with `llmux session answer {name} N`");
             }
@@ -84,8 +84,14 @@ pub(crate) async fn watch(ctx: &Ctx, client: &Client, names: &[String]) -> Resul
                             describe(s.state, s.waiting_for.as_deref())
                         );
                     }
-                    if list.is_empty() {
+                    if list.is_empty() && names.is_empty() {
                         output::say!("{}  (no sessions yet; waiting for changes)", clock());
+                    } else if list.is_empty() {
+                        output::say!(
+                            "{}  (no session matches {}; waiting for one to appear)",
+                            clock(),
+                            names.join(", ")
+                        );
                     }
                 }
             }

@@ -15,6 +15,7 @@ mod pair;
 mod server;
 mod session;
 mod settings;
+mod show;
 mod target;
 mod token;
 mod user;

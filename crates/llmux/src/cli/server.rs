@@ -210,7 +210,12 @@ fn init_tracing(logs: &std::sync::Arc<LogBuffer>) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        // Colour only for a person at a terminal (and not with NO_COLOR): a log file gets
+        // plain text.
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ))
         .with(logs.layer())
         .try_init();
 }

@@ -6,12 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_core::api::{
-    BroadcastRequest, CreateSessionRequest, EditSessionRequest, EnvInput, SessionStatus,
-    SessionView,
-};
+use llmux_core::api::{BroadcastRequest, CreateSessionRequest, EditSessionRequest, EnvInput};
 
 use super::Ctx;
+use super::show::{print_details, row};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -60,12 +58,16 @@ pub(crate) enum SessionCmd {
     /// several senders are typed one after another. With --wait, returns when the agent is
     /// done and prints its reply. Exit codes with --wait: 0 idle, 8 waiting for an answer
     /// (a permission or a choice), 9 timeout, 5 the agent exited.
+    ///
+    /// Flags may stand before or after the text. Text that starts with `-` goes after `--`:
+    /// `llmux session prompt NAME --wait -- --literal text`.
     #[command(visible_alias = "send")]
     Prompt {
         /// Session name.
         name: String,
-        /// The prompt; several words are joined with spaces; `-` reads stdin.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        /// The prompt; several words are joined with spaces; `-` reads stdin; put it after
+        /// `--` if it starts with `-`.
+        #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
         /// Type the text without pressing Enter.
         #[arg(long, conflicts_with = "wait")]
@@ -102,13 +104,18 @@ pub(crate) enum SessionCmd {
     Answer {
         /// Session name.
         name: String,
-        /// Option number, from 0.
-        option: usize,
+        /// Option number as the screen and `session show` number them: 1 is the first.
+        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+        option: u16,
     },
     /// Type one prompt into many running sessions.
+    ///
+    /// Flags may stand before or after the text. Text that starts with `-` goes after `--`:
+    /// `llmux session broadcast --to NAME -- --literal text`.
     Broadcast {
-        /// The prompt; several words are joined with spaces; `-` reads stdin.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        /// The prompt; several words are joined with spaces; `-` reads stdin; put it after
+        /// `--` if it starts with `-`.
+        #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
         /// Only sessions of this agent.
         #[arg(long)]
@@ -266,7 +273,23 @@ impl SessionCmd {
             }
             SessionCmd::Remove { names, force } => {
                 return each(ctx, &names, "remove", async |n| {
-                    client.remove_session(n, force).await.map(|_| format!("removed {n}"))
+                    match client.remove_session(n, force).await {
+                        Ok(_) => Ok(format!("removed {n}")),
+                        // Refused because it runs: name the flag that does it.
+                        Err(llmux_client::Error::Api { status, code, .. })
+                            if status.as_u16() == 409 && !force =>
+                        {
+                            Err(llmux_client::Error::Api {
+                                status,
+                                code,
+                                message: format!(
+                                    "{n} is running; stop it first (`llmux session stop {n}`) \
+                                     or remove it with --force (`llmux session rm --force {n}`)"
+                                ),
+                            })
+                        }
+                        Err(e) => Err(e),
+                    }
                 })
                 .await;
             }
@@ -299,7 +322,8 @@ impl SessionCmd {
                 return super::converse::resume(ctx, &client, &name, latest, conversation).await;
             }
             SessionCmd::Answer { name, option } => {
-                client.answer(&name, option).await?;
+                // The API indexes `prompt.options` from 0; people count from 1, as the screen.
+                client.answer(&name, usize::from(option) - 1).await?;
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {
@@ -414,68 +438,6 @@ async fn each(
     })
 }
 
-fn row(s: &SessionView) -> Vec<String> {
-    let status = match (s.status, s.exit_status) {
-        (SessionStatus::Exited, Some(code)) => format!("exited ({code})"),
-        (SessionStatus::Exited, None) => "exited".to_owned(),
-        (SessionStatus::Running, _) => match &s.waiting_for {
-            Some(w) => format!("waiting: {w}"),
-            None => s.state.as_str().to_owned(),
-        },
-    };
-    vec![s.name.clone(), s.agent.clone(), status, output::ago(&s.started_at), s.cwd_display.clone()]
-}
-
-fn print_details(s: &SessionView) {
-    output::say!("name        {}", s.name);
-    output::say!("agent       {}", s.agent);
-    output::say!("state       {} (since {})", row(s)[2], output::ago(&s.state_since));
-    if let Some(p) = &s.prompt {
-        output::say!("question    {}", p.question);
-        for (i, o) in p.options.iter().enumerate() {
-            output::say!("  {i}. {}", o.label);
-        }
-        output::say!("            answer with `llmux session answer {} N`", s.name);
-    }
-    if let Some(pid) = s.pid {
-        output::say!("pid         {pid}");
-    }
-    output::say!("cwd         {}", s.cwd);
-    output::say!("command     {}", shell_join(&s.argv));
-    if let Some(env) = &s.env
-        && !env.is_empty()
-    {
-        output::say!("env");
-        for (k, v) in env {
-            output::say!("  {k}={v}");
-        }
-    }
-    if !s.init_prompts.is_empty() {
-        output::say!("init        {} prompt(s)", s.init_prompts.len());
-    }
-    if let Some(id) = &s.resume_from {
-        output::say!("resume      {id}");
-    }
-    output::say!("created     {} ({})", s.created_at, output::ago(&s.created_at));
-    output::say!("started     {} ({})", s.started_at, output::ago(&s.started_at));
-    output::say!("attach      {}", s.attach_command);
-}
-
-fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Joins prompt words; a lone `-` reads the prompt from stdin.
 fn prompt_text(words: Vec<String>) -> Result<String> {
     if words.len() == 1 && words[0] == "-" {
@@ -577,6 +539,20 @@ mod tests {
         let cli =
             Cli::try_parse_from(["llmux", "session", "start", "claude", "--flags", "--model opus"]);
         assert!(cli.is_ok());
+    }
+
+    #[test]
+    fn flags_after_the_text_are_flags() {
+        let cli =
+            Cli::try_parse_from(["llmux", "session", "prompt", "a", "echo hi", "--wait"]).unwrap();
+        let debug = format!("{cli:?}");
+        assert!(debug.contains("wait: true") && !debug.contains("\"--wait\""), "{debug}");
+        let cli = Cli::try_parse_from(["llmux", "session", "broadcast", "echo B", "--to", "build"])
+            .unwrap();
+        let debug = format!("{cli:?}");
+        assert!(debug.contains("to: [\"build\"]") && debug.contains("[\"echo B\"]"), "{debug}");
+        // a word that starts with `-` is refused unless it comes after `--`
+        assert!(Cli::try_parse_from(["llmux", "session", "prompt", "a", "-x"]).is_err());
     }
 
     #[test]

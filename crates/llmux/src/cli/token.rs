@@ -52,8 +52,8 @@ pub(crate) struct CreateArgs {
     /// Also print a QR code with a one-time link that signs a phone's browser in as you.
     #[arg(long, conflicts_with = "user")]
     qr: bool,
-    /// Base URL the phone opens for --qr [default: the server's URL; for the local daemon
-    /// http://localhost:3001].
+    /// Base URL the phone opens for --qr [default: the server's URL; for the local daemon the
+    /// address it reports].
     #[arg(long, requires = "qr", value_name = "BASE")]
     url: Option<String>,
 }
@@ -112,9 +112,11 @@ impl TokenCmd {
                     writeln!(out)?;
                     writeln!(
                         out,
-                        "Save this token now — it is shown once. Use it in the LLMUX_TOKEN env \
-                         var, with --token, in the `Authorization: Bearer <token>` header, or \
-                         paste it into the web login page."
+                        "Save this token now — it is shown once. Scripts and API clients send \
+                         it as `Authorization: Bearer <token>`; the CLI takes it with \
+                         `llmux --server URL --token <token>` or in the LLMUX_TOKEN env var. \
+                         Browsers sign in with a passphrase or `llmux pair`, and another \
+                         machine's CLI with `llmux auth login`, not with this token."
                     )?;
                 }
                 if args.qr {
@@ -136,7 +138,12 @@ impl TokenCmd {
                 if ctx.json {
                     output::json(&tokens)?;
                 } else if tokens.is_empty() {
-                    output::say!("no tokens; create one with `llmux token create`");
+                    if client.server_url().is_none() {
+                        // The local operator has no account: a token is always someone's.
+                        output::say!("no tokens; create one with `llmux token create --user NAME`");
+                    } else {
+                        output::say!("no tokens; create one with `llmux token create`");
+                    }
                 } else {
                     output::table(
                         &["ID", "USER", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST-USED"],

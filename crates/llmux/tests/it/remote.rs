@@ -787,12 +787,12 @@ async fn pair_prints_a_link_whose_code_works_once() {
     user(&d, "root", true).await;
     user(&d, "alice", false).await;
 
-    // over the socket: the first admin, on the local daemon's default address
+    // over the socket: the first admin, on the address the daemon listens on
     let out = ok(&d, &[], &["pair"]);
     assert!(out.starts_with("Scan to sign this phone in — the link works once, within 5 minutes"));
     let (link, code) = pairing_link(&out);
-    assert_eq!(link, format!("http://localhost:3001/pair#code={code}"));
-    assert!(out.contains("(the local daemon's default address;"), "{out}");
+    assert_eq!(link, format!("http://127.0.0.1:{}/pair#code={code}", d.port));
+    assert!(out.contains("a phone cannot open it"), "{out}");
     let (status, body) = redeem(&d, &code);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["username"], "root");
