@@ -90,3 +90,42 @@ async fn a_killed_daemon_leaves_no_control_client_behind_once_a_new_one_starts()
     let ls = String::from_utf8_lossy(&d.tmux(&["ls", "-F", "#{session_name}"]).stdout).into_owned();
     assert_eq!(ls.trim(), "cc", "{ls}");
 }
+
+#[tokio::test]
+async fn a_port_in_use_stops_the_start_before_anything_exists() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().expect("address").port().to_string();
+    let dir = tempfile::Builder::new().prefix("lx").tempdir_in("/tmp").expect("temp dir");
+    let paths = llmux_core::paths::Paths::in_state_dir(dir.path().join("state"));
+    let mut cmd = std::process::Command::new(crate::harness::bin());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LLMUX_") || key == "XDG_STATE_HOME" {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .args(["server", "start", "--host", "127.0.0.1", "--port", &port])
+        .env("LLMUX_STATE_DIR", &paths.state_dir)
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run llmux");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a taken port; stderr:\n{stderr}");
+    let message: Vec<&str> = stderr.lines().filter(|l| l.starts_with("llmux: ")).collect();
+    assert_eq!(message.len(), 1, "one error line; stderr:\n{stderr}");
+    let message = message[0];
+    assert_eq!(message.matches(&port).count(), 1, "the port once: {message}");
+    assert_eq!(message.matches("already in use").count(), 1, "said once: {message}");
+    assert!(message.contains("--port"), "names the flag: {message}");
+    // nothing was started or written
+    assert!(
+        std::os::unix::net::UnixStream::connect(&paths.tmux_socket).is_err(),
+        "a tmux server was left running on {}",
+        paths.tmux_socket.display()
+    );
+    assert!(!paths.state_dir.join("vapid.key").exists(), "a VAPID key was left behind");
+    assert!(!paths.socket.exists(), "the Unix socket was left behind");
+    drop(taken);
+}
