@@ -34,13 +34,16 @@ pub enum DaemonError {
         /// The pid written in the lock file.
         pid: String,
     },
-    /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not be bound. The io error is part of the message, not a `source`,
+    /// so an error chain printed with `{:#}` says it once.
+    #[error("cannot listen on {addr}: {error}{hint}")]
     Bind {
         /// The address.
         addr: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
+        /// What to do about it (may be empty).
+        hint: String,
     },
     /// The domain layer failed (store, tmux, config).
     #[error(transparent)]
@@ -87,54 +90,74 @@ impl Daemon {
     /// Takes the state dir's lock, opens the store, reconciles with tmux and binds both
     /// listeners. Nothing is served until [`Daemon::serve`].
     pub async fn start(opts: DaemonOptions) -> Result<Daemon, DaemonError> {
-        let paths = opts.paths;
+        let paths = opts.paths.clone();
         paths.create_dirs()?;
         let lock = take_lock(&paths)?;
         // The soft open-files limit (often 1024) would run out before the TCP cap does.
         let nofile = conn::raise_fd_limit();
         tracing::debug!(?nofile, "open-files limit");
+        // Both listeners first: a port in use stops the start before anything else exists
+        // (tmux server, VAPID key, store).
+        let (unix, tcp) = bind(&paths, &opts.host, opts.port).await?;
+        let had_tmux = std::os::unix::net::UnixStream::connect(&paths.tmux_socket).is_ok();
+        let had_vapid = paths.state_dir.join("vapid.key").exists();
+        match Daemon::start_services(opts, unix, tcp, lock).await {
+            Ok(daemon) => Ok(daemon),
+            Err((e, tmux)) => {
+                // Undo what this start made: the tmux server it started, the key it wrote.
+                if let Some(tmux) = tmux.filter(|_| !had_tmux) {
+                    tmux.close().await;
+                    let _ = tmux.kill_server().await;
+                }
+                if !had_vapid {
+                    let _ = std::fs::remove_file(paths.state_dir.join("vapid.key"));
+                }
+                let _ = std::fs::remove_file(&paths.socket);
+                Err(e)
+            }
+        }
+    }
 
+    /// Everything after the listeners are bound; on error, the tmux handle (if one was made)
+    /// so [`Daemon::start`] can clean up.
+    async fn start_services(
+        opts: DaemonOptions,
+        unix: UnixListener,
+        tcp: TcpListener,
+        lock: File,
+    ) -> Result<Daemon, (DaemonError, Option<Arc<Tmux>>)> {
+        let paths = opts.paths;
         let config = &opts.config.config;
-        let catalog = Arc::new(Catalog::with_config(&config.agents)?);
-        let store = Arc::new(Store::open(&paths.db)?);
+        let catalog = Arc::new(Catalog::with_config(&config.agents).map_err(|e| (e.into(), None))?);
+        let store = Arc::new(Store::open(&paths.db).map_err(|e| (e.into(), None))?);
         let tmux = Arc::new(Tmux::new(paths.tmux_socket.clone(), paths.tmux_conf.clone()));
-        tmux.write_conf()?;
+        let fail = |e: DaemonError| (e, Some(tmux.clone()));
+        tmux.write_conf().map_err(|e| fail(e.into()))?;
         // A tmux server already running read an older config: seal it before anyone attaches.
-        tmux.seal().await?;
-        let overlay = Overlay::load(&paths.overlay)?;
+        tmux.seal().await.map_err(|e| fail(e.into()))?;
+        let overlay = Overlay::load(&paths.overlay).map_err(|e| fail(e.into()))?;
         let mut session_opts = opts.sessions;
         session_opts.init_prompts =
             overlay.init_prompts.clone().unwrap_or_else(|| config.init_prompts.clone());
-        let sessions = SessionService::start(store.clone(), tmux, catalog, session_opts).await?;
-        // A tick lists every pane over the tmux control client (cheap) and captures only the
-        // panes with activity: fast enough for status events within half a second.
-        sessions.spawn_refresher(Duration::from_millis(250));
-        let notifier = Arc::new(crate::notify::Notifier::new(
-            store.clone(),
-            &paths.state_dir,
-            &config.notifications,
-        )?);
-        // Every state change goes to the notifier, which picks the ones worth telling.
-        notifier.listen(sessions.state_events());
+        let sessions = SessionService::start(store.clone(), tmux.clone(), catalog, session_opts)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let notifier = Arc::new(
+            crate::notify::Notifier::new(store.clone(), &paths.state_dir, &config.notifications)
+                .map_err(|e| fail(e.into()))?,
+        );
         let auth = AuthService::new(store, &paths.state_dir);
-        let bootstrap = auth.bootstrap(opts.init_user).await?;
-
-        // We hold the lock, so a socket file left here is a dead daemon's.
-        let _ = std::fs::remove_file(&paths.socket);
-        let unix = UnixListener::bind(&paths.socket).map_err(|source| DaemonError::Bind {
-            addr: paths.socket.display().to_string(),
-            source,
-        })?;
-        std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| llmux_core::Error::io("cannot chmod the socket", e))?;
-        let addr = format!("{}:{}", opts.host, opts.port);
-        let tcp =
-            TcpListener::bind(&addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
-
+        let bootstrap = auth.bootstrap(opts.init_user).await.map_err(|e| fail(e.into()))?;
         let web = web_policy(&opts.config, &opts.host).await;
         let bound = tcp
             .local_addr()
-            .map_err(|e| llmux_core::Error::io("cannot read the TCP address", e))?;
+            .map_err(|e| fail(llmux_core::Error::io("cannot read the TCP address", e).into()))?;
+        // Nothing can fail from here: start the background work.
+        // A tick lists every pane over the tmux control client (cheap) and captures only the
+        // panes with activity: fast enough for status events within half a second.
+        sessions.spawn_refresher(Duration::from_millis(250));
+        // Every state change goes to the notifier, which picks the ones worth telling.
+        notifier.listen(sessions.state_events());
         let public_url = opts
             .config
             .config
@@ -309,6 +332,38 @@ async fn tailscale_names() -> Vec<String> {
 }
 
 /// Takes the exclusive lock on `daemon.lock` and writes our pid into it.
+/// Binds the Unix socket and the TCP listener; a port in use says which and how to pick another.
+async fn bind(
+    paths: &Paths,
+    host: &str,
+    port: u16,
+) -> Result<(UnixListener, TcpListener), DaemonError> {
+    // We hold the lock, so a socket file left here is a dead daemon's.
+    let _ = std::fs::remove_file(&paths.socket);
+    let unix = UnixListener::bind(&paths.socket).map_err(|error| DaemonError::Bind {
+        addr: paths.socket.display().to_string(),
+        error,
+        hint: String::new(),
+    })?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| llmux_core::Error::io("cannot chmod the socket", e))?;
+    let addr = format!("{host}:{port}");
+    match TcpListener::bind(&addr).await {
+        Ok(tcp) => Ok((unix, tcp)),
+        Err(error) => {
+            drop(unix);
+            let _ = std::fs::remove_file(&paths.socket);
+            let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+                "; another program has this port: choose another with `--port` (0 picks a free one)"
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            Err(DaemonError::Bind { addr, error, hint })
+        }
+    }
+}
+
 fn take_lock(paths: &Paths) -> Result<File, DaemonError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)

@@ -7,6 +7,10 @@
 //! ([`crate::detect`]); Claude Code's own state file is read as well, and wins where it says
 //! something. Agents without a detector (custom ones, the shell) fall back to activity:
 //! `working` while the screen changes, `idle` once it has been still for [`SETTLE`].
+//!
+//! A session already running when the daemon starts (a restart) is not `starting`: it was
+//! ready before, so its first track counts as ready and its state comes from its screen, or
+//! from activity where the screen says nothing (a busy loop reads `working`).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -62,6 +66,14 @@ impl Track {
         }
     }
 
+    /// The first track of a pane: `starting`, and already ready if the pane was running
+    /// before this daemon started (`adopted`).
+    fn adopted(pid: u32, adopted: bool) -> Track {
+        let mut track = Track::new(pid, AgentState::Starting);
+        track.ready = adopted;
+        track
+    }
+
     /// Moves to `detection`; true if the state (or what it waits for) changed.
     fn enter(&mut self, detection: Detection) -> bool {
         let changed = self.state != detection.state || self.waiting_for != detection.waiting_for;
@@ -85,12 +97,19 @@ impl Track {
 #[derive(Debug)]
 pub(crate) struct Tracker {
     tracks: Mutex<HashMap<String, Track>>,
+    /// Has a refresh run yet? The panes seen by the first one were running before this
+    /// daemon started.
+    observed: std::sync::atomic::AtomicBool,
     events: broadcast::Sender<StateEvent>,
 }
 
 impl Default for Tracker {
     fn default() -> Self {
-        Tracker { tracks: Mutex::new(HashMap::new()), events: broadcast::channel(256).0 }
+        Tracker {
+            tracks: Mutex::new(HashMap::new()),
+            observed: std::sync::atomic::AtomicBool::new(false),
+            events: broadcast::channel(256).0,
+        }
     }
 }
 
@@ -137,6 +156,7 @@ impl SessionService {
         let now_sec = now_ms().div_euclid(1000);
         let mut due = Vec::new();
         let mut changes = Vec::new();
+        let adopting = !self.tracker.observed.swap(true, std::sync::atomic::Ordering::AcqRel);
         {
             let records = self.records.read().expect("records lock");
             let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
@@ -157,7 +177,7 @@ impl SessionService {
                 };
                 let track = tracks
                     .entry(name.clone())
-                    .or_insert_with(|| Track::new(pane.pid, AgentState::Starting));
+                    .or_insert_with(|| Track::adopted(pane.pid, adopting));
                 if track.pid != pane.pid {
                     let previous = track.state;
                     *track = Track::new(pane.pid, AgentState::Starting);
@@ -174,7 +194,10 @@ impl SessionService {
                         home: self.agent_home(record),
                         pid: pane.pid,
                     });
-                } else if quiet && !detect::has_detector(&self.detector_of(&record.agent)) {
+                } else if quiet
+                    && (!detect::has_detector(&self.detector_of(&record.agent))
+                        || (track.ready && track.state == AgentState::Starting))
+                {
                     // No detector: a still screen means the agent is done (or ready).
                     let previous = track.state;
                     if matches!(previous, AgentState::Starting | AgentState::Working)
@@ -251,8 +274,15 @@ impl SessionService {
                 if let Some(file) = file_state {
                     seen = merge_claude(seen, file);
                 }
-                // An unrecognised screen after ready: keep what we knew.
-                (seen.state != AgentState::Starting || !track.ready).then_some(seen)
+                if seen.state != AgentState::Starting || !track.ready {
+                    Some(seen)
+                } else if track.state == AgentState::Starting && screen_changed {
+                    // Adopted at startup on a screen the detector does not know: activity.
+                    Some(Detection::state(AgentState::Working))
+                } else {
+                    // An unrecognised screen after ready: keep what we knew.
+                    None
+                }
             }
             // No detector: a changing screen after the first one means work.
             None if screen_changed && track.ready => Some(Detection::state(AgentState::Working)),
@@ -354,6 +384,14 @@ mod tests {
             AgentState::Idle
         );
         assert_eq!(merge_claude(screen, file("idle")).state, AgentState::Waiting);
+    }
+
+    #[test]
+    fn a_pane_found_at_startup_is_ready_and_one_spawned_later_is_not() {
+        let adopted = Track::adopted(1, true);
+        assert_eq!(adopted.state, AgentState::Starting);
+        assert!(adopted.ready, "was running before the daemon started");
+        assert!(!Track::adopted(1, false).ready);
     }
 
     #[test]

@@ -112,7 +112,7 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
         host,
         port,
         config,
-        sessions: SessionOptions::default(),
+        sessions: session_options()?,
         logs,
         init_user,
         settings,
@@ -165,6 +165,20 @@ fn print_banner(daemon: &Daemon, addr: std::net::SocketAddr) {
         }
     }
     output::say!();
+}
+
+/// Session tuning. `LLMUX_READY_TIMEOUT_MS` (tests only, undocumented) shortens how long a
+/// prompt is held while its agent starts (90 s, as the README says).
+fn session_options() -> Result<SessionOptions> {
+    let mut opts = SessionOptions::default();
+    if let Some(ms) = env_var("LLMUX_READY_TIMEOUT_MS") {
+        let ms: u64 = ms
+            .trim()
+            .parse()
+            .with_context(|| format!("LLMUX_READY_TIMEOUT_MS={ms:?} is not a number"))?;
+        opts.ready_timeout = std::time::Duration::from_millis(ms);
+    }
+    Ok(opts)
 }
 
 fn state_dir_source() -> &'static str {
