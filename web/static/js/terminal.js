@@ -90,6 +90,17 @@ export default async function mount(root, { name }, pg) {
   }
   const fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
+  // URLs the agent prints (sign-in links, wrapped over several rows included) open in a new tab
+  // on a click or tap; only http(s), and the new tab gets no handle on this one.
+  if (window.WebLinksAddon) {
+    term.loadAddon(new window.WebLinksAddon.WebLinksAddon((event, uri) => {
+      let url;
+      try { url = new URL(uri); } catch { return; }
+      if (url.protocol !== "https:" && url.protocol !== "http:") return;
+      event?.preventDefault?.();
+      window.open(url.href, "_blank", "noopener,noreferrer");
+    }));
+  }
   window.__llmuxTerm = term;
 
   // ---- overlay (session ended / gone) ----
@@ -421,9 +432,9 @@ export default async function mount(root, { name }, pg) {
   term.focus();
 }
 
-/** Loads xterm.js and its fit addon (classic scripts) once, only on the terminal page. */
+/** Loads xterm.js and its fit and web-links addons (classic scripts) once, only on the terminal page. */
 function loadXterm() {
-  if (window.Terminal && window.FitAddon) return Promise.resolve();
+  if (window.Terminal && window.FitAddon && window.WebLinksAddon) return Promise.resolve();
   const load = (src) => new Promise((resolve) => {
     const existing = document.querySelector(`script[data-src="${src}"]`);
     if (existing) { existing.addEventListener("load", resolve); existing.addEventListener("error", resolve); return; }
@@ -434,5 +445,6 @@ function loadXterm() {
     el.onerror = resolve; // the caller reports a missing component
     document.head.append(el);
   });
-  return load("/vendor/xterm/xterm.js").then(() => load("/vendor/xterm/addon-fit.js"));
+  return load("/vendor/xterm/xterm.js")
+    .then(() => Promise.all([load("/vendor/xterm/addon-fit.js"), load("/vendor/xterm/addon-web-links.js")]));
 }

@@ -27,6 +27,7 @@ include!(concat!(env!("OUT_DIR"), "/web_embed.rs"));
 #[include = "xterm/lib/xterm.js"]
 #[include = "xterm/css/xterm.css"]
 #[include = "addon-fit/lib/addon-fit.js"]
+#[include = "addon-web-links/lib/addon-web-links.js"]
 #[allow_missing = true]
 struct Xterm;
 
@@ -160,6 +161,7 @@ const VENDOR: &[(&str, &str)] = &[
     ("xterm.js", "xterm/lib/xterm.js"),
     ("xterm.css", "xterm/css/xterm.css"),
     ("addon-fit.js", "addon-fit/lib/addon-fit.js"),
+    ("addon-web-links.js", "addon-web-links/lib/addon-web-links.js"),
 ];
 
 /// Shown instead of xterm.js when `npm ci --prefix web` was never run.
