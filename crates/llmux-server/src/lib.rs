@@ -101,16 +101,24 @@ pub fn app(state: AppState, transport: Transport) -> Router {
         .with_state(state)
 }
 
+/// Unknown paths: the app's "Page not found" page for a browser asking for a page, else JSON.
 async fn not_found(req: Request) -> Response {
+    if let Some(page) = web::not_found_page(&req) {
+        return page;
+    }
     ApiError::no_route(req.method().as_str(), req.uri().path()).into_response()
 }
 
 /// Unknown paths on TCP: 404 for a signed-in caller, 401 for anyone else (who learns nothing
-/// about which paths exist).
+/// about which paths exist). A browser asking for a page outside `/api/` and `/ws/` gets the
+/// "Page not found" page either way: it is the same for every path and caller.
 async fn tcp_fallback(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
 ) -> Response {
+    if let Some(page) = web::not_found_page(&req) {
+        return page;
+    }
     match security::principal_of(&state, req.headers(), req.method()).await {
         Ok(_) => not_found(req).await,
         Err(e) => e.into_response(),

@@ -121,6 +121,39 @@ async fn page(file: &'static str, headers: HeaderMap) -> Response {
     serve(file, &headers, false)
 }
 
+/// The app's "Page not found" page (status 404) for a browser that asked for a page (`GET` or
+/// `HEAD`, `Accept` naming `text/html`) at a path outside `/api/` and `/ws/`; `None` for
+/// anyone else (API clients keep their JSON errors). The page is the same for every path and
+/// every caller, so it tells nothing about which paths exist or who is signed in.
+pub(crate) fn not_found_page(req: &Request) -> Option<Response> {
+    let get = req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
+    let path = req.uri().path();
+    let api = ["/api", "/ws"]
+        .iter()
+        .any(|p| path.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')));
+    let html = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| m.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html")));
+    if !get || api || !html {
+        return None;
+    }
+    // Never a 304: the page is an error, not a cacheable document at this URL.
+    let mut headers = req.headers().clone();
+    headers.remove(header::IF_NONE_MATCH);
+    let mut res = serve("/static/notfound.html", &headers, false);
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = StatusCode::NOT_FOUND;
+        res.headers_mut().remove(header::ETAG);
+        Some(res)
+    } else {
+        None
+    }
+}
+
 /// Pages and assets anyone may load.
 pub(crate) fn public_router() -> Router<AppState> {
     Router::new()

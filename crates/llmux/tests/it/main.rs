@@ -29,6 +29,8 @@ mod lifecycle;
 mod newcomer;
 /// Notifications: Web Push devices and opt-ins, a test push to a local push service.
 mod notify;
+/// The web UI's error pages: "Page not found" for browsers, JSON for API clients.
+mod pages;
 /// Real agent CLIs (Qwen Code, Gemini CLI; more opt-in) against our mock model.
 mod real_agents;
 /// A daemon killed with SIGKILL comes back with every session intact.
