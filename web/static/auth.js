@@ -56,6 +56,11 @@ function wire(form, submit) {
 const login = $("login");
 if (login) {
   $("username").focus();
+  // Before the first account exists, say so and how to make one (instead of a bare sign-in).
+  fetch("/api/version", { credentials: "same-origin" })
+    .then((res) => (res.ok ? res.json() : {}))
+    .then((v) => { if (v.setupPending === true) $("first-run").hidden = false; })
+    .catch(() => { /* the form still works */ });
   wire(login, async (f) => {
     await postJson("/api/auth/login", { username: f.username, passphrase: f.passphrase });
     location.assign(safeReturnTo(new URLSearchParams(location.search).get("returnTo")));

@@ -424,6 +424,10 @@ pub struct HealthResponse {
 pub struct VersionResponse {
     /// Daemon version.
     pub version: String,
+    /// True while no account exists yet and the first admin can be created at `/setup` (with
+    /// the setup token the daemon printed); the sign-in page says so. Nothing else is told.
+    #[serde(rename = "setupPending", default)]
+    pub setup_pending: bool,
 }
 
 /// Body of every error response.

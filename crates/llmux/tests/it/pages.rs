@@ -78,3 +78,19 @@ async fn a_mistyped_url_shows_the_not_found_page_to_browsers_and_json_to_api_cli
     let (status, res) = d.http("GET", "/", &[html], "");
     assert!(matches!(status, 302 | 303 | 307), "{res}");
 }
+
+#[tokio::test]
+async fn version_says_setup_is_pending_only_until_an_account_exists() {
+    let d = TestDaemon::start().await;
+    let version = |d: &TestDaemon| {
+        let (status, res) = d.http("GET", "/api/version", &[], "");
+        assert_eq!(status, 200, "{res}");
+        serde_json::from_str::<serde_json::Value>(body(&res)).unwrap()
+    };
+    let before = version(&d);
+    assert_eq!(before["setupPending"], true, "{before}");
+    // Nothing else is told: the version and the flag.
+    assert_eq!(before.as_object().unwrap().len(), 2, "{before}");
+    crate::authz::user(&d, "alice", true).await;
+    assert_eq!(version(&d)["setupPending"], false);
+}
