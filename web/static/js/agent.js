@@ -85,12 +85,18 @@ export const deviceLabel = () => `${navigator.userAgentData?.platform || navigat
 
 // ---- notifications while the app is open ----
 
+/**
+ * Whether I am told about a session of `owner`: my own, and for an admin also the local
+ * operator's (owner "", started on the box), as if the admin owned them.
+ */
+export const notifiesMe = (owner) => owner === me.username || (me.admin && owner === "");
+
 /** Subscribes for the whole app: setCount(n) gets the number of my sessions waiting. */
 export function startNotify(setCount) {
-  onSessions((list) => setCount(list.filter((s) => s.owner === me.username && stateOf(s) === "waiting").length));
+  onSessions((list) => setCount(list.filter((s) => notifiesMe(s.owner) && stateOf(s) === "waiting").length));
   const shown = new Map(); // session -> its toast: a newer state replaces it
   onStateChange((ev) => {
-    if (ev.owner !== me.username || ev.previous === ev.state) return;
+    if (!notifiesMe(ev.owner) || ev.previous === ev.state) return;
     shown.get(ev.name)?.remove();
     const waiting = ev.state === "waiting";
     if (!waiting && !(ev.state === "idle" && ev.previous === "working")) return;

@@ -228,3 +228,58 @@ async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
     assert_eq!(ev["state"], "waiting", "{ev}");
     assert!(ev["waitingFor"].as_str().unwrap().starts_with("permission"), "{ev}");
 }
+
+/// A session of the local operator (started over the Unix socket, owner "") is an admin's to be
+/// told about as if the admin owned it: an admin with a device who opted in to it gets the push
+/// when it goes `waiting`; a non-admin with a device cannot opt in to it and gets nothing.
+#[tokio::test]
+async fn an_operator_session_waiting_is_pushed_to_an_admin_and_not_to_others() {
+    let mut d = TestDaemon::start().await;
+    let (push_port, _, pushes) = push_service();
+    let (hook_port, _, hooks) = push_service();
+    d.kill("TERM");
+    let config = d.dir().join("config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "notifications:\n  allowLoopbackPush: true\n  webhook: http://127.0.0.1:{hook_port}/hook\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    d.spawn_daemon().await;
+
+    user(&d, "root", true).await;
+    user(&d, "zed", false).await;
+    let (root, _) = token(&d, "root", "admin", None).await;
+    let (zed, _) = token(&d, "zed", "user", None).await;
+    for (tok, who) in [(&root, "root"), (&zed, "zed")] {
+        let endpoint = format!("http://127.0.0.1:{push_port}/push/{who}");
+        let sub = json!({"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}});
+        assert_eq!(call(&d, tok, "POST", "/api/push/subscriptions", sub).0, 201);
+    }
+    // the local operator starts it on the box
+    let body = json!({"agent": "fakeq", "name": "opq", "cwd": d.work()});
+    let (code, res) = local(&d, Method::POST, "/api/sessions", body).await;
+    assert_eq!(code, 201, "{res}");
+    // the admin sees it by its bare name and opts in; the non-admin cannot even see it
+    assert_eq!(call(&d, &root, "PUT", "/api/push/sessions/opq", json!(null)).0, 200);
+    assert_eq!(call(&d, &zed, "PUT", "/api/push/sessions/opq", json!(null)).0, 404);
+    let (_, followed) = call(&d, &root, "GET", "/api/push/sessions", json!(null));
+    assert_eq!(followed["sessions"][0]["name"], "opq", "{followed}");
+
+    // the operator's prompt asks a permission question: the session goes waiting
+    let prompt = json!({"prompt": "please run `touch n.txt`"});
+    let (code, res) = local(&d, Method::POST, "/api/sessions/opq/send", prompt).await;
+    assert_eq!(code, 200, "{res}");
+    let (_, body) = hooks.recv_timeout(Duration::from_secs(15)).expect("a webhook call");
+    let ev: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((ev["name"].as_str(), ev["owner"].as_str()), (Some("opq"), Some("")), "{ev}");
+    assert_eq!(ev["state"], "waiting", "{ev}");
+    let (head, body) = pushes.recv_timeout(Duration::from_secs(15)).expect("a push for the admin");
+    assert!(head.starts_with("POST /push/root "), "{head}");
+    assert_eq!(header(&head, "urgency"), Some("high"));
+    assert!(!body.is_empty());
+    // recipients are pushed to in username order and "root" < "zed": a push to zed's device
+    // would have followed root's at once
+    if let Ok((head, _)) = pushes.recv_timeout(Duration::from_secs(2)) {
+        panic!("a push to someone other than the admin: {head}");
+    }
+}
