@@ -253,6 +253,12 @@ impl SessionService {
         self.records.read().expect("records lock").get(name).cloned().ok_or_else(|| not_found(name))
     }
 
+    /// Whether a session of that (canonical) name exists; [`SessionService::record`] without
+    /// the copy.
+    pub fn contains(&self, name: &str) -> bool {
+        self.records.read().expect("records lock").contains_key(name)
+    }
+
     /// Whether the session's process is alive, per the last refresh.
     pub fn status(&self, name: &str) -> SessionStatus {
         match self.live.read().expect("live lock").get(name) {

@@ -64,7 +64,7 @@ pub(crate) fn resolve(state: &AppState, principal: &Principal, name: &str) -> St
     if name.contains(names::SEP) || principal.owner().is_empty() || !principal.is_admin() {
         return own;
     }
-    if state.sessions.record(&own).is_err() && state.sessions.record(name).is_ok() {
+    if !state.sessions.contains(&own) && state.sessions.contains(name) {
         name.to_owned()
     } else {
         own
@@ -79,7 +79,7 @@ pub(crate) fn shown(state: &AppState, principal: &Principal, canonical: &str) ->
     if owner.is_empty()
         && principal.is_admin()
         && !principal.owner().is_empty()
-        && state.sessions.record(&names::canonical(base, principal.owner())).is_err()
+        && !state.sessions.contains(&names::canonical(base, principal.owner()))
     {
         return base.to_owned();
     }

@@ -188,7 +188,7 @@ pub(crate) async fn run(
                 }
             }
             _ = changes.changed() => {
-                if state.sessions.record(&opts.name).is_err()
+                if !state.sessions.contains(&opts.name)
                     || state.sessions.status(&opts.name) != SessionStatus::Running
                 {
                     break Some((close::SESSION_ENDED, ended_reason(&state, &opts.name, None)));
