@@ -4,73 +4,13 @@
 //! choice), with their tokens, browser sessions, push subscriptions and opt-ins, in one
 //! transaction; the tmux sessions follow once it committed.
 
-use std::time::{Duration, Instant};
-
 use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::{call, names, screen, spawn_as};
 use crate::authz::{local, login_cookie, token, user};
 use crate::harness::TestDaemon;
 
-/// One JSON call over TCP with these credentials (`Bearer …` or `llmux_session=…`).
-fn call(d: &TestDaemon, cred: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let header = if cred.starts_with("llmux_session=") {
-        ("Cookie", cred.to_owned())
-    } else {
-        ("Authorization", format!("Bearer {cred}"))
-    };
-    let text = if body.is_null() { String::new() } else { body.to_string() };
-    let origin = format!("http://127.0.0.1:{}", d.port);
-    let (status, res) = d.http(
-        method,
-        path,
-        &[(header.0, &header.1), ("Origin", &origin), ("Content-Type", "application/json")],
-        &text,
-    );
-    let body = res.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// A `fake` session `name` created by the holder of `token`, up and drawing.
-async fn spawn_as(d: &TestDaemon, token: &str, name: &str) {
-    let (status, body) = call(
-        d,
-        token,
-        "POST",
-        "/api/sessions",
-        json!({"agent": "fake", "name": name, "cwd": d.work()}),
-    );
-    assert_eq!(status, 201, "{body}");
-    screen(d, token, name, "SIZE ").await;
-}
-
-/// Polls the session's screen (as `token` sees it) until it shows `needle`.
-async fn screen(d: &TestDaemon, token: &str, name: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, body) =
-            call(d, token, "GET", &format!("/api/sessions/{name}/capture"), json!(null));
-        let text = body["text"].as_str().unwrap_or("").to_owned();
-        if status == 200 && text.contains(needle) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "{needle:?} never on {name} ({status}): {text}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn names(list: &Value) -> Vec<String> {
-    let mut names: Vec<String> = list
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The tmux sessions, sorted.
 fn tmux(d: &TestDaemon) -> Vec<String> {
     let mut names = d.tmux_sessions();
     names.sort();

@@ -6,68 +6,14 @@
 //! someone else has a session of that name.
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::Method;
 use serde_json::{Value, json};
 
+use super::{call, names, screen, spawn_as};
 use crate::authz::{local, token, user};
 use crate::harness::TestDaemon;
-
-/// One JSON call over TCP with a bearer token: (status, body).
-fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let text = if body.is_null() { String::new() } else { body.to_string() };
-    let (status, res) = d.http(
-        method,
-        path,
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        &text,
-    );
-    let body = res.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// A `fake` session `name` created over TCP by the holder of `token`, up and drawing.
-async fn spawn_as(d: &TestDaemon, token: &str, name: &str) -> Value {
-    let (status, body) = call(
-        d,
-        token,
-        "POST",
-        "/api/sessions",
-        json!({"agent": "fake", "name": name, "cwd": d.work()}),
-    );
-    assert_eq!(status, 201, "{body}");
-    screen(d, token, name, "SIZE ").await;
-    body["session"].clone()
-}
-
-/// Polls the session's screen (as `token` sees it) until it shows `needle`.
-async fn screen(d: &TestDaemon, token: &str, name: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, body) =
-            call(d, token, "GET", &format!("/api/sessions/{name}/capture"), json!(null));
-        let text = body["text"].as_str().unwrap_or("").to_owned();
-        if status == 200 && text.contains(needle) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "{needle:?} never on {name} ({status}): {text}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// The names in a session list.
-fn names(list: &Value) -> Vec<String> {
-    let mut names: Vec<String> = list
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 /// The status of a WebSocket upgrade to `/ws/NAME` (the connection is dropped after it).
 fn attach_status(d: &TestDaemon, token: &str, name: &str) -> u16 {
