@@ -321,7 +321,7 @@ export default function mount(root, _params, pg) {
   }
 
   async function stopOne(name, btn) {
-    if (!(await confirmDialog(`Stop the running session ${name}? Its agent is ended; the session stays, to be started again.`, "Stop"))) return;
+    if (!(await confirmDialog(`Stop ${name}? Its agent ends; the session stays, to start again.`, "Stop"))) return;
     await busy(btn, () => post(`/api/sessions/${enc(name)}/stop`), `Stopped ${name}`);
     changed();
   }
