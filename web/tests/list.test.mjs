@@ -138,6 +138,11 @@ test('phone: light rows, 8+ on a screen, tap opens, ⋯ menu, selection mode, 44
   // Tap targets: each row's ⋯, and the page's other controls.
   await tapTargets(page, '[data-testid=session-menu]', 'row ⋯ buttons');
   await tapTargets(page, 'header button, main button, main a.btn, main input', 'page controls');
+  await page.getByTestId('nav-menu').tap();
+  await page.getByTestId('nav-sessions').waitFor();
+  await tapTargets(page, '#nav a, #nav button', 'menu entries');
+  await page.getByTestId('nav-menu').tap();
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('nav')).visibility === 'hidden');
 
   // A tap on the row (away from the name link) opens the session.
   await row(page, 's-03').getByTestId('session-state').tap();
