@@ -181,12 +181,13 @@ test('phone: light rows, 8+ on a screen, tap opens, ⋯ menu, selection mode, 44
   assert.equal((await d.cli(['session', 'show', 's-01'])).code, 4, 'the record is gone');
 
   // Selection mode: checkboxes (44 px tap areas) and the bulk bar appear.
+  await page.evaluate(() => scrollTo(0, 0));
   await page.getByTestId('select-mode').tap();
   await page.getByTestId('bulk-bar').waitFor();
   await tapTargets(page, '.pick', 'row checkboxes (their labels)');
   await tapTargets(page, '[data-testid=bulk-bar] button, [data-testid=bulk-bar] label', 'bulk bar');
   // A tap on a row selects it (and does not open it).
-  await row(page, 's-02').getByTestId('session-state').tap();
+  await row(page, 's-12').getByTestId('session-state').tap();
   await until(async () => (await page.getByTestId('selected-count').textContent()) === '1 selected', { what: '1 selected' });
   assert.equal(new URL(page.url()).pathname, '/');
   assert.equal(await page.getByTestId('bulk-kill').isEnabled(), true);
@@ -199,14 +200,14 @@ test('phone: light rows, 8+ on a screen, tap opens, ⋯ menu, selection mode, 44
   assert.equal(await page.getByTestId('select-all').isChecked(), false);
   await screenshot(page, 'list-select-nomatch', 'phone');
   await page.getByTestId('filter').fill('');
-  assert.equal(await row(page, 's-02').getByTestId('session-select').isChecked(), false, 'the hidden row was unselected');
+  assert.equal(await row(page, 's-12').getByTestId('session-select').isChecked(), false, 'the hidden row was unselected');
   assert.equal(await page.getByTestId('bulk-kill').isDisabled(), true);
   // Leaving the mode hides the checkboxes and the bar.
-  await row(page, 's-02').getByTestId('session-select').check();
+  await row(page, 's-12').getByTestId('session-select').check();
   await page.getByTestId('select-mode').tap();
   await page.getByTestId('bulk-bar').waitFor({ state: 'hidden' });
   assert.equal(await page.locator('[data-testid=session-select]:visible').count(), 0);
-  assert.equal(await row(page, 's-02').getByTestId('session-select').isChecked(), false, 'leaving the mode clears the selection');
+  assert.equal(await row(page, 's-12').getByTestId('session-select').isChecked(), false, 'leaving the mode clears the selection');
   g.check();
 });
 
