@@ -79,8 +79,9 @@ for (const vp of Object.keys(VIEWPORTS)) {
     assert.match(await page.locator(rowBadge).locator('time').textContent(), /just now|ago/);
     await screenshot(page, 'agent-list-idle', vp);
 
-    // The row links to the chat page; fakeq has no transcript: a notice links to the terminal.
-    await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-chat').click();
+    // The row's ⋯ menu links to the chat page; fakeq has no transcript: a notice links to the terminal.
+    await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-menu').click();
+    await page.getByTestId('session-menu-dialog').getByTestId('session-chat').click();
     await page.waitForURL(`**/c/${name}`);
     const empty = page.getByTestId('chat-empty');
     await empty.waitFor();
