@@ -163,7 +163,7 @@ impl SessionService {
                 Some(t) => TranscriptResponse {
                     supported: true,
                     conversation_id: Some(t.conversation_id),
-                    turns: t.turns,
+                    turns: t.turns.iter().map(history::markdown::rendered).collect(),
                 },
                 None => {
                     TranscriptResponse { supported: true, conversation_id: None, turns: vec![] }
