@@ -142,13 +142,14 @@ export default async function mount(root, { name }, pg) {
     const p = s.prompt;
     const err = h("p", { class: "error", tid: "answer-error", hidden: true });
     const btns = (p?.options || []).map((o, i) => h("button", {
-      class: `btn${o.selected ? " primary" : ""}`, tid: "answer-option", onclick: () => answer(i, o.label),
+      class: `btn${o.selected ? " primary" : ""}`, tid: "answer-option", onclick: () => answer(i + 1, o.label),
     }, o.label));
-    async function answer(i, label) {
+    // Options are numbered from 1, as on the agent's screen and in `llmux session show`.
+    async function answer(n, label) {
       for (const b of btns) b.disabled = true;
       err.hidden = true;
       try {
-        await post(`${url}/answer`, { option: i });
+        await post(`${url}/answer`, { option: n });
         toast(`Answered: ${label}`);
         // The card goes when the agent moves on; if it does not, allow another try.
         setTimeout(() => { for (const b of btns) b.disabled = false; }, 8000);
