@@ -1,6 +1,8 @@
 // Sign-in, setup and pairing pages. Values from the server are only ever inserted as text.
 // (Signing out is in the app's menu: POST /api/auth/logout, then /login.)
 
+import { pairDevice } from "./js/pair.js";
+
 const $ = (id) => document.getElementById(id);
 
 /** A same-origin relative path, or "/" (never an open redirect). */
@@ -84,7 +86,12 @@ if (setup) {
   (token ? $("username") : $("setupToken")).focus();
   wire(setup, async (f) => {
     await postJson("/api/setup", { setupToken: f.setupToken, username: f.username, name: f.name || null, passphrase: f.passphrase });
-    location.assign("/");
+    // Signed in: the last step pairs a phone (a one-time code), then on to the sessions.
+    setup.hidden = $("next").hidden = true;
+    steps.forEach((li, i) => (i === 2 ? li.setAttribute("aria-current", "step") : li.removeAttribute("aria-current")));
+    $("pair-slot").append(...pairDevice((path) => postJson(path, {})));
+    $("done").hidden = false;
+    $("pair-slot").querySelector("button").focus();
   });
 }
 
