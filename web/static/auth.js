@@ -35,6 +35,25 @@ function showError(message) {
   el.hidden = false;
 }
 
+/** A small `h()` for pair.js (this page does not load the app's ui.js): text and attributes only. */
+function el(tag, props, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v == null || v === false) continue;
+    if (k === "class") e.className = v;
+    else e.setAttribute(k === "tid" ? "data-testid" : k, v === true ? "" : v);
+  }
+  e.append(...kids.flat());
+  return e;
+}
+
+/** A button that copies `text` (the text is also selectable by hand). */
+function copyButton(text, label) {
+  const b = el("button", { type: "button", class: "btn sm" }, label);
+  b.onclick = () => navigator.clipboard?.writeText(text).then(() => { b.textContent = "Copied"; }, () => {});
+  return b;
+}
+
 function fragmentParam(name) {
   return new URLSearchParams(location.hash.slice(1)).get(name);
 }
@@ -89,7 +108,7 @@ if (setup) {
     // Signed in: the last step pairs a phone (a one-time code), then on to the sessions.
     setup.hidden = $("next").hidden = true;
     steps.forEach((li, i) => (i === 2 ? li.setAttribute("aria-current", "step") : li.removeAttribute("aria-current")));
-    $("pair-slot").append(...pairDevice((path) => postJson(path, {})));
+    $("pair-slot").append(...pairDevice((path) => postJson(path, {}), el, copyButton));
     $("done").hidden = false;
     $("pair-slot").querySelector("button").focus();
   });

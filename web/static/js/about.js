@@ -26,7 +26,7 @@ export default async function mount(root, _params, pg) {
       h("p", { class: "hint" }, "From another machine: ", h("code", {}, `llmux auth login --server ${eps[0].url} --username ${me.username}`),
         ".")),
     h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
-      h("p", { class: "muted" }, "Sign your phone in as you: scan a one-time code with it."), ...pairDevice(post)),
+      h("p", { class: "muted" }, "Sign your phone in as you: scan a one-time code with it."), ...pairDevice(post, h, copyBtn)),
     section("This app", h("p", {}, "Install it from the browser menu (Add to Home screen) for a full-screen terminal. ",
       "Source and docs: the llmux README."))));
 }

@@ -29,7 +29,7 @@ export default async function mount(root, _params, pg) {
       h("code", {}, "llmux --server URL --token TOKEN session list"), "."),
     h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
       h("p", { class: "muted" }, "Sign your phone or tablet in as you with a one-time code: no passphrase to type, no token to keep."),
-      ...pairDevice(post)),
+      ...pairDevice(post, h, copyBtn)),
     shown, form,
     h("section", { class: "card" },
       h("div", { class: "bar" }, h("h2", {}, "Your tokens"),
