@@ -7,7 +7,7 @@ mod report;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -17,8 +17,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::attach::procs;
-use crate::daemon::{Daemon, Run, run_with_daemon};
+use crate::daemon::Daemon;
 use crate::measure;
+use crate::setup::{self, Setup};
 
 const USAGE: &str = "\
 usage: llmux-bench agents [--llmux PATH] [--idle-sessions N] [--idle-secs S] [--sessions N]
@@ -100,74 +101,27 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
 /// Runs the agents mode with the arguments after `agents`.
 pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> {
     let Some(args) = parse_args(root, argv)? else { return Ok(()) };
-    if !args.llmux.is_file() {
-        bail!(
-            "no llmux binary at {}; build it with `cargo build --release -p llmux` \
-             (or pass --llmux PATH)",
-            args.llmux.display()
-        );
-    }
     let fake = root.join("crates/llmux/tests/fixtures/fake-qwen");
     if !fake.is_file() {
         bail!("no fake agent at {}", fake.display());
     }
-    crate::warn_if_stale(&args.llmux, root);
-    let version = crate::command_line(Command::new(&args.llmux).arg("--version"));
-    let tmux = crate::command_line(Command::new("tmux").arg("-V"));
-
-    // Short path under /tmp: the daemon's Unix sockets live below it.
-    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let state = tmp.path().to_path_buf();
+    let setup = Setup::new(root, &args.llmux, "agents")?;
+    let state = setup.state();
     std::fs::create_dir(state.join("fq"))?;
-    let config = state.join("config.yaml");
-    std::fs::write(
-        &config,
-        format!("agents:\n  {AGENT}:\n    cmd: {:?}\n    detector: qwen\n", fake.display()),
-    )?;
-
-    eprintln!("llmux-bench agents: {version}, {tmux}, state dir {}", state.display());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let Run { load_before, load_after, warnings, results } =
-        run_with_daemon(&args.llmux, &state, &config, "llmux-bench agents", async |daemon| {
-            bench(&args, daemon, &state).await
-        })
-        .await?;
-
-    println!();
-    println!(
-        "llmux-bench agents — {version}, {tmux}, {cpus} CPUs, agent `{AGENT}` (fake-qwen, \
-         qwen detector), think {} ms",
-        args.think_ms
+    let config = setup.write_config(&format!(
+        "agents:\n  {AGENT}:\n    cmd: {:?}\n    detector: qwen\n",
+        fake.display()
+    ))?;
+    let run =
+        setup.run(&config, "llmux-bench agents", async |d| bench(&args, d, state).await).await?;
+    let detail = format!("agent `{AGENT}` (fake-qwen, qwen detector), think {} ms", args.think_ms);
+    setup.print("llmux-bench agents", &detail, &run, &report::table(&run.results));
+    let meta = setup.meta(
+        &run,
+        json!({"agent": {"key": AGENT, "cmd": fake.display().to_string(), "detector": "qwen",
+                         "think_ms": args.think_ms}}),
     );
-    println!("load average (1 min) {load_before:.2} before, {load_after:.2} after");
-    println!();
-    print!("{}", report::table(&results));
-    if !warnings.is_empty() {
-        println!("\ndaemon warnings/errors during the run ({}):", warnings.len());
-        for w in warnings.iter().take(10) {
-            println!("  {w}");
-        }
-    }
-
-    let meta = json!({
-        "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        "llmux": args.llmux.display().to_string(),
-        "llmux_version": version,
-        "tmux_version": tmux,
-        "cpus": cpus,
-        "load_average_1m": {"before": load_before, "after": load_after},
-        "agent": {"key": AGENT, "cmd": fake.display().to_string(), "detector": "qwen",
-                  "think_ms": args.think_ms},
-        "daemon_warnings": warnings,
-    });
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_string_pretty(&report::json(&results, meta))?;
-    std::fs::write(&args.out, text + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("\nJSON: {}", args.out.display());
-    Ok(())
+    setup::write_json(&args.out, &report::json(&run.results, meta))
 }
 
 /// CPU clock ticks of one process: its own and its reaped children's.

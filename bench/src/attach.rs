@@ -9,14 +9,14 @@ mod vt;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use llmux_core::api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
 
-use crate::daemon::{self, Daemon, Run, run_with_daemon};
+use crate::daemon::{self, Daemon};
+use crate::setup::{self, Setup};
 use procs::Group;
 use viewer::{Kind, Viewer};
 
@@ -103,69 +103,25 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
 /// Runs the attach mode with the arguments after `attach`.
 pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> {
     let Some(args) = parse_args(root, argv)? else { return Ok(()) };
-    if !args.llmux.is_file() {
-        bail!(
-            "no llmux binary at {}; build it with `cargo build --release -p llmux` \
-             (or pass --llmux PATH)",
-            args.llmux.display()
-        );
-    }
-    crate::warn_if_stale(&args.llmux, root);
-    let version = crate::command_line(Command::new(&args.llmux).arg("--version"));
-    let tmux = crate::command_line(Command::new("tmux").arg("-V"));
-
-    // Short path under /tmp: the daemon's Unix sockets live below it.
-    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let state = tmp.path().to_path_buf();
-    let config = write_agents(&state, args.burst_bytes)?;
-
-    eprintln!("llmux-bench attach: {version}, {tmux}, state dir {}", state.display());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let Run { load_before, load_after, warnings, results } =
-        run_with_daemon(&args.llmux, &state, &config, "llmux-bench attach", async |daemon| {
-            bench(&args, daemon, &state).await
-        })
-        .await?;
-
-    println!();
-    println!(
-        "llmux-bench attach — {version}, {tmux}, {cpus} CPUs, viewers {}x{}",
-        viewer::COLS,
-        viewer::ROWS
-    );
-    println!("load average (1 min) {load_before:.2} before, {load_after:.2} after");
-    println!();
-    print!("{}", report::table(&results));
-    if !warnings.is_empty() {
-        println!("\ndaemon warnings/errors during the run ({}):", warnings.len());
-        for w in warnings.iter().take(10) {
-            println!("  {w}");
-        }
-    }
-
-    let meta = json!({
-        "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        "llmux": args.llmux.display().to_string(),
-        "llmux_version": version,
-        "tmux_version": tmux,
-        "cpus": cpus,
-        "load_average_1m": {"before": load_before, "after": load_after},
+    let setup = Setup::new(root, &args.llmux, "attach")?;
+    let state = setup.state();
+    let config = write_agents(state, args.burst_bytes)?;
+    let run =
+        setup.run(&config, "llmux-bench attach", async |d| bench(&args, d, state).await).await?;
+    let detail = format!("viewers {}x{}", viewer::COLS, viewer::ROWS);
+    setup.print("llmux-bench attach", &detail, &run, &report::table(&run.results));
+    let meta = setup.meta(
+        &run,
+        json!({
         "viewer_size": {"cols": viewer::COLS, "rows": viewer::ROWS},
         "agents": {
             "echo": "sh: stty raw -echo; exec cat",
             "burst": "sh: stty -echo; per line read: cat <burst file>; printf '@@END-%s@@\\n'",
             "scroll": format!("sh: {SCROLL_LINES} lines of scrollback, then sleep"),
         },
-        "daemon_warnings": warnings,
-    });
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_string_pretty(&report::json(&results, meta))?;
-    std::fs::write(&args.out, text + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("\nJSON: {}", args.out.display());
-    Ok(())
+        }),
+    );
+    setup::write_json(&args.out, &report::json(&run.results, meta))
 }
 
 /// Writes the agents' scripts, the burst's data and the config naming them; returns the

@@ -13,7 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::daemon::{Daemon, Run, run_with_daemon};
+use crate::daemon::{Daemon, Run};
+use crate::setup::Setup;
 use crate::stats::{Summary, fmt_ms};
 
 const USAGE: &str = "\
@@ -62,16 +63,8 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
 
 /// Runs the mode.
 pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> {
-    let Some(mut args) = parse_args(root, argv)? else { return Ok(()) };
-    if !args.llmux.is_file() {
-        bail!("no llmux binary at {}; build it or pass --llmux PATH", args.llmux.display());
-    }
-    // The daemon runs in its state dir: a relative path would not find the binary there.
-    args.llmux = std::fs::canonicalize(&args.llmux)?;
-    crate::warn_if_stale(&args.llmux, root);
-    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let state = tmp.path().to_path_buf();
-    let config = state.join("config.yaml");
+    let Some(args) = parse_args(root, argv)? else { return Ok(()) };
+    let setup = Setup::new(root, &args.llmux, "half-open")?;
     let mut limits = Vec::new();
     if let Some(s) = args.header_timeout {
         limits.push(format!("headerTimeoutSecs: {s}"));
@@ -79,12 +72,9 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
     if let Some(n) = args.max_tcp {
         limits.push(format!("maxTcpConnections: {n}"));
     }
-    std::fs::write(&config, format!("server:\n  limits: {{{}}}\n", limits.join(", ")))?;
+    let config = setup.write_config(&format!("server:\n  limits: {{{}}}\n", limits.join(", ")))?;
     let Run { results, warnings, .. } =
-        run_with_daemon(&args.llmux, &state, &config, "llmux-bench half-open", async |daemon| {
-            flood(&args, daemon).await
-        })
-        .await?;
+        setup.run(&config, "llmux-bench half-open", async |d| flood(&args, d).await).await?;
     print!("{results}");
     let refused = warnings.iter().filter(|w| w.contains("connection cap")).count();
     // (one line per burst of refusals, with its count)

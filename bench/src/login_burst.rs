@@ -16,7 +16,8 @@ use llmux_core::api::CreateUserRequest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::daemon::{Daemon, run_with_daemon};
+use crate::daemon::Daemon;
+use crate::setup::Setup;
 
 const USAGE: &str = "\
 usage: llmux-bench login-burst [--llmux PATH] [--burst N]
@@ -42,17 +43,9 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
             _ => bail!("unknown flag {flag}\n\n{USAGE}"),
         }
     }
-    if !llmux.is_file() {
-        bail!("no llmux binary at {}; build it (or pass --llmux PATH)", llmux.display());
-    }
-    crate::warn_if_stale(&llmux, root);
-    let dir = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let config = dir.path().join("config.yaml");
-    std::fs::write(&config, CONFIG)?;
-    let run = run_with_daemon(&llmux, dir.path(), &config, "login-burst", async |d: &Daemon| {
-        measure(d, burst).await
-    })
-    .await?;
+    let setup = Setup::new(root, &llmux, "login-burst")?;
+    let config = setup.write_config(CONFIG)?;
+    let run = setup.run(&config, "login-burst", async |d: &Daemon| measure(d, burst).await).await?;
     let r = run.results;
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!("login burst: {burst} concurrent bad logins for made-up names, over TCP");

@@ -14,19 +14,20 @@ mod half_open;
 mod login_burst;
 mod measure;
 mod report;
+mod setup;
 mod stats;
 mod stop;
 mod transcripts;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use llmux_core::api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
 
-use crate::daemon::{Daemon, Run, run_with_daemon};
+use crate::daemon::Daemon;
 use crate::report::Results;
 use crate::stats::Summary;
 
@@ -159,66 +160,21 @@ async fn run() -> Result<()> {
         return login_burst::run(&root, std::env::args().skip(2)).await;
     }
     let Some(args) = parse_args(&root)? else { return Ok(()) };
-    if !args.llmux.is_file() {
-        bail!(
-            "no llmux binary at {}; build it with `cargo build --release -p llmux` \
-             (or pass --llmux PATH)",
-            args.llmux.display()
-        );
-    }
-    warn_if_stale(&args.llmux, &root);
-    let version = command_line(Command::new(&args.llmux).arg("--version"));
-    let tmux = command_line(Command::new("tmux").arg("-V"));
-
-    // Short path under /tmp: the daemon's Unix sockets live below it.
-    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let state = tmp.path().to_path_buf();
-    let config = state.join("config.yaml");
-    std::fs::write(&config, CONFIG)?;
-
-    eprintln!("llmux-bench: {version}, {tmux}, state dir {}", state.display());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let Run { load_before, load_after, warnings, results } =
-        run_with_daemon(&args.llmux, &state, &config, "llmux-bench", async |daemon| {
-            bench(&args, daemon, &state).await
-        })
-        .await?;
-
-    println!();
-    println!(
-        "llmux-bench — {version}, {tmux}, {} CPUs, {} sessions of agent `{AGENT}` (sleep infinity)",
-        cpus, args.sessions
+    let setup = setup::Setup::new(&root, &args.llmux, "sessions")?;
+    let config = setup.write_config(CONFIG)?;
+    let state = setup.state();
+    let run = setup.run(&config, "llmux-bench", async |d| bench(&args, d, state).await).await?;
+    let detail = format!("{} sessions of agent `{AGENT}` (sleep infinity)", args.sessions);
+    setup.print("llmux-bench", &detail, &run, &report::table(&run.results));
+    let meta = setup.meta(
+        &run,
+        json!({
+            "agent": {"key": AGENT, "cmd": "sleep infinity"},
+            "cli_runs": args.runs,
+            "load_duration_s": args.duration.as_secs_f64(),
+        }),
     );
-    println!("load average (1 min) {load_before:.2} before, {load_after:.2} after");
-    println!();
-    print!("{}", report::table(&results));
-    if !warnings.is_empty() {
-        println!("\ndaemon warnings/errors during the run ({}):", warnings.len());
-        for w in warnings.iter().take(10) {
-            println!("  {w}");
-        }
-    }
-
-    let meta = json!({
-        "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        "llmux": args.llmux.display().to_string(),
-        "llmux_version": version,
-        "tmux_version": tmux,
-        "cpus": cpus,
-        "load_average_1m": {"before": load_before, "after": load_after},
-        "agent": {"key": AGENT, "cmd": "sleep infinity"},
-        "cli_runs": args.runs,
-        "load_duration_s": args.duration.as_secs_f64(),
-        "daemon_warnings": warnings,
-    });
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_string_pretty(&report::json(&results, meta))?;
-    std::fs::write(&args.out, text + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("\nJSON: {}", args.out.display());
-    Ok(())
+    setup::write_json(&args.out, &report::json(&run.results, meta))
 }
 
 /// The measurements, in order. Sessions are removed at the end; the daemon guard kills
@@ -326,43 +282,4 @@ pub(crate) fn load_average() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
         .unwrap_or(0.0)
-}
-
-/// The first line a command prints, or `?` if it cannot run.
-pub(crate) fn command_line(cmd: &mut Command) -> String {
-    cmd.output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
-}
-
-/// Warns when a source file under `crates/` is newer than the binary.
-pub(crate) fn warn_if_stale(binary: &Path, root: &Path) {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let Some(built) = modified(binary) else { return };
-    let mut stack = vec![root.join("crates")];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() && !path.ends_with("tests") && !path.ends_with("benches") {
-                stack.push(path);
-            } else if is_build_input(&path) && modified(&path).is_some_and(|m| m > built) {
-                eprintln!(
-                    "llmux-bench: warning: {} is newer than {}; rebuild with \
-                     `cargo build --release -p llmux` to measure the current code",
-                    path.display(),
-                    binary.display()
-                );
-                return;
-            }
-        }
-    }
-}
-
-/// Whether a file under `crates/` goes into the binary: sources and manifests, not tests.
-fn is_build_input(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n == "Cargo.toml")
-        || path.extension().is_some_and(|e| e == "rs")
-            && path.components().any(|c| c.as_os_str() == "src")
 }

@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use llmux_client::Client;
 use llmux_core::api::CreateSessionRequest;
 
-use crate::daemon::{Daemon, run_with_daemon};
+use crate::daemon::Daemon;
+use crate::setup::Setup;
 use crate::stats::{Summary, fmt_ms};
 
 const USAGE: &str = "\
@@ -42,17 +43,11 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
             _ => bail!("unknown flag {flag}\n\n{USAGE}"),
         }
     }
-    if !llmux.is_file() {
-        bail!("no llmux binary at {}; build it (or pass --llmux PATH)", llmux.display());
-    }
-    crate::warn_if_stale(&llmux, root);
-    let dir = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let config = dir.path().join("config.yaml");
-    std::fs::write(&config, CONFIG)?;
-    let run = run_with_daemon(&llmux, dir.path(), &config, "stop", async |d: &Daemon| {
-        measure(d, dir.path(), runs, sessions).await
-    })
-    .await?;
+    let setup = Setup::new(root, &llmux, "stop")?;
+    let config = setup.write_config(CONFIG)?;
+    let run = setup
+        .run(&config, "stop", async |d: &Daemon| measure(d, setup.state(), runs, sessions).await)
+        .await?;
     let r = run.results;
     println!("ending sessions: {runs} per agent, then {sessions} killed one after another");
     let line = |what: &str, s: &Summary, target: &str| {

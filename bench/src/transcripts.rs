@@ -11,7 +11,6 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use llmux_core::api::CreateSessionRequest;
 
-use crate::daemon::{Daemon, Run, run_with_daemon};
+use crate::daemon::{Daemon, Run};
+use crate::setup::Setup;
 
 const USAGE: &str = "\
 usage: llmux-bench transcripts [--llmux PATH] [--viewers N] [--mb N] [--every MS] [--window SECS]
@@ -81,25 +81,18 @@ struct Figures {
 /// Runs the transcripts mode with the arguments after `transcripts`.
 pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> {
     let Some(args) = parse_args(root, argv)? else { return Ok(()) };
-    if !args.llmux.is_file() {
-        bail!("no llmux binary at {} (build it, or pass --llmux PATH)", args.llmux.display());
-    }
-    crate::warn_if_stale(&args.llmux, root);
-    let version = crate::command_line(Command::new(&args.llmux).arg("--version"));
-    let tmp = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
-    let state = tmp.path().to_path_buf();
+    let setup = Setup::new(root, &args.llmux, "transcripts")?;
+    let state = setup.state();
     std::fs::create_dir(state.join("home"))?;
-    let config = state.join("config.yaml");
-    std::fs::write(&config, CONFIG)?;
-    let Run { load_before, load_after, warnings, results: f } =
-        run_with_daemon(&args.llmux, &state, &config, "llmux-bench transcripts", async |d| {
-            bench(&args, d, &state).await
-        })
+    let config = setup.write_config(CONFIG)?;
+    let Run { load_before, load_after, warnings, results: f } = setup
+        .run(&config, "llmux-bench transcripts", async |d| bench(&args, d, state).await)
         .await?;
     println!();
     println!(
-        "llmux-bench transcripts — {version}; {} MB transcript, a line every {} ms, {} viewers, \
+        "llmux-bench transcripts — {}; {} MB transcript, a line every {} ms, {} viewers, \
          {} s windows",
+        setup.version,
         args.mb,
         args.every.as_millis(),
         args.viewers,
