@@ -2,6 +2,7 @@
 //! `tmux attach` on a PTY — keystroke echo latency, output throughput, time to first byte,
 //! and the daemon's memory per viewer. Prints figures; never passes or fails on them.
 
+mod fanout;
 pub(crate) mod procs;
 mod report;
 mod viewer;
@@ -29,7 +30,8 @@ usage: llmux-bench attach [--llmux PATH] [--keystrokes N] [--burst-mb N] [--burs
   --burst-mb N      size of the output burst, MB (10^6 bytes) [default: 50]
   --bursts N        timed bursts per path [default: 3]
   --connects N      timed connects per history setting [default: 25]
-  --viewers N       idle viewers in the memory phase [default: 50]
+  --viewers N       idle viewers in the memory phase, and viewers of the 1 MiB dump
+                    in the fan-out phase [default: 50]
   --out FILE        JSON results [default: <workspace>/bench-results/issue4.json]";
 
 /// Untimed keystrokes per path before the timed ones.
@@ -53,13 +55,21 @@ const ECHO_TMUX: &str = "echo-tmux";
 const BURST_WS: &str = "burst-ws";
 const BURST_TMUX: &str = "burst-tmux";
 const SCROLL: &str = "scroll";
-const SESSIONS: [(&str, &str); 5] = [
+const FANOUT_WS: &str = "fanout-ws";
+const FANOUT_TMUX: &str = "fanout-tmux";
+const SESSIONS: [(&str, &str); 7] = [
     (ECHO_WS, "echo"),
     (ECHO_TMUX, "echo"),
     (BURST_WS, "burst"),
     (BURST_TMUX, "burst"),
     (SCROLL, "scroll"),
+    (FANOUT_WS, "dump"),
+    (FANOUT_TMUX, "dump"),
 ];
+/// What the `dump` agent prints at once, for every viewer of the fan-out phase.
+const DUMP_BYTES: usize = 1 << 20;
+/// Timed fan-out rounds per path.
+const FANOUT_ROUNDS: usize = 3;
 
 /// Command-line options of the attach mode.
 #[derive(Debug)]
@@ -129,6 +139,8 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
 fn write_agents(state: &Path, burst_bytes: usize) -> Result<PathBuf> {
     let burst = state.join("burst.txt");
     write_burst(&burst, burst_bytes)?;
+    let dump = state.join("dump.txt");
+    write_burst(&dump, DUMP_BYTES)?;
     let scripts = [
         // Raw mode, no tty echo: cat reads each byte as it comes and writes it back, as an
         // agent's TUI echoes what it reads in raw mode.
@@ -138,6 +150,14 @@ fn write_agents(state: &Path, burst_bytes: usize) -> Result<PathBuf> {
             format!(
                 "stty -echo\necho READY\nwhile read -r x; do cat '{}'; printf '@@END-%s@@\\n' \"$x\"; done\n",
                 burst.display()
+            ),
+        ),
+        (
+            "dump",
+            format!(
+                // READY again after each dump: the next round's viewers wait for it on the screen.
+                "stty -echo\necho READY\nwhile read -r x; do cat '{}'; printf '@@END-%s@@\\nREADY\\n' \"$x\"; done\n",
+                dump.display()
             ),
         ),
         (
@@ -255,6 +275,8 @@ pub struct Results {
     pub burst_bytes: usize,
     /// Timed bursts, both paths, in the order run.
     pub bursts: Vec<Burst>,
+    /// Fan-out rounds, both paths, in the order run.
+    pub fanout: Vec<fanout::Fanout>,
 }
 
 async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
@@ -376,6 +398,22 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     ws.close().await;
     tm.close().await;
 
+    phase_load.push(("fan-out", crate::load_average()));
+    step(&format!("{} viewers of a 1 MiB dump, {FANOUT_ROUNDS} rounds per path", args.viewers));
+    let mut fanout = Vec::new();
+    for round in 0..FANOUT_ROUNDS {
+        for kind in [Kind::WebSocket, Kind::Tmux] {
+            let session = if kind == Kind::WebSocket { FANOUT_WS } else { FANOUT_TMUX };
+            let tmux_name = llmux_core::tmux::tmux_name(session);
+            let token = format!("fan{}{round}", kind.label());
+            let n = args.viewers;
+            fanout.push(
+                fanout::measure(kind, &socket, &tmux_socket, session, &tmux_name, n, &token)
+                    .await?,
+            );
+        }
+    }
+
     phase_load.push(("bursts", crate::load_average()));
     let mb = args.burst_bytes as f64 / 1e6;
     step(&format!("{mb:.0} MB bursts, {} per path (after one untimed each)", args.bursts));
@@ -424,6 +462,7 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
         echo_tmux,
         burst_bytes: args.burst_bytes,
         bursts,
+        fanout,
     })
 }
 

@@ -191,6 +191,10 @@ pub fn table(r: &Results) -> String {
         );
     }
 
+    for (m, f, t, v) in super::fanout::rows(&r.fanout) {
+        row(m, f, &t, v);
+    }
+
     for (label, t) in [("history=0", &r.ttfb_no_history), ("default history", &r.ttfb_history)] {
         let n = t.first_frame.len();
         row(format!("first frame after connect, {label} ({n})"), ttfb_figure(t), "", None);
@@ -317,6 +321,7 @@ pub fn json(r: &Results, meta: Value) -> Value {
             "websocket_over_tmux": ratio,
             "runs": r.bursts.iter().map(|b| burst_json(b, r.burst_bytes)).collect::<Vec<_>>(),
         },
+        "fanout": super::fanout::json(&r.fanout),
         "first_frame_after_connect": {
             "history_0": ttfb_json(&r.ttfb_no_history),
             "history_default": ttfb_json(&r.ttfb_history),
