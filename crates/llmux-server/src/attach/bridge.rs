@@ -24,9 +24,9 @@ use tokio::sync::mpsc;
 use crate::AppState;
 
 /// Chunks of PTY output buffered per viewer before the reader waits.
-const OUTPUT_QUEUE: usize = 32;
+const OUTPUT_QUEUE: usize = 4;
 /// Largest chunk read from the PTY at once.
-const READ_CHUNK: usize = 32 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// Without any frame from the viewer for this long, the connection is presumed dead.
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
