@@ -23,12 +23,15 @@ use crate::setup::{self, Setup};
 
 const USAGE: &str = "\
 usage: llmux-bench agents [--llmux PATH] [--idle-sessions N] [--idle-secs S] [--sessions N]
-                          [--transitions N] [--prompts N] [--think-ms MS] [--out FILE]
+                          [--quiet-sessions N] [--transitions N] [--prompts N] [--think-ms MS]
+                          [--out FILE]
 
   --llmux PATH        llmux binary [default: <workspace>/target/release/llmux]
   --idle-sessions N   idle agents while the daemon's CPU is sampled [default: 100]
   --idle-secs S       length of the CPU sample [default: 30]
   --sessions N        idle agents running during the latency phases [default: 20]
+  --quiet-sessions N  `sleep infinity` sessions started first and kept through every phase,
+                      for a daemon with many sessions (e.g. 980 for 1,000 in all) [default: 0]
   --transitions N     timed idle → working → idle turns [default: 50]
   --prompts N         timed `send --wait` prompts [default: 30]
   --think-ms MS       how long the fake agent thinks per prompt [default: 1000]
@@ -36,6 +39,8 @@ usage: llmux-bench agents [--llmux PATH] [--idle-sessions N] [--idle-secs S] [--
 
 /// The agent key in the bench's config (the fake Qwen Code, read with the qwen detector).
 const AGENT: &str = "fakeq";
+/// The agent of the quiet sessions (`sleep infinity`: no output, no state).
+const QUIET: &str = "quiet";
 /// In-flight requests while spawning.
 const SPAWN_CONCURRENCY: usize = 8;
 /// Longest wait for all sessions to be idle after spawning them.
@@ -62,6 +67,7 @@ pub struct Args {
     idle_sessions: usize,
     idle_secs: u64,
     sessions: usize,
+    quiet_sessions: usize,
     transitions: usize,
     prompts: usize,
     think_ms: u64,
@@ -74,6 +80,7 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
         idle_sessions: 100,
         idle_secs: 30,
         sessions: 20,
+        quiet_sessions: 0,
         transitions: 50,
         prompts: 30,
         think_ms: 1000,
@@ -87,6 +94,7 @@ fn parse_args(root: &Path, argv: impl Iterator<Item = String>) -> Result<Option<
             "--idle-sessions" => args.idle_sessions = number(&value)?.clamp(1, 999),
             "--idle-secs" => args.idle_secs = number(&value)?.clamp(1, 3600) as u64,
             "--sessions" => args.sessions = number(&value)?.clamp(1, 999),
+            "--quiet-sessions" => args.quiet_sessions = number(&value)?.clamp(0, 5000),
             "--transitions" => args.transitions = number(&value)?.clamp(1, 10_000),
             "--prompts" => args.prompts = number(&value)?.clamp(1, 10_000),
             "--think-ms" => args.think_ms = number(&value)?.clamp(300, 60_000) as u64,
@@ -109,7 +117,8 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
     let state = setup.state();
     std::fs::create_dir(state.join("fq"))?;
     let config = setup.write_config(&format!(
-        "agents:\n  {AGENT}:\n    cmd: {:?}\n    detector: qwen\n",
+        "agents:\n  {AGENT}:\n    cmd: {:?}\n    detector: qwen\n  {QUIET}:\n    cmd: sleep\n    \
+         flags: infinity\n",
         fake.display()
     ))?;
     let run =
@@ -119,7 +128,8 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
     let meta = setup.meta(
         &run,
         json!({"agent": {"key": AGENT, "cmd": fake.display().to_string(), "detector": "qwen",
-                         "think_ms": args.think_ms}}),
+                         "think_ms": args.think_ms},
+                "quiet_sessions": {"count": args.quiet_sessions, "cmd": "sleep infinity"}}),
     );
     setup::write_json(&args.out, &report::json(&run.results, meta))
 }
@@ -254,6 +264,10 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     let names: Vec<String> = (0..args.idle_sessions).map(|i| format!("q-{i:03}")).collect();
     let log_of = |name: &str| state.join("fq").join(format!("{name}.log"));
 
+    if args.quiet_sessions > 0 {
+        step(&format!("spawning {} `{QUIET}` sessions", args.quiet_sessions));
+        spawn_quiet(&client, args.quiet_sessions, state).await?;
+    }
     step(&format!("spawning {} `{AGENT}` sessions", args.sessions));
     let started = Instant::now();
     let (_, errors) = spawn(&client, &names[..args.sessions], state, args.think_ms).await;
@@ -364,8 +378,9 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     let load_end = crate::load_average();
     let events_in_window = events.drain();
     drop(events);
+    let list = client.list_sessions().await?;
     let idle_at_end =
-        client.list_sessions().await?.iter().filter(|s| s.state == AgentState::Idle).count();
+        list.iter().filter(|s| s.agent == AGENT && s.state == AgentState::Idle).count();
     let idle = Idle {
         sessions: args.idle_sessions,
         spawn_wall,
@@ -426,12 +441,36 @@ async fn spawn(
     (batch.wall, batch.errors)
 }
 
-/// Polls the session list until `n` sessions are `idle`; returns the time since `since`.
+/// Creates `n` sessions of the quiet agent, a few in flight; fails if any cannot start.
+async fn spawn_quiet(client: &Client, n: usize, state: &Path) -> Result<()> {
+    let cwd = state.to_string_lossy().into_owned();
+    let names = (0..n).map(|i| format!("z-{i:04}")).collect();
+    let batch =
+        measure::bounded(names, SPAWN_CONCURRENCY, |name| {
+            let client = client.clone();
+            let req = CreateSessionRequest {
+                agent: QUIET.to_owned(),
+                name: Some(name.clone()),
+                cwd: Some(cwd.clone()),
+                ..Default::default()
+            };
+            async move {
+                client.create_session(&req).await.map(drop).map_err(|e| format!("{name}: {e}"))
+            }
+        })
+        .await;
+    if let Some(e) = batch.errors.first() {
+        bail!("{} quiet sessions could not start, the first: {e}", batch.errors.len());
+    }
+    Ok(())
+}
+
+/// Polls the session list until `n` sessions of the fake agent are `idle`; returns the time since `since`.
 async fn wait_idle(client: &Client, n: usize, since: Instant) -> Result<Duration> {
     let deadline = Instant::now() + IDLE_WAIT;
     loop {
         let list = client.list_sessions().await?;
-        let idle = list.iter().filter(|s| s.state == AgentState::Idle).count();
+        let idle = list.iter().filter(|s| s.agent == AGENT && s.state == AgentState::Idle).count();
         if idle >= n {
             return Ok(since.elapsed());
         }

@@ -115,7 +115,7 @@ fn parse_args(root: &Path) -> Result<Option<Args>> {
         let number = |v: &str| crate::number(&flag, v);
         match flag.as_str() {
             "--llmux" => args.llmux = PathBuf::from(value),
-            "--sessions" => args.sessions = number(&value)?.clamp(1, 999),
+            "--sessions" => args.sessions = number(&value)?.clamp(1, 1000),
             "--runs" => args.runs = number(&value)?.max(1),
             "--duration" => {
                 let secs: f64 = value.parse().context("--duration: not a number")?;
