@@ -197,7 +197,12 @@ impl Assets {
         }
         let mut assets = Assets::default();
         for (path, data) in files {
-            assets.insert(path, Bytes::from(data.into_owned()));
+            // Embedded files are served from the binary as they are, not copied to the heap.
+            let body = match data {
+                Cow::Borrowed(data) => Bytes::from_static(data),
+                Cow::Owned(data) => Bytes::from(data),
+            };
+            assets.insert(path, body);
         }
         if !assets.by_path.contains_key("/vendor/xterm/xterm.js") {
             tracing::warn!("xterm.js is not in this build; run `npm ci --prefix web` and rebuild");
@@ -215,7 +220,7 @@ impl Assets {
     }
 
     fn insert(&mut self, path: String, body: Bytes) {
-        let version = crate::web::hex(&Sha256::digest(&body)[..8]);
+        let version = llmux_auth::secrets::hex(&Sha256::digest(&body)[..8]);
         let content_type = content_type(&path);
         let compressible = content_type.starts_with("text/")
             || content_type.contains("json")

@@ -55,10 +55,6 @@ pub(crate) fn assets() -> &'static Assets {
     })
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn serve(path: &str, headers: &HeaderMap, versioned: bool) -> Response {
     let Some(asset) = assets().get(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
