@@ -89,8 +89,8 @@ async fn the_router_answers_in_process_public_routes_open_protected_ones_401_on_
 #[tokio::test]
 async fn settings_report_the_effective_config_with_sources_and_follow_the_overlay() {
     let dir = tempfile::tempdir().unwrap();
-    let d = daemon(&dir, "server:\n  allowedHosts: [box.example]\ninitPrompts: [from config]\n")
-        .await;
+    let d =
+        daemon(&dir, "server:\n  allowedHosts: [box.example]\ninitPrompts: [from config]\n").await;
     let (status, s) = call(&d, Transport::Unix, Method::GET, "/api/settings", None).await;
     assert_eq!(status, StatusCode::OK, "{s}");
     let listed: Vec<(&str, &Value, &str)> = s["settings"]

@@ -18,7 +18,6 @@ pub struct SettingView {
     /// Dotted key (`server.port`).
     pub key: String,
     /// The value in effect (secrets are never reported).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub value: serde_json::Value,
     /// `flag`, `env`, `overlay`, `config` or `default`.
     pub source: SettingSource,

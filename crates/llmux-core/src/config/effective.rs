@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SettingSource))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Built into llmux.
