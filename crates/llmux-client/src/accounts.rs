@@ -4,9 +4,9 @@ use hyper::Method;
 use llmux_core::api::{
     AuditEvent, ChangePassphraseRequest, CreateTokenRequest, CreateTokenResponse,
     CreateUserRequest, LoginRequest, LoginResponse, LogsResponse, OkResponse, PairingResponse,
-    ProfileRequest, RenameTokenRequest, RevokedResponse, SetupRequest, TokenListResponse,
-    TokenResponse, TokenView, UpdateUserRequest, UserDeletedResponse, UserResponse, UserView,
-    WhoamiResponse,
+    ProfileRequest, RenameTokenRequest, RevokedResponse, SettingsResponse, SetupRequest,
+    TokenListResponse, TokenResponse, TokenView, UpdateUserRequest, UserDeletedResponse,
+    UserResponse, UserView, WhoamiResponse,
 };
 
 use http_body_util::BodyExt;
@@ -114,8 +114,8 @@ impl Client {
         self.delete(&path).await
     }
 
-    /// `GET /api/settings`: the effective settings, as the server shapes them.
-    pub async fn settings(&self) -> Result<serde_json::Value> {
+    /// `GET /api/settings`: the effective settings and where each came from (admins).
+    pub async fn settings(&self) -> Result<SettingsResponse> {
         self.get("/api/settings").await
     }
 

@@ -2,8 +2,10 @@
 //!
 //! Discovery, first hit wins: `--config FILE` (must exist), `./.llmux.yaml`,
 //! `~/.config/llmux/config.yaml`, `$LLMUX_CONFIG`. No file means built-in defaults. Reading the
-//! config never writes a file. Flags and environment variables override what it says; that
-//! layering happens where the flags are parsed.
+//! config never writes a file. Flags, environment variables and the runtime overlay override
+//! what it says: [`effective`] resolves every layer in one place.
+
+pub mod effective;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -10,17 +10,18 @@ use std::time::Duration;
 
 use llmux_auth::{AuthService, Bootstrap, InitUser};
 use llmux_core::agents::Catalog;
-use llmux_core::config::{LoadedConfig, Overlay};
+use llmux_core::config::Overlay;
+use llmux_core::config::effective::{EffectiveConfig, Layers};
 use llmux_core::paths::Paths;
 use llmux_core::sessions::{SessionOptions, SessionService};
 use llmux_core::store::Store;
 use llmux_core::tmux::Tmux;
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::conn::{self, ConnPolicy};
+use crate::conn;
 use crate::listen::PeerUidListener;
 use crate::logbuf::LogBuffer;
-use crate::{AppState, DaemonInfo, SettingView, Transport, WebPolicy, app};
+use crate::{AppState, DaemonInfo, Transport, WebPolicy};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,20 +59,16 @@ pub enum DaemonError {
 pub struct DaemonOptions {
     /// Where its files live.
     pub paths: Paths,
-    /// TCP bind address.
-    pub host: String,
-    /// TCP port (0 picks a free one).
-    pub port: u16,
-    /// The loaded config file.
-    pub config: LoadedConfig,
+    /// The config layers `server start` read: flags, environment, config file. The daemon
+    /// adds the overlay of its state dir and sets `state_dir` from `paths`, then resolves them
+    /// ([`EffectiveConfig::resolve`]) for the effective port, host, init prompts, limits.
+    pub config: Layers,
     /// Session tuning.
     pub sessions: SessionOptions,
     /// The log ring buffer the binary's tracing subscriber fills.
     pub logs: Arc<LogBuffer>,
     /// The first admin from `LLMUX_INIT_*`, if given.
     pub init_user: Option<InitUser>,
-    /// Effective settings and their sources, as the binary resolved them.
-    pub settings: Vec<SettingView>,
 }
 
 /// A daemon that has bound its sockets and is ready to serve.
@@ -82,26 +79,28 @@ pub struct Daemon {
     tcp: TcpListener,
     state: AppState,
     bootstrap: Bootstrap,
-    limits: llmux_core::config::Limits,
     _lock: File,
 }
 
 impl Daemon {
-    /// Takes the state dir's lock, opens the store, reconciles with tmux and binds both
-    /// listeners. Nothing is served until [`Daemon::serve`].
-    pub async fn start(opts: DaemonOptions) -> Result<Daemon, DaemonError> {
+    /// Takes the state dir's lock, resolves the config, opens the store, reconciles with tmux
+    /// and binds both listeners. Nothing is served until [`Daemon::serve`].
+    pub async fn start(mut opts: DaemonOptions) -> Result<Daemon, DaemonError> {
         let paths = opts.paths.clone();
         paths.create_dirs()?;
         let lock = take_lock(&paths)?;
         // The soft open-files limit (often 1024) would run out before the TCP cap does.
         let nofile = conn::raise_fd_limit();
         tracing::debug!(?nofile, "open-files limit");
+        opts.config.state_dir = paths.state_dir.clone();
+        opts.config.overlay = Overlay::load(&paths.overlay)?;
+        let effective = EffectiveConfig::resolve(&opts.config);
         // Both listeners first: a port in use stops the start before anything else exists
         // (tmux server, VAPID key, store).
-        let (unix, tcp) = bind(&paths, &opts.host, opts.port).await?;
+        let (unix, tcp) = bind(&paths, &effective.host.value, effective.port.value).await?;
         let had_tmux = std::os::unix::net::UnixStream::connect(&paths.tmux_socket).is_ok();
         let had_vapid = paths.state_dir.join("vapid.key").exists();
-        match Daemon::start_services(opts, unix, tcp, lock).await {
+        match Daemon::start_services(opts, effective, unix, tcp, lock).await {
             Ok(daemon) => Ok(daemon),
             Err((e, tmux)) => {
                 // Undo what this start made: the tmux server it started, the key it wrote.
@@ -122,12 +121,13 @@ impl Daemon {
     /// so [`Daemon::start`] can clean up.
     async fn start_services(
         opts: DaemonOptions,
+        effective: EffectiveConfig,
         unix: UnixListener,
         tcp: TcpListener,
         lock: File,
     ) -> Result<Daemon, (DaemonError, Option<Arc<Tmux>>)> {
         let paths = opts.paths;
-        let config = &opts.config.config;
+        let config = &opts.config.file.config;
         let catalog = Arc::new(Catalog::with_config(&config.agents).map_err(|e| (e.into(), None))?);
         let store = Arc::new(Store::open(&paths.db).map_err(|e| (e.into(), None))?);
         let tmux = Arc::new(Tmux::new(paths.tmux_socket.clone(), paths.tmux_conf.clone()));
@@ -135,20 +135,18 @@ impl Daemon {
         tmux.write_conf().map_err(|e| fail(e.into()))?;
         // A tmux server already running read an older config: seal it before anyone attaches.
         tmux.seal().await.map_err(|e| fail(e.into()))?;
-        let overlay = Overlay::load(&paths.overlay).map_err(|e| fail(e.into()))?;
         let mut session_opts = opts.sessions;
-        session_opts.init_prompts =
-            overlay.init_prompts.clone().unwrap_or_else(|| config.init_prompts.clone());
+        session_opts.init_prompts = effective.init_prompts.value.clone();
         let sessions = SessionService::start(store.clone(), tmux.clone(), catalog, session_opts)
             .await
             .map_err(|e| fail(e.into()))?;
         let notifier = Arc::new(
-            crate::notify::Notifier::new(store.clone(), &paths.state_dir, &config.notifications)
+            llmux_notify::Notifier::new(store.clone(), &paths.state_dir, &config.notifications)
                 .map_err(|e| fail(e.into()))?,
         );
         let auth = AuthService::new(store, &paths.state_dir);
         let bootstrap = auth.bootstrap(opts.init_user).await.map_err(|e| fail(e.into()))?;
-        let web = web_policy(&opts.config, &opts.host).await;
+        let web = web_policy(&effective).await;
         let bound = tcp
             .local_addr()
             .map_err(|e| fail(llmux_core::Error::io("cannot read the TCP address", e).into()))?;
@@ -158,26 +156,19 @@ impl Daemon {
         sessions.spawn_refresher(Duration::from_millis(250));
         // Every state change goes to the notifier, which picks the ones worth telling.
         notifier.listen(sessions.state_events());
-        let public_url = opts
-            .config
-            .config
-            .server
-            .public_url
-            .clone()
-            .map(|u| u.trim_end_matches('/').to_owned());
+        let public_url =
+            effective.public_url.value.as_deref().map(|u| u.trim_end_matches('/').to_owned());
         let info = DaemonInfo {
             endpoints: endpoints(bound, public_url.as_deref(), &web),
             public_url,
-            settings: opts.settings,
+            config: tokio::sync::RwLock::new(opts.config),
             state_dir: paths.state_dir.clone(),
             socket: paths.socket.clone(),
-            config_source: opts.config.source.clone(),
             overlay: paths.overlay.clone(),
-            config_has_init_prompts: !config.init_prompts.is_empty(),
         };
-        let limits = config.server.limits.resolve();
-        let state = AppState::new(sessions, auth, opts.logs, web, info, notifier, &limits);
-        Ok(Daemon { state, bootstrap, paths, unix, tcp, limits, _lock: lock })
+        let state =
+            AppState::new(sessions, auth, opts.logs, web, info, notifier, &effective.limits);
+        Ok(Daemon { state, bootstrap, paths, unix, tcp, _lock: lock })
     }
 
     /// How the first admin comes to exist (for the start banner).
@@ -202,23 +193,31 @@ impl Daemon {
         &self.paths
     }
 
-    /// Serves both listeners until `shutdown` completes; tmux sessions keep running after.
+    /// The state every handler sees: for calling the router in-process
+    /// (`llmux_server::app(daemon.state().clone(), …)` and tower's `oneshot`).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves both listeners ([`crate::serve`]) until `shutdown` completes; tmux sessions keep
+    /// running after.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
         let uid = rustix::process::getuid().as_raw();
-        let unix_app = app(self.state.clone(), Transport::Unix);
-        let tcp_app = app(self.state.clone(), Transport::Tcp);
         // Two accept loops with their own limits: a flood on TCP never reaches the socket.
-        let unix = conn::serve(
+        let unix = crate::serve(
             PeerUidListener::new(self.unix, uid),
-            unix_app,
-            ConnPolicy::unix(&self.limits),
-            rx.clone(),
+            self.state.clone(),
+            Transport::Unix,
+            stopped(rx.clone()),
         );
-        let tcp = conn::serve(self.tcp, tcp_app, ConnPolicy::tcp(&self.limits), rx);
+        let tcp = crate::serve(self.tcp, self.state.clone(), Transport::Tcp, stopped(rx));
         tokio::spawn(async move {
             shutdown.await;
             let _ = tx.send(true);
@@ -257,17 +256,18 @@ fn endpoints(
 
 /// Which `Host`/`Origin` values TCP requests may carry: configured names, the public URL's
 /// host, this machine's host name, and the Tailscale names found at start.
-async fn web_policy(config: &LoadedConfig, bind_host: &str) -> WebPolicy {
-    let server = &config.config.server;
+async fn web_policy(config: &EffectiveConfig) -> WebPolicy {
+    let bind_host = config.host.value.as_str();
     let mut hosts: std::collections::HashSet<String> =
-        server.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    let mut origins: std::collections::HashSet<String> = server
+        config.allowed_hosts.value.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let mut origins: std::collections::HashSet<String> = config
         .allowed_origins
+        .value
         .iter()
         .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
         .collect();
     let mut secure = false;
-    if let Some(url) = &server.public_url {
+    if let Some(url) = &config.public_url.value {
         let url = url.trim().trim_end_matches('/').to_ascii_lowercase();
         secure = url.starts_with("https://");
         if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
@@ -289,7 +289,7 @@ async fn web_policy(config: &LoadedConfig, bind_host: &str) -> WebPolicy {
     // Names a TLS proxy serves us under (`tailscale serve`, or a proxy for a configured
     // host): their https origin is ours too. The daemon itself is plain http, so an https
     // origin is never "own" by the Host header alone.
-    for host in &server.allowed_hosts {
+    for host in &config.allowed_hosts.value {
         let host = host.trim().to_ascii_lowercase();
         if !host.is_empty() {
             origins.insert(format!("https://{host}"));

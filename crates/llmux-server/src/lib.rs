@@ -1,8 +1,11 @@
 //! The llmux daemon's HTTP side: the REST API served on a Unix socket (local operator,
 //! trusted by kernel-verified uid) and on TCP (credentials required, never trusted by address).
 //!
-//! - [`app`] builds the router for one transport.
-//! - [`daemon::Daemon`] owns the state dir lock, the store, the tmux server and both listeners.
+//! - [`app`] builds the router for one transport; [`serve`] runs it on a listener until a
+//!   shutdown future completes. Tests call the router in-process (tower's `oneshot`) or
+//!   [`serve`] it on a listener of their own.
+//! - [`daemon::Daemon`] owns the state dir lock, the store, the tmux server and both listeners,
+//!   and serves each with [`serve`].
 //! - [`logbuf::LogBuffer`] keeps recent log lines for the admin API.
 
 mod api;
@@ -13,7 +16,6 @@ mod error;
 mod extract;
 pub mod listen;
 pub mod logbuf;
-pub mod notify;
 mod security;
 mod state;
 mod web;
@@ -27,7 +29,7 @@ use llmux_core::api::MAX_BODY_BYTES;
 
 pub use conn::StreamCaps;
 pub use error::ApiError;
-pub use state::{AppState, DaemonInfo, SettingView, WebPolicy};
+pub use state::{AppState, DaemonInfo, WebPolicy};
 
 impl AppState {
     /// State over running services.
@@ -37,7 +39,7 @@ impl AppState {
         logs: Arc<logbuf::LogBuffer>,
         web: WebPolicy,
         info: DaemonInfo,
-        notifier: Arc<notify::Notifier>,
+        notifier: Arc<llmux_notify::Notifier>,
         limits: &llmux_core::config::Limits,
     ) -> Self {
         let (_, openapi) = api::routes();
@@ -51,6 +53,7 @@ impl AppState {
             openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
+            limits: *limits,
         }
     }
 }
@@ -99,6 +102,39 @@ pub fn app(state: AppState, transport: Transport) -> Router {
         )
         .layer(axum::middleware::from_fn(security::security_headers))
         .with_state(state)
+}
+
+/// Serves the router of `transport` over `state` on `listener` until `shutdown` completes; then
+/// stops accepting, lets idle connections close and open responses finish (5 s at most).
+///
+/// The accept loop enforces the daemon's limits (`server.limits`): header and idle timeouts on
+/// both transports, and on TCP the connection cap. This is what the daemon runs for each of its
+/// listeners; a test can run it on a listener of its own, or skip it and call [`app`] with
+/// tower's `oneshot`.
+pub async fn serve<L>(
+    listener: L,
+    state: AppState,
+    transport: Transport,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let policy = match transport {
+        Transport::Unix => conn::ConnPolicy::unix(&state.limits),
+        Transport::Tcp => conn::ConnPolicy::tcp(&state.limits),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = conn::serve(listener, app(state, transport), policy, stopped);
+    tokio::pin!(serving);
+    tokio::select! {
+        done = &mut serving => return done,
+        () = shutdown => {
+            let _ = stop.send(true);
+        }
+    }
+    serving.await
 }
 
 /// Unknown paths: the app's "Page not found" page for a browser asking for a page, else JSON.

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use llmux_auth::AuthService;
+use llmux_core::config::effective::{EffectiveConfig, Layers};
 use llmux_core::sessions::SessionService;
-use serde::Serialize;
 
 use crate::logbuf::LogBuffer;
 
@@ -22,7 +22,7 @@ pub struct AppState {
     /// Host, origin and cookie rules for TCP requests.
     pub web: Arc<WebPolicy>,
     /// Notifications: Web Push devices, opt-ins, webhook; `on_state` for every state change.
-    pub notifier: Arc<crate::notify::Notifier>,
+    pub notifier: Arc<llmux_notify::Notifier>,
     /// What `GET /api/settings` reports.
     pub info: Arc<DaemonInfo>,
     /// The OpenAPI document, rendered once.
@@ -31,6 +31,8 @@ pub struct AppState {
     pub(crate) list_cache: Arc<std::sync::Mutex<(u64, bytes::Bytes)>>,
     /// Per-user caps on open WebSockets and event streams.
     pub(crate) streams: Arc<crate::StreamCaps>,
+    /// Connection timeouts and the TCP cap, for [`crate::serve`].
+    pub(crate) limits: llmux_core::config::Limits,
 }
 
 impl AppState {
@@ -67,35 +69,29 @@ pub struct WebPolicy {
     pub secure_cookies: bool,
 }
 
-/// One effective setting and where its value came from.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SettingView {
-    /// Dotted key (`server.port`).
-    pub key: String,
-    /// The value in effect (secrets are never reported).
-    pub value: serde_json::Value,
-    /// `flag`, `env`, `overlay`, `config` or `default`.
-    pub source: String,
-}
-
 /// Facts about the running daemon for the settings page.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DaemonInfo {
-    /// Effective settings with their sources.
-    pub settings: Vec<SettingView>,
+    /// Every config layer as read at start, the overlay kept current by the settings API:
+    /// `GET /api/settings` resolves them ([`EffectiveConfig::resolve`]) as `server start` did.
+    /// An async lock: a change holds it while the overlay file is written, so the file and
+    /// what is reported cannot disagree.
+    pub config: tokio::sync::RwLock<Layers>,
     /// The state dir.
     pub state_dir: PathBuf,
     /// The Unix socket.
     pub socket: PathBuf,
-    /// The config file read, if any.
-    pub config_source: Option<PathBuf>,
     /// The overlay file.
     pub overlay: PathBuf,
-    /// Whether the config file had `initPrompts`.
-    pub config_has_init_prompts: bool,
     /// Where the daemon can be reached (label, URL).
     pub endpoints: Vec<(String, String)>,
     /// The configured public URL, if any.
     pub public_url: Option<String>,
+}
+
+impl DaemonInfo {
+    /// The configuration in effect now.
+    pub async fn effective(&self) -> EffectiveConfig {
+        EffectiveConfig::resolve(&*self.config.read().await)
+    }
 }

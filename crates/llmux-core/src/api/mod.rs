@@ -6,9 +6,11 @@
 mod attach;
 mod auth;
 mod sessions;
+mod settings;
 mod state;
 
 pub use attach::*;
 pub use auth::*;
 pub use sessions::*;
+pub use settings::*;
 pub use state::*;

@@ -7,10 +7,11 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use llmux_auth::{Action, Principal};
-use llmux_core::api::{AuditEvent, ErrorBody, LogEntry, LogsResponse};
-use llmux_core::config::Overlay;
+use llmux_core::api::{
+    AuditEvent, ErrorBody, InitPromptsResponse, InitPromptsSetting, LogEntry, LogsResponse,
+    SettingsResponse,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,30 +33,32 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// The effective configuration, where each value came from, and the daemon's paths. No
 /// secrets: there are none in the config, and tokens and passphrases live only as hashes.
+///
+/// Resolved from the layers the daemon started with and the overlay as the settings API last
+/// wrote it, by the same resolver `server start` used (nothing is read from disk here).
 #[utoipa::path(get, path = "/api/settings", operation_id = "getSettings", tag = "admin",
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
-async fn settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = SettingsResponse), (status = 403, body = ErrorBody)))]
+async fn settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SettingsResponse>> {
     caller.require(Action::Administer)?;
     let info = &state.info;
-    let overlay = Overlay::load(&info.overlay).unwrap_or_default();
-    let prompts_source = if overlay.init_prompts.is_some() {
-        "overlay"
-    } else if info.config_has_init_prompts {
-        "config"
-    } else {
-        "default"
-    };
-    Ok(Json(json!({
-        "version": llmux_core::VERSION,
-        "stateDir": info.state_dir,
-        "socket": info.socket,
-        "configSource": info.config_source,
-        "overlayPath": info.overlay,
-        "overlayActive": overlay.init_prompts.is_some(),
-        "settings": info.settings,
-        "initPrompts": { "value": state.sessions.init_prompts(), "source": prompts_source },
-        "agents": state.sessions.catalog().keys(),
-    })))
+    let effective = info.effective().await;
+    Ok(Json(SettingsResponse {
+        version: llmux_core::VERSION.to_owned(),
+        state_dir: info.state_dir.clone(),
+        socket: info.socket.clone(),
+        settings: effective.settings(),
+        config_source: effective.config_file,
+        overlay_path: info.overlay.clone(),
+        overlay_active: effective.overlay_active,
+        init_prompts: InitPromptsSetting {
+            value: effective.init_prompts.value,
+            source: effective.init_prompts.source,
+        },
+        agents: state.sessions.catalog().keys().into_iter().map(str::to_owned).collect(),
+    }))
 }
 
 /// `PUT /api/settings/init-prompts` body.
@@ -69,12 +72,12 @@ struct InitPromptsRequest {
 /// Replace the daemon-wide init prompts (written to the runtime overlay file atomically).
 #[utoipa::path(put, path = "/api/settings/init-prompts", operation_id = "setInitPrompts", tag = "admin",
     request_body = InitPromptsRequest,
-    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = InitPromptsResponse), (status = 403, body = ErrorBody)))]
 async fn set_init_prompts(
     State(state): State<AppState>,
     caller: Caller,
     Json(req): Json<InitPromptsRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InitPromptsResponse>> {
     caller.require(Action::Administer)?;
     let prompts: Vec<String> = req
         .init_prompts
@@ -82,12 +85,19 @@ async fn set_init_prompts(
         .map(|p| p.trim_end().to_owned())
         .filter(|p| !p.is_empty())
         .collect();
-    let path = state.info.overlay.clone();
-    let overlay = Overlay { init_prompts: Some(prompts.clone()) };
-    tokio::task::spawn_blocking(move || overlay.save(&path))
-        .await
-        .map_err(|e| llmux_core::Error::io("overlay task", std::io::Error::other(e)))??;
-    state.sessions.set_init_prompts(prompts.clone());
+    {
+        // Held while the file is written: concurrent changes land in the file, in what
+        // `GET /api/settings` reports and in the sessions in the same order.
+        let mut layers = state.info.config.write().await;
+        let mut overlay = layers.overlay.clone();
+        overlay.init_prompts = Some(prompts.clone());
+        let (path, saved) = (state.info.overlay.clone(), overlay.clone());
+        tokio::task::spawn_blocking(move || saved.save(&path))
+            .await
+            .map_err(|e| llmux_core::Error::io("overlay task", std::io::Error::other(e)))??;
+        layers.overlay = overlay;
+        state.sessions.set_init_prompts(prompts.clone());
+    }
     tracing::info!(count = prompts.len(), "daemon init prompts updated");
     state
         .auth
@@ -98,7 +108,7 @@ async fn set_init_prompts(
             &format!("{} prompts", prompts.len()),
         )
         .await;
-    Ok(Json(json!({ "ok": true, "initPrompts": prompts, "overlayActive": true })))
+    Ok(Json(InitPromptsResponse { ok: true, init_prompts: prompts, overlay_active: true }))
 }
 
 /// `?limit=N`.

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use llmux_auth::{Bootstrap, InitUser};
-use llmux_core::config::{DEFAULT_HOST, DEFAULT_PORT, LoadedConfig};
+use llmux_core::config::LoadedConfig;
+use llmux_core::config::effective::{Layer, Layers};
 use llmux_core::sessions::SessionOptions;
-use llmux_server::SettingView;
 use llmux_server::daemon::{Daemon, DaemonOptions};
 use llmux_server::logbuf::LogBuffer;
-use serde_json::json;
 
 use super::Ctx;
 use crate::output;
@@ -43,62 +42,20 @@ impl ServerCmd {
     }
 }
 
-/// A value and where it came from: flag > env > config > default.
-fn layered<T: Clone>(
-    flag: Option<T>,
-    env: Option<T>,
-    config: Option<T>,
-    default: T,
-) -> (T, &'static str) {
-    match (flag, env, config) {
-        (Some(v), _, _) => (v, "flag"),
-        (None, Some(v), _) => (v, "env"),
-        (None, None, Some(v)) => (v, "config"),
-        (None, None, None) => (default, "default"),
-    }
-}
-
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn setting(key: &str, value: serde_json::Value, source: &str) -> SettingView {
-    SettingView { key: key.into(), value, source: source.into() }
 }
 
 async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
     let logs = LogBuffer::new();
     init_tracing(&logs);
     check_tmux().await?;
-    let config = LoadedConfig::discover(args.config.as_deref())?;
-    let env_port = env_var("LLMUX_PORT")
-        .map(|p| p.trim().parse::<u16>().with_context(|| format!("LLMUX_PORT={p:?} is not a port")))
-        .transpose()?;
-    let server = &config.config.server;
-    let (port, port_source) = layered(args.port, env_port, server.port, DEFAULT_PORT);
-    let (host, host_source) =
-        layered(args.host, env_var("LLMUX_HOST"), server.host.clone(), DEFAULT_HOST.to_owned());
-    let from_config = |set: bool| if set { "config" } else { "default" };
-    let settings = vec![
-        setting("server.port", json!(port), port_source),
-        setting("server.host", json!(host), host_source),
-        setting(
-            "server.publicUrl",
-            json!(server.public_url),
-            from_config(server.public_url.is_some()),
-        ),
-        setting(
-            "server.allowedHosts",
-            json!(server.allowed_hosts),
-            from_config(!server.allowed_hosts.is_empty()),
-        ),
-        setting(
-            "server.allowedOrigins",
-            json!(server.allowed_origins),
-            from_config(!server.allowed_origins.is_empty()),
-        ),
-        setting("stateDir", json!(ctx.paths.state_dir), state_dir_source()),
-    ];
+    // The layers; the daemon adds its overlay and resolves the effective port, host, … from
+    // them (`llmux_core::config::effective`), as `GET /api/settings` reports them.
+    let file = LoadedConfig::discover(args.config.as_deref())?;
+    let env = Layer::from_env()?;
+    let flags = Layer { port: args.port, host: args.host, names_state_dir: state_dir_flag_given() };
+    let config = Layers { flags, env, file, ..Layers::default() };
     let init_user = match (env_var("LLMUX_INIT_USERNAME"), env_var("LLMUX_INIT_PASSPHRASE")) {
         (Some(username), Some(passphrase)) => {
             Some(InitUser { username, name: env_var("LLMUX_INIT_NAME"), passphrase })
@@ -106,16 +63,13 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
         (Some(_), None) => bail!("LLMUX_INIT_USERNAME is set but LLMUX_INIT_PASSPHRASE is not"),
         _ => None,
     };
-    let source = config.source.clone();
+    let source = config.file.source.clone();
     let daemon = Daemon::start(DaemonOptions {
         paths: ctx.paths.clone(),
-        host,
-        port,
         config,
         sessions: session_options()?,
         logs,
         init_user,
-        settings,
     })
     .await?;
     let addr = daemon.tcp_addr();
@@ -181,14 +135,10 @@ fn session_options() -> Result<SessionOptions> {
     Ok(opts)
 }
 
-fn state_dir_source() -> &'static str {
-    if std::env::args().any(|a| a == "--state-dir" || a.starts_with("--state-dir=")) {
-        "flag"
-    } else if env_var("LLMUX_STATE_DIR").is_some() {
-        "env"
-    } else {
-        "default"
-    }
+/// Whether `--state-dir` is on the command line (clap folds `LLMUX_STATE_DIR` into the same
+/// argument, so only the raw arguments tell a flag from the environment).
+fn state_dir_flag_given() -> bool {
+    std::env::args().any(|a| a == "--state-dir" || a.starts_with("--state-dir="))
 }
 
 /// tmux must exist and be 3.2 or newer (for `new-session -e`).

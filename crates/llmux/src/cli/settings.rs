@@ -23,7 +23,7 @@ impl SettingsCmd {
                     output::json(&settings)?;
                 } else {
                     let mut rows = Vec::new();
-                    flatten("", &settings, &mut rows);
+                    flatten("", &serde_json::to_value(&settings)?, &mut rows);
                     output::table(&["SETTING", "SOURCE", "VALUE"], &rows)?;
                 }
             }

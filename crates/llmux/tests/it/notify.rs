@@ -1,6 +1,6 @@
 //! Notifications through the real daemon: the `/api/push` routes, a test push delivered to a
 //! push endpoint on loopback, the device forgotten when the endpoint says 410, and the VAPID
-//! key kept across restarts. (Encryption and `on_state` are tested in `llmux-server`.)
+//! key kept across restarts. (Encryption and `on_state` are tested in `llmux-notify`.)
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -12,6 +12,10 @@
 //!   [`StateEvent`] as JSON, for every session, one attempt with a 5 s timeout.
 //!
 //! The VAPID key is made once and kept in the state dir (`vapid.key`, mode 0600).
+//!
+//! A service beside the session service, not HTTP: the daemon builds it and feeds it state
+//! events; the server's `/api/push` routes check the caller and call it. Its own crate so the
+//! domain crate stays free of an HTTP client and crypto (docs/DESIGN-NOTES.md).
 
 mod http;
 mod vapid;
@@ -409,15 +413,15 @@ impl Notifier {
         Ok(Request::from_parts(parts, Full::new(Bytes::from(body))))
     }
 
-    // ---- what the `/api/push` routes call ----
+    // ---- what the `/api/push` routes call (they check who may; these check what) ----
 
     /// Whether `http://` loopback endpoints are accepted (config `allowLoopbackPush`).
-    pub(crate) fn allows_loopback(&self) -> bool {
+    pub fn allows_loopback(&self) -> bool {
         self.inner.allow_loopback
     }
 
     /// Registers (or refreshes) a device of `username` after checking what the browser sent.
-    pub(crate) async fn subscribe(
+    pub async fn subscribe(
         &self,
         username: &str,
         endpoint: &str,
@@ -452,16 +456,13 @@ impl Notifier {
     }
 
     /// The devices of `username`.
-    pub(crate) async fn subscriptions(
-        &self,
-        username: &str,
-    ) -> Result<Vec<PushSubscriptionRecord>> {
+    pub async fn subscriptions(&self, username: &str) -> Result<Vec<PushSubscriptionRecord>> {
         let username = username.to_owned();
         self.blocking(move |s| s.list_push_subscriptions(&username)).await
     }
 
     /// Forgets a device of `username`; [`Error::NotFound`] if it is not theirs.
-    pub(crate) async fn unsubscribe(&self, username: &str, id: &str) -> Result<()> {
+    pub async fn unsubscribe(&self, username: &str, id: &str) -> Result<()> {
         let (username, id) = (username.to_owned(), id.to_owned());
         self.blocking(move |s| match s.delete_push_subscription(&username, &id)? {
             true => Ok(()),
@@ -471,26 +472,26 @@ impl Notifier {
     }
 
     /// The sessions `username` opted in to.
-    pub(crate) async fn followed(&self, username: &str) -> Result<Vec<PushSessionRecord>> {
+    pub async fn followed(&self, username: &str) -> Result<Vec<PushSessionRecord>> {
         let username = username.to_owned();
         self.blocking(move |s| s.list_push_sessions(&username)).await
     }
 
     /// Opts `username` in to `session`, owned by `owner` (access is checked by the caller).
-    pub(crate) async fn follow(&self, username: &str, session: &str, owner: &str) -> Result<()> {
+    pub async fn follow(&self, username: &str, session: &str, owner: &str) -> Result<()> {
         let (u, n, o) = (username.to_owned(), session.to_owned(), owner.to_owned());
         let now = llmux_core::time::now_ms();
         self.blocking(move |s| s.set_push_session(&u, &n, &o, now)).await
     }
 
     /// Opts `username` out of `session` (idempotent).
-    pub(crate) async fn unfollow(&self, username: &str, session: &str) -> Result<()> {
+    pub async fn unfollow(&self, username: &str, session: &str) -> Result<()> {
         let (u, n) = (username.to_owned(), session.to_owned());
         self.blocking(move |s| s.unset_push_session(&u, &n).map(drop)).await
     }
 
     /// Sends a test notification to every device of `username` and waits for the answers.
-    pub(crate) async fn send_test(&self, username: &str) -> Result<PushReport> {
+    pub async fn send_test(&self, username: &str) -> Result<PushReport> {
         let subs = self.subscriptions(username).await?;
         Ok(self.push_all(subs, &PushPayload::test(), "normal", None).await)
     }
