@@ -1,0 +1,114 @@
+// The terminal's soft keyboard for phones: pages of 8 keys (each at least 44×44 CSS px) that
+// snap as you swipe, with dots showing the page; Ctrl/Alt/Shift are sticky (tap: next key,
+// double-tap: lock); ⋯ opens a panel of F-keys and symbols.
+
+import { h } from "./ui.js";
+
+const CSI_LETTER = { up: "A", down: "B", right: "C", left: "D", home: "H", end: "F" };
+const TILDE = { pgup: 5, pgdn: 6, del: 3, ins: 2, f5: 15, f6: 17, f7: 18, f8: 19, f9: 20, f10: 21, f11: 23, f12: 24 };
+
+/** The bytes a special key sends, with xterm's modifier encoding (1 + shift + 2·alt + 4·ctrl). */
+export function keySeq(key, m = {}) {
+  const mod = 1 + (m.shift ? 1 : 0) + (m.alt ? 2 : 0) + (m.ctrl ? 4 : 0);
+  const alt = m.alt ? "\x1b" : "";
+  if (CSI_LETTER[key]) return mod > 1 ? `\x1b[1;${mod}${CSI_LETTER[key]}` : `\x1b[${CSI_LETTER[key]}`;
+  if (TILDE[key]) return `\x1b[${TILDE[key]}${mod > 1 ? `;${mod}` : ""}~`;
+  const f = ["f1", "f2", "f3", "f4"].indexOf(key);
+  if (f >= 0) return mod > 1 ? `\x1b[1;${mod}${"PQRS"[f]}` : `\x1bO${"PQRS"[f]}`;
+  if (key === "tab") return m.shift ? "\x1b[Z" : `${alt}\t`;
+  if (key === "esc") return `${alt}\x1b`;
+  if (key === "enter") return `${alt}\r`;
+  if (key === "bsp") return `${alt}\x7f`;
+  return "";
+}
+
+/** One typed character with sticky modifiers applied (Shift upper-cases, Ctrl maps to C0, Alt prefixes ESC). */
+export function applyMods(c, m = {}) {
+  if (m.shift) c = c.toUpperCase();
+  if (m.ctrl) {
+    const u = c.toUpperCase().charCodeAt(0);
+    if (c === " " || c === "2") c = "\x00";
+    else if (c === "?") c = "\x7f";
+    else if (c === "/") c = "\x1f";
+    else if (u >= 0x40 && u <= 0x5f) c = String.fromCharCode(u & 0x1f);
+  }
+  return (m.alt ? "\x1b" : "") + c;
+}
+
+/**
+ * Builds the key bar and the ⋯ panel. send(bytes) writes to the session; onReset and onPaste
+ * are the Reset and Paste keys. Returns { bar, more, mods(), consume() } for typed characters.
+ */
+export function keyBoard({ send, onReset, onPaste }) {
+  const mods = { ctrl: "off", alt: "off", shift: "off" };
+  const lastTap = {};
+  const modBtns = {};
+  const active = () => ({ ctrl: mods.ctrl !== "off", alt: mods.alt !== "off", shift: mods.shift !== "off" });
+  const key = (tid, label, act, aria) => h("button", { class: "key", tid, "aria-label": aria || label, onclick: act }, label);
+  const special = (k) => () => { send(keySeq(k, active())); consume(); };
+  const char = (c) => () => { send(applyMods(c, active())); consume(); };
+  const mod = (k, label, aria = label) => (modBtns[k] = h("button", { class: "key mod", tid: `key-${k}`, "aria-pressed": "false", "aria-label": aria, onclick: () => tapMod(k) }, label));
+
+  const more = h("div", { class: "kmore", id: "kmore", hidden: true, role: "group", "aria-label": "More keys" },
+    Array.from({ length: 12 }, (_, i) => key(`key-f${i + 1}`, `F${i + 1}`, special(`f${i + 1}`))),
+    key("key-ins", "Ins", special("ins"), "Insert"), key("key-enter", "⏎", special("enter"), "Enter"),
+    [..."()[]{}<>=+*&;:'\"$#@!?%^`"].map((c) => key(null, c, char(c), c)),
+    key("key-reset", "Reset", onReset, "Reset the terminal"));
+  const moreBtn = key("key-more", "⋯", () => {
+    more.hidden = !more.hidden;
+    moreBtn.setAttribute("aria-expanded", String(!more.hidden));
+  }, "More keys");
+  moreBtn.setAttribute("aria-expanded", "false");
+  moreBtn.setAttribute("aria-controls", "kmore");
+
+  const groups = [
+    [key("key-esc", "Esc", special("esc"), "Escape"), key("key-tab", "Tab", special("tab")), mod("ctrl", "Ctrl"),
+      key("key-ctrlc", "^C", () => send("\x03"), "Control-C (interrupt)"),
+      key("key-left", "←", special("left"), "Left"), key("key-down", "↓", special("down"), "Down"),
+      key("key-up", "↑", special("up"), "Up"), key("key-right", "→", special("right"), "Right")],
+    [mod("alt", "Alt"), mod("shift", "⇧", "Shift"),
+      key("key-tilde", "~", char("~")), key("key-slash", "/", char("/")), key("key-backslash", "\\", char("\\"), "Backslash"),
+      key("key-pipe", "|", char("|"), "Pipe"), key("key-dash", "-", char("-"), "Dash"), key("key-underscore", "_", char("_"), "Underscore")],
+    [key("key-home", "Home", special("home")), key("key-end", "End", special("end")),
+      key("key-pgup", "Pg↑", special("pgup"), "Page up"), key("key-pgdn", "Pg↓", special("pgdn"), "Page down"),
+      key("key-del", "Del", special("del"), "Delete"), key("key-bsp", "⌫", special("bsp"), "Backspace"),
+      key("key-paste", "Paste", onPaste), moreBtn],
+  ];
+  const pages = groups.map((g, i) => h("div", { class: "kpage", role: "group", "aria-label": `Keys, page ${i + 1} of ${groups.length}` }, g));
+  const scroller = h("div", { class: "kpages", tid: "key-pages" }, pages);
+  const dots = h("div", { class: "kdots", tid: "key-dots", "aria-hidden": "true" }, pages.map(() => h("i")));
+  // A page's dot is lit while the page is wholly in view (wide screens show several at once).
+  const paintDots = () => {
+    const l = scroller.scrollLeft;
+    const r = l + scroller.clientWidth;
+    pages.forEach((p, i) => dots.children[i].classList.toggle("on", p.offsetLeft >= l - 2 && p.offsetLeft + p.offsetWidth <= r + 2));
+    dots.hidden = pages.every((_, i) => dots.children[i].classList.contains("on"));
+  };
+  scroller.addEventListener("scroll", paintDots, { passive: true });
+  new ResizeObserver(paintDots).observe(scroller);
+  const bar = h("div", { class: "kbar", tid: "key-bar", role: "toolbar", "aria-label": "Terminal keys" }, scroller, dots);
+  // Keep the focus (and a phone's keyboard) in the terminal while tapping keys.
+  for (const el of [bar, more]) el.addEventListener("mousedown", (e) => { if (e.target.closest("button")) e.preventDefault(); });
+
+  function paintMods() {
+    for (const [k, b] of Object.entries(modBtns)) {
+      b.setAttribute("aria-pressed", String(mods[k] !== "off"));
+      b.dataset.mode = mods[k];
+      b.title = mods[k] === "lock" ? "locked (tap to release)" : mods[k] === "once" ? "next key (double-tap to lock)" : "";
+    }
+  }
+  function tapMod(k) {
+    const now = Date.now();
+    if (mods[k] === "off") mods[k] = "once";
+    else if (mods[k] === "once" && now - (lastTap[k] || 0) < 400) mods[k] = "lock";
+    else mods[k] = "off";
+    lastTap[k] = now;
+    paintMods();
+  }
+  function consume() {
+    for (const k of Object.keys(mods)) if (mods[k] === "once") mods[k] = "off";
+    paintMods();
+  }
+  paintMods();
+  return { bar, more, mods: active, consume };
+}
