@@ -194,15 +194,24 @@ for (const vp of ['phone', 'desktop']) {
     await until(async () => (await pageFetch(page, `/api/sessions/${name}/capture`)).data?.text?.includes('SIZE'), { what: 'the agent up' });
     assert.equal((await pageFetch(page, `/api/sessions/${name}/send`, { method: 'POST', body: { prompt: 'last words' } })).status, 200);
     await until(async () => (await pageFetch(page, `/api/sessions/${name}/capture`)).data?.text?.includes('PROMPT[1]: last words'), { what: 'the prompt answered' });
-    await pageFetch(page, `/api/sessions/${name}/send`, { method: 'POST', body: { prompt: '/exit 3' } });
-    await until(async () => (await pageFetch(page, `/api/sessions/${name}`)).data?.exitStatus === 3, { what: 'the session exited with status 3' });
-
+    assert.equal((await pageFetch(page, `/api/sessions/${name}/send`, { method: 'POST', body: { prompt: '/exit 3' } })).status, 200);
+    // tmux 3.3 now and then marks a pane dead without its status (lifecycle.rs says more):
+    // the page shows the status when the daemon knows it.
+    const rec = (await until(async () => {
+      const r = await pageFetch(page, `/api/sessions/${name}`);
+      return r.data?.status === 'exited' && r;
+    }, { what: 'the session exited' })).data;
     const before = sockets.length;
     await page.goto(`/s/${name}`);
     await page.getByTestId('session-ended').waitFor();
-    assert.match(await page.getByTestId('exit-status').textContent(), /status 3\b/);
     await waitForTerm(page, 'PROMPT[1]: last words');
-    assert.match(await page.getByTestId('term-label').textContent(), /exited \(3\)/);
+    if (rec.exitStatus === 3) {
+      assert.match(await page.getByTestId('exit-status').textContent(), /status 3\b/);
+      assert.match(await page.getByTestId('term-label').textContent(), /exited \(3\)/);
+    } else {
+      assert.equal(rec.exitStatus, null, 'an exit status, if any, is 3');
+      assert.match(await page.getByTestId('exit-status').textContent(), /not running/);
+    }
     assert.ok(!(await page.getByTestId('key-bar').isVisible()), 'no keys for a dead session');
     assert.ok(await page.evaluate(() => window.__llmuxTerm.options.disableStdin), 'read-only');
     await screenshot(page, 'term-exited', vp);
@@ -228,6 +237,12 @@ for (const vp of ['phone', 'desktop']) {
     assert.ok((await termText(page)).includes('PROMPT[1]: again'), 'the last screen stays');
     assert.ok(!(await page.getByTestId('key-bar').isVisible()));
     await screenshot(page, 'term-stopped', vp);
+    // Opened afresh, a stopped session shows the screen the daemon kept, with no WebSocket.
+    const n = sockets.length;
+    await page.reload();
+    await page.getByTestId('session-ended').waitFor();
+    await waitForTerm(page, 'PROMPT[1]: again');
+    assert.equal(sockets.length, n, 'no WebSocket for a stopped session');
     g.check();
   });
 }

@@ -339,7 +339,10 @@ export default async function mount(root, { name }, pg) {
     retryTimer = setTimeout(connect, wait);
   }
 
-  /** The session is not running: its screen read-only (fetched when the page has none), the exit status and Restart. */
+  /**
+   * The session is not running: its last screen read-only (from capture: a tmux client that
+   * detaches may have cleared what this page showed), the exit status and Restart.
+   */
   async function showEnded(s, fresh = false) {
     if (dead) return;
     ended = true;
@@ -347,16 +350,17 @@ export default async function mount(root, { name }, pg) {
     setState("ended", code != null ? `exited (${code})` : "exited");
     endText.textContent = code != null ? `The agent exited with status ${code}.` : "The agent is not running.";
     term.options.disableStdin = true;
-    term.write("\x1b[?25l");
     bar.hidden = more.hidden = stopBtn.hidden = true;
     endPanel.hidden = false;
-    if (!fresh) return;
     try {
       const c = await api(`/api/sessions/${enc(name)}/capture?lines=2000`);
+      if (dead || !ended) return;
+      term.reset();
       term.write(c.text.replace(/\r?\n/g, "\r\n"));
     } catch (e) {
-      if (e.status === 409) endText.append(" Its last screen was not kept.");
+      if (fresh && e.status === 409) endText.append(" Its last screen was not kept.");
     }
+    term.write("\x1b[?25l");
   }
   function gone() {
     ended = true;
