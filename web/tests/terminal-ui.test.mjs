@@ -209,7 +209,7 @@ for (const vp of ['phone', 'desktop']) {
       assert.match(await page.getByTestId('exit-status').textContent(), /status 3\b/);
       assert.match(await page.getByTestId('term-label').textContent(), /exited \(3\)/);
     } else {
-      assert.equal(rec.exitStatus, null, 'an exit status, if any, is 3');
+      assert.equal(rec.exitStatus ?? null, null, 'an exit status, if any, is 3');
       assert.match(await page.getByTestId('exit-status').textContent(), /not running/);
     }
     assert.ok(!(await page.getByTestId('key-bar').isVisible()), 'no keys for a dead session');

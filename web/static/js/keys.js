@@ -44,37 +44,32 @@ export function keyBoard({ send, onReset, onPaste }) {
   const lastTap = {};
   const modBtns = {};
   const active = () => ({ ctrl: mods.ctrl !== "off", alt: mods.alt !== "off", shift: mods.shift !== "off" });
-  const key = (tid, label, act, aria) => h("button", { class: "key", tid, "aria-label": aria || label, onclick: act }, label);
-  const special = (k) => () => { send(keySeq(k, active())); consume(); };
-  const char = (c) => () => { send(applyMods(c, active())); consume(); };
-  const mod = (k, label, aria = label) => (modBtns[k] = h("button", { class: "key mod", tid: `key-${k}`, "aria-pressed": "false", "aria-label": aria, onclick: () => tapMod(k) }, label));
-
-  const more = h("div", { class: "kmore", id: "kmore", hidden: true, role: "group", "aria-label": "More keys" },
-    Array.from({ length: 12 }, (_, i) => key(`key-f${i + 1}`, `F${i + 1}`, special(`f${i + 1}`))),
-    key("key-ins", "Ins", special("ins"), "Insert"), key("key-enter", "⏎", special("enter"), "Enter"),
-    [..."()[]{}<>=+*&;:'\"$#@!?%^`"].map((c) => key(null, c, char(c), c)),
-    key("key-reset", "Reset", onReset, "Reset the terminal"));
-  const moreBtn = key("key-more", "⋯", () => {
-    more.hidden = !more.hidden;
-    moreBtn.setAttribute("aria-expanded", String(!more.hidden));
-  }, "More keys");
+  const more = h("div", { class: "kmore", id: "kmore", hidden: true, role: "group", "aria-label": "More keys" });
+  const acts = {
+    ctrlc: () => send("\x03"),
+    paste: onPaste,
+    reset: onReset,
+    more: (e) => { more.hidden = !more.hidden; e.currentTarget.setAttribute("aria-expanded", String(!more.hidden)); },
+  };
+  // A modifier, an action above, a special key (keySeq) or a character.
+  const mk = (id, label, aria = label) => {
+    if (id in mods) return (modBtns[id] = h("button", { class: "key mod", tid: `key-${id}`, "aria-pressed": "false", "aria-label": aria, onclick: () => tapMod(id) }, label));
+    const act = acts[id] || (() => { send(keySeq(id) ? keySeq(id, active()) : applyMods(label, active())); consume(); });
+    return h("button", { class: "key", tid: id ? `key-${id}` : null, "aria-label": aria, onclick: act }, label);
+  };
+  /** Keys from "id,label,aria-label;…" (the aria-label defaults to the label). */
+  const keys = (spec) => spec.split(";").map((k) => mk(...k.split(",")));
+  more.append(...keys(`${Array.from({ length: 12 }, (_, i) => `f${i + 1},F${i + 1}`).join(";")};ins,Ins,Insert;enter,⏎,Enter`),
+    ...[..."()[]{}<>=+*&;:'\"$#@!?%^`"].map((c) => mk("", c)), mk("reset", "Reset", "Reset the terminal"));
+  const groups = [
+    "esc,Esc,Escape;tab,Tab;ctrl,Ctrl;ctrlc,^C,Control-C (interrupt);left,←,Left;down,↓,Down;up,↑,Up;right,→,Right",
+    "alt,Alt;shift,⇧,Shift;tilde,~;slash,/;backslash,\\,Backslash;pipe,|,Pipe;dash,-,Dash;underscore,_,Underscore",
+    "home,Home;end,End;pgup,Pg↑,Page up;pgdn,Pg↓,Page down;del,Del,Delete;bsp,⌫,Backspace;paste,Paste;more,⋯,More keys",
+  ];
+  const pages = groups.map((g, i) => h("div", { class: "kpage", role: "group", "aria-label": `Keys, page ${i + 1} of 3` }, keys(g)));
+  const moreBtn = pages[2].lastChild;
   moreBtn.setAttribute("aria-expanded", "false");
   moreBtn.setAttribute("aria-controls", "kmore");
-
-  const groups = [
-    [key("key-esc", "Esc", special("esc"), "Escape"), key("key-tab", "Tab", special("tab")), mod("ctrl", "Ctrl"),
-      key("key-ctrlc", "^C", () => send("\x03"), "Control-C (interrupt)"),
-      key("key-left", "←", special("left"), "Left"), key("key-down", "↓", special("down"), "Down"),
-      key("key-up", "↑", special("up"), "Up"), key("key-right", "→", special("right"), "Right")],
-    [mod("alt", "Alt"), mod("shift", "⇧", "Shift"),
-      key("key-tilde", "~", char("~")), key("key-slash", "/", char("/")), key("key-backslash", "\\", char("\\"), "Backslash"),
-      key("key-pipe", "|", char("|"), "Pipe"), key("key-dash", "-", char("-"), "Dash"), key("key-underscore", "_", char("_"), "Underscore")],
-    [key("key-home", "Home", special("home")), key("key-end", "End", special("end")),
-      key("key-pgup", "Pg↑", special("pgup"), "Page up"), key("key-pgdn", "Pg↓", special("pgdn"), "Page down"),
-      key("key-del", "Del", special("del"), "Delete"), key("key-bsp", "⌫", special("bsp"), "Backspace"),
-      key("key-paste", "Paste", onPaste), moreBtn],
-  ];
-  const pages = groups.map((g, i) => h("div", { class: "kpage", role: "group", "aria-label": `Keys, page ${i + 1} of ${groups.length}` }, g));
   const scroller = h("div", { class: "kpages", tid: "key-pages" }, pages);
   const dots = h("div", { class: "kdots", tid: "key-dots", "aria-hidden": "true" }, pages.map(() => h("i")));
   // A page's dot is lit while the page is wholly in view (wide screens show several at once).
@@ -82,7 +77,7 @@ export function keyBoard({ send, onReset, onPaste }) {
     const l = scroller.scrollLeft;
     const r = l + scroller.clientWidth;
     pages.forEach((p, i) => dots.children[i].classList.toggle("on", p.offsetLeft >= l - 2 && p.offsetLeft + p.offsetWidth <= r + 2));
-    dots.hidden = pages.every((_, i) => dots.children[i].classList.contains("on"));
+    dots.hidden = !dots.querySelector("i:not(.on)");
   };
   scroller.addEventListener("scroll", paintDots, { passive: true });
   new ResizeObserver(paintDots).observe(scroller);

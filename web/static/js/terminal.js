@@ -31,20 +31,20 @@ export default async function mount(root, { name }, pg) {
   let restarting = false;
 
   // ---- header: the name (from setTitle), one dot with a short label, the rest behind ⋯ ----
-  const dot = h("span", { class: "dot", tid: "status-dot", "data-state": "connecting", role: "img", "aria-label": "connecting" });
+  const dot = h("span", { class: "dot", tid: "status-dot", role: "img" });
   const label = h("span", { class: "tsl", tid: "term-label" });
   const statusText = h("span", { class: "stxt", tid: "conn-state" }, "connecting…");
-  const hostText = h("span", { class: "thost" });
+  const hostText = h("span");
   const badge = stateBadge("term-state");
   badge.hidden = true;
-  const size = h("span", { class: "fsz", tid: "font-size" });
+  const size = h("span", { class: "mono", tid: "font-size" });
   const mb = (tid, text, act, aria) => h("button", { class: "btn sm", tid, onclick: act, "aria-label": aria }, text);
   const restartBtn = mb("term-restart", "Restart", () => restart(restartBtn, true));
   const stopBtn = mb("term-stop", "Stop", stop);
   const bellBtn = bell(name);
   bellBtn.append(h("span", { class: "tm-only" }, "Notify me"));
-  const menu = h("div", { class: "tmenu", id: "tmenu", tid: "term-menu-panel", role: "group", "aria-label": "Session" },
-    h("p", { class: "tm-only tmrow" }, statusText, hostText), badge,
+  const menu = h("div", { class: "tmenu card", id: "tmenu", tid: "term-menu-panel", role: "group", "aria-label": "Session" },
+    h("span", { class: "tm-only muted small" }, statusText, hostText), badge,
     h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bellBtn,
     h("span", { class: "tfont", role: "group", "aria-label": "Text size" },
       mb("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"), size,
@@ -56,7 +56,8 @@ export default async function mount(root, { name }, pg) {
   function openMenu(open) {
     menu.classList.toggle("open", open);
     menuBtn.setAttribute("aria-expanded", String(open));
-    hostText.textContent = document.getElementById("host").textContent ? ` · on ${document.getElementById("host").textContent}` : "";
+    const host = document.getElementById("host").textContent;
+    hostText.textContent = host && ` · on ${host}`;
   }
   const outside = (e) => { if (!e.target.closest?.(".tmenu,.tmbtn,dialog")) openMenu(false); };
   const esc = (e) => { if (e.key === "Escape" && menu.classList.contains("open")) { openMenu(false); menuBtn.focus(); } };
@@ -79,7 +80,6 @@ export default async function mount(root, { name }, pg) {
     const st = live ? stateOf(cur) : "";
     dot.dataset.agent = st;
     label.textContent = live ? (st === "waiting" && cur.waitingFor ? `waiting: ${cur.waitingFor}` : st) : statusText.textContent;
-    head.title = label.textContent;
   }
   function setState(state, text) {
     dot.dataset.state = state;
@@ -315,7 +315,7 @@ export default async function mount(root, { name }, pg) {
       if (e.code === 4040 && restarting) return; // restart() connects again
       if (e.code === 4040) {
         setState("closed", "ended");
-        return api(`/api/sessions/${enc(name)}`).then((s) => showEnded(s), (err) => (err.status === 404 ? gone() : showEnded(null)));
+        return api(`/api/sessions/${enc(name)}`).then((s) => showEnded(s), (err) => (err.status === 404 ? showGone(root, name) : showEnded(null)));
       }
       if (e.code === 4001) return toLogin();
       setState("closed", "disconnected");
@@ -330,7 +330,7 @@ export default async function mount(root, { name }, pg) {
       if (s.status !== "running") return showEnded(s);
     } catch (e) {
       if (e.redirecting) return;
-      if (e.status === 404) return gone();
+      if (e.status === 404) return showGone(root, name);
     }
     if (dead || ended) return;
     const wait = backoff;
@@ -362,14 +362,10 @@ export default async function mount(root, { name }, pg) {
     }
     term.write("\x1b[?25l");
   }
-  function gone() {
-    ended = true;
-    showGone(root, name);
-  }
   /** Starts the session again from its record (confirming first while it runs) and reconnects. */
   async function restart(btn, confirm) {
     openMenu(false);
-    if (confirm && !ended && !(await confirmDialog(`Restart ${name}? The agent is stopped and started again from its recorded settings.`, "Restart"))) return;
+    if (confirm && !ended && !(await confirmDialog(`Restart ${name}? Its agent is ended and started again.`, "Restart"))) return;
     restarting = true;
     const r = await busy(btn, () => post(`/api/sessions/${enc(name)}/respawn`));
     restarting = false;
@@ -390,7 +386,7 @@ export default async function mount(root, { name }, pg) {
   }
   async function stop() {
     openMenu(false);
-    if (await confirmDialog(`Stop ${name}? The agent is ended; the session stays in the list and Restart starts it again.`, "Stop")) {
+    if (await confirmDialog(`Stop ${name}? Restart starts it again.`, "Stop")) {
       await busy(stopBtn, () => post(`/api/sessions/${enc(name)}/stop`));
     }
   }
@@ -433,7 +429,7 @@ function showGone(root, name) {
   root.replaceChildren(h("div", { class: "page narrow" },
     h("div", { class: "card", tid: "no-session", role: "alert" },
       h("h2", {}, "No such session"),
-      h("p", {}, `There is no session named ${name}. It may have been removed, or the link may be mistyped.`),
+      h("p", {}, `There is no session named ${name} (removed, or a mistyped link).`),
       h("a", { class: "btn primary", href: "/", tid: "back-to-list" }, "Back to sessions"))));
 }
 
