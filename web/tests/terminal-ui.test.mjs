@@ -93,6 +93,10 @@ for (const vp of Object.keys(SIZES)) {
       const menuBtn = await page.getByTestId('term-menu').boundingBox();
       assert.ok(menuBtn.width >= 44 && menuBtn.height >= 44, `⋯ is a 44 px target: ${JSON.stringify(menuBtn)}`);
       await page.getByTestId('term-menu').click();
+      for (const tid of rest) {
+        const b = await page.getByTestId(tid).boundingBox();
+        assert.ok(b.height >= 44 && b.width >= 44 && b.x >= 0 && b.x + b.width <= width, `${tid} in the menu is a 44 px target on screen: ${JSON.stringify(b)}`);
+      }
       await screenshot(page, 'term-menu', vp);
     } else {
       assert.ok(!(await page.getByTestId('term-menu').isVisible()), 'no ⋯ on a wide screen: everything fits');
