@@ -15,6 +15,7 @@ mod login_burst;
 mod measure;
 mod report;
 mod stats;
+mod stop;
 mod transcripts;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [-
        llmux-bench transcripts --help (live transcript viewers: daemon CPU)
        llmux-bench half-open --help  (half-sent requests: TCP cap, header timeout, the socket)
        llmux-bench login-burst --help  (a burst of bad sign-ins: RSS, another user's sign-in)
+       llmux-bench stop --help       (ending sessions: stop and kill latency, 100 kills in a row)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -149,6 +151,9 @@ async fn run() -> Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("half-open") {
         return half_open::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("stop") {
+        return stop::run(&root, std::env::args().skip(2)).await;
     }
     if std::env::args().nth(1).as_deref() == Some("login-burst") {
         return login_burst::run(&root, std::env::args().skip(2)).await;
@@ -311,7 +316,7 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     })
 }
 
-fn step(what: &str) {
+pub(crate) fn step(what: &str) {
     eprintln!("llmux-bench: {what}");
 }
 

@@ -11,6 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startDaemon, launchBrowser, openPage, screenshot, pageFetch, until, ADMIN, VIEWPORTS, XSS } from './harness.mjs';
 
+/** An assistant reply in markdown: a heading, a list with inline code, a code block, a table. */
+const MARKDOWN = [
+  '## Files', '', 'There is one file and a note:', '', '- ok.txt', '- `notes.md`', '',
+  '```sh', 'ls -la --color=never /a/very/long/path/that/does/not/fit/on/a/phone/screen/at/all/and/keeps/going/on', '```', '',
+  '| name | size |', '|------|-----:|', '| ok.txt | 12 |',
+].join('\n');
+
 let browser;
 let d;
 before(async () => {
@@ -79,8 +86,9 @@ for (const vp of Object.keys(VIEWPORTS)) {
     assert.match(await page.locator(rowBadge).locator('time').textContent(), /just now|ago/);
     await screenshot(page, 'agent-list-idle', vp);
 
-    // The row links to the chat page; fakeq has no transcript: a notice links to the terminal.
-    await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-chat').click();
+    // The row's ⋯ menu links to the chat page; fakeq has no transcript: a notice links to the terminal.
+    await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-menu').click();
+    await page.getByTestId('session-menu-dialog').getByTestId('session-chat').click();
     await page.waitForURL(`**/c/${name}`);
     const empty = page.getByTestId('chat-empty');
     await empty.waitFor();
@@ -137,7 +145,9 @@ for (const vp of Object.keys(VIEWPORTS)) {
     // A failed answer is reported in words and the buttons come back (the daemon's reply is
     // faked once, held a moment so that the disabled buttons can be seen).
     guard.allow(/status of 409/);
+    let sentBody = null;
     await page.route('**/answer', async (route) => {
+      sentBody = route.request().postDataJSON();
       await new Promise((r) => setTimeout(r, 300));
       await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'the question is gone', code: 'conflict' }) });
     }, { times: 1 });
@@ -145,6 +155,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await until(async () => (await options.evaluateAll((bs) => bs.every((b) => b.disabled))), { what: 'buttons disabled in flight' });
     await card.getByTestId('answer-error').waitFor();
     assert.match(await card.getByTestId('answer-error').textContent(), /Could not answer “Yes, allow once”: the question is gone/);
+    assert.deepEqual(sentBody, { option: 1 }, 'the first option is number 1, as on the screen');
     assert.equal(await options.first().isEnabled(), true, 'the buttons are enabled again');
     assert.equal(fs.existsSync(path.join(cwd, 'ok.txt')), false);
 
@@ -230,7 +241,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
       line(1, 'user', 'user', [{ text: 'list the files' }]),
       line(2, 'assistant', 'model', [{ text: 'thinking…', thought: true }, { text: `**Sure.** ${XSS}` }, { functionCall: { id: 'call-1', name: 'run_shell_command', args: { command: 'ls -la', description: 'list' } } }]),
       line(3, 'tool_result', 'user', [{ functionResponse: { id: 'call-1', name: 'run_shell_command', response: { output: `ok.txt\n${XSS}` } } }]),
-      line(4, 'assistant', 'model', [{ text: 'There is one file:\n- ok.txt' }]),
+      line(4, 'assistant', 'model', [{ text: MARKDOWN }]),
     ].join('\n') + '\n');
 
     const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
@@ -242,13 +253,34 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await until(async () => (await turns.count()) === 4, { what: '4 turns' });
     assert.deepEqual(await turns.evaluateAll((els) => els.map((e) => e.dataset.role)), ['user', 'assistant', 'tool', 'assistant']);
     assert.equal(await turns.nth(0).textContent(), 'list the files');
-    assert.equal(await turns.nth(1).textContent(), `**Sure.** ${XSS}`, 'markdown and markup as text; no thoughts');
+    // Markdown rendered on the server; the agent's markup shown as text; no thoughts.
+    assert.equal((await turns.nth(1).textContent()).trim(), `Sure. ${XSS}`);
+    assert.equal(await turns.nth(1).locator('.md strong').textContent(), 'Sure.');
     const tool = page.getByTestId('tool-call');
     assert.equal(await tool.evaluate((e) => e.open), false, 'tool calls start collapsed');
     assert.equal(await tool.locator('summary').textContent(), 'run_shell_command ls -la');
     await tool.locator('summary').click();
     assert.match(await tool.locator('pre.out').textContent(), /ok\.txt\n<\/script><img/);
-    assert.equal(await turns.nth(3).locator('.txt').evaluate((e) => getComputedStyle(e).whiteSpace), 'pre-wrap');
+    assert.equal(await turns.nth(0).locator('.txt').evaluate((e) => getComputedStyle(e).whiteSpace), 'pre-wrap', 'the person\'s text as typed');
+    // A heading, a list, a code block and inline code in a monospaced font, a table.
+    const md = turns.nth(3).locator('.md');
+    assert.equal(await md.locator('h2').textContent(), 'Files');
+    assert.deepEqual(await md.locator('li').allTextContents(), ['ok.txt', 'notes.md']);
+    assert.deepEqual(await md.locator('th').allTextContents(), ['name', 'size']);
+    assert.deepEqual(await md.locator('td').allTextContents(), ['ok.txt', '12']);
+    const font = (loc) => loc.evaluate((e) => getComputedStyle(e).fontFamily);
+    const mono = /monospace/;
+    assert.match(await font(md.locator('pre code')), mono, 'code blocks are monospaced');
+    assert.match(await font(md.locator('li code')), mono, 'inline code is monospaced');
+    assert.doesNotMatch(await font(md.locator('p').first()), mono, 'prose is not');
+    // A long code line scrolls inside its block; the page itself does not scroll sideways.
+    const pre = await md.locator('pre').evaluate((e) => ({ sw: e.scrollWidth, cw: e.clientWidth, ox: getComputedStyle(e).overflowX, ws: getComputedStyle(e).whiteSpace }));
+    assert.equal(pre.ox, 'auto');
+    assert.equal(pre.ws, 'pre');
+    assert.ok(pre.sw > pre.cw, `the long line overflows its block: ${JSON.stringify(pre)}`);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'no sideways page scroll');
+    await md.scrollIntoViewIfNeeded();
+    await screenshot(page, 'agent-markdown', vp);
     assert.equal(await page.locator('main img').count(), 0, 'no <img> from the payload');
     assert.equal(await page.getByTestId('chat-empty').isHidden(), true);
 
@@ -258,6 +290,43 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await conv.first().waitFor();
     assert.match(await conv.first().textContent(), /list the files.*current/);
     await screenshot(page, 'agent-transcript', vp);
+    guard.check();
+  });
+}
+
+for (const vp of Object.keys(VIEWPORTS)) {
+  test(`an exited session's composer is disabled, with Restart (${vp})`, async (t) => {
+    const name = `dead-${vp}`;
+    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+    t.after(() => context.close());
+    await page.goto('/');
+    await create(page, { agent: 'fake', name });
+    await page.goto(`/c/${name}`);
+    const input = page.getByTestId('chat-input');
+    const restart = page.getByTestId('chat-restart');
+    await until(async () => !(await input.isDisabled()), { what: 'the composer enabled while running' });
+    assert.equal(await restart.isVisible(), false);
+    // The agent exits (the fake's `/exit 3`): no prompt can be typed, Restart is offered.
+    const r = await pageFetch(page, `/api/sessions/${name}/send`, { method: 'POST', body: { prompt: '/exit 3' } });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    await expectState(page, '[data-testid=chat-state]', 'exited');
+    await until(() => input.isDisabled(), { what: 'the composer disabled' });
+    assert.equal(await page.getByTestId('chat-send').isVisible(), false, 'no Send');
+    await restart.waitFor();
+    // The exit status shows when the live list has it (an update of the session after the exit
+    // itself does not always come: the list may only ever say "exited").
+    assert.match(await input.getAttribute('placeholder'), /^Agent exited( \(status 3\))?$/);
+    const box = await restart.boundingBox();
+    assert.ok(box.height >= 40, `Restart is a real tap target: ${box.height}px`);
+    await screenshot(page, 'agent-chat-exited', vp);
+    // Restart runs the agent again; the composer comes back.
+    await restart.click();
+    await until(async () => !(await input.isDisabled()), { what: 'the composer enabled after Restart' });
+    assert.equal(await restart.isVisible(), false);
+    await page.getByTestId('chat-send').waitFor();
+    const s = await pageFetch(page, `/api/sessions/${name}`);
+    assert.equal(s.data.status, 'running', JSON.stringify(s.data));
+    assert.equal(await page.locator('.toast.error').count(), 0, 'no error toast');
     guard.check();
   });
 }

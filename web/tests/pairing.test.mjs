@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot } from './harness.mjs';
+import { startDaemon, launchBrowser, openPage, screenshot, until } from './harness.mjs';
 
 const ALICE = { username: 'alice', passphrase: 'alice passphrase' };
 const BOB = { username: 'bob', passphrase: 'bob passphrase' };
@@ -72,3 +72,82 @@ test('a pairing link asks before it replaces a sign-in', async (t) => {
     guard.check();
   });
 });
+
+// Issue 13, web UI item 6: "Pair a device" is its own action (a one-time code, no API token),
+// on the tokens page, the about page and at the end of setup. Each gives a QR code, a link and
+// a countdown; the link signs a fresh browser in once.
+
+/** Clicks "Pair a device" on `page` and checks the link signs a fresh browser in as `who`, once. */
+async function pairFrom(page, d, vp, where, who) {
+  const made = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/pairing');
+  await page.getByTestId('pair-device').click();
+  assert.equal((await made).status(), 201);
+  const qr = page.getByTestId('pair-qr');
+  await qr.waitFor();
+  assert.match(await qr.getAttribute('src'), /^data:image\/svg\+xml;base64,/);
+  await page.waitForFunction(() => { const i = document.querySelector('[data-testid=pair-qr]'); return i.complete && i.naturalWidth > 0; });
+  const link = (await page.getByTestId('pair-link').textContent()).trim();
+  assert.ok(link.startsWith(`${d.url}/pair#code=`), `an absolute pairing link on this origin: ${link}`);
+  // The countdown: under 5 minutes, and it counts down.
+  const expiry = page.getByTestId('pair-expiry');
+  const first = await expiry.textContent();
+  assert.match(first, /^Works once; expires in [45]:\d\d\.$/);
+  await until(async () => (await expiry.textContent()) !== first, { what: 'the countdown ticks', timeout: 3000 });
+  await screenshot(page, `pair-device-${where}`, vp);
+  // A fresh browser opening the link lands signed in as the one who paired.
+  const fresh = await openPage(browser, 'phone', d);
+  try {
+    await fresh.page.goto(link);
+    await fresh.page.waitForURL((u) => u.pathname === '/');
+    assert.equal(await whoami(fresh.context, d), who, `${where}: the link signs the device in`);
+    await fresh.page.waitForFunction((u) => document.getElementById('who')?.textContent.includes(u), who);
+    fresh.guard.check();
+  } finally {
+    await fresh.context.close();
+  }
+  // Once only.
+  const again = await openPage(browser, 'phone', d);
+  try {
+    again.guard.allow(/status of 40\d/);
+    await again.page.goto(link);
+    await again.page.locator('#error').waitFor();
+    assert.notEqual(await whoami(again.context, d), who, `${where}: the code works once`);
+  } finally {
+    await again.context.close();
+  }
+}
+
+for (const vp of ['phone', 'desktop']) {
+  test(`Pair a device at the end of setup, on Tokens and on About (${vp})`, async (t) => {
+    const d = await startDaemon();
+    t.after(() => d.stop());
+    const { context, page, guard } = await openPage(browser, vp, d);
+    t.after(() => context.close());
+
+    // The end of setup: the new admin is signed in and offered the pairing step.
+    await page.goto(d.setupUrl);
+    await page.fill('#username', 'root');
+    await page.fill('#passphrase', 'a long enough passphrase');
+    await page.locator('#setup button[type=submit]').click();
+    await page.getByTestId('setup-done').waitFor();
+    assert.equal(await page.locator('#setup').isVisible(), false, 'the form is done');
+    assert.equal(await page.locator('.steps li[aria-current=step]').textContent(), 'Pair your phone');
+    await pairFrom(page, d, vp, 'setup', 'root');
+    await page.getByTestId('setup-continue').click();
+    await page.waitForURL((u) => u.pathname === '/');
+    await page.waitForFunction(() => document.getElementById('who')?.textContent.includes('root'));
+
+    // The tokens page: its own section, no token minted.
+    await page.goto('/tokens');
+    await page.getByTestId('pair-section').waitFor();
+    await pairFrom(page, d, vp, 'tokens', 'root');
+    assert.equal(await page.getByTestId('token-value').count(), 0, 'no token was shown');
+    assert.equal(await page.getByTestId('token-row').count(), 0, 'no token was minted');
+
+    // The about page.
+    await page.goto('/about');
+    await page.getByTestId('pair-section').waitFor();
+    await pairFrom(page, d, vp, 'about', 'root');
+    guard.check();
+  });
+}

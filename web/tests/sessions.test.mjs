@@ -1,6 +1,7 @@
 // Flow 6: the sessions list updates live (server-sent events, no reload) when a session is
-// stopped (from the CLI, or with the bulk Stop button) — its status reads `exited` — and when
-// one is killed with confirmation — its row disappears — here and in a second browser.
+// stopped (from the CLI, or with the bulk Stop button of selection mode) — its status reads
+// `exited` — and when one is killed with confirmation (from the row's ⋯ menu) — its row
+// disappears — here and in a second browser.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,12 +18,24 @@ after(async () => {
 });
 
 const row = (page, name) => page.locator(`[data-testid=session-row][data-name="${name}"]`);
-const status = (page, name) => row(page, name).getByTestId('session-status');
+const status = (page, name) => row(page, name).getAttribute('data-status');
 
-/** Waits until the row's status reads `want` (auto-retrying, no reload). */
+/**
+ * Waits until the row's status is `want` (auto-retrying, no reload); an exited one's state
+ * reads `exited`.
+ */
 async function expectStatus(page, name, want) {
-  await page.waitForFunction(([n, w]) => document.querySelector(`[data-testid=session-row][data-name="${n}"] [data-testid=session-status]`)?.textContent === w, [name, want], { polling: 'raf' })
-    .catch(async (e) => { throw new Error(`${name} never read ${want} (now ${await status(page, name).textContent().catch(() => 'no row')}): ${e.message}`); });
+  await page.waitForFunction(([n, w]) => {
+    const r = document.querySelector(`[data-testid=session-row][data-name="${n}"]`);
+    return r?.dataset.status === w && (w !== 'exited' || /^exited\b/.test(r.querySelector('[data-testid=session-state] .sbl').textContent));
+  }, [name, want], { polling: 'raf' })
+    .catch(async (e) => { throw new Error(`${name} never read ${want} (now ${await status(page, name).catch(() => 'no row')}): ${e.message}`); });
+}
+
+/** Picks an action of the row's ⋯ menu. */
+async function menuAction(page, name, tid) {
+  await row(page, name).getByTestId('session-menu').click();
+  await page.getByTestId('session-menu-dialog').getByTestId(tid).click();
 }
 
 /** Marks the document, so a later check proves the page was never reloaded. */
@@ -54,14 +67,16 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await d.cliOk(['session', 'stop', a]);
     await Promise.all([expectStatus(p1, a, 'exited'), expectStatus(p2, a, 'exited')]);
 
-    // Stopped with the bulk Stop button in one page: `exited` in both.
+    // Stopped with the bulk Stop button (in selection mode) in one page: `exited` in both.
+    await p1.getByTestId('select-mode').click();
     await row(p1, b).getByTestId('session-select').check();
     await p1.getByTestId('bulk-stop').click();
     await Promise.all([expectStatus(p1, b, 'exited'), expectStatus(p2, b, 'exited')]);
+    await p1.getByTestId('select-mode').click();
     await expectStatus(p1, c, 'running');
 
-    // Kill asks first; Cancel keeps the session.
-    await row(p1, c).getByTestId('session-kill').click();
+    // Kill (in the row's ⋯ menu) asks first; Cancel keeps the session.
+    await menuAction(p1, c, 'session-kill');
     const dialog = p1.getByTestId('confirm-dialog');
     await dialog.waitFor();
     assert.match(await p1.getByTestId('confirm-text').textContent(), new RegExp(`\\b${c}\\b`), 'the confirmation names the session');
@@ -72,7 +87,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await expectStatus(p1, c, 'running');
 
     // OK kills it: the row disappears in both pages, without a reload.
-    await row(p1, c).getByTestId('session-kill').click();
+    await menuAction(p1, c, 'session-kill');
     await dialog.waitFor();
     await p1.getByTestId('confirm-ok').click();
     await Promise.all([row(p1, c).waitFor({ state: 'detached' }), row(p2, c).waitFor({ state: 'detached' })]);
@@ -80,7 +95,7 @@ for (const vp of Object.keys(VIEWPORTS)) {
     assert.equal(gone.code, 4, `the killed session's record is gone: ${gone.stdout}${gone.stderr}`);
 
     // Killed from the other browser (an exited one: "Remove"): gone from the first page.
-    await row(p2, a).getByTestId('session-kill').click();
+    await menuAction(p2, a, 'session-kill');
     await p2.getByTestId('confirm-dialog').waitFor();
     assert.match(await p2.getByTestId('confirm-text').textContent(), new RegExp(`\\b${a}\\b`));
     await p2.getByTestId('confirm-ok').click();

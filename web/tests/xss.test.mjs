@@ -1,10 +1,13 @@
 // The payload `</script><img src=x onerror=alert(1)>` as a display name, a token name, agent
 // output and a filter never runs (no window dialog, no error, no request for its image, no <img>
-// made from it); as a session name it is refused with a field error.
+// made from it); as a session name it is refused with a field error. An agent's reply in its
+// transcript, rendered from markdown on the server, keeps none of the agent's own markup.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, openTerminal, waitForTerm, startFakeSessions, menu, ADMIN, XSS, VIEWPORTS } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon, launchBrowser, openPage, screenshot, openTerminal, waitForTerm, startFakeSessions, menu, pageFetch, until, ADMIN, XSS, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
@@ -112,6 +115,80 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await page.goto('/admin/audit');
     await page.getByTestId('audit-row').first().waitFor();
     await inert(page, 'audit page');
+    guard.check();
+  });
+}
+
+/** An agent's reply: script, handlers, javascript: and relative links, raw HTML blocks, an image. */
+const ATTACK = [
+  '# Report', '', XSS, '', '<script>alert("script")</script>', '',
+  '<img src=x onerror=alert("img")>', '',
+  '[click me](javascript:alert("link")) [home](/api/tokens) [docs](https://example.com/ok)', '',
+  '<div onmouseover="alert(\'div\')" style="position:fixed;inset:0">raw <b>block</b></div>', '',
+  'inline <a href="javascript:alert(\'raw\')">raw link</a> <iframe src="javascript:alert(\'frame\')"></iframe>', '',
+  '![pixel](x) ![remote](https://example.com/pixel.png)', '',
+  '<svg><script>alert("svg")</script></svg>', '',
+  '<details open ontoggle=alert("toggle")>x</details>', '',
+].join('\n');
+
+for (const vp of Object.keys(VIEWPORTS)) {
+  test(`an agent's markup in its transcript never runs or survives (${vp})`, async (t) => {
+    const name = `md-${vp}`;
+    const home = path.join(d.dir, `mdhome-${vp}`);
+    const cwd = path.join(d.work, name);
+    fs.mkdirSync(cwd, { recursive: true });
+    const id = vp === 'phone' ? '22222222-2222-4333-8444-555555555555' : '22222222-2222-4333-8444-666666666666';
+    const chats = path.join(home, '.qwen/projects', cwd.replace(/[^A-Za-z0-9]/g, '-'), 'chats');
+    fs.mkdirSync(chats, { recursive: true });
+    const ts = new Date().toISOString();
+    const line = (n, type, role, text, parent) => JSON.stringify({ uuid: `u${n}`, parentUuid: parent, sessionId: id, timestamp: ts, type, cwd, version: '0.15.10', message: { role, parts: [{ text }] } });
+    fs.writeFileSync(path.join(chats, `${id}.jsonl`), `${line(1, 'user', 'user', 'report', null)}\n${line(2, 'assistant', 'model', ATTACK, 'u1')}\n`);
+
+    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+    t.after(() => context.close());
+    // Anything fetched from the reply is a leak (images, frames): record every request.
+    const fetched = [];
+    page.on('request', (r) => { if (!r.url().startsWith(d.url) || new URL(r.url()).pathname === '/x') fetched.push(r.url()); });
+    await page.goto('/');
+    const r = await pageFetch(page, '/api/sessions', { method: 'POST', body: { agent: 'qwen', name, cwd, env: { HOME: home }, resumeFrom: id } });
+    assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.data));
+    await page.goto(`/c/${name}`);
+    const md = page.locator('[data-testid=chat-turn][data-role=assistant] .md');
+    await md.waitFor();
+    // Rendered (a heading) and the payloads shown as the text they are.
+    assert.equal(await md.locator('h1').textContent(), 'Report');
+    const text = await md.textContent();
+    for (const shown of [XSS, '<script>alert("script")</script>', '<img src=x onerror=alert("img")>', '<iframe src=']) {
+      assert.ok(text.includes(shown), `shown as text: ${shown}`);
+    }
+    // Nothing of the agent's markup is an element: only the renderer's own tags, no handler,
+    // no style, no link but https, and every link opens a new tab without a referrer.
+    const report = await md.evaluate((root) => {
+      const els = [...root.querySelectorAll('*')];
+      return {
+        tags: [...new Set(els.map((e) => e.localName))].sort(),
+        attrs: [...new Set(els.flatMap((e) => [...e.attributes].map((a) => `${e.localName}[${a.name}]`)))].sort(),
+        links: [...root.querySelectorAll('a')].map((a) => ({ href: a.getAttribute('href'), target: a.target, rel: a.rel, text: a.textContent })),
+      };
+    });
+    assert.deepEqual(report.tags, ['a', 'h1', 'p'], JSON.stringify(report));
+    assert.deepEqual(report.attrs, ['a[href]', 'a[rel]', 'a[target]'], JSON.stringify(report));
+    assert.deepEqual(report.links.map((l) => [l.text, l.href]), [
+      ['click me', null], ['home', null], ['docs', 'https://example.com/ok'], ['pixel', null], ['remote', 'https://example.com/pixel.png'],
+    ]);
+    for (const l of report.links) {
+      assert.equal(l.target, '_blank');
+      assert.equal(l.rel, 'noopener noreferrer nofollow');
+    }
+    await inert(page, 'chat page');
+    assert.equal(await page.locator('main iframe, main svg script, main details[ontoggle]').count(), 0);
+    // Clicking the neutered link and hovering the raw block do nothing.
+    await md.getByText('click me').click();
+    await md.getByText('raw <b>block</b>', { exact: false }).hover();
+    await until(async () => (await page.evaluate(() => document.readyState)) === 'complete', { what: 'page settled' });
+    assert.equal(new URL(page.url()).pathname, `/c/${name}`, 'still on the chat page');
+    assert.deepEqual(fetched, [], 'nothing fetched from the reply');
+    await screenshot(page, 'xss-markdown', vp);
     guard.check();
   });
 }

@@ -76,7 +76,7 @@ impl Client {
         self.post(&session_path(name, "/send"), &req).await
     }
 
-    /// `POST /api/sessions/{name}/answer`.
+    /// `POST /api/sessions/{name}/answer`: option `option` as the screen numbers them (from 1).
     pub async fn answer(&self, name: &str, option: usize) -> Result<()> {
         self.post::<OkResponse>(&session_path(name, "/answer"), &AnswerRequest { option })
             .await

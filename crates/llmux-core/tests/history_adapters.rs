@@ -31,7 +31,7 @@ fn texts(turns: &[Turn], role: TurnRole) -> Vec<String> {
         .filter(|t| t.role == role)
         .flat_map(|t| &t.parts)
         .filter_map(|p| match p {
-            TurnPart::Text { text } => Some(text.clone()),
+            TurnPart::Text { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()

@@ -1,7 +1,8 @@
-// About: version, host, where this daemon can be reached, session count.
+// About: version, host, where this daemon can be reached, session count, Pair a device.
 
 import { h, safeLink, copyBtn, section, plural } from "./ui.js";
-import { api, me } from "./api.js";
+import { api, post, me } from "./api.js";
+import { pairDevice } from "./pair.js";
 
 export default async function mount(root, _params, pg) {
   let a;
@@ -23,7 +24,9 @@ export default async function mount(root, _params, pg) {
     section("Reachable at", h("ul", { class: "rows" }, eps.map((e) => h("li", { class: "row-item", tid: "about-endpoint" },
       h("div", { class: "grow" }, h("span", { class: "muted" }, e.label), " ", safeLink(e.url)), copyBtn(e.url)))),
       h("p", { class: "hint" }, "From another machine: ", h("code", {}, `llmux auth login --server ${eps[0].url} --username ${me.username}`),
-        ". To sign a phone in, create a token on the Tokens page and scan its QR code.")),
+        ".")),
+    h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
+      h("p", { class: "muted" }, "Sign your phone in as you: scan a one-time code with it."), ...pairDevice(post, h, copyBtn)),
     section("This app", h("p", {}, "Install it from the browser menu (Add to Home screen) for a full-screen terminal. ",
       "Source and docs: the llmux README."))));
 }

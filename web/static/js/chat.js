@@ -1,6 +1,7 @@
 // /c/<name>: the live conversation as chat bubbles, a composer, the agent's questions as
-// cards with one button per answer, and past conversations to resume. Agent text is always
-// inserted as text (markdown shows as written).
+// cards with one button per answer, and past conversations to resume. Agent text is inserted
+// as text, except an assistant's markdown, which the server renders and sanitizes (`html`,
+// a strict allow-list; web/README.md): the one markup this app takes from the server.
 
 import { h, enc, toast, busy, confirmDialog, ago, when } from "./ui.js";
 import { api, post, onSessions } from "./api.js";
@@ -21,6 +22,14 @@ function brief(input) {
 
 const pre = (text, cls) => h("pre", { class: cls }, text);
 
+/** A text part: the server's sanitized HTML of an assistant's markdown, else the text as is. */
+function textPart(p) {
+  if (typeof p.html !== "string") return h("div", { class: "txt" }, p.text);
+  const d = h("div", { class: "md" });
+  d.innerHTML = p.html; // sanitized on the server (ammonia allow-list), never the agent's own markup
+  return d;
+}
+
 export default async function mount(root, { name }, pg) {
   pg.setTitle(name);
   const url = `/api/sessions/${enc(name)}`;
@@ -33,7 +42,8 @@ export default async function mount(root, { name }, pg) {
   const input = h("textarea", { tid: "chat-input", rows: 1, "aria-label": `Prompt for ${name}`, placeholder: "Message", title: "Enter sends; Shift+Enter: new line", enterkeyhint: "send" });
   const send = h("button", { type: "submit", class: "btn primary", tid: "chat-send" }, "Send");
   const stop = h("button", { class: "btn danger", tid: "chat-stop", hidden: true, onclick: () => busy(stop, () => post(`${url}/interrupt`), "Sent Escape") }, "Stop");
-  const composer = h("form", { class: "composer", tid: "chat-composer" }, input, stop, send);
+  const restart = h("button", { type: "button", class: "btn primary", tid: "chat-restart", hidden: true, onclick: () => busy(restart, () => post(`${url}/respawn`), "Restarted") }, "Restart");
+  const composer = h("form", { class: "composer", tid: "chat-composer" }, input, stop, send, restart);
   const hist = h("ul", { class: "rows" });
   const history = h("details", { class: "card hist", tid: "history", hidden: true, ontoggle: () => history.open && loadHistory() },
     h("summary", {}, "History"), hist);
@@ -58,7 +68,7 @@ export default async function mount(root, { name }, pg) {
     for (const t of transcript?.turns || []) {
       const li = h("li", { class: `turn ${t.role}`, tid: "chat-turn", "data-role": t.role });
       t.parts.forEach((p, i) => {
-        if (p.kind === "text") li.append(h("div", { class: "txt" }, p.text));
+        if (p.kind === "text") li.append(textPart(p));
         else if (p.kind === "tool_use") {
           const d = h("details", { class: "tool", "data-key": p.id || `${t.id}:${i}`, tid: "tool-call" },
             h("summary", {}, h("b", {}, p.name), " ", brief(p.input)), pre(JSON.stringify(p.input, null, 2)));
@@ -127,6 +137,11 @@ export default async function mount(root, { name }, pg) {
     paintState(badge, s);
     const st = stateOf(s);
     stop.hidden = st !== "working";
+    // An exited agent takes no prompt: the composer says so and offers Restart.
+    const dead = s.status === "exited";
+    input.disabled = send.hidden = dead;
+    restart.hidden = !dead;
+    input.placeholder = dead ? `Agent exited${s.exitStatus != null ? ` (status ${s.exitStatus})` : ""}` : "Message";
     const key = st === "waiting" ? JSON.stringify([s.waitingFor, s.prompt]) : "";
     if (key !== shownPrompt) {
       shownPrompt = key;
@@ -142,13 +157,14 @@ export default async function mount(root, { name }, pg) {
     const p = s.prompt;
     const err = h("p", { class: "error", tid: "answer-error", hidden: true });
     const btns = (p?.options || []).map((o, i) => h("button", {
-      class: `btn${o.selected ? " primary" : ""}`, tid: "answer-option", onclick: () => answer(i, o.label),
+      class: `btn${o.selected ? " primary" : ""}`, tid: "answer-option", onclick: () => answer(i + 1, o.label),
     }, o.label));
-    async function answer(i, label) {
+    // Options are numbered from 1, as on the agent's screen and in `llmux session show`.
+    async function answer(n, label) {
       for (const b of btns) b.disabled = true;
       err.hidden = true;
       try {
-        await post(`${url}/answer`, { option: i });
+        await post(`${url}/answer`, { option: n });
         toast(`Answered: ${label}`);
         // The card goes when the agent moves on; if it does not, allow another try.
         setTimeout(() => { for (const b of btns) b.disabled = false; }, 8000);

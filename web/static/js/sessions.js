@@ -1,4 +1,4 @@
-// The sessions page: live list, filter, per-row and bulk actions.
+// The sessions page: live list, filter, a ⋯ menu of actions per row, bulk actions in selection mode.
 
 import { h, enc, plural, toast, busy, confirmDialog, ask, ago, lazyWhen } from "./ui.js";
 import { post, onSessions, onLive, changed } from "./api.js";
@@ -46,92 +46,149 @@ function renderLater(later) {
   idle(rest);
 }
 
+/** A folder cut in the middle: its head (which CSS ellipsises) and its last component, whole. */
+function paintCwd(el, path) {
+  const i = path.lastIndexOf("/", path.length - 2);
+  el.firstChild.textContent = i > 0 ? path.slice(0, i + 1) : "";
+  el.lastChild.textContent = i > 0 ? path.slice(i + 1) : path;
+}
+
+/** The state badge, with the exit status of an exited session ("exited (exit 3)"). */
+function paint(p, s) {
+  paintState(p.state, s);
+  if (s.status === "exited" && s.exitStatus != null) p.state.title = p.state.firstChild.textContent = `exited (exit ${s.exitStatus})`;
+}
+
 export default function mount(root, _params, pg) {
   const selected = new Set();
-  const rows = new Map(); // name -> {li, s, parts}
+  const rows = new Map(); // name -> {li, s, p}
   let list = null;
+  let selecting = false;
+  const wide = matchMedia("(min-width: 760px)");
 
   const filter = h("input", {
     type: "search", tid: "filter", placeholder: "Filter by name, agent, folder or state", "aria-label": "Filter sessions",
     autocomplete: "off", spellcheck: "false", oninput: applyFilter,
   });
-  const all = h("input", { type: "checkbox", "aria-label": "Select all shown sessions", onchange: selectAll });
-  const count = h("span", { class: "muted" });
-  const bulk = (tid, label, fn, cls = "") => h("button", { class: `btn sm ${cls}`, tid, disabled: true, onclick: (e) => fn(e.currentTarget) }, label);
+  const selBtn = h("button", { class: "btn", tid: "select-mode", "aria-pressed": "false", hidden: true, onclick: () => setSelecting(!selecting) }, "Select");
+  const all = h("input", { type: "checkbox", tid: "select-all", "aria-label": "Select all shown sessions", onchange: selectAll });
+  const count = h("span", { tid: "selected-count" });
+  const bulk = (tid, label, fn, cls = "") => h("button", { class: `btn ${cls}`, tid, disabled: true, onclick: (e) => fn(e.currentTarget) }, label);
   const bRestart = bulk("bulk-restart", "Restart", (b) => runBulk(b, "respawn", [...selected], "Restarted"));
   const bStop = bulk("bulk-stop", "Stop", (b) => runBulk(b, "stop", running(), "Stopped"));
   const bSend = bulk("bulk-send", "Send prompt", sendPrompt);
   const bKill = bulk("bulk-kill", "Kill", bulkKill, "danger");
   const ul = h("ul", { class: "srows", "aria-label": "Sessions" });
+  // Column headers (wide screens only; on a phone a row is two lines that need none).
+  const table = h("div", { class: "stable", hidden: true },
+    h("div", { class: "shead", "aria-hidden": "true" }, h("span"), ...["Name", "State", "Agent", "Folder", "Started"].map((t) => h("span", {}, t))),
+    ul);
   const loading = h("p", { class: "muted" }, "Loading sessions…");
   const empty = h("div", { class: "empty", tid: "empty-state", hidden: true },
     "No sessions yet. Start one with ", h("a", { href: "/new" }, "New session"),
     ", or from a shell: ", h("code", {}, "llmux session start claude"));
   const nomatch = h("p", { class: "empty", hidden: true });
   const banner = h("p", { class: "banner", role: "status", hidden: true }, "Live updates interrupted; reconnecting…");
-  let bulkBar;
+  const bulkBar = h("div", { class: "bar bulk", tid: "bulk-bar", role: "group", "aria-label": "Selected sessions", hidden: true },
+    h("label", { class: "check" }, all, count), bRestart, bStop, bSend, bKill);
+
+  // One ⋯ menu for every row: a dialog (a sheet at the bottom of a phone, beside the button on
+  // a wide screen) with the session's actions.
+  const mTitle = h("h2", { id: "smenu-t" });
+  const mInfo = h("p", { class: "muted small" });
+  const mOpen = h("a", { class: "btn", tid: "session-open" }, "Open terminal");
+  const mChat = h("a", { class: "btn", tid: "session-chat" }, "Chat");
+  const mEdit = h("a", { class: "btn", tid: "session-edit" }, "Edit");
+  const mRestart = h("button", { class: "btn", tid: "session-restart" });
+  const mStop = h("button", { class: "btn", tid: "session-stop" }, "Stop");
+  const mBell = bellButton();
+  mBell.className = "btn bell";
+  mBell.append("Notify me");
+  const mKill = h("button", { class: "btn danger", tid: "session-kill" });
+  const menu = h("dialog", { class: "smenu", tid: "session-menu-dialog", "aria-labelledby": "smenu-t" },
+    h("div", {}, mTitle, mInfo, h("div", { class: "mitems" }, mOpen, mChat, mEdit, mRestart, mStop, mBell, mKill)));
+  let menuRow = null;
 
   root.append(h("div", { class: "page" },
     h("div", { class: "bar" }, h("h1", {}, "Sessions"),
       h("a", { class: "btn primary", href: "/new", tid: "new-session" }, "New session")),
     banner,
-    h("div", { class: "bar" }, filter),
-    bulkBar = h("div", { class: "bar bulk", role: "group", "aria-label": "Selected sessions", hidden: true },
-      h("label", { class: "check" }, all, count), bRestart, bStop, bSend, bKill),
-    loading, empty, nomatch, ul));
+    h("div", { class: "bar sfind" }, filter, selBtn),
+    bulkBar, loading, empty, nomatch, table, menu));
+  pg.cleanup(() => menu.open && menu.close());
 
   const running = () => [...selected].filter((n) => rows.get(n)?.s.status === "running");
 
-  // One row is built once and cloned per session (far cheaper than building its 20 elements
-  // one by one); one listener on the list serves every row's checkbox and buttons.
+  // One row is built once and cloned per session (far cheaper than building it element by
+  // element); one listener on the list serves every row.
   let proto = null;
-  const withAct = (el, act) => { el.dataset.act = act; return el; };
   function makeRow() {
     proto ??= h("li", { class: "srow", tid: "session-row" },
-      h("input", { type: "checkbox", tid: "session-select" }),
-      h("span", { class: "nm" }, h("a", { class: "name", tid: "session-name" })),
-      h("span", { class: "stw" }, h("span", { class: "st", tid: "session-status" }), h("span", { class: "exit muted" })),
+      h("label", { class: "pick" }, h("input", { type: "checkbox", tid: "session-select" })),
+      h("a", { class: "name", tid: "session-name" }),
       stateBadge(),
       h("span", { class: "agent", tid: "session-agent" }),
-      h("span", { class: "cwd", tid: "session-cwd" }),
+      h("span", { class: "cwd", tid: "session-cwd" }, h("span"), h("span")),
       h("time", { class: "age", tid: "session-age" }),
-      h("span", { class: "acts" },
-        h("a", { class: "btn sm primary", tid: "session-open" }, "Open"),
-        h("a", { class: "btn sm", tid: "session-chat" }, "Chat"),
-        h("button", { class: "btn sm", tid: "session-restart", "data-act": "restart" }),
-        h("a", { class: "btn sm", tid: "session-edit" }, "Edit"),
-        h("button", { class: "btn sm danger", tid: "session-kill", "data-act": "kill" }, "Kill"),
-        withAct(bellButton(), "bell")));
+      h("button", { class: "btn more", tid: "session-menu", "aria-haspopup": "dialog" }, "⋯"));
     const li = proto.cloneNode(true);
-    const [select, nm, stw, state, agent, cwd, age, acts] = li.children;
-    const [open, chat, restart, edit, kill, bell] = acts.children;
-    return {
-      li,
-      p: { select, link: nm.firstChild, status: stw.firstChild, exit: stw.lastChild, state, agent, cwd, age, open, chat, restart, edit, kill, bell },
-    };
+    const [pick, link, state, agent, cwd, age, more] = li.children;
+    return { li, p: { select: pick.firstChild, link, state, agent, cwd, age, more } };
   }
 
   ul.addEventListener("change", (e) => {
     const row = rows.get(e.target.closest("li")?.dataset.name);
-    if (!row || e.target !== row.p.select) return;
-    if (e.target.checked) selected.add(row.s.name); else selected.delete(row.s.name);
-    updateBulk();
+    if (row && e.target === row.p.select) pick(row, e.target.checked);
   });
+  // The whole row opens the session (in selection mode it selects it instead); ⋯ opens the menu.
   ul.addEventListener("click", (e) => {
-    const btn = e.target.closest("button[data-act]");
-    const row = btn && rows.get(btn.closest("li")?.dataset.name);
-    if (!row) return;
-    const { name, status } = row.s;
-    if (btn.dataset.act === "restart") restart(name, btn);
-    else if (btn.dataset.act === "kill") killSession(name, status, btn);
-    else if (btn.dataset.act === "bell") toggleBell(btn, name);
+    const row = rows.get(e.target.closest("li")?.dataset.name);
+    if (!row || e.target.closest(".pick")) return;
+    if (e.target.closest(".more")) return openMenu(row);
+    if (selecting) {
+      e.preventDefault();
+      return pick(row, !selected.has(row.s.name));
+    }
+    if (e.target.closest("a") || getSelection()?.type === "Range") return;
+    row.p.link.click();
   });
-  // Which sessions ring my bell: known once, then painted on every row (and on new ones in fill).
-  let follows = null;
-  followedSet().then((set) => {
-    follows = set;
-    for (const { p, s } of rows.values()) paintBell(p.bell, set.has(s.name));
+
+  function openMenu(row) {
+    const { s, p } = row;
+    const run = s.status === "running";
+    menuRow = row;
+    mTitle.textContent = s.name;
+    mInfo.textContent = `${s.agent} · ${s.cwd}`;
+    mOpen.href = `/s/${enc(s.name)}`;
+    mChat.href = `/c/${enc(s.name)}`;
+    mEdit.href = `/edit/${enc(s.name)}`;
+    mRestart.textContent = run ? "Restart" : "Start";
+    mStop.hidden = !run;
+    mKill.textContent = run ? "Kill" : "Remove";
+    mBell.setAttribute("aria-label", `Notify me about ${s.name}`);
+    followedSet().then((set) => { if (menuRow === row) paintBell(mBell, set.has(s.name)); });
+    menu.removeAttribute("style");
+    menu.showModal();
+    if (!wide.matches) return;
+    // Beside the button: below it, or above where the screen ends.
+    const b = p.more.getBoundingClientRect();
+    const m = menu.getBoundingClientRect();
+    const top = b.bottom + 4 + m.height > innerHeight ? Math.max(8, b.top - 4 - m.height) : b.bottom + 4;
+    Object.assign(menu.style, { margin: "0", inset: `${top}px auto auto ${Math.max(8, b.right - m.width)}px` });
+  }
+  menu.addEventListener("click", (e) => {
+    if (e.target === menu) return menu.close(); // the backdrop
+    if (e.target.closest("a")) return menu.close(); // the router follows the link
+    const b = e.target.closest("button");
+    if (!b || !menuRow) return;
+    const { s: { name, status }, p: { more } } = menuRow;
+    if (b === mBell) return toggleBell(mBell, name);
+    menu.close();
+    if (b === mRestart) restart(name, more);
+    else if (b === mStop) stopOne(name, more);
+    else if (b === mKill) killSession(name, status, more);
   });
+  menu.addEventListener("close", () => { menuRow = null; });
 
   // What a row shows of a session: a list event that changes none of these leaves the row alone
   // (a write, even of the same text, would cost the browser a style and layout pass).
@@ -145,25 +202,18 @@ export default function mount(root, _params, pg) {
     if (prev && SHOWN.every((k) => prev[k] === s[k])) return;
     li.dataset.name = s.name;
     li.dataset.status = s.status;
-    p.link.textContent = s.name;
-    p.link.href = p.open.href = `/s/${enc(s.name)}`;
-    p.chat.href = `/c/${enc(s.name)}`;
     li.dataset.state = stateOf(s);
-    paintState(p.state, s);
-    p.edit.href = `/edit/${enc(s.name)}`;
-    p.status.textContent = s.status;
-    p.exit.textContent = s.status === "exited" && s.exitStatus != null ? `(exit ${s.exitStatus})` : "";
+    p.link.textContent = p.link.title = s.name;
+    p.link.href = `/s/${enc(s.name)}`;
+    paint(p, s);
     p.agent.textContent = s.agent;
-    p.cwd.textContent = s.cwdDisplay || s.cwd;
+    paintCwd(p.cwd, s.cwdDisplay || s.cwd);
     p.cwd.title = s.cwd;
     p.age.dateTime = s.startedAt;
     lazyWhen(p.age, s.startedAt, "started ");
     p.age.textContent = ago(s.startedAt);
-    p.restart.textContent = s.status === "running" ? "Restart" : "Start";
-    for (const [el, verb] of [[p.open, "Open"], [p.chat, "Chat with"], [p.restart, p.restart.textContent], [p.edit, "Edit"], [p.kill, "Kill"], [p.bell, "Notify me about"], [p.select, "Select"]]) {
-      el.setAttribute("aria-label", `${verb} ${s.name}`);
-    }
-    if (follows) paintBell(p.bell, follows.has(s.name));
+    p.select.setAttribute("aria-label", `Select ${s.name}`);
+    p.more.setAttribute("aria-label", `Actions for ${s.name}`);
   }
 
   function render(next) {
@@ -182,8 +232,8 @@ export default function mount(root, _params, pg) {
       // ("later") and are rendered as they come within half a screen of the viewport, or
       // else a few at a time when the browser is idle.
       // Rows that can be on screen: below ~200 px of headings, one line each from 760 px wide
-      // (48 px and an 8 px gap), else a card of ~150 px (app.css); one more for good measure.
-      const pitch = matchMedia("(min-width: 760px)").matches ? 56 : 150;
+      // (45 px), else two lines (55 px; sessions.css); one more for good measure.
+      const pitch = wide.matches ? 45 : 55;
       const screenful = Math.ceil((innerHeight - 200) / pitch) + 1;
       const later = [];
       const frag = document.createDocumentFragment();
@@ -208,19 +258,40 @@ export default function mount(root, _params, pg) {
       });
     }
     empty.hidden = next.length > 0;
-    bulkBar.hidden = !next.length;
+    table.hidden = selBtn.hidden = !next.length;
+    if (!next.length && selecting) setSelecting(false);
     applyFilter();
     // The list is in and every control answers (the browser test reads this mark).
     if (!performance.getEntriesByName("llmux:sessions-ready").length) performance.mark("llmux:sessions-ready");
   }
 
+  // Selection: only in selection mode, and only of the rows shown (the filter drops the rest).
+  function setSelecting(on) {
+    selecting = on;
+    table.classList.toggle("selecting", on);
+    bulkBar.hidden = !on;
+    selBtn.textContent = on ? "Done" : "Select";
+    selBtn.setAttribute("aria-pressed", String(on));
+    if (!on) for (const name of selected) pick(rows.get(name), false, true);
+    updateBulk();
+  }
+
+  function pick(row, on, quiet) {
+    if (!row) return;
+    if (on) selected.add(row.s.name); else selected.delete(row.s.name);
+    row.p.select.checked = on;
+    if (!quiet) updateBulk();
+  }
+
   function applyFilter() {
     const q = filter.value.trim().toLowerCase();
     let shown = 0;
-    for (const { li, s } of rows.values()) {
+    for (const row of rows.values()) {
+      const { li, s } = row;
       const ok = !q || [s.name, s.agent, s.cwd, s.cwdDisplay, stateOf(s)].some((v) => v?.toLowerCase().includes(q));
       li.hidden = !ok;
       if (ok) shown++;
+      else if (selected.has(s.name)) pick(row, false, true);
     }
     nomatch.hidden = !(list?.length && !shown);
     nomatch.textContent = `No session matches “${filter.value.trim()}”.`;
@@ -229,27 +300,29 @@ export default function mount(root, _params, pg) {
 
   function updateBulk() {
     const n = selected.size;
-    count.textContent = n ? `${n} selected` : "Select all";
+    count.textContent = `${n} selected`;
     bRestart.disabled = bKill.disabled = !n;
     bStop.disabled = bSend.disabled = !running().length;
-    const shown = [...rows.values()].filter((r) => !r.li.hidden);
-    const sel = shown.filter((r) => selected.has(r.s.name)).length;
-    all.checked = !!shown.length && sel === shown.length;
-    all.indeterminate = sel > 0 && sel < shown.length;
+    let shown = 0;
+    for (const r of rows.values()) if (!r.li.hidden) shown++;
+    all.checked = !!shown && n === shown;
+    all.indeterminate = n > 0 && n < shown;
   }
 
   function selectAll() {
-    for (const { li, s, p } of rows.values()) {
-      if (li.hidden) continue;
-      if (all.checked) selected.add(s.name); else selected.delete(s.name);
-      p.select.checked = all.checked;
-    }
+    for (const row of rows.values()) if (!row.li.hidden) pick(row, all.checked, true);
     updateBulk();
   }
 
   async function restart(name, btn) {
     const verb = rows.get(name)?.s.status === "running" ? "Restarted" : "Started";
     await busy(btn, () => post(`/api/sessions/${enc(name)}/respawn`), `${verb} ${name}`);
+    changed();
+  }
+
+  async function stopOne(name, btn) {
+    if (!(await confirmDialog(`Stop ${name}? Its agent ends; the session stays, to start again.`, "Stop"))) return;
+    await busy(btn, () => post(`/api/sessions/${enc(name)}/stop`), `Stopped ${name}`);
     changed();
   }
 
@@ -297,6 +370,6 @@ export default function mount(root, _params, pg) {
     else bannerTimer = setTimeout(() => { banner.hidden = false; }, 4000);
   }));
   pg.cleanup(() => clearTimeout(bannerTimer));
-  const tick = setInterval(() => { for (const { p, s } of rows.values()) { p.age.textContent = ago(s.startedAt); paintState(p.state, s); } }, 30000);
+  const tick = setInterval(() => { for (const { p, s } of rows.values()) { p.age.textContent = ago(s.startedAt); paint(p, s); } }, 30000);
   pg.cleanup(() => clearInterval(tick));
 }

@@ -1,15 +1,9 @@
-// API tokens: mint (value shown once, with a pairing QR code), rename, revoke.
+// Pair a device (a one-time code, no token), and API tokens: mint (value shown once),
+// rename, revoke.
 
 import { h, enc, busy, toast, confirmDialog, ask, when, copyBtn, field, plural } from "./ui.js";
 import { api, post, patch, del, me } from "./api.js";
-
-/** An <img> of an SVG string, as a data: URL (never parsed into this document). */
-export function svgImg(svg, attrs) {
-  const bytes = new TextEncoder().encode(svg);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return h("img", { src: `data:image/svg+xml;base64,${btoa(bin)}`, ...attrs });
-}
+import { pairDevice } from "./pair.js";
 
 export default async function mount(root, _params, pg) {
   const nameIn = h("input", { tid: "token-name", autocomplete: "off", placeholder: "e.g. laptop-cli" });
@@ -33,6 +27,9 @@ export default async function mount(root, _params, pg) {
   root.append(h("div", { class: "page" }, h("h1", {}, "Tokens"),
     h("p", { class: "muted" }, "Tokens let the llmux CLI and scripts on other machines use this daemon: ",
       h("code", {}, "llmux --server URL --token TOKEN session list"), "."),
+    h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
+      h("p", { class: "muted" }, "Sign your phone or tablet in as you with a one-time code: no passphrase to type, no token to keep."),
+      ...pairDevice(post, h, copyBtn)),
     shown, form,
     h("section", { class: "card" },
       h("div", { class: "bar" }, h("h2", {}, "Your tokens"),
@@ -50,24 +47,16 @@ export default async function mount(root, _params, pg) {
     }
     const r = await busy(create, () => post("/api/tokens", body));
     if (!r) return;
-    let pairing = null;
-    try { pairing = await post("/api/pairing"); } catch { /* the token still works */ }
-    showOnce(r, pairing);
+    showOnce(r);
     nameIn.value = expiry.value = "";
     load();
   });
 
-  function showOnce(r, pairing) {
-    const url = pairing && (pairing.url || new URL(pairing.path, location.origin).href);
+  function showOnce(r) {
     shown.replaceChildren(
       h("h2", {}, `Token “${r.token.name}” created`),
       h("p", { class: "warn" }, "Copy it now: the token is shown only once."),
       h("div", { class: "secret" }, h("code", { tid: "token-value" }, r.value), copyBtn(r.value)),
-      pairing ? h("div", { class: "pair" },
-        pairing.qrSvg ? svgImg(pairing.qrSvg, { tid: "token-qr", alt: "QR code of the pairing link", width: 200, height: 200 }) : null,
-        h("div", {},
-          h("p", {}, `To sign a phone in as you without typing a passphrase, ${pairing.qrSvg ? "scan this code with it, or " : ""}open this link on it. It works once, for 5 minutes.`),
-          h("p", { class: "secret" }, h("code", {}, url), copyBtn(url, "Copy link")))) : null,
       h("button", { class: "btn", onclick: () => { shown.hidden = true; shown.replaceChildren(); } }, "Done"));
     shown.hidden = false;
     shown.scrollIntoView({ block: "nearest" });

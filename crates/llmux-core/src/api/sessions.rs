@@ -249,7 +249,9 @@ pub struct SendResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnswerRequest {
-    /// Index into the session's `prompt.options`.
+    /// The option's number as the screen and `llmux session show` number them: 1 is the
+    /// first of `prompt.options` (not an index from 0).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub option: usize,
 }
 

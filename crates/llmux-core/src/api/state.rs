@@ -136,6 +136,11 @@ pub enum TurnPart {
     Text {
         /// The text.
         text: String,
+        /// Assistant turns: the markdown rendered to sanitized HTML (a strict allow-list:
+        /// no raw HTML of the agent's, no images, only http(s)/mailto links, which open a
+        /// new tab with `rel="noopener noreferrer nofollow"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
     },
     /// A tool call.
     ToolUse {

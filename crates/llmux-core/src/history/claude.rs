@@ -218,7 +218,7 @@ pub(super) fn convert(v: &Value, turns: &mut Vec<Turn>) {
             let mut calls = Vec::new();
             match content {
                 Value::String(s) if !s.trim().is_empty() => {
-                    text.push(TurnPart::Text { text: s.clone() })
+                    text.push(TurnPart::Text { text: s.clone(), html: None })
                 }
                 Value::Array(blocks) => {
                     for b in blocks {
@@ -226,7 +226,7 @@ pub(super) fn convert(v: &Value, turns: &mut Vec<Turn>) {
                             Some("text") => {
                                 if let Some(t) = str_of(b, "text").filter(|t| !t.trim().is_empty())
                                 {
-                                    text.push(TurnPart::Text { text: t.to_string() });
+                                    text.push(TurnPart::Text { text: t.to_string(), html: None });
                                 }
                             }
                             Some("tool_use") | Some("server_tool_use") => {

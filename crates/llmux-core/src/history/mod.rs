@@ -22,6 +22,7 @@ mod codex;
 mod copilot;
 mod gemini;
 mod live;
+pub mod markdown;
 mod opencode;
 mod qwen;
 mod tail;
@@ -419,7 +420,7 @@ pub(crate) fn flatten_text(v: &Value) -> String {
 
 /// A turn with one text part.
 pub(crate) fn text_turn(id: String, role: TurnRole, ts: Option<String>, text: String) -> Turn {
-    Turn { id, role, ts, parts: vec![TurnPart::Text { text }] }
+    Turn { id, role, ts, parts: vec![TurnPart::Text { text, html: None }] }
 }
 
 /// Tool arguments given as a JSON string are parsed when they are JSON.

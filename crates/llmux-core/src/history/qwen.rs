@@ -138,7 +138,7 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
                 } else if p.get("thought").and_then(Value::as_bool).unwrap_or(false) {
                     continue;
                 } else if let Some(t) = str_of(p, "text").filter(|t| !t.trim().is_empty()) {
-                    text.push(TurnPart::Text { text: t.to_string() });
+                    text.push(TurnPart::Text { text: t.to_string(), html: None });
                 }
             }
             if !text.is_empty() {

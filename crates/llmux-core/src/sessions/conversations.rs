@@ -163,7 +163,7 @@ impl SessionService {
                 Some(t) => TranscriptResponse {
                     supported: true,
                     conversation_id: Some(t.conversation_id),
-                    turns: t.turns,
+                    turns: t.turns.iter().map(history::markdown::rendered).collect(),
                 },
                 None => {
                     TranscriptResponse { supported: true, conversation_id: None, turns: vec![] }
@@ -264,8 +264,14 @@ impl SessionService {
         Ok(Some(id.to_owned()))
     }
 
-    /// Chooses option `index` of the question the agent shows now.
-    pub async fn answer(&self, name: &str, index: usize) -> Result<()> {
+    /// Chooses option `number` (from 1, as the screen numbers them) of the question the agent
+    /// shows now.
+    pub async fn answer(&self, name: &str, number: usize) -> Result<()> {
+        if number == 0 {
+            return Err(Error::invalid(
+                "options are numbered from 1, as the screen shows them (option 1 is the first)",
+            ));
+        }
         self.record(name)?;
         self.ensure_running(name)?;
         let queue = self.input_lock(name);
@@ -278,10 +284,13 @@ impl SessionService {
                 track.state
             )));
         }
-        let option =
-            track.prompt.as_ref().and_then(|p| p.options.get(index)).ok_or_else(|| {
-                Error::invalid(format!("no option {index} on the question shown"))
-            })?;
+        let options = track.prompt.as_ref().map_or(&[][..], |p| &p.options[..]);
+        let option = options.get(number - 1).ok_or_else(|| {
+            Error::invalid(format!(
+                "no option {number} on the question shown (it has {}, numbered from 1)",
+                options.len()
+            ))
+        })?;
         // One key per call, paced: a burst of `Down Down Enter` lands as one (Claude Code
         // then took the Enter on the first option, seen with the real CLI).
         for (i, key) in option.keys.iter().enumerate() {

@@ -445,11 +445,16 @@ fn activity_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneI
 }
 
 /// Whether any session appeared, disappeared, or changed pid or liveness.
+/// Whether a session appeared, went, started, exited or got its exit status. tmux may show a
+/// pane dead (its terminal closed) before it has reaped the process, with no status yet; the
+/// status arriving one refresh later is a change too, or lists would go on without it.
 fn status_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneInfo>) -> bool {
     old.len() != new.len()
-        || new
-            .iter()
-            .any(|(name, p)| old.get(name).is_none_or(|o| o.dead != p.dead || o.pid != p.pid))
+        || new.iter().any(|(name, p)| {
+            old.get(name).is_none_or(|o| {
+                o.dead != p.dead || o.pid != p.pid || o.dead_status != p.dead_status
+            })
+        })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -460,4 +465,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no session named {name:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pane(dead: bool, dead_status: Option<i32>) -> HashMap<String, PaneInfo> {
+        let info = PaneInfo { session: "a".into(), pid: 7, dead, dead_status, activity: 0 };
+        HashMap::from([("a".to_owned(), info)])
+    }
+
+    #[test]
+    fn an_exit_status_arriving_after_the_pane_died_is_a_change() {
+        assert!(status_differs(&pane(false, None), &pane(true, None)));
+        assert!(status_differs(&pane(true, None), &pane(true, Some(3))));
+        assert!(!status_differs(&pane(true, Some(3)), &pane(true, Some(3))));
+    }
 }

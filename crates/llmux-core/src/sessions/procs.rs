@@ -5,7 +5,10 @@
 //! helpers in a new session of their own. So before the tmux session goes, llmux signals
 //! the pane's whole process group, plus any process still carrying this session's marks in
 //! its environment (`LLMUX_SESSION=<name>` and `TMUX=<our socket>,…`, which tmux sets in every
-//! pane), first with SIGTERM, then, after a grace period, SIGKILL.
+//! pane), with SIGHUP and SIGTERM together (an interactive shell ignores SIGTERM but exits on a
+//! hang-up; an agent that ignores hang-ups exits on SIGTERM), then, after a grace period,
+//! SIGKILL. Whether they are gone is checked at once and then at growing intervals, so a
+//! session whose processes exit on the signal ends in about a millisecond, not a fixed sleep.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,25 +17,33 @@ use rustix::process::{Pid, Signal, kill_process};
 
 /// How long processes get to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
+/// The first wait before checking again whether the processes are gone; it doubles up to
+/// [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_micros(500);
+/// The longest wait between two checks.
+const MAX_POLL: Duration = Duration::from_millis(50);
 
 /// Ends every process of one session: the process group of `pane_pid`, and every process
 /// whose environment says it belongs to session `name` of the tmux server on `socket`.
 pub(crate) async fn end_session_processes(pane_pid: Option<u32>, name: &str, socket: &Path) {
-    let find = {
-        let name = name.to_owned();
-        let socket = socket.to_string_lossy().into_owned();
-        move || session_processes(pane_pid, &name, &socket)
-    };
-    let pids = find.clone()();
+    let (owned_name, socket) = (name.to_owned(), socket.to_string_lossy().into_owned());
+    // Reading /proc is blocking file I/O (a read of every process's environment): off the runtime.
+    let pids = tokio::task::spawn_blocking(move || {
+        let pids = session_processes(pane_pid, &owned_name, &socket);
+        for &pid in &pids {
+            signal(pid, Signal::HUP);
+            signal(pid, Signal::TERM);
+        }
+        pids
+    })
+    .await
+    .unwrap_or_default();
     if pids.is_empty() {
         return;
     }
-    for &pid in &pids {
-        signal(pid, Signal::TERM);
-    }
     let deadline = tokio::time::Instant::now() + GRACE;
+    let mut pause = FIRST_POLL;
     loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
         if left.is_empty() {
             return;
@@ -44,6 +55,8 @@ pub(crate) async fn end_session_processes(pane_pid: Option<u32>, name: &str, soc
             }
             return;
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL);
     }
 }
 

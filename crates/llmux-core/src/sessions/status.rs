@@ -253,7 +253,13 @@ impl SessionService {
                 return None;
             }
         };
-        let file_state = if d.detector == "claude" { claude_state(&d.home, d.pid) } else { None };
+        let file_state = if d.detector == "claude" {
+            // File reads block: off the runtime, as every tick runs on it.
+            let (home, pid) = (d.home.clone(), d.pid);
+            tokio::task::spawn_blocking(move || claude_state(&home, pid)).await.ok().flatten()
+        } else {
+            None
+        };
         let records = self.records.read().expect("records lock");
         let record = records.get(&d.name)?;
         let mut tracks = self.tracker.tracks.lock().expect("tracks lock");

@@ -117,7 +117,7 @@ impl SessionService {
             t.role == TurnRole::User
                 && t.parts
                     .iter()
-                    .any(|p| matches!(p, TurnPart::Text { text } if text.contains(first)))
+                    .any(|p| matches!(p, TurnPart::Text { text, .. } if text.contains(first)))
         }) else {
             return FromTranscript::Pending;
         };
@@ -126,7 +126,7 @@ impl SessionService {
             .filter(|t| t.role == TurnRole::Assistant)
             .flat_map(|t| t.parts.iter())
             .filter_map(|p| match p {
-                TurnPart::Text { text } => Some(text.trim()),
+                TurnPart::Text { text, .. } => Some(text.trim()),
                 _ => None,
             })
             .filter(|t| !t.is_empty())

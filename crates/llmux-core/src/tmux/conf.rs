@@ -29,7 +29,7 @@ pub(super) fn text(term: &str) -> String {
     let mut conf = format!(
         "# Written by llmux: the config of llmux's own tmux server (never ~/.tmux.conf).\n\
          set -g default-terminal \"{term}\"\n\
-         set -g history-limit 50000\n\
+         set -g history-limit 5000\n\
          set -g window-size latest\n\
          set -g remain-on-exit on\n\
          set -g status off\n\

@@ -274,7 +274,8 @@ async fn send(
     }))
 }
 
-/// Choose one option of the question a `waiting` agent shows (by index into `prompt.options`).
+/// Choose one option of the question a `waiting` agent shows, by its number as the screen
+/// shows it (1 is the first of `prompt.options`).
 #[utoipa::path(post, path = "/api/sessions/{name}/answer", operation_id = "answerQuestion", tag = "sessions", request_body = AnswerRequest,
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

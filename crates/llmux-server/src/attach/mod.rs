@@ -81,7 +81,7 @@ async fn attach(
         read_only,
         cols: q.cols.unwrap_or(80),
         rows: q.rows.unwrap_or(24),
-        history: q.history.unwrap_or(1000).min(50_000),
+        history: q.history.unwrap_or(1000).min(5_000),
     };
     // Taken last, so a refused upgrade never holds a slot; freed when the socket closes (or
     // when the upgrade never completes and the callback is dropped).

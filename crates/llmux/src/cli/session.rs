@@ -322,8 +322,8 @@ impl SessionCmd {
                 return super::converse::resume(ctx, &client, &name, latest, conversation).await;
             }
             SessionCmd::Answer { name, option } => {
-                // The API indexes `prompt.options` from 0; people count from 1, as the screen.
-                client.answer(&name, usize::from(option) - 1).await?;
+                // The API numbers options as the screen and `session show` do: from 1.
+                client.answer(&name, usize::from(option)).await?;
                 if ctx.json {
                     output::json(&serde_json::json!({"ok": true}))?;
                 } else {

@@ -159,7 +159,7 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
         }
         ("POST", "/api/sessions/{name}/answer") => {
-            ("/api/sessions/alice-run/answer", json!({"option": 0}), DriveSession(409))
+            ("/api/sessions/alice-run/answer", json!({"option": 1}), DriveSession(409))
         }
         ("POST", "/api/sessions/{name}/key") => {
             ("/api/sessions/alice-run/key", json!({"key": "rm -rf"}), DriveSession(400))

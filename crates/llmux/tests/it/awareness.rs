@@ -130,15 +130,40 @@ async fn a_permission_prompt_is_waiting_and_can_be_answered() {
     assert!(prompt.question.contains("Allow execution"), "{prompt:?}");
     assert_eq!(prompt.options[0].label, "Yes, allow once");
     assert!(prompt.options.len() >= 2);
-    // answering something that is not there is refused and changes nothing
-    let err = d.client.answer("q4", 7).await.unwrap_err();
-    assert_eq!(err.status().map(|s| s.as_u16()), Some(400), "{err}");
-    d.client.answer("q4", 0).await.unwrap();
+    // Over the wire, options are numbered as the screen shows them: from 1. 0 and a number
+    // past the last are refused with a clear error and change nothing.
+    let (status, body) = answer_raw(&d, "q4", 0).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("numbered from 1"), "{body}");
+    let past = prompt.options.len() + 1;
+    let (status, body) = answer_raw(&d, "q4", past).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains(&format!("no option {past}")), "{body}");
+    assert_eq!(d.client.session("q4").await.unwrap().state, AgentState::Waiting);
+    // 1 is the first option, "Yes, allow once"
+    let (status, body) = answer_raw(&d, "q4", 1).await;
+    assert_eq!(status, 200, "{body}");
     wait_for_state(&d, "q4", AgentState::Idle).await;
-    assert!(d.work().join("approved.txt").exists());
+    assert!(d.work().join("approved.txt").exists(), "option 1 did not allow once");
     // not waiting any more: answering is a conflict
-    let err = d.client.answer("q4", 0).await.unwrap_err();
+    let err = d.client.answer("q4", 1).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(409), "{err}");
+}
+
+/// `POST /api/sessions/{name}/answer` with `{"option": n}` as JSON on the wire: (status, body).
+async fn answer_raw(d: &TestDaemon, name: &str, n: usize) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "option": n }).to_string();
+    let res = d
+        .client
+        .raw(
+            hyper::Method::POST,
+            &format!("/api/sessions/{name}/answer"),
+            Some((bytes::Bytes::from(body), "application/json")),
+            &[],
+        )
+        .await
+        .expect("the daemon answers");
+    (res.status.as_u16(), serde_json::from_slice(&res.body).unwrap_or_default())
 }
 
 #[tokio::test]

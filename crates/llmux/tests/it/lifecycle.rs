@@ -256,3 +256,31 @@ async fn a_stopped_session_keeps_its_last_screen_for_capture() {
     let err = d.client.capture("halted", 10).await.unwrap_err();
     assert_eq!(err.status().unwrap().as_u16(), 404);
 }
+
+/// An interactive shell ignores SIGTERM; stopping it must not wait for the SIGKILL deadline
+/// (it gets a hang-up too, on which it exits), and it leaves nothing running.
+#[tokio::test]
+async fn stopping_a_shell_ends_it_with_a_hang_up_not_a_kill() {
+    let d = TestDaemon::start().await;
+    let req = llmux_core::api::CreateSessionRequest {
+        agent: "shell".into(),
+        name: Some("sh1".into()),
+        cwd: Some(d.work().to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    d.client.create_session(&req).await.unwrap();
+    d.client.send("sh1", "echo shell-is-up-$((6*7))", true).await.unwrap();
+    d.wait_for_screen("sh1", "shell-is-up-42").await;
+    let pid = d.client.session("sh1").await.unwrap().pid.expect("a running shell has a pid");
+    let stopped = d.client.stop_session("sh1").await.unwrap();
+    assert_eq!(stopped.status, SessionStatus::Exited);
+    let log = d.log();
+    assert!(log.contains("session stopped"), "{log}");
+    assert!(
+        !log.contains("ignored SIGTERM"),
+        "the shell was killed at the deadline instead of exiting on its hang-up:\n{log}"
+    );
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| !r.trim_start().starts_with('Z')));
+    assert!(!alive, "the shell {pid} outlived its session");
+}

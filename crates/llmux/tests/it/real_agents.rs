@@ -796,20 +796,20 @@ async fn full_scenario(spec: &AgentSpec) {
                 .to_lowercase();
             run.check(
                 first_label.contains("allow"),
-                "option 0 allows (once)",
+                "option 1 allows (once)",
                 format!("label {first_label:?}"),
             );
-            // answer option 0 (allow once)
+            // answer option 1 (allow once): options are numbered from 1, as on screen
             let (status, a) = api(
                 &d.client,
                 Method::POST,
                 &format!("{path}/answer"),
-                Some(json!({ "option": 0 })),
+                Some(json!({ "option": 1 })),
             )
             .await;
             answered_by_api = run.check(
                 status == 200 || status == 204,
-                "answer option 0",
+                "answer option 1",
                 format!("{status} {}", brief(&a)),
             );
         }

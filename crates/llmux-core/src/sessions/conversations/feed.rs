@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::super::SessionService;
 use crate::api::{TranscriptResponse, Turn};
 use crate::error::Result;
+use crate::history::markdown::rendered;
 use crate::history::{self, LiveTranscript};
 
 /// How often the reader looks at the file.
@@ -187,7 +188,7 @@ fn json(r: &mut Reader, changed: bool) -> Result<Option<String>> {
     Ok(Some(splice(&head, &turns, &mut r.cache)?))
 }
 
-/// Serializes `head` with `turns` as its turns, exactly as serde would, reusing the JSON of
+/// Serializes `head` with `turns` (rendered: see [`rendered`]) as its turns, exactly as serde would, reusing the JSON of
 /// every turn that is the same as at the last call (most of them: a transcript grows at its
 /// end), so a change costs the new turns, not the whole transcript.
 fn splice(head: &TranscriptResponse, turns: &[Turn], cache: &mut TurnCache) -> Result<String> {
@@ -195,7 +196,8 @@ fn splice(head: &TranscriptResponse, turns: &[Turn], cache: &mut TurnCache) -> R
     let envelope = serde_json::to_string(head).map_err(err)?;
     let Some(open) = envelope.strip_suffix("[]}") else {
         // Not the shape expected (cannot happen while `turns` is the last field): no cache.
-        let whole = TranscriptResponse { turns: turns.to_vec(), ..head.clone() };
+        let whole =
+            TranscriptResponse { turns: turns.iter().map(rendered).collect(), ..head.clone() };
         return serde_json::to_string(&whole).map_err(err);
     };
     let mut out = String::with_capacity(cache.values().map(|(_, j)| j.len() + 1).sum::<usize>());
@@ -206,10 +208,11 @@ fn splice(head: &TranscriptResponse, turns: &[Turn], cache: &mut TurnCache) -> R
         if i > 0 {
             out.push(',');
         }
-        // An unchanged turn moves over (no copy); only new or changed ones are cloned.
+        // An unchanged turn moves over (no copy); only new or changed ones are cloned, and
+        // only they have their markdown rendered.
         let entry = match cache.remove(&turn.id) {
             Some((old, json)) if old == *turn => (old, json),
-            _ => (turn.clone(), serde_json::to_string(turn).map_err(err)?),
+            _ => (turn.clone(), serde_json::to_string(&rendered(turn)).map_err(err)?),
         };
         out.push_str(&entry.1);
         next.insert(turn.id.clone(), entry);
@@ -261,7 +264,8 @@ mod tests {
                 // A turn changed in place: its JSON is not reused.
                 turns[0].id.push('x');
             }
-            let whole = TranscriptResponse { turns: turns.clone(), ..head.clone() };
+            let whole =
+                TranscriptResponse { turns: turns.iter().map(rendered).collect(), ..head.clone() };
             let want = serde_json::to_string(&whole).unwrap();
             assert_eq!(splice(&head, &turns, &mut cache).unwrap(), want);
         }

@@ -386,3 +386,94 @@ async fn transcript_viewers_see_appends_and_rewrites() {
         }
     }
 }
+
+/// Finding (issue 13): the chat view showed replies as raw markdown; now the server renders it
+/// to HTML, the one markup the web UI inserts. A reply carries whatever the agent read (a web
+/// page, a file an attacker wrote), so nothing of its own markup may survive: no script, no
+/// element with a handler, no `javascript:` or relative link, no image (nothing is fetched),
+/// no raw HTML block. Checked on the API output, from the transcript and from its stream.
+#[tokio::test]
+async fn an_agents_markup_never_survives_into_the_rendered_html() {
+    const REPLY: &str = "## Plan\n\n- one\n- two\n\n```sh\nrm -rf build\n```\n\n\
+        | a | b |\n|---|---|\n| 1 | 2 |\n\nUse `cargo` **now**.\n\n\
+        <script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n\
+        [click](javascript:alert(3)) [home](/api/tokens) [ok](https://example.com/docs)\n\n\
+        <div onclick=\"alert(4)\">\n<iframe src=\"https://evil.example\"></iframe>\n</div>\n\n\
+        inline <svg onload=alert(5)></svg> and <a href=\"javascript:alert(6)\">raw</a>\n\n\
+        ![pixel](https://evil.example/track.png)\n";
+    let (d, _bin, root, _alice) = daemon().await;
+    let cwd = d.work().display().to_string();
+    let (status, s) = create(&d, &root, json!({"agent": "claude", "name": "md", "cwd": cwd}));
+    assert_eq!(status, 201, "{s}");
+    let cwd = s["session"]["cwd"].as_str().unwrap().to_owned();
+    let id = s["session"]["conversationId"].as_str().expect("llmux chose an id").to_owned();
+    claude_transcript(&d.home(), &cwd, &id, "<b>hi</b> **there**", REPLY);
+    let polled = wait_transcript(&d, &root, "md");
+    let (status, streamed) = first_stream_event(&d, &root, "md");
+    assert_eq!(status, 200);
+    for t in [polled, streamed] {
+        let turns = t["turns"].as_array().unwrap_or_else(|| panic!("turns: {t}"));
+        assert_eq!(turns.len(), 2, "{t}");
+        // The person's text is not rendered; the reply keeps its raw `text` (wire compatible).
+        assert_eq!(turns[0]["parts"][0], json!({"kind": "text", "text": "<b>hi</b> **there**"}));
+        let part = &turns[1]["parts"][0];
+        assert_eq!(part["text"], json!(REPLY), "{part}");
+        let html = part["html"].as_str().unwrap_or_else(|| panic!("an html field: {part}"));
+        // The markdown is rendered.
+        for want in [
+            "<h2>Plan</h2>",
+            "<li>one</li>",
+            "<pre><code>rm -rf build\n</code></pre>",
+            "<th>a</th>",
+            "<td>2</td>",
+            "<code>cargo</code>",
+            "<strong>now</strong>",
+        ] {
+            assert!(html.contains(want), "{want} missing from {html}");
+        }
+        // Only the allow-listed tags and attributes, every one the renderer's own.
+        for (tag, attrs) in tags(html) {
+            const ALLOWED: &[&str] = &[
+                "p", "h2", "ul", "li", "pre", "code", "table", "thead", "tbody", "tr", "th", "td",
+                "strong", "a",
+            ];
+            assert!(ALLOWED.contains(&tag.as_str()), "<{tag}> survived: {html}");
+            for a in attrs {
+                assert!(["href", "target", "rel"].contains(&a.as_str()), "{a} on <{tag}>: {html}");
+            }
+        }
+        // Links: only the https one keeps its href; every link opens a new tab, no referrer.
+        let hrefs: Vec<&str> = html.split("<a ").skip(1).collect();
+        assert_eq!(hrefs.len(), 4, "click, home, ok and the image's link: {html}");
+        for a in &hrefs {
+            assert!(a.contains("target=\"_blank\" rel=\"noopener noreferrer nofollow\""), "{a}");
+            assert!(!a.contains("href=") || a.starts_with("href=\"https://"), "{a}");
+        }
+        assert!(html.contains("<a href=\"https://example.com/docs\""), "{html}");
+        // The image is a link to it, not an image: nothing is fetched by showing the reply.
+        assert!(html.contains("<a href=\"https://evil.example/track.png\""), "{html}");
+        // The agent's raw HTML shows as the text it is.
+        for escaped in [
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+            "&lt;img src=x onerror=alert(2)&gt;",
+            "&lt;iframe src=\"https://evil.example\"&gt;",
+            "&lt;svg onload=alert(5)&gt;",
+        ] {
+            assert!(html.contains(escaped), "{escaped} missing from {html}");
+        }
+    }
+}
+
+/// Every tag in `html` as (name, attribute names); quoted values skipped.
+fn tags(html: &str) -> Vec<(String, Vec<String>)> {
+    html.split('<')
+        .skip(1)
+        .map(|t| {
+            let t = &t[..t.find('>').expect("a tag ends")];
+            let t: String = t.split('"').step_by(2).collect();
+            let mut words = t.trim_start_matches('/').split_whitespace();
+            let name = words.next().unwrap_or_default().to_owned();
+            (name, words.map(|a| a.split('=').next().unwrap_or_default().to_owned()).collect())
+        })
+        .collect()
+}

@@ -12,6 +12,7 @@
 //! | anonymous client | locking others out of sign-in; hashing floods | [`signin`] |
 //! | anonymous client; any user | half-open connections, connection floods; hoarding terminals and event streams | [`connections`] |
 //! | non-admin | another user's conversations through a shared cwd | [`conversations`] |
+//! | an agent (or what it read) | markup in a reply reaching the chat page through its rendered `html` | [`conversations`] |
 //! | anyone who can type a username; a non-admin | control characters and bidi overrides in stored strings (audit rows, cwd, env, flags, names) reaching an admin's terminal | [`escapes`] |
 //! | non-admin | learning other users' session names | [`names`] |
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
