@@ -251,6 +251,37 @@ for (const vp of ['phone', 'desktop']) {
   });
 }
 
+// Back at once: leaving while xterm.js still loads draws no terminal under the next page.
+test('a session opened and left at once: no terminal drawn under the list (phone)', async (t) => {
+  const { context, page, guard: g, sockets } = await open('phone');
+  t.after(() => context.close());
+  const name = 'left-at-once';
+  await d.cliOk(['session', 'start', 'fake', '--name', name, '--cwd', d.work]);
+  // Hold xterm.js until the page has been left (a fresh context: it is not cached yet).
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let asked;
+  const requested = new Promise((r) => { asked = r; });
+  await page.route('**/vendor/xterm/xterm.js', async (route) => { asked(); await held; await route.continue(); });
+  await page.goto('/');
+  await page.locator(`[data-testid=session-row][data-name="${name}"] [data-testid=session-name]`).click();
+  await page.waitForURL((u) => u.pathname === `/s/${name}`);
+  await requested;
+  await page.goBack();
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.locator(`[data-testid=session-row][data-name="${name}"]`).waitFor();
+  release();
+  await page.waitForFunction(() => typeof window.Terminal === 'function' && window.FitAddon && window.WebLinksAddon);
+  // The mount has had its turn once the addons are in: one more frame for anything it would draw.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50))));
+  assert.equal(await page.locator('[data-testid=terminal], .xterm, .kbar').count(), 0, 'no terminal, no keys on the list');
+  assert.equal(await page.evaluate(() => !!window.__llmuxTerm), false, 'no xterm instance');
+  assert.ok(!(await page.evaluate(() => document.body.classList.contains('term'))), 'the list page layout');
+  assert.deepEqual(sockets, [], 'no WebSocket');
+  await screenshot(page, 'term-left-at-once', 'phone');
+  g.check();
+});
+
 test('a missing session: a message and a way back, no keys, chat, bell or WebSocket (phone)', async (t) => {
   const { context, page, guard: g, sockets } = await open('phone');
   t.after(() => context.close());

@@ -91,6 +91,8 @@ export default async function mount(root, { name }, pg) {
   // ---- terminal ----
   const box = h("div", { class: "term-box", tid: "terminal" });
   await loadXterm();
+  // Gone while xterm.js loaded (back at once): draw nothing under the next page.
+  if (pg.signal.aborted) return;
   const TerminalCtor = window.Terminal;
   if (!TerminalCtor || !window.FitAddon) {
     root.append(h("p", { class: "pad error", role: "alert" }, "The terminal component (xterm.js) did not load."));
