@@ -2,7 +2,7 @@
 // (keys.js). An exited session shows its last screen read-only with Restart, and opens no
 // WebSocket; a missing one shows only a message and a link back to the list.
 
-import { h, enc, toast, busy, copyText, ask, confirmDialog } from "./ui.js";
+import { h, enc, toast, busy, copyText, ask, confirmDialog, menuDialog, popMenu } from "./ui.js";
 import { api, post, toLogin, onSessions } from "./api.js";
 import { stateBadge, paintState, stateOf, bell } from "./agent.js";
 import { keyBoard, applyMods } from "./keys.js";
@@ -43,29 +43,22 @@ export default async function mount(root, { name }, pg) {
   const stopBtn = mb("term-stop", "Stop", stop);
   const bellBtn = bell(name);
   bellBtn.append(h("span", { class: "tm-only" }, "Notify me"));
-  const menu = h("div", { class: "tmenu card", id: "tmenu", tid: "term-menu-panel", role: "group", "aria-label": "Session" },
+  // On a phone the ⋯ menu (ui.js); from 1000 px the same elements inline in the header (CSS).
+  const menu = menuDialog({ class: "smenu tmenu", tid: "term-menu-panel", "aria-label": "Session" },
     h("span", { class: "tm-only muted small" }, statusText, hostText), badge,
     h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bellBtn,
     h("span", { class: "tfont", role: "group", "aria-label": "Text size" },
       mb("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"), size,
       mb("font-inc", "A+", () => setFont(term.options.fontSize + 1), "Larger text")),
     restartBtn, stopBtn);
-  const menuBtn = h("button", { class: "icon tmbtn", tid: "term-menu", "aria-label": "Session menu", "aria-expanded": "false", "aria-controls": "tmenu", onclick: () => openMenu(!menu.classList.contains("open")) }, "⋯");
-  const head = h("span", { class: "tst", tid: "term-status" }, dot, label);
-  document.getElementById("slot").append(head, menuBtn, menu);
-  function openMenu(open) {
-    menu.classList.toggle("open", open);
-    menuBtn.setAttribute("aria-expanded", String(open));
+  const menuBtn = h("button", { class: "icon tmbtn", tid: "term-menu", "aria-label": "Session menu", "aria-haspopup": "dialog", onclick: () => {
     const host = document.getElementById("host").textContent;
     hostText.textContent = host && ` · on ${host}`;
-  }
-  const outside = (e) => { if (!e.target.closest?.(".tmenu,.tmbtn,dialog")) openMenu(false); };
-  const esc = (e) => { if (e.key === "Escape" && menu.classList.contains("open")) { openMenu(false); menuBtn.focus(); } };
-  document.addEventListener("click", outside, true);
-  document.addEventListener("keydown", esc);
-  // Keep a phone's keyboard up while changing the text size.
-  menu.addEventListener("mousedown", (e) => { if (e.target.closest(".tfont button")) e.preventDefault(); });
-  pg.cleanup(() => { document.removeEventListener("click", outside, true); document.removeEventListener("keydown", esc); });
+    popMenu(menu, menuBtn);
+  } }, "⋯");
+  const head = h("span", { class: "tst", tid: "term-status" }, dot, label);
+  document.getElementById("slot").append(head, menuBtn, menu);
+  pg.cleanup(() => menu.close());
 
   let cur = rec;
   pg.cleanup(onSessions((list) => {
@@ -366,7 +359,7 @@ export default async function mount(root, { name }, pg) {
   }
   /** Starts the session again from its record (confirming first while it runs) and reconnects. */
   async function restart(btn, confirm) {
-    openMenu(false);
+    menu.close();
     if (confirm && !ended && !(await confirmDialog(`Restart ${name}? Its agent is ended and started again.`, "Restart"))) return;
     restarting = true;
     const r = await busy(btn, () => post(`/api/sessions/${enc(name)}/respawn`));
@@ -387,7 +380,7 @@ export default async function mount(root, { name }, pg) {
     term.focus();
   }
   async function stop() {
-    openMenu(false);
+    menu.close();
     if (await confirmDialog(`Stop ${name}? Restart starts it again.`, "Stop")) {
       await busy(stopBtn, () => post(`/api/sessions/${enc(name)}/stop`));
     }
