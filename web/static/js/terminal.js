@@ -308,24 +308,22 @@ export default async function mount(root, { name }, pg) {
       if (ws !== sock || dead) return;
       ws = null;
       if (e.code === 4040 && restarting) return; // restart() connects again
-      if (e.code === 4040) {
-        setState("closed", "ended");
-        return api(`/api/sessions/${enc(name)}`).then((s) => showEnded(s), (err) => (err.status === 404 ? showGone(root, name) : showEnded(null)));
-      }
       if (e.code === 4001) return toLogin();
-      setState("closed", "disconnected");
-      check();
+      const gone = e.code === 4040;
+      setState("closed", gone ? "ended" : "disconnected");
+      check(gone);
     };
   }
 
-  /** After an unexpected close: is the session still there and running? */
-  async function check() {
+  /** After a close (gone: the daemon said the session ended): is the session still there and running? */
+  async function check(gone) {
     try {
       const s = await api(`/api/sessions/${enc(name)}`);
-      if (s.status !== "running") return showEnded(s);
+      if (gone || s.status !== "running") return showEnded(s);
     } catch (e) {
       if (e.redirecting) return;
       if (e.status === 404) return showGone(root, name);
+      if (gone) return showEnded(null);
     }
     if (dead || ended) return;
     const wait = backoff;
