@@ -134,6 +134,7 @@ for (const vp of ['phone', 'desktop']) {
     assert.equal(await page.locator('#setup').isVisible(), false, 'the form is done');
     assert.equal(await page.locator('.steps li[aria-current=step]').textContent(), 'Pair your phone');
     assert.equal(await page.getByTestId('setup-continue').getAttribute('href'), '/');
+    await screenshot(page, 'setup-done', vp);
     await pairFrom(page, d, vp, 'setup', 'root');
     assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/about', 'in the app, the one-time "?pair" gone from the address');
     await page.waitForFunction(() => document.getElementById('who')?.textContent.includes('root'));

@@ -19,6 +19,7 @@ export function pairSection(intro) {
   const card = h("div", { class: "pair", tid: "pair-card", role: "region", "aria-label": "Pairing code", hidden: true });
   const err = h("p", { class: "error", role: "alert", hidden: true });
   let timer = 0;
+  let auto = false;
   const btn = h("button", { class: "btn primary", tid: "pair-device", onclick: async () => {
     btn.disabled = true;
     err.hidden = true;
@@ -55,12 +56,15 @@ export function pairSection(intro) {
     timer = setInterval(tick, 1000);
     card.hidden = false;
     btn.textContent = "New pairing code";
+    if (auto) card.scrollIntoView({ block: "nearest" });
+    auto = false;
   } }, "Pair a device");
   const sec = h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"), h("p", { class: "muted" }, intro), btn, err, card);
-  // Arrived from setup's "Pair a device" (/about?pair): make the code now, once, in view.
+  // Arrived from setup's "Pair a device" (/about?pair): make the code now, once, and show it.
   if (new URLSearchParams(location.search).has("pair")) {
     history.replaceState(null, "", location.pathname);
-    queueMicrotask(() => { btn.click(); sec.scrollIntoView(); });
+    auto = true;
+    queueMicrotask(() => btn.click());
   }
   return sec;
 }
