@@ -6,8 +6,8 @@
 //   bundled (its imports inlined, dynamic `import()`s of page modules included) and minified
 //   by esbuild, written where the original was (so /static/js/app.js is still the app).
 // - HTML pages are copied with their `modulepreload` links to now-bundled modules removed.
-// - Everything else (sw.js, the manifest, icons, and any JS/CSS no entry reached) is copied
-//   as it is: the service worker stays its own readable, unminified file.
+// - The service worker (sw.js) is minified on its own (no bundling: it imports nothing).
+// - Everything else (the manifest, icons, and any JS/CSS no entry reached) is copied as it is.
 //
 // Prints one line per output and a total; exits non-zero (with esbuild's message) on error.
 
@@ -78,7 +78,9 @@ const bundled = new Set(Object.keys(result.metafile.inputs).map((p) => path.rela
 for (const f of all) {
   if (bundled.has(f) || entries.has(f)) continue;
   let data = fs.readFileSync(path.join(SRC, f));
-  if (f.endsWith('.html')) {
+  if (f === 'sw.js') {
+    data = Buffer.from((await esbuild.transform(data.toString('utf8'), { loader: 'js', minify: true, target: 'es2022', charset: 'utf8', legalComments: 'none' })).code);
+  } else if (f.endsWith('.html')) {
     // Drop preloads of modules that are now inside a bundle (they would 404).
     data = Buffer.from(data.toString('utf8').replace(
       /[ \t]*<link\b[^>]*\brel="modulepreload"[^>]*\bhref="\/static\/([^"?#]+)"[^>]*>[ \t]*\r?\n?/g,

@@ -1,8 +1,6 @@
 // Sign-in, setup and pairing pages. Values from the server are only ever inserted as text.
 // (Signing out is in the app's menu: POST /api/auth/logout, then /login.)
 
-import { pairDevice } from "./js/pair.js";
-
 const $ = (id) => document.getElementById(id);
 
 /** A same-origin relative path, or "/" (never an open redirect). */
@@ -33,25 +31,6 @@ function showError(message) {
   const el = $("error");
   el.textContent = message;
   el.hidden = false;
-}
-
-/** A small `h()` for pair.js (this page does not load the app's ui.js): text and attributes only. */
-function el(tag, props, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v == null || v === false) continue;
-    if (k === "class") e.className = v;
-    else e.setAttribute(k === "tid" ? "data-testid" : k, v === true ? "" : v);
-  }
-  e.append(...kids.flat());
-  return e;
-}
-
-/** A button that copies `text` (the text is also selectable by hand). */
-function copyButton(text, label) {
-  const b = el("button", { type: "button", class: "btn sm" }, label);
-  b.onclick = () => navigator.clipboard?.writeText(text).then(() => { b.textContent = "Copied"; }, () => {});
-  return b;
 }
 
 function fragmentParam(name) {
@@ -105,12 +84,12 @@ if (setup) {
   (token ? $("username") : $("setupToken")).focus();
   wire(setup, async (f) => {
     await postJson("/api/setup", { setupToken: f.setupToken, username: f.username, name: f.name || null, passphrase: f.passphrase });
-    // Signed in: the last step pairs a phone (a one-time code), then on to the sessions.
+    // Signed in: the last step pairs a phone (the app's "Pair a device": /about?pair makes a
+    // one-time code at once), or goes on to the sessions.
     setup.hidden = $("next").hidden = true;
     steps.forEach((li, i) => (i === 2 ? li.setAttribute("aria-current", "step") : li.removeAttribute("aria-current")));
-    $("pair-slot").append(...pairDevice((path) => postJson(path, {}), el, copyButton));
     $("done").hidden = false;
-    $("pair-slot").querySelector("button").focus();
+    $("pair-now").focus();
   });
 }
 

@@ -80,8 +80,8 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await waitForTerm(page, 'ENV FAKE_VAR='); // a short line: long ones may be re-wrapped by tmux
     guard.allow(/\/(ws|api\/sessions)\/admin-secret\b.*\b404\b|\b404\b.*\/(ws|api\/sessions)\/admin-secret\b/); // expected: not found for bob
     await page.goto('/s/admin-secret');
-    await page.getByTestId('ended-overlay').waitFor();
-    assert.match(await page.getByTestId('ended-overlay').textContent(), /No such session/);
+    await page.getByTestId('no-session').waitFor();
+    assert.match(await page.getByTestId('no-session').textContent(), /No such session/);
     assert.ok(!(await page.evaluate(() => document.body.innerText)).includes('session=admin-secret'));
     guard.check();
   });

@@ -124,7 +124,8 @@ for (const vp of ['phone', 'desktop']) {
     const { context, page, guard } = await openPage(browser, vp, d);
     t.after(() => context.close());
 
-    // The end of setup: the new admin is signed in and offered the pairing step.
+    // The end of setup: the new admin is signed in and offered the pairing step, which hands
+    // over to the app's own "Pair a device" (About) and makes a code at once.
     await page.goto(d.setupUrl);
     await page.fill('#username', 'root');
     await page.fill('#passphrase', 'a long enough passphrase');
@@ -132,10 +133,18 @@ for (const vp of ['phone', 'desktop']) {
     await page.getByTestId('setup-done').waitFor();
     assert.equal(await page.locator('#setup').isVisible(), false, 'the form is done');
     assert.equal(await page.locator('.steps li[aria-current=step]').textContent(), 'Pair your phone');
+    assert.equal(await page.getByTestId('setup-continue').getAttribute('href'), '/');
+    await screenshot(page, 'setup-done', vp);
     await pairFrom(page, d, vp, 'setup', 'root');
-    await page.getByTestId('setup-continue').click();
-    await page.waitForURL((u) => u.pathname === '/');
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/about', 'in the app, the one-time "?pair" gone from the address');
     await page.waitForFunction(() => document.getElementById('who')?.textContent.includes('root'));
+    // Reloading does not make another code.
+    let again = 0;
+    page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/pairing') again++; });
+    await page.reload();
+    await page.getByTestId('pair-section').waitFor();
+    assert.equal(await page.getByTestId('pair-card').isVisible(), false, 'no code until asked for');
+    assert.equal(again, 0);
 
     // The tokens page: its own section, no token minted.
     await page.goto('/tokens');

@@ -1,8 +1,8 @@
 // About: version, host, where this daemon can be reached, session count, Pair a device.
 
 import { h, safeLink, copyBtn, section, plural } from "./ui.js";
-import { api, post, me } from "./api.js";
-import { pairDevice } from "./pair.js";
+import { api, me } from "./api.js";
+import { pairSection } from "./pair.js";
 
 export default async function mount(root, _params, pg) {
   let a;
@@ -25,8 +25,7 @@ export default async function mount(root, _params, pg) {
       h("div", { class: "grow" }, h("span", { class: "muted" }, e.label), " ", safeLink(e.url)), copyBtn(e.url)))),
       h("p", { class: "hint" }, "From another machine: ", h("code", {}, `llmux auth login --server ${eps[0].url} --username ${me.username}`),
         ".")),
-    h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
-      h("p", { class: "muted" }, "Sign your phone in as you: scan a one-time code with it."), ...pairDevice(post, h, copyBtn)),
+    pairSection("Sign your phone in as you: scan a one-time code with it."),
     section("This app", h("p", {}, "Install it from the browser menu (Add to Home screen) for a full-screen terminal. ",
       "Source and docs: the llmux README."))));
 }

@@ -1,24 +1,26 @@
 // "Pair a device": a one-time pairing code (what `llmux pair` makes: it works once, for 5
-// minutes, and signs the device in as you), shown as a QR code, a link and a countdown. On the
-// tokens and about pages and at the end of setup. No API token is minted. It takes the page's
-// element helpers (ui.js `h` and `copyBtn` in the app; small ones on the setup page, which
-// does not load ui.js).
+// minutes, and signs the device in as you), shown as a QR code, a link and a countdown. A
+// section of the tokens and about pages; the end of setup links to /about?pair, which makes a
+// code at once. No API token is minted.
+
+import { h, copyBtn } from "./ui.js";
+import { post } from "./api.js";
 
 /** An <img> of an SVG string, as a data: URL (never parsed into this document). */
-export function svgImg(h, svg, attrs) {
+function svgImg(svg, attrs) {
   const bytes = new TextEncoder().encode(svg);
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   return h("img", { src: `data:image/svg+xml;base64,${btoa(bin)}`, ...attrs });
 }
 
-/** The "Pair a device" button, its error line and the card it fills; `post(path)` is a JSON POST. */
-export function pairDevice(post, h, copyBtn) {
+/** The "Pair a device" section: `intro`, the button, its error line and the card it fills. */
+export function pairSection(intro) {
   const card = h("div", { class: "pair", tid: "pair-card", role: "region", "aria-label": "Pairing code", hidden: true });
   const err = h("p", { class: "error", role: "alert", hidden: true });
-  const btn = h("button", { type: "button", class: "btn primary", tid: "pair-device" }, "Pair a device");
   let timer = 0;
-  btn.addEventListener("click", async () => {
+  let auto = false;
+  const btn = h("button", { class: "btn primary", tid: "pair-device", onclick: async () => {
     btn.disabled = true;
     err.hidden = true;
     let p;
@@ -45,7 +47,7 @@ export function pairDevice(post, h, copyBtn) {
       if (s <= 0) left.textContent = "Expired: make a new code.";
     };
     card.replaceChildren(
-      p.qrSvg ? svgImg(h, p.qrSvg, { tid: "pair-qr", alt: "QR code of the pairing link", width: 200, height: 200 }) : "",
+      p.qrSvg ? svgImg(p.qrSvg, { tid: "pair-qr", alt: "QR code of the pairing link", width: 200, height: 200 }) : "",
       h("div", {},
         h("p", {}, `${p.qrSvg ? "Scan this code with your phone's camera, or open" : "Open"} this link on it to sign it in as you, without a passphrase:`),
         h("p", { class: "secret" }, h("code", { tid: "pair-link" }, url), copyBtn(url, "Copy link")),
@@ -54,6 +56,15 @@ export function pairDevice(post, h, copyBtn) {
     timer = setInterval(tick, 1000);
     card.hidden = false;
     btn.textContent = "New pairing code";
-  });
-  return [btn, err, card];
+    if (auto) card.scrollIntoView({ block: "nearest" });
+    auto = false;
+  } }, "Pair a device");
+  const sec = h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"), h("p", { class: "muted" }, intro), btn, err, card);
+  // Arrived from setup's "Pair a device" (/about?pair): make the code now, once, and show it.
+  if (new URLSearchParams(location.search).has("pair")) {
+    history.replaceState(null, "", location.pathname);
+    auto = true;
+    queueMicrotask(() => btn.click());
+  }
+  return sec;
 }

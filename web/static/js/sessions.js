@@ -1,6 +1,6 @@
 // The sessions page: live list, filter, a ⋯ menu of actions per row, bulk actions in selection mode.
 
-import { h, enc, plural, toast, busy, confirmDialog, ask, ago, lazyWhen } from "./ui.js";
+import { h, enc, plural, toast, busy, confirmDialog, ask, ago, lazyWhen, menuDialog, popMenu } from "./ui.js";
 import { post, onSessions, onLive, changed } from "./api.js";
 import { stateBadge, paintState, stateOf, bellButton, paintBell, toggleBell, followedSet } from "./agent.js";
 
@@ -92,8 +92,7 @@ export default function mount(root, _params, pg) {
   const bulkBar = h("div", { class: "bar bulk", tid: "bulk-bar", role: "group", "aria-label": "Selected sessions", hidden: true },
     h("label", { class: "check" }, all, count), bRestart, bStop, bSend, bKill);
 
-  // One ⋯ menu for every row: a dialog (a sheet at the bottom of a phone, beside the button on
-  // a wide screen) with the session's actions.
+  // One ⋯ menu for every row (ui.js menuDialog) with the session's actions.
   const mTitle = h("h2", { id: "smenu-t" });
   const mInfo = h("p", { class: "muted small" });
   const mOpen = h("a", { class: "btn", tid: "session-open" }, "Open terminal");
@@ -105,8 +104,8 @@ export default function mount(root, _params, pg) {
   mBell.className = "btn bell";
   mBell.append("Notify me");
   const mKill = h("button", { class: "btn danger", tid: "session-kill" });
-  const menu = h("dialog", { class: "smenu", tid: "session-menu-dialog", "aria-labelledby": "smenu-t" },
-    h("div", {}, mTitle, mInfo, h("div", { class: "mitems" }, mOpen, mChat, mEdit, mRestart, mStop, mBell, mKill)));
+  const menu = menuDialog({ tid: "session-menu-dialog", "aria-labelledby": "smenu-t" },
+    mTitle, mInfo, h("div", { class: "mitems" }, mOpen, mChat, mEdit, mRestart, mStop, mBell, mKill));
   let menuRow = null;
 
   root.append(h("div", { class: "page" },
@@ -167,18 +166,9 @@ export default function mount(root, _params, pg) {
     mKill.textContent = run ? "Kill" : "Remove";
     mBell.setAttribute("aria-label", `Notify me about ${s.name}`);
     followedSet().then((set) => { if (menuRow === row) paintBell(mBell, set.has(s.name)); });
-    menu.removeAttribute("style");
-    menu.showModal();
-    if (!wide.matches) return;
-    // Beside the button: below it, or above where the screen ends.
-    const b = p.more.getBoundingClientRect();
-    const m = menu.getBoundingClientRect();
-    const top = b.bottom + 4 + m.height > innerHeight ? Math.max(8, b.top - 4 - m.height) : b.bottom + 4;
-    Object.assign(menu.style, { margin: "0", inset: `${top}px auto auto ${Math.max(8, b.right - m.width)}px` });
+    popMenu(menu, p.more);
   }
   menu.addEventListener("click", (e) => {
-    if (e.target === menu) return menu.close(); // the backdrop
-    if (e.target.closest("a")) return menu.close(); // the router follows the link
     const b = e.target.closest("button");
     if (!b || !menuRow) return;
     const { s: { name, status }, p: { more } } = menuRow;

@@ -1,43 +1,26 @@
-// /s/<name>: the session's terminal over a WebSocket, with a soft-keyboard toolbar for phones.
+// /s/<name>: the session's terminal over a WebSocket, with a soft-keyboard bar for phones
+// (keys.js). An exited session shows its last screen read-only with Restart, and opens no
+// WebSocket; a missing one shows only a message and a link back to the list.
 
-import { h, enc, toast, busy, copyText, ask } from "./ui.js";
+import { h, enc, toast, busy, copyText, ask, confirmDialog, menuDialog, popMenu } from "./ui.js";
 import { api, post, toLogin, onSessions } from "./api.js";
-import { stateBadge, paintState, bell } from "./agent.js";
+import { stateBadge, paintState, stateOf, bell } from "./agent.js";
+import { keyBoard, applyMods } from "./keys.js";
 
 const FONT_KEY = "llmux.term.fontSize";
-const CSI_LETTER = { up: "A", down: "B", right: "C", left: "D", home: "H", end: "F" };
-const TILDE = { pgup: 5, pgdn: 6, del: 3, ins: 2, f5: 15, f6: 17, f7: 18, f8: 19, f9: 20, f10: 21, f11: 23, f12: 24 };
-
-/** The bytes a special key sends, with xterm's modifier encoding (1 + shift + 2·alt + 4·ctrl). */
-export function keySeq(key, m = {}) {
-  const mod = 1 + (m.shift ? 1 : 0) + (m.alt ? 2 : 0) + (m.ctrl ? 4 : 0);
-  const alt = m.alt ? "\x1b" : "";
-  if (CSI_LETTER[key]) return mod > 1 ? `\x1b[1;${mod}${CSI_LETTER[key]}` : `\x1b[${CSI_LETTER[key]}`;
-  if (TILDE[key]) return `\x1b[${TILDE[key]}${mod > 1 ? `;${mod}` : ""}~`;
-  const f = ["f1", "f2", "f3", "f4"].indexOf(key);
-  if (f >= 0) return mod > 1 ? `\x1b[1;${mod}${"PQRS"[f]}` : `\x1bO${"PQRS"[f]}`;
-  if (key === "tab") return m.shift ? "\x1b[Z" : `${alt}\t`;
-  if (key === "esc") return `${alt}\x1b`;
-  if (key === "enter") return `${alt}\r`;
-  if (key === "bsp") return `${alt}\x7f`;
-  return "";
-}
-
-/** One typed character with sticky modifiers applied (Shift upper-cases, Ctrl maps to C0, Alt prefixes ESC). */
-export function applyMods(c, m = {}) {
-  if (m.shift) c = c.toUpperCase();
-  if (m.ctrl) {
-    const u = c.toUpperCase().charCodeAt(0);
-    if (c === " " || c === "2") c = "\x00";
-    else if (c === "?") c = "\x7f";
-    else if (c === "/") c = "\x1f";
-    else if (u >= 0x40 && u <= 0x5f) c = String.fromCharCode(u & 0x1f);
-  }
-  return (m.alt ? "\x1b" : "") + c;
-}
 
 export default async function mount(root, { name }, pg) {
   pg.setTitle(name);
+  // Decide from the session record first: a missing session gets no terminal at all, and an
+  // exited one no WebSocket (it would only be refused).
+  let rec = null;
+  try {
+    rec = await api(`/api/sessions/${enc(name)}`);
+  } catch (e) {
+    if (e.redirecting || pg.signal.aborted) return;
+    if (e.status === 404) return showGone(root, name);
+  }
+  if (pg.signal.aborted) return;
   const encoder = new TextEncoder();
   let ws = null;
   let ended = false;
@@ -45,28 +28,64 @@ export default async function mount(root, { name }, pg) {
   let backoff = 1000;
   let retryTimer = 0;
   let pinching = false;
+  let restarting = false;
 
-  // ---- status ----
-  const dot = h("span", { class: "dot", tid: "status-dot", "data-state": "connecting", role: "img", "aria-label": "connecting" });
-  const statusText = h("span", { class: "stxt" }, "connecting…");
+  // ---- header: the name (from setTitle), one dot with a short label, the rest behind ⋯ ----
+  const dot = h("span", { class: "dot", tid: "status-dot", role: "img" });
+  const label = h("span", { class: "tsl", tid: "term-label" });
+  const statusText = h("span", { class: "stxt", tid: "conn-state" }, "connecting…");
+  const hostText = h("span");
   const badge = stateBadge("term-state");
   badge.hidden = true;
-  document.getElementById("slot").append(dot, statusText, badge,
-    h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bell(name));
+  const size = h("span", { class: "mono", tid: "font-size" });
+  const mb = (tid, text, act, aria) => h("button", { class: "btn sm", tid, onclick: act, "aria-label": aria }, text);
+  const restartBtn = mb("term-restart", "Restart", () => restart(restartBtn, true));
+  const stopBtn = mb("term-stop", "Stop", stop);
+  const bellBtn = bell(name);
+  bellBtn.append(h("span", { class: "tm-only" }, "Notify me"));
+  // On a phone the ⋯ menu (ui.js); from 1000 px the same elements inline in the header (CSS).
+  const menu = menuDialog({ class: "smenu tmenu", tid: "term-menu-panel", "aria-label": "Session" },
+    h("span", { class: "tm-only muted small" }, statusText, hostText), badge,
+    h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bellBtn,
+    h("span", { class: "tfont", role: "group", "aria-label": "Text size" },
+      mb("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"), size,
+      mb("font-inc", "A+", () => setFont(term.options.fontSize + 1), "Larger text")),
+    restartBtn, stopBtn);
+  const menuBtn = h("button", { class: "icon tmbtn", tid: "term-menu", "aria-label": "Session menu", "aria-haspopup": "dialog", onclick: () => {
+    const host = document.getElementById("host").textContent;
+    hostText.textContent = host && ` · on ${host}`;
+    popMenu(menu, menuBtn);
+  } }, "⋯");
+  const head = h("span", { class: "tst", tid: "term-status" }, dot, label);
+  document.getElementById("slot").append(head, menuBtn, menu);
+  pg.cleanup(() => menu.close());
+
+  let cur = rec;
   pg.cleanup(onSessions((list) => {
     const s = list.find((x) => x.name === name);
+    if (s) cur = s;
     badge.hidden = !s;
     if (s) paintState(badge, s);
+    paintHead();
   }));
+  function paintHead() {
+    const live = dot.dataset.state === "live" && cur && cur.status !== "exited";
+    const st = live ? stateOf(cur) : "";
+    dot.dataset.agent = st;
+    label.textContent = live ? (st === "waiting" && cur.waitingFor ? `waiting: ${cur.waitingFor}` : st) : statusText.textContent;
+  }
   function setState(state, text) {
     dot.dataset.state = state;
     dot.setAttribute("aria-label", `Connection: ${text}`);
     statusText.textContent = text;
+    paintHead();
   }
 
   // ---- terminal ----
   const box = h("div", { class: "term-box", tid: "terminal" });
   await loadXterm();
+  // Gone while xterm.js loaded (back at once): draw nothing under the next page.
+  if (pg.signal.aborted) return;
   const TerminalCtor = window.Terminal;
   if (!TerminalCtor || !window.FitAddon) {
     root.append(h("p", { class: "pad error", role: "alert" }, "The terminal component (xterm.js) did not load."));
@@ -103,81 +122,19 @@ export default async function mount(root, { name }, pg) {
   }
   window.__llmuxTerm = term;
 
-  // ---- overlay (session ended / gone) ----
-  const endTitle = h("h2", { id: "ended-title" }, "Session ended");
-  const endText = h("p", {});
-  const respawn = h("button", { class: "btn primary", tid: "respawn", onclick: doRespawn }, "Restart session");
-  const overlay = h("div", { class: "overlay", tid: "ended-overlay", role: "alertdialog", "aria-labelledby": "ended-title", hidden: true },
-    h("div", { class: "card" }, endTitle, endText, h("div", { class: "row" }, respawn, h("a", { class: "btn", href: "/" }, "Back to sessions"))));
+  // ---- the ended panel (in place of the keys: the last screen stays readable above it) ----
+  const endText = h("p", { tid: "exit-status" });
+  const respawn = h("button", { class: "btn primary", tid: "respawn", onclick: () => restart(respawn) }, "Restart");
+  const endPanel = h("div", { class: "tend", tid: "session-ended", role: "status", hidden: true },
+    endText, h("div", { class: "row" }, respawn, h("a", { class: "btn", href: "/" }, "Sessions")));
 
   const copySel = h("button", { class: "btn sm primary copy-sel", tid: "copy-selection", hidden: true, onclick: copySelection }, "Copy");
 
-  // ---- toolbar ----
-  const mods = { ctrl: "off", alt: "off", shift: "off" };
-  const lastTap = {};
-  const modBtns = {};
-  const key = (tid, label, act, aria) => h("button", { class: "key", tid, "aria-label": aria || label, onclick: act }, label);
-  const special = (k) => () => { send(keySeq(k, active())); consume(); };
-  const char = (c) => () => { send(applyMods(c, active())); consume(); };
-  const mod = (k, label, aria = label) => (modBtns[k] = h("button", { class: "key mod", tid: `key-${k}`, "aria-pressed": "false", "aria-label": aria, onclick: () => tapMod(k) }, label));
-
-  const more = h("div", { class: "kmore", id: "kmore", hidden: true, role: "group", "aria-label": "More keys" },
-    Array.from({ length: 12 }, (_, i) => key(`key-f${i + 1}`, `F${i + 1}`, special(`f${i + 1}`))),
-    key("key-ins", "Ins", special("ins"), "Insert"), key("key-del", "Del", special("del"), "Delete"),
-    key("key-bsp", "⌫", special("bsp"), "Backspace"), key("key-enter", "⏎", special("enter"), "Enter"),
-    [..."()[]{}<>=+*&;:'\"$#@!?%^`"].map((c) => key(null, c, char(c), c)),
-    key("key-reset", "Reset", () => { term.reset(); send("\x0c"); }, "Reset the terminal"));
-  const moreBtn = key("key-more", "⋯", () => {
-    more.hidden = !more.hidden;
-    moreBtn.setAttribute("aria-expanded", String(!more.hidden));
-  }, "More keys");
-  moreBtn.setAttribute("aria-expanded", "false");
-  moreBtn.setAttribute("aria-controls", "kmore");
-
-  const bar = h("div", { class: "kbar", role: "toolbar", "aria-label": "Terminal keys" },
-    h("div", { class: "krow" },
-      key("key-esc", "Esc", special("esc"), "Escape"), key("key-tab", "Tab", special("tab")),
-      mod("ctrl", "Ctrl"), mod("alt", "Alt"), mod("shift", "⇧", "Shift"),
-      key("key-ctrlc", "^C", () => send("\x03"), "Control-C (interrupt)"),
-      key("key-left", "←", special("left"), "Left"), key("key-down", "↓", special("down"), "Down"),
-      key("key-up", "↑", special("up"), "Up"), key("key-right", "→", special("right"), "Right"),
-      key("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"),
-      key("font-inc", "A+", () => setFont(term.options.fontSize + 1), "Larger text")),
-    h("div", { class: "krow" },
-      key("key-tilde", "~", char("~")), key("key-slash", "/", char("/")), key("key-backslash", "\\", char("\\"), "Backslash"),
-      key("key-pipe", "|", char("|"), "Pipe"), key("key-dash", "-", char("-"), "Dash"), key("key-underscore", "_", char("_"), "Underscore"),
-      key("key-home", "Home", special("home")), key("key-end", "End", special("end")),
-      key("key-pgup", "Pg↑", special("pgup"), "Page up"), key("key-pgdn", "Pg↓", special("pgdn"), "Page down"),
-      moreBtn, key("key-paste", "Paste", paste)));
-  // Keep the focus (and a phone's keyboard) in the terminal while tapping keys.
-  for (const el of [bar, more]) el.addEventListener("mousedown", (e) => { if (e.target.closest("button")) e.preventDefault(); });
-
-  root.append(h("div", { class: "term-page" }, h("div", { class: "term-wrap" }, box, copySel, overlay), more, bar));
+  const kb = keyBoard({ send, onReset: () => { term.reset(); send("\x0c"); }, onPaste: paste });
+  const { bar, more } = kb;
+  root.append(h("div", { class: "term-page" }, h("div", { class: "term-wrap" }, box, copySel), more, bar, endPanel));
   term.open(box);
   try { fit.fit(); } catch { /* not laid out yet */ }
-
-  function active() {
-    return { ctrl: mods.ctrl !== "off", alt: mods.alt !== "off", shift: mods.shift !== "off" };
-  }
-  function paintMods() {
-    for (const [k, b] of Object.entries(modBtns)) {
-      b.setAttribute("aria-pressed", String(mods[k] !== "off"));
-      b.dataset.mode = mods[k];
-      b.title = mods[k] === "lock" ? "locked (tap to release)" : mods[k] === "once" ? "next key (double-tap to lock)" : "";
-    }
-  }
-  function tapMod(k) {
-    const now = Date.now();
-    if (mods[k] === "off") mods[k] = "once";
-    else if (mods[k] === "once" && now - (lastTap[k] || 0) < 400) mods[k] = "lock";
-    else mods[k] = "off";
-    lastTap[k] = now;
-    paintMods();
-  }
-  function consume() {
-    for (const k of Object.keys(mods)) if (mods[k] === "once") mods[k] = "off";
-    paintMods();
-  }
 
   // Only a person's input earns a "not connected" warning, not xterm's own replies to queries.
   let warned = 0;
@@ -196,10 +153,10 @@ export default async function mount(root, { name }, pg) {
   }
 
   term.onData((d) => {
-    const m = active();
+    const m = kb.mods();
     if ((m.ctrl || m.alt || m.shift) && d.length === 1 && d >= " ") {
       d = applyMods(d, m);
-      consume();
+      kb.consume();
     }
     send(d);
   });
@@ -229,6 +186,7 @@ export default async function mount(root, { name }, pg) {
     if (n === term.options.fontSize) return;
     term.options.fontSize = n;
     if (save) localStorage.setItem(FONT_KEY, String(n));
+    size.textContent = n;
     refit();
   }
 
@@ -349,25 +307,23 @@ export default async function mount(root, { name }, pg) {
     sock.onclose = (e) => {
       if (ws !== sock || dead) return;
       ws = null;
-      if (e.code === 4040) {
-        ended = true;
-        setState("closed", "ended");
-        return api(`/api/sessions/${enc(name)}`).then(() => showEnded(e.reason), (err) => (err.status === 404 ? showGone() : showEnded(e.reason)));
-      }
+      if (e.code === 4040 && restarting) return; // restart() connects again
       if (e.code === 4001) return toLogin();
-      setState("closed", "disconnected");
-      check();
+      const gone = e.code === 4040;
+      setState("closed", gone ? "ended" : "disconnected");
+      check(gone);
     };
   }
 
-  /** After an unexpected close: is the session still there and running? */
-  async function check() {
+  /** After a close (gone: the daemon said the session ended): is the session still there and running? */
+  async function check(gone) {
     try {
       const s = await api(`/api/sessions/${enc(name)}`);
-      if (s.status !== "running") return showEnded(s.exitStatus != null ? `The agent exited with status ${s.exitStatus}.` : "The agent is not running.");
+      if (gone || s.status !== "running") return showEnded(s);
     } catch (e) {
       if (e.redirecting) return;
-      if (e.status === 404) return showGone();
+      if (e.status === 404) return showGone(root, name);
+      if (gone) return showEnded(null);
     }
     if (dead || ended) return;
     const wait = backoff;
@@ -376,31 +332,56 @@ export default async function mount(root, { name }, pg) {
     retryTimer = setTimeout(connect, wait);
   }
 
-  function showEnded(reason) {
+  /**
+   * The session is not running: its last screen read-only (from capture: a tmux client that
+   * detaches may have cleared what this page showed), the exit status and Restart.
+   */
+  async function showEnded(s, fresh = false) {
+    if (dead) return;
     ended = true;
-    setState("closed", "ended");
-    endTitle.textContent = "Session ended";
-    endText.textContent = `${reason ? `${reason[0].toUpperCase()}${reason.slice(1)}. ` : ""}Restart it from its recorded settings, or go back to the list.`.replace(/\.\. /, ". ");
-    respawn.hidden = false;
-    overlay.hidden = false;
-    respawn.focus();
+    const code = s?.exitStatus;
+    setState("ended", code != null ? `exited (${code})` : "exited");
+    endText.textContent = code != null ? `The agent exited with status ${code}.` : "The agent is not running.";
+    term.options.disableStdin = true;
+    bar.hidden = more.hidden = stopBtn.hidden = true;
+    endPanel.hidden = false;
+    try {
+      const c = await api(`/api/sessions/${enc(name)}/capture?lines=2000`);
+      if (dead || !ended) return;
+      term.reset();
+      term.write(c.text.replace(/\r?\n/g, "\r\n"));
+    } catch (e) {
+      if (fresh && e.status === 409) endText.append(" Its last screen was not kept.");
+    }
+    term.write("\x1b[?25l");
   }
-  function showGone() {
-    ended = true;
-    setState("closed", "no such session");
-    endTitle.textContent = "No such session";
-    endText.textContent = `There is no session named ${name} (it may have been removed).`;
-    respawn.hidden = true;
-    overlay.hidden = false;
-  }
-  async function doRespawn() {
-    const r = await busy(respawn, () => post(`/api/sessions/${enc(name)}/respawn`));
-    if (!r) return;
-    overlay.hidden = true;
+  /** Starts the session again from its record (confirming first while it runs) and reconnects. */
+  async function restart(btn, confirm) {
+    menu.close();
+    if (confirm && !ended && !(await confirmDialog(`Restart ${name}? Its agent is ended and started again.`, "Restart"))) return;
+    restarting = true;
+    const r = await busy(btn, () => post(`/api/sessions/${enc(name)}/respawn`));
+    restarting = false;
+    if (!r || dead) return;
+    if (r.session) cur = r.session;
+    const old = ws;
+    ws = null;
+    old?.close(1000);
+    clearTimeout(retryTimer);
     ended = false;
     backoff = 1000;
+    endPanel.hidden = true;
+    bar.hidden = stopBtn.hidden = false;
+    term.options.disableStdin = false;
+    term.reset();
     connect();
     term.focus();
+  }
+  async function stop() {
+    menu.close();
+    if (await confirmDialog(`Stop ${name}? Restart starts it again.`, "Stop")) {
+      await busy(stopBtn, () => post(`/api/sessions/${enc(name)}/stop`));
+    }
   }
 
   const wake = () => {
@@ -427,9 +408,22 @@ export default async function mount(root, { name }, pg) {
     if (window.__llmuxTerm === term) delete window.__llmuxTerm;
   });
 
-  paintMods();
-  connect();
-  term.focus();
+  size.textContent = term.options.fontSize;
+  if (rec?.status === "exited") showEnded(rec, true);
+  else {
+    connect();
+    term.focus();
+  }
+}
+
+/** A session that does not exist (or not for me): a message and a way back, nothing else. */
+function showGone(root, name) {
+  document.getElementById("slot").replaceChildren();
+  root.replaceChildren(h("div", { class: "page narrow" },
+    h("div", { class: "card", tid: "no-session", role: "alert" },
+      h("h2", {}, "No such session"),
+      h("p", {}, `There is no session named ${name} (removed, or a mistyped link).`),
+      h("a", { class: "btn primary", href: "/", tid: "back-to-list" }, "Back to sessions"))));
 }
 
 /** Loads xterm.js and its fit and web-links addons (classic scripts) once, only on the terminal page. */

@@ -3,7 +3,7 @@
 
 import { h, enc, busy, toast, confirmDialog, ask, when, copyBtn, field, plural } from "./ui.js";
 import { api, post, patch, del, me } from "./api.js";
-import { pairDevice } from "./pair.js";
+import { pairSection } from "./pair.js";
 
 export default async function mount(root, _params, pg) {
   const nameIn = h("input", { tid: "token-name", autocomplete: "off", placeholder: "e.g. laptop-cli" });
@@ -27,9 +27,7 @@ export default async function mount(root, _params, pg) {
   root.append(h("div", { class: "page" }, h("h1", {}, "Tokens"),
     h("p", { class: "muted" }, "Tokens let the llmux CLI and scripts on other machines use this daemon: ",
       h("code", {}, "llmux --server URL --token TOKEN session list"), "."),
-    h("section", { class: "card", tid: "pair-section" }, h("h2", {}, "Pair a device"),
-      h("p", { class: "muted" }, "Sign your phone or tablet in as you with a one-time code: no passphrase to type, no token to keep."),
-      ...pairDevice(post, h, copyBtn)),
+    pairSection("Sign your phone or tablet in as you with a one-time code: no passphrase to type, no token to keep."),
     shown, form,
     h("section", { class: "card" },
       h("div", { class: "bar" }, h("h2", {}, "Your tokens"),

@@ -92,6 +92,28 @@ export function ask({ title, label, value = "", type = "text", ok = "Save", tid 
   }, { once: true }));
 }
 
+/**
+ * A ⋯ menu (the sessions list's and the terminal's): a modal <dialog class="smenu"> of kids,
+ * a sheet at the bottom of a phone, beside its button from 760 px wide (popMenu opens it).
+ * A tap on the backdrop or on a link closes it; Escape too (the browser's own).
+ */
+export function menuDialog(props, ...kids) {
+  const d = h("dialog", { class: "smenu", ...props }, h("div", {}, kids));
+  d.addEventListener("click", (e) => { if (e.target === d || e.target.closest("a")) d.close(); });
+  return d;
+}
+
+/** Opens menu d from button b: below it, or above it where the screen ends (wide screens). */
+export function popMenu(d, b) {
+  d.removeAttribute("style");
+  d.showModal();
+  if (matchMedia("(max-width: 759px)").matches) return;
+  const r = b.getBoundingClientRect();
+  const m = d.getBoundingClientRect();
+  const top = r.bottom + 4 + m.height > innerHeight ? Math.max(8, r.top - 4 - m.height) : r.bottom + 4;
+  Object.assign(d.style, { margin: "0", inset: `${top}px auto auto ${Math.max(8, r.right - m.width)}px` });
+}
+
 export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);

@@ -182,16 +182,22 @@ impl SessionService {
         Ok(BroadcastResponse { ok: failed.is_empty(), sent, failed })
     }
 
-    /// The last `lines` lines of a session's pane (running or exited with its pane kept).
+    /// The last `lines` lines of a session's pane (running, exited with its pane kept, or
+    /// stopped by this daemon: the screen it had when stopped).
     pub async fn capture(&self, name: &str, lines: u32) -> Result<String> {
         if lines == 0 || lines > MAX_CAPTURE_LINES {
             return Err(Error::invalid(format!("lines must be between 1 and {MAX_CAPTURE_LINES}")));
         }
         self.record(name)?;
         match self.tmux.capture(name, lines).await {
-            Err(Error::NotFound(_)) => Err(Error::Conflict(format!(
-                "session {name:?} has no screen to capture (it is not running)"
-            ))),
+            Err(Error::NotFound(_)) => {
+                let kept = self.last_screens.lock().expect("screens lock").get(name).cloned();
+                kept.map(|s| last_n(&s, lines as usize)).ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "session {name:?} has no screen to capture (it is not running)"
+                    ))
+                })
+            }
             other => other,
         }
     }
@@ -240,4 +246,10 @@ impl SessionService {
             }
         });
     }
+}
+
+/// The last `n` lines of `text`.
+fn last_n(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -11,6 +11,9 @@ use crate::time::now_ms;
 use crate::tmux::SpawnSpec;
 use crate::validate;
 
+/// How many lines of a stopped session's screen (and scrollback) are kept for `capture`.
+const KEPT_SCREEN_LINES: u32 = 2000;
+
 impl SessionService {
     /// Validates a request, records the session and starts it in tmux.
     ///
@@ -133,6 +136,7 @@ impl SessionService {
             self.tmux.kill_session(&record.name).await?;
         }
         self.tracker.reset(&record.name);
+        self.last_screens.lock().expect("screens lock").remove(&record.name);
         let spec = SpawnSpec {
             name: &record.name,
             cwd: Path::new(&record.cwd),
@@ -311,6 +315,10 @@ impl SessionService {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         self.record(name)?;
+        // Keep its last screen for `capture` (the web UI shows it read-only): the pane goes.
+        if let Ok(screen) = self.tmux.capture(name, KEPT_SCREEN_LINES).await {
+            self.last_screens.lock().expect("screens lock").insert(name.to_owned(), screen);
+        }
         self.end_processes(name).await;
         self.tmux.kill_session(name).await?;
         self.forget_pane(name);
@@ -340,6 +348,7 @@ impl SessionService {
         }
         self.records.write().expect("records lock").remove(name);
         self.conversations.lock().expect("conversations lock").remove(name);
+        self.last_screens.lock().expect("screens lock").remove(name);
         self.notify();
         self.forget_lock(name);
         tracing::info!(session.name = %name, "session removed");

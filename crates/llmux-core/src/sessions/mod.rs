@@ -87,6 +87,9 @@ pub struct SessionService {
     counts: Mutex<HashMap<CountKey, (Option<std::time::Instant>, u32)>>,
     /// The live conversation id of each session, where llmux chose or resumed it.
     conversations: Mutex<HashMap<String, String>>,
+    /// The screen of each stopped session as it was just before the stop (its pane is gone),
+    /// for `capture`; in memory only, dropped when the session starts again or is removed.
+    last_screens: Mutex<HashMap<String, String>>,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -120,6 +123,7 @@ impl SessionService {
             inputs: Mutex::new(HashMap::new()),
             conversations: Mutex::new(conversations.into_iter().collect()),
             counts: Mutex::new(HashMap::new()),
+            last_screens: Mutex::new(HashMap::new()),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));

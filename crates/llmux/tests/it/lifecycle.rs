@@ -234,6 +234,29 @@ async fn ci_markers_of_the_daemon_do_not_reach_agents() {
     assert!(vars.iter().any(|v| v == "CI_WANTED=here"), "{vars:?}");
 }
 
+#[tokio::test]
+async fn a_stopped_session_keeps_its_last_screen_for_capture() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("halted").await;
+    d.client.send("halted", "before the stop", true).await.unwrap();
+    d.wait_for_screen("halted", "PROMPT[1]: before the stop").await;
+    d.client.stop_session("halted").await.unwrap();
+    assert_eq!(d.client.session("halted").await.unwrap().status, SessionStatus::Exited);
+    // The pane is gone, the screen it had is not: the web UI shows it read-only.
+    let screen = d.client.capture("halted", 100).await.unwrap().text;
+    assert!(screen.contains("PROMPT[1]: before the stop"), "{screen}");
+    assert_eq!(d.client.capture("halted", 1).await.unwrap().text.lines().count(), 1);
+    // Started again, the capture is the new screen's, not the kept one.
+    d.client.restart_session("halted").await.unwrap();
+    let screen = d.wait_for_screen("halted", "FAKE AGENT READY").await;
+    assert!(!screen.contains("before the stop"), "{screen}");
+    // Removed, nothing is kept.
+    d.client.stop_session("halted").await.unwrap();
+    d.client.remove_session("halted", false).await.unwrap();
+    let err = d.client.capture("halted", 10).await.unwrap_err();
+    assert_eq!(err.status().unwrap().as_u16(), 404);
+}
+
 /// An interactive shell ignores SIGTERM; stopping it must not wait for the SIGKILL deadline
 /// (it gets a hang-up too, on which it exits), and it leaves nothing running.
 #[tokio::test]
