@@ -339,9 +339,13 @@ export default async function mount(root, { name }, pg) {
   async function showEnded(s, fresh = false) {
     if (dead) return;
     ended = true;
-    const code = s?.exitStatus;
-    setState("ended", code != null ? `exited (${code})` : "exited");
-    endText.textContent = code != null ? `The agent exited with status ${code}.` : "The agent is not running.";
+    const say = (code) => {
+      setState("ended", code != null ? `exited (${code})` : "exited");
+      endText.textContent = code != null ? `The agent exited with status ${code}.` : "The agent is not running.";
+    };
+    say(s?.exitStatus);
+    // tmux may report the exit status a refresh after the pane died: ask once more.
+    if (s && s.exitStatus == null) setTimeout(() => api(`/api/sessions/${enc(name)}`).then((n) => ended && !dead && n.exitStatus != null && say(n.exitStatus), () => {}), 1000);
     term.options.disableStdin = true;
     bar.hidden = more.hidden = stopBtn.hidden = true;
     endPanel.hidden = false;
