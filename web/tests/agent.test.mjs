@@ -5,11 +5,11 @@
 // History, and the "Notify me" bell. The XSS payload is typed as a prompt and written into the
 // transcript: it must only ever show as text.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, launchBrowser, openPage, screenshot, pageFetch, until, ADMIN, VIEWPORTS, XSS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, pageFetch, until, ADMIN, VIEWPORTS, XSS } from './harness.mjs';
 
 /** An assistant reply in markdown: a heading, a list with inline code, a code block, a table. */
 const MARKDOWN = [
@@ -20,13 +20,7 @@ const MARKDOWN = [
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 /** Creates a session through the page's API (owned by the signed-in admin); returns its cwd. */
 async function create(page, body) {

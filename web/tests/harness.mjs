@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -79,6 +80,23 @@ function daemonEnv(extra) {
     if (!k.startsWith('LLMUX_') && k !== 'XDG_STATE_HOME' && k !== 'TMUX') env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/**
+ * The usual set-up of a test file: one daemon with an admin signed up and one browser, started
+ * before the file's tests (handed to `set`) and stopped after them.
+ */
+export function withAdminDaemon(set) {
+  let browser;
+  let d;
+  before(async () => {
+    [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
+    set(browser, d);
+  });
+  after(async () => {
+    await browser?.close();
+    await d?.stop();
+  });
 }
 
 /**

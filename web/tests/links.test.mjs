@@ -1,19 +1,13 @@
 // Issue 13 item 12: a URL an agent prints (a sign-in link wrapped over several rows at phone
 // width) can be tapped, and opens the whole URL in a new tab.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, openTerminal, waitForTerm, ADMIN } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, openTerminal, waitForTerm, ADMIN } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 const URL_ = 'https://claude.ai/oauth/authorize?code=true&client_id=9d1c250a-e61b-44d9-88ed-5944d1962f5e'
   + '&response_type=code&redirect_uri=https%3A%2F%2Fconsole.anthropic.com%2Foauth%2Fcode%2Fcallback'

@@ -3,19 +3,13 @@
 // the "(N)" title count when one goes `waiting` (issue 13, CLI item 3). Before, the page kept
 // only events of the signed-in user's own sessions and dropped the operator's.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, ADMIN, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, ADMIN, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 for (const vp of Object.keys(VIEWPORTS)) {
   test(`an operator session going waiting: toast and title count for the admin (${vp})`, async (t) => {

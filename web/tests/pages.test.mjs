@@ -2,19 +2,13 @@
 // in or not, at both viewports. Item 7: the settings page is readable on a phone (keys break
 // only at dots and underscores, source pills on one line).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, ADMIN, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, ADMIN, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 for (const vp of Object.keys(VIEWPORTS)) {
   for (const signedIn of [false, true]) {

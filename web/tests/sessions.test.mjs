@@ -3,19 +3,13 @@
 // `exited` — and when one is killed with confirmation (from the row's ⋯ menu) — its row
 // disappears — here and in a second browser.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, startFakeSessions, ADMIN, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, startFakeSessions, ADMIN, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 const row = (page, name) => page.locator(`[data-testid=session-row][data-name="${name}"]`);
 const status = (page, name) => row(page, name).getAttribute('data-status');

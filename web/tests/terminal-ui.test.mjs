@@ -3,21 +3,13 @@
 // swipe between (font size in the ⋯ menu), and dead sessions (an exited one's last screen
 // read-only with its exit status and Restart, no WebSocket before it; a missing one: a message).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startDaemon, launchBrowser, guard, apiLogin, pageFetch, screenshot, waitForTerm, termText, openTerminal, until, ADMIN,
-} from './harness.mjs';
+import { withAdminDaemon, guard, apiLogin, pageFetch, screenshot, waitForTerm, termText, openTerminal, until, ADMIN } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 const touch = { isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const SIZES = {

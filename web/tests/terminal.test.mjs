@@ -1,19 +1,13 @@
 // Flows 2–5: spawn the fake agent from the form, type into its terminal and see the echo, send
 // Ctrl-C from the toolbar, rotate/resize and check the agent sees the new size.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, waitForTerm, termText, ADMIN, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, waitForTerm, termText, ADMIN, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 /** The terminal's size and the last `SIZE CxR` line the fake agent printed. */
 const sizes = (page) => page.evaluate(() => {

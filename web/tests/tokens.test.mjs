@@ -1,19 +1,13 @@
 // Flow 7: mint a token (value shown once, no pairing QR: that is "Pair a device", see
 // pairing.test.mjs), rename it, revoke it.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, launchBrowser, openPage, screenshot, menu, ADMIN, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, menu, ADMIN, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 const withToken = (value, path, init = {}) => fetch(`${d.url}${path}`, { ...init, headers: { Authorization: `Bearer ${value}`, 'Content-Type': 'application/json', ...(init.headers || {}) } });
 

@@ -3,21 +3,15 @@
 // made from it); as a session name it is refused with a field error. An agent's reply in its
 // transcript, rendered from markdown on the server, keeps none of the agent's own markup.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, launchBrowser, openPage, screenshot, openTerminal, waitForTerm, startFakeSessions, menu, pageFetch, until, ADMIN, XSS, VIEWPORTS } from './harness.mjs';
+import { withAdminDaemon, openPage, screenshot, openTerminal, waitForTerm, startFakeSessions, menu, pageFetch, until, ADMIN, XSS, VIEWPORTS } from './harness.mjs';
 
 let browser;
 let d;
-before(async () => {
-  [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
-});
-after(async () => {
-  await browser?.close();
-  await d?.stop();
-});
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
 
 /** No element was made from the payload, and it shows as text where expected. */
 async function inert(page, where) {
