@@ -2,22 +2,12 @@
 // sessions notify it. The service worker (/sw.js) shows the notifications. No UI here: the
 // pages call these functions from their own buttons.
 
+import { api, post } from "./api.js";
+
 /** Whether this browser can receive Web Push (needs a service worker, HTTPS or localhost). */
 export function pushSupported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window &&
     window.isSecureContext;
-}
-
-async function call(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error || `${method} ${path} failed (${res.status})`);
-  return data;
 }
 
 async function registration() {
@@ -42,7 +32,7 @@ export async function enablePush(label) {
   }
   const reg = await registration();
   await navigator.serviceWorker.ready;
-  const { publicKey } = await call("GET", "/api/push/vapid");
+  const { publicKey } = await api("/api/push/vapid");
   let sub = await reg.pushManager.getSubscription();
   const key = keyBytes(publicKey);
   const same = sub && sub.options.applicationServerKey &&
@@ -55,7 +45,7 @@ export async function enablePush(label) {
   const json = sub.toJSON();
   const body = { endpoint: json.endpoint, keys: json.keys };
   if (label) body.label = label;
-  return (await call("POST", "/api/push/subscriptions", body)).subscription;
+  return (await post("/api/push/subscriptions", body)).subscription;
 }
 
 /** Unsubscribes this browser and removes it from the user's devices. */
@@ -64,13 +54,13 @@ export async function disablePush() {
   const reg = await navigator.serviceWorker.getRegistration("/");
   const sub = reg && await reg.pushManager.getSubscription();
   if (!sub) return;
-  const { subscriptions } = await call("GET", "/api/push/subscriptions");
+  const { subscriptions } = await api("/api/push/subscriptions");
   const mine = subscriptions.find((s) => s.endpoint === sub.endpoint);
-  if (mine) await call("DELETE", `/api/push/subscriptions/${encodeURIComponent(mine.id)}`);
+  if (mine) await api(`/api/push/subscriptions/${encodeURIComponent(mine.id)}`, { method: "DELETE" });
   await sub.unsubscribe();
 }
 
 /** Turns notifications about session `name` on or off (for all of the user's devices). */
 export async function setSessionPush(name, on) {
-  await call(on ? "PUT" : "DELETE", `/api/push/sessions/${encodeURIComponent(name)}`);
+  await api(`/api/push/sessions/${encodeURIComponent(name)}`, { method: on ? "PUT" : "DELETE" });
 }
