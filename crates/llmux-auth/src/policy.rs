@@ -92,15 +92,27 @@ mod tests {
             (Principal::LocalOperator, [true; 9]),
             (user(true, cookie.clone()), [true; 9]),
             (user(true, token(TokenScope::Admin)), [true; 9]),
-            (user(true, token(TokenScope::User)), [true, true, true, true, true, true, false, false, false]),
-            (user(false, token(TokenScope::Admin)), [true, true, true, true, true, true, false, false, false]),
+            (
+                user(true, token(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
+            (
+                user(false, token(TokenScope::Admin)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
             (user(false, cookie), [true, true, true, true, true, true, false, false, false]),
-            (user(true, paired(TokenScope::User)), [true, true, true, true, true, true, false, false, false]),
+            (
+                user(true, paired(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
             (
                 user(true, paired(TokenScope::ReadOnly)),
                 [true, true, false, true, false, false, false, false, false],
             ),
-            (user(false, token(TokenScope::User)), [true, true, true, true, true, true, false, false, false]),
+            (
+                user(false, token(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
             (
                 user(true, token(TokenScope::ReadOnly)),
                 [true, true, false, true, false, false, false, false, false],
