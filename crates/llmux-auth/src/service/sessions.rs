@@ -10,7 +10,7 @@
 //! What is audited (`action`, target = the session's canonical name, detail), after the change
 //! succeeded: `session_created` (agent), `session_edited` (the fields changed),
 //! `session_renamed` (the old name), `session_restarted`, `session_stopped`, `session_killed`
-//! (the status it had), `session_removed`, `session_resumed` (conversation id),
+//! (the status it had), `session_removed` (`force`), `session_resumed` (conversation id),
 //! `session_prompted` (length, and `no enter` / `waited` / `broadcast`; never the text),
 //! `session_answered` (option), `session_key` (the key), `session_interrupted`, and
 //! `session_attached` (`read-only` or not) for a terminal. Reads are not audited.
