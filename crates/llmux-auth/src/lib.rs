@@ -3,6 +3,8 @@
 //! - [`Principal`]: the caller, as proven by the kernel (Unix socket peer uid), a browser
 //!   session cookie, or an API token. Nothing here ever looks at addresses or forwarding headers.
 //! - [`policy`]: the one table of who may do what.
+//! - [`Sessions`]: every session action on behalf of a principal (policy, 404 masking, names
+//!   in the caller's terms, audit), over core's session service.
 //! - [`AuthService`]: users, passphrases (Argon2id), tokens (SHA-256, shown once), browser
 //!   sessions, the setup token, pairing codes, login throttling and the audit log.
 
@@ -18,8 +20,9 @@ use llmux_core::api::TokenScope;
 pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;
 pub use service::{
-    AuthService, Bootstrap, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, InitUser, Login, PAIRING_TTL,
-    Revocation, SESSION_IDLE, SESSION_LIFETIME,
+    Attachment, AuthService, Bootstrap, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, InitUser, Listing,
+    Login, MAX_WAIT, PAIRING_TTL, Prompt, Revocation, SESSION_IDLE, SESSION_LIFETIME, SHELL,
+    Sessions, Target,
 };
 
 /// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.
@@ -52,7 +55,11 @@ pub enum Error {
     /// Conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
-    /// The store failed.
+    /// The session is not running, and the action needs it to (409, `not_running`).
+    #[error("{0}")]
+    NotRunning(String),
+    /// The store or the session service failed; its own variant says how (a session
+    /// action's errors come here as the service gave them).
     #[error(transparent)]
     Core(llmux_core::Error),
 }

@@ -1,9 +1,10 @@
 //! The policy table: what each kind of principal may do. One place, one match.
 //!
 //! Session ownership is checked separately ([`crate::Principal::can_access`]): someone else's
-//! session answers 404 as if absent, so its existence does not leak.
+//! session answers 404 as if absent, so its existence does not leak. Both are applied to every
+//! session action by one facade, [`crate::Sessions`]; accounts by [`crate::AuthService`].
 
-use crate::Principal;
+use crate::{Error, Principal, Result};
 
 /// Something a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,13 @@ pub enum Action {
     OwnTokens,
     /// Users, other users' tokens, settings, logs and audit.
     Administer,
+    /// Start a session of the `shell` agent: only admins may start a shell (a bare shell is a
+    /// login on the host; a coding agent at least shows what it runs). Asked on top of
+    /// [`Action::DriveSessions`].
+    StartShell,
+    /// List any directory's agent history (`/api/conversations?agent=&cwd=`): reading the host,
+    /// so admins only; everyone else reads the conversations of their own sessions.
+    BrowseHistory,
 }
 
 /// Whether `principal` may do `action`.
@@ -33,8 +41,24 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
     match action {
         Action::ReadSessions | Action::ViewTerminal | Action::OwnIdentity => true,
         Action::DriveSessions | Action::OwnAccount | Action::OwnTokens => !read_only,
-        Action::Administer => false,
+        Action::Administer | Action::StartShell | Action::BrowseHistory => false,
     }
+}
+
+/// 403 unless `principal` may do `action`, with the message the caller needs.
+pub fn require(principal: &Principal, action: Action) -> Result<()> {
+    if allows(principal, action) {
+        return Ok(());
+    }
+    let message = match action {
+        Action::StartShell => "the shell agent is for admins; start a coding agent instead",
+        Action::BrowseHistory => {
+            "listing conversations by directory is for admins; use a session's conversations"
+        }
+        _ if principal.is_read_only() => "this token is read-only",
+        _ => "admin only",
+    };
+    Err(Error::Forbidden(message.into()))
 }
 
 #[cfg(test)]
@@ -65,25 +89,37 @@ mod tests {
         // a browser paired from an admin's narrower token
         let paired = |scope| Via::Cookie { session_id: "p".into(), scope };
         let cases = [
-            (Principal::LocalOperator, [true; 7]),
-            (user(true, cookie.clone()), [true; 7]),
-            (user(true, token(TokenScope::Admin)), [true; 7]),
-            (user(true, token(TokenScope::User)), [true, true, true, true, true, true, false]),
-            (user(false, token(TokenScope::Admin)), [true, true, true, true, true, true, false]),
-            (user(false, cookie), [true, true, true, true, true, true, false]),
-            (user(true, paired(TokenScope::User)), [true, true, true, true, true, true, false]),
+            (Principal::LocalOperator, [true; 9]),
+            (user(true, cookie.clone()), [true; 9]),
+            (user(true, token(TokenScope::Admin)), [true; 9]),
+            (
+                user(true, token(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
+            (
+                user(false, token(TokenScope::Admin)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
+            (user(false, cookie), [true, true, true, true, true, true, false, false, false]),
+            (
+                user(true, paired(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
             (
                 user(true, paired(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false],
+                [true, true, false, true, false, false, false, false, false],
             ),
-            (user(false, token(TokenScope::User)), [true, true, true, true, true, true, false]),
+            (
+                user(false, token(TokenScope::User)),
+                [true, true, true, true, true, true, false, false, false],
+            ),
             (
                 user(true, token(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false],
+                [true, true, false, true, false, false, false, false, false],
             ),
             (
                 user(false, token(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false],
+                [true, true, false, true, false, false, false, false, false],
             ),
         ];
         let actions = [
@@ -94,6 +130,8 @@ mod tests {
             OwnAccount,
             OwnTokens,
             Administer,
+            StartShell,
+            BrowseHistory,
         ];
         for (principal, expected) in cases {
             for (action, want) in actions.iter().zip(expected) {
@@ -110,5 +148,27 @@ mod tests {
         assert!(!u.can_access(""), "the operator's sessions are not theirs");
         let narrowed_admin = user(true, token(TokenScope::User));
         assert!(!narrowed_admin.can_access("other"));
+    }
+
+    #[test]
+    fn only_admins_may_start_a_shell() {
+        let cookie = Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin };
+        assert!(allows(&Principal::LocalOperator, Action::StartShell));
+        assert!(allows(&user(true, cookie.clone()), Action::StartShell));
+        for principal in [
+            user(false, cookie),
+            user(false, token(TokenScope::Admin)),
+            user(true, token(TokenScope::User)),
+            user(true, token(TokenScope::ReadOnly)),
+        ] {
+            assert!(!allows(&principal, Action::StartShell), "{principal:?}");
+            let refused = require(&principal, Action::StartShell).unwrap_err().to_string();
+            assert_eq!(refused, "the shell agent is for admins; start a coding agent instead");
+        }
+        let read_only = user(true, token(TokenScope::ReadOnly));
+        let refused = require(&read_only, Action::DriveSessions).unwrap_err().to_string();
+        assert_eq!(refused, "this token is read-only");
+        let refused = require(&user(false, token(TokenScope::User)), Action::Administer);
+        assert_eq!(refused.unwrap_err().to_string(), "admin only");
     }
 }

@@ -71,6 +71,10 @@ impl From<llmux_core::Error> for ApiError {
 impl From<llmux_auth::Error> for ApiError {
     fn from(err: llmux_auth::Error) -> Self {
         use llmux_auth::Error as E;
+        if let E::Core(core) = err {
+            // The session service's own outcome, with its own status and code.
+            return core.into();
+        }
         let (status, code) = match &err {
             E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -83,6 +87,7 @@ impl From<llmux_auth::Error> for ApiError {
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            E::NotRunning(_) => (StatusCode::CONFLICT, "not_running"),
             _ => return ApiError::internal(&err),
         };
         ApiError::new(status, code, err.to_string())

@@ -1,7 +1,6 @@
 //! Extractors: our own `Json` (bad input gets the standard error body) and the `Principal`.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use llmux_auth::{Action, Principal};
 use serde::de::DeserializeOwned;
@@ -33,11 +32,7 @@ pub struct Caller(pub Principal);
 impl Caller {
     /// 403 unless the policy table allows `action`.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        if llmux_auth::policy::allows(&self.0, action) {
-            return Ok(());
-        }
-        let message = if self.0.is_read_only() { "this token is read-only" } else { "admin only" };
-        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))
+        Ok(llmux_auth::policy::require(&self.0, action)?)
     }
 }
 

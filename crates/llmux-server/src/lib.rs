@@ -44,6 +44,7 @@ impl AppState {
     ) -> Self {
         let (_, openapi) = api::routes();
         AppState {
+            facade: llmux_auth::Sessions::new(sessions.clone(), auth.clone()),
             sessions,
             auth,
             logs,

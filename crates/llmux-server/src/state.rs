@@ -15,6 +15,9 @@ use crate::logbuf::LogBuffer;
 pub struct AppState {
     /// The session service.
     pub sessions: Arc<SessionService>,
+    /// Session actions on behalf of a principal (policy, 404 masking, names, audit): what
+    /// handlers call instead of the service.
+    pub facade: llmux_auth::Sessions,
     /// Users, credentials, audit.
     pub auth: Arc<AuthService>,
     /// The log ring buffer.

@@ -9,18 +9,8 @@ use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
 use super::{AuthService, Revocation, new_username, token_view, user_view, validate_name};
-use crate::policy::{Action, allows};
+use crate::policy::{Action, require};
 use crate::{Error, Principal, Result, Via, password};
-
-fn require(principal: &Principal, action: Action) -> Result<()> {
-    if allows(principal, action) {
-        Ok(())
-    } else if principal.is_read_only() {
-        Err(Error::Forbidden("this token is read-only".into()))
-    } else {
-        Err(Error::Forbidden("admin only".into()))
-    }
-}
 
 fn me(principal: &Principal) -> Result<&str> {
     principal

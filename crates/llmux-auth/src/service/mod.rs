@@ -1,8 +1,10 @@
 //! The auth service: sign-in, credentials, and the bookkeeping around them.
 
 mod accounts;
+mod sessions;
 mod signin;
 
+pub use sessions::{Attachment, Listing, MAX_WAIT, Prompt, SHELL, Sessions, Target};
 pub use signin::{DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME};
 
 use std::collections::HashMap;

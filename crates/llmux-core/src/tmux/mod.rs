@@ -83,6 +83,18 @@ pub struct SpawnSpec<'a> {
     pub height: u16,
 }
 
+/// A tmux client command for a caller to spawn (see [`Tmux::attach_client`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCommand {
+    /// The program.
+    pub program: &'static str,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Variables to leave out of its environment (`TMUX`, `TMUX_PANE`, CI markers: see
+    /// [`is_scrubbed_var`]).
+    pub env_remove: Vec<OsString>,
+}
+
 /// One pane of llmux's tmux server, from `list-panes -a`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaneInfo {
@@ -170,6 +182,29 @@ impl Tmux {
             "-t",
             &format!("={}", tmux_name(name)),
         ])
+    }
+
+    /// A tmux client attached to session `name`, for a caller to run on a terminal of its own
+    /// (the web terminal's PTY): `tmux -S <socket> -f <conf> attach-session [-r] -t =NAME`,
+    /// read-only (`-r`: its keys are dropped) when `read_only`. Spawning it is the caller's, as
+    /// the terminal is; the argv and the environment rules are the driver's.
+    pub fn attach_client(&self, name: &str, read_only: bool) -> ClientCommand {
+        let mut args: Vec<OsString> = vec![
+            "-S".into(),
+            self.socket.clone().into(),
+            "-f".into(),
+            self.conf.clone().into(),
+            "attach-session".into(),
+        ];
+        if read_only {
+            args.push("-r".into());
+        }
+        args.extend(["-t".into(), format!("={}", tmux_name(name)).into()]);
+        let env_remove = std::env::vars_os()
+            .map(|(key, _)| key)
+            .filter(|key| key.to_str().is_some_and(is_scrubbed_var))
+            .collect();
+        ClientCommand { program: "tmux", args, env_remove }
     }
 
     fn command(&self) -> Command {
@@ -477,6 +512,23 @@ mod tests {
         assert_eq!(tmux_name("a.b-c_d"), "a+b-c_d");
         assert_eq!(llmux_name("a+b-c_d"), "a.b-c_d");
         assert_eq!(pane_target("x.y"), "=x+y:");
+    }
+
+    #[test]
+    fn an_attach_client_targets_one_session_exactly() {
+        let tmux = Tmux::new("/run/t.sock".into(), "/run/t.conf".into());
+        let argv = |c: ClientCommand| {
+            assert_eq!(c.program, "tmux");
+            c.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(
+            argv(tmux.attach_client("fix.1@bob", false)),
+            "-S /run/t.sock -f /run/t.conf attach-session -t =fix+1@bob"
+        );
+        assert_eq!(
+            argv(tmux.attach_client("x", true)),
+            "-S /run/t.sock -f /run/t.conf attach-session -r -t =x"
+        );
     }
 
     #[test]

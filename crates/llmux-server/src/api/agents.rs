@@ -5,8 +5,6 @@ use llmux_core::api::AgentView;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use llmux_auth::Action;
-
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
@@ -21,18 +19,11 @@ async fn installed(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<AgentView>>> {
-    caller.require(Action::ReadSessions)?;
-    Ok(Json(state.sessions.agents(counted(&caller)).into_iter().filter(|a| a.installed).collect()))
+    Ok(Json(state.facade.agents(&caller.0)?.into_iter().filter(|a| a.installed).collect()))
 }
 
 /// Every agent of the catalog, installed or not, with install hints.
 #[utoipa::path(get, path = "/api/agents/all", operation_id = "listAllAgents", tag = "agents", responses((status = 200, body = Vec<AgentView>)))]
 async fn all(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentView>>> {
-    caller.require(Action::ReadSessions)?;
-    Ok(Json(state.sessions.agents(counted(&caller))))
-}
-
-/// Whose sessions the running counts include: everyone's for admins, the caller's own else.
-fn counted(caller: &Caller) -> Option<&str> {
-    (!caller.0.is_admin()).then(|| caller.0.owner())
+    Ok(Json(state.facade.agents(&caller.0)?))
 }

@@ -10,7 +10,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use llmux_auth::Action;
 use llmux_core::api::{
     Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
 };
@@ -19,7 +18,6 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::check_access;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
@@ -41,8 +39,7 @@ async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
-    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.conversations(&name, mine(&caller)).await?))
+    Ok(Json(state.facade.conversations(&caller.0, &name).await?))
 }
 
 /// Respawn the session's agent on a past conversation (no init prompts).
@@ -56,9 +53,7 @@ async fn resume(
     Path(name): Path<String>,
     Json(req): Json<ResumeRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let name = check_access(&state, &caller, &name, Action::DriveSessions)?;
-    let session = state.sessions.resume(&name, &req.conversation_id, mine(&caller)).await?;
-    state.auth.audit(&caller.0.actor(), "session_resumed", &name, &req.conversation_id).await;
+    let session = state.facade.resume(&caller.0, &name, &req.conversation_id).await?;
     Ok(Json(SessionResponse { ok: true, session }))
 }
 
@@ -70,14 +65,7 @@ async fn transcript(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TranscriptResponse>> {
-    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    Ok(Json(state.sessions.transcript(&name, mine(&caller)).await?))
-}
-
-/// Whose conversations the caller may see: `None` (all) for an admin, else the caller's own
-/// (those their sessions started or resumed; a non-admin reaches only their own sessions).
-pub(crate) fn mine(caller: &Caller) -> Option<&str> {
-    (!caller.0.is_admin()).then(|| caller.0.owner())
+    Ok(Json(state.facade.transcript(&caller.0, &name).await?))
 }
 
 /// The live transcript as server-sent events: `event: transcript` with the whole
@@ -92,8 +80,7 @@ async fn transcript_stream(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let name = check_access(&state, &caller, &name, Action::ReadSessions)?;
-    let feed = state.sessions.transcript_feed(&name, mine(&caller))?;
+    let (name, feed) = state.facade.transcript_feed(&caller.0, &name)?;
     let revocations = state.auth.subscribe();
     let events = futures_util::stream::unfold(
         (state, caller.0, name, revocations, feed),
@@ -112,8 +99,7 @@ async fn transcript_stream(
                         return Some((ping, (state, principal, name, revocations, feed)));
                     }
                 }
-                let record = state.sessions.record(&name).ok()?;
-                if !principal.can_access(&record.owner) {
+                if !state.facade.may_see(&principal, &name) {
                     return None;
                 }
                 let Some(json) = feed.borrow_and_update().clone() else { continue };
@@ -167,13 +153,5 @@ async fn by_agent(
     Query(q): Query<ByAgent>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
     // Reading any directory's agent history is reading the host: admins, or the operator.
-    caller.require(Action::ReadSessions)?;
-    if !caller.0.is_admin() {
-        return Err(crate::error::ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "forbidden",
-            "listing conversations by directory is for admins; use a session's conversations",
-        ));
-    }
-    Ok(Json(state.sessions.conversations_of(&q.agent, &q.cwd).await?))
+    Ok(Json(state.facade.conversations_in(&caller.0, &q.agent, &q.cwd).await?))
 }

@@ -7,12 +7,10 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use llmux_auth::Action;
 use llmux_core::api::{AboutResponse, Endpoint, ErrorBody, SessionStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::visible;
 use crate::AppState;
 use crate::conn::StreamKind;
 use crate::error::ApiResult;
@@ -33,12 +31,13 @@ async fn events(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    caller.require(Action::ReadSessions)?;
+    // Refused before a slot is taken; the stream asks the facade again at every change.
+    state.facade.list(&caller.0)?;
     // Held by the stream: the slot frees when the client goes away.
     let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
-    let changes = state.sessions.watch();
+    let changes = state.facade.changes();
     let revocations = state.auth.subscribe();
-    let states = state.sessions.state_events();
+    let states = state.facade.state_events();
     let stream = futures_util::stream::unfold(
         (state, caller.0, changes, revocations, states, true),
         |(state, principal, mut changes, mut revocations, mut states, first)| async move {
@@ -57,17 +56,17 @@ async fn events(
                             break;
                         }
                         ev = states.recv() => match ev {
-                            Ok(mut ev) if principal.can_access(&ev.owner) => {
-                                ev.name = super::sessions::shown(&state, &principal, &ev.name);
+                            Ok(ev) => {
+                                let Some(ev) = state.facade.state_event(&principal, ev) else {
+                                    continue;
+                                };
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),
                                     (state, principal, changes, revocations, states, false),
                                 ));
                             }
-                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                                continue;
-                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => return None,
                         },
                         revoked = revocations.recv() => match revoked {
@@ -78,8 +77,8 @@ async fn events(
                     }
                 }
             }
-            let event =
-                Event::default().event("sessions").json_data(visible(&state, &principal)).ok()?;
+            let sessions = state.facade.list(&principal).ok()?.into_vec();
+            let event = Event::default().event("sessions").json_data(sessions).ok()?;
             Some((Ok(event), (state, principal, changes, revocations, states, false)))
         },
     );
@@ -94,8 +93,7 @@ async fn events(
 #[utoipa::path(get, path = "/api/about", operation_id = "getAbout", tag = "meta",
     responses((status = 200, body = AboutResponse)))]
 async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
-    caller.require(Action::ReadSessions)?;
-    let sessions = visible(&state, &caller.0);
+    let sessions = state.facade.list(&caller.0)?.into_vec();
     Ok(Json(AboutResponse {
         version: llmux_core::VERSION.to_owned(),
         hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -217,7 +217,7 @@ async fn followed(
     caller.require(Action::OwnIdentity)?;
     let sessions = state.notifier.followed(username(&caller)?).await?;
     let shown = |r: PushSessionRecord| PushSessionView {
-        name: super::sessions::shown(&state, &caller.0, &r.session),
+        name: state.facade.shown(&caller.0, &r.session),
         ..r.into()
     };
     Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(shown).collect() }))
@@ -234,9 +234,8 @@ async fn follow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     let username = username(&caller)?;
-    let name = super::sessions::check_access(&state, &caller, &name, Action::OwnTokens)?;
-    let record = state.sessions.record(&name)?;
-    state.notifier.follow(username, &name, &record.owner).await?;
+    let session = state.facade.target(&caller.0, &name, Action::OwnTokens)?;
+    state.notifier.follow(username, &session.name, &session.owner).await?;
     Ok(Json(OkResponse { ok: true }))
 }
 
@@ -251,7 +250,7 @@ async fn unfollow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     caller.require(Action::OwnTokens)?;
-    let name = super::sessions::resolve(&state, &caller.0, &name);
+    let name = state.facade.resolve(&caller.0, &name);
     state.notifier.unfollow(username(&caller)?, &name).await?;
     Ok(Json(OkResponse { ok: true }))
 }

@@ -116,7 +116,7 @@ async fn delete(
             format!("deletion failed: {e}"),
         )
     })??;
-    let shown = |n: &String| crate::api::sessions::shown(&state, &caller.0, n);
+    let shown = |n: &String| state.facade.shown(&caller.0, n);
     Ok(Json(UserDeletedResponse {
         ok: true,
         revoked_tokens: deleted.tokens,

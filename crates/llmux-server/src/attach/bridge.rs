@@ -96,16 +96,13 @@ pub(crate) async fn run(
     if let Err(e) = pty.resize(clamp_size(opts.cols, opts.rows)) {
         return fail(socket, &format!("cannot size the pty: {e}")).await;
     }
-    let cmd = pty_process::Command::new("tmux")
-        .arg("-S")
-        .arg(tmux.socket())
-        .arg("attach-session")
-        .args(if opts.read_only { &["-r"][..] } else { &[][..] })
-        .arg("-t")
-        .arg(format!("={}", llmux_core::tmux::tmux_name(&opts.name)))
-        .env("TERM", "xterm-256color")
-        .env_remove("TMUX")
-        .env_remove("TMUX_PANE");
+    // The tmux driver says what to run; the terminal it runs on is ours (xterm.js's TERM).
+    let client = tmux.attach_client(&opts.name, opts.read_only);
+    let mut cmd =
+        pty_process::Command::new(client.program).args(&client.args).env("TERM", "xterm-256color");
+    for key in &client.env_remove {
+        cmd = cmd.env_remove(key);
+    }
     let child = match cmd.spawn(pts) {
         Ok(child) => child,
         Err(e) => return fail(socket, &format!("cannot start tmux attach: {e}")).await,

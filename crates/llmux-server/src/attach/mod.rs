@@ -14,8 +14,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use llmux_auth::{Action, Principal, Via};
-use llmux_core::api::SessionStatus;
+use llmux_auth::{Principal, Via};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -58,27 +57,10 @@ async fn attach(
         None if browser => return Err(forbidden("a browser WebSocket must send its Origin")),
         _ => {}
     }
-    let name = crate::api::sessions::check_access(&state, &caller, &name, Action::ViewTerminal)?;
-    if state.sessions.status(&name) != SessionStatus::Running {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_running",
-            format!("session {name:?} is not running; restart it first"),
-        ));
-    }
-    let read_only = q.read_only || !llmux_auth::policy::allows(&caller.0, Action::DriveSessions);
-    state
-        .auth
-        .audit(
-            &caller.0.actor(),
-            "session_attached",
-            &name,
-            if read_only { "read-only" } else { "" },
-        )
-        .await;
+    let session = state.facade.attach(&caller.0, &name, q.read_only).await?;
     let opts = bridge::Options {
-        name,
-        read_only,
+        name: session.name,
+        read_only: session.read_only,
         cols: q.cols.unwrap_or(80),
         rows: q.rows.unwrap_or(24),
         history: q.history.unwrap_or(1000).min(5_000),

@@ -284,3 +284,123 @@ async fn stopping_a_shell_ends_it_with_a_hang_up_not_a_kill() {
         .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| !r.trim_start().starts_with('Z')));
     assert!(!alive, "the shell {pid} outlived its session");
 }
+
+/// Every change to a session lands in the audit log under who made it and the session's
+/// canonical name: create, edit, rename, prompt (plain, waited, broadcast), answer, key,
+/// interrupt, restart, resume, stop, remove, kill. Read back with `llmux audit`.
+#[tokio::test]
+async fn every_session_change_lands_in_the_audit_log() {
+    use serde_json::{Value, json};
+
+    let d = TestDaemon::start().await;
+    crate::authz::user(&d, "alice", false).await;
+    let (alice, _) = crate::authz::token(&d, "alice", "user", None).await;
+    // A request as alice over TCP; answers (status, JSON body).
+    let call = |method: &str, path: &str, body: Value| {
+        let auth = format!("Bearer {alice}");
+        let text = if body.is_null() { String::new() } else { body.to_string() };
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        let (status, res) = d.http(method, path, &headers, &text);
+        let json = res.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
+        (status, json.unwrap_or(Value::Null))
+    };
+    let ok = |method: &str, path: &str, body: Value| {
+        let (status, res) = call(method, path, body);
+        assert!((200..300).contains(&status), "{method} {path}: {status} {res}");
+        res
+    };
+    let state_of = |name: &str, want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let s = ok("GET", &format!("/api/sessions/{name}"), Value::Null);
+            if s["state"] == want {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{name} never became {want}: {s}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    let cwd = d.work().display().to_string();
+    ok("POST", "/api/sessions", json!({"agent": "fakeq", "name": "au", "cwd": cwd}));
+    state_of("au", "idle");
+    ok("PATCH", "/api/sessions/au", json!({"env": {"AUDITED": "1"}}));
+    ok("PATCH", "/api/sessions/au", json!({"name": "au2"}));
+    state_of("au2", "idle");
+    ok("POST", "/api/sessions/au2/send", json!({"prompt": "hello"}));
+    state_of("au2", "idle");
+    let asked = json!({"prompt": "please run `touch audited.txt`", "wait": true, "timeout": 30});
+    let waiting = ok("POST", "/api/sessions/au2/send", asked);
+    assert_eq!(waiting["state"], "waiting", "{waiting}");
+    ok("POST", "/api/sessions/au2/answer", json!({"option": 1}));
+    state_of("au2", "idle");
+    ok("POST", "/api/sessions/au2/key", json!({"key": "Tab"}));
+    ok("POST", "/api/sessions/au2/interrupt", Value::Null);
+    ok("POST", "/api/sessions/broadcast", json!({"prompt": "all of you", "names": ["au2"]}));
+    ok("POST", "/api/sessions/au2/respawn", Value::Null);
+    // The local operator resumes alice's session: its canonical name, actor `local`.
+    let resume = json!({"conversationId": "123e4567-e89b-12d3-a456-426614174000"});
+    let (status, res) =
+        crate::authz::local(&d, hyper::Method::POST, "/api/sessions/au2@alice/resume", resume)
+            .await;
+    assert_eq!(status, 200, "{res}");
+    ok("POST", "/api/sessions/au2/stop", Value::Null);
+    ok("DELETE", "/api/sessions/au2", Value::Null);
+    ok("POST", "/api/sessions", json!({"agent": "fake", "name": "k", "cwd": cwd}));
+    ok("POST", "/api/sessions/k/kill", Value::Null);
+    // Refused and masked requests change nothing, and are not session changes.
+    assert_eq!(call("POST", "/api/sessions", json!({"agent": "shell", "name": "sh"})).0, 403);
+    assert_eq!(call("POST", "/api/sessions/nope/stop", Value::Null).0, 404);
+
+    let audit: Value = serde_json::from_str(&d.cli_ok(&["--json", "audit", "-n", "500"])).unwrap();
+    let changes: Vec<(String, String, String)> = audit
+        .as_array()
+        .expect("a list of events")
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("session_")))
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (field("actor"), field("action"), field("target"))
+        })
+        .collect();
+    let entry = |actor: &str, action: &str, target: &str| {
+        (actor.to_owned(), action.to_owned(), target.to_owned())
+    };
+    let alices = |action: &str, target: &str| entry("alice", action, target);
+    assert_eq!(
+        changes,
+        [
+            alices("session_created", "au@alice"),
+            alices("session_edited", "au@alice"),
+            alices("session_renamed", "au2@alice"),
+            alices("session_prompted", "au2@alice"),
+            alices("session_prompted", "au2@alice"),
+            alices("session_answered", "au2@alice"),
+            alices("session_key", "au2@alice"),
+            alices("session_interrupted", "au2@alice"),
+            alices("session_prompted", "au2@alice"),
+            alices("session_restarted", "au2@alice"),
+            entry("local", "session_resumed", "au2@alice"),
+            alices("session_stopped", "au2@alice"),
+            alices("session_removed", "au2@alice"),
+            alices("session_created", "k@alice"),
+            alices("session_killed", "k@alice"),
+        ],
+        "{audit}"
+    );
+    // The details say what changed, never what was typed.
+    let details: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("session_")))
+        .map(|e| e["detail"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(details[1], "env");
+    assert_eq!(details[2], "au@alice", "a rename names the old name");
+    assert_eq!(details[3], "5 chars");
+    assert_eq!(details[4], "30 chars, waited");
+    assert_eq!(details[5], "option 1");
+    assert_eq!(details[8], "10 chars, broadcast");
+    assert!(!audit.to_string().contains("hello") && !audit.to_string().contains("touch"));
+}

@@ -1,0 +1,887 @@
+//! Session actions on behalf of a principal: the one way in to [`SessionService`] for requests.
+//!
+//! Every method takes the caller and, in this order: asks the policy table
+//! ([`crate::policy`]) whether it may do the action at all (403), finds the session it names in
+//! its own terms and answers 404, exactly as for an absent one, if the caller may not see it,
+//! calls the service, and for every change writes the audit entry. Names go in and come out in
+//! the caller's terms ([`llmux_core::sessions::names`]): handlers never translate, check
+//! ownership or audit themselves, so a new route cannot forget to.
+//!
+//! What is audited (`action`, target = the session's canonical name, detail), after the change
+//! succeeded: `session_created` (agent), `session_edited` (the fields changed),
+//! `session_renamed` (the old name), `session_restarted`, `session_stopped`, `session_killed`
+//! (the status it had), `session_removed` (`force`), `session_resumed` (conversation id),
+//! `session_prompted` (length, and `no enter` / `waited` / `broadcast`; never the text),
+//! `session_answered` (option), `session_key` (the key), `session_interrupted`, and
+//! `session_attached` (`read-only` or not) for a terminal. Reads are not audited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llmux_core::api::{
+    AgentView, BroadcastRequest, BroadcastResponse, Conversation, CreateSessionRequest,
+    EditSessionRequest, SessionStatus, SessionView, StateEvent, TranscriptResponse,
+};
+use llmux_core::sessions::{SessionService, WaitOutcome, names};
+
+use super::AuthService;
+use crate::policy::{Action, allows, require};
+use crate::{Error, Principal, Result};
+
+/// The agent key only admins may start ([`Action::StartShell`]).
+pub const SHELL: &str = "shell";
+
+/// Longest wait of a waited prompt.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Session actions for principals: policy, 404 masking, names, audit, then the service.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    service: Arc<SessionService>,
+    auth: Arc<AuthService>,
+}
+
+/// A session a caller may act on: its canonical name and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Canonical name (`NAME` or `NAME@USER`).
+    pub name: String,
+    /// The owner's username (empty for the local operator's sessions).
+    pub owner: String,
+}
+
+/// What a caller may see of the session list.
+#[derive(Debug, Clone)]
+pub enum Listing {
+    /// Every session under its canonical name, the service's own shared list: the local
+    /// operator's view (the same for every request, so it can be serialized once per change).
+    All(Arc<Vec<SessionView>>),
+    /// The sessions the caller may see, named in its terms.
+    Visible(Vec<SessionView>),
+}
+
+impl Listing {
+    /// The sessions as a list.
+    pub fn into_vec(self) -> Vec<SessionView> {
+        match self {
+            Listing::All(all) => all.as_ref().clone(),
+            Listing::Visible(views) => views,
+        }
+    }
+}
+
+/// A terminal the caller may open: which session, and whether its input is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Canonical name.
+    pub name: String,
+    /// View only (`tmux attach -r`): asked for, or the caller may not type.
+    pub read_only: bool,
+}
+
+/// A prompt to type.
+#[derive(Debug, Clone, Default)]
+pub struct Prompt {
+    /// The text.
+    pub text: String,
+    /// Press Enter after it (default true).
+    pub enter: Option<bool>,
+    /// Answer once the agent is done, with its reply (`enter` must not be false).
+    pub wait: Option<bool>,
+    /// Longest wait in seconds (default 600, at most [`MAX_WAIT`]).
+    pub timeout: Option<u64>,
+}
+
+/// The service's errors reach the caller as they are (their own status and code).
+trait Verbatim<T> {
+    fn verbatim(self) -> Result<T>;
+}
+
+impl<T> Verbatim<T> for llmux_core::Result<T> {
+    fn verbatim(self) -> Result<T> {
+        self.map_err(Error::Core)
+    }
+}
+
+fn no_session(name: &str) -> Error {
+    Error::Core(llmux_core::Error::NotFound(format!("no session named {name:?}")))
+}
+
+impl Sessions {
+    /// The facade over `service`, auditing through `auth`.
+    pub fn new(service: Arc<SessionService>, auth: Arc<AuthService>) -> Sessions {
+        Sessions { service, auth }
+    }
+
+    // ---- names ----
+
+    /// The canonical name `principal` means by `name` (see [`llmux_core::sessions::names`]):
+    /// a bare name is its own session, except that an admin user without a session of that
+    /// name means the local operator's, which admins see without a suffix while it clashes
+    /// with none of their own. Non-admins never fall back: their bare names reach only their
+    /// own sessions. Checks nothing: for the caller's own records (an opt-in to drop).
+    pub fn resolve(&self, principal: &Principal, name: &str) -> String {
+        let own = names::resolve(name, principal.owner());
+        if name.contains(names::SEP) || principal.owner().is_empty() || !principal.is_admin() {
+            return own;
+        }
+        if !self.service.contains(&own) && self.service.contains(name) {
+            name.to_owned()
+        } else {
+            own
+        }
+    }
+
+    /// A canonical session name as `principal` sees it: its own without a suffix, the local
+    /// operator's without one too for an admin user who has none of that name (else `NAME@`),
+    /// other users' as `NAME@USER`. [`Sessions::resolve`] takes every shown name back.
+    pub fn shown(&self, principal: &Principal, canonical: &str) -> String {
+        let (base, owner) = names::split(canonical);
+        if owner.is_empty()
+            && principal.is_admin()
+            && !principal.owner().is_empty()
+            && !self.service.contains(&names::canonical(base, principal.owner()))
+        {
+            return base.to_owned();
+        }
+        names::display(canonical, principal.owner())
+    }
+
+    fn present(&self, principal: &Principal, mut view: SessionView) -> SessionView {
+        view.name = self.shown(principal, &view.name);
+        view.parent = view.parent.map(|p| self.shown(principal, &p));
+        view
+    }
+
+    /// 403 unless the table allows `action`; 404 unless the caller may see the session `name`
+    /// (in its terms) names: someone else's session answers exactly like an absent one.
+    pub fn target(&self, principal: &Principal, name: &str, action: Action) -> Result<Target> {
+        require(principal, action)?;
+        let canonical = self.resolve(principal, name);
+        match self.service.record(&canonical) {
+            Ok(record) if principal.can_access(&record.owner) => {
+                Ok(Target { name: canonical, owner: record.owner })
+            }
+            _ => Err(no_session(name)),
+        }
+    }
+
+    fn find(&self, principal: &Principal, name: &str, action: Action) -> Result<String> {
+        self.target(principal, name, action).map(|t| t.name)
+    }
+
+    /// Whether `principal` may still see the session `canonical` (for long-lived streams,
+    /// asked again at every event: a session can be handed to another user).
+    pub fn may_see(&self, principal: &Principal, canonical: &str) -> bool {
+        self.service.record(canonical).is_ok_and(|r| principal.can_access(&r.owner))
+    }
+
+    /// Whose conversations (and running counts) the caller may see: `None` (all) for an
+    /// admin, else its own.
+    fn mine<'p>(&self, principal: &'p Principal) -> Option<&'p str> {
+        (!principal.is_admin()).then(|| principal.owner())
+    }
+
+    async fn audit(&self, principal: &Principal, action: &str, target: &str, detail: &str) {
+        self.auth.audit(&principal.actor(), action, target, detail).await;
+    }
+
+    // ---- reads ----
+
+    /// The sessions the caller may see, newest first. Env values therefore reach only a
+    /// session's owner and admins: nobody else is shown the session at all.
+    pub fn list(&self, principal: &Principal) -> Result<Listing> {
+        require(principal, Action::ReadSessions)?;
+        let all = self.service.list();
+        if matches!(principal, Principal::LocalOperator) {
+            return Ok(Listing::All(all));
+        }
+        Ok(Listing::Visible(
+            all.iter()
+                .filter(|s| principal.can_access(&s.owner))
+                .map(|s| self.present(principal, s.clone()))
+                .collect(),
+        ))
+    }
+
+    /// The agent catalog, with running counts of the sessions the caller may see (its own,
+    /// or everyone's for admins: a non-admin learns nothing about others' sessions).
+    pub fn agents(&self, principal: &Principal) -> Result<Vec<AgentView>> {
+        require(principal, Action::ReadSessions)?;
+        Ok(self.service.agents(self.mine(principal)))
+    }
+
+    /// One session.
+    pub fn get(&self, principal: &Principal, name: &str) -> Result<SessionView> {
+        let name = self.find(principal, name, Action::ReadSessions)?;
+        Ok(self.present(principal, self.service.get(&name).verbatim()?))
+    }
+
+    /// The last `lines` lines of the session's screen: (its name as shown, the text).
+    pub async fn capture(
+        &self,
+        principal: &Principal,
+        name: &str,
+        lines: u32,
+    ) -> Result<(String, String)> {
+        let name = self.find(principal, name, Action::ReadSessions)?;
+        let text = self.service.capture(&name, lines).await.verbatim()?;
+        Ok((self.shown(principal, &name), text))
+    }
+
+    /// The session's past conversations in its cwd (the caller's own, unless an admin).
+    pub async fn conversations(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<Vec<Conversation>> {
+        let name = self.find(principal, name, Action::ReadSessions)?;
+        self.service.conversations(&name, self.mine(principal)).await.verbatim()
+    }
+
+    /// Past conversations of `agent` in any directory `cwd` ([`Action::BrowseHistory`]).
+    pub async fn conversations_in(
+        &self,
+        principal: &Principal,
+        agent: &str,
+        cwd: &str,
+    ) -> Result<Vec<Conversation>> {
+        require(principal, Action::ReadSessions)?;
+        require(principal, Action::BrowseHistory)?;
+        self.service.conversations_of(agent, cwd).await.verbatim()
+    }
+
+    /// The live conversation as turns.
+    pub async fn transcript(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<TranscriptResponse> {
+        let name = self.find(principal, name, Action::ReadSessions)?;
+        self.service.transcript(&name, self.mine(principal)).await.verbatim()
+    }
+
+    /// The live transcript as it changes: the session's canonical name (for
+    /// [`Sessions::may_see`] at every change) and the feed.
+    pub fn transcript_feed(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<(String, tokio::sync::watch::Receiver<Option<Arc<str>>>)> {
+        let name = self.find(principal, name, Action::ReadSessions)?;
+        let feed = self.service.transcript_feed(&name, self.mine(principal)).verbatim()?;
+        Ok((name, feed))
+    }
+
+    /// Bumps on every change of the session list (for event streams; read it with
+    /// [`Sessions::list`]).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.service.watch()
+    }
+
+    /// Every agent state change, of every session: pass each through
+    /// [`Sessions::state_event`].
+    pub fn state_events(&self) -> tokio::sync::broadcast::Receiver<StateEvent> {
+        self.service.state_events()
+    }
+
+    /// `event` as `principal` may see it (its session named in its terms), or `None` if it is
+    /// about a session the caller may not see.
+    pub fn state_event(&self, principal: &Principal, mut event: StateEvent) -> Option<StateEvent> {
+        if !allows(principal, Action::ReadSessions) || !principal.can_access(&event.owner) {
+            return None;
+        }
+        event.name = self.shown(principal, &event.name);
+        Some(event)
+    }
+
+    // ---- changes ----
+
+    /// Starts a session owned by the caller ([`Action::StartShell`] for the `shell` agent).
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        mut req: CreateSessionRequest,
+    ) -> Result<SessionView> {
+        require(principal, Action::DriveSessions)?;
+        if req.agent.trim() == SHELL {
+            require(principal, Action::StartShell)?;
+        }
+        req.parent = req.parent.map(|p| self.resolve(principal, &p));
+        let mine = self.mine(principal);
+        let resume = req.resume_from.as_deref();
+        self.service.check_resume(&req.agent, resume, mine, None).await.verbatim()?;
+        let session = self.service.create(req, principal.owner()).await.verbatim()?;
+        self.audit(principal, "session_created", &session.name, &session.agent).await;
+        Ok(self.present(principal, session))
+    }
+
+    /// Edits a session; a change of cwd, flags, env or resume id respawns it if running. A
+    /// rename keeps the owner.
+    pub async fn edit(
+        &self,
+        principal: &Principal,
+        name: &str,
+        mut req: EditSessionRequest,
+    ) -> Result<SessionView> {
+        let target = self.target(principal, name, Action::DriveSessions)?;
+        let name = target.name;
+        if let Some(new) = req.name.as_mut().filter(|n| n.contains(names::SEP)) {
+            // A new name in its full form (as the session list shows another owner's) must
+            // keep the owner: a rename never moves a session to someone else.
+            let canonical = names::resolve(new, principal.owner());
+            let (base, owner) = names::split(&canonical);
+            if owner != target.owner {
+                return Err(Error::Invalid("a rename cannot change the session's owner".into()));
+            }
+            *new = base.to_owned();
+        }
+        if let Some(id) = req.resume_from.as_ref() {
+            let agent = self.service.record(&name).verbatim()?.agent;
+            let mine = self.mine(principal);
+            self.service.check_resume(&agent, id.as_deref(), mine, Some(&name)).await.verbatim()?;
+        }
+        let fields = edited_fields(&req);
+        let session = self.service.edit(&name, req).await.verbatim()?;
+        if session.name != name {
+            self.audit(principal, "session_renamed", &session.name, &name).await;
+        }
+        if !fields.is_empty() {
+            self.audit(principal, "session_edited", &session.name, &fields.join(", ")).await;
+        }
+        Ok(self.present(principal, session))
+    }
+
+    /// Restarts the session from its recorded config.
+    pub async fn restart(&self, principal: &Principal, name: &str) -> Result<SessionView> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let session = self.service.restart(&name).await.verbatim()?;
+        self.audit(principal, "session_restarted", &name, "").await;
+        Ok(self.present(principal, session))
+    }
+
+    /// Respawns the session's agent on a past conversation (the caller's own, unless admin).
+    /// The session comes back under its canonical name.
+    pub async fn resume(
+        &self,
+        principal: &Principal,
+        name: &str,
+        conversation_id: &str,
+    ) -> Result<SessionView> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let mine = self.mine(principal);
+        let session = self.service.resume(&name, conversation_id, mine).await.verbatim()?;
+        self.audit(principal, "session_resumed", &name, conversation_id).await;
+        Ok(session)
+    }
+
+    /// Stops the agent and keeps the record.
+    pub async fn stop(&self, principal: &Principal, name: &str) -> Result<SessionView> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let session = self.service.stop(&name).await.verbatim()?;
+        self.audit(principal, "session_stopped", &name, "").await;
+        Ok(self.present(principal, session))
+    }
+
+    /// Kills the session and deletes its record; answers the status it had.
+    pub async fn kill(&self, principal: &Principal, name: &str) -> Result<SessionStatus> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let status = self.service.remove(&name, true).await.verbatim()?;
+        self.audit(principal, "session_killed", &name, status.as_str()).await;
+        Ok(status)
+    }
+
+    /// Removes the session's record; refused while it runs unless `force`.
+    pub async fn remove(&self, principal: &Principal, name: &str, force: bool) -> Result<()> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        self.service.remove(&name, force).await.verbatim()?;
+        self.audit(principal, "session_removed", &name, if force { "force" } else { "" }).await;
+        Ok(())
+    }
+
+    /// Types a prompt (Enter follows unless `enter` is false). With `wait`, answers once the
+    /// agent leaves `working`, with its reply; otherwise `None` once typed (or queued).
+    pub async fn send(
+        &self,
+        principal: &Principal,
+        name: &str,
+        prompt: Prompt,
+    ) -> Result<Option<WaitOutcome>> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let chars = prompt.text.chars().count();
+        if !prompt.wait.unwrap_or(false) {
+            let enter = prompt.enter.unwrap_or(true);
+            self.service.send(&name, &prompt.text, enter).await.verbatim()?;
+            let detail = format!("{chars} chars{}", if enter { "" } else { ", no enter" });
+            self.audit(principal, "session_prompted", &name, &detail).await;
+            return Ok(None);
+        }
+        if prompt.enter == Some(false) {
+            return Err(Error::Invalid(
+                "wait needs enter: a prompt that is not submitted gets no reply".into(),
+            ));
+        }
+        let timeout = prompt.timeout.unwrap_or(600);
+        if timeout == 0 || timeout > MAX_WAIT.as_secs() {
+            return Err(Error::Invalid(format!(
+                "timeout must be between 1 and {} seconds",
+                MAX_WAIT.as_secs()
+            )));
+        }
+        // The wait can outlast the request (a client that gives up): the entry is written when
+        // the call ends, however it ends, unless the prompt was refused.
+        let mut entry = PendingAudit::new(
+            self.auth.clone(),
+            principal,
+            "session_prompted",
+            &name,
+            format!("{chars} chars, waited"),
+        );
+        let wait = Duration::from_secs(timeout);
+        let out = self.service.send_and_wait(&name, &prompt.text, wait).await;
+        match out {
+            Ok(out) => {
+                entry.write().await;
+                Ok(Some(out))
+            }
+            Err(e) => {
+                entry.cancel();
+                Err(Error::Core(e))
+            }
+        }
+    }
+
+    /// Chooses option `option` (from 1) of the question a `waiting` agent shows.
+    pub async fn answer(&self, principal: &Principal, name: &str, option: usize) -> Result<()> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        self.service.answer(&name, option).await.verbatim()?;
+        self.audit(principal, "session_answered", &name, &format!("option {option}")).await;
+        Ok(())
+    }
+
+    /// Presses one key.
+    pub async fn press_key(&self, principal: &Principal, name: &str, key: &str) -> Result<()> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        self.service.press_key(&name, key).await.verbatim()?;
+        self.audit(principal, "session_key", &name, key).await;
+        Ok(())
+    }
+
+    /// Stops what the agent is doing (presses Escape).
+    pub async fn interrupt(&self, principal: &Principal, name: &str) -> Result<()> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        self.service.press_key(&name, "Escape").await.verbatim()?;
+        self.audit(principal, "session_interrupted", &name, "").await;
+        Ok(())
+    }
+
+    /// Sends one prompt to `req.names` (in the caller's terms; any it may not see is 404), or
+    /// to every running session it may see (of `req.agent`). Names come back in its terms.
+    pub async fn broadcast(
+        &self,
+        principal: &Principal,
+        mut req: BroadcastRequest,
+    ) -> Result<BroadcastResponse> {
+        require(principal, Action::DriveSessions)?;
+        let visible: Vec<String> = self
+            .service
+            .list()
+            .iter()
+            .filter(|s| principal.can_access(&s.owner))
+            .map(|s| s.name.clone())
+            .collect();
+        match &mut req.names {
+            Some(names) => {
+                for name in names.iter_mut() {
+                    let canonical = self.resolve(principal, name);
+                    if !visible.contains(&canonical) {
+                        return Err(no_session(name));
+                    }
+                    *name = canonical;
+                }
+            }
+            None => req.names = Some(self.running(visible, req.agent.as_deref())),
+        }
+        let chars = req.prompt.chars().count();
+        let enter = req.enter.unwrap_or(true);
+        let mut out = self.service.broadcast(req).await.verbatim()?;
+        let detail = format!("{chars} chars{}, broadcast", if enter { "" } else { ", no enter" });
+        for name in &out.sent {
+            self.audit(principal, "session_prompted", name, &detail).await;
+        }
+        out.sent = out.sent.iter().map(|n| self.shown(principal, n)).collect();
+        for failure in &mut out.failed {
+            failure.name = self.shown(principal, &failure.name);
+        }
+        Ok(out)
+    }
+
+    fn running(&self, visible: Vec<String>, agent: Option<&str>) -> Vec<String> {
+        if let Some(agent) = agent
+            && self.service.catalog().get(agent).is_none()
+        {
+            // Leave the names empty; the service reports the unknown agent.
+            return Vec::new();
+        }
+        visible
+            .into_iter()
+            .filter(|n| self.service.status(n) == SessionStatus::Running)
+            .filter(|n| agent.is_none_or(|a| self.service.record(n).is_ok_and(|r| r.agent == a)))
+            .collect()
+    }
+
+    /// Opens the session's terminal ([`Action::ViewTerminal`]); read-only when asked or when
+    /// the caller may not type ([`Action::DriveSessions`]). 409 unless it runs.
+    pub async fn attach(
+        &self,
+        principal: &Principal,
+        name: &str,
+        read_only: bool,
+    ) -> Result<Attachment> {
+        let name = self.find(principal, name, Action::ViewTerminal)?;
+        if self.service.status(&name) != SessionStatus::Running {
+            return Err(Error::NotRunning(format!(
+                "session {name:?} is not running; restart it first"
+            )));
+        }
+        let read_only = read_only || !allows(principal, Action::DriveSessions);
+        let detail = if read_only { "read-only" } else { "" };
+        self.audit(principal, "session_attached", &name, detail).await;
+        Ok(Attachment { name, read_only })
+    }
+}
+
+/// The fields an edit changes, as the API names them (values stay out of the audit log: an
+/// env value may be a secret).
+fn edited_fields(req: &EditSessionRequest) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if req.cwd.is_some() {
+        fields.push("cwd");
+    }
+    if req.flags.is_some() {
+        fields.push("flags");
+    }
+    if req.env.is_some() {
+        fields.push("env");
+    }
+    if req.init_prompts.is_some() {
+        fields.push("initPrompts");
+    }
+    if req.resume_from.is_some() {
+        fields.push("resumeFrom");
+    }
+    fields
+}
+
+/// An audit entry written when the call it covers ends, or, if the caller's future is dropped
+/// first (the client went away during a wait), by a task of its own.
+struct PendingAudit {
+    auth: Arc<AuthService>,
+    entry: Option<(String, &'static str, String, String)>,
+}
+
+impl PendingAudit {
+    fn new(
+        auth: Arc<AuthService>,
+        principal: &Principal,
+        action: &'static str,
+        target: &str,
+        detail: String,
+    ) -> PendingAudit {
+        PendingAudit { auth, entry: Some((principal.actor(), action, target.to_owned(), detail)) }
+    }
+
+    async fn write(&mut self) {
+        if let Some((actor, action, target, detail)) = self.entry.take() {
+            self.auth.audit(&actor, action, &target, &detail).await;
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.entry = None;
+    }
+}
+
+impl Drop for PendingAudit {
+    fn drop(&mut self) {
+        if let Some((actor, action, target, detail)) = self.entry.take() {
+            let auth = self.auth.clone();
+            let detail = format!("{detail}; the client left before the reply");
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { auth.audit(&actor, action, &target, &detail).await });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmux_core::agents::Catalog;
+    use llmux_core::api::{AgentState, StateEvent, TokenScope};
+    use llmux_core::sessions::SessionOptions;
+    use llmux_core::store::{SessionRecord, Store, UserRecord};
+    use llmux_core::tmux::Tmux;
+
+    use super::*;
+    use crate::{UserPrincipal, Via};
+
+    /// The facade over a real session service (its own tmux socket, an in-memory store) with
+    /// three recorded, stopped sessions: the operator's `op`, alice's `a@alice`, bob's
+    /// `b@bob`.
+    struct Fixture {
+        sessions: Sessions,
+        auth: Arc<AuthService>,
+        tmux: Arc<Tmux>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(Store::open_in_memory().unwrap());
+            for (username, admin) in [("alice", false), ("bob", false), ("root", true)] {
+                store
+                    .insert_user(&UserRecord {
+                        username: username.into(),
+                        name: username.into(),
+                        passphrase_hash: "x".into(),
+                        admin,
+                        created_at: 1,
+                        updated_at: 1,
+                    })
+                    .unwrap();
+            }
+            let cwd = dir.path().to_string_lossy().into_owned();
+            for (name, owner) in [("op", ""), ("a@alice", "alice"), ("b@bob", "bob")] {
+                store
+                    .insert_session(&SessionRecord {
+                        name: name.into(),
+                        agent: "shell".into(),
+                        cwd: cwd.clone(),
+                        flags: None,
+                        env: Default::default(),
+                        init_prompts: Vec::new(),
+                        resume_from: None,
+                        owner: owner.into(),
+                        parent: None,
+                        created_at: 1,
+                        updated_at: 1,
+                        started_at: 1,
+                    })
+                    .unwrap();
+            }
+            let tmux = Arc::new(Tmux::new(dir.path().join("tmux.sock"), dir.path().join("t.conf")));
+            tmux.write_conf().unwrap();
+            let opts = SessionOptions { home: dir.path().to_owned(), ..Default::default() };
+            let catalog = Arc::new(Catalog::builtin());
+            let service =
+                SessionService::start(store.clone(), tmux.clone(), catalog, opts).await.unwrap();
+            let auth = AuthService::new(store, dir.path());
+            Fixture { sessions: Sessions::new(service, auth.clone()), auth, tmux, _dir: dir }
+        }
+
+        async fn audited(&self) -> Vec<(String, String, String)> {
+            let events = self.auth.list_audit(1000).await.unwrap();
+            events.into_iter().map(|e| (e.actor, e.action, e.target)).collect()
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let socket = self.tmux.socket().to_owned();
+            let _ = std::process::Command::new("tmux")
+                .arg("-S")
+                .arg(socket)
+                .arg("kill-server")
+                .output();
+        }
+    }
+
+    fn user(username: &str, admin: bool, scope: TokenScope) -> Principal {
+        Principal::User(UserPrincipal {
+            username: username.into(),
+            name: username.into(),
+            admin,
+            via: Via::Token { id: format!("{username}-{}", scope.as_str()), scope },
+            limit: None,
+        })
+    }
+
+    /// How a call ended: refused by the table, masked as absent, or let through to the service
+    /// (whatever it then answered).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Outcome {
+        Refused,
+        Masked,
+        Through,
+    }
+
+    fn outcome<T>(result: Result<T>) -> Outcome {
+        match result {
+            Err(Error::Forbidden(_)) => Outcome::Refused,
+            Err(Error::Core(llmux_core::Error::NotFound(m)))
+                if m.starts_with("no session named") =>
+            {
+                Outcome::Masked
+            }
+            _ => Outcome::Through,
+        }
+    }
+
+    /// Every method that takes a session name, with the action the table is asked for. Changes
+    /// come first; they are only called where the table refuses them or the session is masked.
+    async fn call_each(
+        s: &Sessions,
+        p: &Principal,
+        name: &str,
+    ) -> Vec<(&'static str, Action, Outcome)> {
+        use Action::{DriveSessions as Drive, ReadSessions as Read, ViewTerminal as View};
+        let prompt = || Prompt { text: "hi".into(), ..Default::default() };
+        let waited = || Prompt {
+            text: "hi".into(),
+            wait: Some(true),
+            timeout: Some(1),
+            ..Default::default()
+        };
+        let edit = EditSessionRequest { cwd: Some("/".into()), ..Default::default() };
+        let broadcast = BroadcastRequest {
+            prompt: "hi".into(),
+            enter: None,
+            names: Some(vec![name.into()]),
+            agent: None,
+        };
+        vec![
+            ("edit", Drive, outcome(s.edit(p, name, edit).await)),
+            ("restart", Drive, outcome(s.restart(p, name).await)),
+            ("resume", Drive, outcome(s.resume(p, name, "x").await)),
+            ("stop", Drive, outcome(s.stop(p, name).await)),
+            ("kill", Drive, outcome(s.kill(p, name).await)),
+            ("remove", Drive, outcome(s.remove(p, name, false).await)),
+            ("send", Drive, outcome(s.send(p, name, prompt()).await)),
+            ("send --wait", Drive, outcome(s.send(p, name, waited()).await)),
+            ("answer", Drive, outcome(s.answer(p, name, 1).await)),
+            ("key", Drive, outcome(s.press_key(p, name, "Enter").await)),
+            ("interrupt", Drive, outcome(s.interrupt(p, name).await)),
+            ("broadcast", Drive, outcome(s.broadcast(p, broadcast).await)),
+            ("attach", View, outcome(s.attach(p, name, false).await)),
+            ("get", Read, outcome(s.get(p, name))),
+            ("capture", Read, outcome(s.capture(p, name, 10).await)),
+            ("conversations", Read, outcome(s.conversations(p, name).await)),
+            ("transcript", Read, outcome(s.transcript(p, name).await)),
+            ("transcript feed", Read, outcome(s.transcript_feed(p, name))),
+            ("target", Action::OwnTokens, outcome(s.target(p, name, Action::OwnTokens))),
+        ]
+    }
+
+    #[tokio::test]
+    async fn someone_elses_session_is_absent_to_every_method() {
+        let f = Fixture::new().await;
+        let before = f.audited().await;
+        for p in [user("alice", false, TokenScope::User), user("alice", true, TokenScope::User)] {
+            for name in ["b@bob", "op@", "nope"] {
+                for (method, action, got) in call_each(&f.sessions, &p, name).await {
+                    assert!(allows(&p, action), "{method}");
+                    assert_eq!(got, Outcome::Masked, "{method} {name:?} as {p:?}");
+                }
+            }
+        }
+        // Nothing happened to anyone's session, and nothing was audited.
+        assert!(f.sessions.get(&Principal::LocalOperator, "b@bob").is_ok());
+        assert_eq!(f.audited().await, before);
+    }
+
+    #[tokio::test]
+    async fn each_method_refuses_what_the_table_refuses() {
+        let f = Fixture::new().await;
+        let before = f.audited().await;
+        // A read-only credential on its own session: every change refused with 403, every read
+        // let through (to the service, which answers what it answers).
+        let read_only = user("alice", false, TokenScope::ReadOnly);
+        let results = call_each(&f.sessions, &read_only, "a").await;
+        for (method, action, got) in results {
+            let want = if allows(&read_only, action) { Outcome::Through } else { Outcome::Refused };
+            assert_eq!(got, want, "{method} ({action:?})");
+        }
+        let refused = f.sessions.kill(&read_only, "a").await.unwrap_err().to_string();
+        assert_eq!(refused, "this token is read-only");
+        // Read-only even on a terminal asked for read-write (the session is not running: 409).
+        assert!(matches!(
+            f.sessions.attach(&read_only, "a", false).await,
+            Err(Error::NotRunning(_))
+        ));
+        let create = CreateSessionRequest { agent: "claude".into(), ..Default::default() };
+        assert_eq!(outcome(f.sessions.create(&read_only, create).await), Outcome::Refused);
+        assert_eq!(f.audited().await, before, "a refusal is not a change");
+        assert!(f.sessions.get(&read_only, "a").is_ok(), "alice's session is still there");
+    }
+
+    #[tokio::test]
+    async fn only_admins_start_a_shell_or_read_any_directory() {
+        let f = Fixture::new().await;
+        let shell = || CreateSessionRequest { agent: " shell ".into(), ..Default::default() };
+        for p in [
+            user("alice", false, TokenScope::User),
+            user("alice", false, TokenScope::Admin),
+            user("root", true, TokenScope::User),
+        ] {
+            let refused = f.sessions.create(&p, shell()).await.unwrap_err();
+            assert!(matches!(refused, Error::Forbidden(_)), "{p:?}");
+            assert_eq!(
+                refused.to_string(),
+                "the shell agent is for admins; start a coding agent instead"
+            );
+            let history = f.sessions.conversations_in(&p, "claude", "/").await.unwrap_err();
+            assert!(matches!(history, Error::Forbidden(_)), "{p:?}");
+        }
+        assert!(f.sessions.list(&user("root", true, TokenScope::User)).is_ok());
+        let root = user("root", true, TokenScope::Admin);
+        assert!(f.sessions.conversations_in(&root, "claude", "/").await.is_ok());
+        assert!(f.audited().await.is_empty(), "{:?}", f.audited().await);
+    }
+
+    #[tokio::test]
+    async fn lists_and_state_events_show_only_what_the_caller_may_see() {
+        let f = Fixture::new().await;
+        let alice = user("alice", false, TokenScope::ReadOnly);
+        let names = |l: Listing| l.into_vec().into_iter().map(|v| v.name).collect::<Vec<_>>();
+        assert_eq!(names(f.sessions.list(&alice).unwrap()), ["a"]);
+        let mut all = names(f.sessions.list(&Principal::LocalOperator).unwrap());
+        all.sort();
+        assert_eq!(all, ["a@alice", "b@bob", "op"]);
+        let root = user("root", true, TokenScope::Admin);
+        let mut seen = names(f.sessions.list(&root).unwrap());
+        seen.sort();
+        assert_eq!(seen, ["a@alice", "b@bob", "op"], "the operator's without a suffix");
+
+        let event = |name: &str, owner: &str| StateEvent {
+            name: name.into(),
+            owner: owner.into(),
+            agent: "shell".into(),
+            state: AgentState::Idle,
+            previous: AgentState::Working,
+            since: String::new(),
+            waiting_for: None,
+            prompt: None,
+        };
+        assert!(f.sessions.state_event(&alice, event("b@bob", "bob")).is_none());
+        assert!(f.sessions.state_event(&alice, event("op", "")).is_none());
+        assert_eq!(f.sessions.state_event(&alice, event("a@alice", "alice")).unwrap().name, "a");
+        assert_eq!(f.sessions.state_event(&root, event("b@bob", "bob")).unwrap().name, "b@bob");
+        assert!(f.sessions.may_see(&root, "b@bob"));
+        assert!(!f.sessions.may_see(&alice, "b@bob"));
+    }
+
+    #[tokio::test]
+    async fn a_change_is_audited_under_the_sessions_canonical_name() {
+        let f = Fixture::new().await;
+        let alice = user("alice", false, TokenScope::User);
+        let edit = EditSessionRequest { name: Some("a2".into()), ..Default::default() };
+        assert_eq!(f.sessions.edit(&alice, "a", edit).await.unwrap().name, "a2");
+        f.sessions.remove(&alice, "a2", false).await.unwrap();
+        let entry = |action: &str, target: &str| ("alice".into(), action.into(), target.into());
+        assert_eq!(
+            f.audited().await,
+            [entry("session_renamed", "a2@alice"), entry("session_removed", "a2@alice")]
+        );
+    }
+}
