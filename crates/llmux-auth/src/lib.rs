@@ -71,6 +71,7 @@ impl From<llmux_core::Error> for Error {
             E::NotFound(m) => Error::NotFound(m),
             E::AlreadyExists(m) | E::Conflict(m) => Error::Conflict(m),
             E::Invalid(m) => Error::Invalid(m),
+            E::NotRunning(m) => Error::NotRunning(m),
             other => Error::Core(other),
         }
     }

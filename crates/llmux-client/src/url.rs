@@ -46,9 +46,7 @@ impl ServerUrl {
         };
         let authority = uri.authority().ok_or_else(|| invalid("it has no host"))?;
         if authority.as_str().contains('@') {
-            return Err(invalid(
-                "credentials do not go in the URL; use --token or `llmux auth login`",
-            ));
+            return Err(invalid("credentials do not go in the URL"));
         }
         let host = authority.host().to_ascii_lowercase();
         if host.is_empty() {

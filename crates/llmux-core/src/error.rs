@@ -24,6 +24,9 @@ pub enum Error {
     /// The request conflicts with the current state (e.g. removing a running session).
     #[error("{0}")]
     Conflict(String),
+    /// The session is not running, and the action needs it to.
+    #[error("{0}")]
+    NotRunning(String),
     /// The input is larger than allowed.
     #[error("{0}")]
     TooLarge(String),

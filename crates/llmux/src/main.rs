@@ -6,6 +6,7 @@
 mod attach;
 mod cli;
 mod exit;
+mod hint;
 mod output;
 mod prompt;
 
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // Escaped: a server's message may quote what a client sent (see `output::escape`).
-            eprintln!("llmux: {}", output::escape(&format!("{err:#}"), false));
+            let mut text = format!("{err:#}");
+            if let Some(hint) = hint::for_error(&err) {
+                text = format!("{text}; {hint}");
+            }
+            eprintln!("llmux: {}", output::escape(&text, false));
             ExitCode::from(exit::code_for(&err))
         }
     }

@@ -540,9 +540,7 @@ impl Sessions {
     ) -> Result<Attachment> {
         let name = self.find(principal, name, Action::ViewTerminal)?;
         if self.service.status(&name) != SessionStatus::Running {
-            return Err(Error::NotRunning(format!(
-                "session {name:?} is not running; restart it first"
-            )));
+            return Err(Error::NotRunning(format!("session {name:?} is not running")));
         }
         let read_only = read_only || !allows(principal, Action::DriveSessions);
         let detail = if read_only { "read-only" } else { "" };

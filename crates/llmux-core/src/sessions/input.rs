@@ -95,9 +95,7 @@ impl SessionService {
 
     pub(super) fn ensure_running(&self, name: &str) -> Result<()> {
         if self.status(name) != SessionStatus::Running {
-            return Err(Error::Conflict(format!(
-                "session {name:?} is not running; start it with `llmux session restart {name}`"
-            )));
+            return Err(Error::NotRunning(format!("session {name:?} is not running")));
         }
         Ok(())
     }
@@ -106,12 +104,6 @@ impl SessionService {
     pub(super) async fn wait_until_ready(&self, name: &str, limit: Duration) -> Result<()> {
         self.wait_for_state(name, limit, |s| s != AgentState::Starting, "is still starting after")
             .await
-            .map_err(|e| match e {
-                Error::Conflict(m) if !m.ends_with("exited") => {
-                    Error::Conflict(format!("{m}; look at it with `llmux session attach {name}`"))
-                }
-                e => e,
-            })
     }
 
     /// Waits until `done(state)` holds (no track yet counts as `starting`); errors when the

@@ -260,3 +260,21 @@ async fn a_username_that_signs_in_can_be_created() {
     assert_eq!(status, 201, "{res}");
     assert_eq!(res["user"]["username"], "bob", "{res}");
 }
+
+/// The daemon says what is wrong in its own terms (the web UI shows the same message); the CLI
+/// adds the command that fixes it.
+#[tokio::test]
+async fn a_prompt_to_a_stopped_session_names_the_command_that_starts_it() {
+    let d = TestDaemon::start().await;
+    d.spawn_fake("halted").await;
+    d.client.stop_session("halted").await.unwrap();
+    let err = d.client.send("halted", "hello", true).await.unwrap_err();
+    assert_eq!(err.to_string(), "session \"halted\" is not running", "no CLI advice in the API");
+    let out = d.cli(&["session", "prompt", "halted", "hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        "llmux: session \"halted\" is not running; start it again with \
+         `llmux session restart halted`\n"
+    );
+}
