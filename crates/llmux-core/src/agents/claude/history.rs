@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
+use crate::api::{Conversation, Turn, TurnPart, TurnRole};
+use crate::error::Result;
+use crate::history::{
     Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
     sanitize_cwd, str_of, text_turn, title_of,
 };
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
-use crate::error::Result;
 
 fn project_dir(home: &Path, cwd: &Path) -> PathBuf {
     home.join(".claude").join("projects").join(sanitize_cwd(cwd))
@@ -78,7 +78,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
         }
         out.push(Conversation {
             id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
+            title: title.unwrap_or_else(|| crate::history::NO_OPENER.to_string()),
             started_at: first.or_else(|| mtime_rfc3339(&path)),
             last_message_at: last.or_else(|| mtime_rfc3339(&path)),
             message_count: count,
@@ -88,7 +88,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
 }
 
 pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Option<Transcript>> {
-    super::jsonl_transcript(
+    crate::history::jsonl_transcript(
         &project_dir(home, cwd),
         id,
         || session_files(home, cwd),

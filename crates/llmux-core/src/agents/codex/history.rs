@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
+use crate::api::{Conversation, Turn, TurnPart, TurnRole};
+use crate::error::Result;
+use crate::history::{
     Transcript, first_json_line, flatten_text, for_each_json_line, is_uuid, later, line_hash,
     mtime_rfc3339, newest_by_mtime, norm_ts, parse_args, str_of, text_turn, title_of,
 };
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
-use crate::error::Result;
 
 /// The first line (`session_meta`) is read up to this size.
 const META_LIMIT: u64 = 4 * 1024 * 1024;
@@ -118,7 +118,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
         })?;
         out.push(Conversation {
             id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
+            title: title.unwrap_or_else(|| crate::history::NO_OPENER.to_string()),
             started_at: first.or_else(|| mtime_rfc3339(&path)),
             last_message_at: last.or_else(|| mtime_rfc3339(&path)),
             message_count: count,

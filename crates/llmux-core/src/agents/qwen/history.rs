@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
+use crate::api::{Conversation, Turn, TurnPart, TurnRole};
+use crate::error::Result;
+use crate::history::{
     Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
     sanitize_cwd, str_of, text_turn, title_of,
 };
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
-use crate::error::Result;
 
 fn chats_dir(home: &Path, cwd: &Path) -> PathBuf {
     home.join(".qwen").join("projects").join(sanitize_cwd(cwd)).join("chats")
@@ -76,7 +76,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
         }
         out.push(Conversation {
             id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
+            title: title.unwrap_or_else(|| crate::history::NO_OPENER.to_string()),
             started_at: first.or_else(|| mtime_rfc3339(&path)),
             last_message_at: last.or_else(|| mtime_rfc3339(&path)),
             message_count: count,
@@ -86,7 +86,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
 }
 
 pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Option<Transcript>> {
-    super::jsonl_transcript(
+    crate::history::jsonl_transcript(
         &chats_dir(home, cwd),
         id,
         || session_files(home, cwd),
@@ -104,7 +104,7 @@ fn user_text(v: &Value) -> Option<String> {
         .iter()
         .filter(|p| !p.get("thought").and_then(Value::as_bool).unwrap_or(false))
         .filter_map(|p| str_of(p, "text"))
-        .filter(|t| !super::gemini::is_injected(t))
+        .filter(|t| !crate::agents::gemini::history::is_injected(t))
         .collect();
     let text = text.join("\n");
     (!text.trim().is_empty()).then_some(text)
@@ -118,7 +118,8 @@ pub(super) fn path_of(home: &Path, cwd: &Path, id: &str) -> PathBuf {
 /// Adds the turns of one line.
 pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     let ts = norm_ts(v.get("timestamp"));
-    let id = str_of(v, "uuid").map(str::to_string).unwrap_or_else(|| super::line_hash(line));
+    let id =
+        str_of(v, "uuid").map(str::to_string).unwrap_or_else(|| crate::history::line_hash(line));
     match str_of(v, "type") {
         Some("user") => {
             if let Some(text) = user_text(v) {
