@@ -147,6 +147,94 @@ pub(crate) fn mtime_rfc3339(path: &Path) -> Option<String> {
     Some(crate::time::rfc3339_ms(i64::try_from(ms).ok()?))
 }
 
+/// What a listing gathers about one conversation while reading its file: the scaffold the
+/// JSONL adapters share (see [`summarize`]).
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    /// The conversation id (a line may correct the one from the file name).
+    pub id: String,
+    /// From the first real user message.
+    pub title: Option<String>,
+    /// The first line's time.
+    pub first: Option<String>,
+    /// The latest message time.
+    pub last: Option<String>,
+    /// Messages counted.
+    pub count: u32,
+}
+
+impl Summary {
+    /// A real user message: the first one is the title.
+    pub fn opener(&mut self, text: &str) {
+        if self.title.is_none() {
+            self.title = Some(title_of(text));
+        }
+    }
+
+    /// A message time: the latest is the last message's.
+    pub fn at(&mut self, ts: Option<String>) {
+        self.last = later(self.last.take(), ts);
+    }
+
+    /// The listed conversation; the times fall back to the file's mtime.
+    fn conversation(self, path: &Path) -> Conversation {
+        Conversation {
+            id: self.id,
+            title: self.title.unwrap_or_else(|| NO_OPENER.to_string()),
+            started_at: self.first.or_else(|| mtime_rfc3339(path)),
+            last_message_at: self.last.or_else(|| mtime_rfc3339(path)),
+            message_count: self.count,
+        }
+    }
+}
+
+/// Lists one JSONL conversation file: every line's `timestamp` (normalized) is passed to
+/// `line` with the line, and the first one is when it began; `line` counts messages and
+/// finds the title. `None` when `cwd` is given and a line's `cwd` field names another
+/// directory (a project directory name is lossy).
+pub(crate) fn summarize(
+    path: &Path,
+    id: String,
+    cwd: Option<&str>,
+    mut line: impl FnMut(&Value, Option<String>, &mut Summary),
+) -> Result<Option<Conversation>> {
+    let mut s = Summary { id, ..Summary::default() };
+    let mut other_cwd = false;
+    for_each_json_line(path, |v, _| {
+        if cwd.is_some_and(|want| str_of(&v, "cwd").is_some_and(|c| c != want)) {
+            other_cwd = true;
+        }
+        let ts = norm_ts(v.get("timestamp"));
+        if s.first.is_none() {
+            s.first = ts.clone();
+        }
+        line(&v, ts, &mut s);
+    })?;
+    Ok((!other_cwd).then(|| s.conversation(path)))
+}
+
+/// Adds a reply: its text parts as an assistant turn `id`, its tool calls as a tool turn
+/// `id:tool`, each only when there is something.
+pub(crate) fn push_reply(
+    turns: &mut Vec<Turn>,
+    id: &str,
+    ts: Option<String>,
+    text: Vec<TurnPart>,
+    calls: Vec<TurnPart>,
+) {
+    if !text.is_empty() {
+        turns.push(Turn {
+            id: id.to_owned(),
+            role: TurnRole::Assistant,
+            ts: ts.clone(),
+            parts: text,
+        });
+    }
+    if !calls.is_empty() {
+        turns.push(Turn { id: format!("{id}:tool"), role: TurnRole::Tool, ts, parts: calls });
+    }
+}
+
 /// Longest JSONL line read; longer lines are skipped (a pasted blob, a huge tool output).
 const MAX_LINE: u64 = 16 * 1024 * 1024;
 
@@ -229,17 +317,28 @@ pub(crate) fn files_in(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The conversation files of a one-file-per-conversation agent (Claude Code, Qwen Code):
+/// `<dir>/<uuid>.jsonl`, with their ids; a missing dir is empty.
+pub(crate) fn uuid_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    Ok(files_in(dir, ".jsonl")?
+        .into_iter()
+        .filter_map(|p| {
+            let id = p.file_stem().and_then(|s| s.to_str()).filter(|s| is_uuid(s))?.to_owned();
+            Some((id, p))
+        })
+        .collect())
+}
+
 /// The transcript of a one-file-per-conversation agent (Claude Code, Qwen Code): `<dir>/<id>.jsonl`
-/// for `id`, else the newest of `files`; its turns made by `convert` line by line.
+/// for `id`, else the newest of its [`uuid_files`]; its turns made by `convert` line by line.
 pub(crate) fn jsonl_transcript(
     dir: &Path,
     id: Option<&str>,
-    files: impl FnOnce() -> Result<Vec<PathBuf>>,
     mut convert: impl FnMut(Value, &str, &mut Vec<Turn>),
 ) -> Result<Option<Transcript>> {
     let path = match id {
         Some(id) => dir.join(format!("{id}.jsonl")),
-        None => match newest_by_mtime(files()?) {
+        None => match newest_by_mtime(uuid_files(dir)?.into_iter().map(|(_, p)| p)) {
             Some(p) => p,
             None => return Ok(None),
         },

@@ -20,7 +20,7 @@ use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts, open_db_read_only,
-    parse_args, str_of, text_turn, title_of,
+    parse_args, push_reply, str_of, text_turn, title_of,
 };
 
 fn root(home: &Path) -> PathBuf {
@@ -197,9 +197,11 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
             }
         }
         "assistant.message" => {
-            if let Some(t) = str_of(data, "content").filter(|t| !t.trim().is_empty()) {
-                turns.push(text_turn(id.clone(), TurnRole::Assistant, ts.clone(), t.to_string()));
-            }
+            let text = str_of(data, "content")
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| TurnPart::Text { text: t.to_string(), html: None })
+                .into_iter()
+                .collect();
             let calls: Vec<TurnPart> = data
                 .get("toolRequests")
                 .and_then(Value::as_array)
@@ -211,14 +213,7 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
                     input: parse_args(r.get("arguments")),
                 })
                 .collect();
-            if !calls.is_empty() {
-                turns.push(Turn {
-                    id: format!("{id}:tool"),
-                    role: TurnRole::Tool,
-                    ts,
-                    parts: calls,
-                });
-            }
+            push_reply(turns, &id, ts, text, calls);
         }
         "tool.execution_complete" => {
             let result = data.get("result").unwrap_or(&Value::Null);
