@@ -219,7 +219,7 @@ impl Catalog {
             if cfg.ready_prompt.is_some() {
                 // Never read: states come from the kind's detector or screen activity.
                 tracing::warn!(
-                    "agents.{key}.ready_prompt is ignored (llmux reads states from the screen)"
+                    "agents.{key}.readyPrompt is ignored (llmux reads states from the screen)"
                 );
             }
             match catalog.agents.iter_mut().find(|a| &a.key == key) {
