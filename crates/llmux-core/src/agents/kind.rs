@@ -124,7 +124,7 @@ pub struct History {
 }
 
 /// One agent CLI llmux knows. Implement it in `agents/<cli>.rs` and list it in
-/// [`super::KINDS`]; every method but [`AgentKind::key`] and [`AgentKind::builtin`] has a
+/// `agents::KINDS`; every method but [`AgentKind::key`] and [`AgentKind::builtin`] has a
 /// default that means "nothing special".
 pub trait AgentKind: Send + Sync + 'static {
     /// The kind's key: the catalog key of its built-in agent, what `detector:` names.

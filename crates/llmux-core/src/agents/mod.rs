@@ -1,7 +1,7 @@
 //! The agent catalog: which CLIs llmux knows how to launch, and how.
 //!
 //! Each known CLI is one module implementing [`AgentKind`] (`claude.rs`, `codex.rs`, …; the
-//! ones llmux only launches are rows of `plain.rs`), listed in [`KINDS`] in catalog order.
+//! ones llmux only launches are rows of `plain.rs`), listed in `KINDS` in catalog order.
 //! The built-in catalog is one agent per kind; the config file may override any agent's
 //! `cmd`, `flags` and `env`, or define new agents under any key. Every agent has one
 //! [`Kind`], resolved here once: its own for a built-in, the one `detector:` names for a
@@ -59,8 +59,9 @@ pub fn kinds() -> impl Iterator<Item = Kind> {
     KINDS.iter().copied()
 }
 
-/// The kind of an agent that is not in the catalog (a record whose agent was removed from
-/// the config): nothing is read, everything follows screen activity.
+/// The kind of an agent llmux knows nothing special about (a custom agent that names no
+/// `detector:`, or a record whose agent left the config): no detector, no history; its state
+/// follows screen activity.
 pub fn unknown() -> Kind {
     Kind::new(&plain::UNKNOWN)
 }
