@@ -1,11 +1,15 @@
-//! The screen detectors (`llmux_core::detect`): a pane's text is whatever the agent, or
-//! anything it runs, printed. The first byte picks the agent; the rest is the screen.
+//! The screen detectors (`Kind::detect`): a pane's text is whatever the agent, or anything it
+//! runs, printed. The first byte picks the agent kind with a detector; the rest is the screen.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use llmux_core::api::{AgentState, Detection};
-use llmux_core::detect;
+use std::sync::LazyLock;
 
-const AGENTS: &[&str] = &["claude", "codex", "copilot", "gemini", "opencode", "qwen"];
+use llmux_core::agents::{self, Kind};
+use llmux_core::api::{AgentState, Detection};
+
+/// Every kind with a detector.
+static KINDS: LazyLock<Vec<Kind>> =
+    LazyLock::new(|| agents::kinds().filter(|k| k.has_detector()).collect());
 
 /// Key names a detector may tell a client to send: arrows and Enter for cursor lists, a
 /// number for numbered choices. Anything else would be a screen's text reaching `send-keys`.
@@ -16,9 +20,9 @@ fn is_known_key(k: &str) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
-    let agent = AGENTS[usize::from(pick) % AGENTS.len()];
+    let kind = KINDS[usize::from(pick) % KINDS.len()];
     let screen = String::from_utf8_lossy(rest);
-    let d = detect::detect(agent, &screen).expect("every agent here has a detector");
+    let d = kind.detect(&screen).expect("every kind here has a detector");
     if let Some(p) = &d.prompt {
         assert_eq!(d.state, AgentState::Waiting, "a prompt only while waiting: {d:?}");
         assert!(p.options.iter().filter(|o| o.selected).count() <= 1, "{d:?}");

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use llmux_core::history::{self, MAX_TURNS};
+use llmux_core::agents;
+use llmux_core::history::MAX_TURNS;
 
 /// (agent, file under the home that the input becomes)
 const FILES: &[(&str, &str)] = &[
@@ -41,24 +42,25 @@ static HOME: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let (agent, file) = FILES[usize::from(pick) % FILES.len()];
+    let kind = agents::kind(agent).expect("a known agent");
     let home: &Path = HOME.path();
     let path: PathBuf = home.join(file);
     std::fs::write(&path, rest).unwrap();
     let cwd = Path::new(CWD);
 
-    let list = history::list(agent, home, cwd).unwrap();
-    history::count(agent, home, cwd).unwrap();
+    let list = kind.list(home, cwd).unwrap();
+    kind.count(home, cwd).unwrap();
     for c in &list {
         assert!(!c.title.is_empty() && c.title.chars().count() <= 100, "{c:?}");
-        if history::validate_id(agent, &c.id).is_ok() {
+        if kind.validate_id(&c.id).is_ok() {
             // A listed conversation opens as itself.
-            if let Some(t) = history::transcript(agent, home, cwd, Some(&c.id)).unwrap() {
+            if let Some(t) = kind.transcript(home, cwd, Some(&c.id)).unwrap() {
                 assert_eq!(t.conversation_id, c.id);
                 assert!(t.turns.len() <= MAX_TURNS);
             }
         }
     }
-    if let Some(t) = history::transcript(agent, home, cwd, None).unwrap() {
+    if let Some(t) = kind.transcript(home, cwd, None).unwrap() {
         assert!(t.turns.len() <= MAX_TURNS);
         // What the API sends for it is valid JSON.
         serde_json::to_string(&t.turns).unwrap();

@@ -1,4 +1,4 @@
-//! Input validation (`llmux_core::validate`, `history::validate_id`): every name, env, flag
+//! Input validation (`llmux_core::validate`, `Kind::validate_id`): every name, env, flag
 //! string, cwd and id a client sends. Accepting a value must mean it has the documented shape
 //! and survives the round trip it is used for.
 #![no_main]
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use llmux_core::api::EnvInput;
-use llmux_core::{history, validate};
+use llmux_core::validate;
 
 fn name_shape(s: &str) -> bool {
     let b = s.as_bytes();
@@ -63,11 +63,11 @@ fuzz_target!(|data: &[u8]| {
                 // It only ever becomes one argv word: never a path, never an option.
                 assert!(!s.contains(['/', '\0', ' ']), "{s:?}");
             }
-            for agent in history::AGENTS {
-                if history::validate_id(agent, s).is_ok() {
+            for agent in llmux_core::agents::kinds().filter(|k| k.has_history()) {
+                if agent.validate_id(s).is_ok() {
                     // An id becomes part of a file name and an argv word.
                     assert!(s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-                    assert!(!s.starts_with('-'), "{agent} {s:?}");
+                    assert!(!s.starts_with('-'), "{agent:?} {s:?}");
                 }
             }
         }

@@ -1,7 +1,8 @@
 // Agent state in the UI, with `fakeq` (crates/llmux/tests/fixtures/fake-qwen read by llmux's
 // real qwen detector): the state badge (starting → idle, working, waiting), the chat page's
 // composer, Stop, the waiting card answering a permission question, the toast and the
-// "(N)" title count, the "no transcript" notice, a Qwen transcript file rendered as turns,
+// "(N)" title count, the "no conversation yet" notice then fakeq's own Qwen transcript (it
+// borrows qwen's kind, history included), a Qwen transcript file rendered as turns,
 // History, and the "Notify me" bell. The XSS payload is typed as a prompt and written into the
 // transcript: it must only ever show as text.
 
@@ -80,13 +81,15 @@ for (const vp of Object.keys(VIEWPORTS)) {
     assert.match(await page.locator(rowBadge).locator('time').textContent(), /just now|ago/);
     await screenshot(page, 'agent-list-idle', vp);
 
-    // The row's ⋯ menu links to the chat page; fakeq has no transcript: a notice links to the terminal.
+    // The row's ⋯ menu links to the chat page. fakeq borrows qwen's kind, so the page reads
+    // qwen's transcript of its conversation: none written yet, so a notice links to the terminal.
     await page.locator(`[data-testid=session-row][data-name="${name}"]`).getByTestId('session-menu').click();
     await page.getByTestId('session-menu-dialog').getByTestId('session-chat').click();
     await page.waitForURL(`**/c/${name}`);
     const empty = page.getByTestId('chat-empty');
     await empty.waitFor();
-    assert.match(await empty.textContent(), /cannot read fakeq's conversation files/);
+    assert.match(await empty.textContent(), /No conversation yet/);
+    assert.doesNotMatch(await empty.textContent(), /cannot read/);
     assert.equal(await empty.locator('a').getAttribute('href'), `/s/${name}`);
     assert.equal(await page.getByTestId('open-terminal').getAttribute('href'), `/s/${name}`);
     await expectState(page, '[data-testid=chat-state]', 'idle');
@@ -177,6 +180,26 @@ for (const vp of Object.keys(VIEWPORTS)) {
     const pane = await pageFetch(page, `/api/sessions/${name}/capture`);
     assert.match(JSON.stringify(pane.data), /Request cancelled/);
     await screenshot(page, 'agent-chat-idle', vp);
+
+    // Its conversation (the id llmux chose with --session-id) written where Qwen Code writes
+    // it: the chat page shows its turns, as for the qwen agent itself.
+    const view = await pageFetch(page, `/api/sessions/${name}`);
+    const id = view.data.conversationId;
+    assert.match(id || '', /^[0-9a-f-]{36}$/, JSON.stringify(view.data));
+    const chats = path.join(d.home, '.qwen/projects', cwd.replace(/[^A-Za-z0-9]/g, '-'), 'chats');
+    fs.mkdirSync(chats, { recursive: true });
+    const at = new Date().toISOString();
+    const qline = (uuid, type, role, parts) => JSON.stringify({ uuid, sessionId: id, timestamp: at, type, cwd, message: { role, parts } });
+    fs.writeFileSync(path.join(chats, `${id}.jsonl`), [
+      qline('00000000-0000-4000-8000-0000000000a1', 'user', 'user', [{ text: 'say hello' }]),
+      qline('00000000-0000-4000-8000-0000000000a2', 'assistant', 'model', [{ text: 'Hello from fakeq.' }]),
+    ].join('\n') + '\n');
+    const turns = page.getByTestId('chat-turn');
+    await until(async () => (await turns.count()) === 2, { what: "fakeq's transcript as 2 turns", timeout: 10000 });
+    assert.deepEqual(await turns.evaluateAll((els) => els.map((e) => e.dataset.role)), ['user', 'assistant']);
+    assert.equal((await turns.nth(1).textContent()).trim(), 'Hello from fakeq.');
+    assert.equal(await page.getByTestId('chat-empty').isHidden(), true);
+    await screenshot(page, 'agent-chat-transcript', vp);
 
     // The terminal page: the state next to the status dot, and a link to the chat.
     await page.getByTestId('open-terminal').click();

@@ -2,8 +2,19 @@
 
 use std::path::Path;
 
-use llmux_core::api::AgentState;
-use llmux_core::detect::{detect, has_detector};
+use llmux_core::agents::kind;
+use llmux_core::api::{AgentState, Detection};
+
+/// Whether the agent kind with this key has a screen detector (what the catalog resolves a
+/// session's agent to).
+fn has_detector(agent: &str) -> bool {
+    kind(agent).is_some_and(|k| k.has_detector())
+}
+
+/// What the detector of the agent kind with this key reads from `screen`.
+fn detect(agent: &str, screen: &str) -> Option<Detection> {
+    kind(agent)?.detect(screen)
+}
 
 fn expected(name: &str) -> AgentState {
     match name.split('-').next().unwrap() {

@@ -13,7 +13,56 @@ use std::path::{Path, PathBuf};
 
 use llmux_core::Error;
 use llmux_core::api::{Turn, TurnPart, TurnRole};
-use llmux_core::history::{self, Transcript};
+use llmux_core::history::Transcript;
+
+/// The history of an agent kind, reached by its key as the catalog resolves a session's agent.
+mod history {
+    use std::path::Path;
+
+    use llmux_core::agents::{Kind, kind};
+    use llmux_core::api::Conversation;
+    use llmux_core::history::Transcript;
+    use llmux_core::{Error, Result};
+
+    pub use llmux_core::history::{MAX_TURNS, new_session_id};
+
+    fn of(agent: &str) -> Result<Kind> {
+        kind(agent).ok_or_else(|| Error::invalid(format!("no agent kind {agent:?}")))
+    }
+
+    pub fn supported(agent: &str) -> bool {
+        kind(agent).is_some_and(|k| k.has_history())
+    }
+
+    pub fn list(agent: &str, home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
+        of(agent)?.list(home, cwd)
+    }
+
+    pub fn count(agent: &str, home: &Path, cwd: &Path) -> Result<u32> {
+        of(agent)?.count(home, cwd)
+    }
+
+    pub fn transcript(
+        agent: &str,
+        home: &Path,
+        cwd: &Path,
+        id: Option<&str>,
+    ) -> Result<Option<Transcript>> {
+        of(agent)?.transcript(home, cwd, id)
+    }
+
+    pub fn validate_id(agent: &str, id: &str) -> Result<()> {
+        of(agent)?.validate_id(id)
+    }
+
+    pub fn resume_args(agent: &str, id: &str) -> Option<Vec<String>> {
+        kind(agent)?.resume_args(id)
+    }
+
+    pub fn fresh_session_args(agent: &str, id: &str) -> Option<Vec<String>> {
+        kind(agent)?.fresh_args(id)
+    }
+}
 
 const MOCK_HELLO: &str = "Hello! I am a mock model";
 

@@ -1,4 +1,6 @@
-//! Per-agent screen detectors: read the plain text of a tmux pane and say what the agent does.
+//! What the screen detectors share: read the plain text of a tmux pane and say what the agent
+//! does. Each agent's detector is part of its module (`agents/<cli>/screen.rs`), reached
+//! through its [`crate::agents::Kind`] (`kind.detect(screen)`).
 //!
 //! Each detector looks only at the bottom of the screen (the last [`BOTTOM_LINES`] non-blank
 //! lines), because Gemini CLI and Qwen Code render inline and leave old dialogs higher up.
@@ -13,48 +15,20 @@
 //! The patterns come from captures of the real CLIs (see `tests/screens/`), except where a
 //! detector's comments say otherwise (Copilot's working and permission screens).
 
-mod claude;
-mod codex;
-mod copilot;
-mod gemini;
-mod opencode;
-mod qwen;
-
+use crate::agents::Detector;
 use crate::api::{AgentState, Detection, PendingPrompt, PromptOption};
 
 /// How many non-blank lines at the bottom of the screen a detector looks at.
 pub const BOTTOM_LINES: usize = 25;
 
-/// The agents that have a screen detector.
-const AGENTS: &[&str] = &["claude", "codex", "copilot", "gemini", "opencode", "qwen"];
-
-/// Whether `agent_key` has a screen detector.
-pub fn has_detector(agent_key: &str) -> bool {
-    AGENTS.contains(&agent_key)
-}
-
-/// Read the state of agent `agent_key` from `screen`, the plain text of its visible pane
-/// (`tmux capture-pane -p`, no escapes).
-///
-/// None when the agent has no detector (custom agents, the shell): the caller falls back to pane activity.
-pub fn detect(agent_key: &str, screen: &str) -> Option<Detection> {
-    if !has_detector(agent_key) {
-        return None;
-    }
+/// Reads `screen`, the plain text of an agent's visible pane, with `detector`.
+pub(crate) fn run(detector: Detector, screen: &str) -> Detection {
     let s = Screen::new(screen);
     // tmux's remain-on-exit line: the process is gone whatever the screen above says.
     if s.lines.iter().rev().take(3).any(|l| l.starts_with("Pane is dead")) {
-        return Some(Detection::state(AgentState::Exited));
+        return Detection::state(AgentState::Exited);
     }
-    Some(match agent_key {
-        "claude" => claude::detect(&s),
-        "codex" => codex::detect(&s, screen),
-        "copilot" => copilot::detect(&s),
-        "gemini" => gemini::detect(&s),
-        "opencode" => opencode::detect(&s),
-        "qwen" => qwen::detect(&s),
-        _ => return None,
-    })
+    detector(&s, screen)
 }
 
 /// Characters that draw the sides of boxes; stripped from both ends of a line.
@@ -63,8 +37,9 @@ const SIDES: &[char] = &['│', '┃', '║', '╹', '╻', '▕', '▏', '┆',
 /// Characters a rule or box edge is made of.
 const RULE: &str = "─━═▀▄▔▁╭╮╰╯┌┐└┘├┤┬┴┼│┃╹╻╌┄-=_ ";
 
-/// The bottom of a screen, prepared for matching.
-pub(crate) struct Screen<'a> {
+/// The bottom of a screen, prepared for matching: what a [`Detector`] reads.
+#[derive(Debug)]
+pub struct Screen<'a> {
     /// The bottom non-blank lines as shown (right-trimmed).
     pub raw: Vec<&'a str>,
     /// The same lines with box sides and surrounding white space stripped.
@@ -76,7 +51,7 @@ pub(crate) struct Screen<'a> {
 }
 
 impl<'a> Screen<'a> {
-    fn new(screen: &'a str) -> Screen<'a> {
+    pub(crate) fn new(screen: &'a str) -> Screen<'a> {
         let all: Vec<&str> =
             screen.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
         let raw = all[all.len().saturating_sub(BOTTOM_LINES)..].to_vec();
@@ -101,6 +76,11 @@ impl<'a> Screen<'a> {
     /// Number of lines.
     pub fn len(&self) -> usize {
         self.lines.len()
+    }
+
+    /// Whether the screen is blank.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
     }
 
     fn line_of(&self, offset: usize) -> usize {

@@ -11,13 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+use super::MAX_TURNS;
 use super::tail::{Polled, Tail};
-use super::{MAX_TURNS, claude, codex, copilot, qwen};
+use crate::agents::{Kind, LineFn, Live};
 use crate::api::Turn;
 use crate::error::{Error, Result};
-
-/// Turns of one JSONL line, added to (or merged into) the turns so far.
-type LineFn = fn(Value, &str, &mut Vec<Turn>);
 
 /// How often a transcript that is not there yet is looked for again.
 const LOOK_AGAIN: Duration = Duration::from_secs(2);
@@ -25,7 +23,7 @@ const LOOK_AGAIN: Duration = Duration::from_secs(2);
 /// One conversation's transcript, read incrementally.
 #[derive(Debug)]
 pub struct LiveTranscript {
-    agent: String,
+    kind: Kind,
     home: PathBuf,
     cwd: PathBuf,
     id: String,
@@ -37,7 +35,12 @@ pub struct LiveTranscript {
 #[derive(Debug)]
 enum Mode {
     /// An append-only JSONL file; `tail` is `None` until the file is found.
-    Lines { tail: Option<Tail>, convert: LineFn, looked: Option<Instant> },
+    Lines {
+        tail: Option<Tail>,
+        locate: fn(&Path, &Path, &str) -> Result<Option<PathBuf>>,
+        convert: LineFn,
+        looked: Option<Instant>,
+    },
     /// Read whole when one of `watch` changed.
     Whole { watch: Vec<(PathBuf, Option<Stamp>)>, looked: Option<Instant> },
 }
@@ -51,33 +54,20 @@ fn stamp(path: &Path) -> Option<Stamp> {
     Some((m.len(), m.modified().ok(), m.ino()))
 }
 
-fn claude_line(v: Value, _: &str, turns: &mut Vec<Turn>) {
-    claude::convert(&v, turns);
-}
-fn qwen_line(v: Value, line: &str, turns: &mut Vec<Turn>) {
-    qwen::convert(&v, line, turns);
-}
-fn codex_line(v: Value, line: &str, turns: &mut Vec<Turn>) {
-    codex::convert(&v, line, turns);
-}
-fn copilot_line(v: Value, line: &str, turns: &mut Vec<Turn>) {
-    copilot::convert(&v, line, turns);
-}
-
 impl LiveTranscript {
-    /// A reader of conversation `id` of `agent` in `cwd`; reads nothing until [`Self::poll`].
-    pub fn new(agent: &str, home: &Path, cwd: &Path, id: &str) -> Result<LiveTranscript> {
-        super::validate_id(agent, id)?;
-        let lines = |convert: LineFn| Mode::Lines { tail: None, convert, looked: None };
-        let mode = match agent {
-            "claude" => lines(claude_line),
-            "qwen" => lines(qwen_line),
-            "codex" => lines(codex_line),
-            "copilot" => lines(copilot_line),
-            _ => Mode::Whole { watch: Vec::new(), looked: None },
+    /// A reader of conversation `id` of an agent of `kind` in `cwd`; reads nothing until
+    /// [`Self::poll`]. An error for a kind without history or a bad id.
+    pub fn new(kind: Kind, home: &Path, cwd: &Path, id: &str) -> Result<LiveTranscript> {
+        kind.validate_id(id)?;
+        let live = kind.history().map_or(Live::Whole, |h| h.live);
+        let mode = match live {
+            Live::Lines { locate, convert } => {
+                Mode::Lines { tail: None, locate, convert, looked: None }
+            }
+            Live::Whole => Mode::Whole { watch: Vec::new(), looked: None },
         };
         Ok(LiveTranscript {
-            agent: agent.to_owned(),
+            kind,
             home: home.to_owned(),
             cwd: cwd.to_owned(),
             id: id.to_owned(),
@@ -100,13 +90,13 @@ impl LiveTranscript {
     /// Brings the turns up to date; whether they may have changed.
     pub fn poll(&mut self) -> Result<bool> {
         match &mut self.mode {
-            Mode::Lines { tail, convert, looked } => {
+            Mode::Lines { tail, locate, convert, looked } => {
                 if tail.is_none() {
                     if looked.is_some_and(|at| at.elapsed() < LOOK_AGAIN) {
                         return Ok(false);
                     }
                     *looked = Some(Instant::now());
-                    *tail = locate(&self.agent, &self.home, &self.cwd, &self.id)?.map(Tail::new);
+                    *tail = locate(&self.home, &self.cwd, &self.id)?.map(Tail::new);
                 }
                 let Some(t) = tail.as_mut() else { return Ok(false) };
                 let path = t.path().to_owned();
@@ -143,7 +133,7 @@ impl LiveTranscript {
                 *looked = Some(Instant::now());
                 // Stamps first: a change during the read shows at the next poll.
                 let stamps: Vec<_> = watch.iter().map(|(p, _)| (p.clone(), stamp(p))).collect();
-                let t = super::transcript(&self.agent, &self.home, &self.cwd, Some(&self.id))?;
+                let t = self.kind.transcript(&self.home, &self.cwd, Some(&self.id))?;
                 *watch = match &t {
                     Some(t) if stamps.iter().map(|(p, _)| p).eq(t.watch.iter()) => stamps,
                     Some(t) => t.watch.iter().map(|p| (p.clone(), stamp(p))).collect(),
@@ -190,18 +180,6 @@ fn json_line(bytes: &[u8]) -> Option<(Value, &str)> {
     }
 }
 
-/// The JSONL file of a line-read agent's conversation (`None` while it cannot be found).
-fn locate(agent: &str, home: &Path, cwd: &Path, id: &str) -> Result<Option<PathBuf>> {
-    Ok(match agent {
-        // The path is known before the file exists; the tail waits for it.
-        "claude" => Some(claude::path_of(home, cwd, id)),
-        "qwen" => Some(qwen::path_of(home, cwd, id)),
-        "codex" => codex::locate(home, cwd, id),
-        "copilot" => copilot::locate(home, cwd, id)?,
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +197,8 @@ mod tests {
         let path = dest(home.path());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let bytes = std::fs::read(src).unwrap();
-        let mut live = LiveTranscript::new(agent, home.path(), &cwd, id).unwrap();
+        let kind = crate::agents::kind(agent).unwrap();
+        let mut live = LiveTranscript::new(kind, home.path(), &cwd, id).unwrap();
         assert!(!live.poll().unwrap() && !live.found(), "nothing there yet");
         let mut file = std::fs::File::create(&path).unwrap();
         let step = bytes.len() / 7 + 1;
@@ -231,7 +210,7 @@ mod tests {
                 *looked = None;
             }
             live.poll().unwrap();
-            let whole = super::super::transcript(agent, home.path(), &cwd, Some(id)).unwrap();
+            let whole = kind.transcript(home.path(), &cwd, Some(id)).unwrap();
             assert_eq!(live.turns(), whole.map(|t| t.turns).unwrap_or_default());
         }
         assert!(live.found());
@@ -240,7 +219,7 @@ mod tests {
         drop(file);
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(live.poll().unwrap());
-        let whole = super::super::transcript(agent, home.path(), &cwd, Some(id)).unwrap();
+        let whole = kind.transcript(home.path(), &cwd, Some(id)).unwrap();
         assert_eq!(live.turns(), whole.unwrap().turns);
     }
 

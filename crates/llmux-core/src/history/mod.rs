@@ -1,5 +1,7 @@
-//! History adapters: an agent's past conversations in a directory, read from the agent's own
-//! files (JSONL transcripts, SQLite databases), plus the argv that resumes one.
+//! What the history adapters share: an agent's past conversations in a directory, read from
+//! the agent's own files (JSONL transcripts, SQLite databases). Each agent's adapter is part
+//! of its module (`agents/<cli>/history.rs`, described by its [`crate::agents::History`]);
+//! callers go through the agent's [`crate::agents::Kind`] (`list`, `transcript`, …).
 //!
 //! Every adapter is read-only: it never writes to the agent's files and never runs a shell.
 //! Transcripts are streamed line by line; bad or partial lines (the agent may be writing the
@@ -17,14 +19,8 @@ use serde_json::Value;
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::{Error, Result};
 
-mod claude;
-mod codex;
-mod copilot;
-mod gemini;
 mod live;
 pub mod markdown;
-mod opencode;
-mod qwen;
 mod tail;
 
 pub use live::LiveTranscript;
@@ -39,9 +35,6 @@ const TITLE_MAX: usize = 100;
 /// Title of a conversation without a real user message.
 pub const NO_OPENER: &str = "(no opener)";
 
-/// Agents with a history adapter.
-pub const AGENTS: &[&str] = &["claude", "codex", "gemini", "qwen", "opencode", "copilot"];
-
 /// The turns of one conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transcript {
@@ -54,120 +47,6 @@ pub struct Transcript {
     /// Files whose mtime/length change when the conversation grows (the transcript file;
     /// for a SQLite database in WAL mode also its `-wal` file, which changes first).
     pub watch: Vec<PathBuf>,
-}
-
-/// Whether llmux has a history adapter for this agent key.
-pub fn supported(agent: &str) -> bool {
-    AGENTS.contains(&agent)
-}
-
-fn unsupported(agent: &str) -> Error {
-    Error::invalid(format!("no history adapter for agent {agent:?}"))
-}
-
-/// Past conversations of `agent` in `cwd`, newest first. `home` is the agent's HOME (the
-/// daemon's home unless the session's env sets HOME). A missing store is an empty list.
-pub fn list(agent: &str, home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
-    let mut out = match agent {
-        "claude" => claude::list(home, cwd)?,
-        "codex" => codex::list(home, cwd)?,
-        "gemini" => gemini::list(home, cwd)?,
-        "qwen" => qwen::list(home, cwd)?,
-        "opencode" => opencode::list(home, cwd)?,
-        "copilot" => copilot::list(home, cwd)?,
-        _ => return Err(unsupported(agent)),
-    };
-    sort_newest_first(&mut out);
-    Ok(out)
-}
-
-/// Number of past conversations of `agent` in `cwd`, for the session list. Cheaper than
-/// [`list`] (no transcript is parsed), and may count a conversation [`list`] would drop
-/// (e.g. one whose file is unreadable).
-pub fn count(agent: &str, home: &Path, cwd: &Path) -> Result<u32> {
-    let n = match agent {
-        "claude" => claude::count(home, cwd)?,
-        "codex" => codex::count(home, cwd)?,
-        "gemini" => gemini::count(home, cwd)?,
-        "qwen" => qwen::count(home, cwd)?,
-        "opencode" => opencode::count(home, cwd)?,
-        "copilot" => copilot::count(home, cwd)?,
-        _ => return Err(unsupported(agent)),
-    };
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
-/// The turns of conversation `id` of `agent` in `cwd`, or of the newest conversation in `cwd`
-/// when `id` is `None`. `Ok(None)` when there is none (an id of another directory counts as
-/// none). The id is validated first.
-pub fn transcript(
-    agent: &str,
-    home: &Path,
-    cwd: &Path,
-    id: Option<&str>,
-) -> Result<Option<Transcript>> {
-    if let Some(id) = id {
-        validate_id(agent, id)?;
-    }
-    let mut t = match agent {
-        "claude" => claude::transcript(home, cwd, id)?,
-        "codex" => codex::transcript(home, cwd, id)?,
-        "gemini" => gemini::transcript(home, cwd, id)?,
-        "qwen" => qwen::transcript(home, cwd, id)?,
-        "opencode" => opencode::transcript(home, cwd, id)?,
-        "copilot" => copilot::transcript(home, cwd, id)?,
-        _ => return Err(unsupported(agent)),
-    };
-    if let Some(t) = t.as_mut() {
-        cap_turns(&mut t.turns);
-    }
-    Ok(t)
-}
-
-/// Checks `id` against the agent's id syntax: a UUID for claude, codex, gemini, qwen and
-/// copilot; `ses_` plus letters and digits for opencode.
-pub fn validate_id(agent: &str, id: &str) -> Result<()> {
-    let ok = match agent {
-        "claude" | "codex" | "gemini" | "qwen" | "copilot" => is_uuid(id),
-        "opencode" => opencode::is_session_id(id),
-        _ => return Err(unsupported(agent)),
-    };
-    if ok {
-        Ok(())
-    } else if agent == "opencode" {
-        Err(Error::invalid(format!(
-            "invalid opencode conversation id {id:?}: expected ses_ followed by letters and digits"
-        )))
-    } else {
-        Err(Error::invalid(format!(
-            "invalid {agent} conversation id {id:?}: expected a UUID like 123e4567-e89b-12d3-a456-426614174000"
-        )))
-    }
-}
-
-/// argv items that resume conversation `id` (appended after the agent's flags). Codex's
-/// `resume <id>` is a subcommand, so it must come after the global flags, which it does when
-/// appended last. `None` for an agent without resume.
-pub fn resume_args(agent: &str, id: &str) -> Option<Vec<String>> {
-    let args: [&str; 2] = match agent {
-        "claude" | "gemini" | "qwen" | "copilot" => ["--resume", id],
-        "codex" => ["resume", id],
-        // `-s` is the form verified against opencode 1.18 (agents-lab); `--session` is its long name.
-        "opencode" => ["-s", id],
-        _ => return None,
-    };
-    Some(args.iter().map(|s| s.to_string()).collect())
-}
-
-/// argv items that start a fresh conversation with the id llmux chose (`--session-id <uuid>`),
-/// `None` where the agent cannot (codex, opencode).
-pub fn fresh_session_args(agent: &str, id: &str) -> Option<Vec<String>> {
-    match agent {
-        "claude" | "gemini" | "qwen" | "copilot" => {
-            Some(vec!["--session-id".to_string(), id.to_string()])
-        }
-        _ => None,
-    }
 }
 
 /// A new random UUID v4, lower-case.
@@ -268,6 +147,94 @@ pub(crate) fn mtime_rfc3339(path: &Path) -> Option<String> {
     Some(crate::time::rfc3339_ms(i64::try_from(ms).ok()?))
 }
 
+/// What a listing gathers about one conversation while reading its file: the scaffold the
+/// JSONL adapters share (see [`summarize`]).
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    /// The conversation id (a line may correct the one from the file name).
+    pub id: String,
+    /// From the first real user message.
+    pub title: Option<String>,
+    /// The first line's time.
+    pub first: Option<String>,
+    /// The latest message time.
+    pub last: Option<String>,
+    /// Messages counted.
+    pub count: u32,
+}
+
+impl Summary {
+    /// A real user message: the first one is the title.
+    pub fn opener(&mut self, text: &str) {
+        if self.title.is_none() {
+            self.title = Some(title_of(text));
+        }
+    }
+
+    /// A message time: the latest is the last message's.
+    pub fn at(&mut self, ts: Option<String>) {
+        self.last = later(self.last.take(), ts);
+    }
+
+    /// The listed conversation; the times fall back to the file's mtime.
+    fn conversation(self, path: &Path) -> Conversation {
+        Conversation {
+            id: self.id,
+            title: self.title.unwrap_or_else(|| NO_OPENER.to_string()),
+            started_at: self.first.or_else(|| mtime_rfc3339(path)),
+            last_message_at: self.last.or_else(|| mtime_rfc3339(path)),
+            message_count: self.count,
+        }
+    }
+}
+
+/// Lists one JSONL conversation file: every line's `timestamp` (normalized) is passed to
+/// `line` with the line, and the first one is when it began; `line` counts messages and
+/// finds the title. `None` when `cwd` is given and a line's `cwd` field names another
+/// directory (a project directory name is lossy).
+pub(crate) fn summarize(
+    path: &Path,
+    id: String,
+    cwd: Option<&str>,
+    mut line: impl FnMut(&Value, Option<String>, &mut Summary),
+) -> Result<Option<Conversation>> {
+    let mut s = Summary { id, ..Summary::default() };
+    let mut other_cwd = false;
+    for_each_json_line(path, |v, _| {
+        if cwd.is_some_and(|want| str_of(&v, "cwd").is_some_and(|c| c != want)) {
+            other_cwd = true;
+        }
+        let ts = norm_ts(v.get("timestamp"));
+        if s.first.is_none() {
+            s.first = ts.clone();
+        }
+        line(&v, ts, &mut s);
+    })?;
+    Ok((!other_cwd).then(|| s.conversation(path)))
+}
+
+/// Adds a reply: its text parts as an assistant turn `id`, its tool calls as a tool turn
+/// `id:tool`, each only when there is something.
+pub(crate) fn push_reply(
+    turns: &mut Vec<Turn>,
+    id: &str,
+    ts: Option<String>,
+    text: Vec<TurnPart>,
+    calls: Vec<TurnPart>,
+) {
+    if !text.is_empty() {
+        turns.push(Turn {
+            id: id.to_owned(),
+            role: TurnRole::Assistant,
+            ts: ts.clone(),
+            parts: text,
+        });
+    }
+    if !calls.is_empty() {
+        turns.push(Turn { id: format!("{id}:tool"), role: TurnRole::Tool, ts, parts: calls });
+    }
+}
+
 /// Longest JSONL line read; longer lines are skipped (a pasted blob, a huge tool output).
 const MAX_LINE: u64 = 16 * 1024 * 1024;
 
@@ -350,17 +317,28 @@ pub(crate) fn files_in(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The conversation files of a one-file-per-conversation agent (Claude Code, Qwen Code):
+/// `<dir>/<uuid>.jsonl`, with their ids; a missing dir is empty.
+pub(crate) fn uuid_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    Ok(files_in(dir, ".jsonl")?
+        .into_iter()
+        .filter_map(|p| {
+            let id = p.file_stem().and_then(|s| s.to_str()).filter(|s| is_uuid(s))?.to_owned();
+            Some((id, p))
+        })
+        .collect())
+}
+
 /// The transcript of a one-file-per-conversation agent (Claude Code, Qwen Code): `<dir>/<id>.jsonl`
-/// for `id`, else the newest of `files`; its turns made by `convert` line by line.
+/// for `id`, else the newest of its [`uuid_files`]; its turns made by `convert` line by line.
 pub(crate) fn jsonl_transcript(
     dir: &Path,
     id: Option<&str>,
-    files: impl FnOnce() -> Result<Vec<PathBuf>>,
     mut convert: impl FnMut(Value, &str, &mut Vec<Turn>),
 ) -> Result<Option<Transcript>> {
     let path = match id {
         Some(id) => dir.join(format!("{id}.jsonl")),
-        None => match newest_by_mtime(files()?) {
+        None => match newest_by_mtime(uuid_files(dir)?.into_iter().map(|(_, p)| p)) {
             Some(p) => p,
             None => return Ok(None),
         },

@@ -12,6 +12,7 @@ mod feed;
 use std::path::Path;
 
 use super::SessionService;
+use crate::agents::Kind;
 use crate::api::{AgentState, Conversation, SessionView, TranscriptResponse};
 use crate::error::{Error, Result};
 use crate::history;
@@ -44,19 +45,19 @@ impl SessionService {
         record: &SessionRecord,
         mine: Option<&str>,
     ) -> Result<Vec<Conversation>> {
-        let kind = self.detector_of(&record.agent);
-        if !history::supported(&kind) {
+        let kind = self.kind_of(&record.agent);
+        if !kind.has_history() {
             return Ok(Vec::new());
         }
         let home = self.agent_home(record);
-        let all = history::list(&kind, &home, Path::new(&record.cwd))?;
+        let all = kind.list(&home, Path::new(&record.cwd))?;
         let Some(owner) = mine else { return Ok(all) };
         if self.live_id(record).is_none()
             && let Some(newest) = all.first()
         {
-            self.adopt(record, &kind, &newest.id, began(newest))?;
+            self.adopt(record, kind, &newest.id, began(newest))?;
         }
-        let owned = self.store.owned_conversations(&kind, &record.cwd, owner)?;
+        let owned = self.store.owned_conversations(kind.key(), &record.cwd, owner)?;
         let live = self.live_id(record);
         Ok(all
             .into_iter()
@@ -68,12 +69,12 @@ impl SessionService {
     pub async fn conversations_of(&self, agent: &str, cwd: &str) -> Result<Vec<Conversation>> {
         self.catalog.require(agent)?;
         let cwd = crate::validate::cwd(cwd, &self.opts.home)?;
-        let kind = self.detector_of(agent);
-        if !history::supported(&kind) {
+        let kind = self.kind_of(agent);
+        if !kind.has_history() {
             return Ok(Vec::new());
         }
         let home = self.opts.home.clone();
-        blocking(move || history::list(&kind, &home, &cwd)).await
+        blocking(move || kind.list(&home, &cwd)).await
     }
 
     /// Refuses (404, the same as for an id that does not exist) to resume conversation `id`
@@ -89,12 +90,12 @@ impl SessionService {
         let (Some(id), Some(owner)) = (id.filter(|i| !i.is_empty()), mine) else { return Ok(()) };
         // Bad input is a 400 whoever asks (the same checks create and edit make).
         crate::validate::conversation_id(id)?;
-        let kind = self.detector_of(agent);
-        if !history::supported(&kind) {
+        let kind = self.kind_of(agent);
+        if !kind.has_history() {
             // llmux passes no resume arguments to such an agent: nothing to protect.
             return Ok(());
         }
-        history::validate_id(&kind, id)?;
+        kind.validate_id(id)?;
         if name
             .and_then(|n| self.record(n).ok())
             .is_some_and(|r| self.live_id(&r).as_deref() == Some(id))
@@ -104,7 +105,7 @@ impl SessionService {
         let (id_owned, owner_owned) = (id.to_owned(), owner.to_owned());
         let store = self.store.clone();
         let owned =
-            blocking(move || store.owns_conversation(&kind, &id_owned, &owner_owned)).await?;
+            blocking(move || store.owns_conversation(kind.key(), &id_owned, &owner_owned)).await?;
         if owned { Ok(()) } else { Err(no_conversation(id)) }
     }
 
@@ -113,14 +114,14 @@ impl SessionService {
     /// recorded as that owner's.
     pub async fn resume(&self, name: &str, id: &str, mine: Option<&str>) -> Result<SessionView> {
         let record = self.record(name)?;
-        let kind = self.detector_of(&record.agent);
-        if !history::supported(&kind) {
+        let kind = self.kind_of(&record.agent);
+        if !kind.has_history() {
             return Err(Error::invalid(format!(
                 "agent {:?} has no history adapter: llmux cannot resume its conversations",
                 record.agent
             )));
         }
-        history::validate_id(&kind, id)?;
+        kind.validate_id(id)?;
         self.check_resume(&record.agent, Some(id), mine, Some(name)).await?;
         let req = crate::api::EditSessionRequest {
             resume_from: Some(Some(id.to_owned())),
@@ -140,10 +141,10 @@ impl SessionService {
         let me = self.arc();
         let mine = mine.map(str::to_owned);
         blocking(move || {
-            // By the agent's own key, as before: a custom agent borrowing a detector shows
-            // no transcript here (the web UI then links to its terminal).
-            let kind = record.agent.clone();
-            if !history::supported(&kind) {
+            // By the agent's kind, as listing and resuming: a custom agent borrowing a kind
+            // reads that kind's transcripts.
+            let kind = me.kind_of(&record.agent);
+            if !kind.has_history() {
                 return Ok(TranscriptResponse {
                     supported: false,
                     conversation_id: None,
@@ -151,12 +152,9 @@ impl SessionService {
                 });
             }
             let found = match me.shown_conversation(&record, mine.as_deref())? {
-                Some(id) => history::transcript(
-                    &kind,
-                    &me.agent_home(&record),
-                    Path::new(&record.cwd),
-                    Some(&id),
-                )?,
+                Some(id) => {
+                    kind.transcript(&me.agent_home(&record), Path::new(&record.cwd), Some(&id))?
+                }
                 None => None,
             };
             Ok(match found {
@@ -177,18 +175,18 @@ impl SessionService {
     /// is not its owner's. Blocking; called every 100 ms while a reply is awaited, so an
     /// unknown conversation is looked for with one read of the newest, not a listing.
     pub(super) fn own_transcript(&self, record: &SessionRecord) -> Option<history::Transcript> {
-        let kind = self.detector_of(&record.agent);
+        let kind = self.kind_of(&record.agent);
         let (home, cwd) = (self.agent_home(record), Path::new(&record.cwd));
         if let Some(id) = self.live_id(record) {
-            return history::transcript(&kind, &home, cwd, Some(&id)).ok()?;
+            return kind.transcript(&home, cwd, Some(&id)).ok()?;
         }
-        if !history::supported(&kind) {
+        if !kind.has_history() {
             return None;
         }
-        let t = history::transcript(&kind, &home, cwd, None).ok()??;
+        let t = kind.transcript(&home, cwd, None).ok()??;
         let began = t.turns.first().and_then(|t| t.ts.as_deref()).and_then(parse_ms);
-        let adopted = self.adopt(record, &kind, &t.conversation_id, began).ok()?.is_some();
-        let owned = || self.store.owns_conversation(&kind, &t.conversation_id, &record.owner);
+        let adopted = self.adopt(record, kind, &t.conversation_id, began).ok()?.is_some();
+        let owned = || self.store.owns_conversation(kind.key(), &t.conversation_id, &record.owner);
         (adopted || owned().ok()?).then_some(t)
     }
 
@@ -203,19 +201,19 @@ impl SessionService {
         if let Some(id) = self.live_id(record) {
             return Ok(Some(id));
         }
-        let kind = self.detector_of(&record.agent);
-        if !history::supported(&kind) {
+        let kind = self.kind_of(&record.agent);
+        if !kind.has_history() {
             return Ok(None);
         }
-        let all = history::list(&kind, &self.agent_home(record), Path::new(&record.cwd))?;
+        let all = kind.list(&self.agent_home(record), Path::new(&record.cwd))?;
         let Some(newest) = all.first() else { return Ok(None) };
-        if let Some(id) = self.adopt(record, &kind, &newest.id, began(newest))? {
+        if let Some(id) = self.adopt(record, kind, &newest.id, began(newest))? {
             return Ok(Some(id));
         }
         // The newest is shown only to an admin, or to an owner it is recorded for.
         Ok(match mine {
             None => Some(newest.id.clone()),
-            Some(owner) if self.store.owns_conversation(&kind, &newest.id, owner)? => {
+            Some(owner) if self.store.owns_conversation(kind.key(), &newest.id, owner)? => {
                 Some(newest.id.clone())
             }
             Some(_) => None,
@@ -235,7 +233,7 @@ impl SessionService {
     fn adopt(
         &self,
         record: &SessionRecord,
-        kind: &str,
+        kind: Kind,
         id: &str,
         began: Option<i64>,
     ) -> Result<Option<String>> {
@@ -246,11 +244,11 @@ impl SessionService {
         let rivals = self.records.read().expect("records lock").values().any(|r| {
             r.name != record.name
                 && r.cwd == record.cwd
-                && self.detector_of(&r.agent) == kind
+                && self.kind_of(&r.agent) == kind
                 && r.started_at <= began + SPAWN_SLACK_MS
                 && self.live_id(r).is_none()
         });
-        if rivals || self.store.conversation_claimed(kind, id)? {
+        if rivals || self.store.conversation_claimed(kind.key(), id)? {
             return Ok(None);
         }
         self.store.record_conversation_owner(&claim(record, kind, id, ConversationHow::Adopted))?;
@@ -323,19 +321,19 @@ impl SessionService {
     pub(super) fn conversation_args(
         &self,
         name: &str,
-        agent: &str,
+        kind: Kind,
         resume_from: Option<&str>,
     ) -> Vec<String> {
         let mut conversations = self.conversations.lock().expect("conversations lock");
         if let Some(id) = resume_from {
-            if let Some(args) = history::resume_args(agent, id) {
+            if let Some(args) = kind.resume_args(id) {
                 conversations.insert(name.to_owned(), id.to_owned());
                 return args;
             }
             return Vec::new();
         }
         let id = history::new_session_id();
-        match history::fresh_session_args(agent, &id) {
+        match kind.fresh_args(&id) {
             Some(args) if !id.is_empty() => {
                 conversations.insert(name.to_owned(), id);
                 args
@@ -351,14 +349,14 @@ impl SessionService {
     /// restarts: which transcript is live) and records it as the session owner's.
     pub(super) async fn remember_conversation(&self, record: &SessionRecord) -> Result<()> {
         let id = self.conversations_get(&record.name);
-        let kind = self.detector_of(&record.agent);
-        let owner = id.as_deref().filter(|_| history::supported(&kind)).map(|id| {
+        let kind = self.kind_of(&record.agent);
+        let owner = id.as_deref().filter(|_| kind.has_history()).map(|id| {
             let how = if record.resume_from.as_deref() == Some(id) {
                 ConversationHow::Resumed
             } else {
                 ConversationHow::Started
             };
-            claim(record, &kind, id, how)
+            claim(record, kind, id, how)
         });
         let name = record.name.clone();
         self.db(move |s| {
@@ -384,12 +382,12 @@ impl SessionService {
 
 fn claim(
     record: &SessionRecord,
-    kind: &str,
+    kind: Kind,
     id: &str,
     how: ConversationHow,
 ) -> ConversationOwnerRecord {
     ConversationOwnerRecord {
-        agent: kind.to_owned(),
+        agent: kind.key().to_owned(),
         cwd: record.cwd.clone(),
         conversation_id: id.to_owned(),
         owner: record.owner.clone(),

@@ -52,7 +52,7 @@ impl SessionService {
         tokio::time::sleep(self.settle_for(agent)).await;
         let start = self.track(name).map_or(0, |t| t.transitions);
         self.tmux.send_key(name, "Enter").await?;
-        if !crate::detect::has_detector(&self.detector_of(agent)) {
+        if !self.kind_of(agent).has_detector() {
             return Ok(());
         }
         let tail: String = {
@@ -90,7 +90,7 @@ impl SessionService {
 
     /// The pause between text and Enter for an agent.
     pub(super) fn settle_for(&self, agent: &str) -> Duration {
-        self.catalog.get(agent).and_then(|a| a.settle).unwrap_or(self.opts.settle)
+        self.catalog.get(agent).and_then(|a| a.settle()).unwrap_or(self.opts.settle)
     }
 
     pub(super) fn ensure_running(&self, name: &str) -> Result<()> {

@@ -32,8 +32,8 @@ impl SessionService {
         let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
         if let Some(id) = req.resume_from.as_deref().filter(|r| !r.is_empty()) {
             validate::conversation_id(id)?;
-            if crate::history::supported(&agent.detector) {
-                crate::history::validate_id(&agent.detector, id)?;
+            if agent.has_history() {
+                agent.kind.validate_id(id)?;
             }
         }
         let skip_init = req.skip_init.unwrap_or(false);
@@ -119,7 +119,7 @@ impl SessionService {
         let mut argv = agent.argv(record.flags.as_deref())?;
         argv.extend(self.conversation_args(
             &record.name,
-            &agent.detector,
+            agent.kind,
             record.resume_from.as_deref(),
         ));
         self.remember_conversation(record).await?;
@@ -196,9 +196,9 @@ impl SessionService {
             let resume = resume.filter(|r| !r.is_empty());
             if let Some(id) = &resume {
                 validate::conversation_id(id)?;
-                let kind = self.detector_of(&new.agent);
-                if crate::history::supported(&kind) {
-                    crate::history::validate_id(&kind, id)?;
+                let kind = self.kind_of(&new.agent);
+                if kind.has_history() {
+                    kind.validate_id(id)?;
                 }
             }
             new.resume_from = resume;

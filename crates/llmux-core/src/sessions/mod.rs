@@ -33,7 +33,7 @@ use crate::time::rfc3339_ms;
 use crate::tmux::{PaneInfo, Tmux, tmux_name};
 
 /// (agent, its HOME, cwd): what a conversation count is read for.
-type CountKey = (String, PathBuf, String);
+type CountKey = (crate::agents::Kind, PathBuf, String);
 
 /// How the service is set up.
 #[derive(Debug, Clone)]
@@ -293,7 +293,7 @@ impl SessionService {
                 cmd: a.cmd_display(),
                 flags: a.default_flags.clone(),
                 env_defaults: a.env_defaults.clone(),
-                has_history: a.has_history,
+                has_history: a.has_history(),
                 installed: a.is_installed_in(path.as_deref()),
                 install_hint: a.install_hint.clone(),
                 docs_url: a.docs_url.clone(),
@@ -333,7 +333,7 @@ impl SessionService {
             resume_from: r.resume_from.clone(),
             conversation_id: self.conversations_get(&r.name).or_else(|| r.resume_from.clone()),
             init_prompts: r.init_prompts.clone(),
-            has_history: crate::history::supported(&self.detector_of(&r.agent)),
+            has_history: self.kind_of(&r.agent).has_history(),
             conversation_count: self.cached_count(r),
             owner: r.owner.clone(),
             created_at: rfc3339_ms(r.created_at),
@@ -354,12 +354,12 @@ impl SessionService {
     }
 
     fn count_key(&self, r: &SessionRecord) -> CountKey {
-        (self.detector_of(&r.agent), self.agent_home(r), r.cwd.clone())
+        (self.kind_of(&r.agent), self.agent_home(r), r.cwd.clone())
     }
 
     /// The last conversation count read for the session's agent and cwd (0 until read).
     fn cached_count(&self, r: &SessionRecord) -> u32 {
-        if !crate::history::supported(&self.detector_of(&r.agent)) {
+        if !self.kind_of(&r.agent).has_history() {
             return 0;
         }
         let counts = self.counts.lock().expect("counts lock");
@@ -374,9 +374,7 @@ impl SessionService {
             let records = self.records.read().expect("records lock");
             let mut counts = self.counts.lock().expect("counts lock");
             let mut stale = Vec::new();
-            for r in
-                records.values().filter(|r| crate::history::supported(&self.detector_of(&r.agent)))
-            {
+            for r in records.values().filter(|r| self.kind_of(&r.agent).has_history()) {
                 let key = self.count_key(r);
                 let entry = counts.entry(key.clone()).or_insert((None, 0));
                 if entry.0.is_none_or(|at| at.elapsed() >= FRESH) {
@@ -395,8 +393,7 @@ impl SessionService {
         runtime.spawn_blocking(move || {
             let mut changed = false;
             for key in stale {
-                let n = crate::history::count(&key.0, &key.1, std::path::Path::new(&key.2))
-                    .unwrap_or(0);
+                let n = key.0.count(&key.1, std::path::Path::new(&key.2)).unwrap_or(0);
                 let mut counts = service.counts.lock().expect("counts lock");
                 let entry = counts.entry(key).or_insert((None, 0));
                 changed |= entry.1 != n;

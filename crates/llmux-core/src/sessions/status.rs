@@ -3,9 +3,9 @@
 //! Every refresh tick lists the panes (one control-mode `list-panes -a`). A pane's screen is
 //! captured only when tmux reports activity on it since the last capture (`window_activity`,
 //! whole seconds, so a pane is captured while its activity second is not older than the last
-//! capture), never by polling every pane. The screen goes to the agent's detector
-//! ([`crate::detect`]); Claude Code's own state file is read as well, and wins where it says
-//! something. Agents without a detector (custom ones, the shell) fall back to activity:
+//! capture), never by polling every pane. The screen goes to the detector of the agent's kind
+//! ([`crate::agents::Kind::detect`]); a kind's state file (Claude Code's) is read as well, and
+//! wins where it says something. Agents without a detector (custom ones, the shell) fall back to activity:
 //! `working` while the screen changes, `idle` once it has been still for [`SETTLE`].
 //!
 //! A session already running when the daemon starts (a restart) is not `starting`: it was
@@ -14,15 +14,15 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use super::SessionService;
+use crate::agents::{FileState, Kind};
 use crate::api::{AgentState, Detection, PendingPrompt, StateEvent};
-use crate::detect;
 use crate::store::SessionRecord;
 use crate::time::{now_ms, rfc3339_ms};
 use crate::tmux::PaneInfo;
@@ -134,8 +134,8 @@ impl Tracker {
 /// One pane to capture this tick.
 struct Due {
     name: String,
-    /// Whose detector reads the screen (the agent's key unless the config borrowed one).
-    detector: String,
+    /// The agent's kind: its detector and state file (borrowed ones for a custom agent).
+    kind: Kind,
     home: PathBuf,
     pid: u32,
 }
@@ -190,12 +190,12 @@ impl SessionService {
                 if track.captured_sec == 0 || pane.activity >= track.captured_sec {
                     due.push(Due {
                         name: name.clone(),
-                        detector: self.detector_of(&record.agent),
+                        kind: self.kind_of(&record.agent),
                         home: self.agent_home(record),
                         pid: pane.pid,
                     });
                 } else if quiet
-                    && (!detect::has_detector(&self.detector_of(&record.agent))
+                    && (!self.kind_of(&record.agent).has_detector()
                         || (track.ready && track.state == AgentState::Starting))
                 {
                     // No detector: a still screen means the agent is done (or ready).
@@ -232,7 +232,7 @@ impl SessionService {
             match (records.get(name), tracks.get(name)) {
                 (Some(record), Some(track)) if track.state != AgentState::Exited => Due {
                     name: name.to_owned(),
-                    detector: self.detector_of(&record.agent),
+                    kind: self.kind_of(&record.agent),
                     home: self.agent_home(record),
                     pid: track.pid,
                 },
@@ -253,12 +253,13 @@ impl SessionService {
                 return None;
             }
         };
-        let file_state = if d.detector == "claude" {
+        let file_state = match d.kind.state_file() {
             // File reads block: off the runtime, as every tick runs on it.
-            let (home, pid) = (d.home.clone(), d.pid);
-            tokio::task::spawn_blocking(move || claude_state(&home, pid)).await.ok().flatten()
-        } else {
-            None
+            Some(read) => {
+                let (home, pid) = (d.home.clone(), d.pid);
+                tokio::task::spawn_blocking(move || read(&home, pid)).await.ok().flatten()
+            }
+            None => None,
         };
         let records = self.records.read().expect("records lock");
         let record = records.get(&d.name)?;
@@ -275,10 +276,10 @@ impl SessionService {
             track.changed_at = Instant::now();
         }
         let previous = track.state;
-        let next = match detect::detect(&d.detector, &screen) {
+        let next = match d.kind.detect(&screen) {
             Some(mut seen) => {
                 if let Some(file) = file_state {
-                    seen = merge_claude(seen, file);
+                    seen = merge_state_file(seen, file);
                 }
                 if seen.state != AgentState::Starting || !track.ready {
                     Some(seen)
@@ -298,9 +299,9 @@ impl SessionService {
         track.enter(next).then(|| event(&d.name, record, track, previous))
     }
 
-    /// The detector key of an agent (its own key unless the config names another).
-    pub(super) fn detector_of(&self, agent: &str) -> String {
-        self.catalog.get(agent).map_or_else(|| agent.to_owned(), |a| a.detector.clone())
+    /// The kind of an agent, resolved by the catalog (none for an agent no longer in it).
+    pub(super) fn kind_of(&self, agent: &str) -> Kind {
+        self.catalog.get(agent).map_or_else(crate::agents::unknown, |a| a.kind)
     }
 
     /// The HOME an agent runs with: the session's `HOME`, else the daemon's.
@@ -328,33 +329,8 @@ fn hash_of(text: &str) -> u64 {
     h.finish() | 1 // never 0: 0 means "not captured yet"
 }
 
-/// What Claude Code says about itself in `~/.claude/sessions/<pid>.json`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ClaudeFile {
-    status: String,
-    waiting_for: Option<String>,
-}
-
-/// Reads Claude Code's state file for the pane's process (or its child, if the pane runs a
-/// wrapper).
-fn claude_state(home: &Path, pid: u32) -> Option<ClaudeFile> {
-    let dir = home.join(".claude").join("sessions");
-    let mut pids = vec![pid];
-    if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-        pids.extend(children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-    }
-    pids.iter().find_map(|pid| {
-        let text = std::fs::read_to_string(dir.join(format!("{pid}.json"))).ok()?;
-        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Some(ClaudeFile {
-            status: value.get("status")?.as_str()?.to_owned(),
-            waiting_for: value.get("waitingFor").and_then(|w| w.as_str()).map(str::to_owned),
-        })
-    })
-}
-
 /// The state file decides busy/idle/waiting; the screen adds the question and its options.
-fn merge_claude(screen: Detection, file: ClaudeFile) -> Detection {
+fn merge_state_file(screen: Detection, file: FileState) -> Detection {
     match file.status.as_str() {
         "busy" if screen.state != AgentState::Waiting => Detection::state(AgentState::Working),
         "idle" if screen.state != AgentState::Waiting => Detection::state(AgentState::Idle),
@@ -378,18 +354,18 @@ mod tests {
             waiting_for: Some("permission: Bash".into()),
             prompt: Some(PendingPrompt { question: "Proceed?".into(), ..Default::default() }),
         };
-        let file = |s: &str| ClaudeFile { status: s.into(), waiting_for: Some("x".into()) };
-        let merged = merge_claude(screen.clone(), file("waiting"));
+        let file = |s: &str| FileState { status: s.into(), waiting_for: Some("x".into()) };
+        let merged = merge_state_file(screen.clone(), file("waiting"));
         assert_eq!(merged.waiting_for.as_deref(), Some("permission: Bash"));
         assert_eq!(
-            merge_claude(Detection::state(AgentState::Idle), file("busy")).state,
+            merge_state_file(Detection::state(AgentState::Idle), file("busy")).state,
             AgentState::Working
         );
         assert_eq!(
-            merge_claude(Detection::state(AgentState::Working), file("idle")).state,
+            merge_state_file(Detection::state(AgentState::Working), file("idle")).state,
             AgentState::Idle
         );
-        assert_eq!(merge_claude(screen, file("idle")).state, AgentState::Waiting);
+        assert_eq!(merge_state_file(screen, file("idle")).state, AgentState::Waiting);
     }
 
     #[test]

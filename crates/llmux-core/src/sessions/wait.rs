@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use super::SessionService;
 use crate::api::{AgentState, PendingPrompt, TurnPart, TurnRole};
 use crate::error::Result;
-use crate::{history, validate};
+use crate::validate;
 
 /// How a waited prompt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +86,7 @@ impl SessionService {
     /// transcript, else the pane text that came after the prompt.
     async fn reply(&self, name: &str, prompt: &str, before: &str, state: AgentState) -> String {
         if let Ok(record) = self.record(name)
-            && history::supported(&self.detector_of(&record.agent))
+            && self.kind_of(&record.agent).has_history()
         {
             // The transcript may land a moment after the screen shows the answer.
             let until = Instant::now() + Duration::from_millis(1500);

@@ -77,10 +77,13 @@ fn detect(ctx: &Ctx, agent: &str, file: Option<&std::path::Path>) -> Result<u8> 
             text
         }
     };
-    let Some(found) = llmux_core::detect::detect(agent, &screen) else {
+    let Some(found) = llmux_core::agents::kind(agent).and_then(|k| k.detect(&screen)) else {
+        let with: Vec<&str> =
+            llmux_core::agents::kinds().filter(|k| k.has_detector()).map(|k| k.key()).collect();
         anyhow::bail!(
             "no detector for agent {agent:?}; llmux follows its screen activity instead \
-             (detectors: claude, codex, gemini, qwen, opencode, copilot)"
+             (detectors: {})",
+            with.join(", ")
         );
     };
     if ctx.json {

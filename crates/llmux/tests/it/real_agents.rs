@@ -1,6 +1,12 @@
 //! Real agent CLIs (Qwen Code, Gemini CLI; Codex, OpenCode and Claude Code opt-in) run by the
 //! daemon in tmux against our own mock model (`tests/fixtures/mock-model`), never a real one.
 //!
+//! Every agent module with a history adapter (`llmux_core::agents`) runs the same scenario,
+//! [`full_scenario`]: spawn, ready, `prompt --wait`, a permission → `waiting` → answer, history,
+//! stop with nothing left, resume, stop again. An [`AgentSpec`] says only how to set the CLI up
+//! against the mock and what its permission question looks like. GitHub Copilot CLI is the one
+//! left out: it needs a GitHub login, which no mock stands in for.
+//!
 //! The agents come from `$LLMUX_TEST_AGENTS_BIN` (`scripts/install-test-agents` fills
 //! `target/test-agents/node_modules/.bin`), put first on the daemon's `PATH`. Without it a test
 //! prints a skip notice and passes, unless `LLMUX_REQUIRE_REAL_AGENTS=1` (as `scripts/test`
@@ -28,9 +34,12 @@ use crate::harness::TestDaemon;
 
 /// What the mock answers a plain prompt.
 const REPLY: &str = "Hello from the llmux mock.";
-/// Asks for a shell command that needs a permission in both agents' default modes
+/// Asks for a shell command that needs a permission in the agents' default modes
 /// (Gemini auto-approves read-only commands such as `echo`).
 const TOUCH_PROMPT: &str = "please run `touch approved.txt`";
+/// The same for Codex, whose sandbox lets `touch` in the cwd run without asking: the mock
+/// asks to run it outside the sandbox when the prompt says "approval".
+const TOUCH_PROMPT_CODEX: &str = "please run `touch approved.txt` (needs approval)";
 /// Deadline for an agent to become ready, and for one turn.
 const READY: Duration = Duration::from_secs(60);
 const TURN: Duration = Duration::from_secs(60);
@@ -48,18 +57,31 @@ async fn gemini_end_to_end() {
 }
 
 #[tokio::test]
-async fn codex_opt_in() {
-    short_scenario(&CODEX).await;
+async fn codex_end_to_end() {
+    full_scenario(&CODEX).await;
 }
 
 #[tokio::test]
-async fn opencode_opt_in() {
-    short_scenario(&OPENCODE).await;
+async fn opencode_end_to_end() {
+    full_scenario(&OPENCODE).await;
 }
 
 #[tokio::test]
-async fn claude_opt_in() {
-    short_scenario(&CLAUDE).await;
+async fn claude_end_to_end() {
+    full_scenario(&CLAUDE).await;
+}
+
+/// Every agent kind llmux reads (detector and history) has a scenario here, but Copilot.
+#[test]
+fn every_agent_module_has_a_scenario() {
+    let specs: Vec<&str> = [&QWEN, &GEMINI, &CODEX, &OPENCODE, &CLAUDE].map(|s| s.key).to_vec();
+    for kind in llmux_core::agents::kinds().filter(|k| k.has_history() || k.has_detector()) {
+        assert!(
+            specs.contains(&kind.key()) || kind.key() == "copilot",
+            "agent module {:?} has no real-agent scenario",
+            kind.key()
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------------ agents
@@ -76,6 +98,10 @@ struct AgentSpec {
     ready_text: &'static str,
     /// Screen text of the permission question.
     permission_text: &'static str,
+    /// The prompt that makes the agent ask for a permission.
+    touch_prompt: &'static str,
+    /// A word in the label of option 1 of the permission question (allow once).
+    allow_label: &'static str,
     /// Deadline for the first start (OpenCode installs its provider package from npm first).
     ready: Duration,
 }
@@ -86,6 +112,8 @@ const QWEN: AgentSpec = AgentSpec {
     setup: setup_qwen,
     ready_text: "Type your message",
     permission_text: "Allow execution",
+    touch_prompt: TOUCH_PROMPT,
+    allow_label: "allow",
     ready: READY,
 };
 const GEMINI: AgentSpec = AgentSpec {
@@ -94,6 +122,8 @@ const GEMINI: AgentSpec = AgentSpec {
     setup: setup_gemini,
     ready_text: "Type your message",
     permission_text: "Allow execution",
+    touch_prompt: TOUCH_PROMPT,
+    allow_label: "allow",
     ready: READY,
 };
 const CODEX: AgentSpec = AgentSpec {
@@ -102,6 +132,8 @@ const CODEX: AgentSpec = AgentSpec {
     setup: setup_codex,
     ready_text: "? for shortcuts",
     permission_text: "Would you like to run",
+    touch_prompt: TOUCH_PROMPT_CODEX,
+    allow_label: "yes",
     ready: READY,
 };
 const OPENCODE: AgentSpec = AgentSpec {
@@ -110,6 +142,8 @@ const OPENCODE: AgentSpec = AgentSpec {
     setup: setup_opencode,
     ready_text: "ctrl+p commands",
     permission_text: "Permission required",
+    touch_prompt: TOUCH_PROMPT,
+    allow_label: "allow",
     ready: Duration::from_secs(180),
 };
 const CLAUDE: AgentSpec = AgentSpec {
@@ -118,6 +152,8 @@ const CLAUDE: AgentSpec = AgentSpec {
     setup: setup_claude,
     ready_text: "? for shortcuts",
     permission_text: "Do you want to proceed",
+    touch_prompt: TOUCH_PROMPT,
+    allow_label: "yes",
     ready: READY,
 };
 
@@ -209,6 +245,8 @@ fn setup_opencode(home: &Path, _cwd: &Path, port: u16) -> Vec<(String, String)> 
         "small_model": "mock/mock-model",
         "autoupdate": false,
         "share": "disabled",
+        // By default bash runs without asking; the scenario answers a permission.
+        "permission": { "bash": "ask" },
     });
     write(home.join(".config/opencode/opencode.json"), &config.to_string());
     with(
@@ -715,7 +753,7 @@ async fn prompt_wait(run: &mut Run, b: &Bench, spec: &AgentSpec, name: &str, pro
     }
 }
 
-/// Qwen and Gemini: the whole contract.
+/// The whole contract, for any agent.
 async fn full_scenario(spec: &AgentSpec) {
     let Some(bin) = agents_bin(spec) else { return };
     let b = bench(spec, &bin).await;
@@ -751,7 +789,7 @@ async fn full_scenario(spec: &AgentSpec) {
 
     // a permission prompt: waiting, with its options
     let since = Instant::now();
-    let body = json!({ "prompt": TOUCH_PROMPT, "wait": false });
+    let body = json!({ "prompt": spec.touch_prompt, "wait": false });
     let (status, v) = api(&d.client, Method::POST, &format!("{path}/send"), Some(body)).await;
     run.check(
         status == 200 || status == 204,
@@ -795,7 +833,7 @@ async fn full_scenario(spec: &AgentSpec) {
                 .unwrap_or_default()
                 .to_lowercase();
             run.check(
-                first_label.contains("allow"),
+                first_label.contains(spec.allow_label),
                 "option 1 allows (once)",
                 format!("label {first_label:?}"),
             );
@@ -830,7 +868,7 @@ async fn full_scenario(spec: &AgentSpec) {
         }
     }
     if permission_shown && !answered_by_api {
-        // Option 1 has the cursor in both agents.
+        // Option 1 has the cursor in every agent.
         d.tmux(&["send-keys", "-t", &name, "Enter"]);
     }
     if permission_shown {
@@ -944,25 +982,5 @@ async fn full_scenario(spec: &AgentSpec) {
     } else {
         run.check(false, "resume", "skipped: no conversation id to resume");
     }
-    run.finish(d, &name, &b.mock);
-}
-
-/// The opt-in agents: spawn (default flags) → idle → prompt --wait → stop, nothing left.
-async fn short_scenario(spec: &AgentSpec) {
-    let Some(bin) = agents_bin(spec) else { return };
-    let b = bench(spec, &bin).await;
-    let d = &b.d;
-    let mut run = Run::new(spec.key);
-    let name = format!("e2e-{}", spec.key);
-    run.note(format_args!("mock on :{}, home {}", b.mock.port, b.home.display()));
-    create(&mut run, &b, spec, &name, None).await;
-    let ready = wait_idle(&mut run, d, spec, &name, "starting → idle").await;
-    if ready {
-        prompt_wait(&mut run, &b, spec, &name, "say hello").await;
-    }
-    let (status, v) =
-        api(&d.client, Method::POST, &format!("/api/sessions/{name}/stop"), None).await;
-    run.check(status == 200, "stop", format!("{status} {}", brief(&v)));
-    check_gone(&mut run, &b.home, "no process left after stop").await;
     run.finish(d, &name, &b.mock);
 }

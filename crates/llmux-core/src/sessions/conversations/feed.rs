@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use super::super::SessionService;
 use crate::api::{TranscriptResponse, Turn};
 use crate::error::Result;
+use crate::history::LiveTranscript;
 use crate::history::markdown::rendered;
-use crate::history::{self, LiveTranscript};
 
 /// How often the reader looks at the file.
 const TICK: Duration = Duration::from_millis(500);
@@ -143,9 +143,9 @@ fn step(
     mine: Option<&str>,
     r: &mut Reader,
 ) -> Result<Option<String>> {
-    // By the agent's own key, as `SessionService::transcript` does.
-    let kind = record.agent.clone();
-    let supported = history::supported(&kind);
+    // By the agent's kind, as `SessionService::transcript` does.
+    let kind = svc.kind_of(&record.agent);
+    let supported = kind.has_history();
     let mut changed = !r.published || supported != r.supported;
     r.supported = supported;
     if !supported {
@@ -165,7 +165,7 @@ fn step(
     let same = |l: &LiveTranscript| Some(l.id()) == want.as_deref();
     if !r.live.as_ref().is_some_and(same) {
         r.live = want
-            .map(|id| LiveTranscript::new(&kind, &home, Path::new(&record.cwd), &id))
+            .map(|id| LiveTranscript::new(kind, &home, Path::new(&record.cwd), &id))
             .transpose()?;
         changed = true;
     }
@@ -253,7 +253,8 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/claude/home");
         let cwd = std::path::Path::new("/tmp/agents-lab-hist/work-claude");
         let id = "4bb0e19f-e6c9-4bc5-a825-706d21c4f4e7";
-        let t = history::transcript("claude", &home, cwd, Some(id)).unwrap().unwrap();
+        let claude = crate::agents::kind("claude").unwrap();
+        let t = claude.transcript(&home, cwd, Some(id)).unwrap().unwrap();
         assert!(t.turns.len() > 3);
         let mut cache = TurnCache::new();
         let head =

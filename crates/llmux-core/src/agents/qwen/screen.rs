@@ -7,10 +7,10 @@
 //!   composer is hidden meanwhile. Keys Up/Down + Enter (digits also answer: `1` verified);
 //! - exited: stats box + `To continue this session, run qwen --resume <uuid>`.
 
-use super::{
+use crate::api::{AgentState, Detection};
+use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };
-use crate::api::{AgentState, Detection};
 
 pub(super) fn detect(s: &Screen) -> Detection {
     if s.has("qwen --resume") || s.has("To continue this session") {

@@ -9,10 +9,10 @@
 //!   keys Up/Down + Enter (digits also answer at once: `2` verified);
 //! - exited: `Agent powering down. Goodbye!` … `To resume this session: gemini --resume <uuid>`.
 
-use super::{
+use crate::api::{AgentState, Detection};
+use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };
-use crate::api::{AgentState, Detection};
 
 pub(super) fn detect(s: &Screen) -> Detection {
     if s.has("To resume this session") || s.has("Agent powering down") {
@@ -63,7 +63,7 @@ fn prompt(s: &Screen, from: usize) -> Option<Detection> {
         let head = s.lines[top].strip_prefix("? ").unwrap_or("");
         let detail = (top..q)
             .map(|i| s.lines[i].as_str())
-            .filter(|l| !l.starts_with("? ") && !l.is_empty() && !super::is_rule(l))
+            .filter(|l| !l.starts_with("? ") && !l.is_empty() && !crate::detect::is_rule(l))
             .collect::<Vec<_>>()
             .join("\n");
         return Some(waiting(permission_for(head), collapse(&s.lines[q]), detail, options));

@@ -7,7 +7,7 @@
 //! `session_id`, `data` JSON `{type: text|tool|reasoning|step-start|step-finish|…}`). The row
 //! appears with the first prompt; `opencode -s <id>` (`--session`) continues the same session.
 //! The database is in WAL mode: new rows land in `opencode.db-wal` first, which is why
-//! [`Transcript::watch`](super::Transcript) lists it. OpenCode cannot start a session with a
+//! [`Transcript::watch`](crate::history::Transcript) lists it. OpenCode cannot start a session with a
 //! chosen id.
 //!
 //! Titles follow the other agents (first line of the first user text); OpenCode's own
@@ -18,15 +18,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::{Transcript, db_watch, epoch_to_rfc3339, open_db_read_only, str_of, title_of};
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
+use crate::history::{Transcript, db_watch, epoch_to_rfc3339, open_db_read_only, str_of, title_of};
 
 /// `ses_` followed by 1–64 ASCII letters or digits.
-pub(super) fn is_session_id(id: &str) -> bool {
-    id.strip_prefix("ses_").is_some_and(|rest| {
-        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+fn is_session_id(id: &str) -> bool {
+    super::IDS.accepts(id)
 }
 
 /// The database path for an agent whose HOME is `home`. `XDG_DATA_HOME` is taken from the
@@ -111,7 +109,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
             None => own_title
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| title_of(&t))
-                .unwrap_or_else(|| super::NO_OPENER.to_string()),
+                .unwrap_or_else(|| crate::history::NO_OPENER.to_string()),
         };
         out.push(Conversation {
             id,
@@ -188,7 +186,7 @@ fn convert(m: &Value, p: &Value, id: String, ts: Option<String>) -> Option<Turn>
                 str_of(p, "text").filter(|t| !t.trim().is_empty())?
             };
             let role = if role == "user" { TurnRole::User } else { TurnRole::Assistant };
-            Some(super::text_turn(id, role, ts, text.to_string()))
+            Some(crate::history::text_turn(id, role, ts, text.to_string()))
         }
         "tool" => {
             let state = p.get("state").unwrap_or(&Value::Null);
@@ -201,12 +199,12 @@ fn convert(m: &Value, p: &Value, id: String, ts: Option<String>) -> Option<Turn>
             match str_of(state, "status") {
                 Some("completed") => parts.push(TurnPart::ToolResult {
                     for_id: call_id,
-                    text: super::flatten_text(state.get("output").unwrap_or(&Value::Null)),
+                    text: crate::history::flatten_text(state.get("output").unwrap_or(&Value::Null)),
                     is_error: false,
                 }),
                 Some("error") => parts.push(TurnPart::ToolResult {
                     for_id: call_id,
-                    text: super::flatten_text(state.get("error").unwrap_or(&Value::Null)),
+                    text: crate::history::flatten_text(state.get("error").unwrap_or(&Value::Null)),
                     is_error: true,
                 }),
                 _ => {} // pending / running

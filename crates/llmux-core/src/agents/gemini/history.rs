@@ -19,15 +19,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
+use crate::api::{Conversation, Turn, TurnPart, TurnRole};
+use crate::error::Result;
+use crate::history::{
     Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
     str_of, text_turn, title_of,
 };
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
-use crate::error::Result;
 
 /// Text an agent injects as a user message that the person did not type.
-pub(super) fn is_injected(text: &str) -> bool {
+pub(crate) fn is_injected(text: &str) -> bool {
     let t = text.trim_start();
     ["<session_context>", "<system-reminder>", "<environment_context>", "<context>"]
         .iter()
@@ -298,7 +298,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
             let (title, count, last) = s.summary();
             Conversation {
                 id: s.id.clone(),
-                title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
+                title: title.unwrap_or_else(|| crate::history::NO_OPENER.to_string()),
                 started_at: s.start.clone().or_else(|| mtime_rfc3339(&path)),
                 last_message_at: last
                     .or_else(|| s.updated.clone())

@@ -9,10 +9,10 @@
 //!   also answer: `y` verified);
 //! - exited: `codex resume <id>` (`To reconnect, run:` / `To continue this session, run`).
 
-use super::{
+use crate::api::{AgentState, Detection};
+use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };
-use crate::api::{AgentState, Detection};
 
 pub(super) fn detect(s: &Screen, screen: &str) -> Detection {
     if s.has_in_last(6, "codex resume") {

@@ -11,8 +11,10 @@
 //!   by colour only; the digit answers at once whatever is selected (`1` verified);
 //! - exited: logo + `Session   <title>` + `Continue  opencode -s ses_…`.
 
-use super::{Screen, collapse, numbered_options, permission_for, question_above, state, waiting};
 use crate::api::{AgentState, Detection, PromptOption};
+use crate::detect::{
+    Screen, collapse, numbered_options, permission_for, question_above, state, waiting,
+};
 
 /// The permission row's answers, in screen order.
 const PERMISSION: [&str; 3] = ["Allow once", "Allow always", "Reject"];

@@ -10,24 +10,21 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
-    Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
-    sanitize_cwd, str_of, text_turn, title_of,
-};
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
+use crate::history::{
+    Transcript, flatten_text, norm_ts, push_reply, sanitize_cwd, str_of, summarize, text_turn,
+    uuid_files,
+};
 
 fn project_dir(home: &Path, cwd: &Path) -> PathBuf {
     home.join(".claude").join("projects").join(sanitize_cwd(cwd))
 }
 
 /// Session files of `cwd` (directory match; the name is lossy, so a file whose records name
-/// another cwd is left out by `list`).
-fn session_files(home: &Path, cwd: &Path) -> Result<Vec<PathBuf>> {
-    Ok(files_in(&project_dir(home, cwd), ".jsonl")?
-        .into_iter()
-        .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(is_uuid))
-        .collect())
+/// another cwd is left out by `list`), with their ids.
+fn session_files(home: &Path, cwd: &Path) -> Result<Vec<(String, PathBuf)>> {
+    uuid_files(&project_dir(home, cwd))
 }
 
 pub(super) fn count(home: &Path, cwd: &Path) -> Result<usize> {
@@ -37,63 +34,33 @@ pub(super) fn count(home: &Path, cwd: &Path) -> Result<usize> {
 pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
     let want = cwd.to_string_lossy();
     let mut out = Vec::new();
-    for path in session_files(home, cwd)? {
-        let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let mut title = None;
-        let (mut first, mut last) = (None, None);
-        let mut count = 0u32;
-        let mut other_cwd = false;
-        for_each_json_line(&path, |v, _| {
-            if str_of(&v, "cwd").is_some_and(|c| c != want) {
-                other_cwd = true;
-            }
-            let ts = norm_ts(v.get("timestamp"));
-            if first.is_none() {
-                first = ts.clone();
-            }
-            if ts.is_some() {
-                last = later(last.take(), ts.clone());
-            }
-            if is_skipped(&v) {
+    for (id, path) in session_files(home, cwd)? {
+        let found = summarize(&path, id, Some(&want), |v, ts, s| {
+            s.at(ts);
+            if is_skipped(v) {
                 return;
             }
-            match str_of(&v, "type") {
+            match str_of(v, "type") {
                 Some("user") => {
                     let content = v.pointer("/message/content");
                     if let Some(text) = content.and_then(user_text) {
-                        count += 1;
-                        if title.is_none() {
-                            title = Some(title_of(&text));
-                        }
+                        s.count += 1;
+                        s.opener(&text);
                     } else if content.is_some_and(has_tool_result) {
-                        count += 1;
+                        s.count += 1;
                     }
                 }
-                Some("assistant") => count += 1,
+                Some("assistant") => s.count += 1,
                 _ => {}
             }
         })?;
-        if other_cwd {
-            continue;
-        }
-        out.push(Conversation {
-            id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
-            started_at: first.or_else(|| mtime_rfc3339(&path)),
-            last_message_at: last.or_else(|| mtime_rfc3339(&path)),
-            message_count: count,
-        });
+        out.extend(found);
     }
     Ok(out)
 }
 
 pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Option<Transcript>> {
-    super::jsonl_transcript(
-        &project_dir(home, cwd),
-        id,
-        || session_files(home, cwd),
-        |v, _, turns| convert(&v, turns),
-    )
+    crate::history::jsonl_transcript(&project_dir(home, cwd), id, |v, _, turns| convert(&v, turns))
 }
 
 fn is_skipped(v: &Value) -> bool {
@@ -242,22 +209,7 @@ pub(super) fn convert(v: &Value, turns: &mut Vec<Turn>) {
                 }
                 _ => {}
             }
-            if !text.is_empty() {
-                turns.push(Turn {
-                    id: uuid.clone(),
-                    role: TurnRole::Assistant,
-                    ts: ts.clone(),
-                    parts: text,
-                });
-            }
-            if !calls.is_empty() {
-                turns.push(Turn {
-                    id: format!("{uuid}:tool"),
-                    role: TurnRole::Tool,
-                    ts,
-                    parts: calls,
-                });
-            }
+            push_reply(turns, &uuid, ts, text, calls);
         }
         "system" => {
             let subtype = str_of(v, "subtype").unwrap_or_default();

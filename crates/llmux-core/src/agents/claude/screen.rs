@@ -7,11 +7,11 @@
 //!   options `❯ 1. Yes`; keys Up/Down + Enter (digits also answer at once);
 //! - exited: `Resume this session with:` / `claude --resume <uuid>`.
 
-use super::{
+use crate::api::{AgentState, Detection};
+use crate::detect::{
     Screen, collapse, is_rule, nav_options, numbered_options, permission_for, question_above,
     state, waiting,
 };
-use crate::api::{AgentState, Detection};
 
 pub(super) fn detect(s: &Screen) -> Detection {
     if s.has_in_last(4, "claude --resume") || s.has_in_last(4, "Resume this session with") {

@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use serde_json::Value;
 
-use super::{
-    Transcript, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts, open_db_read_only,
-    parse_args, str_of, text_turn, title_of,
-};
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
+use crate::history::{
+    Transcript, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts, open_db_read_only,
+    parse_args, push_reply, str_of, text_turn, title_of,
+};
 
 fn root(home: &Path) -> PathBuf {
     home.join(".copilot")
@@ -42,8 +42,8 @@ struct Row {
 /// A timestamp column that may hold RFC 3339 text or unix seconds / milliseconds.
 fn ts_col(v: ValueRef<'_>) -> Option<String> {
     match v {
-        ValueRef::Integer(n) => Some(super::epoch_to_rfc3339(n)),
-        ValueRef::Real(f) => Some(super::epoch_to_rfc3339(f as i64)),
+        ValueRef::Integer(n) => Some(crate::history::epoch_to_rfc3339(n)),
+        ValueRef::Real(f) => Some(crate::history::epoch_to_rfc3339(f as i64)),
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t);
             norm_ts(Some(&Value::String(s.replace(' ', "T"))))
@@ -84,7 +84,7 @@ fn rows_from_events(home: &Path, cwd: &Path) -> Vec<Row> {
             continue;
         }
         let path = entry.path().join("events.jsonl");
-        let Some(first) = super::first_json_line(&path, 1024 * 1024) else { continue };
+        let Some(first) = crate::history::first_json_line(&path, 1024 * 1024) else { continue };
         let c = first.pointer("/data/context/cwd").or_else(|| first.pointer("/data/cwd"));
         if str_of(&first, "type") == Some("session.start")
             && c.and_then(Value::as_str) == Some(&*want)
@@ -135,7 +135,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
             .filter(|s| !s.trim().is_empty())
             .or(first_user.as_deref())
             .map(title_of)
-            .unwrap_or_else(|| super::NO_OPENER.to_string());
+            .unwrap_or_else(|| crate::history::NO_OPENER.to_string());
         out.push(Conversation {
             id: row.id,
             title,
@@ -187,7 +187,7 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     let kind = str_of(v, "type").unwrap_or_default();
     let ts = norm_ts(v.get("timestamp"));
     let id = str_of(v, "id").map(str::to_string).unwrap_or_else(|| {
-        format!("{kind}-{}", str_of(v, "timestamp").unwrap_or(&super::line_hash(line)))
+        format!("{kind}-{}", str_of(v, "timestamp").unwrap_or(&crate::history::line_hash(line)))
     });
     let data = v.get("data").unwrap_or(&Value::Null);
     match kind {
@@ -197,9 +197,11 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
             }
         }
         "assistant.message" => {
-            if let Some(t) = str_of(data, "content").filter(|t| !t.trim().is_empty()) {
-                turns.push(text_turn(id.clone(), TurnRole::Assistant, ts.clone(), t.to_string()));
-            }
+            let text = str_of(data, "content")
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| TurnPart::Text { text: t.to_string(), html: None })
+                .into_iter()
+                .collect();
             let calls: Vec<TurnPart> = data
                 .get("toolRequests")
                 .and_then(Value::as_array)
@@ -211,19 +213,12 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
                     input: parse_args(r.get("arguments")),
                 })
                 .collect();
-            if !calls.is_empty() {
-                turns.push(Turn {
-                    id: format!("{id}:tool"),
-                    role: TurnRole::Tool,
-                    ts,
-                    parts: calls,
-                });
-            }
+            push_reply(turns, &id, ts, text, calls);
         }
         "tool.execution_complete" => {
             let result = data.get("result").unwrap_or(&Value::Null);
             let text = match result.get("content") {
-                Some(c) => super::flatten_text(c),
+                Some(c) => crate::history::flatten_text(c),
                 None => str_of(data, "error")
                     .map(str::to_string)
                     .or_else(|| {

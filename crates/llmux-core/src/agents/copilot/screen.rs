@@ -12,11 +12,11 @@
 //! list footer; permission = `Do you want to run this command?` (or `Do you want to …`) with
 //! a numbered `❯` list; exited = `copilot --resume`.
 
-use super::{
+use crate::api::{AgentState, Detection};
+use crate::detect::{
     Screen, collapse, is_rule, nav_options, numbered_options, permission_for, question_above,
     state, waiting,
 };
-use crate::api::{AgentState, Detection};
 
 pub(super) fn detect(s: &Screen) -> Detection {
     if s.has_in_last(4, "copilot --resume") {

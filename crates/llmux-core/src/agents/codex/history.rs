@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
-    Transcript, first_json_line, flatten_text, for_each_json_line, is_uuid, later, line_hash,
-    mtime_rfc3339, newest_by_mtime, norm_ts, parse_args, str_of, text_turn, title_of,
-};
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
+use crate::history::{
+    Transcript, first_json_line, flatten_text, for_each_json_line, is_uuid, line_hash,
+    newest_by_mtime, norm_ts, parse_args, str_of, summarize, text_turn,
+};
 
 /// The first line (`session_meta`) is read up to this size.
 const META_LIMIT: u64 = 4 * 1024 * 1024;
@@ -82,15 +82,8 @@ pub(super) fn count(home: &Path, cwd: &Path) -> Result<usize> {
 pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
     let mut out = Vec::new();
     for (id, path) in session_files(home, cwd, None) {
-        let mut title = None;
-        let (mut first, mut last) = (None, None);
-        let mut count = 0u32;
-        for_each_json_line(&path, |v, _| {
-            let ts = norm_ts(v.get("timestamp"));
-            if first.is_none() {
-                first = ts.clone();
-            }
-            if str_of(&v, "type") != Some("response_item") {
+        let found = summarize(&path, id, None, |v, ts, s| {
+            if str_of(v, "type") != Some("response_item") {
                 return;
             }
             let Some(p) = v.get("payload") else { return };
@@ -98,9 +91,7 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
                 Some("message") => match str_of(p, "role") {
                     Some("user") => match message_text(p) {
                         Some(t) if !is_synthetic(&t) => {
-                            if title.is_none() {
-                                title = Some(title_of(&t));
-                            }
+                            s.opener(&t);
                             true
                         }
                         _ => false,
@@ -112,17 +103,11 @@ pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
                 None => false,
             };
             if counted {
-                count += 1;
-                last = later(last.take(), ts);
+                s.count += 1;
+                s.at(ts);
             }
         })?;
-        out.push(Conversation {
-            id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
-            started_at: first.or_else(|| mtime_rfc3339(&path)),
-            last_message_at: last.or_else(|| mtime_rfc3339(&path)),
-            message_count: count,
-        });
+        out.extend(found);
     }
     Ok(out)
 }

@@ -1,14 +1,70 @@
 //! The agent catalog: which CLIs llmux knows how to launch, and how.
 //!
-//! The built-in table lists the agents of the old daemon plus a `shell` agent; the config file
-//! may override any agent's `cmd`, `flags` and `env`, or define new agents under any key.
+//! Each known CLI is one module implementing [`AgentKind`] (`claude.rs`, `codex.rs`, …; the
+//! ones llmux only launches are rows of `plain.rs`), listed in `KINDS` in catalog order.
+//! The built-in catalog is one agent per kind; the config file may override any agent's
+//! `cmd`, `flags` and `env`, or define new agents under any key. Every agent has one
+//! [`Kind`], resolved here once: its own for a built-in, the one `detector:` names for a
+//! custom agent (which then borrows all of it: detector, state file, history, resume and
+//! fixed arguments, settle delay), else none of them (`plain`).
+
+mod claude;
+mod codex;
+mod copilot;
+mod gemini;
+mod kind;
+mod opencode;
+mod plain;
+mod qwen;
+mod shell;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use kind::{
+    AgentKind, Builtin, Detector, FileState, History, IdSyntax, Kind, LineFn, Live, StateFileReader,
+};
+
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
 use crate::validate;
+
+/// Every known kind, in catalog order: the agents of the old daemon, then `shell`.
+static KINDS: [Kind; 16] = [
+    Kind::new(&claude::Claude),
+    Kind::new(&codex::Codex),
+    Kind::new(&plain::AGY),
+    Kind::new(&gemini::Gemini),
+    Kind::new(&qwen::Qwen),
+    Kind::new(&opencode::OpenCode),
+    Kind::new(&plain::AMP),
+    Kind::new(&plain::GROK),
+    Kind::new(&plain::AIDER),
+    Kind::new(&plain::CONTINUE),
+    Kind::new(&plain::KIRO),
+    Kind::new(&plain::CURSOR),
+    Kind::new(&plain::PLANDEX),
+    Kind::new(&plain::GOOSE),
+    Kind::new(&copilot::Copilot),
+    Kind::new(&shell::Shell),
+];
+
+/// The kind with this key (`claude`, `qwen`, `aider`, `shell`, …).
+pub fn kind(key: &str) -> Option<Kind> {
+    KINDS.iter().copied().find(|k| k.key() == key)
+}
+
+/// Every known kind, in catalog order.
+pub fn kinds() -> impl Iterator<Item = Kind> {
+    KINDS.iter().copied()
+}
+
+/// The kind of an agent llmux knows nothing special about (a custom agent that names no
+/// `detector:`, or a record whose agent left the config): no detector, no history; its state
+/// follows screen activity.
+pub fn unknown() -> Kind {
+    Kind::new(&plain::UNKNOWN)
+}
 
 /// One agent CLI llmux can run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,23 +79,18 @@ pub struct AgentDef {
     pub default_flags: String,
     /// Environment set for every session of this agent.
     pub env_defaults: BTreeMap<String, String>,
-    /// Regex matching the agent's input prompt on screen once it is ready.
-    pub ready_prompt: String,
     /// How to install the agent.
     pub install_hint: String,
     /// Where its documentation is.
     pub docs_url: String,
-    /// Whether llmux can read its conversation history.
-    pub has_history: bool,
     /// False for agents defined only in the config file.
     pub builtin: bool,
-    /// Pause between a prompt's text and its Enter (`None`: the daemon default, 0.3 s).
+    /// The config's pause between a prompt's text and its Enter (`settle_ms`), which wins
+    /// over the kind's; see [`AgentDef::settle`].
     pub settle: Option<std::time::Duration>,
-    /// Whose screen detector reads this agent (its own key unless the config says).
-    pub detector: String,
-    /// Arguments always added after the flags, for process hygiene (Codex: `--no-daemon`,
-    /// or its app-server daemon outlives the session).
-    pub fixed_args: Vec<String>,
+    /// What llmux knows about the CLI: its own kind for a built-in agent, the one the
+    /// config's `detector:` names for a custom one.
+    pub kind: Kind,
 }
 
 impl AgentDef {
@@ -72,16 +123,27 @@ impl AgentDef {
     }
 
     /// The argv to launch: `cmd`, then the flags override (or the defaults), then the
-    /// fixed arguments the flags do not already have.
+    /// kind's fixed arguments the flags do not already have.
     pub fn argv(&self, flags_override: Option<&str>) -> Result<Vec<String>> {
         let mut argv = self.cmd.clone();
         argv.extend(validate::flags(flags_override.unwrap_or(&self.default_flags))?);
-        for arg in &self.fixed_args {
-            if !argv.contains(arg) {
-                argv.push(arg.clone());
+        for arg in self.kind.fixed_args() {
+            if !argv.iter().any(|a| a == arg) {
+                argv.push((*arg).to_owned());
             }
         }
         Ok(argv)
+    }
+
+    /// The pause between a prompt's text and its Enter: the config's, else the kind's,
+    /// else `None` (the daemon's default).
+    pub fn settle(&self) -> Option<std::time::Duration> {
+        self.settle.or(self.kind.settle())
+    }
+
+    /// Whether llmux can read this agent's conversation history.
+    pub fn has_history(&self) -> bool {
+        self.kind.has_history()
     }
 }
 
@@ -98,93 +160,30 @@ pub struct Catalog {
     agents: Vec<AgentDef>,
 }
 
-/// (key, display name, cmd, flags, env, ready prompt, history, install hint, docs url)
-type Row = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static [(&'static str, &'static str)],
-    &'static str,
-    bool,
-    &'static str,
-    &'static str,
-);
-
-#[rustfmt::skip]
-const BUILTIN: &[Row] = &[
-    ("claude", "Claude Code", "claude", "--dangerously-skip-permissions", &[], "^>", true,
-     "curl -fsSL https://claude.ai/install.sh | bash", "https://docs.claude.com/en/docs/claude-code/overview"),
-    ("codex", "Codex CLI", "codex", "--dangerously-bypass-approvals-and-sandbox", &[], "^>", true,
-     "npm install -g @openai/codex", "https://github.com/openai/codex"),
-    ("agy", "Antigravity CLI", "agy", "--dangerously-skip-permissions", &[], "^agy>", true,
-     "curl -fsSL https://antigravity.google/cli/install.sh | bash", "https://antigravity.google/docs/cli-install"),
-    ("gemini", "Gemini CLI", "gemini", "--yolo", &[], "^>", true,
-     "npm install -g @google/gemini-cli", "https://github.com/google-gemini/gemini-cli"),
-    ("qwen", "Qwen Code", "qwen", "--yolo", &[], "^>", true,
-     "npm install -g @qwen-code/qwen-code", "https://github.com/QwenLM/qwen-code"),
-    ("opencode", "OpenCode", "opencode", "", &[("OPENCODE_YOLO", "1")], "^>", true,
-     "curl -fsSL https://opencode.ai/install | bash", "https://opencode.ai"),
-    ("amp", "Sourcegraph Amp", "amp", "--dangerously-allow-all", &[], "^>", false,
-     "npm install -g @sourcegraph/amp", "https://ampcode.com/manual"),
-    ("grok", "Grok Build CLI", "grok", "--always-approve", &[], "^grok>", false,
-     "curl -fsSL https://x.ai/cli/install.sh | bash", "https://x.ai/cli"),
-    ("aider", "Aider", "aider", "--yes-always --model claude-opus-4-6", &[], "^> $", false,
-     "python -m pip install aider-chat", "https://aider.chat"),
-    ("continue", "Continue CLI", "cn", "--auto", &[], "^>", false,
-     "npm install -g @continuedev/cli", "https://docs.continue.dev/guides/cli"),
-    ("kiro", "Kiro CLI", "kiro-cli", "--trust-all-tools", &[], "^>", false,
-     "brew install kiro  # or see docs for Linux/Windows", "https://kiro.dev/docs/cli/installation/"),
-    ("cursor", "Cursor CLI", "cursor-agent", "", &[], "^>", false,
-     "curl https://cursor.com/install -fsSL | bash", "https://cursor.com/docs/cli/installation"),
-    ("plandex", "Plandex", "plandex", "", &[], "^>", false,
-     "curl -fsSL https://plandex.ai/install.sh | bash", "https://docs.plandex.ai"),
-    ("goose", "Goose", "goose", "", &[("GOOSE_MODE", "auto")], "Goose❯", false,
-     "curl -fsSL https://github.com/block/goose/releases/download/stable/download_cli.sh | bash", "https://block.github.io/goose"),
-    ("copilot", "GitHub Copilot CLI", "copilot", "--yolo", &[], "^❯", true,
-     "npm install -g @github/copilot", "https://docs.github.com/copilot/how-tos/copilot-cli"),
-];
-
 impl Catalog {
-    /// The built-in catalog: the 15 agents of the old daemon, then `shell`.
+    /// The built-in catalog: one agent per kind (the 15 agents of the old daemon, then `shell`).
     pub fn builtin() -> Catalog {
-        let mut agents: Vec<AgentDef> = BUILTIN
-            .iter()
-            .map(|&(key, name, cmd, flags, env, ready, history, hint, docs)| AgentDef {
-                key: key.to_owned(),
-                display_name: name.to_owned(),
-                cmd: vec![cmd.to_owned()],
-                default_flags: flags.to_owned(),
-                env_defaults: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-                ready_prompt: ready.to_owned(),
-                install_hint: hint.to_owned(),
-                docs_url: docs.to_owned(),
-                has_history: history,
-                builtin: true,
-                settle: None,
-                detector: key.to_owned(),
-                fixed_args: if key == "codex" { vec!["--no-daemon".into()] } else { Vec::new() },
+        let agents = kinds()
+            .map(|kind| {
+                let row = kind.builtin();
+                AgentDef {
+                    key: kind.key().to_owned(),
+                    display_name: row.display_name.to_owned(),
+                    cmd: vec![row.cmd.into_owned()],
+                    default_flags: row.flags.to_owned(),
+                    env_defaults: row
+                        .env
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                    install_hint: row.install_hint.to_owned(),
+                    docs_url: row.docs_url.to_owned(),
+                    builtin: true,
+                    settle: None,
+                    kind,
+                }
             })
             .collect();
-        let shell =
-            std::env::var("SHELL").ok().filter(|s| s.starts_with('/')).unwrap_or_else(|| {
-                if Path::new("/bin/bash").exists() { "/bin/bash".into() } else { "/bin/sh".into() }
-            });
-        agents.push(AgentDef {
-            key: "shell".into(),
-            display_name: "Shell".into(),
-            cmd: vec![shell],
-            default_flags: String::new(),
-            env_defaults: BTreeMap::new(),
-            ready_prompt: String::new(),
-            install_hint: "a POSIX shell is part of every system".into(),
-            docs_url: "https://www.gnu.org/software/bash/manual/".into(),
-            has_history: false,
-            builtin: true,
-            settle: None,
-            detector: "shell".into(),
-            fixed_args: Vec::new(),
-        });
         Catalog { agents }
     }
 
@@ -209,6 +208,21 @@ impl Catalog {
             for k in cfg.env.keys() {
                 validate::env_key(k).map_err(|e| context(e.to_string()))?;
             }
+            let borrowed = match &cfg.detector {
+                Some(name) => Some(kind(name).ok_or_else(|| {
+                    context(format!(
+                        "detector {name:?} is not an agent llmux knows; known: {}",
+                        kinds().map(Kind::key).collect::<Vec<_>>().join(", ")
+                    ))
+                })?),
+                None => None,
+            };
+            if cfg.ready_prompt.is_some() {
+                // Never read: states come from the kind's detector or screen activity.
+                tracing::warn!(
+                    "agents.{key}.readyPrompt is ignored (llmux reads states from the screen)"
+                );
+            }
             match catalog.agents.iter_mut().find(|a| &a.key == key) {
                 Some(agent) => {
                     if let Some(cmd) = cmd {
@@ -221,11 +235,8 @@ impl Catalog {
                     if let Some(name) = &cfg.display_name {
                         agent.display_name = name.clone();
                     }
-                    if let Some(ready) = &cfg.ready_prompt {
-                        agent.ready_prompt = ready.clone();
-                    }
-                    if let Some(detector) = &cfg.detector {
-                        agent.detector = detector.clone();
+                    if let Some(kind) = borrowed {
+                        agent.kind = kind;
                     }
                     if let Some(ms) = cfg.settle_ms {
                         agent.settle = Some(std::time::Duration::from_millis(ms));
@@ -242,14 +253,11 @@ impl Catalog {
                         cmd,
                         default_flags: cfg.flags.clone().unwrap_or_default(),
                         env_defaults: cfg.env.clone(),
-                        ready_prompt: cfg.ready_prompt.clone().unwrap_or_default(),
                         install_hint: cfg.install_hint.clone().unwrap_or_default(),
                         docs_url: cfg.docs_url.clone().unwrap_or_default(),
-                        has_history: false,
                         builtin: false,
                         settle: cfg.settle_ms.map(std::time::Duration::from_millis),
-                        detector: cfg.detector.clone().unwrap_or_else(|| key.clone()),
-                        fixed_args: Vec::new(),
+                        kind: borrowed.unwrap_or_else(unknown),
                     });
                 }
             }
@@ -336,6 +344,53 @@ mod tests {
 
         let bad = [("new".to_owned(), AgentConfig::default())].into();
         assert!(Catalog::with_config(&bad).is_err(), "a new agent needs a cmd");
+    }
+
+    #[test]
+    fn a_custom_agent_borrows_all_of_a_kind() {
+        let cfg = |detector: Option<&str>| AgentConfig {
+            cmd: Some("/opt/wrap".into()),
+            detector: detector.map(str::to_owned),
+            ..Default::default()
+        };
+        let overrides =
+            [("wrapq".to_owned(), cfg(Some("qwen"))), ("wrapx".to_owned(), cfg(Some("codex")))]
+                .into_iter()
+                .chain([("mine".to_owned(), cfg(None))])
+                .collect();
+        let catalog = Catalog::with_config(&overrides).unwrap();
+        let wrapq = catalog.get("wrapq").unwrap();
+        assert_eq!(wrapq.kind, kind("qwen").unwrap());
+        assert!(wrapq.kind.has_detector() && wrapq.has_history());
+        assert_eq!(wrapq.kind.fresh_args("x").unwrap(), ["--session-id", "x"]);
+        // Codex's fixed argument comes with its kind.
+        assert_eq!(catalog.get("wrapx").unwrap().argv(None).unwrap(), ["/opt/wrap", "--no-daemon"]);
+        let mine = catalog.get("mine").unwrap();
+        assert!(!mine.kind.has_detector() && !mine.has_history());
+        assert_eq!(mine.kind.resume_args("x"), None);
+
+        let bad = [("w".to_owned(), cfg(Some("nope")))].into();
+        let err = Catalog::with_config(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("agents.w: detector \"nope\"") && err.contains("claude, codex"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn one_answer_to_has_history() {
+        let catalog = Catalog::builtin();
+        let with: Vec<&str> =
+            catalog.iter().filter(|a| a.has_history()).map(|a| a.key.as_str()).collect();
+        assert_eq!(with, ["claude", "codex", "gemini", "qwen", "opencode", "copilot"]);
+        for a in catalog.iter() {
+            assert_eq!(a.kind.key(), a.key, "a built-in agent is its own kind");
+            assert_eq!(a.has_history(), a.kind.has_detector(), "{}", a.key);
+        }
+        assert_eq!(
+            catalog.get("codex").unwrap().argv(None).unwrap().last().unwrap(),
+            "--no-daemon"
+        );
     }
 
     #[test]

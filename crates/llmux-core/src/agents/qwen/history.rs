@@ -13,22 +13,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
-    Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,
-    sanitize_cwd, str_of, text_turn, title_of,
-};
 use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
+use crate::history::{
+    Transcript, flatten_text, is_uuid, norm_ts, push_reply, sanitize_cwd, str_of, summarize,
+    text_turn, uuid_files,
+};
 
 fn chats_dir(home: &Path, cwd: &Path) -> PathBuf {
     home.join(".qwen").join("projects").join(sanitize_cwd(cwd)).join("chats")
 }
 
-fn session_files(home: &Path, cwd: &Path) -> Result<Vec<PathBuf>> {
-    Ok(files_in(&chats_dir(home, cwd), ".jsonl")?
-        .into_iter()
-        .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(is_uuid))
-        .collect())
+fn session_files(home: &Path, cwd: &Path) -> Result<Vec<(String, PathBuf)>> {
+    uuid_files(&chats_dir(home, cwd))
 }
 
 pub(super) fn count(home: &Path, cwd: &Path) -> Result<usize> {
@@ -38,60 +35,32 @@ pub(super) fn count(home: &Path, cwd: &Path) -> Result<usize> {
 pub(super) fn list(home: &Path, cwd: &Path) -> Result<Vec<Conversation>> {
     let want = cwd.to_string_lossy();
     let mut out = Vec::new();
-    for path in session_files(home, cwd)? {
-        let mut id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let mut title = None;
-        let (mut first, mut last) = (None, None);
-        let mut count = 0u32;
-        let mut other_cwd = false;
-        for_each_json_line(&path, |v, _| {
-            if str_of(&v, "cwd").is_some_and(|c| c != want) {
-                other_cwd = true;
+    for (id, path) in session_files(home, cwd)? {
+        let found = summarize(&path, id, Some(&want), |v, ts, s| {
+            if let Some(sid) = str_of(v, "sessionId").filter(|s| is_uuid(s)) {
+                s.id = sid.to_string();
             }
-            if let Some(s) = str_of(&v, "sessionId").filter(|s| is_uuid(s)) {
-                id = s.to_string();
-            }
-            let ts = norm_ts(v.get("timestamp"));
-            if first.is_none() {
-                first = ts.clone();
-            }
-            if ts.is_some() {
-                last = later(last.take(), ts);
-            }
-            match str_of(&v, "type") {
+            s.at(ts);
+            match str_of(v, "type") {
                 Some("user") => {
-                    if let Some(text) = user_text(&v) {
-                        count += 1;
-                        if title.is_none() {
-                            title = Some(title_of(&text));
-                        }
+                    if let Some(text) = user_text(v) {
+                        s.count += 1;
+                        s.opener(&text);
                     }
                 }
-                Some("assistant") | Some("tool_result") => count += 1,
+                Some("assistant") | Some("tool_result") => s.count += 1,
                 _ => {}
             }
         })?;
-        if other_cwd {
-            continue;
-        }
-        out.push(Conversation {
-            id,
-            title: title.unwrap_or_else(|| super::NO_OPENER.to_string()),
-            started_at: first.or_else(|| mtime_rfc3339(&path)),
-            last_message_at: last.or_else(|| mtime_rfc3339(&path)),
-            message_count: count,
-        });
+        out.extend(found);
     }
     Ok(out)
 }
 
 pub(super) fn transcript(home: &Path, cwd: &Path, id: Option<&str>) -> Result<Option<Transcript>> {
-    super::jsonl_transcript(
-        &chats_dir(home, cwd),
-        id,
-        || session_files(home, cwd),
-        |v, line, turns| convert(&v, line, turns),
-    )
+    crate::history::jsonl_transcript(&chats_dir(home, cwd), id, |v, line, turns| {
+        convert(&v, line, turns)
+    })
 }
 
 fn parts(v: &Value) -> &[Value] {
@@ -104,7 +73,7 @@ fn user_text(v: &Value) -> Option<String> {
         .iter()
         .filter(|p| !p.get("thought").and_then(Value::as_bool).unwrap_or(false))
         .filter_map(|p| str_of(p, "text"))
-        .filter(|t| !super::gemini::is_injected(t))
+        .filter(|t| !crate::agents::gemini::history::is_injected(t))
         .collect();
     let text = text.join("\n");
     (!text.trim().is_empty()).then_some(text)
@@ -118,7 +87,8 @@ pub(super) fn path_of(home: &Path, cwd: &Path, id: &str) -> PathBuf {
 /// Adds the turns of one line.
 pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
     let ts = norm_ts(v.get("timestamp"));
-    let id = str_of(v, "uuid").map(str::to_string).unwrap_or_else(|| super::line_hash(line));
+    let id =
+        str_of(v, "uuid").map(str::to_string).unwrap_or_else(|| crate::history::line_hash(line));
     match str_of(v, "type") {
         Some("user") => {
             if let Some(text) = user_text(v) {
@@ -141,22 +111,7 @@ pub(super) fn convert(v: &Value, line: &str, turns: &mut Vec<Turn>) {
                     text.push(TurnPart::Text { text: t.to_string(), html: None });
                 }
             }
-            if !text.is_empty() {
-                turns.push(Turn {
-                    id: id.clone(),
-                    role: TurnRole::Assistant,
-                    ts: ts.clone(),
-                    parts: text,
-                });
-            }
-            if !calls.is_empty() {
-                turns.push(Turn {
-                    id: format!("{id}:tool"),
-                    role: TurnRole::Tool,
-                    ts,
-                    parts: calls,
-                });
-            }
+            push_reply(turns, &id, ts, text, calls);
         }
         Some("tool_result") => {
             let results: Vec<TurnPart> = parts(v)
