@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, login_cookie, token, user};
 
 fn json_post(d: &TestDaemon, path: &str, headers: &[(&str, &str)], body: Value) -> (u16, String) {
     let mut h = headers.to_vec();

@@ -12,8 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, login_cookie, token, user};
 
 type Ws<S> = WebSocketStream<S>;
 

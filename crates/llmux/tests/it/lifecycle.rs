@@ -293,8 +293,8 @@ async fn every_session_change_lands_in_the_audit_log() {
     use serde_json::{Value, json};
 
     let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
-    let (alice, _) = crate::authz::token(&d, "alice", "user", None).await;
+    crate::harness::user(&d, "alice", false).await;
+    let (alice, _) = crate::harness::token(&d, "alice", "user", None).await;
     // A request as alice over TCP; answers (status, JSON body).
     let call = |method: &str, path: &str, body: Value| {
         let auth = format!("Bearer {alice}");
@@ -341,7 +341,7 @@ async fn every_session_change_lands_in_the_audit_log() {
     // The local operator resumes alice's session: its canonical name, actor `local`.
     let resume = json!({"conversationId": "123e4567-e89b-12d3-a456-426614174000"});
     let (status, res) =
-        crate::authz::local(&d, hyper::Method::POST, "/api/sessions/au2@alice/resume", resume)
+        crate::harness::local(&d, hyper::Method::POST, "/api/sessions/au2@alice/resume", resume)
             .await;
     assert_eq!(status, 200, "{res}");
     ok("POST", "/api/sessions/au2/stop", Value::Null);

@@ -106,7 +106,7 @@ async fn answers_use_the_numbers_the_screen_shows() {
 #[tokio::test]
 async fn pair_links_to_where_the_daemon_really_is() {
     let mut d = TestDaemon::start().await;
-    crate::authz::user(&d, "root", true).await;
+    crate::harness::user(&d, "root", true).await;
     // the daemon listens on a random port, not 3001: the link says that port
     let out = d.cli_ok(&["pair"]);
     let link = out.lines().map(str::trim).find(|l| l.contains("/pair#code=")).expect("a link");
@@ -133,7 +133,7 @@ async fn pair_links_to_where_the_daemon_really_is() {
 #[tokio::test]
 async fn token_messages_name_the_flag_and_the_right_advice() {
     let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
+    crate::harness::user(&d, "alice", false).await;
     // the local operator has no account: the list and the refusal both name --user
     let list = d.cli_ok(&["token", "list"]);
     assert!(list.contains("`llmux token create --user NAME`"), "{list}");
@@ -150,7 +150,7 @@ async fn token_messages_name_the_flag_and_the_right_advice() {
 #[tokio::test]
 async fn the_audit_log_names_who_did_it_and_to_whom() {
     let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", true).await;
+    crate::harness::user(&d, "alice", true).await;
     d.cli_ok(&["token", "create", "--user", "alice", "--name", "ci"]);
     d.cli_ok(&["pair"]);
     let audit: Value = serde_json::from_str(&d.cli_ok(&["--json", "audit"])).unwrap();
@@ -250,7 +250,7 @@ async fn a_username_that_signs_in_can_be_created() {
     );
     assert_eq!(status, 200, "{res}");
     // an admin creating "Bob" gets bob, the same rule
-    let (status, res) = crate::authz::local(
+    let (status, res) = crate::harness::local(
         &d,
         hyper::Method::POST,
         "/api/admin/users",

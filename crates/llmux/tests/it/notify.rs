@@ -12,8 +12,7 @@ use std::time::Duration;
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token, user};
 
 /// The RFC 8291 example browser key and auth secret: a valid subscription.
 const P256DH: &str =

@@ -13,8 +13,7 @@ use hyper::Method;
 use llmux_core::api::SessionStatus;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token, user};
 
 /// What a CLI run ended with.
 struct Ran {

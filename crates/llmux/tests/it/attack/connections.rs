@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::authz::{token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, token, user};
 
 /// Restarts `d` with `server.limits` set to `limits` (YAML flow mapping).
 async fn with_limits(d: &mut TestDaemon, limits: &str) {

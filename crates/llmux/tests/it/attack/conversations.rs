@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::authz::{token, user};
-use crate::harness::{TestDaemon, fake_agent};
+use crate::harness::{TestDaemon, fake_agent, token, user};
 
 /// A daemon whose PATH finds the fake agent as `claude` and `codex`, with an admin `root`
 /// and a non-admin `alice`; returns (daemon, bin dir to keep, root's token, alice's token).

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token, user};
 
 /// A request over TCP with a bearer token or a cookie (with our own Origin); (status, body).
 fn call(d: &TestDaemon, cred: &Cred, method: &str, path: &str, body: Value) -> (u16, Value) {

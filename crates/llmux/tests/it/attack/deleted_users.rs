@@ -8,8 +8,7 @@ use hyper::Method;
 use serde_json::json;
 
 use super::{call, names, screen, spawn_as};
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, login_cookie, token, user};
 
 fn tmux(d: &TestDaemon) -> Vec<String> {
     let mut names = d.tmux_sessions();

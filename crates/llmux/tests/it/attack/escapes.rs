@@ -10,8 +10,7 @@
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token, user};
 
 /// Sets the window title (OSC 0), then draws a fake newline row of the `user list` table.
 const OSC_TITLE_AND_ROW: &str = "Alice\u{1b}]0;pwned-title\u{7}\n2fake  root  yes  just now";

@@ -12,8 +12,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::{call, names, screen, spawn_as};
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token, user};
 
 /// The status of a WebSocket upgrade to `/ws/NAME` (the connection is dropped after it).
 fn attach_status(d: &TestDaemon, token: &str, name: &str) -> u16 {

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, user};
-use crate::harness::{TestDaemon, http_to};
+use crate::harness::{TestDaemon, http_to, local, user};
 
 /// A sign-in over TCP with optional extra cookies; (status, whole response).
 fn login(port: u16, username: &str, passphrase: &str, cookie: Option<&str>) -> (u16, String) {

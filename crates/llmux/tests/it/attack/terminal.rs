@@ -14,8 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::authz::{token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, token, user};
 
 type Ws = WebSocketStream<TcpStream>;
 

@@ -11,8 +11,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::connections::{half_open, read_head, status_of};
-use crate::authz::{local, token, user};
-use crate::harness::{TestDaemon, http_to};
+use crate::harness::{TestDaemon, http_to, local, token, user};
 
 /// The harness config allows this host (as a TLS proxy such as `tailscale serve` would send it).
 const PROXIED: &str = "box.tailnet.ts.net";
