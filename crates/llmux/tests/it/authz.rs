@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{TestDaemon, http_to, local, login_cookie, token, user};
+use crate::harness::{TestDaemon, create_as, http_to, local, login_cookie, token, user};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -309,14 +309,7 @@ async fn fixture(d: &TestDaemon) -> Creds {
     let cookie = login_cookie(d, "alice");
     // alice's sessions, made through TCP with her own token so she owns them
     for name in ["alice-run", "alice-stopped"] {
-        let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
-        let auth = format!("Bearer {alice}");
-        let (status, res) = d.http(
-            "POST",
-            "/api/sessions",
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
-            &body,
-        );
+        let (status, res) = create_as(d, &alice, name);
         assert_eq!(status, 201, "{res}");
     }
     // the operator names another owner's session in full (finding 10: names are per owner)

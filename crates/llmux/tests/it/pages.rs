@@ -39,8 +39,7 @@ fn assert_json(res: &str, status: u16, what: &str) {
 
 #[tokio::test]
 async fn a_mistyped_url_shows_the_not_found_page_to_browsers_and_json_to_api_clients() {
-    let d = TestDaemon::start().await;
-    crate::harness::user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let cookie = format!("llmux_session={}", crate::harness::login_cookie(&d, "alice"));
     let html = ("Accept", BROWSER_ACCEPT);
 

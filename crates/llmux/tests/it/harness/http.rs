@@ -46,6 +46,18 @@ pub async fn token(
     (body["value"].as_str().unwrap().to_owned(), body["token"]["id"].as_str().unwrap().to_owned())
 }
 
+/// POSTs JSON over TCP with extra headers; returns (status, raw response).
+pub fn post_json(
+    d: &TestDaemon,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> (u16, String) {
+    let mut h = headers.to_vec();
+    h.push(("Content-Type", "application/json"));
+    d.http("POST", path, &h, &body.to_string())
+}
+
 /// Signs in over TCP with the passphrase [`user`] gave; returns the cookie value.
 pub fn login_cookie(d: &TestDaemon, username: &str) -> String {
     login_cookie_with(d, username, &format!("{username}-passphrase"))
@@ -53,18 +65,16 @@ pub fn login_cookie(d: &TestDaemon, username: &str) -> String {
 
 /// Signs in over TCP; asserts 200 and returns the `llmux_session` cookie value.
 pub fn login_cookie_with(d: &TestDaemon, username: &str, passphrase: &str) -> String {
-    let body = json!({"username": username, "passphrase": passphrase}).to_string();
-    let (status, res) =
-        d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body);
+    let body = json!({"username": username, "passphrase": passphrase});
+    let (status, res) = post_json(d, "/api/auth/login", &[], body);
     assert_eq!(status, 200, "{res}");
     session_cookie(&res).expect("a session cookie")
 }
 
 /// The `llmux_session` cookie a response sets, if any.
 pub fn session_cookie(res: &str) -> Option<String> {
-    let line = res
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))?;
+    let line =
+        res.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))?;
     Some(line.split_once('=')?.1.split(';').next()?.to_owned())
 }
 

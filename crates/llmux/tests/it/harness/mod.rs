@@ -17,7 +17,10 @@ pub mod http;
 pub mod ws;
 
 pub use builder::Builder;
-pub use http::{body_of, call, create_as, http_to, local, login_cookie, login_cookie_with, token, user};
+pub use http::{
+    body_of, call, create_as, http_to, local, login_cookie, login_cookie_with, post_json, token,
+    user,
+};
 
 /// Path of the built binary.
 pub fn bin() -> PathBuf {
@@ -55,12 +58,6 @@ impl TestDaemon {
     /// A daemon to shape before starting: config, environment, accounts.
     pub fn builder() -> Builder {
         Builder::default()
-    }
-
-    /// Like [`TestDaemon::start`], with extra environment for the daemon (and so for its tmux
-    /// server and agents), e.g. a `PATH` that finds real agent CLIs.
-    pub async fn start_with_env(env: &[(&str, &str)]) -> TestDaemon {
-        env.iter().fold(TestDaemon::builder(), |b, (k, v)| b.env(k, v)).start().await
     }
 
     /// Starts the daemon process and waits until it answers.
@@ -310,14 +307,22 @@ impl TestDaemon {
     }
 
     /// Polls until the session's agent is in `state`; returns the session.
-    pub async fn wait_for_state(&self, name: &str, state: llmux_core::api::AgentState) -> SessionView {
+    pub async fn wait_for_state(
+        &self,
+        name: &str,
+        state: llmux_core::api::AgentState,
+    ) -> SessionView {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let s = self.client.session(name).await.expect("session exists");
             if s.state == state {
                 return s;
             }
-            assert!(Instant::now() < deadline, "{name} never became {state}: {s:?}\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "{name} never became {state}: {s:?}\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

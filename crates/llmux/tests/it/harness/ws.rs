@@ -31,6 +31,31 @@ pub async fn tcp_viewer(
     }
 }
 
+/// Reads frames until the close frame (within `within`); returns its code (1005 when it has
+/// none) and everything shown before it.
+pub async fn read_to_close<S>(ws: &mut WebSocketStream<S>, within: Duration) -> (u16, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                let code = frame.map_or(1005, |f| u16::from(f.code));
+                return (code, String::from_utf8_lossy(&seen).into_owned());
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!(
+                "no close frame within {within:?}: {other:?}; got:\n{}",
+                String::from_utf8_lossy(&seen)
+            ),
+        }
+    }
+}
+
 /// Reads frames until the accumulated output contains `needle`; returns everything read.
 pub async fn read_until<S>(ws: &mut WebSocketStream<S>, needle: &str) -> String
 where
