@@ -5,20 +5,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
 use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
-
-fn json_post(d: &TestDaemon, path: &str, headers: &[(&str, &str)], body: Value) -> (u16, String) {
-    let mut h = headers.to_vec();
-    h.push(("Content-Type", "application/json"));
-    d.http("POST", path, &h, &body.to_string())
-}
-
-fn body_of(res: &str) -> Value {
-    serde_json::from_str(res.split("\r\n\r\n").nth(1).unwrap_or("null")).unwrap_or(Value::Null)
-}
+use crate::harness::{
+    TestDaemon, body_of, local, login_cookie, login_cookie_with, post_json, token, user,
+};
 
 #[tokio::test]
 async fn first_run_setup_token_creates_the_first_admin_once() {
@@ -32,32 +23,17 @@ async fn first_run_setup_token_creates_the_first_admin_once() {
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
 
     let setup = |tok: &str, user: &str| json!({"setupToken": tok, "username": user, "name": "Root", "passphrase": "correct horse battery"});
-    assert_eq!(json_post(&d, "/api/setup", &[], setup("wrong", "root")).0, 401);
-    let (status, res) = json_post(&d, "/api/setup", &[], setup(&token, "root"));
+    assert_eq!(post_json(&d, "/api/setup", &[], setup("wrong", "root")).0, 401);
+    let (status, res) = post_json(&d, "/api/setup", &[], setup(&token, "root"));
     assert_eq!(status, 200, "{res}");
     assert!(res.to_ascii_lowercase().contains("set-cookie: llmux_session="), "{res}");
     assert_eq!(body_of(&res)["user"]["admin"], true);
     assert!(!file.exists(), "the setup token is forgotten once used");
     // single use
-    let (status, _) = json_post(&d, "/api/setup", &[], setup(&token, "second"));
+    let (status, _) = post_json(&d, "/api/setup", &[], setup(&token, "second"));
     assert_eq!(status, 401);
     // the new admin can sign in
     login_cookie_with(&d, "root", "correct horse battery");
-}
-
-fn login_cookie_with(d: &TestDaemon, username: &str, passphrase: &str) -> String {
-    let (status, res) = json_post(
-        d,
-        "/api/auth/login",
-        &[],
-        json!({"username": username, "passphrase": passphrase}),
-    );
-    assert_eq!(status, 200, "{res}");
-    let line = res
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))
-        .unwrap();
-    line.split_once('=').unwrap().1.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -79,10 +55,9 @@ async fn init_env_creates_the_admin_non_interactively() {
 
 #[tokio::test]
 async fn logins_are_throttled_per_username_even_from_one_address() {
-    let d = TestDaemon::start().await;
-    user(&d, "victim", false).await;
+    let d = TestDaemon::builder().user("victim").start().await;
     let attempt = |pass: &str| {
-        json_post(&d, "/api/auth/login", &[], json!({"username": "victim", "passphrase": pass}))
+        post_json(&d, "/api/auth/login", &[], json!({"username": "victim", "passphrase": pass}))
     };
     for i in 0..5 {
         assert_eq!(attempt("wrong-guess").0, 401, "attempt {i}");
@@ -101,7 +76,7 @@ async fn logins_are_throttled_per_username_even_from_one_address() {
     // other accounts are not blocked
     user(&d, "other", false).await;
     assert_eq!(
-        json_post(
+        post_json(
             &d,
             "/api/auth/login",
             &[],
@@ -128,11 +103,10 @@ async fn logins_are_throttled_per_username_even_from_one_address() {
 
 #[tokio::test]
 async fn session_cookies_have_safe_flags() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let body = json!({"username": "alice", "passphrase": "alice-passphrase"});
     let cookie_line = |headers: &[(&str, &str)]| {
-        let (status, res) = json_post(&d, "/api/auth/login", headers, body.clone());
+        let (status, res) = post_json(&d, "/api/auth/login", headers, body.clone());
         assert_eq!(status, 200, "{res}");
         res.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap().to_owned()
     };
@@ -161,24 +135,22 @@ async fn session_cookies_have_safe_flags() {
 
 #[tokio::test]
 async fn pairing_codes_work_once() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().admin("root").start().await;
     let (status, pairing) = local(&d, Method::POST, "/api/pairing", json!(null)).await;
     assert_eq!(status, 201, "{pairing}");
     let code = pairing["code"].as_str().unwrap();
     assert_eq!(pairing["path"], format!("/pair#code={code}"), "the code travels in the fragment");
-    let (status, res) = json_post(&d, "/api/auth/pair", &[], json!({"code": code}));
+    let (status, res) = post_json(&d, "/api/auth/pair", &[], json!({"code": code}));
     assert_eq!(status, 200, "{res}");
     assert_eq!(body_of(&res)["user"]["username"], "root");
     assert!(res.to_ascii_lowercase().contains("set-cookie: llmux_session="));
-    let (status, _) = json_post(&d, "/api/auth/pair", &[], json!({"code": code}));
+    let (status, _) = post_json(&d, "/api/auth/pair", &[], json!({"code": code}));
     assert_eq!(status, 401, "a pairing code works once");
 }
 
 #[tokio::test]
 async fn revoking_a_token_ends_its_event_stream_within_a_second() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().admin("root").start().await;
     let (value, id) = token(&d, "root", "admin", None).await;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     write!(
@@ -219,9 +191,7 @@ async fn revoking_a_token_ends_its_event_stream_within_a_second() {
 
 #[tokio::test]
 async fn the_last_admin_stays() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (status, res) = local(&d, Method::DELETE, "/api/admin/users/root", json!(null)).await;
     assert_eq!(status, 409, "{res}");
     let (status, res) =
@@ -241,9 +211,7 @@ async fn the_last_admin_stays() {
 
 #[tokio::test]
 async fn deleting_a_user_revokes_everything_they_had() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().admin("root").user("bob").start().await;
     let (bob, _) = token(&d, "bob", "user", None).await;
     let cookie = login_cookie(&d, "bob");
     let auth = format!("Bearer {bob}");
@@ -258,14 +226,13 @@ async fn deleting_a_user_revokes_everything_they_had() {
 
 #[tokio::test]
 async fn a_hostile_display_name_is_never_markup() {
-    let d = TestDaemon::start().await;
-    user(&d, "mallory", false).await;
+    let d = TestDaemon::builder().user("mallory").start().await;
     let payload = "</script><img src=x onerror=alert(1)>";
     let cookie = login_cookie(&d, "mallory");
     let host = format!("127.0.0.1:{}", d.port);
     let origin = format!("http://{host}");
     let c = format!("llmux_session={cookie}");
-    let (status, res) = json_post(
+    let (status, res) = post_json(
         &d,
         "/api/account/profile",
         &[("Cookie", &c), ("Origin", &origin)],
@@ -367,8 +334,7 @@ async fn settings_show_sources_and_init_prompts_persist_in_the_overlay() {
     d.spawn_fake("ip").await;
     d.wait_for_screen("ip", "PROMPT[1]: hello init").await;
     // and it survives a restart of the daemon
-    d.kill("TERM");
-    d.spawn_daemon().await;
+    d.restart().await;
     let (_, settings) = local(&d, Method::GET, "/api/settings", json!(null)).await;
     assert_eq!(settings["initPrompts"]["value"], json!(["hello init"]));
     assert_eq!(settings["initPrompts"]["source"], "overlay");

@@ -3,17 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use hyper::Method;
 use serde_json::json;
 use tokio::net::{TcpStream, UnixStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::ws::{read_to_close, read_until, tcp_viewer};
+use crate::harness::{TestDaemon, create_as, local, login_cookie, token, user};
 
 type Ws<S> = WebSocketStream<S>;
 
@@ -22,68 +21,6 @@ async fn local_viewer(d: &TestDaemon, name: &str) -> Ws<UnixStream> {
     let stream = UnixStream::connect(&d.paths.socket).await.unwrap();
     let req = format!("ws://localhost/ws/{name}").into_client_request().unwrap();
     client_async(req, stream).await.expect("upgrade over the socket").0
-}
-
-/// Tries a viewer over TCP with extra headers; returns the socket or the HTTP status.
-async fn tcp_viewer(
-    d: &TestDaemon,
-    name: &str,
-    headers: &[(&str, &str)],
-) -> Result<Ws<TcpStream>, u16> {
-    let stream = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
-    let mut req = format!("ws://127.0.0.1:{}/ws/{name}", d.port).into_client_request().unwrap();
-    for (k, v) in headers {
-        req.headers_mut().insert(
-            hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    match client_async(req, stream).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
-        Err(e) => panic!("unexpected handshake error: {e}"),
-    }
-}
-
-/// Reads frames until the accumulated output contains `needle`.
-async fn read_until<S>(ws: &mut Ws<S>, needle: &str) -> String
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
-            Ok(Some(Ok(Message::Text(text)))) => seen.extend_from_slice(text.as_bytes()),
-            Ok(Some(Ok(_))) => {}
-            other => {
-                panic!("no {needle:?} before {other:?}; got:\n{}", String::from_utf8_lossy(&seen))
-            }
-        }
-        let text = String::from_utf8_lossy(&seen);
-        if text.contains(needle) {
-            return text.into_owned();
-        }
-    }
-}
-
-/// Waits for the close frame; returns its code.
-async fn closed_with<S>(ws: &mut Ws<S>, within: Duration) -> u16
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Close(Some(frame))))) => return u16::from(frame.code),
-            Ok(Some(Ok(Message::Close(None)))) => return u16::from(CloseCode::Status),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("no close frame within {within:?}: {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]
@@ -116,22 +53,11 @@ async fn two_viewers_see_the_same_output() {
 
 #[tokio::test]
 async fn a_read_only_viewer_cannot_type() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (rw, _) = token(&d, "alice", "user", None).await;
     let (ro, _) = token(&d, "alice", "read-only", None).await;
     let auth = format!("Bearer {rw}");
-    let body = json!({"agent": "fake", "name": "t3", "cwd": d.work()}).to_string();
-    assert_eq!(
-        d.http(
-            "POST",
-            "/api/sessions",
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
-            &body
-        )
-        .0,
-        201
-    );
+    assert_eq!(create_as(&d, &rw, "t3").0, 201);
     // the operator names alice's session in full
     d.wait_for_screen("t3@alice", "SIZE").await;
     let ro_auth = format!("Bearer {ro}");
@@ -150,24 +76,12 @@ async fn a_read_only_viewer_cannot_type() {
 
 #[tokio::test]
 async fn origins_and_ownership_are_checked_on_upgrade() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().user("alice").user("bob").start().await;
     d.spawn_fake("ops").await; // owned by the local operator
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;
     let auth = format!("Bearer {alice}");
-    let body = json!({"agent": "fake", "name": "mine", "cwd": d.work()}).to_string();
-    assert_eq!(
-        d.http(
-            "POST",
-            "/api/sessions",
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
-            &body
-        )
-        .0,
-        201
-    );
+    assert_eq!(create_as(&d, &alice, "mine").0, 201);
     d.wait_for_screen("mine@alice", "SIZE").await;
 
     let cookie = format!("llmux_session={}", login_cookie(&d, "alice"));
@@ -205,8 +119,7 @@ async fn origins_and_ownership_are_checked_on_upgrade() {
 
 #[tokio::test]
 async fn revoking_the_token_closes_the_terminal_within_a_second() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().admin("root").start().await;
     let (value, id) = token(&d, "root", "admin", None).await;
     d.spawn_fake("t4").await;
     let auth = format!("Bearer {value}");
@@ -214,7 +127,10 @@ async fn revoking_the_token_closes_the_terminal_within_a_second() {
     read_until(&mut ws, "SIZE").await;
     let start = Instant::now();
     assert_eq!(local(&d, Method::DELETE, &format!("/api/tokens/{id}"), json!(null)).await.0, 200);
-    assert_eq!(closed_with(&mut ws, Duration::from_secs(1)).await, llmux_core::api::close::REVOKED);
+    assert_eq!(
+        read_to_close(&mut ws, Duration::from_secs(1)).await.0,
+        llmux_core::api::close::REVOKED
+    );
     assert!(start.elapsed() < Duration::from_secs(1));
 }
 
@@ -225,7 +141,7 @@ async fn the_session_ending_closes_with_4040() {
     let mut ws = local_viewer(&d, "t5").await;
     read_until(&mut ws, "SIZE").await;
     ws.send(Message::Binary(b"/exit 0\r".to_vec().into())).await.unwrap();
-    assert_eq!(closed_with(&mut ws, Duration::from_secs(5)).await, 4040);
+    assert_eq!(read_to_close(&mut ws, Duration::from_secs(5)).await.0, 4040);
     // and attaching to an exited session is refused with 409
     user(&d, "root", true).await;
     let (value, _) = token(&d, "root", "admin", None).await;

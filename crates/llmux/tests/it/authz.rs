@@ -8,62 +8,10 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{TestDaemon, http_to};
-
-/// Calls the API over the Unix socket as the local operator.
-pub async fn local(d: &TestDaemon, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let body = (!body.is_null()).then(|| (Bytes::from(body.to_string()), "application/json"));
-    let res = d.client.raw(method, path, body, &[]).await.unwrap();
-    (res.status.as_u16(), serde_json::from_slice(&res.body).unwrap_or(Value::Null))
-}
-
-/// Creates a user over the socket.
-pub async fn user(d: &TestDaemon, username: &str, admin: bool) {
-    let (status, body) = local(
-        d,
-        Method::POST,
-        "/api/admin/users",
-        json!({"username": username, "passphrase": format!("{username}-passphrase"), "admin": admin}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-/// Mints a token over the socket; returns (value, id).
-pub async fn token(
-    d: &TestDaemon,
-    username: &str,
-    scope: &str,
-    expires_at: Option<String>,
-) -> (String, String) {
-    let (status, body) = local(
-        d,
-        Method::POST,
-        "/api/tokens",
-        json!({"username": username, "scope": scope, "expiresAt": expires_at, "name": format!("{username}-{scope}")}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    (body["value"].as_str().unwrap().to_owned(), body["token"]["id"].as_str().unwrap().to_owned())
-}
-
-/// Signs in over TCP; returns the cookie value.
-pub fn login_cookie(d: &TestDaemon, username: &str) -> String {
-    let body =
-        json!({"username": username, "passphrase": format!("{username}-passphrase")}).to_string();
-    let (status, res) =
-        d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body);
-    assert_eq!(status, 200, "{res}");
-    let line = res
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))
-        .expect("cookie");
-    line.split_once('=').unwrap().1.split(';').next().unwrap().to_owned()
-}
+use crate::harness::{TestDaemon, create_as, http_to, local, login_cookie, token, user};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -361,14 +309,7 @@ async fn fixture(d: &TestDaemon) -> Creds {
     let cookie = login_cookie(d, "alice");
     // alice's sessions, made through TCP with her own token so she owns them
     for name in ["alice-run", "alice-stopped"] {
-        let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
-        let auth = format!("Bearer {alice}");
-        let (status, res) = d.http(
-            "POST",
-            "/api/sessions",
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
-            &body,
-        );
+        let (status, res) = create_as(d, &alice, name);
         assert_eq!(status, 201, "{res}");
     }
     // the operator names another owner's session in full (finding 10: names are per owner)

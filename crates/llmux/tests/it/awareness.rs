@@ -2,57 +2,24 @@
 //! plain fake agent (no detector: pane activity): states, events, held and queued prompts,
 //! `prompt --wait`, answering a permission prompt, init prompts, and process hygiene.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use llmux_client::SessionEvent;
-use llmux_core::api::{AgentState, CreateSessionRequest, EnvInput, SessionView};
+use llmux_core::api::{AgentState, CreateSessionRequest};
 
 use crate::harness::TestDaemon;
-
-async fn spawn_fakeq(
-    d: &TestDaemon,
-    name: &str,
-    env: &[(&str, &str)],
-    init: &[&str],
-) -> SessionView {
-    let env: BTreeMap<String, String> =
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let req = CreateSessionRequest {
-        agent: "fakeq".into(),
-        name: Some(name.into()),
-        cwd: Some(d.work().display().to_string()),
-        env: Some(EnvInput::Map(env)),
-        init_prompts: (!init.is_empty()).then(|| init.iter().map(|s| (*s).to_owned()).collect()),
-        ..Default::default()
-    };
-    d.client.create_session(&req).await.expect("create fakeq session")
-}
-
-/// Polls until the session's agent is in `state`; returns the session.
-async fn wait_for_state(d: &TestDaemon, name: &str, state: AgentState) -> SessionView {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let s = d.client.session(name).await.expect("session exists");
-        if s.state == state {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{name} never became {state}: {s:?}\n{}", d.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn states_follow_the_screen_and_arrive_as_events() {
     let d = TestDaemon::start().await;
     let mut events = d.client.events().await.unwrap();
     let s =
-        spawn_fakeq(&d, "q1", &[("FAKE_STARTUP_MS", "1500"), ("FAKE_THINK_MS", "1500")], &[]).await;
+        d.spawn_fakeq("q1", &[("FAKE_STARTUP_MS", "1500"), ("FAKE_THINK_MS", "1500")], &[]).await;
     assert_eq!(s.state, AgentState::Starting, "{s:?}");
-    wait_for_state(&d, "q1", AgentState::Idle).await;
+    d.wait_for_state("q1", AgentState::Idle).await;
     d.client.send("q1", "say hello", true).await.unwrap();
-    wait_for_state(&d, "q1", AgentState::Working).await;
-    let idle = wait_for_state(&d, "q1", AgentState::Idle).await;
+    d.wait_for_state("q1", AgentState::Working).await;
+    let idle = d.wait_for_state("q1", AgentState::Idle).await;
     assert!(idle.waiting_for.is_none() && idle.prompt.is_none());
     // the same changes came over /api/events, in order
     let mut seen = Vec::new();
@@ -79,7 +46,7 @@ async fn states_follow_the_screen_and_arrive_as_events() {
 async fn a_prompt_sent_while_starting_is_held_until_the_agent_is_ready() {
     let d = TestDaemon::start().await;
     // the fake drops every key typed during its blank start
-    spawn_fakeq(&d, "q2", &[("FAKE_STARTUP_MS", "2500")], &[]).await;
+    d.spawn_fakeq("q2", &[("FAKE_STARTUP_MS", "2500")], &[]).await;
     let started = Instant::now();
     d.client.send("q2", "early bird", true).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(1500), "not held: {:?}", started.elapsed());
@@ -89,7 +56,7 @@ async fn a_prompt_sent_while_starting_is_held_until_the_agent_is_ready() {
 #[tokio::test]
 async fn prompt_wait_returns_the_reply_and_the_state() {
     let d = TestDaemon::start().await;
-    spawn_fakeq(&d, "q3", &[("FAKE_THINK_MS", "1200")], &[]).await;
+    d.spawn_fakeq("q3", &[("FAKE_THINK_MS", "1200")], &[]).await;
     let started = Instant::now();
     let res = d.client.send_wait("q3", "say hello", 30).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(1200), "returned before the reply");
@@ -112,19 +79,19 @@ async fn prompt_wait_returns_the_reply_and_the_state() {
     // a timeout says so, with exit code 9
     let out = d.cli(&["session", "prompt", "q3", "--wait", "--timeout", "1", "slow one"]);
     assert_eq!(out.status.code(), Some(9), "{out:?}");
-    wait_for_state(&d, "q3", AgentState::Idle).await;
+    d.wait_for_state("q3", AgentState::Idle).await;
 }
 
 #[tokio::test]
 async fn a_permission_prompt_is_waiting_and_can_be_answered() {
     let d = TestDaemon::start().await;
-    spawn_fakeq(&d, "q4", &[], &[]).await;
-    wait_for_state(&d, "q4", AgentState::Idle).await;
+    d.spawn_fakeq("q4", &[], &[]).await;
+    d.wait_for_state("q4", AgentState::Idle).await;
     // prompt --wait stops at the question: exit code 8, the question on stderr
     let out = d.cli(&["session", "prompt", "q4", "--wait", "please run `touch approved.txt`"]);
     assert_eq!(out.status.code(), Some(8), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Yes, allow once"), "{out:?}");
-    let s = wait_for_state(&d, "q4", AgentState::Waiting).await;
+    let s = d.wait_for_state("q4", AgentState::Waiting).await;
     assert!(s.waiting_for.as_deref().unwrap_or("").starts_with("permission"), "{s:?}");
     let prompt = s.prompt.expect("the question");
     assert!(prompt.question.contains("Allow execution"), "{prompt:?}");
@@ -143,7 +110,7 @@ async fn a_permission_prompt_is_waiting_and_can_be_answered() {
     // 1 is the first option, "Yes, allow once"
     let (status, body) = answer_raw(&d, "q4", 1).await;
     assert_eq!(status, 200, "{body}");
-    wait_for_state(&d, "q4", AgentState::Idle).await;
+    d.wait_for_state("q4", AgentState::Idle).await;
     assert!(d.work().join("approved.txt").exists(), "option 1 did not allow once");
     // not waiting any more: answering is a conflict
     let err = d.client.answer("q4", 1).await.unwrap_err();
@@ -184,7 +151,7 @@ async fn concurrent_prompts_are_typed_one_after_another() {
 #[tokio::test]
 async fn init_prompts_are_typed_once_ready_unless_skipped() {
     let d = TestDaemon::start().await;
-    spawn_fakeq(&d, "q5", &[("FAKE_STARTUP_MS", "1500")], &["first init", "second init"]).await;
+    d.spawn_fakeq("q5", &[("FAKE_STARTUP_MS", "1500")], &["first init", "second init"]).await;
     d.wait_for_screen("q5", "Reply to: first init").await;
     d.wait_for_screen("q5", "Reply to: second init").await;
 
@@ -197,7 +164,7 @@ async fn init_prompts_are_typed_once_ready_unless_skipped() {
         ..Default::default()
     };
     d.client.create_session(&req).await.unwrap();
-    wait_for_state(&d, "q6", AgentState::Idle).await;
+    d.wait_for_state("q6", AgentState::Idle).await;
     // give a wrongly fired prompt the time it would need, then look
     let res = d.client.send_wait("q6", "marker", 30).await.unwrap();
     assert!(res.reply.unwrap().contains("Reply to: marker"));
@@ -231,8 +198,8 @@ fn session_processes(d: &TestDaemon, name: &str) -> Vec<u32> {
 async fn stopping_a_session_ends_every_process_it_started() {
     let d = TestDaemon::start().await;
     // the fake ignores SIGHUP and starts a child that ignores it too, like Gemini CLI
-    spawn_fakeq(&d, "q7", &[("FAKE_CHILD", "1")], &[]).await;
-    wait_for_state(&d, "q7", AgentState::Idle).await;
+    d.spawn_fakeq("q7", &[("FAKE_CHILD", "1")], &[]).await;
+    d.wait_for_state("q7", AgentState::Idle).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while session_processes(&d, "q7").len() < 2 {
         assert!(Instant::now() < deadline, "the fake's child never started");
@@ -248,14 +215,14 @@ async fn stopping_a_session_ends_every_process_it_started() {
         assert!(Instant::now() < deadline, "processes outlived the session: {left:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(wait_for_state(&d, "q7", AgentState::Exited).await.state, AgentState::Exited);
+    assert_eq!(d.wait_for_state("q7", AgentState::Exited).await.state, AgentState::Exited);
 }
 
 #[tokio::test]
 async fn an_agent_without_a_detector_goes_idle_when_its_screen_settles() {
     let d = TestDaemon::start().await;
     d.spawn_fake("f2").await;
-    wait_for_state(&d, "f2", AgentState::Idle).await;
+    d.wait_for_state("f2", AgentState::Idle).await;
     let res = d.client.send_wait("f2", "hello fallback", 30).await.unwrap();
     assert_eq!(res.state, Some(AgentState::Idle));
     assert!(res.reply.unwrap().contains("PROMPT[1]: hello fallback"));
@@ -286,7 +253,7 @@ fn agent_detect_reads_a_saved_screen() {
 async fn llmux_chooses_the_conversation_id_and_keeps_it_across_restarts() {
     let mut d = TestDaemon::start().await;
     // fakeq borrows qwen's detector and history adapter: a fresh spawn gets `--session-id`
-    let s = spawn_fakeq(&d, "q8", &[], &[]).await;
+    let s = d.spawn_fakeq("q8", &[], &[]).await;
     let id = s.conversation_id.clone().expect("llmux chose a conversation id");
     assert_eq!(id.len(), 36, "a uuid: {id}");
     assert_eq!(id.matches('-').count(), 4, "a uuid: {id}");
@@ -297,8 +264,7 @@ async fn llmux_chooses_the_conversation_id_and_keeps_it_across_restarts() {
     // a rename keeps it
     let req = llmux_core::api::EditSessionRequest { name: Some("q9".into()), ..Default::default() };
     d.client.edit_session("q8", &req).await.unwrap();
-    d.kill("TERM");
-    d.spawn_daemon().await;
+    d.restart().await;
     assert_eq!(d.client.session("q9").await.unwrap().conversation_id.as_deref(), Some(id.as_str()));
     // a restart starts a new conversation with a new id
     let again = d.client.restart_session("q9").await.unwrap();

@@ -204,14 +204,14 @@ async fn default_names_count_up_from_the_agent_key() {
 /// mode under it and Ink renders no frames. A session's own `env` still sets what it asks for.
 #[tokio::test]
 async fn ci_markers_of_the_daemon_do_not_reach_agents() {
-    let d = TestDaemon::start_with_env(&[
-        ("CI", "true"),
-        ("CI_JOB_ID", "7"),
-        ("GITHUB_ACTIONS", "true"),
-        ("CONTINUOUS_INTEGRATION", "1"),
-        ("LLMUX_TEST_KEPT", "yes"),
-    ])
-    .await;
+    let d = TestDaemon::builder()
+        .env("CI", "true")
+        .env("CI_JOB_ID", "7")
+        .env("GITHUB_ACTIONS", "true")
+        .env("CONTINUOUS_INTEGRATION", "1")
+        .env("LLMUX_TEST_KEPT", "yes")
+        .start()
+        .await;
     let req = llmux_core::api::CreateSessionRequest {
         agent: "fake".into(),
         name: Some("ci".into()),
@@ -292,9 +292,8 @@ async fn stopping_a_shell_ends_it_with_a_hang_up_not_a_kill() {
 async fn every_session_change_lands_in_the_audit_log() {
     use serde_json::{Value, json};
 
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
-    let (alice, _) = crate::authz::token(&d, "alice", "user", None).await;
+    let d = TestDaemon::builder().user("alice").start().await;
+    let (alice, _) = crate::harness::token(&d, "alice", "user", None).await;
     // A request as alice over TCP; answers (status, JSON body).
     let call = |method: &str, path: &str, body: Value| {
         let auth = format!("Bearer {alice}");
@@ -341,7 +340,7 @@ async fn every_session_change_lands_in_the_audit_log() {
     // The local operator resumes alice's session: its canonical name, actor `local`.
     let resume = json!({"conversationId": "123e4567-e89b-12d3-a456-426614174000"});
     let (status, res) =
-        crate::authz::local(&d, hyper::Method::POST, "/api/sessions/au2@alice/resume", resume)
+        crate::harness::local(&d, hyper::Method::POST, "/api/sessions/au2@alice/resume", resume)
             .await;
     assert_eq!(status, 200, "{res}");
     ok("POST", "/api/sessions/au2/stop", Value::Null);

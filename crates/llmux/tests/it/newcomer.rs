@@ -2,40 +2,12 @@
 //! numbers as the screen shows them, the pairing link's address, the token messages, the
 //! audit log's actor, and the smaller CLI messages.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use llmux_core::api::{AgentState, CreateSessionRequest, EnvInput};
+use llmux_core::api::AgentState;
 use serde_json::Value;
 
-use crate::harness::TestDaemon;
-
-/// Starts a fake Qwen Code session (`fakeq`) in the work dir.
-async fn spawn_fakeq(d: &TestDaemon, name: &str, env: &[(&str, &str)]) {
-    let env: BTreeMap<String, String> =
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let req = CreateSessionRequest {
-        agent: "fakeq".into(),
-        name: Some(name.into()),
-        cwd: Some(d.work().display().to_string()),
-        env: Some(EnvInput::Map(env)),
-        ..Default::default()
-    };
-    d.client.create_session(&req).await.expect("create fakeq session");
-}
-
-/// Polls until the session's agent is in `state`.
-async fn wait_for_state(d: &TestDaemon, name: &str, state: AgentState) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let s = d.client.session(name).await.expect("session exists");
-        if s.state == state {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} never became {state}: {s:?}\n{}", d.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::harness::{TestDaemon, post_json};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -48,8 +20,8 @@ fn stderr(out: &std::process::Output) -> String {
 #[tokio::test]
 async fn flags_after_the_prompt_text_are_flags() {
     let d = TestDaemon::start().await;
-    spawn_fakeq(&d, "nw", &[("FAKE_THINK_MS", "1200")]).await;
-    wait_for_state(&d, "nw", AgentState::Idle).await;
+    d.spawn_fakeq("nw", &[("FAKE_THINK_MS", "1200")], &[]).await;
+    d.wait_for_state("nw", AgentState::Idle).await;
     // --wait after the text waits for the reply, and is not typed
     let started = Instant::now();
     let out = d.cli(&["session", "prompt", "nw", "say hi", "--wait"]);
@@ -80,13 +52,13 @@ async fn flags_after_the_prompt_text_are_flags() {
 #[tokio::test]
 async fn answers_use_the_numbers_the_screen_shows() {
     let d = TestDaemon::start().await;
-    spawn_fakeq(&d, "na", &[]).await;
-    wait_for_state(&d, "na", AgentState::Idle).await;
+    d.spawn_fakeq("na", &[], &[]).await;
+    d.wait_for_state("na", AgentState::Idle).await;
     let out = d.cli(&["session", "prompt", "na", "--wait", "please run `touch approved.txt`"]);
     assert_eq!(out.status.code(), Some(8), "{out:?}");
     // the CLI numbers the options as the screen does: 1 is "Yes, allow once"
     assert!(stderr(&out).contains("1. Yes, allow once"), "{out:?}");
-    wait_for_state(&d, "na", AgentState::Waiting).await;
+    d.wait_for_state("na", AgentState::Waiting).await;
     let screen = d.wait_for_screen("na", "1. Yes, allow once").await;
     assert!(screen.contains("2. No"), "{screen}");
     let show = d.cli_ok(&["session", "show", "na"]);
@@ -99,14 +71,13 @@ async fn answers_use_the_numbers_the_screen_shows() {
     assert_ne!(out.status.code(), Some(0), "{out:?}");
     let out = d.cli_ok(&["session", "answer", "na", "1"]);
     assert!(out.contains("option 1"), "{out}");
-    wait_for_state(&d, "na", AgentState::Idle).await;
+    d.wait_for_state("na", AgentState::Idle).await;
     assert!(d.work().join("approved.txt").exists(), "option 1 did not allow");
 }
 
 #[tokio::test]
 async fn pair_links_to_where_the_daemon_really_is() {
-    let mut d = TestDaemon::start().await;
-    crate::authz::user(&d, "root", true).await;
+    let mut d = TestDaemon::builder().admin("root").start().await;
     // the daemon listens on a random port, not 3001: the link says that port
     let out = d.cli_ok(&["pair"]);
     let link = out.lines().map(str::trim).find(|l| l.contains("/pair#code=")).expect("a link");
@@ -119,12 +90,8 @@ async fn pair_links_to_where_the_daemon_really_is() {
     assert!(json["note"].as_str().unwrap().contains("server.publicUrl"), "{json}");
 
     // with server.publicUrl configured, the link is on it and there is nothing to fix
-    d.kill("TERM");
-    let config = d.dir().join("config.yaml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replacen("server:\n", "server:\n  publicUrl: https://llmux.example.net\n", 1);
-    std::fs::write(&config, text).unwrap();
-    d.spawn_daemon().await;
+    d.add_server_config("publicUrl: https://llmux.example.net");
+    d.restart().await;
     let out = d.cli_ok(&["pair"]);
     assert!(out.contains("  https://llmux.example.net/pair#code="), "{out}");
     assert!(!out.contains("cannot open"), "{out}");
@@ -132,8 +99,7 @@ async fn pair_links_to_where_the_daemon_really_is() {
 
 #[tokio::test]
 async fn token_messages_name_the_flag_and_the_right_advice() {
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     // the local operator has no account: the list and the refusal both name --user
     let list = d.cli_ok(&["token", "list"]);
     assert!(list.contains("`llmux token create --user NAME`"), "{list}");
@@ -149,8 +115,7 @@ async fn token_messages_name_the_flag_and_the_right_advice() {
 
 #[tokio::test]
 async fn the_audit_log_names_who_did_it_and_to_whom() {
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", true).await;
+    let d = TestDaemon::builder().admin("alice").start().await;
     d.cli_ok(&["token", "create", "--user", "alice", "--name", "ci"]);
     d.cli_ok(&["pair"]);
     let audit: Value = serde_json::from_str(&d.cli_ok(&["--json", "audit"])).unwrap();
@@ -236,21 +201,15 @@ async fn a_username_that_signs_in_can_be_created() {
     let url = log.lines().find(|l| l.contains("/setup#token=")).expect("setup URL in the banner");
     let token = url.trim().rsplit("token=").next().unwrap();
     let body = serde_json::json!({"setupToken": token, "username": "Alice", "passphrase": "correct horse battery"});
-    let (status, res) =
-        d.http("POST", "/api/setup", &[("Content-Type", "application/json")], &body.to_string());
+    let (status, res) = post_json(&d, "/api/setup", &[], body);
     assert_eq!(status, 200, "{res}");
     assert!(res.contains("\"username\":\"alice\""), "stored lower-case: {res}");
     // and sign-in takes it as typed, as before
     let body = serde_json::json!({"username": "Alice", "passphrase": "correct horse battery"});
-    let (status, res) = d.http(
-        "POST",
-        "/api/auth/login",
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    );
+    let (status, res) = post_json(&d, "/api/auth/login", &[], body);
     assert_eq!(status, 200, "{res}");
     // an admin creating "Bob" gets bob, the same rule
-    let (status, res) = crate::authz::local(
+    let (status, res) = crate::harness::local(
         &d,
         hyper::Method::POST,
         "/api/admin/users",

@@ -12,8 +12,7 @@ use std::time::Duration;
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{Builder, TestDaemon, http::call_with, local, token, user};
 
 /// The RFC 8291 example browser key and auth secret: a valid subscription.
 const P256DH: &str =
@@ -61,18 +60,16 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// A request over TCP with a bearer token; returns (status, JSON body).
+/// A request over TCP with a bearer token from a phone's browser; returns (status, JSON body).
 fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![("Authorization", auth.as_str())];
-    let text = if body.is_null() { String::new() } else { body.to_string() };
-    if !text.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    headers.push(("User-Agent", "Phone Browser/1.0"));
-    let (status, res) = d.http(method, path, &headers, &text);
-    let json = res.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
-    (status, json.unwrap_or(Value::Null))
+    call_with(d, token, &[("User-Agent", "Phone Browser/1.0")], method, path, body)
+}
+
+/// A daemon that may push to loopback and posts state events to the webhook on `hook_port`.
+fn with_hook(hook_port: u16) -> Builder {
+    TestDaemon::builder().config(&format!(
+        "notifications:\n  allowLoopbackPush: true\n  webhook: http://127.0.0.1:{hook_port}/hook\n"
+    ))
 }
 
 #[tokio::test]
@@ -88,14 +85,10 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
     // loopback push endpoints are accepted only when the config says so: restart with it
     let (port, status, pushes) = push_service();
     let endpoint = format!("http://127.0.0.1:{port}/push/alice-phone");
-    d.kill("TERM");
-    let config = d.dir().join("config.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
+    d.add_config(
         "notifications:\n  allowLoopbackPush: true\n  vapidSubject: mailto:t@example.com\n",
     );
-    std::fs::write(&config, text).unwrap();
-    d.spawn_daemon().await;
+    d.restart().await;
     let (_, again) = local(&d, Method::GET, "/api/push/vapid", json!(null)).await;
     assert_eq!(again["publicKey"], public_key.as_str(), "the key survives a restart");
 
@@ -177,19 +170,9 @@ async fn devices_opt_ins_and_a_test_push_through_the_daemon() {
 /// a push and the configured webhook gets the state event, end to end through the daemon.
 #[tokio::test]
 async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
-    let mut d = TestDaemon::start().await;
     let (push_port, _, pushes) = push_service();
     let (hook_port, _, hooks) = push_service();
-    d.kill("TERM");
-    let config = d.dir().join("config.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "notifications:\n  allowLoopbackPush: true\n  webhook: http://127.0.0.1:{hook_port}/hook\n"
-    ));
-    std::fs::write(&config, text).unwrap();
-    d.spawn_daemon().await;
-
-    user(&d, "alice", false).await;
+    let d = with_hook(hook_port).user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let endpoint = format!("http://127.0.0.1:{push_port}/push/phone");
     let sub = json!({"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}});
@@ -234,20 +217,9 @@ async fn a_finished_or_waiting_agent_is_pushed_and_posted_to_the_webhook() {
 /// when it goes `waiting`; a non-admin with a device cannot opt in to it and gets nothing.
 #[tokio::test]
 async fn an_operator_session_waiting_is_pushed_to_an_admin_and_not_to_others() {
-    let mut d = TestDaemon::start().await;
     let (push_port, _, pushes) = push_service();
     let (hook_port, _, hooks) = push_service();
-    d.kill("TERM");
-    let config = d.dir().join("config.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "notifications:\n  allowLoopbackPush: true\n  webhook: http://127.0.0.1:{hook_port}/hook\n"
-    ));
-    std::fs::write(&config, text).unwrap();
-    d.spawn_daemon().await;
-
-    user(&d, "root", true).await;
-    user(&d, "zed", false).await;
+    let d = with_hook(hook_port).admin("root").user("zed").start().await;
     let (root, _) = token(&d, "root", "admin", None).await;
     let (zed, _) = token(&d, "zed", "user", None).await;
     for (tok, who) in [(&root, "root"), (&zed, "zed")] {

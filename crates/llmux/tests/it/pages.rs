@@ -39,9 +39,8 @@ fn assert_json(res: &str, status: u16, what: &str) {
 
 #[tokio::test]
 async fn a_mistyped_url_shows_the_not_found_page_to_browsers_and_json_to_api_clients() {
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
-    let cookie = format!("llmux_session={}", crate::authz::login_cookie(&d, "alice"));
+    let d = TestDaemon::builder().user("alice").start().await;
+    let cookie = format!("llmux_session={}", crate::harness::login_cookie(&d, "alice"));
     let html = ("Accept", BROWSER_ACCEPT);
 
     // A browser, signed in or not, gets the same page for any unknown page path.
@@ -91,6 +90,6 @@ async fn version_says_setup_is_pending_only_until_an_account_exists() {
     assert_eq!(before["setupPending"], true, "{before}");
     // Nothing else is told: the version and the flag.
     assert_eq!(before.as_object().unwrap().len(), 2, "{before}");
-    crate::authz::user(&d, "alice", true).await;
+    crate::harness::user(&d, "alice", true).await;
     assert_eq!(version(&d)["setupPending"], false);
 }

@@ -668,7 +668,7 @@ struct Bench {
 
 async fn bench(spec: &AgentSpec, bin: &Path) -> Bench {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let d = TestDaemon::start_with_env(&[("PATH", &path)]).await;
+    let d = TestDaemon::builder().env("PATH", &path).start().await;
     let mock = Mock::start(d.dir());
     let home = d.dir().join("agent-home");
     let cwd = d.dir().join("project");

@@ -173,7 +173,7 @@ async fn a_busy_session_found_at_restart_leaves_starting_and_takes_a_prompt() {
 
 #[tokio::test]
 async fn a_prompt_held_while_starting_gives_up_after_the_ready_timeout() {
-    let d = TestDaemon::start_with_env(&[("LLMUX_READY_TIMEOUT_MS", "2000")]).await;
+    let d = TestDaemon::builder().env("LLMUX_READY_TIMEOUT_MS", "2000").start().await;
     // Spawned by this daemon and never still: it stays `starting`.
     spawn_loop(&d, "slow", "0.2").await;
     assert_eq!(d.client.session("slow").await.unwrap().state, AgentState::Starting);

@@ -13,8 +13,7 @@ use hyper::Method;
 use llmux_core::api::SessionStatus;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, body_of, create_as, local, post_json, token};
 
 /// What a CLI run ended with.
 struct Ran {
@@ -120,21 +119,14 @@ fn whoami_status(d: &TestDaemon, token: &str) -> u16 {
 }
 
 /// The JSON body of a raw HTTP response.
-fn body_of(res: &str) -> Value {
-    serde_json::from_str(res.split("\r\n\r\n").nth(1).unwrap_or("null")).unwrap_or(Value::Null)
-}
-
-/// A `POST /api/auth/login` over TCP (a browser sign-in); returns the status.
 fn http_login(d: &TestDaemon, username: &str, passphrase: &str) -> u16 {
-    let body = json!({"username": username, "passphrase": passphrase}).to_string();
-    d.http("POST", "/api/auth/login", &[("Content-Type", "application/json")], &body).0
+    let body = json!({"username": username, "passphrase": passphrase});
+    post_json(d, "/api/auth/login", &[], body).0
 }
 
 /// Redeems a pairing code over TCP; returns (status, body).
 fn redeem(d: &TestDaemon, code: &str) -> (u16, Value) {
-    let body = json!({ "code": code }).to_string();
-    let (status, res) =
-        d.http("POST", "/api/auth/pair", &[("Content-Type", "application/json")], &body);
+    let (status, res) = post_json(d, "/api/auth/pair", &[], json!({ "code": code }));
     (status, body_of(&res))
 }
 
@@ -268,8 +260,7 @@ async fn user_commands_manage_accounts_over_the_local_socket() {
 
 #[tokio::test]
 async fn auth_login_saves_a_private_profile_that_later_commands_follow() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     // a session of the local operator: alice (not an admin) cannot see it
     d.spawn_fake("local-only").await;
     let profile = profile_name(&d);
@@ -320,14 +311,7 @@ async fn auth_login_saves_a_private_profile_that_later_commands_follow() {
         "no sessions; start one with `llmux session start <agent>`\n",
         "alice does not see the local operator's session"
     );
-    let auth = format!("Bearer {saved}");
-    let body = json!({"agent": "fake", "name": "alice-tcp", "cwd": d.work()}).to_string();
-    let (status, res) = d.http(
-        "POST",
-        "/api/sessions",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        &body,
-    );
+    let (status, res) = create_as(&d, &saved, "alice-tcp");
     assert_eq!(status, 201, "{res}");
     let out = ok(&d, &[], &["session", "start", "fake", "--name", "alice-cli"]);
     assert!(out.starts_with("spawned alice-cli (agent: fake, cwd: "), "{out}");
@@ -392,8 +376,7 @@ async fn auth_login_saves_a_private_profile_that_later_commands_follow() {
 
 #[tokio::test]
 async fn a_wrong_passphrase_fails_clearly_and_saves_nothing() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let url = server(&d);
 
     let ran = login(&d, "alice", "not-her-passphrase", &[]);
@@ -433,9 +416,7 @@ async fn a_wrong_passphrase_fails_clearly_and_saves_nothing() {
 
 #[tokio::test]
 async fn signing_in_again_revokes_the_token_it_replaces() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().user("alice").admin("root").start().await;
     let profile = profile_name(&d);
     assert_eq!(login(&d, "alice", "alice-passphrase", &[]).code, Some(0));
     let first = saved_token(&d, &profile);
@@ -473,9 +454,7 @@ async fn signing_in_again_revokes_the_token_it_replaces() {
 
 #[tokio::test]
 async fn saved_tokens_only_go_to_their_own_server() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().user("alice").user("bob").start().await;
     let url = server(&d);
     let profile = profile_name(&d);
     assert_eq!(login(&d, "alice", "alice-passphrase", &[]).code, Some(0));
@@ -517,8 +496,7 @@ async fn saved_tokens_only_go_to_their_own_server() {
 
 #[tokio::test]
 async fn server_and_token_flags_drive_sessions_remotely() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let url = server(&d);
     let remote = |args: &[&str]| ok(&d, &[], &with_token(&url, &alice, args));
@@ -551,8 +529,7 @@ async fn server_and_token_flags_drive_sessions_remotely() {
 
 #[tokio::test]
 async fn llmux_server_and_llmux_token_drive_sessions_remotely() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let url = server(&d);
     let env = [("LLMUX_SERVER", url.as_str()), ("LLMUX_TOKEN", alice.as_str())];
@@ -579,8 +556,7 @@ async fn llmux_server_and_llmux_token_drive_sessions_remotely() {
 
 #[tokio::test]
 async fn read_only_and_revoked_tokens_are_refused_clearly() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, alice_id) = token(&d, "alice", "user", None).await;
     let (read_only, _) = token(&d, "alice", "read-only", None).await;
     let url = server(&d);
@@ -639,8 +615,7 @@ async fn read_only_and_revoked_tokens_are_refused_clearly() {
 
 #[tokio::test]
 async fn a_refused_saved_token_says_how_to_sign_in_again() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let profile = profile_name(&d);
     assert_eq!(login(&d, "alice", "alice-passphrase", &[]).code, Some(0));
     // every token of alice's goes, the saved one with them
@@ -675,8 +650,7 @@ async fn a_refused_saved_token_says_how_to_sign_in_again() {
 
 #[tokio::test]
 async fn tokens_are_minted_listed_renamed_and_revoked() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, alice_id) = token(&d, "alice", "user", None).await;
     let url = server(&d);
     let as_alice = |args: &[&str]| ok(&d, &[], &with_token(&url, &alice, args));
@@ -783,9 +757,7 @@ fn pairing_link(out: &str) -> (String, String) {
 
 #[tokio::test]
 async fn pair_prints_a_link_whose_code_works_once() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
 
     // over the socket: the first admin, on the address the daemon listens on
     let out = ok(&d, &[], &["pair"]);
@@ -834,8 +806,7 @@ async fn pair_without_any_user_says_to_create_one() {
 
 #[tokio::test]
 async fn pair_with_users_but_no_admin_says_an_admin_is_missing() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let stderr = fails(&d, &[], &["pair"], 1);
     assert!(!stderr.contains("no user exists"), "alice exists: {stderr}");
     assert!(stderr.contains("admin"), "{stderr}");
@@ -843,9 +814,7 @@ async fn pair_with_users_but_no_admin_says_an_admin_is_missing() {
 
 #[tokio::test]
 async fn admin_commands_work_locally_and_for_admin_tokens_only() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (admin, _) = token(&d, "root", "admin", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (admin_ro, _) = token(&d, "root", "read-only", None).await;
@@ -967,8 +936,7 @@ async fn an_unreachable_server_exits_3_and_says_which() {
 
 #[tokio::test]
 async fn a_refused_saved_token_hint_covers_every_session_verb() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let profile = profile_name(&d);
     let ran = login(&d, "alice", "alice-passphrase", &["--profile", "work"]);
     assert_eq!(ran.code, Some(0), "{ran}");
@@ -987,8 +955,7 @@ async fn a_refused_saved_token_hint_covers_every_session_verb() {
 
 #[tokio::test]
 async fn a_credentials_file_others_can_read_is_warned_about_and_made_private_again() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     assert_eq!(login(&d, "alice", "alice-passphrase", &[]).code, Some(0));
     let file = credentials_path(&d);
     let dir = file.parent().unwrap().to_owned();

@@ -62,9 +62,8 @@ async fn unix_socket_serves_every_route_to_the_owner() {
 
 #[tokio::test]
 async fn unknown_paths_are_404_only_to_signed_in_callers() {
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
-    let (token, _) = crate::authz::token(&d, "alice", "user", None).await;
+    let d = TestDaemon::builder().user("alice").start().await;
+    let (token, _) = crate::harness::token(&d, "alice", "user", None).await;
     let auth = format!("Bearer {token}");
     for path in ["/api/nope", "/nope", "/api/admin/settings"] {
         assert_eq!(d.http("GET", path, &[], "").0, 401, "{path} anonymous");
@@ -74,11 +73,9 @@ async fn unknown_paths_are_404_only_to_signed_in_callers() {
 
 #[tokio::test]
 async fn only_admins_may_start_a_bare_shell() {
-    let d = TestDaemon::start().await;
-    crate::authz::user(&d, "alice", false).await;
-    crate::authz::user(&d, "root", true).await;
-    let (alice, _) = crate::authz::token(&d, "alice", "user", None).await;
-    let (root, _) = crate::authz::token(&d, "root", "admin", None).await;
+    let d = TestDaemon::builder().user("alice").admin("root").start().await;
+    let (alice, _) = crate::harness::token(&d, "alice", "user", None).await;
+    let (root, _) = crate::harness::token(&d, "root", "admin", None).await;
     let body = |name: &str| format!(r#"{{"agent":"shell","name":"{name}"}}"#);
     let post = |token: &str, name: &str| {
         let auth = format!("Bearer {token}");

@@ -11,19 +11,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use crate::harness::{Builder, TestDaemon, create_as, token};
 
-use crate::authz::{token, user};
-use crate::harness::TestDaemon;
-
-/// Restarts `d` with `server.limits` set to `limits` (YAML flow mapping).
-async fn with_limits(d: &mut TestDaemon, limits: &str) {
-    let path = d.dir().join("config.yaml");
-    let config = std::fs::read_to_string(&path).unwrap();
-    let config = config.replacen("server:\n", &format!("server:\n  limits: {limits}\n"), 1);
-    std::fs::write(&path, config).unwrap();
-    d.kill("TERM");
-    d.spawn_daemon().await;
+/// A daemon with `server.limits` set to `limits` (YAML flow mapping).
+fn with_limits(limits: &str) -> Builder {
+    TestDaemon::builder().server(&format!("limits: {limits}"))
 }
 
 /// Opens a TCP connection and sends `bytes` (typically a request head cut short).
@@ -95,8 +87,7 @@ pub(super) fn status_of(head: &str) -> u16 {
 
 #[tokio::test]
 async fn a_tcp_flood_never_starves_the_socket_and_ends_by_itself() {
-    let mut d = TestDaemon::start().await;
-    with_limits(&mut d, "{maxTcpConnections: 16, headerTimeoutSecs: 8}").await;
+    let d = with_limits("{maxTcpConnections: 16, headerTimeoutSecs: 8}").start().await;
     let port = d.port;
     // Fill the cap with half-sent requests.
     let started = Instant::now();
@@ -129,8 +120,7 @@ async fn a_tcp_flood_never_starves_the_socket_and_ends_by_itself() {
 
 #[tokio::test]
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
-    let mut d = TestDaemon::start().await;
-    with_limits(&mut d, "{headerTimeoutSecs: 2, idleTimeoutSecs: 6}").await;
+    let d = with_limits("{headerTimeoutSecs: 2, idleTimeoutSecs: 6}").start().await;
     // A head that never ends, however slowly it trickles.
     let mut s = half_open(d.port, "GET /health HTTP/1.1\r\n");
     let start = Instant::now();
@@ -155,8 +145,7 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_closes_after_the_idle_timeout() {
-    let mut d = TestDaemon::start().await;
-    with_limits(&mut d, "{headerTimeoutSecs: 1, idleTimeoutSecs: 4}").await;
+    let d = with_limits("{headerTimeoutSecs: 1, idleTimeoutSecs: 4}").start().await;
     let mut s = half_open(d.port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let head = read_head(&mut s);
     assert_eq!(status_of(&head), 200, "{head}");
@@ -212,14 +201,7 @@ fn events_open(port: u16, bearer: &str) -> (TcpStream, u16, String) {
 
 /// Creates a `fake` session named `name` owned by `owner`, with `owner`'s token.
 async fn own_session(d: &TestDaemon, bearer: &str, owner: &str, name: &str) {
-    let body = json!({"agent": "fake", "name": name, "cwd": d.work()}).to_string();
-    let auth = format!("Bearer {bearer}");
-    let (status, res) = d.http(
-        "POST",
-        "/api/sessions",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        &body,
-    );
+    let (status, res) = create_as(d, bearer, name);
     assert_eq!(status, 201, "{res}");
     // The operator names a user's session in full.
     d.wait_for_screen(&format!("{name}@{owner}"), "SIZE").await;
@@ -227,10 +209,11 @@ async fn own_session(d: &TestDaemon, bearer: &str, owner: &str, name: &str) {
 
 #[tokio::test]
 async fn per_user_caps_on_terminals_and_event_streams_answer_429() {
-    let mut d = TestDaemon::start().await;
-    with_limits(&mut d, "{maxWebSocketsPerUser: 2, maxEventStreamsPerUser: 2}").await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = with_limits("{maxWebSocketsPerUser: 2, maxEventStreamsPerUser: 2}")
+        .user("alice")
+        .user("bob")
+        .start()
+        .await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (alice2, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;

@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::authz::{token, user};
-use crate::harness::{TestDaemon, fake_agent};
+use crate::harness::{TestDaemon, call, fake_agent, token};
 
 /// A daemon whose PATH finds the fake agent as `claude` and `codex`, with an admin `root`
 /// and a non-admin `alice`; returns (daemon, bin dir to keep, root's token, alice's token).
@@ -26,25 +25,10 @@ async fn daemon() -> (TestDaemon, tempfile::TempDir, String, String) {
         std::os::unix::fs::symlink(fake_agent(), bin.path().join(name)).unwrap();
     }
     let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
-    let d = TestDaemon::start_with_env(&[("PATH", &path)]).await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().env("PATH", &path).admin("root").user("alice").start().await;
     let (root, _) = token(&d, "root", "admin", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     (d, bin, root, alice)
-}
-
-/// A request over TCP with a bearer token; returns (status, JSON body).
-fn call(d: &TestDaemon, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![("Authorization", auth.as_str())];
-    let text = if body.is_null() { String::new() } else { body.to_string() };
-    if !text.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    let (status, res) = d.http(method, path, &headers, &text);
-    let json = res.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
-    (status, json.unwrap_or(Value::Null))
 }
 
 /// Opens `/api/sessions/NAME/transcript/stream` and returns its status and first event's

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, http::session_cookie, local, post_json, token};
 
 /// A request over TCP with a bearer token or a cookie (with our own Origin); (status, body).
 fn call(d: &TestDaemon, cred: &Cred, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -44,15 +43,9 @@ enum Cred {
 fn pair(d: &TestDaemon, maker: &Cred) -> String {
     let (status, pairing) = call(d, maker, "POST", "/api/pairing", Value::Null);
     assert_eq!(status, 201, "{pairing}");
-    let body = json!({"code": pairing["code"]}).to_string();
-    let (status, res) =
-        d.http("POST", "/api/auth/pair", &[("Content-Type", "application/json")], &body);
+    let (status, res) = post_json(d, "/api/auth/pair", &[], json!({"code": pairing["code"]}));
     assert_eq!(status, 200, "{res}");
-    let line = res
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: llmux_session="))
-        .expect("a session cookie");
-    line.split_once('=').unwrap().1.split(';').next().unwrap().to_owned()
+    session_cookie(&res).expect("a session cookie")
 }
 
 fn in_ms(ms: i64) -> String {
@@ -61,8 +54,7 @@ fn in_ms(ms: i64) -> String {
 
 #[tokio::test]
 async fn a_browser_paired_with_a_narrow_token_gets_only_that_tokens_rights() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().admin("root").start().await;
     let (narrow, _) = token(&d, "root", "user", None).await;
     let narrow = Cred::Token(narrow);
     assert_eq!(call(&d, &narrow, "GET", "/api/admin/users", Value::Null).0, 403);
@@ -92,8 +84,7 @@ async fn a_browser_paired_with_a_narrow_token_gets_only_that_tokens_rights() {
 
 #[tokio::test]
 async fn a_browser_paired_with_an_expiring_token_ends_with_it() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
+    let d = TestDaemon::builder().admin("root").start().await;
     let (short, _) = token(&d, "root", "admin", Some(in_ms(4_000))).await;
     let short = Cred::Token(short);
     let paired = Cred::Cookie(pair(&d, &short));
@@ -124,9 +115,7 @@ async fn a_browser_paired_with_an_expiring_token_ends_with_it() {
 
 #[tokio::test]
 async fn tokens_made_with_a_token_are_no_wider_and_end_no_later() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let ends = llmux_core::time::now_ms() + 3_600_000;
     let (maker, _) = token(&d, "root", "user", Some(llmux_core::time::rfc3339_ms(ends))).await;
     let maker = Cred::Token(maker);
@@ -167,12 +156,7 @@ async fn tokens_made_with_a_token_are_no_wider_and_end_no_later() {
     // a device token at login carries the account's own rights: the passphrase made it
     let login = |username: &str| {
         let body = json!({"username": username, "passphrase": format!("{username}-passphrase"), "deviceName": "cli"});
-        let (status, res) = d.http(
-            "POST",
-            "/api/auth/login",
-            &[("Content-Type", "application/json")],
-            &body.to_string(),
-        );
+        let (status, res) = post_json(&d, "/api/auth/login", &[], body);
         assert_eq!(status, 200, "{res}");
         let json: Value = serde_json::from_str(res.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         (

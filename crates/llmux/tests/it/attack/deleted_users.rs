@@ -8,8 +8,7 @@ use hyper::Method;
 use serde_json::json;
 
 use super::{call, names, screen, spawn_as};
-use crate::authz::{local, login_cookie, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, login_cookie, token, user};
 
 fn tmux(d: &TestDaemon) -> Vec<String> {
     let mut names = d.tmux_sessions();
@@ -19,9 +18,7 @@ fn tmux(d: &TestDaemon) -> Vec<String> {
 
 #[tokio::test]
 async fn a_deleted_users_sessions_end_and_a_new_account_of_the_name_gets_nothing() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let cookie = format!("llmux_session={}", login_cookie(&d, "alice"));
     spawn_as(&d, &alice, "work").await;
@@ -61,10 +58,7 @@ async fn a_deleted_users_sessions_end_and_a_new_account_of_the_name_gets_nothing
 
 #[tokio::test]
 async fn an_admin_can_hand_a_deleted_users_sessions_to_another_user() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").user("bob").start().await;
     let (admin, _) = token(&d, "root", "admin", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;
@@ -116,10 +110,7 @@ async fn an_admin_can_hand_a_deleted_users_sessions_to_another_user() {
 
 #[tokio::test]
 async fn the_cli_deletes_with_end_or_transfer() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").user("bob").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;
     spawn_as(&d, &alice, "a1").await;

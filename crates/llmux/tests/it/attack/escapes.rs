@@ -10,8 +10,7 @@
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, post_json, token};
 
 /// Sets the window title (OSC 0), then draws a fake newline row of the `user list` table.
 const OSC_TITLE_AND_ROW: &str = "Alice\u{1b}]0;pwned-title\u{7}\n2fake  root  yes  just now";
@@ -95,8 +94,7 @@ async fn a_failed_login_cannot_forge_audit_rows_or_retitle_the_terminal() {
 
 #[tokio::test]
 async fn a_non_admins_session_strings_reach_the_admin_escaped() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     // A directory whose name carries an OSC title and a carriage return.
     let cwd = d.work().join("w\u{1b}]0;cwd-title\u{7}\rX");
@@ -138,8 +136,7 @@ async fn a_non_admins_session_strings_reach_the_admin_escaped() {
 
 #[tokio::test]
 async fn display_and_token_names_cannot_forge_rows() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, id) = token(&d, "alice", "user", None).await;
     // Control characters in a name are refused at the door...
     let (status, res) =
@@ -161,12 +158,7 @@ async fn display_and_token_names_cannot_forge_rows() {
     let login = |device: &str| {
         let body =
             json!({"username": "alice", "passphrase": "alice-passphrase", "deviceName": device});
-        d.http(
-            "POST",
-            "/api/auth/login",
-            &[("Content-Type", "application/json")],
-            &body.to_string(),
-        )
+        post_json(&d, "/api/auth/login", &[], body)
     };
     let (status, res) = login(DEVICE);
     assert_eq!(status, 400, "{res}");

@@ -12,8 +12,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::{call, names, screen, spawn_as};
-use crate::authz::{local, token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, local, token};
 
 /// The status of a WebSocket upgrade to `/ws/NAME` (the connection is dropped after it).
 fn attach_status(d: &TestDaemon, token: &str, name: &str) -> u16 {
@@ -111,9 +110,7 @@ fn probe(d: &TestDaemon, alice: &str, name: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_user_cannot_tell_whether_someone_else_has_a_session_name() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (admin, _) = token(&d, "root", "admin", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     // the operator has `secret`, the admin `hidden`; nobody has `absent1` or `absent2`
@@ -144,10 +141,7 @@ async fn a_user_cannot_tell_whether_someone_else_has_a_session_name() {
 
 #[tokio::test]
 async fn two_users_each_have_their_own_fix_and_the_admin_drives_both() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").user("bob").start().await;
     let (admin, _) = token(&d, "root", "admin", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (bob, _) = token(&d, "bob", "user", None).await;
@@ -222,8 +216,7 @@ async fn health_without_credentials_says_only_that_the_daemon_is_up() {
 /// and ends the session of a user deleted before (which used to wait for a new account).
 #[tokio::test]
 async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
-    let mut d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let mut d = TestDaemon::builder().user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
     let ops = d.spawn_fake("ops").await;
     let fix = spawn_as(&d, &alice, "fix").await;
@@ -292,9 +285,7 @@ async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
 /// `ops` and the operator's `ops@`, both reachable. A non-admin never falls back.
 #[tokio::test]
 async fn an_admin_sees_the_operators_sessions_bare_until_a_name_clashes() {
-    let d = TestDaemon::start().await;
-    user(&d, "root", true).await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (admin, _) = token(&d, "root", "admin", None).await;
     let (root_user, _) = token(&d, "root", "user", None).await;
     let (alice, _) = token(&d, "alice", "user", None).await;

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::authz::{local, user};
-use crate::harness::{TestDaemon, http_to};
+use crate::harness::{TestDaemon, http_to, local};
 
 /// A sign-in over TCP with optional extra cookies; (status, whole response).
 fn login(port: u16, username: &str, passphrase: &str, cookie: Option<&str>) -> (u16, String) {
@@ -54,9 +53,7 @@ fn made_up(i: usize) -> String {
 
 #[tokio::test]
 async fn failures_against_made_up_names_and_alice_never_stop_bob() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().user("alice").user("bob").start().await;
     // more failures than the old per-client limit (20), all from one address
     for i in 0..25 {
         assert_eq!(login(d.port, &made_up(i), "guess", None).0, 401, "made-up name {i}");
@@ -71,8 +68,7 @@ async fn failures_against_made_up_names_and_alice_never_stop_bob() {
 
 #[tokio::test]
 async fn a_locked_out_account_lets_its_owner_in_from_a_browser_that_signed_in_before() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let device = device_cookie_of(d.port, "alice");
     // eight counted failures: the lockout is then 4 s and growing (refused attempts while
     // locked do not count, so wait them out)
@@ -105,9 +101,7 @@ async fn a_locked_out_account_lets_its_owner_in_from_a_browser_that_signed_in_be
 
 #[tokio::test]
 async fn a_burst_of_bad_logins_gets_fast_refusals_while_another_user_signs_in() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().user("alice").user("bob").start().await;
     let bob_device = device_cookie_of(d.port, "bob");
 
     // 20 at once against one account: one in flight at a time, the rest refused unhashed
@@ -165,8 +159,7 @@ async fn a_burst_of_bad_logins_gets_fast_refusals_while_another_user_signs_in() 
 
 #[tokio::test]
 async fn login_usernames_are_capped_and_escaped_before_the_audit_log() {
-    let d = TestDaemon::start().await;
-    user(&d, "bob", false).await;
+    let d = TestDaemon::builder().user("bob").start().await;
     let forged = "x\u{1b}]0;owned\u{7}\n2026-01-01 root login".to_owned();
     let huge = format!("{}\u{1b}[2J", "a".repeat(400_000));
     for name in [forged.as_str(), huge.as_str(), &"b".repeat(33)] {

@@ -5,17 +5,16 @@
 //! opened a shell there, `C-b :` offered `kill-server`. Each test replays those keys over a real
 //! WebSocket and checks with its own tmux calls that nothing but her own pane ever saw them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::json;
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::authz::{token, user};
-use crate::harness::TestDaemon;
+use crate::harness::ws::{read_to_close, read_until, tcp_viewer};
+use crate::harness::{TestDaemon, token, user};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -52,51 +51,11 @@ async fn two_owners(d: &TestDaemon) -> String {
 
 /// Alice's viewer of her own session over TCP with her `user` token.
 async fn attach(d: &TestDaemon, auth: &str) -> Ws {
-    let stream = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
-    let mut req =
-        format!("ws://127.0.0.1:{}/ws/{ALICE_SESSION}", d.port).into_client_request().unwrap();
-    req.headers_mut().insert("Authorization", auth.parse().unwrap());
-    let (mut ws, _) = client_async(req, stream).await.expect("alice may view her own session");
+    let mut ws = tcp_viewer(d, ALICE_SESSION, &[("Authorization", auth)])
+        .await
+        .expect("alice may view her own session");
     read_until(&mut ws, "SIZE").await;
     ws
-}
-
-/// Reads frames until the output contains `needle`; returns everything read.
-async fn read_until(ws: &mut Ws, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
-            Ok(Some(Ok(_))) => {}
-            other => {
-                panic!("no {needle:?} before {other:?}; got:\n{}", String::from_utf8_lossy(&seen))
-            }
-        }
-        let text = String::from_utf8_lossy(&seen);
-        if text.contains(needle) {
-            return text.into_owned();
-        }
-    }
-}
-
-/// Reads until the close frame; returns its code and everything shown before it.
-async fn read_to_close(ws: &mut Ws) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Binary(bytes)))) => seen.extend_from_slice(&bytes),
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                let code = frame.map_or(1005, |f| u16::from(f.code));
-                return (code, String::from_utf8_lossy(&seen).into_owned());
-            }
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no close frame: {other:?}; got:\n{}", String::from_utf8_lossy(&seen)),
-        }
-    }
 }
 
 /// Every `session:window` of the daemon's tmux server (its hidden control session included).
@@ -174,7 +133,7 @@ async fn prefix_keys_prompt_and_mouse_reach_only_the_viewers_own_pane() {
 async fn killing_detaches(d: &TestDaemon, ws: &mut Ws) {
     let out = d.tmux(&["kill-session", "-t", &format!("={ALICE_CANONICAL}")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (code, shown) = read_to_close(ws).await;
+    let (code, shown) = read_to_close(ws, Duration::from_secs(10)).await;
     assert_eq!(code, 4040, "{shown}");
     assert!(!shown.contains(ADMIN_SCREEN), "alice was shown the admin's screen:\n{shown}");
     assert!(windows(d).iter().any(|w| w.starts_with(ADMIN_SESSION)));
@@ -192,7 +151,7 @@ async fn a_stopped_session_closes_its_viewer_with_4040() {
         "",
     );
     assert_eq!(status, 200, "{res}");
-    let (code, shown) = read_to_close(&mut ws).await;
+    let (code, shown) = read_to_close(&mut ws, Duration::from_secs(10)).await;
     assert_eq!(code, 4040, "{shown}");
     assert!(!shown.contains(ADMIN_SCREEN), "alice was shown the admin's screen:\n{shown}");
 }

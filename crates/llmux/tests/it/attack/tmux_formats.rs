@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::authz::{token, user};
-use crate::harness::TestDaemon;
+use crate::harness::{TestDaemon, token, user};
 
 /// `cd` with no argument goes to `$HOME` (the daemon's, so the test's): a name without `/` can
 /// still aim its file at a known place.

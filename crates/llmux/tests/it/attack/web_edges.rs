@@ -8,11 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::connections::{half_open, read_head, status_of};
-use crate::authz::{local, token, user};
-use crate::harness::{TestDaemon, http_to};
+use crate::harness::{TestDaemon, create_as, http_to, local, token};
 
 /// The harness config allows this host (as a TLS proxy such as `tailscale serve` would send it).
 const PROXIED: &str = "box.tailnet.ts.net";
@@ -65,17 +64,9 @@ fn ws_status(port: u16, name: &str, bearer: &str, host: &str, origin: &str) -> u
 
 #[tokio::test]
 async fn an_origin_must_match_the_scheme_on_websocket_upgrades() {
-    let d = TestDaemon::start().await;
-    user(&d, "alice", false).await;
+    let d = TestDaemon::builder().user("alice").start().await;
     let (alice, _) = token(&d, "alice", "user", None).await;
-    let auth = format!("Bearer {alice}");
-    let body = json!({"agent": "fake", "name": "mine", "cwd": d.work()}).to_string();
-    let (status, res) = d.http(
-        "POST",
-        "/api/sessions",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        &body,
-    );
+    let (status, res) = create_as(&d, &alice, "mine");
     assert_eq!(status, 201, "{res}");
     d.wait_for_screen("mine@alice", "SIZE").await;
     let own = format!("127.0.0.1:{}", d.port);

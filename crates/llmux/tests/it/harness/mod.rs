@@ -1,12 +1,26 @@
 //! The test daemon: the real binary on a private state dir, tmux socket and port.
+//!
+//! [`TestDaemon::builder`] shapes what a test varies (config, environment, accounts);
+//! [`http`] holds the request helpers every module shares; [`ws`] the terminal's.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use hyper::Method;
 use llmux_client::Client;
 use llmux_core::api::{CreateSessionRequest, SessionStatus, SessionView};
 use llmux_core::paths::Paths;
+
+mod builder;
+pub mod http;
+pub mod ws;
+
+pub use builder::Builder;
+pub use http::{
+    body_of, call, create_as, http_to, local, login_cookie, login_cookie_with, post_json, token,
+    user,
+};
 
 /// Path of the built binary.
 pub fn bin() -> PathBuf {
@@ -27,35 +41,23 @@ pub fn fake_agent() -> PathBuf {
 pub struct TestDaemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Environment every start of this daemon gets (from [`Builder::env`]).
+    env: Vec<(String, String)>,
     pub paths: Paths,
     pub client: Client,
+    /// The TCP port the daemon bound (it starts with `--port 0`), from `GET /api/about`.
     pub port: u16,
 }
 
 impl TestDaemon {
-    /// Starts a daemon whose config defines the `fake` agent.
+    /// Starts a daemon whose config defines the `fake` and `fakeq` agents.
     pub async fn start() -> TestDaemon {
-        TestDaemon::start_with_env(&[]).await
+        TestDaemon::builder().start().await
     }
 
-    /// Like [`TestDaemon::start`], with extra environment for the daemon (and so for its tmux
-    /// server and agents), e.g. a `PATH` that finds real agent CLIs.
-    pub async fn start_with_env(env: &[(&str, &str)]) -> TestDaemon {
-        // Short paths: Unix socket paths are limited to ~100 bytes.
-        let dir = tempfile::Builder::new().prefix("lx").tempdir_in("/tmp").expect("temp dir");
-        std::fs::create_dir(dir.path().join("home")).expect("home dir");
-        std::fs::create_dir(dir.path().join("work")).expect("work dir");
-        let config = format!(
-            "server:\n  allowedHosts: [box.tailnet.ts.net]\nagents:\n  fake:\n    cmd: {:?}\n    flags: \"--default-flag\"\n    env:\n      FAKE_DEFAULT: \"1\"\n  fakeq:\n    cmd: {:?}\n    detector: qwen\n",
-            fake_agent().display().to_string(),
-            fake_qwen().display().to_string()
-        );
-        std::fs::write(dir.path().join("config.yaml"), config).expect("config");
-        let paths = Paths::in_state_dir(dir.path().join("state"));
-        let mut daemon =
-            TestDaemon { client: Client::unix(&paths.socket), paths, dir, child: None, port: 0 };
-        daemon.spawn_daemon_with(env).await;
-        daemon
+    /// A daemon to shape before starting: config, environment, accounts.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 
     /// Starts the daemon process and waits until it answers.
@@ -63,7 +65,14 @@ impl TestDaemon {
         self.spawn_daemon_with(&[]).await;
     }
 
-    /// Starts the daemon process with extra environment and waits until it answers.
+    /// Stops the daemon with SIGTERM and starts it again (reading its config anew).
+    pub async fn restart(&mut self) {
+        self.kill("TERM");
+        self.spawn_daemon().await;
+    }
+
+    /// Starts the daemon process with extra environment (for this start only, after the
+    /// builder's) and waits until it answers.
     pub async fn spawn_daemon_with(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -74,6 +83,7 @@ impl TestDaemon {
         cmd.args(["server", "start", "--port", "0", "--config"])
             .arg(self.dir.path().join("config.yaml"))
             .env("LLMUX_LOG", "info,tower_http=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
@@ -92,13 +102,20 @@ impl TestDaemon {
             assert!(Instant::now() < deadline, "daemon did not come up; log:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.port = self.read_port();
+        self.port = self.bound_port().await;
     }
 
-    fn read_port(&self) -> u16 {
-        let log = self.log();
-        let line = log.lines().rev().find(|l| l.contains("▸ Local")).expect("banner in the log");
-        line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in the banner")
+    /// The port the daemon bound, from its `Local` endpoint in `GET /api/about` (asked over
+    /// the Unix socket): what the web UI's About page shows, not a line of the log.
+    async fn bound_port(&self) -> u16 {
+        let (status, about) = local(self, Method::GET, "/api/about", serde_json::Value::Null).await;
+        assert_eq!(status, 200, "{about}");
+        let url = about["endpoints"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["label"] == "Local"))
+            .and_then(|e| e["url"].as_str())
+            .unwrap_or_else(|| panic!("no Local endpoint in {about}"));
+        url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the Local URL")
     }
 
     /// A `Command` for the binary with this daemon's environment (and nothing else of ours).
@@ -235,7 +252,7 @@ impl TestDaemon {
             .expect("run tmux")
     }
 
-    /// Sends a raw HTTP/1.1 request over TCP; returns (status, headers+body text).
+    /// Sends a raw HTTP/1.1 request to this daemon over TCP; see [`http_to`].
     pub fn http(
         &self,
         method: &str,
@@ -243,23 +260,71 @@ impl TestDaemon {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut stream =
-            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect tcp");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-            self.port
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+        http_to(self.port, method, path, headers, body)
+    }
+
+    /// Adds `line` (e.g. `publicUrl: https://x`) under `server:` in the config file; takes
+    /// effect at the next start.
+    pub fn add_server_config(&self, line: &str) {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replacen("server:\n", &format!("server:\n  {line}\n"), 1);
+        std::fs::write(&path, text).expect("config");
+    }
+
+    /// Appends top-level YAML (e.g. a `notifications:` block) to the config file; takes
+    /// effect at the next start.
+    pub fn add_config(&self, yaml: &str) {
+        let path = self.config_path();
+        let mut text = std::fs::read_to_string(&path).expect("config");
+        text.push_str(yaml);
+        std::fs::write(&path, text).expect("config");
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.yaml")
+    }
+
+    /// Creates a `fakeq` session (the fake Qwen Code) named `name` in the work dir, with
+    /// extra environment and init prompts.
+    pub async fn spawn_fakeq(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        init: &[&str],
+    ) -> SessionView {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let req = CreateSessionRequest {
+            agent: "fakeq".into(),
+            name: Some(name.into()),
+            cwd: Some(self.work().display().to_string()),
+            env: Some(llmux_core::api::EnvInput::Map(env)),
+            init_prompts: (!init.is_empty())
+                .then(|| init.iter().map(|s| (*s).to_owned()).collect()),
+            ..Default::default()
+        };
+        self.client.create_session(&req).await.expect("create fakeq session")
+    }
+
+    /// Polls until the session's agent is in `state`; returns the session.
+    pub async fn wait_for_state(
+        &self,
+        name: &str,
+        state: llmux_core::api::AgentState,
+    ) -> SessionView {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.client.session(name).await.expect("session exists");
+            if s.state == state {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never became {state}: {s:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        stream.write_all(req.as_bytes()).expect("write request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read response");
-        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-        (status, response)
     }
 }
 
@@ -274,46 +339,4 @@ impl Drop for TestDaemon {
         let _ = Command::new("pkill").args(["-KILL", "-f", &socket]).status();
         let _ = self.tmux(&["kill-server"]);
     }
-}
-
-/// Sends a raw HTTP/1.1 request to `127.0.0.1:port`; returns (status, headers+body text).
-/// A `Host` header in `headers` replaces the default one. Event streams are read up to the
-/// end of their headers only.
-pub fn http_to(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect tcp");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(req.as_bytes()).expect("write request");
-    let mut response = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("reading {method} {path}: {e}"),
-        }
-        let text = String::from_utf8_lossy(&response);
-        if text.contains("\r\n\r\n")
-            && text.to_ascii_lowercase().contains("content-type: text/event-stream")
-        {
-            break;
-        }
-    }
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    (status, response)
 }
