@@ -7,17 +7,17 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use llmux_core::api::{AboutResponse, Endpoint, ErrorBody, SessionStatus};
+use llmux_core::api::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::conn::StreamKind;
 use crate::error::ApiResult;
-use crate::extract::{Caller, Json};
+use crate::extract::Caller;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(events)).routes(routes!(about))
+    OpenApiRouter::new().routes(routes!(events))
 }
 
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
@@ -87,26 +87,4 @@ async fn events(
         event
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-/// Version, host name, where the daemon is reachable, and how many sessions it has.
-#[utoipa::path(get, path = "/api/about", operation_id = "getAbout", tag = "meta",
-    responses((status = 200, body = AboutResponse)))]
-async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
-    let sessions = state.facade.list(&caller.0)?.into_vec();
-    Ok(Json(AboutResponse {
-        version: llmux_core::VERSION.to_owned(),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-        endpoints: state
-            .info
-            .endpoints
-            .iter()
-            .map(|(label, url)| Endpoint { label: label.clone(), url: url.clone() })
-            .collect(),
-        running: sessions.iter().filter(|s| s.status == SessionStatus::Running).count(),
-        sessions: sessions.len(),
-    }))
 }

@@ -1,15 +1,23 @@
-//! Public routes: `/health` and `GET /api/version`.
+//! The daemon itself: `/health` and `GET /api/version` (public), `GET /api/about` (any
+//! signed-in caller).
 
 use axum::extract::State;
-use llmux_core::api::{HealthResponse, VersionResponse};
+use llmux_core::api::{AboutResponse, Endpoint, HealthResponse, SessionStatus, VersionResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::Json;
+use crate::error::ApiResult;
+use crate::extract::{Caller, Json};
 
+/// The routes that answer without credentials.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health)).routes(routes!(version))
+}
+
+/// The routes for any signed-in caller.
+pub(crate) fn signed_in_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(about))
 }
 
 /// Liveness: answers without credentials, so it says only that the daemon is up (no counts
@@ -27,4 +35,27 @@ async fn version(State(state): State<AppState>) -> Json<VersionResponse> {
         version: llmux_core::VERSION.to_owned(),
         setup_pending: state.auth.setup_pending(),
     })
+}
+
+/// Version, host name, where the daemon is reachable, and how many sessions it has.
+#[utoipa::path(get, path = "/api/about", operation_id = "getAbout", tag = "meta",
+    responses((status = 200, body = AboutResponse)))]
+async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AboutResponse>> {
+    let sessions = state.facade.list(&caller.0)?.into_vec();
+    Ok(Json(AboutResponse {
+        version: llmux_core::VERSION.to_owned(),
+        hostname: tokio::fs::read_to_string("/proc/sys/kernel/hostname")
+            .await
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        endpoints: state
+            .info
+            .endpoints
+            .iter()
+            .map(|(label, url)| Endpoint { label: label.clone(), url: url.clone() })
+            .collect(),
+        running: sessions.iter().filter(|s| s.status == SessionStatus::Running).count(),
+        sessions: sessions.len(),
+    }))
 }

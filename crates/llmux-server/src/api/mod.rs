@@ -64,6 +64,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(users::router())
         .merge(admin::router())
         .merge(events::router())
+        .merge(meta::signed_in_router())
         .merge(push::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
