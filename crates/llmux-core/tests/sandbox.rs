@@ -131,6 +131,7 @@ impl Fixture {
             ("state/homes/bob/.claude/projects/p/c.jsonl", "BOB-CONVERSATION-SECRET"),
             ("daemonhome/.ssh/id_ed25519", "DAEMON-SSH-SECRET"),
             ("ws/proj/README", "project"),
+            ("bob-ws/plans.md", "BOB-WORKSPACE-SECRET"),
             ("outside/README", "not granted"),
         ];
         for (rel, content) in files {
@@ -161,7 +162,7 @@ impl Fixture {
             home: self.p("state/homes/alice"),
             roots: vec![self.p("ws")],
             cwd: self.p("ws/proj"),
-            hidden: sandbox::default_hidden(&self.paths, &self.p("daemonhome")),
+            hidden: sandbox::default_hidden(&self.paths, &self.p("daemonhome"), std::env::vars()),
             read_only: sandbox::default_read_only(),
             tmux_dir: None,
             env: sandbox::agent_env(std::env::vars(), [("SHELL".to_owned(), "/bin/sh".to_owned())]),
@@ -265,6 +266,21 @@ fn cannot_read_other_users_agent_homes_but_has_its_own() {
         assert!(listing.lines().any(|l| l == "alice"), "{}", text(&out));
         assert!(!listing.lines().any(|l| l == "bob"), "{}", text(&out));
         assert!(listing.contains(&format!("HOME={}", fx.s("state/homes/alice"))), "{listing}");
+    });
+}
+
+#[test]
+fn cannot_read_another_users_workspace() {
+    for_each_identity(|fx| {
+        let plans = fx.s("bob-ws/plans.md");
+        let control = fx.sh_unconfined(&format!("cat {plans}"));
+        assert!(stdout(&control).contains("BOB-WORKSPACE"), "control: {}", text(&control));
+        // The daemon hides every other user's granted roots (outside the state dir).
+        let mut conf =
+            fx.confinement(&["/bin/sh", "-c", &format!("cat {plans}; ls -A {}", fx.s("bob-ws"))]);
+        conf.hidden.push(fx.p("bob-ws"));
+        let out = fx.run_confined(&conf);
+        assert_eq!(stdout(&out), "", "as {}: {}", fx.who, text(&out));
     });
 }
 

@@ -101,6 +101,7 @@ fn run_probe() -> Result<PathBuf, Unavailable> {
     };
     let plan = Plan {
         mounts: vec![super::Mount { kind: MountKind::HideDir, path: PathBuf::from("/tmp") }],
+        roots: Vec::new(),
         home: PathBuf::from("/"),
         cwd: PathBuf::from("/"),
         env: Vec::new(),

@@ -90,6 +90,8 @@ pub struct Plan {
     /// Mounts applied after `--ro-bind / /`, `--proc` and `--dev`, shortest path first (later
     /// mounts cover earlier ones); the private `/tmp` is one of them.
     pub mounts: Vec<Mount>,
+    /// Canonical granted roots.
+    pub roots: Vec<PathBuf>,
     /// Canonical HOME.
     pub home: PathBuf,
     /// Canonical cwd.
@@ -176,15 +178,32 @@ impl Confinement {
         }
         let mounts = kept;
 
-        let cwd = existing_dir(&self.cwd, "cwd")?;
-        if !roots.iter().any(|r| cwd.starts_with(r)) {
+        let mut env: Vec<(String, String)> =
+            self.env.iter().filter(|(k, _)| k != "HOME").cloned().collect();
+        env.push(("HOME".to_owned(), home.to_string_lossy().into_owned()));
+        let argv = self.argv.clone();
+        let mut plan = Plan { mounts, roots, home, cwd: PathBuf::new(), env, argv };
+        plan.cwd = plan.check_cwd(&self.cwd)?;
+        Ok(plan)
+    }
+}
+
+impl Plan {
+    /// Checks that `cwd` is a directory inside a granted root and not in a hidden or
+    /// read-only part of it, after resolving symlinks and `..`; returns it resolved. The
+    /// same check [`Confinement::plan`] applies to its cwd, for further sessions started
+    /// inside an already running sandbox (e.g. `tmux new-session -c` in the user's confined
+    /// tmux server).
+    pub fn check_cwd(&self, cwd: &Path) -> Result<PathBuf> {
+        let cwd = existing_dir(cwd, "cwd")?;
+        if !self.roots.iter().any(|r| cwd.starts_with(r)) {
             return Err(Error::invalid(format!(
                 "cwd {} is not inside a granted workspace root ({})",
                 cwd.display(),
                 list(&self.roots)
             )));
         }
-        let covering = mounts.iter().rev().find(|m| cwd.starts_with(&m.path));
+        let covering = self.mounts.iter().rev().find(|m| cwd.starts_with(&m.path));
         if let Some(m) = covering.filter(|m| m.kind != MountKind::ReadWrite) {
             return Err(Error::invalid(format!(
                 "cwd {} lies in {}, which the sandbox {}",
@@ -193,11 +212,7 @@ impl Confinement {
                 if m.kind.hides() { "hides" } else { "shows read-only" }
             )));
         }
-
-        let mut env: Vec<(String, String)> =
-            self.env.iter().filter(|(k, _)| k != "HOME").cloned().collect();
-        env.push(("HOME".to_owned(), home.to_string_lossy().into_owned()));
-        Ok(Plan { mounts, home, cwd, env, argv: self.argv.clone() })
+        Ok(cwd)
     }
 }
 
@@ -239,16 +254,41 @@ fn list(paths: &[PathBuf]) -> String {
 /// VAPID key, overlay, every user's agent HOME), its runtime dir (its own socket, the tmux
 /// sockets), the daemon user's own HOME (logins, ssh keys, shell history), `/run` (the
 /// per-user runtime dirs with dbus, ssh-agent, gpg-agent and systemd sockets, the docker
-/// socket) and `/var/tmp`. `/tmp`, `/proc` and `/dev` are always replaced by the sandbox's
-/// own and need not be listed.
-pub fn default_hidden(paths: &Paths, daemon_home: &Path) -> Vec<PathBuf> {
-    vec![
+/// socket), `/var/tmp`, and wherever the daemon's environment `daemon_env` puts its XDG dirs,
+/// tmux socket dir, ssh-agent socket or GnuPG home when they lie outside its HOME. `/tmp`,
+/// `/proc` and `/dev` are always replaced by the sandbox's own and need not be listed.
+///
+/// The caller adds what belongs to other llmux users outside the state dir: their granted
+/// workspace roots (those not also granted to this user).
+pub fn default_hidden(
+    paths: &Paths,
+    daemon_home: &Path,
+    daemon_env: impl IntoIterator<Item = (String, String)>,
+) -> Vec<PathBuf> {
+    const ENV_PATHS: [&str; 8] = [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_RUNTIME_DIR",
+        "TMUX_TMPDIR",
+        "SSH_AUTH_SOCK",
+        "GNUPGHOME",
+    ];
+    let mut hidden = vec![
         paths.state_dir.clone(),
         paths.run_dir.clone(),
         daemon_home.to_path_buf(),
         PathBuf::from("/run"),
         PathBuf::from("/var/tmp"),
-    ]
+    ];
+    for (key, value) in daemon_env {
+        let path = PathBuf::from(value);
+        if ENV_PATHS.contains(&key.as_str()) && path.is_absolute() && depth(&path) > 0 {
+            hidden.push(path);
+        }
+    }
+    hidden
 }
 
 /// What [`default_hidden`] hides that must stay readable: the resolver's dir, where

@@ -239,6 +239,17 @@ fn cwd_escaping_by_dotdot_or_symlink_is_refused() {
 }
 
 #[test]
+fn a_further_cwd_is_checked_by_the_same_rule() {
+    let t = Tree::new(&["home", "ws/a", "ws/.state", "elsewhere"]);
+    let mut c = t.confinement();
+    c.hidden = vec![t.p("ws/.state")];
+    let plan = c.plan().unwrap();
+    assert_eq!(plan.check_cwd(&t.p("ws/a/../a")).unwrap(), t.p("ws/a"));
+    assert!(plan.check_cwd(&t.p("elsewhere")).unwrap_err().to_string().contains("not inside"));
+    assert!(plan.check_cwd(&t.p("ws/.state")).unwrap_err().to_string().contains("hides"));
+}
+
+#[test]
 fn cwd_in_a_hidden_dir_inside_a_root_is_refused() {
     let t = Tree::new(&["home", "ws/.state/x"]);
     let mut c = t.confinement();
@@ -334,8 +345,27 @@ fn agent_home_is_under_the_state_dir_and_ids_cannot_escape() {
 #[test]
 fn default_hidden_covers_state_runtime_home_and_run() {
     let paths = crate::paths::Paths::in_state_dir(PathBuf::from("/s"));
-    let hidden = default_hidden(&paths, Path::new("/home/me"));
-    for p in ["/s", "/s/run", "/home/me", "/run", "/var/tmp"] {
+    let env = [
+        ("XDG_CONFIG_HOME", "/srv/me-config"),
+        ("XDG_RUNTIME_DIR", "/run/user/1000"),
+        ("SSH_AUTH_SOCK", "/var/agent.sock"),
+        ("TMUX_TMPDIR", "relative/ignored"),
+        ("XDG_CACHE_HOME", "/"),
+        ("PATH", "/usr/bin"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let hidden = default_hidden(&paths, Path::new("/home/me"), env);
+    assert_eq!(hidden.len(), 8, "{hidden:?}");
+    for p in [
+        "/s",
+        "/s/run",
+        "/home/me",
+        "/run",
+        "/var/tmp",
+        "/srv/me-config",
+        "/run/user/1000",
+        "/var/agent.sock",
+    ] {
         assert!(hidden.contains(&PathBuf::from(p)), "{p} not hidden: {hidden:?}");
     }
 }
