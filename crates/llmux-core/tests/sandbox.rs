@@ -387,14 +387,15 @@ fn its_own_tmux_server_runs_confined_and_is_reachable_from_both_sides() {
         let mut conf = fx.confinement(&["tmux", "-D", "-S", &sock, "-f", "/dev/null"]);
         conf.tmux_dir = Some(dir.clone());
         let argv = conf.plan().unwrap().bwrap_argv(fx.bwrap);
-        let mut server = fx
-            .who
-            .command(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut server = KillOnDrop(
+            fx.who
+                .command(&argv[0])
+                .args(&argv[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let tmux = |args: &[&str]| fx.who.command("tmux").arg("-S").arg(&sock).args(args).output();
         until("the confined tmux server", Duration::from_secs(10), || {
             tmux(&["ls"]).is_ok_and(|o| o.status.success())
@@ -402,7 +403,7 @@ fn its_own_tmux_server_runs_confined_and_is_reachable_from_both_sides() {
         // The daemon (outside) creates a session; its pane runs inside the sandbox.
         let done = fx.p("ws/proj/pane-done");
         let pane = format!(
-            "cat {vapid}; tmux ls; tmux -S {daemon} ls; echo end > {done}",
+            "cat {vapid}; tmux ls; tmux -S {daemon} ls; echo end > {done}; sleep 600",
             vapid = fx.s("state/vapid.key"),
             daemon = fx.paths.tmux_socket.display(),
             done = done.display()
@@ -410,7 +411,6 @@ fn its_own_tmux_server_runs_confined_and_is_reachable_from_both_sides() {
         let made =
             tmux(&["new-session", "-d", "-s", "alice-1", "-x", "200", "-y", "50", &pane]).unwrap();
         assert!(made.status.success(), "{}", text(&made));
-        tmux(&["set-option", "-t", "alice-1", "remain-on-exit", "on"]).unwrap();
         until("the pane's command", Duration::from_secs(10), || done.exists());
         let screen = tmux(&["capture-pane", "-p", "-t", "alice-1"]).unwrap();
         let screen = stdout(&screen);
@@ -419,9 +419,8 @@ fn its_own_tmux_server_runs_confined_and_is_reachable_from_both_sides() {
         assert!(!screen.contains("daemon-secret"), "pane saw the daemon's tmux: {screen}");
         let _ = tmux(&["kill-server"]);
         let start = Instant::now();
-        while server.try_wait().unwrap().is_none() {
+        while server.0.try_wait().unwrap().is_none() {
             if start.elapsed() > Duration::from_secs(10) {
-                let _ = server.kill();
                 panic!("the confined tmux server did not exit on kill-server");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -429,11 +428,25 @@ fn its_own_tmux_server_runs_confined_and_is_reachable_from_both_sides() {
     });
 }
 
+/// A child killed (and reaped) when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn cannot_see_or_signal_a_process_started_outside() {
     for_each_identity(|fx| {
-        let mut outside = fx.who.command("sleep").arg("600").spawn().unwrap();
-        let pid = outside.id();
+        let outside = KillOnDrop(fx.who.command("sleep").arg("600").spawn().unwrap());
+        let pid = outside.0.id();
+        // setpriv changes uid, then execs sleep: wait for the sleep.
+        until("the outside sleep", Duration::from_secs(10), || {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+        });
         let control = fx.sh_unconfined(&format!("kill -0 {pid} && echo SIGNALLED"));
         assert!(stdout(&control).contains("SIGNALLED"), "control: {}", text(&control));
         let out = fx.sh(&format!(
@@ -441,8 +454,7 @@ fn cannot_see_or_signal_a_process_started_outside() {
              echo procs:; ls /proc | grep -E '^[0-9]+$'",
             me = std::process::id()
         ));
-        let _ = outside.kill();
-        let _ = outside.wait();
+        drop(outside);
         let out_text = stdout(&out);
         assert!(!out_text.contains("SIGNALLED"), "as {}: {}", fx.who, text(&out));
         let (_, procs) = out_text.split_once("procs:\n").unwrap();
