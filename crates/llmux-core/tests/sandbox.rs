@@ -106,6 +106,22 @@ fn identities() -> Vec<Who> {
     vec![Who::Me, Who::User(TEST_ACCOUNT.to_owned(), uid, gid)]
 }
 
+/// Where fixtures go: `target/tmp`, unless the unprivileged account cannot reach it (a
+/// checkout under root's 0700 HOME); then `/var/lib/llmux-sandbox-tests`.
+fn fixture_parent() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).canonicalize().unwrap();
+    let reachable = target
+        .ancestors()
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if reachable || rustix::process::getuid().as_raw() != 0 {
+        return target;
+    }
+    let fallback = PathBuf::from("/var/lib/llmux-sandbox-tests");
+    std::fs::create_dir_all(&fallback).unwrap();
+    std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fallback
+}
+
 /// A fake daemon layout owned by one identity: a state dir with a store, a VAPID key, an
 /// overlay, two users' agent HOMEs and a runtime dir; the daemon user's HOME; a granted
 /// workspace root with a project dir; a dir outside every granted root.
@@ -119,9 +135,13 @@ struct Fixture {
 
 impl Fixture {
     fn new(who: &Who, bwrap: &'static Path) -> Fixture {
-        let dir =
-            tempfile::Builder::new().prefix("sbx").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tempfile::Builder::new().prefix("sbx").tempdir_in(fixture_parent()).unwrap();
         let base = dir.path().canonicalize().unwrap();
+        assert!(
+            !base.starts_with("/tmp") && !base.starts_with("/var/tmp"),
+            "the fixture must not live where the sandbox hides everything anyway: {}",
+            base.display()
+        );
         let paths = Paths::in_state_dir(base.join("state"));
         let files = [
             ("state/llmux.db", "SQLITE-STORE-SECRET"),
