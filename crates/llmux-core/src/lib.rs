@@ -5,6 +5,7 @@
 //! - [`agents::Catalog`] knows which agent CLIs exist and how to launch them.
 //! - [`config`] reads the optional YAML file; [`paths`] says where files live.
 //! - [`api`] holds the wire types shared by the server and the client.
+//! - [`sandbox`] confines a non-admin's session with bubblewrap (issue 15).
 //!
 //! This crate knows nothing about HTTP, users or the web.
 
@@ -15,6 +16,7 @@ pub mod detect;
 pub mod error;
 pub mod history;
 pub mod paths;
+pub mod sandbox;
 pub mod sessions;
 pub mod store;
 pub mod time;
