@@ -41,6 +41,7 @@ impl axum::serve::Listener for PeerUidListener {
             match self.inner.accept().await {
                 Ok((stream, _)) => match stream.peer_cred() {
                     Ok(cred) if cred.uid() == self.uid => {
+                        limit_send_buffer(&stream);
                         return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
                     }
                     Ok(cred) => tracing::warn!(
@@ -61,5 +62,16 @@ impl axum::serve::Listener for PeerUidListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(UnixPeer { uid: self.uid, pid: None })
+    }
+}
+
+/// Bytes a Unix connection may queue towards its client before writes wait (the kernel
+/// doubles it). The default (~200 KiB) hides a slow terminal viewer from tmux: the bridge keeps
+/// writing screens nobody has read yet instead of letting tmux skip them (issue 14's fan-out).
+const UNIX_SEND_BUFFER: usize = 64 * 1024;
+
+fn limit_send_buffer(stream: &UnixStream) {
+    if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(UNIX_SEND_BUFFER) {
+        tracing::debug!(error = %e, "cannot set the send buffer of a Unix connection");
     }
 }
