@@ -6,11 +6,11 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use llmux_auth::{Action, Principal};
-use llmux_core::api::{
+use llmux_api::{
     AuditEvent, ErrorBody, InitPromptsResponse, InitPromptsSetting, LogEntry, LogsResponse,
     SettingsResponse,
 };
+use llmux_auth::{Action, Principal};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};

@@ -10,9 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use llmux_core::api::{
-    Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
-};
+use llmux_api::{Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use llmux_core::api::{
+use llmux_api::{
     AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
     EditSessionRequest, ErrorBody, KeyRequest, KillResponse, OkResponse, SendRequest, SendResponse,
     SessionResponse, SessionView,

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_core::api::{
+use llmux_api::{
     CreateTokenRequest, CreateTokenResponse, ErrorBody, OkResponse, RenameTokenRequest,
     RevokedResponse, TokenListResponse, TokenResponse,
 };

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_core::api::{
+use llmux_api::{
     CreateUserRequest, ErrorBody, UpdateUserRequest, UserDeletedResponse, UserResponse, UserView,
 };
 use llmux_core::store::UserSessions;
