@@ -9,6 +9,7 @@
 mod attach;
 mod auth;
 mod push;
+mod query;
 mod sessions;
 mod settings;
 mod state;
@@ -16,6 +17,7 @@ mod state;
 pub use attach::*;
 pub use auth::*;
 pub use push::*;
+pub use query::*;
 pub use sessions::*;
 pub use settings::*;
 pub use state::*;

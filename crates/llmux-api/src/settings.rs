@@ -99,6 +99,15 @@ pub struct SettingsResponse {
     pub version: String,
 }
 
+/// `PUT /api/settings/init-prompts` body.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InitPromptsRequest {
+    /// The daemon-wide init prompts; blank ones are dropped.
+    pub init_prompts: Vec<String>,
+}
+
 /// `PUT /api/settings/init-prompts` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
