@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use llmux_api::{AgentState, CreateSessionRequest, EnvInput};
 use llmux_client::{Client, SessionEvent};
-use llmux_core::api::{AgentState, CreateSessionRequest, EnvInput};
 use serde_json::json;
 use tokio::sync::mpsc;
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use llmux_core::api::{CreateSessionRequest, SessionStatus};
+use llmux_api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
 
 use crate::daemon::{self, Daemon};

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use llmux_core::api::{CreateSessionRequest, SessionStatus};
+use llmux_api::{CreateSessionRequest, SessionStatus};
 use serde_json::json;
 
 use crate::daemon::Daemon;
@@ -207,7 +207,7 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
     for e in spawn.errors.iter().take(5) {
         eprintln!("llmux-bench: spawn failed: {e}");
     }
-    let running = |list: &[llmux_core::api::SessionView]| {
+    let running = |list: &[llmux_api::SessionView]| {
         list.iter().filter(|s| s.status == SessionStatus::Running).count()
     };
     let list = client.list_sessions().await.context("listing sessions after the spawns")?;

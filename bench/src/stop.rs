@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use llmux_api::CreateSessionRequest;
 use llmux_client::Client;
-use llmux_core::api::CreateSessionRequest;
 
 use crate::daemon::Daemon;
 use crate::setup::Setup;

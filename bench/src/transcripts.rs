@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use llmux_core::api::CreateSessionRequest;
+use llmux_api::CreateSessionRequest;
 
 use crate::daemon::{Daemon, Run};
 use crate::setup::Setup;
@@ -123,7 +123,7 @@ async fn bench(args: &Args, d: &Daemon, state: &Path) -> Result<Figures> {
         agent: "claude".into(),
         name: Some("tr".into()),
         cwd: Some(state.display().to_string()),
-        env: Some(llmux_core::api::EnvInput::Map(
+        env: Some(llmux_api::EnvInput::Map(
             [("HOME".to_owned(), home.display().to_string())].into_iter().collect(),
         )),
         ..Default::default()

@@ -2,7 +2,7 @@
 //! sends goes through it, and whatever it does not take is typed into the pane.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use llmux_core::api::ClientMsg;
+use llmux_api::ClientMsg;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

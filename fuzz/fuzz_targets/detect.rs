@@ -4,8 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
+use llmux_api::{AgentState, Detection};
 use llmux_core::agents::{self, Kind};
-use llmux_core::api::{AgentState, Detection};
 
 /// Every kind with a detector.
 static KINDS: LazyLock<Vec<Kind>> =

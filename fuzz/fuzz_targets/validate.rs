@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use llmux_core::api::EnvInput;
+use llmux_api::EnvInput;
 use llmux_core::validate;
 
 fn name_shape(s: &str) -> bool {

@@ -1,7 +1,7 @@
 //! Typed calls for accounts, tokens, pairing and the admin views.
 
 use hyper::Method;
-use llmux_core::api::{
+use llmux_api::{
     AuditEvent, ChangePassphraseRequest, CreateTokenRequest, CreateTokenResponse,
     CreateUserRequest, LoginRequest, LoginResponse, LogsResponse, OkResponse, PairingResponse,
     ProfileRequest, RenameTokenRequest, RevokedResponse, SettingsResponse, SetupRequest,

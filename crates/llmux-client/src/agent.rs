@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper::body::Incoming;
-use llmux_core::api::{
+use llmux_api::{
     AnswerRequest, Conversation, KeyRequest, OkResponse, ResumeRequest, SendRequest, SendResponse,
     SessionResponse, SessionView, StateEvent, TranscriptResponse,
 };

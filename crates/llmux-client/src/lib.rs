@@ -24,7 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use llmux_core::api::{
+use llmux_api::{
     AgentView, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
     EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, SendRequest,
     SessionResponse, SessionView, VersionResponse,

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use llmux_core::api::LogEntry;
+use llmux_api::LogEntry;
 
 use crate::{Error, Result};
 

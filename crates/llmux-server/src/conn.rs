@@ -426,8 +426,8 @@ impl Drop for StreamSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_api::TokenScope;
     use llmux_auth::{UserPrincipal, Via};
-    use llmux_core::api::TokenScope;
 
     fn alice() -> Principal {
         Principal::User(UserPrincipal {

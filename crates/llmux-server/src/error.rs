@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use llmux_core::api::ErrorBody;
+use llmux_api::ErrorBody;
 
 /// A failed request. Client mistakes carry their message; internal failures answer with a
 /// generic message and are logged once, here.

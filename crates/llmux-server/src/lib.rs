@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
-use llmux_core::api::MAX_BODY_BYTES;
+use llmux_api::MAX_BODY_BYTES;
 
 pub use conn::StreamCaps;
 pub use error::ApiError;

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use llmux_core::api::LogEntry;
+use llmux_api::LogEntry;
 use llmux_core::time::{now_ms, rfc3339_ms};
 use tokio::sync::broadcast;
 use tracing::field::{Field, Visit};

@@ -188,7 +188,7 @@ pub(crate) fn qr(text: &str) -> Result<String> {
 
 /// One log line: `<ts>  <LEVEL>  <text>`, the level padded to 5, [`escape`]d (a log message
 /// may quote what a client sent).
-pub(crate) fn log_line(entry: &llmux_core::api::LogEntry) -> String {
+pub(crate) fn log_line(entry: &llmux_api::LogEntry) -> String {
     let line = format!("{}  {:<5}  {}", entry.ts, entry.level.to_ascii_uppercase(), entry.text);
     escape(&line, false).into_owned()
 }

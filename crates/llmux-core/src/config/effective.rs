@@ -20,47 +20,15 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{DEFAULT_HOST, DEFAULT_PORT, Limits, LoadedConfig, Overlay};
 use crate::api::SettingView;
 use crate::error::{Error, Result};
 
-/// Where an effective value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SettingSource))]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// Built into llmux.
-    Default,
-    /// The config file.
-    Config,
-    /// The runtime overlay written by the settings API.
-    Overlay,
-    /// An environment variable.
-    Env,
-    /// A command-line flag.
-    Flag,
-}
-
-impl Source {
-    /// The name shown on the settings page and in `settings show` (`flag`, `env`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Default => "default",
-            Source::Config => "config",
-            Source::Overlay => "overlay",
-            Source::Env => "env",
-            Source::Flag => "flag",
-        }
-    }
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Where an effective value came from: the wire type of `GET /api/settings`, so the resolver
+/// and the settings page cannot name a layer differently.
+pub use crate::api::SettingSource as Source;
 
 /// A value in effect and the layer it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! `/api/account/…`: the caller's own profile, passphrase and browser sessions.
 
 use axum::extract::State;
-use llmux_core::api::{
+use llmux_api::{
     BrowserSessionView, ChangePassphraseRequest, ErrorBody, OkResponse, ProfileRequest,
     UserResponse,
 };

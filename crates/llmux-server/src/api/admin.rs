@@ -6,14 +6,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use llmux_auth::{Action, Principal};
-use llmux_core::api::{
-    AuditEvent, ErrorBody, InitPromptsResponse, InitPromptsSetting, LogEntry, LogsResponse,
-    SettingsResponse,
+use llmux_api::{
+    AuditEvent, ErrorBody, InitPromptsRequest, InitPromptsResponse, InitPromptsSetting, LimitQuery,
+    LogEntry, LogsResponse, SettingsResponse,
 };
-use serde::{Deserialize, Serialize};
+use llmux_auth::{Action, Principal};
 use tokio::sync::broadcast;
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -61,14 +59,6 @@ async fn settings(
     }))
 }
 
-/// `PUT /api/settings/init-prompts` body.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct InitPromptsRequest {
-    /// The daemon-wide init prompts; blank ones are dropped.
-    init_prompts: Vec<String>,
-}
-
 /// Replace the daemon-wide init prompts (written to the runtime overlay file atomically).
 #[utoipa::path(put, path = "/api/settings/init-prompts", operation_id = "setInitPrompts", tag = "admin",
     request_body = InitPromptsRequest,
@@ -109,13 +99,6 @@ async fn set_init_prompts(
         )
         .await;
     Ok(Json(InitPromptsResponse { ok: true, init_prompts: prompts, overlay_active: true }))
-}
-
-/// `?limit=N`.
-#[derive(Debug, Deserialize, IntoParams)]
-struct LimitQuery {
-    /// How many of the newest entries.
-    limit: Option<u32>,
 }
 
 /// The newest log lines, oldest first.

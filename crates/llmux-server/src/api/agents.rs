@@ -1,7 +1,7 @@
 //! `/api/agents`: the agent catalog.
 
 use axum::extract::State;
-use llmux_core::api::AgentView;
+use llmux_api::AgentView;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

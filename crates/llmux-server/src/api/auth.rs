@@ -4,11 +4,11 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use llmux_auth::{Action, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, Login, Principal, Via};
-use llmux_core::api::{
+use llmux_api::{
     ErrorBody, LoginRequest, LoginResponse, OkResponse, PairPeekResponse, PairRequest,
     PairingResponse, SetupRequest, TokenScope, WhoamiResponse,
 };
+use llmux_auth::{Action, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, Login, Principal, Via};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -10,11 +10,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use llmux_core::api::{
-    Conversation, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
+use llmux_api::{
+    Conversation, ConversationsQuery, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -135,22 +133,13 @@ impl AsRef<[u8]> for SharedText {
     }
 }
 
-/// `?agent=&cwd=`.
-#[derive(Debug, Deserialize, IntoParams)]
-struct ByAgent {
-    /// Agent key.
-    agent: String,
-    /// Working directory (`~` expanded).
-    cwd: String,
-}
-
 /// Past conversations of an agent in a directory, newest first.
-#[utoipa::path(get, path = "/api/conversations", operation_id = "listConversationsByAgent", tag = "history", params(ByAgent),
+#[utoipa::path(get, path = "/api/conversations", operation_id = "listConversationsByAgent", tag = "history", params(ConversationsQuery),
     responses((status = 200, body = Vec<Conversation>), (status = 400, body = ErrorBody)))]
 async fn by_agent(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ByAgent>,
+    Query(q): Query<ConversationsQuery>,
 ) -> ApiResult<Json<Vec<Conversation>>> {
     // Reading any directory's agent history is reading the host: admins, or the operator.
     Ok(Json(state.facade.conversations_in(&caller.0, &q.agent, &q.cwd).await?))

@@ -2,7 +2,7 @@
 //! signed-in caller).
 
 use axum::extract::State;
-use llmux_core::api::{AboutResponse, Endpoint, HealthResponse, SessionStatus, VersionResponse};
+use llmux_api::{AboutResponse, Endpoint, HealthResponse, SessionStatus, VersionResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

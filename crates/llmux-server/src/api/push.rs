@@ -6,11 +6,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use llmux_api::{
+    CreatePushSubscriptionRequest, ErrorBody, OkResponse, PushSessionListResponse, PushSessionView,
+    PushSubscriptionListResponse, PushSubscriptionResponse, PushSubscriptionView, PushTestResponse,
+    VapidKeyResponse,
+};
 use llmux_auth::Action;
-use llmux_core::api::{ErrorBody, OkResponse};
 use llmux_core::store::{PushSessionRecord, PushSubscriptionRecord};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,115 +30,20 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(test))
 }
 
-/// The daemon's VAPID public key.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct VapidKeyResponse {
-    /// Uncompressed P-256 point, base64url: `applicationServerKey` for
-    /// `pushManager.subscribe`.
-    public_key: String,
-}
-
-/// The browser's keys from `PushSubscription.toJSON()`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct PushKeys {
-    /// The browser's P-256 public key, base64url.
-    p256dh: String,
-    /// The 16-byte authentication secret, base64url.
-    auth: String,
-}
-
-/// `POST /api/push/subscriptions`: `PushSubscription.toJSON()` plus a label.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct CreatePushSubscriptionRequest {
-    /// The push service URL (`https://…`).
-    endpoint: String,
-    /// The browser's keys.
-    keys: PushKeys,
-    /// What to call the device (default: its User-Agent).
-    #[serde(default)]
-    label: Option<String>,
-}
-
-/// One of the caller's devices.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PushSubscriptionView {
-    /// Id (for `DELETE`).
-    id: String,
-    /// The push service URL (so a browser can find its own entry).
-    endpoint: String,
-    /// Device label.
-    label: String,
-    /// When it was added (RFC 3339).
-    created_at: String,
-    /// Last delivery the push service accepted (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_success_at: Option<String>,
-}
-
-impl From<PushSubscriptionRecord> for PushSubscriptionView {
-    fn from(r: PushSubscriptionRecord) -> Self {
-        PushSubscriptionView {
-            id: r.id,
-            endpoint: r.endpoint,
-            label: r.label,
-            created_at: llmux_core::time::rfc3339_ms(r.created_at),
-            last_success_at: r.last_success_at.map(llmux_core::time::rfc3339_ms),
-        }
+/// A stored device as the API shows it.
+fn subscription_view(r: PushSubscriptionRecord) -> PushSubscriptionView {
+    PushSubscriptionView {
+        id: r.id,
+        endpoint: r.endpoint,
+        label: r.label,
+        created_at: llmux_core::time::rfc3339_ms(r.created_at),
+        last_success_at: r.last_success_at.map(llmux_core::time::rfc3339_ms),
     }
 }
 
-/// The caller's devices.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PushSubscriptionListResponse {
-    /// Oldest first.
-    subscriptions: Vec<PushSubscriptionView>,
-}
-
-/// A device was added (or refreshed).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PushSubscriptionResponse {
-    /// Always true.
-    ok: bool,
-    /// The stored device.
-    subscription: PushSubscriptionView,
-}
-
-/// A session the caller follows.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PushSessionView {
-    /// Session name.
-    name: String,
-    /// Since when (RFC 3339).
-    created_at: String,
-}
-
-impl From<PushSessionRecord> for PushSessionView {
-    fn from(r: PushSessionRecord) -> Self {
-        PushSessionView { name: r.session, created_at: llmux_core::time::rfc3339_ms(r.created_at) }
-    }
-}
-
-/// The sessions the caller follows.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PushSessionListResponse {
-    /// By name.
-    sessions: Vec<PushSessionView>,
-}
-
-/// What a test notification did.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PushTestResponse {
-    /// Always true.
-    ok: bool,
-    /// Devices whose push service accepted it.
-    sent: u32,
-    /// Devices whose push service refused it or could not be reached.
-    failed: u32,
-    /// Devices the push service called gone; they were removed.
-    removed: u32,
+/// A followed session as the API shows it, under the name `name` the caller knows it by.
+fn session_view(name: String, r: PushSessionRecord) -> PushSessionView {
+    PushSessionView { name, created_at: llmux_core::time::rfc3339_ms(r.created_at) }
 }
 
 /// The caller's username; 400 for the local operator, who has no devices.
@@ -169,7 +76,7 @@ async fn list(
     caller.require(Action::OwnIdentity)?;
     let subs = state.notifier.subscriptions(username(&caller)?).await?;
     Ok(Json(PushSubscriptionListResponse {
-        subscriptions: subs.into_iter().map(Into::into).collect(),
+        subscriptions: subs.into_iter().map(subscription_view).collect(),
     }))
 }
 
@@ -190,7 +97,10 @@ async fn subscribe(
         .notifier
         .subscribe(username(&caller)?, &req.endpoint, &req.keys.p256dh, &req.keys.auth, &label)
         .await?;
-    Ok((StatusCode::CREATED, Json(PushSubscriptionResponse { ok: true, subscription: sub.into() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(PushSubscriptionResponse { ok: true, subscription: subscription_view(sub) }),
+    ))
 }
 
 /// Remove one of the caller's devices.
@@ -216,10 +126,7 @@ async fn followed(
 ) -> ApiResult<Json<PushSessionListResponse>> {
     caller.require(Action::OwnIdentity)?;
     let sessions = state.notifier.followed(username(&caller)?).await?;
-    let shown = |r: PushSessionRecord| PushSessionView {
-        name: state.facade.shown(&caller.0, &r.session),
-        ..r.into()
-    };
+    let shown = |r: PushSessionRecord| session_view(state.facade.shown(&caller.0, &r.session), r);
     Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(shown).collect() }))
 }
 

@@ -3,13 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use llmux_core::api::{
-    AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
-    EditSessionRequest, ErrorBody, KeyRequest, KillResponse, OkResponse, SendRequest, SendResponse,
-    SessionResponse, SessionView,
+use llmux_api::{
+    AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureQuery, CaptureResponse,
+    CreateSessionRequest, EditSessionRequest, ErrorBody, KeyRequest, KillResponse, OkResponse,
+    RemoveSessionQuery, SendRequest, SendResponse, SessionResponse, SessionView,
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -85,23 +83,15 @@ async fn edit(
     Ok(Json(SessionResponse { ok: true, session }))
 }
 
-/// `?force=true` removes a running session too.
-#[derive(Debug, Deserialize, IntoParams)]
-struct RemoveQuery {
-    /// Stop the session first if it is running.
-    #[serde(default)]
-    force: bool,
-}
-
 /// Remove a session's record; refused (409) while it runs unless `force`.
-#[utoipa::path(delete, path = "/api/sessions/{name}", operation_id = "removeSession", tag = "sessions", params(RemoveQuery),
+#[utoipa::path(delete, path = "/api/sessions/{name}", operation_id = "removeSession", tag = "sessions", params(RemoveSessionQuery),
     responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<RemoveQuery>,
+    Query(q): Query<RemoveSessionQuery>,
 ) -> ApiResult<Json<OkResponse>> {
     state.facade.remove(&caller.0, &name, q.force).await?;
     Ok(Json(OkResponse { ok: true }))
@@ -225,14 +215,6 @@ async fn broadcast(
     Json(req): Json<BroadcastRequest>,
 ) -> ApiResult<Json<BroadcastResponse>> {
     Ok(Json(state.facade.broadcast(&caller.0, req).await?))
-}
-
-/// `?lines=N` (default 100).
-#[derive(Debug, Deserialize, IntoParams)]
-struct CaptureQuery {
-    /// How many lines from the bottom, 1 to 10000.
-    #[param(minimum = 1, maximum = 10000)]
-    lines: Option<u32>,
 }
 
 /// The last lines of the session's screen and scrollback.

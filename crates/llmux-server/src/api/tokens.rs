@@ -2,12 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_core::api::{
-    CreateTokenRequest, CreateTokenResponse, ErrorBody, OkResponse, RenameTokenRequest,
-    RevokedResponse, TokenListResponse, TokenResponse,
+use llmux_api::{
+    CreateTokenRequest, CreateTokenResponse, ErrorBody, ListTokensQuery, OkResponse,
+    RenameTokenRequest, RevokeTokensQuery, RevokedResponse, TokenListResponse, TokenResponse,
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,21 +17,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create, revoke_all)).routes(routes!(rename, revoke))
 }
 
-/// `?all=true` (admins: everyone's tokens).
-#[derive(Debug, Deserialize, IntoParams)]
-struct ListQuery {
-    /// Every user's tokens (admins only; ignored otherwise).
-    #[serde(default)]
-    all: bool,
-}
-
 /// The caller's tokens (admins: everyone's with `all=true`).
-#[utoipa::path(get, path = "/api/tokens", operation_id = "listTokens", tag = "tokens", params(ListQuery),
+#[utoipa::path(get, path = "/api/tokens", operation_id = "listTokens", tag = "tokens", params(ListTokensQuery),
     responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = TokenListResponse)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ListTokensQuery>,
 ) -> ApiResult<Json<TokenListResponse>> {
     Ok(Json(TokenListResponse { tokens: state.auth.list_tokens(&caller.0, q.all).await? }))
 }
@@ -60,20 +50,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(CreateTokenResponse { ok: true, value, token })))
 }
 
-/// `?username=U` (default: the caller).
-#[derive(Debug, Deserialize, IntoParams)]
-struct RevokeAllQuery {
-    /// Whose tokens (admins may name anyone).
-    username: Option<String>,
-}
-
 /// Revoke every token of a user; their open connections close.
-#[utoipa::path(delete, path = "/api/tokens", operation_id = "revokeAllTokens", tag = "tokens", params(RevokeAllQuery),
+#[utoipa::path(delete, path = "/api/tokens", operation_id = "revokeAllTokens", tag = "tokens", params(RevokeTokensQuery),
     responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = RevokedResponse), (status = 403, body = ErrorBody)))]
 async fn revoke_all(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<RevokeAllQuery>,
+    Query(q): Query<RevokeTokensQuery>,
 ) -> ApiResult<Json<RevokedResponse>> {
     let revoked_tokens = state.auth.revoke_user_tokens(&caller.0, q.username.as_deref()).await?;
     Ok(Json(RevokedResponse { ok: true, revoked_tokens }))

@@ -2,12 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_core::api::{
-    CreateUserRequest, ErrorBody, UpdateUserRequest, UserDeletedResponse, UserResponse, UserView,
+use llmux_api::{
+    CreateUserRequest, DeleteUserQuery, ErrorBody, SessionsFate, UpdateUserRequest,
+    UserDeletedResponse, UserResponse, UserView,
 };
 use llmux_core::store::UserSessions;
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,30 +54,9 @@ async fn update(
     Ok(Json(UserResponse { ok: true, user }))
 }
 
-/// What becomes of a deleted user's sessions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum SessionsFate {
-    /// They end (tmux sessions killed).
-    #[default]
-    End,
-    /// They pass to the user named by `to`, renamed to that user's names.
-    Transfer,
-}
-
-/// `?sessions=end|transfer&to=USER`.
-#[derive(Debug, Deserialize, IntoParams)]
-struct DeleteQuery {
-    /// `end` (default) or `transfer`.
-    #[serde(default)]
-    sessions: SessionsFate,
-    /// With `transfer`: the user who gets the sessions.
-    to: Option<String>,
-}
-
 /// Delete a user: their tokens, browser sessions, push subscriptions and opt-ins go, and
 /// their sessions end or pass to another user, in one transaction.
-#[utoipa::path(delete, path = "/api/admin/users/{username}", operation_id = "deleteUser", tag = "users", params(DeleteQuery),
+#[utoipa::path(delete, path = "/api/admin/users/{username}", operation_id = "deleteUser", tag = "users", params(DeleteUserQuery),
     responses((status = 200, body = UserDeletedResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -86,7 +64,7 @@ async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
-    Query(q): Query<DeleteQuery>,
+    Query(q): Query<DeleteUserQuery>,
 ) -> ApiResult<Json<UserDeletedResponse>> {
     let fate = match (q.sessions, q.to) {
         (SessionsFate::End, None) => UserSessions::End,

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
+use llmux_api::{ClientMsg, MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS, SessionStatus, close};
 use llmux_auth::Principal;
-use llmux_core::api::{ClientMsg, MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS, SessionStatus, close};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 

@@ -14,8 +14,8 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use llmux_api::AttachQuery;
 use llmux_auth::{Principal, Via};
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::conn::StreamKind;
@@ -25,20 +25,6 @@ use crate::security::same_origin;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/ws/{name}", get(attach))
-}
-
-/// Optional query of the upgrade request (no credentials here, ever).
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct AttachQuery {
-    /// Initial columns.
-    cols: Option<u16>,
-    /// Initial rows.
-    rows: Option<u16>,
-    /// Lines of scrollback replayed before the live screen (default 1000, 0 for none).
-    history: Option<u32>,
-    /// View only, even if the caller could type (`tmux attach -r`).
-    #[serde(default, rename = "readOnly")]
-    read_only: bool,
 }
 
 async fn attach(

@@ -6,8 +6,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use llmux_api::LoginRequest;
 use llmux_client::{Client, ServerUrl};
-use llmux_core::api::LoginRequest;
 use serde_json::json;
 
 use super::Ctx;

@@ -1,8 +1,8 @@
 //! The agent-aware session commands: `prompt --wait`, `watch`, `history`, `resume`.
 
 use anyhow::{Result, bail};
+use llmux_api::{AgentState, SessionView};
 use llmux_client::{Client, SessionEvent};
-use llmux_core::api::{AgentState, SessionView};
 
 use super::Ctx;
 use crate::{exit, output};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_core::api::{BroadcastRequest, CreateSessionRequest, EditSessionRequest, EnvInput};
+use llmux_api::{BroadcastRequest, CreateSessionRequest, EditSessionRequest, EnvInput};
 
 use super::Ctx;
 use super::show::{print_details, row};

@@ -1,6 +1,6 @@
 //! How `llmux session list` and `session show` print a session.
 
-use llmux_core::api::{SessionStatus, SessionView};
+use llmux_api::{SessionStatus, SessionView};
 
 use crate::output;
 
@@ -80,7 +80,7 @@ fn shell_join(argv: &[String]) -> String {
 mod tests {
     #[test]
     fn an_exited_state_reads_as_a_sentence() {
-        use llmux_core::api::SessionStatus::{Exited, Running};
+        use llmux_api::SessionStatus::{Exited, Running};
         let line = super::state_line(Exited, Some(3), "exited (3)", "2m ago");
         assert_eq!(line, "exited with status 3, 2m ago");
         assert_eq!(super::state_line(Exited, None, "exited", "just now"), "exited, just now");

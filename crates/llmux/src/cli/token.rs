@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::{ArgGroup, Args, Subcommand};
-use llmux_core::api::{CreateTokenRequest, TokenScope, TokenView};
+use llmux_api::{CreateTokenRequest, TokenScope, TokenView};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 use serde_json::json;
 

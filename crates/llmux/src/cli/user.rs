@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use llmux_core::api::{ChangePassphraseRequest, CreateUserRequest, UpdateUserRequest, UserView};
+use llmux_api::{ChangePassphraseRequest, CreateUserRequest, UpdateUserRequest, UserView};
 
 use super::Ctx;
 use crate::{output, prompt};

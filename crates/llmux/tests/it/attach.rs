@@ -127,10 +127,7 @@ async fn revoking_the_token_closes_the_terminal_within_a_second() {
     read_until(&mut ws, "SIZE").await;
     let start = Instant::now();
     assert_eq!(local(&d, Method::DELETE, &format!("/api/tokens/{id}"), json!(null)).await.0, 200);
-    assert_eq!(
-        read_to_close(&mut ws, Duration::from_secs(1)).await.0,
-        llmux_core::api::close::REVOKED
-    );
+    assert_eq!(read_to_close(&mut ws, Duration::from_secs(1)).await.0, llmux_api::close::REVOKED);
     assert!(start.elapsed() < Duration::from_secs(1));
 }
 
@@ -230,7 +227,7 @@ async fn many_connects_leave_no_client_or_pty_behind() {
 mod cli {
     use std::time::{Duration, Instant};
 
-    use llmux_core::api::SessionStatus;
+    use llmux_api::SessionStatus;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use crate::harness::{TestDaemon, bin};

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use llmux_api::{AgentState, CreateSessionRequest};
 use llmux_client::SessionEvent;
-use llmux_core::api::{AgentState, CreateSessionRequest};
 
 use crate::harness::TestDaemon;
 
@@ -262,7 +262,7 @@ async fn llmux_chooses_the_conversation_id_and_keeps_it_across_restarts() {
     d.spawn_daemon().await;
     assert_eq!(d.client.session("q8").await.unwrap().conversation_id.as_deref(), Some(id.as_str()));
     // a rename keeps it
-    let req = llmux_core::api::EditSessionRequest { name: Some("q9".into()), ..Default::default() };
+    let req = llmux_api::EditSessionRequest { name: Some("q9".into()), ..Default::default() };
     d.client.edit_session("q8", &req).await.unwrap();
     d.restart().await;
     assert_eq!(d.client.session("q9").await.unwrap().conversation_id.as_deref(), Some(id.as_str()));

@@ -1,4 +1,4 @@
-use llmux_core::api::{BroadcastRequest, EditSessionRequest, EnvInput, SessionStatus};
+use llmux_api::{BroadcastRequest, EditSessionRequest, EnvInput, SessionStatus};
 
 use crate::harness::TestDaemon;
 
@@ -191,7 +191,7 @@ async fn broadcast_reaches_every_running_session() {
 #[tokio::test]
 async fn default_names_count_up_from_the_agent_key() {
     let d = TestDaemon::start().await;
-    let req = llmux_core::api::CreateSessionRequest { agent: "fake".into(), ..Default::default() };
+    let req = llmux_api::CreateSessionRequest { agent: "fake".into(), ..Default::default() };
     let a = d.client.create_session(&req).await.unwrap();
     let b = d.client.create_session(&req).await.unwrap();
     assert_eq!((a.name.as_str(), b.name.as_str()), ("fake", "fake-2"));
@@ -212,7 +212,7 @@ async fn ci_markers_of_the_daemon_do_not_reach_agents() {
         .env("LLMUX_TEST_KEPT", "yes")
         .start()
         .await;
-    let req = llmux_core::api::CreateSessionRequest {
+    let req = llmux_api::CreateSessionRequest {
         agent: "fake".into(),
         name: Some("ci".into()),
         cwd: Some(d.work().display().to_string()),
@@ -262,7 +262,7 @@ async fn a_stopped_session_keeps_its_last_screen_for_capture() {
 #[tokio::test]
 async fn stopping_a_shell_ends_it_with_a_hang_up_not_a_kill() {
     let d = TestDaemon::start().await;
-    let req = llmux_core::api::CreateSessionRequest {
+    let req = llmux_api::CreateSessionRequest {
         agent: "shell".into(),
         name: Some("sh1".into()),
         cwd: Some(d.work().to_string_lossy().into_owned()),

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use llmux_core::api::AgentState;
+use llmux_api::AgentState;
 use serde_json::Value;
 
 use crate::harness::{TestDaemon, post_json};
@@ -174,7 +174,7 @@ async fn small_messages_read_well() {
     d.cli_ok(&["session", "prompt", "sm", "--", "/exit 3"]);
     // the status is recorded a moment after the session is seen to exit, when it can be read
     // at all (see lifecycle's `quitter`): give it a moment
-    d.wait_for_status("sm", llmux_core::api::SessionStatus::Exited).await;
+    d.wait_for_status("sm", llmux_api::SessionStatus::Exited).await;
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut exit = None;
     while exit.is_none() && Instant::now() < deadline {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use llmux_core::api::{AgentState, CreateSessionRequest, EditSessionRequest, SessionStatus};
+use llmux_api::{AgentState, CreateSessionRequest, EditSessionRequest, SessionStatus};
 
 use crate::harness::TestDaemon;
 

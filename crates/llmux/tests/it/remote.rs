@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
 use hyper::Method;
-use llmux_core::api::SessionStatus;
+use llmux_api::SessionStatus;
 use serde_json::{Value, json};
 
 use crate::harness::{TestDaemon, body_of, create_as, local, post_json, token};

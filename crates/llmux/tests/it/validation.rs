@@ -151,7 +151,7 @@ async fn unknown_sessions_are_404_on_every_route() {
 async fn prompts_and_bodies_have_size_limits() {
     let d = TestDaemon::start().await;
     d.spawn_fake("big").await;
-    let limit = llmux_core::api::MAX_PROMPT_BYTES;
+    let limit = llmux_api::MAX_PROMPT_BYTES;
 
     let (status, res) =
         call(&d, Method::POST, "/api/sessions/big/send", json!({"prompt": "x".repeat(limit + 1)}))
@@ -162,7 +162,7 @@ async fn prompts_and_bodies_have_size_limits() {
     assert_eq!(status, 400, "{res}");
 
     // a body over the JSON limit
-    let huge = json!({"prompt": "x".repeat(llmux_core::api::MAX_BODY_BYTES + 10)});
+    let huge = json!({"prompt": "x".repeat(llmux_api::MAX_BODY_BYTES + 10)});
     let (status, _) = call(&d, Method::POST, "/api/sessions/big/send", huge).await;
     assert_eq!(status, 413);
 

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hyper::Method;
+use llmux_api::{CreateSessionRequest, SessionStatus, SessionView};
 use llmux_client::Client;
-use llmux_core::api::{CreateSessionRequest, SessionStatus, SessionView};
 use llmux_core::paths::Paths;
 
 mod builder;
@@ -298,7 +298,7 @@ impl TestDaemon {
             agent: "fakeq".into(),
             name: Some(name.into()),
             cwd: Some(self.work().display().to_string()),
-            env: Some(llmux_core::api::EnvInput::Map(env)),
+            env: Some(llmux_api::EnvInput::Map(env)),
             init_prompts: (!init.is_empty())
                 .then(|| init.iter().map(|s| (*s).to_owned()).collect()),
             ..Default::default()
@@ -307,11 +307,7 @@ impl TestDaemon {
     }
 
     /// Polls until the session's agent is in `state`; returns the session.
-    pub async fn wait_for_state(
-        &self,
-        name: &str,
-        state: llmux_core::api::AgentState,
-    ) -> SessionView {
+    pub async fn wait_for_state(&self, name: &str, state: llmux_api::AgentState) -> SessionView {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let s = self.client.session(name).await.expect("session exists");

@@ -5,6 +5,24 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Optional query of the upgrade request (`/ws/{name}?cols=&rows=&history=&readOnly=`; no
+/// credentials here, ever).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachQuery {
+    /// Initial columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u16>,
+    /// Initial rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u16>,
+    /// Lines of scrollback replayed before the live screen (default 1000, 0 for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u32>,
+    /// View only, even if the caller could type (`tmux attach -r`).
+    #[serde(default, rename = "readOnly")]
+    pub read_only: bool,
+}
+
 /// A control message from a viewer, as a JSON text frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

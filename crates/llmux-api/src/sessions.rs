@@ -79,7 +79,7 @@ pub struct SessionView {
     /// `running` or `exited`.
     pub status: SessionStatus,
     /// What the agent is doing: `starting`, `idle`, `working`, `waiting` or `exited`.
-    pub state: crate::api::AgentState,
+    pub state: crate::AgentState,
     /// When it entered that state (RFC 3339).
     pub state_since: String,
     /// While `waiting`: what for (`permission: touch`, `choice`, `trust`, …).
@@ -87,7 +87,7 @@ pub struct SessionView {
     pub waiting_for: Option<String>,
     /// While `waiting`: the question and the answers offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<crate::api::PendingPrompt>,
+    pub prompt: Option<crate::PendingPrompt>,
     /// PID of the agent process while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
@@ -229,7 +229,7 @@ pub struct SendResponse {
     /// With `wait`: the state the agent was left in (`idle`, `waiting`, `exited`, or
     /// `working` when the timeout passed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<crate::api::AgentState>,
+    pub state: Option<crate::AgentState>,
     /// With `wait`: the reply (from the transcript where llmux reads one, else new pane text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
@@ -238,7 +238,7 @@ pub struct SendResponse {
     pub waiting_for: Option<String>,
     /// With `wait`, when `waiting`: the question and its options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<crate::api::PendingPrompt>,
+    pub prompt: Option<crate::PendingPrompt>,
     /// With `wait`: true when the timeout passed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
@@ -294,7 +294,7 @@ pub struct TranscriptResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
     /// Its turns (the last 300).
-    pub turns: Vec<crate::api::Turn>,
+    pub turns: Vec<crate::Turn>,
 }
 
 /// `POST /api/sessions/broadcast`.

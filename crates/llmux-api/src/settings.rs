@@ -8,7 +8,42 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-pub use crate::config::effective::Source as SettingSource;
+// Core's config resolver (`llmux_core::config::effective`) uses this type as its `Source`.
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SettingSource {
+    /// Built into llmux.
+    Default,
+    /// The config file.
+    Config,
+    /// The runtime overlay written by the settings API.
+    Overlay,
+    /// An environment variable.
+    Env,
+    /// A command-line flag.
+    Flag,
+}
+
+impl SettingSource {
+    /// The name shown on the settings page and in `settings show` (`flag`, `env`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingSource::Default => "default",
+            SettingSource::Config => "config",
+            SettingSource::Overlay => "overlay",
+            SettingSource::Env => "env",
+            SettingSource::Flag => "flag",
+        }
+    }
+}
+
+impl std::fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One effective setting and where its value came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +97,15 @@ pub struct SettingsResponse {
     pub state_dir: PathBuf,
     /// The daemon's version.
     pub version: String,
+}
+
+/// `PUT /api/settings/init-prompts` body.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InitPromptsRequest {
+    /// The daemon-wide init prompts; blank ones are dropped.
+    pub init_prompts: Vec<String>,
 }
 
 /// `PUT /api/settings/init-prompts` answer.

@@ -1,0 +1,23 @@
+//! Wire types of the REST API: every request and response body, shared by the server and the
+//! client (and re-exported by `llmux-core` as `llmux_core::api` while core's services still take
+//! some of them as inputs; see docs/DESIGN-NOTES.md, issue 14 item 3).
+//!
+//! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
+//! scripts keep working. Only serde (and, with the `openapi` feature, utoipa schemas) here: no
+//! HTTP, no I/O.
+
+mod attach;
+mod auth;
+mod push;
+mod query;
+mod sessions;
+mod settings;
+mod state;
+
+pub use attach::*;
+pub use auth::*;
+pub use push::*;
+pub use query::*;
+pub use sessions::*;
+pub use settings::*;
+pub use state::*;
