@@ -68,7 +68,7 @@ impl SessionService {
     /// Conversations of `agent` in `cwd` (`~` expanded), newest first (admins only).
     pub async fn conversations_of(&self, agent: &str, cwd: &str) -> Result<Vec<Conversation>> {
         self.catalog.require(agent)?;
-        let cwd = crate::validate::cwd(cwd, &self.opts.home)?;
+        let cwd = self.valid_cwd(cwd).await?;
         let kind = self.kind_of(agent);
         if !kind.has_history() {
             return Ok(Vec::new());
@@ -253,10 +253,7 @@ impl SessionService {
         }
         self.store.record_conversation_owner(&claim(record, kind, id, ConversationHow::Adopted))?;
         self.store.set_conversation(&record.name, Some(id))?;
-        self.conversations
-            .lock()
-            .expect("conversations lock")
-            .insert(record.name.clone(), id.to_owned());
+        self.conversations.set(&record.name, id);
         self.notify();
         tracing::info!(session.name = %record.name, conversation = %id, "conversation adopted");
         Ok(Some(id.to_owned()))
@@ -324,25 +321,7 @@ impl SessionService {
         kind: Kind,
         resume_from: Option<&str>,
     ) -> Vec<String> {
-        let mut conversations = self.conversations.lock().expect("conversations lock");
-        if let Some(id) = resume_from {
-            if let Some(args) = kind.resume_args(id) {
-                conversations.insert(name.to_owned(), id.to_owned());
-                return args;
-            }
-            return Vec::new();
-        }
-        let id = history::new_session_id();
-        match kind.fresh_args(&id) {
-            Some(args) if !id.is_empty() => {
-                conversations.insert(name.to_owned(), id);
-                args
-            }
-            _ => {
-                conversations.remove(name);
-                Vec::new()
-            }
-        }
+        self.conversations.spawn_args(name, kind, resume_from)
     }
 
     /// Stores, at a spawn, the conversation the session's agent is in (kept across daemon
@@ -371,7 +350,7 @@ impl SessionService {
 
     /// The conversation id llmux chose or resumed for the session's current agent, if any.
     pub(super) fn conversations_get(&self, name: &str) -> Option<String> {
-        self.conversations.lock().expect("conversations lock").get(name).cloned()
+        self.conversations.get(name)
     }
 
     /// The service as an `Arc` (it always is one: see [`SessionService::start`]).

@@ -183,8 +183,7 @@ impl SessionService {
         self.record(name)?;
         match self.tmux.capture(name, lines).await {
             Err(Error::NotFound(_)) => {
-                let kept = self.last_screens.lock().expect("screens lock").get(name).cloned();
-                kept.map(|s| last_n(&s, lines as usize)).ok_or_else(|| {
+                self.last_screens.last(name, lines as usize).ok_or_else(|| {
                     Error::Conflict(format!(
                         "session {name:?} has no screen to capture (it is not running)"
                     ))
@@ -238,10 +237,4 @@ impl SessionService {
             }
         });
     }
-}
-
-/// The last `n` lines of `text`.
-fn last_n(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

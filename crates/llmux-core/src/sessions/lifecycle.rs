@@ -24,7 +24,7 @@ impl SessionService {
             validate::session_name(name)?;
         }
         let cwd = match req.cwd.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            Some(raw) => validate::cwd(raw, &self.opts.home)?,
+            Some(raw) => self.valid_cwd(raw).await?,
             None => self.opts.home.clone(),
         };
         let flags = req.flags.map(|f| f.trim().to_owned());
@@ -99,11 +99,17 @@ impl SessionService {
         self.get(&record.name)
     }
 
+    /// Checks a cwd (`~` expanded; it must be a directory), off the runtime: a stat blocks.
+    pub(super) async fn valid_cwd(&self, raw: &str) -> Result<std::path::PathBuf> {
+        let (raw, home) = (raw.to_owned(), self.opts.home.clone());
+        super::blocking(move || validate::cwd(&raw, &home)).await
+    }
+
     /// The canonical name of the agent key, or of `key-2`, `key-3`, … if the owner has
     /// those: other owners' names are never looked at.
     fn free_name(&self, key: &str, owner: &str) -> String {
         let records = self.records.read().expect("records lock");
-        let live = self.live.read().expect("live lock");
+        let live = self.live.panes();
         let taken = |n: &str| records.contains_key(n) || live.contains_key(n);
         std::iter::once(key.to_owned())
             .chain((2..).map(|i| format!("{key}-{i}")))
@@ -123,7 +129,7 @@ impl SessionService {
             record.resume_from.as_deref(),
         ));
         self.remember_conversation(record).await?;
-        if !Path::new(&record.cwd).is_dir() {
+        if !tokio::fs::metadata(&record.cwd).await.is_ok_and(|m| m.is_dir()) {
             return Err(Error::invalid(format!("cwd does not exist: {}", record.cwd)));
         }
         let mut env: BTreeMap<String, String> = agent.env_defaults.clone();
@@ -131,12 +137,12 @@ impl SessionService {
         env.insert("LLMUX_SESSION".into(), record.name.clone());
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
         // A dead pane (remain-on-exit) or a running one being restarted still holds the name.
-        if self.live.read().expect("live lock").contains_key(&record.name) {
+        if self.live.contains(&record.name) {
             self.end_processes(&record.name).await;
             self.tmux.kill_session(&record.name).await?;
         }
         self.tracker.reset(&record.name);
-        self.last_screens.lock().expect("screens lock").remove(&record.name);
+        self.last_screens.forget(&record.name);
         let spec = SpawnSpec {
             name: &record.name,
             cwd: Path::new(&record.cwd),
@@ -157,8 +163,7 @@ impl SessionService {
                 return Err(e);
             }
         };
-        self.live.write().expect("live lock").insert(record.name.clone(), pane);
-        self.notify();
+        self.live.insert(&record.name, pane);
         if init && record.resume_from.is_none() {
             self.fire_init_prompts(record);
         }
@@ -179,7 +184,7 @@ impl SessionService {
             new.name = super::names::canonical(n, &old.owner);
         }
         if let Some(raw) = &req.cwd {
-            new.cwd = validate::cwd(raw, &self.opts.home)?.to_string_lossy().into_owned();
+            new.cwd = self.valid_cwd(raw).await?.to_string_lossy().into_owned();
         }
         if let Some(flags) = req.flags {
             let flags = flags.map(|f| f.trim().to_owned());
@@ -235,7 +240,7 @@ impl SessionService {
         if self.records.read().expect("records lock").contains_key(&new.name) {
             return Err(Error::AlreadyExists(format!("session {:?} already exists", new.name)));
         }
-        let live = self.live.read().expect("live lock").contains_key(&old.name);
+        let live = self.live.contains(&old.name);
         if live {
             self.tmux.rename_session(&old.name, &new.name).await?;
         }
@@ -254,12 +259,7 @@ impl SessionService {
             records.insert(new.name.clone(), new.clone());
         }
         self.tracker.rename(&old.name, &new.name);
-        {
-            let mut conversations = self.conversations.lock().expect("conversations lock");
-            if let Some(id) = conversations.remove(&old.name) {
-                conversations.insert(new.name.clone(), id);
-            }
-        }
+        self.conversations.rename(&old.name, &new.name);
         self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
@@ -299,15 +299,13 @@ impl SessionService {
     /// Ends every process of the session (its pane's process group and strays), see
     /// [`super::procs`].
     pub(super) async fn end_processes(&self, name: &str) {
-        let pid = self.live.read().expect("live lock").get(name).filter(|p| !p.dead).map(|p| p.pid);
+        let pid = self.live.running_pid(name);
         super::procs::end_session_processes(pid, name, self.tmux.socket()).await;
     }
 
     /// Drops a killed session's pane from the live view (the next refresh agrees).
     pub(super) fn forget_pane(&self, name: &str) {
-        if self.live.write().expect("live lock").remove(name).is_some() {
-            self.notify();
-        }
+        self.live.remove(name);
     }
 
     /// Ends the agent but keeps the record (status becomes `exited`). Idempotent.
@@ -317,7 +315,7 @@ impl SessionService {
         self.record(name)?;
         // Keep its last screen for `capture` (the web UI shows it read-only): the pane goes.
         if let Ok(screen) = self.tmux.capture(name, KEPT_SCREEN_LINES).await {
-            self.last_screens.lock().expect("screens lock").insert(name.to_owned(), screen);
+            self.last_screens.keep(name, screen);
         }
         self.end_processes(name).await;
         self.tmux.kill_session(name).await?;
@@ -347,8 +345,8 @@ impl SessionService {
             return Err(not_found(name));
         }
         self.records.write().expect("records lock").remove(name);
-        self.conversations.lock().expect("conversations lock").remove(name);
-        self.last_screens.lock().expect("screens lock").remove(name);
+        self.conversations.remove(name);
+        self.last_screens.forget(name);
         self.notify();
         self.forget_lock(name);
         tracing::info!(session.name = %name, "session removed");

@@ -6,11 +6,16 @@
 //! renaming and removing records are serialized by the registry lock.
 
 mod conversations;
+mod counts;
+mod ids;
 mod input;
 mod lifecycle;
+mod live;
 pub mod names;
 mod owners;
 mod procs;
+mod queues;
+mod screens;
 mod status;
 mod wait;
 
@@ -19,7 +24,7 @@ pub use wait::WaitOutcome;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Mutex as AsyncMutex;
@@ -32,8 +37,7 @@ use crate::store::{SessionRecord, Store};
 use crate::time::rfc3339_ms;
 use crate::tmux::{PaneInfo, Tmux, tmux_name};
 
-/// (agent, its HOME, cwd): what a conversation count is read for.
-type CountKey = (crate::agents::Kind, PathBuf, String);
+use counts::CountKey;
 
 /// How the service is set up.
 #[derive(Debug, Clone)]
@@ -71,25 +75,19 @@ pub struct SessionService {
     opts: SessionOptions,
     init_prompts: RwLock<Vec<String>>,
     records: RwLock<BTreeMap<String, SessionRecord>>,
-    live: RwLock<HashMap<String, PaneInfo>>,
+    /// The panes, the change counter and the cached list.
+    live: live::Live,
     registry: AsyncMutex<()>,
-    locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
-    changes: tokio::sync::watch::Sender<u64>,
-    /// Bumped on every refresh and change: the key of `views`.
-    generation: std::sync::atomic::AtomicU64,
-    /// The last list, rebuilt only when the generation moved.
-    views: Mutex<(u64, Arc<Vec<SessionView>>)>,
+    /// Per-session change locks and input queues.
+    queues: queues::Queues,
     /// What each agent is doing.
     tracker: status::Tracker,
-    /// Per-session input queues: prompts to one session are typed one after another.
-    inputs: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
     /// Conversation counts per (agent, home, cwd), with when they were read.
-    counts: Mutex<HashMap<CountKey, (Option<std::time::Instant>, u32)>>,
-    /// The live conversation id of each session, where llmux chose or resumed it.
-    conversations: Mutex<HashMap<String, String>>,
-    /// The screen of each stopped session as it was just before the stop (its pane is gone),
-    /// for `capture`; in memory only, dropped when the session starts again or is removed.
-    last_screens: Mutex<HashMap<String, String>>,
+    counts: counts::Counts,
+    /// The live conversation id of each session, where llmux chose, resumed or adopted it.
+    conversations: ids::ConversationIds,
+    /// The screen of each stopped session just before the stop, for `capture`.
+    last_screens: screens::KeptScreens,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -113,24 +111,20 @@ impl SessionService {
             catalog,
             opts,
             records: RwLock::new(records.into_iter().map(|r| (r.name.clone(), r)).collect()),
-            live: RwLock::new(HashMap::new()),
+            live: live::Live::default(),
             registry: AsyncMutex::new(()),
-            locks: Mutex::new(HashMap::new()),
-            changes: tokio::sync::watch::channel(0).0,
-            generation: std::sync::atomic::AtomicU64::new(1),
-            views: Mutex::new((0, Arc::new(Vec::new()))),
+            queues: queues::Queues::default(),
             tracker: status::Tracker::default(),
-            inputs: Mutex::new(HashMap::new()),
-            conversations: Mutex::new(conversations.into_iter().collect()),
-            counts: Mutex::new(HashMap::new()),
-            last_screens: Mutex::new(HashMap::new()),
+            conversations: ids::ConversationIds::new(conversations),
+            counts: counts::Counts::default(),
+            last_screens: screens::KeptScreens::default(),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
         service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {
-            let live = service.live.read().expect("live lock");
+            let live = service.live.panes();
             let records = service.records.read().expect("records lock");
             let running = records.keys().filter(|n| live.get(*n).is_some_and(|p| !p.dead)).count();
             for name in live.keys().filter(|n| !records.contains_key(*n)) {
@@ -148,37 +142,24 @@ impl SessionService {
         let panes = self.tmux.list_panes().await?;
         let live: HashMap<String, PaneInfo> =
             panes.into_iter().map(|p| (p.session.clone(), p)).collect();
-        let changed = {
-            let mut current = self.live.write().expect("live lock");
-            let changed = status_differs(&current, &live);
-            let activity = activity_differs(&current, &live);
-            *current = live.clone();
-            if activity && !changed {
-                self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
-            }
-            changed
-        };
-        if changed {
-            self.notify();
-        }
+        self.live.replace(live.clone());
         self.observe(&live).await;
         Ok(())
     }
 
     /// Bumps the change counter (records or live state changed).
     pub(crate) fn notify(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
-        self.changes.send_modify(|n| *n += 1);
+        self.live.notify();
     }
 
     /// A number that changes whenever [`SessionService::list`] may answer differently.
     pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
+        self.live.generation()
     }
 
     /// A receiver that wakes whenever a session appears, goes, starts or exits.
     pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changes.subscribe()
+        self.live.watch()
     }
 
     /// Keeps the live state fresh until the service is dropped.
@@ -225,31 +206,23 @@ impl SessionService {
     /// Every session, newest first. Built once per generation and shared: reads between
     /// changes (and the once-a-second refresh) cost a clone of an `Arc`.
     pub fn list(&self) -> Arc<Vec<SessionView>> {
-        let generation = self.generation();
-        {
-            let cached = self.views.lock().expect("views lock");
-            if cached.0 == generation {
-                return cached.1.clone();
-            }
-        }
-        let views = {
-            let records = self.records.read().expect("records lock");
-            let live = self.live.read().expect("live lock");
-            let mut views: Vec<_> =
-                records.values().map(|r| self.view(r, live.get(&r.name))).collect();
+        self.live.list_or(|| {
+            let mut views: Vec<_> = {
+                let records = self.records.read().expect("records lock");
+                let live = self.live.panes();
+                records.values().map(|r| self.view(r, live.get(&r.name))).collect()
+            };
             views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
-            Arc::new(views)
-        };
-        self.refresh_counts();
-        *self.views.lock().expect("views lock") = (generation, views.clone());
-        views
+            self.refresh_counts();
+            views
+        })
     }
 
     /// One session.
     pub fn get(&self, name: &str) -> Result<SessionView> {
         let records = self.records.read().expect("records lock");
         let record = records.get(name).ok_or_else(|| not_found(name))?;
-        Ok(self.view(record, self.live.read().expect("live lock").get(name)))
+        Ok(self.view(record, self.live.panes().get(name)))
     }
 
     /// The record of one session.
@@ -265,10 +238,7 @@ impl SessionService {
 
     /// Whether the session's process is alive, per the last refresh.
     pub fn status(&self, name: &str) -> SessionStatus {
-        match self.live.read().expect("live lock").get(name) {
-            Some(pane) if !pane.dead => SessionStatus::Running,
-            _ => SessionStatus::Exited,
-        }
+        if self.live.is_running(name) { SessionStatus::Running } else { SessionStatus::Exited }
     }
 
     /// The catalog with install state and running counts (of `owner`'s sessions only, when
@@ -278,7 +248,7 @@ impl SessionService {
         let mut running: HashMap<String, u32> = HashMap::new();
         {
             let records = self.records.read().expect("records lock");
-            let live = self.live.read().expect("live lock");
+            let live = self.live.panes();
             for r in records.values().filter(|r| owner.is_none_or(|o| r.owner == o)) {
                 if live.get(&r.name).is_some_and(|p| !p.dead) {
                     *running.entry(r.agent.clone()).or_default() += 1;
@@ -362,28 +332,20 @@ impl SessionService {
         if !self.kind_of(&r.agent).has_history() {
             return 0;
         }
-        let counts = self.counts.lock().expect("counts lock");
-        counts.get(&self.count_key(r)).map_or(0, |(_, n)| *n)
+        self.counts.get(&self.count_key(r))
     }
 
     /// Re-reads, off the async threads, the counts older than 30 s; the list is rebuilt when
     /// one changed.
     fn refresh_counts(&self) {
-        const FRESH: Duration = Duration::from_secs(30);
-        let stale: Vec<CountKey> = {
+        let stale = {
             let records = self.records.read().expect("records lock");
-            let mut counts = self.counts.lock().expect("counts lock");
-            let mut stale = Vec::new();
-            for r in records.values().filter(|r| self.kind_of(&r.agent).has_history()) {
-                let key = self.count_key(r);
-                let entry = counts.entry(key.clone()).or_insert((None, 0));
-                if entry.0.is_none_or(|at| at.elapsed() >= FRESH) {
-                    // Claimed now, so concurrent lists do not read it again.
-                    entry.0 = Some(std::time::Instant::now());
-                    stale.push(key);
-                }
-            }
-            stale
+            self.counts.claim_stale(
+                records
+                    .values()
+                    .filter(|r| self.kind_of(&r.agent).has_history())
+                    .map(|r| self.count_key(r)),
+            )
         };
         if stale.is_empty() {
             return;
@@ -394,10 +356,7 @@ impl SessionService {
             let mut changed = false;
             for key in stale {
                 let n = key.0.count(&key.1, std::path::Path::new(&key.2)).unwrap_or(0);
-                let mut counts = service.counts.lock().expect("counts lock");
-                let entry = counts.entry(key).or_insert((None, 0));
-                changed |= entry.1 != n;
-                *entry = (Some(std::time::Instant::now()), n);
+                changed |= service.counts.set(key, n);
             }
             if changed {
                 service.notify();
@@ -407,12 +366,11 @@ impl SessionService {
 
     /// The lock serializing changes to one session.
     fn session_lock(&self, name: &str) -> Arc<AsyncMutex<()>> {
-        self.locks.lock().expect("locks lock").entry(name.to_owned()).or_default().clone()
+        self.queues.change(name)
     }
 
     fn forget_lock(&self, name: &str) {
-        self.locks.lock().expect("locks lock").remove(name);
-        self.inputs.lock().expect("inputs lock").remove(name);
+        self.queues.forget(name);
     }
 
     /// The id of the conversation the session's agent is in, when llmux knows it: the one it
@@ -423,7 +381,7 @@ impl SessionService {
 
     /// The queue of one session's input: held for one whole prompt.
     fn input_lock(&self, name: &str) -> Arc<AsyncMutex<()>> {
-        self.inputs.lock().expect("inputs lock").entry(name.to_owned()).or_default().clone()
+        self.queues.input(name)
     }
 
     async fn db<T, F>(&self, f: F) -> Result<T>
@@ -436,24 +394,6 @@ impl SessionService {
     }
 }
 
-/// Whether any pane's last-activity second moved (shown as `activityAt`).
-fn activity_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneInfo>) -> bool {
-    new.iter().any(|(name, p)| old.get(name).is_none_or(|o| o.activity != p.activity))
-}
-
-/// Whether any session appeared, disappeared, or changed pid or liveness.
-/// Whether a session appeared, went, started, exited or got its exit status. tmux may show a
-/// pane dead (its terminal closed) before it has reaped the process, with no status yet; the
-/// status arriving one refresh later is a change too, or lists would go on without it.
-fn status_differs(old: &HashMap<String, PaneInfo>, new: &HashMap<String, PaneInfo>) -> bool {
-    old.len() != new.len()
-        || new.iter().any(|(name, p)| {
-            old.get(name).is_none_or(|o| {
-                o.dead != p.dead || o.pid != p.pid || o.dead_status != p.dead_status
-            })
-        })
-}
-
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -462,21 +402,4 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no session named {name:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pane(dead: bool, dead_status: Option<i32>) -> HashMap<String, PaneInfo> {
-        let info = PaneInfo { session: "a".into(), pid: 7, dead, dead_status, activity: 0 };
-        HashMap::from([("a".to_owned(), info)])
-    }
-
-    #[test]
-    fn an_exit_status_arriving_after_the_pane_died_is_a_change() {
-        assert!(status_differs(&pane(false, None), &pane(true, None)));
-        assert!(status_differs(&pane(true, None), &pane(true, Some(3))));
-        assert!(!status_differs(&pane(true, Some(3)), &pane(true, Some(3))));
-    }
 }

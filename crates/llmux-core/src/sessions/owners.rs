@@ -18,13 +18,13 @@ impl SessionService {
             }
             self.forget_pane(name);
             self.records.write().expect("records lock").remove(name);
-            self.conversations.lock().expect("conversations lock").remove(name);
+            self.conversations.remove(name);
             self.tracker.reset(name);
             self.forget_lock(name);
             tracing::info!(session.name = %name, "session ended with its owner's account");
         }
         for (old, new) in &deleted.moved {
-            let live = self.live.read().expect("live lock").contains_key(old);
+            let live = self.live.contains(old);
             if live && let Err(e) = self.tmux.rename_session(old, new).await {
                 tracing::warn!(session.name = %old, error = %e, "cannot rename a handed-over session");
             }
@@ -37,11 +37,7 @@ impl SessionService {
                 }
             }
             self.tracker.rename(old, new);
-            let mut conversations = self.conversations.lock().expect("conversations lock");
-            if let Some(id) = conversations.remove(old) {
-                conversations.insert(new.clone(), id);
-            }
-            drop(conversations);
+            self.conversations.rename(old, new);
             self.forget_lock(old);
             tracing::info!(session.name = %new, old = %old, "session handed over");
         }

@@ -44,7 +44,12 @@ pub(crate) async fn end_session_processes(pane_pid: Option<u32>, name: &str, soc
     let deadline = tokio::time::Instant::now() + GRACE;
     let mut pause = FIRST_POLL;
     loop {
-        let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+        // A read of /proc per pid: off the runtime too.
+        let check = pids.clone();
+        let left: Vec<u32> =
+            tokio::task::spawn_blocking(move || check.into_iter().filter(|p| alive(*p)).collect())
+                .await
+                .unwrap_or_default();
         if left.is_empty() {
             return;
         }

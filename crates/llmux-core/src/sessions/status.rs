@@ -12,9 +12,9 @@
 //! ready before, so its first track counts as ready and its state comes from its screen, or
 //! from activity where the screen says nothing (a busy loop reads `working`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,12 @@ impl Track {
     }
 }
 
-/// All tracks, and the channel their changes go out on.
+/// Owns the track (state, timers, screen hash, last capture) of every session's agent, and
+/// the broadcast channel state changes go out on. It decides; the service does the I/O
+/// (captures screens, reads state files off the runtime) and hands the results in.
+///
+/// Locks: `tracks` (a `Mutex`) guards every track; it is held only inside one method, never
+/// across an await, and taken after the service's records lock where both are held.
 #[derive(Debug)]
 pub(crate) struct Tracker {
     tracks: Mutex<HashMap<String, Track>>,
@@ -129,154 +134,122 @@ impl Tracker {
             tracks.insert(new.to_owned(), track);
         }
     }
-}
 
-/// One pane to capture this tick.
-struct Due {
-    name: String,
-    /// The agent's kind: its detector and state file (borrowed ones for a custom agent).
-    kind: Kind,
-    home: PathBuf,
-    pid: u32,
-}
-
-impl SessionService {
     /// Every state change, as it happens.
-    pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
-        self.tracker.events.subscribe()
+    pub fn subscribe(&self) -> broadcast::Receiver<StateEvent> {
+        self.events.subscribe()
     }
 
-    pub(crate) fn track(&self, name: &str) -> Option<Track> {
-        self.tracker.get(name)
+    /// Sends changes out.
+    pub fn publish(&self, changes: Vec<StateEvent>) {
+        for change in changes {
+            tracing::debug!(session.name = %change.name, state = %change.state, "state");
+            let _ = self.events.send(change);
+        }
     }
 
-    /// Moves every session's state on after a refresh: captures the panes with activity,
-    /// runs their detectors, applies timers, and sends the changes out.
-    pub(super) async fn observe(&self, live: &HashMap<String, PaneInfo>) {
-        let now_sec = now_ms().div_euclid(1000);
+    /// Moves every session's track on after a refresh: a pane gone is `exited`, a new pid
+    /// starts over, a still screen of an agent without a detector is `idle`. Returns the
+    /// panes to capture now (activity since their last capture) and the changes made.
+    /// `kind` resolves an agent key; `home` is the daemon's HOME (a session's `HOME` wins).
+    pub fn observe(
+        &self,
+        records: &BTreeMap<String, SessionRecord>,
+        live: &HashMap<String, PaneInfo>,
+        kind: &dyn Fn(&str) -> Kind,
+        home: &Path,
+    ) -> (Vec<Due>, Vec<StateEvent>) {
         let mut due = Vec::new();
         let mut changes = Vec::new();
-        let adopting = !self.tracker.observed.swap(true, std::sync::atomic::Ordering::AcqRel);
-        {
-            let records = self.records.read().expect("records lock");
-            let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
-            tracks.retain(|name, _| records.contains_key(name));
-            for (name, record) in records.iter() {
-                let pane = live.get(name).filter(|p| !p.dead);
-                let Some(pane) = pane else {
-                    // Only a session seen running can exit; one being spawned has no track
-                    // yet (and the list shows a stopped one as exited anyway).
-                    if let Some(track) = tracks.get_mut(name) {
-                        let previous = track.state;
-                        if track.enter(Detection::state(AgentState::Exited)) {
-                            changes.push(event(name, record, track, previous));
-                        }
-                        track.pid = 0;
-                    }
-                    continue;
-                };
-                let track = tracks
-                    .entry(name.clone())
-                    .or_insert_with(|| Track::adopted(pane.pid, adopting));
-                if track.pid != pane.pid {
+        let adopting = !self.observed.swap(true, std::sync::atomic::Ordering::AcqRel);
+        let mut tracks = self.tracks.lock().expect("tracks lock");
+        tracks.retain(|name, _| records.contains_key(name));
+        for (name, record) in records.iter() {
+            let pane = live.get(name).filter(|p| !p.dead);
+            let Some(pane) = pane else {
+                // Only a session seen running can exit; one being spawned has no track
+                // yet (and the list shows a stopped one as exited anyway).
+                if let Some(track) = tracks.get_mut(name) {
                     let previous = track.state;
-                    *track = Track::new(pane.pid, AgentState::Starting);
-                    if previous != AgentState::Starting {
-                        track.transitions = 1;
+                    if track.enter(Detection::state(AgentState::Exited)) {
                         changes.push(event(name, record, track, previous));
                     }
+                    track.pid = 0;
                 }
-                let quiet = track.changed_at.elapsed() >= SETTLE;
-                if track.captured_sec == 0 || pane.activity >= track.captured_sec {
-                    due.push(Due {
-                        name: name.clone(),
-                        kind: self.kind_of(&record.agent),
-                        home: self.agent_home(record),
-                        pid: pane.pid,
-                    });
-                } else if quiet
-                    && (!self.kind_of(&record.agent).has_detector()
-                        || (track.ready && track.state == AgentState::Starting))
+                continue;
+            };
+            let track =
+                tracks.entry(name.clone()).or_insert_with(|| Track::adopted(pane.pid, adopting));
+            if track.pid != pane.pid {
+                let previous = track.state;
+                *track = Track::new(pane.pid, AgentState::Starting);
+                if previous != AgentState::Starting {
+                    track.transitions = 1;
+                    changes.push(event(name, record, track, previous));
+                }
+            }
+            let quiet = track.changed_at.elapsed() >= SETTLE;
+            let kind = kind(&record.agent);
+            if track.captured_sec == 0 || pane.activity >= track.captured_sec {
+                due.push(Due {
+                    name: name.clone(),
+                    kind,
+                    home: agent_home(record, home),
+                    pid: pane.pid,
+                });
+            } else if quiet
+                && (!kind.has_detector() || (track.ready && track.state == AgentState::Starting))
+            {
+                // No detector: a still screen means the agent is done (or ready).
+                let previous = track.state;
+                if matches!(previous, AgentState::Starting | AgentState::Working)
+                    && track.screen_hash != 0
+                    && track.enter(Detection::state(AgentState::Idle))
                 {
-                    // No detector: a still screen means the agent is done (or ready).
-                    let previous = track.state;
-                    if matches!(previous, AgentState::Starting | AgentState::Working)
-                        && track.screen_hash != 0
-                        && track.enter(Detection::state(AgentState::Idle))
-                    {
-                        changes.push(event(name, record, track, previous));
-                    }
+                    changes.push(event(name, record, track, previous));
                 }
             }
         }
-        for d in due {
-            if let Some(change) = self.capture_and_detect(&d, now_sec).await {
-                changes.push(change);
-            }
-        }
-        if !changes.is_empty() {
-            self.notify();
-            for change in changes {
-                tracing::debug!(session.name = %change.name, state = %change.state, "state");
-                let _ = self.tracker.events.send(change);
-            }
-        }
+        (due, changes)
     }
 
-    /// Captures one session's screen now and moves its state on (a prompt waiter does this
-    /// every 50 ms for the one session it waits on, so the answer is not a tick late).
-    pub(crate) async fn poke(&self, name: &str) {
-        let due = {
-            let records = self.records.read().expect("records lock");
-            let tracks = self.tracker.tracks.lock().expect("tracks lock");
-            match (records.get(name), tracks.get(name)) {
-                (Some(record), Some(track)) if track.state != AgentState::Exited => Due {
-                    name: name.to_owned(),
-                    kind: self.kind_of(&record.agent),
-                    home: self.agent_home(record),
-                    pid: track.pid,
-                },
-                _ => return,
-            }
-        };
-        if let Some(change) = self.capture_and_detect(&due, now_ms().div_euclid(1000)).await {
-            self.notify();
-            let _ = self.tracker.events.send(change);
-        }
+    /// The capture one session needs now, unless it has no track or has exited.
+    pub fn due(&self, record: &SessionRecord, kind: Kind, home: &Path) -> Option<Due> {
+        let tracks = self.tracks.lock().expect("tracks lock");
+        let track = tracks.get(&record.name).filter(|t| t.state != AgentState::Exited)?;
+        Some(Due {
+            name: record.name.clone(),
+            kind,
+            home: agent_home(record, home),
+            pid: track.pid,
+        })
     }
 
-    async fn capture_and_detect(&self, d: &Due, now_sec: i64) -> Option<StateEvent> {
-        let screen = match self.tmux.screen(&d.name).await {
-            Ok(screen) => screen,
-            Err(e) => {
-                tracing::debug!(session.name = %d.name, error = %e, "cannot capture pane");
-                return None;
-            }
-        };
-        let file_state = match d.kind.state_file() {
-            // File reads block: off the runtime, as every tick runs on it.
-            Some(read) => {
-                let (home, pid) = (d.home.clone(), d.pid);
-                tokio::task::spawn_blocking(move || read(&home, pid)).await.ok().flatten()
-            }
-            None => None,
-        };
-        let records = self.records.read().expect("records lock");
-        let record = records.get(&d.name)?;
-        let mut tracks = self.tracker.tracks.lock().expect("tracks lock");
+    /// Moves one session's track on from a capture taken at `now_sec`: its `screen`, through
+    /// the kind's detector, and its state file's word where it has one. Nothing happens if the
+    /// pane was respawned meanwhile (another pid). Returns the change, if any.
+    pub fn detect(
+        &self,
+        d: &Due,
+        record: &SessionRecord,
+        now_sec: i64,
+        screen: &str,
+        file_state: Option<FileState>,
+    ) -> Option<StateEvent> {
+        let mut tracks = self.tracks.lock().expect("tracks lock");
         let track = tracks.get_mut(&d.name)?;
         if track.pid != d.pid {
             return None;
         }
         track.captured_sec = now_sec;
-        let hash = hash_of(&screen);
+        let hash = hash_of(screen);
         let screen_changed = hash != track.screen_hash;
         if screen_changed {
             track.screen_hash = hash;
             track.changed_at = Instant::now();
         }
         let previous = track.state;
-        let next = match d.kind.detect(&screen) {
+        let next = match d.kind.detect(screen) {
             Some(mut seen) => {
                 if let Some(file) = file_state {
                     seen = merge_state_file(seen, file);
@@ -298,6 +271,90 @@ impl SessionService {
         let next = next?;
         track.enter(next).then(|| event(&d.name, record, track, previous))
     }
+}
+
+/// The HOME an agent runs with: the session's `HOME`, else `default` (the daemon's).
+pub(crate) fn agent_home(record: &SessionRecord, default: &Path) -> PathBuf {
+    record.env.get("HOME").map(PathBuf::from).unwrap_or_else(|| default.to_owned())
+}
+
+/// One pane to capture this tick.
+pub(crate) struct Due {
+    name: String,
+    /// The agent's kind: its detector and state file (borrowed ones for a custom agent).
+    kind: Kind,
+    home: PathBuf,
+    pid: u32,
+}
+
+impl SessionService {
+    /// Every state change, as it happens.
+    pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
+        self.tracker.subscribe()
+    }
+
+    pub(crate) fn track(&self, name: &str) -> Option<Track> {
+        self.tracker.get(name)
+    }
+
+    /// Moves every session's state on after a refresh: captures the panes with activity,
+    /// runs their detectors, applies timers, and sends the changes out.
+    pub(super) async fn observe(&self, live: &HashMap<String, PaneInfo>) {
+        let now_sec = now_ms().div_euclid(1000);
+        let (due, mut changes) = {
+            let records = self.records.read().expect("records lock");
+            self.tracker.observe(&records, live, &|a| self.kind_of(a), &self.opts.home)
+        };
+        for d in due {
+            if let Some(change) = self.capture_and_detect(&d, now_sec).await {
+                changes.push(change);
+            }
+        }
+        if !changes.is_empty() {
+            self.notify();
+            self.tracker.publish(changes);
+        }
+    }
+
+    /// Captures one session's screen now and moves its state on (a prompt waiter does this
+    /// every 50 ms for the one session it waits on, so the answer is not a tick late).
+    pub(crate) async fn poke(&self, name: &str) {
+        let due = {
+            let records = self.records.read().expect("records lock");
+            let Some(record) = records.get(name) else { return };
+            let Some(due) = self.tracker.due(record, self.kind_of(&record.agent), &self.opts.home)
+            else {
+                return;
+            };
+            due
+        };
+        if let Some(change) = self.capture_and_detect(&due, now_ms().div_euclid(1000)).await {
+            self.notify();
+            self.tracker.publish(vec![change]);
+        }
+    }
+
+    /// Captures the pane and reads the kind's state file (off the runtime: file reads block),
+    /// then lets the tracker decide.
+    async fn capture_and_detect(&self, d: &Due, now_sec: i64) -> Option<StateEvent> {
+        let screen = match self.tmux.screen(&d.name).await {
+            Ok(screen) => screen,
+            Err(e) => {
+                tracing::debug!(session.name = %d.name, error = %e, "cannot capture pane");
+                return None;
+            }
+        };
+        let file_state = match d.kind.state_file() {
+            Some(read) => {
+                let (home, pid) = (d.home.clone(), d.pid);
+                tokio::task::spawn_blocking(move || read(&home, pid)).await.ok().flatten()
+            }
+            None => None,
+        };
+        let records = self.records.read().expect("records lock");
+        let record = records.get(&d.name)?;
+        self.tracker.detect(d, record, now_sec, &screen, file_state)
+    }
 
     /// The kind of an agent, resolved by the catalog (none for an agent no longer in it).
     pub(super) fn kind_of(&self, agent: &str) -> Kind {
@@ -306,7 +363,7 @@ impl SessionService {
 
     /// The HOME an agent runs with: the session's `HOME`, else the daemon's.
     pub(crate) fn agent_home(&self, record: &SessionRecord) -> PathBuf {
-        record.env.get("HOME").map(PathBuf::from).unwrap_or_else(|| self.opts.home.clone())
+        agent_home(record, &self.opts.home)
     }
 }
 
@@ -374,6 +431,89 @@ mod tests {
         assert_eq!(adopted.state, AgentState::Starting);
         assert!(adopted.ready, "was running before the daemon started");
         assert!(!Track::adopted(1, false).ready);
+    }
+
+    fn record(name: &str) -> SessionRecord {
+        SessionRecord {
+            name: name.into(),
+            agent: "custom".into(),
+            cwd: "/".into(),
+            flags: None,
+            env: BTreeMap::new(),
+            init_prompts: vec![],
+            resume_from: None,
+            owner: "admin".into(),
+            parent: None,
+            created_at: 0,
+            updated_at: 0,
+            started_at: 0,
+        }
+    }
+
+    fn panes(list: &[(&str, u32, bool)]) -> HashMap<String, PaneInfo> {
+        list.iter()
+            .map(|&(name, pid, dead)| {
+                let info =
+                    PaneInfo { session: name.into(), pid, dead, dead_status: None, activity: 0 };
+                (name.to_owned(), info)
+            })
+            .collect()
+    }
+
+    fn no_detector(_: &str) -> Kind {
+        crate::agents::unknown()
+    }
+
+    #[test]
+    fn without_a_detector_a_changing_screen_is_work_and_a_gone_pane_is_exited() {
+        let tracker = Tracker::default();
+        let records = BTreeMap::from([("a".to_owned(), record("a"))]);
+        let mut rx = tracker.subscribe();
+        // First look, at startup: the running pane is adopted (ready) and due for a capture.
+        let (due, changes) =
+            tracker.observe(&records, &panes(&[("a", 7, false)]), &no_detector, Path::new("/h"));
+        assert!(changes.is_empty());
+        let [d] = &due[..] else { panic!("one pane is due, got {}", due.len()) };
+        assert_eq!((d.pid, d.home.as_path()), (7, Path::new("/h")));
+        let change = tracker.detect(d, &records["a"], 100, "building…", None);
+        assert_eq!(change.map(|c| c.state), Some(AgentState::Working));
+        assert_eq!(tracker.detect(d, &records["a"], 100, "building…", None).map(|c| c.state), None);
+        // The pane goes: exited, and the change is published.
+        let (_, changes) =
+            tracker.observe(&records, &HashMap::new(), &no_detector, Path::new("/h"));
+        assert_eq!(changes.iter().map(|c| c.state).collect::<Vec<_>>(), [AgentState::Exited]);
+        tracker.publish(changes);
+        assert_eq!(rx.try_recv().unwrap().previous, AgentState::Working);
+        assert!(tracker.due(&records["a"], no_detector("x"), Path::new("/h")).is_none());
+    }
+
+    #[test]
+    fn a_pane_spawned_later_starts_and_a_new_pid_starts_over() {
+        let tracker = Tracker::default();
+        let records = BTreeMap::from([("a".to_owned(), record("a"))]);
+        tracker.observe(&records, &HashMap::new(), &no_detector, Path::new("/h"));
+        let (due, _) =
+            tracker.observe(&records, &panes(&[("a", 7, false)]), &no_detector, Path::new("/h"));
+        // Not adopted: its first screen says nothing yet.
+        assert!(tracker.detect(&due[0], &records["a"], 100, "one", None).is_none());
+        assert!(tracker.detect(&due[0], &records["a"], 101, "two", None).is_none());
+        assert_eq!(tracker.get("a").unwrap().state, AgentState::Starting);
+        // A capture of an older pid is dropped.
+        let (due, _) =
+            tracker.observe(&records, &panes(&[("a", 8, false)]), &no_detector, Path::new("/h"));
+        let stale = Due { pid: 7, ..due.into_iter().next().unwrap() };
+        assert!(tracker.detect(&stale, &records["a"], 102, "three", None).is_none());
+        // A session removed is forgotten at the next look.
+        tracker.observe(&BTreeMap::new(), &HashMap::new(), &no_detector, Path::new("/h"));
+        assert!(tracker.get("a").is_none());
+    }
+
+    #[test]
+    fn a_session_home_wins_over_the_daemon_home() {
+        let mut r = record("a");
+        assert_eq!(agent_home(&r, Path::new("/d")), Path::new("/d"));
+        r.env.insert("HOME".into(), "/s".into());
+        assert_eq!(agent_home(&r, Path::new("/d")), Path::new("/s"));
     }
 
     #[test]
