@@ -16,6 +16,10 @@ pub(crate) fn for_error(err: &anyhow::Error) -> Option<String> {
             let name = message.split('"').nth(1).unwrap_or("NAME");
             Some(format!("start it again with `llmux session restart {name}`"))
         }
+        llmux_client::Error::Api { message, .. } if message.contains("is still starting") => {
+            let name = message.split('"').nth(1).unwrap_or("NAME");
+            Some(format!("look at it with `llmux session attach {name}`"))
+        }
         llmux_client::Error::InvalidUrl { reason, .. } if reason.contains("credentials") => {
             Some("use --token or `llmux auth login`".into())
         }
@@ -44,6 +48,8 @@ mod tests {
             Some("start it again with `llmux session restart build`")
         );
         assert_eq!(for_error(&api("conflict", "session \"b\" is running")), None);
+        let err = api("conflict", "session \"slow\" is still starting after 2s");
+        assert_eq!(for_error(&err).as_deref(), Some("look at it with `llmux session attach slow`"));
     }
 
     #[test]

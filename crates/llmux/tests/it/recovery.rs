@@ -186,7 +186,11 @@ async fn a_prompt_held_while_starting_gives_up_after_the_ready_timeout() {
     assert!(sent.elapsed() >= Duration::from_secs(2), "gave up early: {:?}", sent.elapsed());
     let message = err.to_string();
     assert!(message.contains("is still starting after 2s"), "{message}");
-    assert!(message.contains("llmux session attach slow"), "{message}");
+    // The daemon says what happened; the CLI adds where to look.
+    let out = d.cli(&["session", "prompt", "slow", "never-typed"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is still starting after 2s"), "{stderr}");
+    assert!(stderr.contains("look at it with `llmux session attach slow`"), "{stderr}");
     let screen = d.client.capture("slow", 200).await.unwrap().text;
     assert!(!screen.contains("never-typed"), "{screen}");
 }
