@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use futures_util::future::join_all;
 
+use super::report::{median, median_usize};
 use super::viewer::{Kind, Viewer};
 use super::{BURST_WAIT, WAIT};
 
@@ -80,8 +81,8 @@ pub fn rows(runs: &[Fanout]) -> Vec<(String, String, String, Option<bool>)> {
     for kind in [Kind::WebSocket, Kind::Tmux] {
         let mine: Vec<&Fanout> = runs.iter().filter(|f| f.kind == kind).collect();
         let Some(first) = mine.first() else { continue };
-        let last =
-            median_secs(mine.iter().map(|f| f.wall.iter().max().copied().unwrap_or_default()));
+        let last = median(mine.iter().map(|f| f.wall.iter().max().copied().unwrap_or_default()))
+            .as_secs_f64();
         let kb = median_kb(mine.iter().flat_map(|f| f.received.iter().copied()));
         let label = match kind {
             Kind::WebSocket => "WebSocket",
@@ -118,14 +119,8 @@ pub fn json(runs: &[Fanout]) -> serde_json::Value {
     serde_json::json!({ "dump_bytes": super::DUMP_BYTES, "runs": runs.iter().map(run).collect::<Vec<_>>() })
 }
 
-fn median_secs(it: impl Iterator<Item = Duration>) -> f64 {
-    let mut v: Vec<f64> = it.map(|d| d.as_secs_f64()).collect();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() { 0.0 } else { v[v.len().div_ceil(2) - 1] }
-}
-
-fn median_kb(it: impl Iterator<Item = u64>) -> f64 {
-    let mut v: Vec<u64> = it.collect();
-    v.sort_unstable();
-    if v.is_empty() { 0.0 } else { v[v.len().div_ceil(2) - 1] as f64 / 1e3 }
+/// Median of byte counts, in KB.
+fn median_kb(bytes: impl Iterator<Item = u64>) -> f64 {
+    let v: Vec<usize> = bytes.map(|b| b as usize).collect();
+    median_usize(&v) as f64 / 1e3
 }

@@ -44,7 +44,7 @@ fn runs(r: &Results, kind: Kind) -> Vec<&Burst> {
 }
 
 /// Median of some per-run figure (nearest rank, as everywhere).
-fn median(values: impl Iterator<Item = Duration>) -> Duration {
+pub(super) fn median(values: impl Iterator<Item = Duration>) -> Duration {
     let mut v: Vec<Duration> = values.collect();
     v.sort_unstable();
     match v.len() {
@@ -119,7 +119,7 @@ fn screen_figure(t: &Ttfb) -> String {
     }
 }
 
-fn median_usize(v: &[usize]) -> usize {
+pub(super) fn median_usize(v: &[usize]) -> usize {
     let mut v = v.to_vec();
     v.sort_unstable();
     if v.is_empty() { 0 } else { v[v.len().div_ceil(2) - 1] }
