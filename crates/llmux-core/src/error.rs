@@ -27,6 +27,10 @@ pub enum Error {
     /// The session is not running, and the action needs it to.
     #[error("{0}")]
     NotRunning(String),
+    /// The agent did not reach the state the action waits for in time (still starting, not
+    /// idle).
+    #[error("{0}")]
+    NotReady(String),
     /// The input is larger than allowed.
     #[error("{0}")]
     TooLarge(String),
@@ -81,6 +85,8 @@ impl Error {
                 | Error::NotFound(_)
                 | Error::AlreadyExists(_)
                 | Error::Conflict(_)
+                | Error::NotRunning(_)
+                | Error::NotReady(_)
                 | Error::TooLarge(_)
         )
     }

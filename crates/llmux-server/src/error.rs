@@ -62,6 +62,7 @@ impl From<llmux_core::Error> for ApiError {
             E::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             E::NotRunning(_) => (StatusCode::CONFLICT, "not_running"),
+            E::NotReady(_) => (StatusCode::CONFLICT, "not_ready"),
             E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             _ => return ApiError::internal(&err),
         };

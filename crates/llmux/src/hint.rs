@@ -3,7 +3,7 @@
 //! which of its commands fixes it.
 
 /// The hint for `err`, if the CLI has one: how to sign in after a 401, how to start a session
-/// that is not running.
+/// that is not running, where to look at an agent that is not ready.
 pub(crate) fn for_error(err: &anyhow::Error) -> Option<String> {
     let client = err.chain().find_map(|c| c.downcast_ref::<llmux_client::Error>())?;
     match client {
@@ -16,7 +16,7 @@ pub(crate) fn for_error(err: &anyhow::Error) -> Option<String> {
             let name = message.split('"').nth(1).unwrap_or("NAME");
             Some(format!("start it again with `llmux session restart {name}`"))
         }
-        llmux_client::Error::Api { message, .. } if message.contains("is still starting") => {
+        llmux_client::Error::Api { code, message, .. } if code == "not_ready" => {
             let name = message.split('"').nth(1).unwrap_or("NAME");
             Some(format!("look at it with `llmux session attach {name}`"))
         }
@@ -48,7 +48,7 @@ mod tests {
             Some("start it again with `llmux session restart build`")
         );
         assert_eq!(for_error(&api("conflict", "session \"b\" is running")), None);
-        let err = api("conflict", "session \"slow\" is still starting after 2s");
+        let err = api("not_ready", "the agent in session \"slow\" is still starting after 2s");
         assert_eq!(for_error(&err).as_deref(), Some("look at it with `llmux session attach slow`"));
     }
 

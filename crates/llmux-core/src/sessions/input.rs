@@ -126,7 +126,7 @@ impl SessionService {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Conflict(format!(
+                return Err(Error::NotReady(format!(
                     "the agent in session {name:?} {what} {}s",
                     limit.as_secs()
                 )));
