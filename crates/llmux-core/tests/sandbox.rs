@@ -106,15 +106,23 @@ fn identities() -> Vec<Who> {
     vec![Who::Me, Who::User(TEST_ACCOUNT.to_owned(), uid, gid)]
 }
 
-/// Where fixtures go: `target/tmp`, unless the unprivileged account cannot reach it (a
-/// checkout under root's 0700 HOME); then `/var/lib/llmux-sandbox-tests`.
+/// Where fixtures go: `target/tmp`, unless it lies under /tmp or the unprivileged account
+/// cannot reach it (a checkout under root's 0700 HOME); then `/var/lib/llmux-sandbox-tests`
+/// (root) or the user's HOME.
 fn fixture_parent() -> PathBuf {
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).canonicalize().unwrap();
     let reachable = target
         .ancestors()
         .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
-    if reachable || rustix::process::getuid().as_raw() != 0 {
+    // A checkout under /tmp puts target/tmp where the sandbox hides everything anyway.
+    let private = target.starts_with("/tmp") || target.starts_with("/var/tmp");
+    let root = rustix::process::getuid().as_raw() == 0;
+    if !private && (reachable || !root) {
         return target;
+    }
+    if !root {
+        // Only this account runs the tests: its own HOME will do.
+        return PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
     }
     let fallback = PathBuf::from("/var/lib/llmux-sandbox-tests");
     std::fs::create_dir_all(&fallback).unwrap();

@@ -15,8 +15,21 @@ struct Tree {
 
 impl Tree {
     fn new(dirs: &[&str]) -> Tree {
+        // A checkout under /tmp (or /var/tmp) puts the test binary there too: then the
+        // user's HOME, else a folder under /var/lib (CI runs as root).
         let exe = std::env::current_exe().unwrap();
-        Tree::new_in(exe.parent().unwrap(), dirs)
+        let beside_exe = exe.parent().unwrap().to_path_buf();
+        let private = |p: &Path| p.starts_with("/tmp") || p.starts_with("/var/tmp");
+        let parent = [Some(beside_exe), std::env::var_os("HOME").map(PathBuf::from)]
+            .into_iter()
+            .flatten()
+            .find(|p| !private(p) && p.is_dir())
+            .unwrap_or_else(|| {
+                let dir = PathBuf::from("/var/lib/llmux-sandbox-tests");
+                std::fs::create_dir_all(&dir).unwrap();
+                dir
+            });
+        Tree::new_in(&parent, dirs)
     }
 
     fn new_in(parent: &Path, dirs: &[&str]) -> Tree {
