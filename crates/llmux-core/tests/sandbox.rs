@@ -363,8 +363,11 @@ struct TmuxServer {
 impl TmuxServer {
     fn start(who: &Who, args: &[&str]) -> TmuxServer {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        // CI has no $SHELL; tmux would then take the test account's login shell (nologin),
+        // the session would exit at once and the server with it.
         let status = who
             .command("tmux")
+            .env("SHELL", "/bin/sh")
             .args(&args)
             .args(["-f", "/dev/null", "new-session", "-d", "-s", "daemon-secret", "sleep 600"])
             .status()
