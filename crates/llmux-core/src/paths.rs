@@ -80,6 +80,36 @@ impl Paths {
         }
     }
 
+    /// The default workspace root of a user whose admin granted none:
+    /// `<state>/workspaces/<username>` (created 0700 when first needed).
+    pub fn default_workspace(&self, username: &str) -> PathBuf {
+        self.state_dir.join("workspaces").join(username)
+    }
+
+    /// The socket of one user's own tmux server: `<run>/u/<username>.sock`; when that would
+    /// overflow `sun_path`, `<run>/u/<hash>.sock`, and when even that would, a short dir of
+    /// our own under `$XDG_RUNTIME_DIR` or the temp dir. The runtime dir is hidden from every
+    /// confined session, so no agent can reach or replace a server's socket. The caller
+    /// creates the socket's directory private (`sandbox::ensure_private_dir`).
+    pub fn user_tmux_socket(&self, username: &str) -> PathBuf {
+        const SUN_PATH: usize = 107;
+        let hash = format!("{:016x}.sock", fnv1a(std::ffi::OsStr::new(username)));
+        let dir = self.run_dir.join("u");
+        let plain = dir.join(format!("{username}.sock"));
+        if plain.as_os_str().len() <= SUN_PATH {
+            return plain;
+        }
+        let hashed = dir.join(&hash);
+        if hashed.as_os_str().len() <= SUN_PATH {
+            return hashed;
+        }
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let uid = rustix::process::getuid().as_raw();
+        base.join(format!("llmux-{uid}-{:016x}-u", fnv1a(self.state_dir.as_os_str()))).join(hash)
+    }
+
     /// Creates the state and runtime dirs with mode 0700 and checks that nobody else owns
     /// them (a pre-created dir in /tmp must not let another user read our sockets).
     pub fn create_dirs(&self) -> Result<()> {
@@ -160,6 +190,20 @@ mod tests {
         let long = Paths::in_state_dir(PathBuf::from(format!("/tmp/{}", "x".repeat(120))));
         assert!(long.tmux_socket.as_os_str().len() <= MAX_SOCKET_PATH);
         assert_eq!(long, Paths::in_state_dir(long.state_dir.clone()), "deterministic");
+    }
+
+    #[test]
+    fn user_tmux_sockets_fit_in_sun_path() {
+        let user = "u".repeat(32);
+        // Every state dir length up to where the runtime dir falls back to a short one.
+        for len in 1..120 {
+            let paths = Paths::in_state_dir(PathBuf::from(format!("/{}", "x".repeat(len))));
+            let socket = paths.user_tmux_socket(&user);
+            assert!(socket.as_os_str().len() <= 107, "{}", socket.display());
+            assert_ne!(socket, paths.user_tmux_socket("other"));
+        }
+        let short = Paths::in_state_dir(PathBuf::from("/s"));
+        assert_eq!(short.user_tmux_socket("bob"), PathBuf::from("/s/run/u/bob.sock"));
     }
 
     #[test]
