@@ -153,6 +153,8 @@ export async function startDaemon({ admin = false, timeout = 20000 } = {}) {
       // server after that kill-server: end every process of this socket, then the server again.
       spawnSync('pkill', ['-KILL', '-f', sock], { stdio: 'ignore' });
       spawnSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', env: daemonEnv({}) });
+      // Confined users' own tmux servers (run/u/<user>.sock).
+      spawnSync('pkill', ['-KILL', '-f', path.join(state, 'run/u/')], { stdio: 'ignore' });
       // Keep the daemon's log with the screenshots, for a failure's post-mortem.
       try {
         fs.mkdirSync(path.join(ARTIFACTS, 'logs'), { recursive: true });

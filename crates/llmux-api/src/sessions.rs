@@ -101,6 +101,11 @@ pub struct SessionView {
     pub tmux_name: String,
     /// A shell command that attaches to this session with plain tmux.
     pub attach_command: String,
+    /// Whether the agent runs in the sandbox (a user who is not an admin; see the README's
+    /// "Users and isolation"). A non-admin's session that is running and not confined was
+    /// started before isolation existed: it moves into the sandbox at its next restart.
+    #[serde(default)]
+    pub confined: bool,
 }
 
 /// Environment given either as a JSON object or as `KEY=VALUE` lines (old daemon style).

@@ -137,6 +137,11 @@ impl Daemon {
         tmux.seal().await.map_err(|e| fail(e.into()))?;
         let mut session_opts = opts.sessions;
         session_opts.init_prompts = effective.init_prompts.value.clone();
+        // Non-admins' sessions run confined, each user on a tmux server of their own.
+        session_opts.isolation = Some(llmux_core::sessions::Isolation {
+            paths: paths.clone(),
+            daemon_home: llmux_core::paths::home_dir(),
+        });
         let sessions = SessionService::start(store.clone(), tmux.clone(), catalog, session_opts)
             .await
             .map_err(|e| fail(e.into()))?;
@@ -223,7 +228,7 @@ impl Daemon {
             let _ = tx.send(true);
         });
         let (a, b) = tokio::join!(unix, tcp);
-        self.state.sessions.tmux().close().await;
+        self.state.sessions.servers().close().await;
         let _ = std::fs::remove_file(&self.paths.socket);
         a.and(b)
     }

@@ -14,12 +14,14 @@
 //! and a hidden dir inside a granted root stays hidden. No shell is involved anywhere.
 
 mod bwrap;
+mod programs;
 
 use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 pub use bwrap::{Unavailable, find_bwrap, probe};
+pub use programs::install_dirs;
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;

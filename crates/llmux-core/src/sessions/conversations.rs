@@ -292,7 +292,7 @@ impl SessionService {
             if i > 0 {
                 tokio::time::sleep(KEY_PACE).await;
             }
-            self.tmux.send_key(name, key).await?;
+            self.tmux_of(name).send_key(name, key).await?;
         }
         Ok(())
     }
@@ -310,7 +310,7 @@ impl SessionService {
         self.ensure_running(name)?;
         let queue = self.input_lock(name);
         let _turn = queue.lock().await;
-        self.tmux.send_key(name, key).await
+        self.tmux_of(name).send_key(name, key).await
     }
 
     /// The argv additions for a spawn: resume `resume_from`, or start a fresh conversation

@@ -45,13 +45,13 @@ impl SessionService {
         prompt: &str,
         enter: bool,
     ) -> Result<()> {
-        self.tmux.send_text(name, prompt).await?;
+        self.tmux_of(name).send_text(name, prompt).await?;
         if !enter {
             return Ok(());
         }
         tokio::time::sleep(self.settle_for(agent)).await;
         let start = self.track(name).map_or(0, |t| t.transitions);
-        self.tmux.send_key(name, "Enter").await?;
+        self.tmux_of(name).send_key(name, "Enter").await?;
         if !self.kind_of(agent).has_detector() {
             return Ok(());
         }
@@ -76,14 +76,14 @@ impl SessionService {
                     break;
                 }
             }
-            let screen = self.tmux.screen(name).await.unwrap_or_default();
+            let screen = self.tmux_of(name).screen(name).await.unwrap_or_default();
             let bottom: Vec<&str> =
                 screen.lines().rev().filter(|l| !l.trim().is_empty()).take(8).collect();
             if !bottom.iter().any(|l| l.contains(&tail)) {
                 return Ok(());
             }
             tracing::info!(session.name = %name, "the prompt is still in the composer; pressing Enter again");
-            self.tmux.send_key(name, "Enter").await?;
+            self.tmux_of(name).send_key(name, "Enter").await?;
         }
         Ok(())
     }
@@ -181,7 +181,7 @@ impl SessionService {
             return Err(Error::invalid(format!("lines must be between 1 and {MAX_CAPTURE_LINES}")));
         }
         self.record(name)?;
-        match self.tmux.capture(name, lines).await {
+        match self.tmux_of(name).capture(name, lines).await {
             Err(Error::NotFound(_)) => {
                 self.last_screens.last(name, lines as usize).ok_or_else(|| {
                     Error::Conflict(format!(

@@ -25,8 +25,9 @@ impl SessionService {
         }
         let cwd = match req.cwd.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             Some(raw) => self.valid_cwd(raw).await?,
-            None => self.opts.home.clone(),
+            None => self.default_cwd(owner).await?,
         };
+        self.check_owner_cwd(owner, &cwd).await?;
         let flags = req.flags.map(|f| f.trim().to_owned());
         agent.argv(flags.as_deref())?;
         let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
@@ -136,27 +137,31 @@ impl SessionService {
         env.extend(record.env.clone());
         env.insert("LLMUX_SESSION".into(), record.name.clone());
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
-        // A dead pane (remain-on-exit) or a running one being restarted still holds the name.
+        let target = self.target(&record.owner, Path::new(&record.cwd), argv, env).await?;
+        // A dead pane (remain-on-exit) or a running one being restarted still holds the name,
+        // perhaps on another server (a session started before it was confined).
         if self.live.contains(&record.name) {
             self.end_processes(&record.name).await;
-            self.tmux.kill_session(&record.name).await?;
+            self.tmux_of(&record.name).kill_session(&record.name).await?;
+            self.forget_pane(&record.name);
         }
         self.tracker.reset(&record.name);
         self.last_screens.forget(&record.name);
         let spec = SpawnSpec {
             name: &record.name,
             cwd: Path::new(&record.cwd),
-            argv: &argv,
-            env: &env,
+            argv: &target.argv,
+            env: &target.env,
             width: self.opts.size.0,
             height: self.opts.size.1,
+            confined: target.confined,
         };
-        let pane = match self.tmux.new_session(&spec).await {
+        let pane = match target.tmux.new_session(&spec).await {
             Ok(pane) => pane,
             Err(Error::AlreadyExists(_)) => {
                 // Our view was stale (the name was taken in tmux after the last refresh).
-                self.tmux.kill_session(&record.name).await?;
-                self.tmux.new_session(&spec).await?
+                target.tmux.kill_session(&record.name).await?;
+                target.tmux.new_session(&spec).await?
             }
             Err(e) => {
                 self.refresh().await?;
@@ -184,7 +189,9 @@ impl SessionService {
             new.name = super::names::canonical(n, &old.owner);
         }
         if let Some(raw) = &req.cwd {
-            new.cwd = self.valid_cwd(raw).await?.to_string_lossy().into_owned();
+            let cwd = self.valid_cwd(raw).await?;
+            self.check_owner_cwd(&old.owner, &cwd).await?;
+            new.cwd = cwd.to_string_lossy().into_owned();
         }
         if let Some(flags) = req.flags {
             let flags = flags.map(|f| f.trim().to_owned());
@@ -242,13 +249,13 @@ impl SessionService {
         }
         let live = self.live.contains(&old.name);
         if live {
-            self.tmux.rename_session(&old.name, &new.name).await?;
+            self.tmux_of(&old.name).rename_session(&old.name, &new.name).await?;
         }
         let (rec, key) = (new.clone(), old.name.clone());
         if let Err(e) = self.db(move |s| s.update_session(&key, &rec)).await {
             if live {
                 // Put tmux back so record and session keep matching.
-                let _ = self.tmux.rename_session(&new.name, &old.name).await;
+                let _ = self.tmux_of(&new.name).rename_session(&new.name, &old.name).await;
             }
             return Err(e);
         }
@@ -300,7 +307,7 @@ impl SessionService {
     /// [`super::procs`].
     pub(super) async fn end_processes(&self, name: &str) {
         let pid = self.live.running_pid(name);
-        super::procs::end_session_processes(pid, name, self.tmux.socket()).await;
+        super::procs::end_session_processes(pid, name, self.tmux_of(name).socket()).await;
     }
 
     /// Drops a killed session's pane from the live view (the next refresh agrees).
@@ -314,11 +321,11 @@ impl SessionService {
         let _guard = lock.lock().await;
         self.record(name)?;
         // Keep its last screen for `capture` (the web UI shows it read-only): the pane goes.
-        if let Ok(screen) = self.tmux.capture(name, KEPT_SCREEN_LINES).await {
+        if let Ok(screen) = self.tmux_of(name).capture(name, KEPT_SCREEN_LINES).await {
             self.last_screens.keep(name, screen);
         }
         self.end_processes(name).await;
-        self.tmux.kill_session(name).await?;
+        self.tmux_of(name).kill_session(name).await?;
         self.forget_pane(name);
         tracing::info!(session.name = %name, "session stopped");
         self.get(name)
@@ -337,7 +344,7 @@ impl SessionService {
         }
         // Kill first, while the record still reserves the name against concurrent creates.
         self.end_processes(name).await;
-        self.tmux.kill_session(name).await?;
+        self.tmux_of(name).kill_session(name).await?;
         self.forget_pane(name);
         let _registry = self.registry.lock().await;
         let key = name.to_owned();

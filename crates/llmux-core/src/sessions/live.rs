@@ -156,7 +156,15 @@ mod tests {
     use super::*;
 
     fn info(pid: u32, dead: bool, dead_status: Option<i32>, activity: i64) -> PaneInfo {
-        PaneInfo { session: "a".into(), pid, dead, dead_status, activity }
+        PaneInfo {
+            session: "a".into(),
+            pid,
+            dead,
+            dead_status,
+            activity,
+            server: String::new(),
+            confined: false,
+        }
     }
 
     fn pane(dead: bool, dead_status: Option<i32>) -> Panes {

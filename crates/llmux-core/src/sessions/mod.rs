@@ -5,6 +5,7 @@
 //! never wait for tmux. Changes to one session are serialized by a per-session lock; creating,
 //! renaming and removing records are serialized by the registry lock.
 
+mod confine;
 mod conversations;
 mod counts;
 mod ids;
@@ -19,6 +20,7 @@ mod screens;
 mod status;
 mod wait;
 
+pub use confine::Isolation;
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 
@@ -35,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::paths::display_path;
 use crate::store::{SessionRecord, Store};
 use crate::time::rfc3339_ms;
-use crate::tmux::{PaneInfo, Tmux, tmux_name};
+use crate::tmux::{PaneInfo, Servers, Tmux, tmux_name};
 
 use counts::CountKey;
 
@@ -52,6 +54,9 @@ pub struct SessionOptions {
     pub init_prompts: Vec<String>,
     /// How long a prompt is held while the agent is still starting.
     pub ready_timeout: Duration,
+    /// Confinement of non-admins' sessions, per-user tmux servers; `None`: every session on
+    /// one server as the daemon's user (library tests only: the daemon always sets it).
+    pub isolation: Option<Isolation>,
 }
 
 impl Default for SessionOptions {
@@ -62,6 +67,7 @@ impl Default for SessionOptions {
             size: (120, 40),
             init_prompts: Vec::new(),
             ready_timeout: Duration::from_secs(90),
+            isolation: None,
         }
     }
 }
@@ -70,7 +76,8 @@ impl Default for SessionOptions {
 #[derive(Debug)]
 pub struct SessionService {
     store: Arc<Store>,
-    tmux: Arc<Tmux>,
+    /// llmux's own tmux server and the per-user ones.
+    servers: Servers,
     catalog: Arc<Catalog>,
     opts: SessionOptions,
     init_prompts: RwLock<Vec<String>>,
@@ -104,10 +111,18 @@ impl SessionService {
             let store = store.clone();
             blocking(move || Ok((store.list_sessions()?, store.conversations()?))).await?
         };
+        let servers = match &opts.isolation {
+            Some(iso) => Servers::per_user(tmux, iso.paths.clone()),
+            None => Servers::single(tmux),
+        };
+        // Every owner's server, so the first refresh finds sessions already running there.
+        for owner in records.iter().map(|r| r.owner.as_str()).filter(|o| !o.is_empty()) {
+            servers.of(owner)?;
+        }
         let service = Arc::new(SessionService {
             init_prompts: RwLock::new(opts.init_prompts.clone()),
             store,
-            tmux,
+            servers,
             catalog,
             opts,
             records: RwLock::new(records.into_iter().map(|r| (r.name.clone(), r)).collect()),
@@ -139,7 +154,7 @@ impl SessionService {
     /// Re-reads the live state of every pane from tmux (one call); tells watchers when
     /// anything changed.
     pub async fn refresh(&self) -> Result<()> {
-        let panes = self.tmux.list_panes().await?;
+        let panes = self.servers.list_panes().await?;
         let live: HashMap<String, PaneInfo> =
             panes.into_iter().map(|p| (p.session.clone(), p)).collect();
         self.live.replace(live.clone());
@@ -193,9 +208,17 @@ impl SessionService {
         &self.catalog
     }
 
-    /// The tmux driver.
-    pub fn tmux(&self) -> &Tmux {
-        &self.tmux
+    /// llmux's own tmux server and the per-user ones.
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    /// The tmux server holding session `name` now (llmux's own when tmux holds none).
+    pub fn tmux_of(&self, name: &str) -> Arc<Tmux> {
+        let server = self.live.panes().get(name).map(|p| p.server.clone());
+        server
+            .and_then(|owner| self.servers.of(&owner).ok())
+            .unwrap_or_else(|| self.servers.main().clone())
     }
 
     /// Number of records.
@@ -319,7 +342,11 @@ impl SessionService {
             exit_status: pane.filter(|p| p.dead).and_then(|p| p.dead_status),
             activity_at: pane.filter(|p| !p.dead).map(|p| rfc3339_ms(p.activity * 1000)),
             tmux_name: tmux_name(&r.name),
-            attach_command: self.tmux.attach_command(&r.name),
+            attach_command: match pane {
+                Some(p) if !p.server.is_empty() => self.tmux_of(&r.name).attach_command(&r.name),
+                _ => self.servers.main().attach_command(&r.name),
+            },
+            confined: pane.is_some_and(|p| p.confined),
         }
     }
 

@@ -13,7 +13,7 @@ impl SessionService {
         let _registry = self.registry.lock().await;
         for name in &deleted.ended {
             self.end_processes(name).await;
-            if let Err(e) = self.tmux.kill_session(name).await {
+            if let Err(e) = self.tmux_of(name).kill_session(name).await {
                 tracing::warn!(session.name = %name, error = %e, "cannot kill a deleted user's session");
             }
             self.forget_pane(name);
@@ -25,7 +25,7 @@ impl SessionService {
         }
         for (old, new) in &deleted.moved {
             let live = self.live.contains(old);
-            if live && let Err(e) = self.tmux.rename_session(old, new).await {
+            if live && let Err(e) = self.tmux_of(old).rename_session(old, new).await {
                 tracing::warn!(session.name = %old, error = %e, "cannot rename a handed-over session");
             }
             {
@@ -54,8 +54,8 @@ impl SessionService {
         let pending = self.db(|s| s.pending_tmux()).await?;
         for (old, new) in &pending {
             let done = match new {
-                Some(new) => self.tmux.rename_session(old, new).await.map(drop),
-                None => self.tmux.kill_session(old).await.map(drop),
+                Some(new) => self.servers.main().rename_session(old, new).await.map(drop),
+                None => self.servers.main().kill_session(old).await.map(drop),
             };
             // Absent sessions (or no tmux server at all) are fine: nothing to move.
             if let Err(e) = done {

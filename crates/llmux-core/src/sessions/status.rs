@@ -337,7 +337,7 @@ impl SessionService {
     /// Captures the pane and reads the kind's state file (off the runtime: file reads block),
     /// then lets the tracker decide.
     async fn capture_and_detect(&self, d: &Due, now_sec: i64) -> Option<StateEvent> {
-        let screen = match self.tmux.screen(&d.name).await {
+        let screen = match self.tmux_of(&d.name).screen(&d.name).await {
             Ok(screen) => screen,
             Err(e) => {
                 tracing::debug!(session.name = %d.name, error = %e, "cannot capture pane");
@@ -453,8 +453,15 @@ mod tests {
     fn panes(list: &[(&str, u32, bool)]) -> HashMap<String, PaneInfo> {
         list.iter()
             .map(|&(name, pid, dead)| {
-                let info =
-                    PaneInfo { session: name.into(), pid, dead, dead_status: None, activity: 0 };
+                let info = PaneInfo {
+                    session: name.into(),
+                    pid,
+                    dead,
+                    dead_status: None,
+                    activity: 0,
+                    server: String::new(),
+                    confined: false,
+                };
                 (name.to_owned(), info)
             })
             .collect()

@@ -45,7 +45,7 @@ impl SessionService {
         self.ensure_running(name)?;
         let deadline = Instant::now() + timeout;
         self.wait_until_ready(name, timeout.min(self.opts.ready_timeout)).await?;
-        let before = self.tmux.capture(name, 2000).await.unwrap_or_default();
+        let before = self.tmux_of(name).capture(name, 2000).await.unwrap_or_default();
         let start = self.track(name).map_or(0, |t| t.transitions);
         self.type_prompt(name, &record.agent, prompt, true).await?;
         let sent = Instant::now();
@@ -102,7 +102,7 @@ impl SessionService {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        let after = self.tmux.capture(name, 2000).await.unwrap_or_default();
+        let after = self.tmux_of(name).capture(name, 2000).await.unwrap_or_default();
         pane_reply(before, &after, prompt)
     }
 

@@ -18,9 +18,11 @@
 
 mod conf;
 mod control;
+mod servers;
 
 pub use conf::escape_format;
 pub use control::CONTROL_SESSION;
+pub use servers::Servers;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -81,6 +83,9 @@ pub struct SpawnSpec<'a> {
     pub width: u16,
     /// Initial height in cells.
     pub height: u16,
+    /// Whether `argv` is a sandbox around the agent: marked on the tmux session
+    /// (`@llmux_confined`) so a restarted daemon still knows.
+    pub confined: bool,
 }
 
 /// A tmux client command for a caller to spawn (see [`Tmux::attach_client`]).
@@ -108,11 +113,17 @@ pub struct PaneInfo {
     pub dead_status: Option<i32>,
     /// Last activity, unix seconds.
     pub activity: i64,
+    /// The owner of the tmux server the pane lives on (`""`: llmux's own server).
+    pub server: String,
+    /// Whether the pane's process runs in the sandbox (the session's `@llmux_confined`).
+    pub confined: bool,
 }
 
-/// Handle on llmux's tmux server.
+/// Handle on one of llmux's tmux servers.
 #[derive(Debug)]
 pub struct Tmux {
+    /// Whose server it is (`""`: llmux's own); stamped on every [`PaneInfo`] it lists.
+    owner: String,
     socket: PathBuf,
     conf: PathBuf,
     buffer_seq: AtomicU64,
@@ -122,13 +133,29 @@ pub struct Tmux {
 /// Text longer than this goes through a tmux buffer: tmux caps one command message at 16 KiB.
 const MAX_SEND_KEYS_BYTES: usize = 8 * 1024;
 
-const LIST_FORMAT: &str =
-    "#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{window_activity}";
+const LIST_FORMAT: &str = "#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t\
+                           #{window_activity}\t#{@llmux_confined}";
 
 impl Tmux {
-    /// A driver for the tmux server on `socket`, started with config `conf`.
+    /// A driver for llmux's own tmux server on `socket`, started with config `conf`.
     pub fn new(socket: PathBuf, conf: PathBuf) -> Tmux {
-        Tmux { socket, conf, buffer_seq: AtomicU64::new(0), control: control::Control::default() }
+        Tmux::owned_by(String::new(), socket, conf)
+    }
+
+    /// A driver for `owner`'s own tmux server (see [`Servers`]).
+    pub fn owned_by(owner: String, socket: PathBuf, conf: PathBuf) -> Tmux {
+        Tmux {
+            owner,
+            socket,
+            conf,
+            buffer_seq: AtomicU64::new(0),
+            control: control::Control::default(),
+        }
+    }
+
+    /// Whose server this is (`""`: llmux's own).
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// The socket path.
@@ -271,11 +298,21 @@ impl Tmux {
             args.push("--".into());
         }
         args.extend(spec.argv.iter().map(OsString::from));
+        if spec.confined {
+            // A second command of the same call: the mark is there before anyone lists.
+            let target = session_target(spec.name);
+            args.extend(
+                [";", "set-option", "-t", &target, "@llmux_confined", "1"].map(OsString::from),
+            );
+        }
         let out = self.run(args, None).await?;
-        out.lines().find_map(parse_pane).ok_or_else(|| Error::Tmux {
+        let pane = out.lines().find_map(|l| parse_pane(l, &self.owner));
+        let mut pane = pane.ok_or_else(|| Error::Tmux {
             command: "new-session".into(),
             message: format!("unexpected output {out:?}"),
-        })
+        })?;
+        pane.confined = spec.confined;
+        Ok(pane)
     }
 
     /// Every pane of every llmux session, from one `list-panes -a` (over the control client;
@@ -293,7 +330,7 @@ impl Tmux {
         match out {
             Ok(out) => Ok(out
                 .lines()
-                .filter_map(parse_pane)
+                .filter_map(|l| parse_pane(l, &self.owner))
                 .filter(|p| p.session != CONTROL_SESSION)
                 .collect()),
             // An empty server has no "current" session to resolve the default target from.
@@ -479,14 +516,23 @@ fn classify(command: String, message: String) -> Error {
     }
 }
 
-fn parse_pane(line: &str) -> Option<PaneInfo> {
+fn parse_pane(line: &str, server: &str) -> Option<PaneInfo> {
     let mut parts = line.split('\t');
     let session = llmux_name(parts.next()?);
     let pid = parts.next()?.parse().ok()?;
     let dead = parts.next()? == "1";
     let dead_status = parts.next().and_then(|s| s.parse().ok());
     let activity = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    Some(PaneInfo { session, pid, dead, dead_status, activity })
+    let confined = parts.next() == Some("1");
+    Some(PaneInfo {
+        session,
+        pid,
+        dead,
+        dead_status,
+        activity,
+        server: server.to_owned(),
+        confined,
+    })
 }
 
 fn last_lines(text: &str, n: usize) -> String {
@@ -540,7 +586,7 @@ mod tests {
 
     #[test]
     fn pane_lines_parse() {
-        let pane = parse_pane("a+b\t42\t1\t3\t1700000000").unwrap();
+        let pane = parse_pane("a+b\t42\t1\t3\t1700000000\t", "").unwrap();
         assert_eq!(
             pane,
             PaneInfo {
@@ -548,11 +594,16 @@ mod tests {
                 pid: 42,
                 dead: true,
                 dead_status: Some(3),
-                activity: 1_700_000_000
+                activity: 1_700_000_000,
+                server: String::new(),
+                confined: false,
             }
         );
-        assert_eq!(parse_pane("x\t7\t0\t\t5").unwrap().dead_status, None);
-        assert!(parse_pane("garbage").is_none());
+        assert_eq!(parse_pane("x\t7\t0\t\t5\t", "").unwrap().dead_status, None);
+        let confined = parse_pane("x\t7\t0\t\t5\t1", "bob").unwrap();
+        assert!(confined.confined);
+        assert_eq!(confined.server, "bob");
+        assert!(parse_pane("garbage", "").is_none());
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub(crate) async fn run(
     opts: Options,
     mut socket: WebSocket,
 ) {
-    let tmux = state.sessions.tmux();
+    let tmux = state.sessions.tmux_of(&opts.name);
     // Scrollback first, pushed up into the viewer's own scrollback by enough newlines, so that
     // a reconnecting viewer can scroll back; then tmux draws the live screen.
     if opts.history > 0

@@ -15,6 +15,7 @@
 //! | an agent (or what it read) | markup in a reply reaching the chat page through its rendered `html` | [`conversations`] |
 //! | anyone who can type a username; a non-admin | control characters and bidi overrides in stored strings (audit rows, cwd, env, flags, names) reaching an admin's terminal | [`escapes`] |
 //! | non-admin | learning other users' session names | [`names`] |
+//! | a process inside a non-admin's session | the daemon's socket, store, key, overlay; other users' logins; any tmux server; the daemon's processes | [`confinement`] |
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
 //! | a proxy pointed at the Unix socket | relayed requests trusted as the operator | [`relay_headers`] |
 //! | anyone | pairing links, WebSocket origins, inputs the API document does not describe | [`web_edges`] |
@@ -25,6 +26,7 @@
 //! code that reads untrusted bytes is fuzzed for a minute (`fuzz/`, `scripts/fuzz`). All three
 //! run in the README's test command.
 
+mod confinement;
 mod connections;
 mod conversations;
 mod credentials;

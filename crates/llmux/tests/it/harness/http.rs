@@ -26,6 +26,26 @@ pub async fn user(d: &TestDaemon, username: &str, admin: bool) {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+    if !admin {
+        // A non-admin's sessions run confined to the roots granted to them: the tests' work
+        // dir, where they start their sessions.
+        let path = format!("/api/admin/users/{username}");
+        let (status, body) = local(d, Method::PATCH, &path, json!({"roots": [d.work()]})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// Creates a non-admin over the socket with nothing granted: their sessions start in their
+/// default workspace.
+pub async fn user_in_default_workspace(d: &TestDaemon, username: &str) {
+    let (status, body) = local(
+        d,
+        Method::POST,
+        "/api/admin/users",
+        json!({"username": username, "passphrase": format!("{username}-passphrase")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 /// Mints a token over the socket; returns (value, id).

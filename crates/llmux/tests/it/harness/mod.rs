@@ -334,5 +334,8 @@ impl Drop for TestDaemon {
         let socket = self.paths.tmux_socket.to_string_lossy().into_owned();
         let _ = Command::new("pkill").args(["-KILL", "-f", &socket]).status();
         let _ = self.tmux(&["kill-server"]);
+        // Confined users' own tmux servers, with their sandboxed panes.
+        let users = self.paths.run_dir.join("u/");
+        let _ = Command::new("pkill").args(["-KILL", "-f", &users.to_string_lossy()]).status();
     }
 }

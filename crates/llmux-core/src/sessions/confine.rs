@@ -1,0 +1,183 @@
+//! Where a session runs: which tmux server, and whether its agent is confined (issue 15).
+//!
+//! With [`Isolation`] on (the daemon always sets it), a session whose owner is a user who is
+//! not an admin runs on that user's own tmux server ([`crate::tmux::Servers`]) inside the
+//! sandbox ([`crate::sandbox`]): the user's own agent HOME, the workspace roots an admin
+//! granted them read-write, the daemon's state, sockets and other users' data hidden. The
+//! local operator's and the admins' sessions run on llmux's own server as the daemon's user.
+//! Whether a session is confined is decided at every (re)start from its owner as they are
+//! then, so a session started before this existed moves into the sandbox at its next restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::SessionService;
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use crate::sandbox::{self, Confinement};
+use crate::store::Store;
+use crate::tmux::Tmux;
+
+/// How the daemon confines the sessions of users who are not admins.
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    /// The daemon's paths: what the sandbox hides, where agent HOMEs, default workspaces and
+    /// per-user tmux sockets live.
+    pub paths: Paths,
+    /// The daemon user's HOME (hidden inside).
+    pub daemon_home: PathBuf,
+}
+
+/// Where one spawn goes and what it runs.
+pub(super) struct Target {
+    /// The tmux server.
+    pub tmux: Arc<Tmux>,
+    /// The pane's argv: the agent's, or bwrap's around it.
+    pub argv: Vec<String>,
+    /// The env given to tmux (`-e`); empty when confined (bwrap sets the agent's own).
+    pub env: BTreeMap<String, String>,
+    /// Whether `argv` is the sandbox.
+    pub confined: bool,
+}
+
+/// What the store says about an owner, for the decision.
+struct Owner {
+    confined: bool,
+    roots: Vec<PathBuf>,
+    /// Every other user's granted roots (hidden from this one unless also granted to them).
+    others: Vec<PathBuf>,
+}
+
+impl SessionService {
+    /// Whether `owner`'s sessions are confined, with their granted roots (created when they
+    /// are the default workspace). Off the runtime: the store and the filesystem block.
+    async fn owner(&self, owner: &str) -> Result<Option<(Isolation, Owner)>> {
+        let Some(iso) = self.opts.isolation.clone().filter(|_| !owner.is_empty()) else {
+            return Ok(None);
+        };
+        let owner = owner.to_owned();
+        self.db(move |store| {
+            let found = owner_in_store(store, &iso.paths, &owner)?;
+            Ok(Some((iso, found)))
+        })
+        .await
+    }
+
+    /// The cwd a new session of `owner` gets when none is asked for: the first granted root
+    /// for a confined user, else the daemon's HOME.
+    pub(super) async fn default_cwd(&self, owner: &str) -> Result<PathBuf> {
+        match self.owner(owner).await? {
+            Some((_, o)) if o.confined => Ok(o.roots[0].clone()),
+            _ => Ok(self.opts.home.clone()),
+        }
+    }
+
+    /// Refuses a cwd outside the owner's granted roots when their sessions are confined
+    /// (before anything is recorded; the sandbox checks again at spawn).
+    pub(super) async fn check_owner_cwd(&self, owner: &str, cwd: &Path) -> Result<()> {
+        let Some((_, o)) = self.owner(owner).await? else { return Ok(()) };
+        // Symlinks and `..` resolved, as the sandbox will (a stat: cheap, and rare).
+        let real = cwd.canonicalize().unwrap_or_else(|_| cwd.to_owned());
+        if !o.confined || o.roots.iter().any(|r| real.starts_with(r)) {
+            return Ok(());
+        }
+        let roots: Vec<String> = o.roots.iter().map(|r| r.display().to_string()).collect();
+        Err(Error::invalid(format!(
+            "cwd {} is not inside a workspace root granted to {owner:?} ({}); an admin can \
+             grant more with: llmux user edit {owner} --root PATH",
+            cwd.display(),
+            roots.join(", ")
+        )))
+    }
+
+    /// Where a spawn of `owner`'s session goes and the argv its pane runs.
+    pub(super) async fn target(
+        &self,
+        owner: &str,
+        cwd: &Path,
+        argv: Vec<String>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Target> {
+        let Some((iso, o)) = self.owner(owner).await?.filter(|(_, o)| o.confined) else {
+            let tmux = self.servers.main().clone();
+            return Ok(Target { tmux, argv, env, confined: false });
+        };
+        let tmux = self.servers.of(owner)?;
+        let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
+        let argv = super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, env)).await?;
+        Ok(Target { tmux, argv, env: BTreeMap::new(), confined: true })
+    }
+}
+
+fn owner_in_store(store: &Store, paths: &Paths, owner: &str) -> Result<Owner> {
+    let users = store.list_users()?;
+    // A session whose owner is gone (or never was a user) is confined: never the other way.
+    let me = users.iter().find(|u| u.username == owner);
+    let confined = me.is_none_or(|u| !u.admin);
+    let default = paths.default_workspace(owner);
+    if confined && granted_roots(paths, owner).first() == Some(&default) {
+        sandbox::ensure_private_dir(&default)?;
+    }
+    let roots: Vec<PathBuf> =
+        granted_roots(paths, owner).into_iter().map(|r| r.canonicalize().unwrap_or(r)).collect();
+    let mut others = Vec::new();
+    for user in users.iter().filter(|u| u.username != owner) {
+        for root in granted_roots(paths, &user.username) {
+            if !roots.iter().any(|r| root.starts_with(r)) {
+                others.push(root);
+            }
+        }
+    }
+    Ok(Owner { confined, roots, others })
+}
+
+/// The workspace roots granted to `username`. Until per-user roots are a setting: the
+/// default workspace.
+fn granted_roots(paths: &Paths, username: &str) -> Vec<PathBuf> {
+    vec![paths.default_workspace(username)]
+}
+
+/// The bwrap argv around `argv` for `owner`'s session in `cwd`.
+fn sandboxed(
+    iso: &Isolation,
+    owner: &str,
+    o: Owner,
+    cwd: &Path,
+    argv: Vec<String>,
+    env: BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let bwrap = sandbox::probe().map_err(|e| {
+        Error::Conflict(format!(
+            "{owner:?}'s sessions must run in the sandbox, which cannot run here: {e}"
+        ))
+    })?;
+    let home = sandbox::agent_home(&iso.paths, owner)?;
+    sandbox::ensure_private_dir(&home)?;
+    let mut hidden = sandbox::default_hidden(&iso.paths, &iso.daemon_home, std::env::vars());
+    hidden.extend(o.others);
+    let mut read_only = sandbox::default_read_only();
+    let path_env = std::env::var("PATH").ok();
+    if let Some(program) = argv.first() {
+        read_only.extend(sandbox::install_dirs(program, path_env.as_deref(), &hidden));
+    }
+    let confinement = Confinement {
+        home,
+        roots: o.roots,
+        cwd: cwd.to_owned(),
+        hidden,
+        read_only,
+        tmux_dir: None,
+        env: sandbox::agent_env(std::env::vars(), env),
+        argv: argv.into_iter().map(Into::into).collect(),
+    };
+    let plan = confinement.plan()?;
+    plan.bwrap_argv(bwrap)
+        .into_iter()
+        .map(|a| {
+            a.into_string().map_err(|a| {
+                Error::invalid(format!("a sandbox path is not UTF-8: {}", a.to_string_lossy()))
+            })
+        })
+        .collect()
+}
