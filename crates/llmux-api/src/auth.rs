@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sessions::patch;
+
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
@@ -56,6 +58,14 @@ pub struct UserView {
     pub admin: bool,
     /// When the account was created (RFC 3339).
     pub created_at: String,
+    /// The workspace roots the user's confined sessions get read-write (absolute paths): the
+    /// ones an admin granted, else the user's default workspace `<state>/workspaces/<username>`.
+    #[serde(default)]
+    pub roots: Vec<String>,
+    /// The most sessions the user may have; `null`: no limit.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1000))]
+    pub max_sessions: Option<u32>,
 }
 
 /// `POST /api/setup`: create the first admin with the one-time setup token.
@@ -253,6 +263,16 @@ pub struct UpdateUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub passphrase: Option<String>,
+    /// Replace the workspace roots granted to the user's confined sessions: existing
+    /// directories given as absolute paths (stored resolved: symlinks and `..` followed), at
+    /// most 16; `[]` = back to the user's default workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 16))]
+    pub roots: Option<Vec<String>>,
+    /// The most sessions the user may have (1-1000); `null` = no limit.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 1000))]
+    pub max_sessions: Option<Option<u32>>,
 }
 
 /// `{ok, user}`.

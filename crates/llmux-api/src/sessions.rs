@@ -196,7 +196,7 @@ pub struct EditSessionRequest {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn patch<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn patch<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

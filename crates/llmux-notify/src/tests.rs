@@ -156,6 +156,8 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
                 admin,
                 created_at: 1,
                 updated_at: 1,
+                roots: Vec::new(),
+                max_sessions: None,
             })
             .unwrap();
     }

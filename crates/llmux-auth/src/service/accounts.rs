@@ -8,7 +8,8 @@ use llmux_core::api::{
 use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
-use super::{AuthService, Revocation, new_username, token_view, user_view, validate_name};
+use super::isolation::{check_max_sessions, resolve_roots};
+use super::{AuthService, Revocation, new_username, token_view, validate_name};
 use crate::policy::{Action, require};
 use crate::{Error, Principal, Result, Via, password};
 
@@ -22,15 +23,19 @@ impl AuthService {
     /// All users (admins).
     pub async fn list_users(&self, p: &Principal) -> Result<Vec<UserView>> {
         require(p, Action::Administer)?;
-        Ok(self.db(|s| s.list_users()).await?.iter().map(user_view).collect())
+        Ok(self.db(|s| s.list_users()).await?.iter().map(|u| self.user_view(u)).collect())
     }
 
-    /// Creates a user (admins and the local operator).
+    /// Creates a user (admins and the local operator). A non-admin only where the sandbox for
+    /// their sessions can run (409 saying why not, and how to enable it).
     pub async fn create_user(&self, p: &Principal, req: CreateUserRequest) -> Result<UserView> {
         require(p, Action::Administer)?;
         let username = new_username(&req.username)?;
         let name = validate_name(req.name.as_deref().unwrap_or(&req.username))?;
         password::check_new(&req.passphrase)?;
+        if !req.admin {
+            self.require_sandbox().await?;
+        }
         let now = now_ms();
         let record = UserRecord {
             username,
@@ -39,16 +44,20 @@ impl AuthService {
             admin: req.admin,
             created_at: now,
             updated_at: now,
+            roots: Vec::new(),
+            max_sessions: None,
         };
         let rec = record.clone();
         self.db(move |s| s.insert_user(&rec)).await?;
         self.end_setup();
         let detail = if record.admin { "admin" } else { "" };
         self.audit(&p.actor(), "user_created", &record.username, detail).await;
-        Ok(user_view(&record))
+        Ok(self.user_view(&record))
     }
 
-    /// Changes a user's name, admin flag or passphrase (admins).
+    /// Changes a user's name, admin flag, passphrase, granted workspace roots or session limit
+    /// (admins). Roots are checked and stored resolved (see `isolation::resolve_roots`);
+    /// demoting an admin needs the sandbox (409 as for creating a non-admin).
     pub async fn update_user(
         &self,
         p: &Principal,
@@ -63,6 +72,31 @@ impl AuthService {
             .ok_or_else(|| Error::NotFound(format!("no user named {username:?}")))?;
         if let Some(name) = &req.name {
             user.name = validate_name(name)?;
+        }
+        let mut changes = Vec::new();
+        if let Some(admin) = req.admin {
+            changes.push(format!("admin={admin}"));
+        }
+        if let Some(max) = req.max_sessions {
+            user.max_sessions = max.map(check_max_sessions).transpose()?;
+            changes.push(match max {
+                Some(max) => format!("maxSessions={max}"),
+                None => "maxSessions=none".to_owned(),
+            });
+        }
+        if let Some(roots) = &req.roots {
+            let (roots, paths) = (roots.clone(), self.paths.clone());
+            user.roots = tokio::task::spawn_blocking(move || resolve_roots(&roots, &paths))
+                .await
+                .map_err(|e| Error::Invalid(format!("cannot check the roots: {e}")))??;
+            changes.push(if user.roots.is_empty() {
+                "roots=default".to_owned()
+            } else {
+                format!("roots={}", user.roots.join(":"))
+            });
+        }
+        if req.admin == Some(false) && user.admin {
+            self.require_sandbox().await?;
         }
         if let Some(admin) = req.admin {
             user.admin = admin;
@@ -86,10 +120,10 @@ impl AuthService {
             ended.into_iter().for_each(|id| self.revoke(Revocation::BrowserSession(id)));
             self.audit(&p.actor(), "passphrase_changed", username, "reset by admin").await;
         }
-        if let Some(admin) = req.admin {
-            self.audit(&p.actor(), "user_updated", username, &format!("admin={admin}")).await;
+        if !changes.is_empty() {
+            self.audit(&p.actor(), "user_updated", username, &changes.join(", ")).await;
         }
-        Ok(user_view(&user))
+        Ok(self.user_view(&user))
     }
 
     /// Deletes a user with their tokens, browser sessions, push subscriptions and opt-ins, and
@@ -180,7 +214,7 @@ impl AuthService {
         user.updated_at = now_ms();
         let rec = user.clone();
         self.db(move |s| s.update_user(&rec)).await?;
-        Ok(user_view(&user))
+        Ok(self.user_view(&user))
     }
 
     /// The caller's tokens, or everyone's for admins with `all`.

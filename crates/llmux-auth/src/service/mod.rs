@@ -1,9 +1,11 @@
 //! The auth service: sign-in, credentials, and the bookkeeping around them.
 
 mod accounts;
+mod isolation;
 mod sessions;
 mod signin;
 
+pub use isolation::{MAX_ROOTS, MAX_SESSIONS_LIMIT};
 pub use sessions::{Attachment, Listing, MAX_WAIT, Prompt, SHELL, Sessions, Target};
 pub use signin::{DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME};
 
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use llmux_core::api::{SetupRequest, TokenScope, TokenView, UserView};
+use llmux_core::paths::Paths;
 use llmux_core::store::{AuditRecord, BrowserSessionRecord, Store, TokenRecord, UserRecord};
 use llmux_core::time::{now_ms, rfc3339_ms};
 use tokio::sync::broadcast;
@@ -112,6 +115,11 @@ pub struct AuthService {
     setup_file: PathBuf,
     pairing: Mutex<HashMap<String, signin::PairingCode>>,
     revocations: broadcast::Sender<Revocation>,
+    /// The daemon's layout (default workspaces; the dirs no granted root may expose).
+    paths: Paths,
+    /// Whether the sandbox for non-admin sessions can run (a seam for tests).
+    probe: isolation::Probe,
+    creating: isolation::CreationLocks,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -121,9 +129,14 @@ impl std::fmt::Debug for AuthService {
 }
 
 impl AuthService {
-    /// A service over `store`; the setup token file goes in `state_dir`.
+    /// A service over `store`; the setup token file goes in `state_dir`, whose layout
+    /// ([`Paths::in_state_dir`], the same the daemon resolved) places default workspaces and
+    /// the runtime dir.
     pub fn new(store: Arc<Store>, state_dir: &std::path::Path) -> Arc<AuthService> {
         Arc::new(AuthService {
+            paths: Paths::in_state_dir(state_dir.to_path_buf()),
+            probe: isolation::sandbox_probe,
+            creating: isolation::CreationLocks::default(),
             store,
             throttle: Throttle::default(),
             hashes: HashPool::for_this_machine(),
@@ -168,6 +181,8 @@ impl AuthService {
                 admin: true,
                 created_at: now_ms(),
                 updated_at: now_ms(),
+                roots: Vec::new(),
+                max_sessions: None,
             };
             self.db(move |s| s.insert_first_user(&record)).await?;
             self.end_setup();
@@ -209,6 +224,8 @@ impl AuthService {
             admin: true,
             created_at: now_ms(),
             updated_at: now_ms(),
+            roots: Vec::new(),
+            max_sessions: None,
         };
         let rec = record.clone();
         if !self.db(move |s| s.insert_first_user(&rec)).await? {
@@ -219,7 +236,12 @@ impl AuthService {
         let cookie =
             self.new_browser_session(&record.username, user_agent, TokenScope::Admin, None).await?;
         let device_cookie = Some(self.new_device(&record.username).await?);
-        Ok(Login { user: user_view(&record), cookie: Some(cookie), token: None, device_cookie })
+        Ok(Login {
+            user: self.user_view(&record),
+            cookie: Some(cookie),
+            token: None,
+            device_cookie,
+        })
     }
 
     /// Hashes a new passphrase in the trusted lane of the hashing pool (callers proved who
@@ -462,12 +484,18 @@ pub(crate) fn validate_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-pub(crate) fn user_view(u: &UserRecord) -> UserView {
-    UserView {
-        username: u.username.clone(),
-        name: u.name.clone(),
-        admin: u.admin,
-        created_at: rfc3339_ms(u.created_at),
+impl AuthService {
+    /// A user as the API shows it: with the roots their confined sessions get (granted, or
+    /// the default workspace).
+    pub(crate) fn user_view(&self, u: &UserRecord) -> UserView {
+        UserView {
+            username: u.username.clone(),
+            name: u.name.clone(),
+            admin: u.admin,
+            created_at: rfc3339_ms(u.created_at),
+            roots: u.granted_roots(&self.paths).iter().map(|p| p.display().to_string()).collect(),
+            max_sessions: u.max_sessions,
+        }
     }
 }
 

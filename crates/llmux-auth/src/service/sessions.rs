@@ -311,7 +311,11 @@ impl Sessions {
         let mine = self.mine(principal);
         let resume = req.resume_from.as_deref();
         self.service.check_resume(&req.agent, resume, mine, None).await.verbatim()?;
-        let session = self.service.create(req, principal.owner()).await.verbatim()?;
+        // The owner's session limit (issue 15), held until the new session is counted.
+        let owner = principal.owner();
+        let count = || self.service.list().iter().filter(|s| s.owner == owner).count();
+        let _slot = self.auth.session_slot(owner, count).await?;
+        let session = self.service.create(req, owner).await.verbatim()?;
         self.audit(principal, "session_created", &session.name, &session.agent).await;
         Ok(self.present(principal, session))
     }
@@ -646,6 +650,8 @@ mod tests {
                         admin,
                         created_at: 1,
                         updated_at: 1,
+                        roots: Vec::new(),
+                        max_sessions: None,
                     })
                     .unwrap();
             }

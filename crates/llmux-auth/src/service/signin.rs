@@ -10,7 +10,7 @@ use llmux_core::api::{LoginRequest, PairPeekResponse, PairingResponse, TokenScop
 use llmux_core::store::LoginDeviceRecord;
 use llmux_core::time::{now_ms, rfc3339_ms};
 
-use super::{AuthService, Login, PAIRING_TTL, user_view, validate_username};
+use super::{AuthService, Login, PAIRING_TTL, validate_username};
 use crate::hashing::{Busy, Lane};
 use crate::secrets::{self, parse_cookie, verify_secret};
 use crate::throttle::Throttled;
@@ -147,7 +147,7 @@ impl AuthService {
                 let detail = format!("device token {}", token.id);
                 self.audit(&user.username, "login", &user.username, &detail).await;
                 Ok(Login {
-                    user: user_view(&user),
+                    user: self.user_view(&user),
                     cookie: None,
                     token: Some((value, token)),
                     device_cookie: None,
@@ -163,7 +163,7 @@ impl AuthService {
                 };
                 self.audit(&user.username, "login", &user.username, "browser").await;
                 Ok(Login {
-                    user: user_view(&user),
+                    user: self.user_view(&user),
                     cookie: Some(cookie),
                     token: None,
                     device_cookie,
@@ -279,7 +279,12 @@ impl AuthService {
             self.new_browser_session(&code.username, user_agent, code.scope, code.limit).await?;
         let detail = format!("pairing code ({})", code.scope.as_str());
         self.audit(&code.username, "login", &code.username, &detail).await;
-        Ok(Login { user: user_view(&user), cookie: Some(cookie), token: None, device_cookie: None })
+        Ok(Login {
+            user: self.user_view(&user),
+            cookie: Some(cookie),
+            token: None,
+            device_cookie: None,
+        })
     }
 }
 

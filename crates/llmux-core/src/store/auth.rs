@@ -1,10 +1,13 @@
 //! The `users`, `tokens`, `browser_sessions` and `audit` tables. Only hashes of secrets are
 //! stored; the rules about them live in `llmux-auth`.
 
+use std::path::PathBuf;
+
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, on_conflict};
 use crate::error::{Error, Result};
+use crate::paths::Paths;
 
 /// A user account.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,6 +24,25 @@ pub struct UserRecord {
     pub created_at: i64,
     /// Last change, unix ms.
     pub updated_at: i64,
+    /// Workspace roots granted read-write to the user's confined sessions: absolute canonical
+    /// paths, checked by whoever sets them (`llmux-auth`). Empty: the user's default workspace
+    /// (see [`UserRecord::granted_roots`]).
+    pub roots: Vec<String>,
+    /// The most sessions the user may have; `None`: no limit.
+    pub max_sessions: Option<u32>,
+}
+
+impl UserRecord {
+    /// The workspace roots the user's confined sessions get read-write: the granted ones, or
+    /// when none was granted, the default workspace `<state>/workspaces/<username>`
+    /// ([`Paths::default_workspace`], which the caller creates when first needed).
+    pub fn granted_roots(&self, paths: &Paths) -> Vec<PathBuf> {
+        if self.roots.is_empty() {
+            vec![paths.default_workspace(&self.username)]
+        } else {
+            self.roots.iter().map(PathBuf::from).collect()
+        }
+    }
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -30,6 +52,8 @@ impl std::fmt::Debug for UserRecord {
             .field("name", &self.name)
             .field("passphrase_hash", &"<redacted>")
             .field("admin", &self.admin)
+            .field("roots", &self.roots)
+            .field("max_sessions", &self.max_sessions)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +120,7 @@ pub struct AuditRecord {
 }
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    let roots: String = r.get(6)?;
     Ok(UserRecord {
         username: r.get(0)?,
         name: r.get(1)?,
@@ -103,7 +128,15 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
         admin: r.get(3)?,
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
+        roots: serde_json::from_str(&roots).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        max_sessions: r.get(7)?,
     })
+}
+
+fn roots_json(u: &UserRecord) -> String {
+    serde_json::to_string(&u.roots).expect("a string list always serializes")
 }
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -139,14 +172,24 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
     conn.execute(
         &format!(
             "INSERT INTO users ({USER_COLS}, id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT last FROM user_id_seq))"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT last FROM user_id_seq))"
         ),
-        params![u.username, u.name, u.passphrase_hash, u.admin, u.created_at, u.updated_at],
+        params![
+            u.username,
+            u.name,
+            u.passphrase_hash,
+            u.admin,
+            u.created_at,
+            u.updated_at,
+            roots_json(u),
+            u.max_sessions
+        ],
     )
     .map(drop)
 }
 
-const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at";
+const USER_COLS: &str =
+    "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions";
 const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
@@ -198,7 +241,7 @@ impl Store {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    /// Updates name, hash and admin flag. Demoting the last admin is refused
+    /// Updates name, hash, admin flag, roots and session limit. Demoting the last admin is refused
     /// ([`Error::Conflict`]) inside the same transaction, so two demotions cannot race past it.
     pub fn update_user(&self, u: &UserRecord) -> Result<()> {
         let mut conn = self.conn();
@@ -207,9 +250,17 @@ impl Store {
             .query_row("SELECT admin FROM users WHERE username = ?1", [&u.username], |r| r.get(0))
             .optional()?;
         let changed = tx.execute(
-            "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5 \
-             WHERE username = ?1",
-            params![u.username, u.name, u.passphrase_hash, u.admin, u.updated_at],
+            "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5, \
+             roots = ?6, max_sessions = ?7 WHERE username = ?1",
+            params![
+                u.username,
+                u.name,
+                u.passphrase_hash,
+                u.admin,
+                u.updated_at,
+                roots_json(u),
+                u.max_sessions
+            ],
         )?;
         if changed == 0 {
             return Err(Error::NotFound(format!("no user named {:?}", u.username)));
@@ -430,6 +481,8 @@ mod tests {
             admin,
             created_at: 1,
             updated_at: 1,
+            roots: Vec::new(),
+            max_sessions: None,
         }
     }
 
@@ -517,6 +570,60 @@ mod tests {
         let store = Store::init(conn).unwrap();
         let b = store.get_browser_session("b1").unwrap().unwrap();
         assert_eq!((b.scope.as_str(), b.limit_expires_at), ("admin", None));
+    }
+
+    /// Roots and the session limit go in with the user, come back from get and list, and
+    /// change with update; no roots means the default workspace.
+    #[test]
+    fn isolation_settings_round_trip() {
+        let store = Store::open_in_memory().unwrap();
+        store.insert_user(&user("root", true)).unwrap();
+        let mut bob = user("bob", false);
+        bob.roots = vec!["/srv/a".into(), "/srv/b c".into()];
+        bob.max_sessions = Some(3);
+        store.insert_user(&bob).unwrap();
+        assert_eq!(store.get_user("bob").unwrap().unwrap(), bob);
+        let root = store.get_user("root").unwrap().unwrap();
+        assert_eq!((root.roots.len(), root.max_sessions), (0, None));
+        let listed = store.list_users().unwrap();
+        assert_eq!(listed.iter().find(|u| u.username == "bob"), Some(&bob));
+
+        bob.roots = vec!["/srv/only".into()];
+        bob.max_sessions = None;
+        bob.updated_at = 2;
+        store.update_user(&bob).unwrap();
+        assert_eq!(store.get_user("bob").unwrap().unwrap(), bob);
+        bob.roots.clear();
+        bob.max_sessions = Some(1000);
+        store.update_user(&bob).unwrap();
+        assert_eq!(store.get_user("bob").unwrap().unwrap(), bob);
+
+        let paths = Paths::in_state_dir(PathBuf::from("/s"));
+        assert_eq!(bob.granted_roots(&paths), [PathBuf::from("/s/workspaces/bob")]);
+        bob.roots = vec!["/srv/a".into(), "/srv/b".into()];
+        assert_eq!(bob.granted_roots(&paths), [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]);
+    }
+
+    /// A database from before migration 9 keeps its users, with no roots and no limit.
+    #[test]
+    fn users_from_before_migration_9_get_default_isolation_settings() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &super::super::MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        // the schema of version 8, written out: later migrations may change the users table
+        conn.execute(
+            "INSERT INTO users (username, name, passphrase_hash, admin, created_at, updated_at, \
+             id) VALUES ('bob', 'Bob', 'h', 0, 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        assert!(store.schema_version().unwrap() >= 9);
+        let bob = store.get_user("bob").unwrap().unwrap();
+        assert_eq!((bob.name.as_str(), bob.roots.len(), bob.max_sessions), ("Bob", 0, None));
+        assert_eq!(store.list_users().unwrap(), [bob]);
     }
 
     #[test]

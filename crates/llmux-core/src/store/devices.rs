@@ -91,6 +91,8 @@ mod tests {
                     admin,
                     created_at: 1,
                     updated_at: 1,
+                    roots: Vec::new(),
+                    max_sessions: None,
                 })
                 .unwrap();
         }

@@ -263,6 +263,8 @@ mod tests {
                 admin: true,
                 created_at: 1,
                 updated_at: 1,
+                roots: Vec::new(),
+                max_sessions: None,
             })
             .unwrap();
     }
