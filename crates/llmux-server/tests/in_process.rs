@@ -41,8 +41,10 @@ async fn daemon(dir: &tempfile::TempDir, config_yaml: &str) -> Daemon {
 async fn stop(daemon: Daemon) {
     let sessions = daemon.state().sessions.clone();
     drop(daemon);
-    sessions.tmux().close().await;
-    sessions.tmux().kill_server().await.unwrap();
+    sessions.servers().close().await;
+    for server in sessions.servers().all() {
+        server.kill_server().await.unwrap();
+    }
 }
 
 /// One request through the router of `transport`; the status and the body as JSON.

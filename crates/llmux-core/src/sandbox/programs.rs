@@ -18,10 +18,10 @@ pub fn install_dirs(program: &str, path_env: Option<&str>, hidden: &[PathBuf]) -
         let Some(found) = lookup(&name, path_env) else { break };
         let canonical = found.canonicalize().unwrap_or_else(|_| found.clone());
         for file in [&found, &canonical] {
-            if let Some(dir) = file.parent().filter(|d| under_any(d, hidden)) {
-                if !dirs.iter().any(|d: &PathBuf| d == dir) {
-                    dirs.push(dir.to_path_buf());
-                }
+            if let Some(dir) = file.parent().filter(|d| under_any(d, hidden))
+                && !dirs.iter().any(|d: &PathBuf| d == dir)
+            {
+                dirs.push(dir.to_path_buf());
             }
         }
         next = interpreter(&canonical);

@@ -115,27 +115,25 @@ fn owner_in_store(store: &Store, paths: &Paths, owner: &str) -> Result<Owner> {
     // A session whose owner is gone (or never was a user) is confined: never the other way.
     let me = users.iter().find(|u| u.username == owner);
     let confined = me.is_none_or(|u| !u.admin);
+    let granted = match me {
+        Some(user) => user.granted_roots(paths),
+        None => vec![paths.default_workspace(owner)],
+    };
     let default = paths.default_workspace(owner);
-    if confined && granted_roots(paths, owner).first() == Some(&default) {
+    if confined && granted.contains(&default) {
         sandbox::ensure_private_dir(&default)?;
     }
-    let roots: Vec<PathBuf> =
-        granted_roots(paths, owner).into_iter().map(|r| r.canonicalize().unwrap_or(r)).collect();
+    let canonical = |r: PathBuf| r.canonicalize().unwrap_or(r);
+    let roots: Vec<PathBuf> = granted.into_iter().map(canonical).collect();
     let mut others = Vec::new();
     for user in users.iter().filter(|u| u.username != owner) {
-        for root in granted_roots(paths, &user.username) {
+        for root in user.granted_roots(paths).into_iter().map(canonical) {
             if !roots.iter().any(|r| root.starts_with(r)) {
                 others.push(root);
             }
         }
     }
     Ok(Owner { confined, roots, others })
-}
-
-/// The workspace roots granted to `username`. Until per-user roots are a setting: the
-/// default workspace.
-fn granted_roots(paths: &Paths, username: &str) -> Vec<PathBuf> {
-    vec![paths.default_workspace(username)]
 }
 
 /// The bwrap argv around `argv` for `owner`'s session in `cwd`.

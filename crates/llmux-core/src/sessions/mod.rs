@@ -117,7 +117,12 @@ impl SessionService {
         };
         // Every owner's server, so the first refresh finds sessions already running there.
         for owner in records.iter().map(|r| r.owner.as_str()).filter(|o| !o.is_empty()) {
-            servers.of(owner)?;
+            let tmux = servers.of(owner)?;
+            // Like llmux's own (the daemon seals it before): a server running since before this
+            // start may have been unsealed; no server is fine.
+            if !tmux.owner().is_empty() {
+                tmux.seal().await?;
+            }
         }
         let service = Arc::new(SessionService {
             init_prompts: RwLock::new(opts.init_prompts.clone()),

@@ -52,14 +52,22 @@ impl SessionService {
     /// `pending_tmux` table), then forgets them.
     pub(super) async fn apply_pending_tmux(&self) -> Result<()> {
         let pending = self.db(|s| s.pending_tmux()).await?;
+        // On whichever server holds the session (llmux's own, before per-user servers).
+        let servers = self.servers.all();
         for (old, new) in &pending {
-            let done = match new {
-                Some(new) => self.servers.main().rename_session(old, new).await.map(drop),
-                None => self.servers.main().kill_session(old).await.map(drop),
-            };
-            // Absent sessions (or no tmux server at all) are fine: nothing to move.
-            if let Err(e) = done {
-                tracing::debug!(session.name = %old, error = %e, "pending tmux change not applied");
+            for tmux in &servers {
+                let done = match new {
+                    Some(new) => tmux.rename_session(old, new).await.map(|()| true),
+                    None => tmux.kill_session(old).await,
+                };
+                match done {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    // Absent sessions (or no tmux server at all) are fine: nothing to move.
+                    Err(e) => {
+                        tracing::debug!(session.name = %old, error = %e, "pending tmux change not applied here")
+                    }
+                }
             }
         }
         if !pending.is_empty() {

@@ -300,7 +300,8 @@ impl Tmux {
         args.extend(spec.argv.iter().map(OsString::from));
         if spec.confined {
             // A second command of the same call: the mark is there before anyone lists.
-            let target = session_target(spec.name);
+            // set-option's -t is a pane target: `=NAME:`.
+            let target = pane_target(spec.name);
             args.extend(
                 [";", "set-option", "-t", &target, "@llmux_confined", "1"].map(OsString::from),
             );

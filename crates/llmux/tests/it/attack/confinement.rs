@@ -99,7 +99,7 @@ fn quote(text: &str) -> String {
 
 fn create(d: &TestDaemon, token: &str, body: Value) -> Value {
     let (status, res) = call(d, token, "POST", "/api/sessions", body);
-    assert_eq!(status, 201, "{res}");
+    assert_eq!(status, 201, "{res}\n{}", d.log());
     res["session"].clone()
 }
 
@@ -195,6 +195,7 @@ async fn a_non_admins_agent_reaches_nothing_of_the_daemon_and_still_works() {
     assert!(text.contains("No such file") && !text.contains("probe"), "{text}");
 
     // The same attack from an admin's session is not confined (control): it sees the store.
+    let attack = script(&d, model_port);
     let control = create(
         &d,
         &ada,

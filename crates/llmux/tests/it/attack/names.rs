@@ -226,7 +226,8 @@ async fn an_upgrade_renames_users_sessions_and_ends_orphans_with_tmux() {
     // back to how the old daemon left things: plain names in tmux and in a schema-5 database
     // where `gone` belongs to `bob`, deleted long ago
     for (full, plain) in [("fix@alice", "fix"), ("gone@alice", "gone")] {
-        assert!(d.tmux(&["rename-session", "-t", &format!("={full}"), plain]).status.success());
+        let renamed = d.tmux_of("alice", &["rename-session", "-t", &format!("={full}"), plain]);
+        assert!(renamed.status.success());
     }
     let db = d.paths.db.clone();
     for suffix in ["", "-wal", "-shm"] {

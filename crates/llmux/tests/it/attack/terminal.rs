@@ -58,20 +58,23 @@ async fn attach(d: &TestDaemon, auth: &str) -> Ws {
     ws
 }
 
-/// Every `session:window` of the daemon's tmux server (its hidden control session included).
+/// Every `session:window` of the daemon's tmux servers (llmux's own and alice's; their hidden
+/// control sessions included).
 fn windows(d: &TestDaemon) -> Vec<String> {
     let out = d.tmux(&["list-windows", "-a", "-F", "#{session_name}:#{window_index}"]);
     assert!(out.status.success(), "tmux server alive: {}", String::from_utf8_lossy(&out.stderr));
-    let mut all: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).lines().map(Into::into).collect();
+    let mut all: Vec<String> = d
+        .tmux_each(&["list-windows", "-a", "-F", "#{session_name}:#{window_index}"])
+        .lines()
+        .map(Into::into)
+        .collect();
     all.sort();
     all
 }
 
-/// The sessions the viewer clients (not control mode) are attached to.
+/// The sessions the viewer clients (not control mode) of every server are attached to.
 fn viewer_sessions(d: &TestDaemon) -> Vec<String> {
-    let out = d.tmux(&["list-clients", "-F", "#{client_control_mode} #{session_name}"]);
-    String::from_utf8_lossy(&out.stdout)
+    d.tmux_each(&["list-clients", "-F", "#{client_control_mode} #{session_name}"])
         .lines()
         .filter_map(|l| l.strip_prefix("0 "))
         .map(Into::into)
@@ -131,7 +134,7 @@ async fn prefix_keys_prompt_and_mouse_reach_only_the_viewers_own_pane() {
 /// killed behind the daemon's back, so tmux's own `detach-on-destroy` acts before the daemon
 /// notices.
 async fn killing_detaches(d: &TestDaemon, ws: &mut Ws) {
-    let out = d.tmux(&["kill-session", "-t", &format!("={ALICE_CANONICAL}")]);
+    let out = d.tmux_of("alice", &["kill-session", "-t", &format!("={ALICE_CANONICAL}")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (code, shown) = read_to_close(ws, Duration::from_secs(10)).await;
     assert_eq!(code, 4040, "{shown}");
@@ -164,17 +167,34 @@ async fn a_daemon_seals_a_tmux_server_it_finds_running() {
     let alice = two_owners(&d).await;
     d.kill("KILL"); // tmux and its sessions outlive the daemon
     let defaults = default_bindings(&d);
-    let out = d.tmux(&["source-file", defaults.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for set in [["prefix", "C-b"], ["detach-on-destroy", "off"], ["mouse", "on"]] {
-        assert!(d.tmux(&["set", "-g", set[0], set[1]]).status.success());
+    // Both servers: llmux's own (the admin's session) and alice's own.
+    let servers = d.tmux_sockets();
+    assert_eq!(servers.len(), 2, "{servers:?}");
+    let on = |socket: &std::path::Path, args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    for socket in &servers {
+        let out = on(socket, &["source-file", defaults.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for set in [["prefix", "C-b"], ["detach-on-destroy", "off"], ["mouse", "on"]] {
+            assert!(on(socket, &["set", "-g", set[0], set[1]]).status.success());
+        }
+        let keys = on(socket, &["list-keys", "-T", "prefix"]);
+        assert!(String::from_utf8_lossy(&keys.stdout).contains("switch-client -p"), "unsealed");
     }
-    let keys = d.tmux(&["list-keys", "-T", "prefix"]);
-    assert!(String::from_utf8_lossy(&keys.stdout).contains("switch-client -p"), "unsealed now");
 
     d.spawn_daemon().await;
-    let keys = d.tmux(&["list-keys"]);
-    assert_eq!(String::from_utf8_lossy(&keys.stdout), "", "every key table is empty");
+    for socket in &servers {
+        let keys = on(socket, &["list-keys"]);
+        let keys = String::from_utf8_lossy(&keys.stdout);
+        assert_eq!(keys, "", "every key table of {} is empty", socket.display());
+    }
     let mut ws = attach(&d, &alice).await;
     replay_attack(&d, &mut ws, "MARKER-ALICE-2").await;
     killing_detaches(&d, &mut ws).await;

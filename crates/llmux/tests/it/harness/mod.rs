@@ -233,12 +233,53 @@ impl TestDaemon {
 
     /// The tmux sessions of the daemon's server, without its own hidden control session.
     pub fn tmux_sessions(&self) -> Vec<String> {
-        let out = self.tmux(&["ls", "-F", "#{session_name}"]);
-        String::from_utf8_lossy(&out.stdout)
+        let mut names: Vec<String> = self
+            .tmux_each(&["ls", "-F", "#{session_name}"])
             .lines()
             .filter(|l| *l != llmux_core::tmux::CONTROL_SESSION)
             .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The sockets of every tmux server of this daemon: llmux's own, then each confined
+    /// user's (`run/u/*.sock`).
+    pub fn tmux_sockets(&self) -> Vec<PathBuf> {
+        let mut users: Vec<PathBuf> = std::fs::read_dir(self.paths.run_dir.join("u"))
+            .map(|dir| dir.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        users.retain(|p| p.extension().is_some_and(|e| e == "sock"));
+        users.sort();
+        std::iter::once(self.paths.tmux_socket.clone()).chain(users).collect()
+    }
+
+    /// Runs a tmux command against every tmux server of this daemon; their stdout, joined.
+    pub fn tmux_each(&self, args: &[&str]) -> String {
+        self.tmux_sockets()
+            .iter()
+            .map(|socket| {
+                let out = Command::new("tmux")
+                    .arg("-S")
+                    .arg(socket)
+                    .args(args)
+                    .env_remove("TMUX")
+                    .output()
+                    .expect("run tmux");
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            })
             .collect()
+    }
+
+    /// Runs a tmux command against `user`'s own tmux server.
+    pub fn tmux_of(&self, user: &str, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(self.paths.user_tmux_socket(user))
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux")
     }
 
     /// Runs a tmux command against this daemon's tmux server.
