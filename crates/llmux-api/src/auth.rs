@@ -61,6 +61,7 @@ pub struct UserView {
     /// The workspace roots the user's confined sessions get read-write (absolute paths): the
     /// ones an admin granted, else the user's default workspace `<state>/workspaces/<username>`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub roots: Vec<String>,
     /// The most sessions the user may have; `null`: no limit.
     #[serde(default)]

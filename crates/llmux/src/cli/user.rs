@@ -1,6 +1,8 @@
 //! `llmux user …`: accounts (admins, or the local operator on the daemon's machine).
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use llmux_api::{ChangePassphraseRequest, CreateUserRequest, UpdateUserRequest, UserView};
 
@@ -72,6 +74,35 @@ pub(crate) enum UserCmd {
     /// Without a terminal, the current passphrase comes from LLMUX_PASSPHRASE and the new one
     /// from LLMUX_NEW_PASSPHRASE.
     Passwd,
+    /// Change what a user's sessions may use: the workspace roots their confined sessions get
+    /// read-write, and how many sessions they may have.
+    ///
+    /// Every --root replaces the granted roots (give all of them; relative paths are taken from
+    /// the current directory); the daemon resolves symlinks and `..`, and refuses paths that
+    /// are missing, not directories, system or daemon dirs. Without granted roots a user gets
+    /// their default workspace.
+    #[command(group(
+        clap::ArgGroup::new("change")
+            .required(true)
+            .multiple(true)
+            .args(["roots", "default_roots", "max_sessions", "no_session_limit"])
+    ))]
+    Edit {
+        /// Login name.
+        username: String,
+        /// Grant this directory read-write (repeat for several, at most 16).
+        #[arg(long = "root", value_name = "PATH", conflicts_with = "default_roots")]
+        roots: Vec<PathBuf>,
+        /// Back to the user's default workspace only.
+        #[arg(long)]
+        default_roots: bool,
+        /// The most sessions the user may have (1-1000).
+        #[arg(long, value_name = "N", conflicts_with = "no_session_limit")]
+        max_sessions: Option<u32>,
+        /// Let the user have any number of sessions.
+        #[arg(long)]
+        no_session_limit: bool,
+    },
     /// Grant or revoke admin rights (the last admin cannot be demoted).
     SetAdmin {
         /// Login name.
@@ -110,7 +141,7 @@ impl UserCmd {
                     output::say!("no users; create one with `llmux user create <username>`");
                 } else {
                     output::table(
-                        &["USERNAME", "NAME", "ADMIN", "CREATED"],
+                        &["USERNAME", "NAME", "ADMIN", "MAX SESSIONS", "CREATED", "ROOTS"],
                         &users.iter().map(row).collect::<Vec<_>>(),
                     )?;
                 }
@@ -194,6 +225,32 @@ impl UserCmd {
                     );
                 }
             }
+            UserCmd::Edit { username, roots, default_roots, max_sessions, no_session_limit } => {
+                let roots = if default_roots {
+                    Some(Vec::new())
+                } else if roots.is_empty() {
+                    None
+                } else {
+                    Some(absolute_roots(roots)?)
+                };
+                let max_sessions = match (max_sessions, no_session_limit) {
+                    (Some(n), _) => Some(Some(n)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                };
+                let req = UpdateUserRequest { roots, max_sessions, ..Default::default() };
+                let user = client.update_user(&username, &req).await?;
+                if ctx.json {
+                    output::json(&user)?;
+                } else {
+                    output::say!(
+                        "{}: roots {}; {}",
+                        user.username,
+                        user.roots.join(", "),
+                        session_limit(user.max_sessions)
+                    );
+                }
+            }
             UserCmd::SetAdmin { username, admin } => {
                 let req = UpdateUserRequest { admin: Some(admin), ..Default::default() };
                 let user = client.update_user(&username, &req).await?;
@@ -215,8 +272,32 @@ fn row(u: &UserView) -> Vec<String> {
         u.username.clone(),
         u.name.clone(),
         if u.admin { "yes".into() } else { "-".into() },
+        u.max_sessions.map_or_else(|| "-".into(), |n| n.to_string()),
         output::ago(&u.created_at),
+        u.roots.join(", "),
     ]
+}
+
+/// `--root` paths made absolute against the current directory (the daemon resolves them).
+fn absolute_roots(roots: Vec<PathBuf>) -> Result<Vec<String>> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    roots
+        .into_iter()
+        .map(|root| {
+            let root = cwd.join(root);
+            root.to_str().map(str::to_owned).with_context(|| {
+                format!("--root {}: only UTF-8 paths can be granted", root.display())
+            })
+        })
+        .collect()
+}
+
+/// "at most 3 sessions" or "no session limit".
+fn session_limit(max: Option<u32>) -> String {
+    match max {
+        Some(n) => format!("at most {n} session{}", plural(u64::from(n))),
+        None => "no session limit".to_owned(),
+    }
 }
 
 /// `"s"` unless `n` is 1.
@@ -236,6 +317,21 @@ mod tests {
         assert!(Cli::try_parse_from(["llmux", "user", "set-admin", "ann", "false"]).is_ok());
         assert!(Cli::try_parse_from(["llmux", "user", "set-admin", "ann", "maybe"]).is_err());
         assert!(Cli::try_parse_from(["llmux", "user", "set-admin", "ann"]).is_err());
+    }
+
+    #[test]
+    fn edit_needs_a_change_and_no_contradictions() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["llmux", "user", "edit", "bob"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv)
+        };
+        assert!(parse(&[]).is_err(), "nothing to change");
+        assert!(parse(&["--root", "/a", "--root", "b", "--max-sessions", "3"]).is_ok());
+        assert!(parse(&["--default-roots", "--no-session-limit"]).is_ok());
+        assert!(parse(&["--root", "/a", "--default-roots"]).is_err());
+        assert!(parse(&["--max-sessions", "3", "--no-session-limit"]).is_err());
+        assert!(parse(&["--max-sessions", "many"]).is_err());
     }
 
     #[test]

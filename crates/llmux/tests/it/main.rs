@@ -37,5 +37,8 @@ mod real_agents;
 mod recovery;
 /// The Unix socket and TCP listeners: who is trusted and how.
 mod transport;
+/// Per-user isolation settings: granted workspace roots, session limits, no non-admin
+/// without a sandbox (issue 15).
+mod users_isolation_settings;
 /// Every validation rule answers its documented status and changes nothing.
 mod validation;
