@@ -42,7 +42,7 @@ fn cli(d: &TestDaemon, args: &[&str]) -> (Option<i32>, String, String) {
 
 #[tokio::test]
 async fn admins_set_roots_and_limits_over_the_api_and_the_cli() {
-    let d = TestDaemon::builder().admin("root").user("bob").start().await;
+    let d = TestDaemon::builder().admin("root").user_in_default_workspace("bob").start().await;
     let (root, _) = token(&d, "root", "admin", None).await;
     let default = d.paths.default_workspace("bob").display().to_string();
 
@@ -142,7 +142,7 @@ async fn the_openapi_document_describes_both_settings() {
 
 #[tokio::test]
 async fn only_admins_change_them() {
-    let d = TestDaemon::builder().admin("root").user("bob").start().await;
+    let d = TestDaemon::builder().admin("root").user_in_default_workspace("bob").start().await;
     let (bob, _) = token(&d, "bob", "user", None).await;
     let (root_read_only, _) = token(&d, "root", "read-only", None).await;
     let (root_user_scope, _) = token(&d, "root", "user", None).await;
@@ -175,7 +175,7 @@ async fn only_admins_change_them() {
 
 #[tokio::test]
 async fn bad_roots_and_limits_get_400_naming_the_path() {
-    let d = TestDaemon::builder().admin("root").user("bob").start().await;
+    let d = TestDaemon::builder().admin("root").user_in_default_workspace("bob").start().await;
     let (root, _) = token(&d, "root", "admin", None).await;
     let good = folder(&d, "proj");
     std::fs::write(d.dir().join("file"), "x").unwrap();
@@ -237,7 +237,12 @@ async fn bad_roots_and_limits_get_400_naming_the_path() {
 
 #[tokio::test]
 async fn the_session_limit_refuses_the_one_over_it() {
-    let d = TestDaemon::builder().admin("root").user("bob").user("ann").start().await;
+    let d = TestDaemon::builder()
+        .admin("root")
+        .user_in_default_workspace("bob")
+        .user("ann")
+        .start()
+        .await;
     let work = d.work().canonicalize().unwrap().display().to_string();
     // Bob's sessions run in the work dir, so it is granted to him.
     d.cli_ok(&["user", "edit", "bob", "--root", &work, "--max-sessions", "2"]);

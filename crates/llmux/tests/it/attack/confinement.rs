@@ -207,5 +207,10 @@ async fn a_non_admins_agent_reaches_nothing_of_the_daemon_and_still_works() {
     assert_eq!(get(&c, "daemon-proc"), "yes", "{c:?}");
 
     // alice's sessions run on her own tmux server, not llmux's.
-    assert!(!d.tmux_sessions().iter().any(|s| s.starts_with("probe")), "{:?}", d.tmux_sessions());
+    let main =
+        String::from_utf8_lossy(&d.tmux(&["ls", "-F", "#{session_name}"]).stdout).into_owned();
+    assert!(main.contains("control@ada") && !main.contains("alice"), "{main}");
+    let own = d.tmux_of("alice", &["ls", "-F", "#{session_name}"]);
+    let own = String::from_utf8_lossy(&own.stdout).into_owned();
+    assert!(own.contains("probe@alice") && own.contains("typed@alice"), "{own}");
 }

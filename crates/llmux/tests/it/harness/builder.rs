@@ -17,6 +17,7 @@ pub struct Builder {
     config: String,
     env: Vec<(String, String)>,
     users: Vec<(String, bool)>,
+    plain_users: Vec<String>,
 }
 
 impl Builder {
@@ -44,6 +45,13 @@ impl Builder {
     /// daemon is up, in the order given.
     pub fn user(mut self, username: &str) -> Builder {
         self.users.push((username.to_owned(), false));
+        self
+    }
+
+    /// Creates the non-admin account `username` with no root granted: their sessions run in
+    /// their default workspace (`<state>/workspaces/<username>`).
+    pub fn user_in_default_workspace(mut self, username: &str) -> Builder {
+        self.plain_users.push(username.to_owned());
         self
     }
 
@@ -79,6 +87,9 @@ impl Builder {
         daemon.spawn_daemon().await;
         for (username, admin) in &self.users {
             user(&daemon, username, *admin).await;
+        }
+        for username in &self.plain_users {
+            super::http::user_in_default_workspace(&daemon, username).await;
         }
         daemon
     }
