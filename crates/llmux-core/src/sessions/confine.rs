@@ -8,16 +8,16 @@
 //! Whether a session is confined is decided at every (re)start from its owner as they are
 //! then, so a session started before this existed moves into the sandbox at its next restart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::SessionService;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::sandbox::{self, Confinement};
-use crate::store::Store;
-use crate::tmux::Tmux;
+use crate::store::{SessionRecord, Store};
+use crate::tmux::{PaneInfo, Tmux};
 
 /// How the daemon confines the sessions of users who are not admins.
 #[derive(Debug, Clone)]
@@ -49,7 +49,38 @@ struct Owner {
     others: Vec<PathBuf>,
 }
 
+/// Whether each session ran confined when last seen running (its agent's files are in the
+/// sandbox HOME then, also after it stopped).
+#[derive(Debug, Default)]
+pub(super) struct LastConfined(RwLock<HashMap<String, bool>>);
+
+impl LastConfined {
+    /// Notes what a listing of live panes says.
+    pub fn note<'a>(&self, panes: impl IntoIterator<Item = &'a PaneInfo>) {
+        let mut map = self.0.write().expect("confined lock");
+        for pane in panes {
+            map.insert(pane.session.clone(), pane.confined);
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<bool> {
+        self.0.read().expect("confined lock").get(name).copied()
+    }
+}
+
 impl SessionService {
+    /// The sandbox HOME of the session's owner when the session runs or last ran confined;
+    /// for one not seen running since this start, when that HOME exists.
+    pub(super) fn sandbox_home(&self, record: &SessionRecord) -> Option<PathBuf> {
+        let iso = self.opts.isolation.as_ref().filter(|_| !record.owner.is_empty())?;
+        let home = sandbox::agent_home(&iso.paths, &record.owner).ok()?;
+        let confined = match self.last_confined.get(&record.name) {
+            Some(confined) => confined,
+            None => home.is_dir(),
+        };
+        confined.then_some(home)
+    }
+
     /// Whether `owner`'s sessions are confined, with their granted roots (created when they
     /// are the default workspace). Off the runtime: the store and the filesystem block.
     async fn owner(&self, owner: &str) -> Result<Option<(Isolation, Owner)>> {

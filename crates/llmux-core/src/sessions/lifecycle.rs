@@ -168,6 +168,7 @@ impl SessionService {
                 return Err(e);
             }
         };
+        self.last_confined.note([&pane]);
         self.live.insert(&record.name, pane);
         if init && record.resume_from.is_none() {
             self.fire_init_prompts(record);

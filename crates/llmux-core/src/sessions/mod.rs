@@ -95,6 +95,8 @@ pub struct SessionService {
     conversations: ids::ConversationIds,
     /// The screen of each stopped session just before the stop, for `capture`.
     last_screens: screens::KeptScreens,
+    /// Whether each session last ran confined (where its agent's files are).
+    last_confined: confine::LastConfined,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -138,6 +140,7 @@ impl SessionService {
             conversations: ids::ConversationIds::new(conversations),
             counts: counts::Counts::default(),
             last_screens: screens::KeptScreens::default(),
+            last_confined: confine::LastConfined::default(),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -160,6 +163,7 @@ impl SessionService {
     /// anything changed.
     pub async fn refresh(&self) -> Result<()> {
         let panes = self.servers.list_panes().await?;
+        self.last_confined.note(&panes);
         let live: HashMap<String, PaneInfo> =
             panes.into_iter().map(|p| (p.session.clone(), p)).collect();
         self.live.replace(live.clone());

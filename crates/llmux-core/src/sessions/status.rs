@@ -157,7 +157,7 @@ impl Tracker {
         records: &BTreeMap<String, SessionRecord>,
         live: &HashMap<String, PaneInfo>,
         kind: &dyn Fn(&str) -> Kind,
-        home: &Path,
+        home: &dyn Fn(&SessionRecord) -> PathBuf,
     ) -> (Vec<Due>, Vec<StateEvent>) {
         let mut due = Vec::new();
         let mut changes = Vec::new();
@@ -191,12 +191,7 @@ impl Tracker {
             let quiet = track.changed_at.elapsed() >= SETTLE;
             let kind = kind(&record.agent);
             if track.captured_sec == 0 || pane.activity >= track.captured_sec {
-                due.push(Due {
-                    name: name.clone(),
-                    kind,
-                    home: agent_home(record, home),
-                    pid: pane.pid,
-                });
+                due.push(Due { name: name.clone(), kind, home: home(record), pid: pane.pid });
             } else if quiet
                 && (!kind.has_detector() || (track.ready && track.state == AgentState::Starting))
             {
@@ -214,15 +209,10 @@ impl Tracker {
     }
 
     /// The capture one session needs now, unless it has no track or has exited.
-    pub fn due(&self, record: &SessionRecord, kind: Kind, home: &Path) -> Option<Due> {
+    pub fn due(&self, record: &SessionRecord, kind: Kind, home: PathBuf) -> Option<Due> {
         let tracks = self.tracks.lock().expect("tracks lock");
         let track = tracks.get(&record.name).filter(|t| t.state != AgentState::Exited)?;
-        Some(Due {
-            name: record.name.clone(),
-            kind,
-            home: agent_home(record, home),
-            pid: track.pid,
-        })
+        Some(Due { name: record.name.clone(), kind, home, pid: track.pid })
     }
 
     /// Moves one session's track on from a capture taken at `now_sec`: its `screen`, through
@@ -303,7 +293,7 @@ impl SessionService {
         let now_sec = now_ms().div_euclid(1000);
         let (due, mut changes) = {
             let records = self.records.read().expect("records lock");
-            self.tracker.observe(&records, live, &|a| self.kind_of(a), &self.opts.home)
+            self.tracker.observe(&records, live, &|a| self.kind_of(a), &|r| self.agent_home(r))
         };
         for d in due {
             if let Some(change) = self.capture_and_detect(&d, now_sec).await {
@@ -322,8 +312,8 @@ impl SessionService {
         let due = {
             let records = self.records.read().expect("records lock");
             let Some(record) = records.get(name) else { return };
-            let Some(due) = self.tracker.due(record, self.kind_of(&record.agent), &self.opts.home)
-            else {
+            let home = self.agent_home(record);
+            let Some(due) = self.tracker.due(record, self.kind_of(&record.agent), home) else {
                 return;
             };
             due
@@ -361,9 +351,13 @@ impl SessionService {
         self.catalog.get(agent).map_or_else(crate::agents::unknown, |a| a.kind)
     }
 
-    /// The HOME an agent runs with: the session's `HOME`, else the daemon's.
+    /// The HOME an agent runs with: its owner's sandbox HOME when it runs (or last ran)
+    /// confined, else the session's `HOME`, else the daemon's.
     pub(crate) fn agent_home(&self, record: &SessionRecord) -> PathBuf {
-        agent_home(record, &self.opts.home)
+        match self.sandbox_home(record) {
+            Some(home) => home,
+            None => agent_home(record, &self.opts.home),
+        }
     }
 }
 
@@ -478,7 +472,9 @@ mod tests {
         let mut rx = tracker.subscribe();
         // First look, at startup: the running pane is adopted (ready) and due for a capture.
         let (due, changes) =
-            tracker.observe(&records, &panes(&[("a", 7, false)]), &no_detector, Path::new("/h"));
+            tracker.observe(&records, &panes(&[("a", 7, false)]), &no_detector, &|_| {
+                PathBuf::from("/h")
+            });
         assert!(changes.is_empty());
         let [d] = &due[..] else { panic!("one pane is due, got {}", due.len()) };
         assert_eq!((d.pid, d.home.as_path()), (7, Path::new("/h")));
@@ -487,31 +483,31 @@ mod tests {
         assert_eq!(tracker.detect(d, &records["a"], 100, "building…", None).map(|c| c.state), None);
         // The pane goes: exited, and the change is published.
         let (_, changes) =
-            tracker.observe(&records, &HashMap::new(), &no_detector, Path::new("/h"));
+            tracker.observe(&records, &HashMap::new(), &no_detector, &|_| PathBuf::from("/h"));
         assert_eq!(changes.iter().map(|c| c.state).collect::<Vec<_>>(), [AgentState::Exited]);
         tracker.publish(changes);
         assert_eq!(rx.try_recv().unwrap().previous, AgentState::Working);
-        assert!(tracker.due(&records["a"], no_detector("x"), Path::new("/h")).is_none());
+        assert!(tracker.due(&records["a"], no_detector("x"), PathBuf::from("/h")).is_none());
     }
 
     #[test]
     fn a_pane_spawned_later_starts_and_a_new_pid_starts_over() {
         let tracker = Tracker::default();
         let records = BTreeMap::from([("a".to_owned(), record("a"))]);
-        tracker.observe(&records, &HashMap::new(), &no_detector, Path::new("/h"));
-        let (due, _) =
-            tracker.observe(&records, &panes(&[("a", 7, false)]), &no_detector, Path::new("/h"));
+        tracker.observe(&records, &HashMap::new(), &no_detector, &|_| PathBuf::from("/h"));
+        let (due, _) = tracker
+            .observe(&records, &panes(&[("a", 7, false)]), &no_detector, &|_| PathBuf::from("/h"));
         // Not adopted: its first screen says nothing yet.
         assert!(tracker.detect(&due[0], &records["a"], 100, "one", None).is_none());
         assert!(tracker.detect(&due[0], &records["a"], 101, "two", None).is_none());
         assert_eq!(tracker.get("a").unwrap().state, AgentState::Starting);
         // A capture of an older pid is dropped.
-        let (due, _) =
-            tracker.observe(&records, &panes(&[("a", 8, false)]), &no_detector, Path::new("/h"));
+        let (due, _) = tracker
+            .observe(&records, &panes(&[("a", 8, false)]), &no_detector, &|_| PathBuf::from("/h"));
         let stale = Due { pid: 7, ..due.into_iter().next().unwrap() };
         assert!(tracker.detect(&stale, &records["a"], 102, "three", None).is_none());
         // A session removed is forgotten at the next look.
-        tracker.observe(&BTreeMap::new(), &HashMap::new(), &no_detector, Path::new("/h"));
+        tracker.observe(&BTreeMap::new(), &HashMap::new(), &no_detector, &|_| PathBuf::from("/h"));
         assert!(tracker.get("a").is_none());
     }
 

@@ -115,6 +115,11 @@ fn codex_rollout(home: &Path, cwd: &str, id: &str, prompt: &str, reply: &str) ->
     path
 }
 
+/// Alice's agent HOME: her sessions run confined, their agents keep their files there.
+fn alice_home(d: &TestDaemon) -> PathBuf {
+    d.paths.state_dir.join("homes/alice")
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .unwrap_or_else(|| panic!("a list: {list}"))
@@ -154,16 +159,13 @@ async fn a_shared_cwd_never_shows_another_users_claude_conversation() {
     let secret = adm["session"]["conversationId"].as_str().expect("llmux chose an id").to_owned();
     let own = mine["session"]["conversationId"].as_str().expect("llmux chose an id").to_owned();
     claude_transcript(&d.home(), &cwd, &secret, "admin question", "ADMIN SECRET reply");
-    claude_transcript(&d.home(), &cwd, &own, "alice question", "alice reply");
+    // Alice's session is confined: her agent writes in her own HOME.
+    claude_transcript(&alice_home(&d), &cwd, &own, "alice question", "alice reply");
 
-    // The admin sees both (the fixtures parse).
+    // The admin's session sees its own (the fixture parses); alice's is in her HOME.
     let (status, all) = call(&d, &root, "GET", "/api/sessions/adm/conversations", Value::Null);
     assert_eq!(status, 200, "{all}");
-    let mut both = ids(&all);
-    both.sort();
-    let mut want = vec![secret.clone(), own.clone()];
-    want.sort();
-    assert_eq!(both, want);
+    assert_eq!(ids(&all), [secret.clone()]);
     assert!(wait_transcript(&d, &root, "adm").to_string().contains("ADMIN SECRET"));
 
     // Alice: her own conversation only, in the list, the transcript and the stream.
@@ -251,7 +253,7 @@ async fn codex_newest_in_the_cwd_never_crosses_owners() {
     assert_eq!(status, 200, "{res}");
     std::thread::sleep(Duration::from_millis(20));
     let own = "01a21ba1-75fa-7613-a6d7-668de66c1c80";
-    codex_rollout(&d.home(), &cwd, own, "alice codex question", "alice codex reply");
+    codex_rollout(&alice_home(&d), &cwd, own, "alice codex question", "alice codex reply");
     let t = wait_transcript(&d, &alice, "al-cx");
     assert_eq!(t["conversationId"], json!(own), "{t}");
     assert!(t.to_string().contains("alice codex reply") && !t.to_string().contains("ADMIN"));
@@ -265,9 +267,9 @@ async fn codex_newest_in_the_cwd_never_crosses_owners() {
         e["conversationId"] == json!(own)
     });
     assert!(event.to_string().contains("alice codex reply"), "{event}");
-    // The admin still sees both.
+    // The admin's session still sees its own only: alice's is in her HOME.
     let (_, list) = call(&d, &root, "GET", "/api/sessions/adm-cx/conversations", Value::Null);
-    assert_eq!(ids(&list).len(), 2, "{list}");
+    assert_eq!(ids(&list), [secret.to_owned()], "{list}");
 }
 
 /// An open transcript stream (HTTP/1.0: the body is the bare event stream).
@@ -328,7 +330,7 @@ async fn transcript_viewers_see_appends_and_rewrites() {
     assert_eq!(status, 201, "{s}");
     let cwd = s["session"]["cwd"].as_str().unwrap().to_owned();
     let id = s["session"]["conversationId"].as_str().unwrap().to_owned();
-    claude_transcript(&d.home(), &cwd, &id, "first question", "first reply");
+    claude_transcript(&alice_home(&d), &cwd, &id, "first question", "first reply");
     // Alice names her session short; the admin names it in full.
     let mut viewers: Vec<Stream> = [(&alice, "al"), (&alice, "al"), (&root, "al@alice")]
         .iter()
@@ -339,7 +341,7 @@ async fn transcript_viewers_see_appends_and_rewrites() {
         assert_eq!(first["supported"], json!(true));
         assert_eq!(first["conversationId"], json!(id));
     }
-    claude_transcript(&d.home(), &cwd, &id, "second question", "second reply");
+    claude_transcript(&alice_home(&d), &cwd, &id, "second question", "second reply");
     for v in &mut viewers {
         let e = v.until("4 turns", |e| turns(e) == 4);
         assert_eq!(e["turns"][3]["parts"][0]["text"], json!("second reply"), "{e}");
@@ -347,7 +349,7 @@ async fn transcript_viewers_see_appends_and_rewrites() {
     // The file replaced by a shorter one: read again from its start.
     let dir: String =
         cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    let path = d.home().join(".claude/projects").join(dir).join(format!("{id}.jsonl"));
+    let path = alice_home(&d).join(".claude/projects").join(dir).join(format!("{id}.jsonl"));
     let tmp = path.with_extension("tmp");
     std::fs::copy(&path, &tmp).unwrap();
     let text = std::fs::read_to_string(&tmp).unwrap();
