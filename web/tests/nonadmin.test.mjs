@@ -13,6 +13,8 @@ let d;
 before(async () => {
   [browser, d] = await Promise.all([launchBrowser(), startDaemon({ admin: true })]);
   await d.cliOk(['user', 'create', BOB.username, '--name', 'Bob', '--passphrase', BOB.passphrase]);
+  // bob's sessions run confined to the roots granted to him: the work dir.
+  await d.cliOk(['user', 'edit', BOB.username, '--root', d.work]);
   // A session of the admin's (made with the admin's cookie) and one of the local operator's.
   const { context, page } = await openPage(browser, 'desktop', d, { login: ADMIN });
   await page.goto('/about');
