@@ -67,6 +67,10 @@ pub struct UserView {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1000))]
     pub max_sessions: Option<u32>,
+    /// The Unix account the user's sessions run as under a system daemon
+    /// (`server.mode: system`); `null`: none mapped.
+    #[serde(default)]
+    pub unix_account: Option<String>,
 }
 
 /// `POST /api/setup`: create the first admin with the one-time setup token.
@@ -274,6 +278,11 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 1000))]
     pub max_sessions: Option<Option<u32>>,
+    /// Map the user to an existing Unix account (not root, not the daemon's, not another
+    /// user's) their sessions run as under a system daemon; `null` = none.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    pub unix_account: Option<Option<String>>,
 }
 
 /// `{ok, user}`.

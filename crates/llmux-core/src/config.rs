@@ -93,6 +93,22 @@ pub struct ServerConfig {
     /// `server.limits:` timeouts and caps on connections and long-lived streams.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// How users are kept apart (`personal`, the default, or `system`); see [`DaemonMode`].
+    #[serde(default)]
+    pub mode: DaemonMode,
+}
+
+/// `server.mode:` how the daemon keeps users apart (README, "Users and isolation").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonMode {
+    /// Run as an ordinary user: admins' sessions run as that user, every non-admin's in the
+    /// sandbox.
+    #[default]
+    Personal,
+    /// Run as root for a shared box: each llmux user's sessions run as the Unix account
+    /// mapped to them, non-admins' in the sandbox on top.
+    System,
 }
 
 /// `server.limits:` what one client can hold open. Every field is optional; [`Limits`] holds

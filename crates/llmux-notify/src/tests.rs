@@ -158,6 +158,7 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
                 updated_at: 1,
                 roots: Vec::new(),
                 max_sessions: None,
+                unix_account: None,
             })
             .unwrap();
     }

@@ -138,9 +138,19 @@ impl Daemon {
         let mut session_opts = opts.sessions;
         session_opts.init_prompts = effective.init_prompts.value.clone();
         // Non-admins' sessions run confined, each user on a tmux server of their own.
+        let system = config.server.mode == llmux_core::config::DaemonMode::System;
+        if system && !rustix::process::getuid().is_root() {
+            let e = llmux_core::Error::invalid(
+                "server.mode: system needs the daemon to run as root (it runs each user's \
+                 sessions as their own Unix account); run it as root, or use the default \
+                 personal mode",
+            );
+            return Err((e.into(), None));
+        }
         session_opts.isolation = Some(llmux_core::sessions::Isolation {
             paths: paths.clone(),
             daemon_home: llmux_core::paths::home_dir(),
+            system,
         });
         let sessions = SessionService::start(store.clone(), tmux.clone(), catalog, session_opts)
             .await

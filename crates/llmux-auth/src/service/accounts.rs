@@ -46,6 +46,7 @@ impl AuthService {
             updated_at: now,
             roots: Vec::new(),
             max_sessions: None,
+            unix_account: None,
         };
         let rec = record.clone();
         self.db(move |s| s.insert_user(&rec)).await?;
@@ -83,6 +84,13 @@ impl AuthService {
                 Some(max) => format!("maxSessions={max}"),
                 None => "maxSessions=none".to_owned(),
             });
+        }
+        if let Some(account) = req.unix_account.clone() {
+            changes.push(format!("unixAccount={}", account.as_deref().unwrap_or("none")));
+            user.unix_account = match account {
+                Some(name) => Some(self.check_unix_account(username, name).await?),
+                None => None,
+            };
         }
         if let Some(roots) = &req.roots {
             let (roots, paths) = (roots.clone(), self.paths.clone());

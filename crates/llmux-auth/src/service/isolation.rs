@@ -21,6 +21,32 @@ pub const MAX_ROOTS: usize = 16;
 /// Highest session limit an admin may set (the lowest is 1).
 pub const MAX_SESSIONS_LIMIT: u32 = 1000;
 
+impl AuthService {
+    /// Checks a Unix account an admin maps `username` to: it exists, is not root nor the
+    /// daemon's own, and no other user has it. Returns its name.
+    pub(crate) async fn check_unix_account(&self, username: &str, name: String) -> Result<String> {
+        let found = {
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || llmux_core::sandbox::Account::lookup(&name))
+                .await
+                .map_err(|e| Error::Invalid(format!("cannot look the account up: {e}")))??
+        };
+        let account =
+            found.ok_or_else(|| Error::Invalid(format!("no Unix account named {name:?}")))?;
+        account.check_mappable()?;
+        let users = self.db(|s| s.list_users()).await?;
+        if let Some(other) =
+            users.iter().find(|u| u.username != username && u.unix_account.as_ref() == Some(&name))
+        {
+            return Err(Error::Conflict(format!(
+                "Unix account {name:?} is already {:?}'s; each user needs an account of their own",
+                other.username
+            )));
+        }
+        Ok(name)
+    }
+}
+
 /// Whether the sandbox for non-admin sessions can run here; `Err` says why and how to enable
 /// it. Blocking.
 pub(crate) type Probe = fn() -> std::result::Result<(), String>;
@@ -380,6 +406,7 @@ mod tests {
             let clear = UpdateUserRequest {
                 roots: Some(Vec::new()),
                 max_sessions: Some(None),
+                unix_account: None,
                 ..Default::default()
             };
             let bob = auth.update_user(&admin, "bob", clear).await.unwrap();

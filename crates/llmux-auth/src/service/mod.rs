@@ -183,6 +183,7 @@ impl AuthService {
                 updated_at: now_ms(),
                 roots: Vec::new(),
                 max_sessions: None,
+                unix_account: None,
             };
             self.db(move |s| s.insert_first_user(&record)).await?;
             self.end_setup();
@@ -226,6 +227,7 @@ impl AuthService {
             updated_at: now_ms(),
             roots: Vec::new(),
             max_sessions: None,
+            unix_account: None,
         };
         let rec = record.clone();
         if !self.db(move |s| s.insert_first_user(&rec)).await? {
@@ -495,6 +497,7 @@ impl AuthService {
             created_at: rfc3339_ms(u.created_at),
             roots: u.granted_roots(&self.paths).iter().map(|p| p.display().to_string()).collect(),
             max_sessions: u.max_sessions,
+            unix_account: u.unix_account.clone(),
         }
     }
 }

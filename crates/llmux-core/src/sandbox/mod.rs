@@ -13,6 +13,7 @@
 //! the shortest path to the longest, so a granted root inside a hidden dir is visible again,
 //! and a hidden dir inside a granted root stays hidden. No shell is involved anywhere.
 
+mod accounts;
 mod bwrap;
 mod programs;
 
@@ -20,6 +21,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+pub use accounts::Account;
 pub use bwrap::{Unavailable, find_bwrap, probe};
 pub use programs::install_dirs;
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use super::SessionService;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
-use crate::sandbox::{self, Confinement};
+use crate::sandbox::{self, Account, Confinement};
 use crate::store::{SessionRecord, Store};
 use crate::tmux::{PaneInfo, Tmux};
 
@@ -27,6 +27,10 @@ pub struct Isolation {
     pub paths: Paths,
     /// The daemon user's HOME (hidden inside).
     pub daemon_home: PathBuf,
+    /// A system daemon (`server.mode: system`, run as root): every user's sessions run as the
+    /// Unix account mapped to them, on a tmux server run as that account; non-admins' inside
+    /// the sandbox on top. The local operator's stay root's, on llmux's own server.
+    pub system: bool,
 }
 
 /// Where one spawn goes and what it runs.
@@ -47,6 +51,8 @@ struct Owner {
     roots: Vec<PathBuf>,
     /// Every other user's granted roots (hidden from this one unless also granted to them).
     others: Vec<PathBuf>,
+    /// The Unix account mapped to the user (system daemon only).
+    account: Option<Account>,
 }
 
 /// Whether each session ran confined when last seen running (its agent's files are in the
@@ -71,8 +77,12 @@ impl LastConfined {
 impl SessionService {
     /// The sandbox HOME of the session's owner when the session runs or last ran confined;
     /// for one not seen running since this start, when that HOME exists.
+    /// Under a system daemon: the HOME of the account the owner's server runs as.
     pub(super) fn sandbox_home(&self, record: &SessionRecord) -> Option<PathBuf> {
         let iso = self.opts.isolation.as_ref().filter(|_| !record.owner.is_empty())?;
+        if iso.system {
+            return self.servers.account_of(&record.owner).map(|a| a.home);
+        }
         let home = sandbox::agent_home(&iso.paths, &record.owner).ok()?;
         let confined = match self.last_confined.get(&record.name) {
             Some(confined) => confined,
@@ -89,17 +99,45 @@ impl SessionService {
         };
         let owner = owner.to_owned();
         self.db(move |store| {
-            let found = owner_in_store(store, &iso.paths, &owner)?;
+            let found = owner_in_store(store, &iso, &owner)?;
             Ok(Some((iso, found)))
         })
         .await
+    }
+
+    /// A handle on every owner's server (run as their account under a system daemon), so the
+    /// first refresh finds the sessions already running there; each is sealed, like llmux's
+    /// own (a server running since before this start may have been unsealed).
+    pub(super) async fn bind_servers(&self) -> Result<()> {
+        let owners: std::collections::BTreeSet<String> = {
+            let records = self.records.read().expect("records lock");
+            records.values().map(|r| r.owner.clone()).filter(|o| !o.is_empty()).collect()
+        };
+        for owner in owners {
+            let tmux = match self.owner(&owner).await {
+                Ok(Some((_, o))) if o.account.is_some() => {
+                    self.servers.bind(&owner, o.account.expect("checked"))
+                }
+                Ok(Some((iso, _))) if !iso.system => self.servers.of(&owner)?,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(owner, error = %e, "cannot find this user's tmux server");
+                    continue;
+                }
+            };
+            if tmux.socket().exists() {
+                tmux.seal().await?;
+            }
+        }
+        Ok(())
     }
 
     /// The cwd a new session of `owner` gets when none is asked for: the first granted root
     /// for a confined user, else the daemon's HOME.
     pub(super) async fn default_cwd(&self, owner: &str) -> Result<PathBuf> {
         match self.owner(owner).await? {
-            Some((_, o)) if o.confined => Ok(o.roots[0].clone()),
+            Some((iso, o)) if iso.system && o.account.is_none() => Err(no_account(owner)),
+            Some((_, o)) if o.confined || o.account.is_some() => Ok(o.roots[0].clone()),
             _ => Ok(self.opts.home.clone()),
         }
     }
@@ -130,28 +168,59 @@ impl SessionService {
         argv: Vec<String>,
         env: BTreeMap<String, String>,
     ) -> Result<Target> {
-        let Some((iso, o)) = self.owner(owner).await?.filter(|(_, o)| o.confined) else {
+        let found = self.owner(owner).await?;
+        let Some((iso, o)) = found else {
             let tmux = self.servers.main().clone();
             return Ok(Target { tmux, argv, env, confined: false });
         };
-        let tmux = self.servers.of(owner)?;
+        let tmux = match (&o.account, iso.system) {
+            (Some(account), _) => self.servers.bind(owner, account.clone()),
+            (None, true) => return Err(no_account(owner)),
+            (None, false) if o.confined => self.servers.of(owner)?,
+            (None, false) => self.servers.main().clone(),
+        };
+        if !o.confined {
+            return Ok(Target { tmux, argv, env, confined: false });
+        }
         let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
         let argv = super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, env)).await?;
         Ok(Target { tmux, argv, env: BTreeMap::new(), confined: true })
     }
 }
 
-fn owner_in_store(store: &Store, paths: &Paths, owner: &str) -> Result<Owner> {
+fn no_account(owner: &str) -> Error {
+    Error::Conflict(format!(
+        "{owner:?} has no Unix account to run sessions as; an admin maps one with: llmux user \
+         edit {owner} --unix-account NAME"
+    ))
+}
+
+fn owner_in_store(store: &Store, iso: &Isolation, owner: &str) -> Result<Owner> {
+    let paths = &iso.paths;
     let users = store.list_users()?;
     // A session whose owner is gone (or never was a user) is confined: never the other way.
     let me = users.iter().find(|u| u.username == owner);
     let confined = me.is_none_or(|u| !u.admin);
-    let granted = match me {
-        Some(user) => user.granted_roots(paths),
-        None => vec![paths.default_workspace(owner)],
+    let account = match me.and_then(|u| u.unix_account.as_deref()).filter(|_| iso.system) {
+        Some(name) => {
+            let account = Account::lookup(name)?.ok_or_else(|| {
+                Error::Conflict(format!(
+                    "{owner:?} is mapped to Unix account {name:?}, which does not exist"
+                ))
+            })?;
+            account.check_mappable()?;
+            Some(account)
+        }
+        None => None,
+    };
+    let granted = match (me, &account) {
+        // Under a system daemon, the account's own HOME is the default workspace.
+        (Some(user), Some(account)) if user.roots.is_empty() => vec![account.home.clone()],
+        (Some(user), _) => user.granted_roots(paths),
+        (None, _) => vec![paths.default_workspace(owner)],
     };
     let default = paths.default_workspace(owner);
-    if confined && granted.contains(&default) {
+    if confined && !iso.system && granted.contains(&default) {
         sandbox::ensure_private_dir(&default)?;
     }
     let canonical = |r: PathBuf| r.canonicalize().unwrap_or(r);
@@ -164,7 +233,7 @@ fn owner_in_store(store: &Store, paths: &Paths, owner: &str) -> Result<Owner> {
             }
         }
     }
-    Ok(Owner { confined, roots, others })
+    Ok(Owner { confined, roots, others, account })
 }
 
 /// The bwrap argv around `argv` for `owner`'s session in `cwd`.
@@ -181,10 +250,21 @@ fn sandboxed(
             "{owner:?}'s sessions must run in the sandbox, which cannot run here: {e}"
         ))
     })?;
-    let home = sandbox::agent_home(&iso.paths, owner)?;
-    sandbox::ensure_private_dir(&home)?;
     let mut hidden = sandbox::default_hidden(&iso.paths, &iso.daemon_home, std::env::vars());
     hidden.extend(o.others);
+    let home = match &o.account {
+        Some(account) => {
+            // bwrap runs as the account: it cannot even look at what the account cannot
+            // reach, and needs not hide it.
+            hidden.retain(|path| account.can_reach(path));
+            account.home.clone()
+        }
+        None => {
+            let home = sandbox::agent_home(&iso.paths, owner)?;
+            sandbox::ensure_private_dir(&home)?;
+            home
+        }
+    };
     let mut read_only = sandbox::default_read_only();
     let path_env = std::env::var("PATH").ok();
     if let Some(program) = argv.first() {

@@ -117,15 +117,6 @@ impl SessionService {
             Some(iso) => Servers::per_user(tmux, iso.paths.clone()),
             None => Servers::single(tmux),
         };
-        // Every owner's server, so the first refresh finds sessions already running there.
-        for owner in records.iter().map(|r| r.owner.as_str()).filter(|o| !o.is_empty()) {
-            let tmux = servers.of(owner)?;
-            // Like llmux's own (the daemon seals it before): a server running since before this
-            // start may have been unsealed; no server is fine.
-            if !tmux.owner().is_empty() {
-                tmux.seal().await?;
-            }
-        }
         let service = Arc::new(SessionService {
             init_prompts: RwLock::new(opts.init_prompts.clone()),
             store,
@@ -144,6 +135,7 @@ impl SessionService {
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
+        service.bind_servers().await?;
         service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {

@@ -30,6 +30,9 @@ pub struct UserRecord {
     pub roots: Vec<String>,
     /// The most sessions the user may have; `None`: no limit.
     pub max_sessions: Option<u32>,
+    /// The Unix account the user's sessions run as under a system daemon
+    /// (`server.mode: system`); `None`: none mapped.
+    pub unix_account: Option<String>,
 }
 
 impl UserRecord {
@@ -54,6 +57,7 @@ impl std::fmt::Debug for UserRecord {
             .field("admin", &self.admin)
             .field("roots", &self.roots)
             .field("max_sessions", &self.max_sessions)
+            .field("unix_account", &self.unix_account)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +136,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
             rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
         })?,
         max_sessions: r.get(7)?,
+        unix_account: r.get(8)?,
     })
 }
 
@@ -172,7 +177,7 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
     conn.execute(
         &format!(
             "INSERT INTO users ({USER_COLS}, id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT last FROM user_id_seq))"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT last FROM user_id_seq))"
         ),
         params![
             u.username,
@@ -182,14 +187,15 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
             u.created_at,
             u.updated_at,
             roots_json(u),
-            u.max_sessions
+            u.max_sessions,
+            u.unix_account
         ],
     )
     .map(drop)
 }
 
-const USER_COLS: &str =
-    "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions";
+const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions, \
+     unix_account";
 const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
@@ -251,7 +257,7 @@ impl Store {
             .optional()?;
         let changed = tx.execute(
             "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5, \
-             roots = ?6, max_sessions = ?7 WHERE username = ?1",
+             roots = ?6, max_sessions = ?7, unix_account = ?8 WHERE username = ?1",
             params![
                 u.username,
                 u.name,
@@ -259,7 +265,8 @@ impl Store {
                 u.admin,
                 u.updated_at,
                 roots_json(u),
-                u.max_sessions
+                u.max_sessions,
+                u.unix_account
             ],
         )?;
         if changed == 0 {
@@ -483,6 +490,7 @@ mod tests {
             updated_at: 1,
             roots: Vec::new(),
             max_sessions: None,
+            unix_account: None,
         }
     }
 

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_conversation_owners.sql"),
     include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
     include_str!("../../migrations/0009_user_isolation_settings.sql"),
+    include_str!("../../migrations/0010_unix_accounts.sql"),
 ];
 
 /// The database handle.

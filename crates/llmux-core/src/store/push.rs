@@ -229,6 +229,7 @@ mod tests {
                 updated_at: 1,
                 roots: Vec::new(),
                 max_sessions: None,
+                unix_account: None,
             })
             .unwrap();
     }

@@ -25,19 +25,28 @@ pub(super) const SEAL_OPTIONS: &[(&str, &str, &str)] = &[
 pub(super) const DEFAULT_TABLES: &[&str] = &["root", "prefix", "copy-mode", "copy-mode-vi"];
 
 /// The text of llmux's tmux config, with `term` as the default terminal.
+/// The options of llmux's servers besides the seal (and `default-terminal`).
+const OPTIONS: &[(&str, &str)] = &[
+    ("history-limit", "5000"),
+    ("window-size", "latest"),
+    ("remain-on-exit", "on"),
+    ("status", "off"),
+    ("escape-time", "10"),
+    ("focus-events", "on"),
+    ("destroy-unattached", "off"),
+    ("exit-empty", "off"),
+];
+
 pub(super) fn text(term: &str) -> String {
     let mut conf = format!(
         "# Written by llmux: the config of llmux's own tmux server (never ~/.tmux.conf).\n\
-         set -g default-terminal \"{term}\"\n\
-         set -g history-limit 5000\n\
-         set -g window-size latest\n\
-         set -g remain-on-exit on\n\
-         set -g status off\n\
-         set -g escape-time 10\n\
-         set -g focus-events on\n\
-         set -g destroy-unattached off\n\
-         set -g exit-empty off\n\
-         # Sealed: a viewer's keys reach only its own pane (no prefix, no key bindings).\n"
+         set -g default-terminal \"{term}\"\n"
+    );
+    for (option, value) in OPTIONS {
+        conf.push_str(&format!("set -g {option} {value}\n"));
+    }
+    conf.push_str(
+        "# Sealed: a viewer's keys reach only its own pane (no prefix, no key bindings).\n",
     );
     for (scope, option, value) in SEAL_OPTIONS {
         conf.push_str(&format!("set {scope} {option} {value}\n"));
@@ -48,7 +57,18 @@ pub(super) fn text(term: &str) -> String {
     conf
 }
 
-/// The `set-option` commands of [`SEAL_OPTIONS`] as one tmux argv (commands separated by `;`).
+/// Every option of [`text`] but the seal's, as one `;`-chained tmux argv: for a server that
+/// started without the config file (one run as a user's Unix account cannot read it).
+pub(super) fn options_argv(term: &str) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["set-option", "-g", "default-terminal", term].map(str::to_owned).into();
+    for (option, value) in OPTIONS {
+        args.push(";".to_owned());
+        args.extend(["set-option", "-g", option, value].map(str::to_owned));
+    }
+    args
+}
+
 pub(super) fn seal_options_argv() -> Vec<String> {
     let mut args = Vec::new();
     for (scope, option, value) in SEAL_OPTIONS {

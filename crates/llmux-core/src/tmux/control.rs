@@ -79,6 +79,12 @@ impl Conn {
         let std = base.as_std();
         let mut cmd = Command::new(std.get_program());
         cmd.args(std.get_args());
+        for (key, value) in std.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
         super::scrub_env(&mut cmd);
         cmd.args([
             "-C",

@@ -36,6 +36,7 @@ use tokio::process::Command;
 
 use crate::error::{Error, Result};
 use crate::paths::write_private;
+use crate::sandbox::Account;
 
 /// The tmux name of an llmux session.
 pub fn tmux_name(name: &str) -> String {
@@ -124,11 +125,19 @@ pub struct PaneInfo {
 pub struct Tmux {
     /// Whose server it is (`""`: llmux's own); stamped on every [`PaneInfo`] it lists.
     owner: String,
+    /// The Unix account the server and every command to it run as (a system daemon's user
+    /// server); `None`: the daemon's own identity.
+    run_as: Option<Account>,
     socket: PathBuf,
     conf: PathBuf,
     buffer_seq: AtomicU64,
     control: control::Control,
+    /// Whether this daemon sealed the server (an account's server, which starts unsealed).
+    sealed: std::sync::atomic::AtomicBool,
 }
+
+/// The tmux socket name (`-L`) of a server run as a Unix account.
+const ACCOUNT_LABEL: &str = "llmux";
 
 /// Text longer than this goes through a tmux buffer: tmux caps one command message at 16 KiB.
 const MAX_SEND_KEYS_BYTES: usize = 8 * 1024;
@@ -146,11 +155,31 @@ impl Tmux {
     pub fn owned_by(owner: String, socket: PathBuf, conf: PathBuf) -> Tmux {
         Tmux {
             owner,
+            run_as: None,
             socket,
             conf,
             buffer_seq: AtomicU64::new(0),
             control: control::Control::default(),
+            sealed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A driver for `owner`'s server run as Unix `account` (a system daemon): every command
+    /// runs through `setpriv` as the account, on its own tmux socket dir (`tmux -L llmux`:
+    /// `/tmp/tmux-<uid>/llmux`, made and checked by tmux). The daemon never connects to it as
+    /// root, so a socket the account swapped for a link reaches only what the account could.
+    /// The server starts without a config file (root's is not readable by the account) and
+    /// is sealed right after it starts ([`Tmux::new_session`]).
+    pub fn as_account(owner: String, account: Account) -> Tmux {
+        let socket = PathBuf::from(format!("/tmp/tmux-{}/{ACCOUNT_LABEL}", account.uid));
+        let mut tmux = Tmux::owned_by(owner, socket, PathBuf::from("/dev/null"));
+        tmux.run_as = Some(account);
+        tmux
+    }
+
+    /// The Unix account this server runs as, if not the daemon's.
+    pub fn account(&self) -> Option<&Account> {
+        self.run_as.as_ref()
     }
 
     /// Whose server this is (`""`: llmux's own).
@@ -165,9 +194,7 @@ impl Tmux {
 
     /// Writes llmux's tmux config (read only when the tmux server starts), sealed: see [`conf`].
     pub fn write_conf(&self) -> Result<()> {
-        let term =
-            if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" };
-        write_private(&self.conf, conf::text(term).as_bytes())
+        write_private(&self.conf, conf::text(default_terminal()).as_bytes())
     }
 
     /// Seals a tmux server that is already running (started before this daemon, perhaps by an
@@ -201,6 +228,11 @@ impl Tmux {
 
     /// The shell command that attaches a plain tmux client to a session.
     pub fn attach_command(&self, name: &str) -> String {
+        if let Some(account) = &self.run_as {
+            let target = format!("={}", tmux_name(name));
+            let words = ["sudo", "-u", &account.name, "tmux", "-L", ACCOUNT_LABEL, "attach", "-t"];
+            return shell_words::join(words.into_iter().chain([target.as_str()]));
+        }
         shell_words::join([
             "tmux",
             "-S",
@@ -216,27 +248,44 @@ impl Tmux {
     /// read-only (`-r`: its keys are dropped) when `read_only`. Spawning it is the caller's, as
     /// the terminal is; the argv and the environment rules are the driver's.
     pub fn attach_client(&self, name: &str, read_only: bool) -> ClientCommand {
-        let mut args: Vec<OsString> = vec![
-            "-S".into(),
-            self.socket.clone().into(),
-            "-f".into(),
-            self.conf.clone().into(),
-            "attach-session".into(),
-        ];
+        let mut args: Vec<OsString> = match &self.run_as {
+            None => vec!["-S".into(), self.socket.clone().into()],
+            Some(account) => {
+                let setpriv = account.setpriv().into_iter().skip(1).map(OsString::from);
+                setpriv.chain(["tmux".into(), "-L".into(), ACCOUNT_LABEL.into()]).collect()
+            }
+        };
+        args.extend(["-f".into(), self.conf.clone().into(), "attach-session".into()]);
         if read_only {
             args.push("-r".into());
         }
         args.extend(["-t".into(), format!("={}", tmux_name(name)).into()]);
         let env_remove = std::env::vars_os()
             .map(|(key, _)| key)
-            .filter(|key| key.to_str().is_some_and(is_scrubbed_var))
+            .filter(|key| key.to_str().is_some_and(|k| is_scrubbed_var(k) || k == "TMUX_TMPDIR"))
             .collect();
-        ClientCommand { program: "tmux", args, env_remove }
+        let program = if self.run_as.is_some() { "setpriv" } else { "tmux" };
+        ClientCommand { program, args, env_remove }
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.arg("-S").arg(&self.socket).arg("-f").arg(&self.conf);
+        let mut cmd = match &self.run_as {
+            None => {
+                let mut cmd = Command::new("tmux");
+                cmd.arg("-S").arg(&self.socket);
+                cmd
+            }
+            Some(account) => {
+                let argv = account.setpriv();
+                let mut cmd = Command::new(&argv[0]);
+                cmd.args(&argv[1..]).args(["tmux", "-L", ACCOUNT_LABEL]);
+                // What a server started by this command gives its panes.
+                cmd.env("HOME", &account.home).env("USER", &account.name);
+                cmd.env("LOGNAME", &account.name).env_remove("TMUX_TMPDIR");
+                cmd
+            }
+        };
+        cmd.arg("-f").arg(&self.conf);
         scrub_env(&mut cmd);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.kill_on_drop(true);
@@ -305,6 +354,17 @@ impl Tmux {
             args.extend(
                 [";", "set-option", "-t", &target, "@llmux_confined", "1"].map(OsString::from),
             );
+        }
+        // An account's server starts without our config (it cannot read it): start it with
+        // the control client's hidden session, seal it, and only then start the agent, so the
+        // options (remain-on-exit, the emptied key tables) hold from its first moment.
+        // Once per handle: a server left running (by an earlier daemon) is sealed too.
+        if self.run_as.is_some() && !self.sealed.load(Ordering::Acquire) {
+            self.list_panes().await?;
+            let options = conf::options_argv(default_terminal());
+            self.run(options.into_iter().map(OsString::from).collect(), None).await?;
+            self.seal().await?;
+            self.sealed.store(true, Ordering::Release);
         }
         let out = self.run(args, None).await?;
         let pane = out.lines().find_map(|l| parse_pane(l, &self.owner));
@@ -541,6 +601,11 @@ fn last_lines(text: &str, n: usize) -> String {
     let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
     let start = end.saturating_sub(n);
     lines[start..end].join("\n")
+}
+
+/// The `default-terminal` of llmux's servers: tmux's own where its terminfo is installed.
+fn default_terminal() -> &'static str {
+    if terminfo_exists("tmux-256color") { "tmux-256color" } else { "screen-256color" }
 }
 
 fn terminfo_exists(name: &str) -> bool {

@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use super::{PaneInfo, Tmux};
 use crate::error::Result;
 use crate::paths::Paths;
+use crate::sandbox::Account;
 
 /// llmux's own tmux server and the per-user ones.
 #[derive(Debug)]
@@ -59,6 +60,25 @@ impl Servers {
         let tmux = Arc::new(Tmux::owned_by(owner.to_owned(), socket, paths.tmux_conf.clone()));
         let mut users = self.users.write().expect("servers lock");
         Ok(users.entry(owner.to_owned()).or_insert(tmux).clone())
+    }
+
+    /// `owner`'s server run as Unix `account` (a system daemon): the cached handle when it
+    /// runs as that account, else a new one (an admin mapped the user to another account:
+    /// their next sessions go to that account's server).
+    pub fn bind(&self, owner: &str, account: Account) -> Arc<Tmux> {
+        let mut users = self.users.write().expect("servers lock");
+        if let Some(tmux) = users.get(owner).filter(|t| t.account() == Some(&account)) {
+            return tmux.clone();
+        }
+        let tmux = Arc::new(Tmux::as_account(owner.to_owned(), account));
+        users.insert(owner.to_owned(), tmux.clone());
+        tmux
+    }
+
+    /// The Unix account `owner`'s server runs as, when it is bound to one.
+    pub fn account_of(&self, owner: &str) -> Option<Account> {
+        let users = self.users.read().expect("servers lock");
+        users.get(owner).and_then(|t| t.account().cloned())
     }
 
     /// The server a pane lives on.

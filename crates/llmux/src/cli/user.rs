@@ -85,7 +85,14 @@ pub(crate) enum UserCmd {
         clap::ArgGroup::new("change")
             .required(true)
             .multiple(true)
-            .args(["roots", "default_roots", "max_sessions", "no_session_limit"])
+            .args([
+                "roots",
+                "default_roots",
+                "max_sessions",
+                "no_session_limit",
+                "unix_account",
+                "no_unix_account"
+            ])
     ))]
     Edit {
         /// Login name.
@@ -102,6 +109,13 @@ pub(crate) enum UserCmd {
         /// Let the user have any number of sessions.
         #[arg(long)]
         no_session_limit: bool,
+        /// Under a system daemon (`server.mode: system`), run the user's sessions as this
+        /// existing Unix account (not root, not the daemon's, not another user's).
+        #[arg(long, value_name = "ACCOUNT", conflicts_with = "no_unix_account")]
+        unix_account: Option<String>,
+        /// Map the user to no Unix account.
+        #[arg(long)]
+        no_unix_account: bool,
     },
     /// Grant or revoke admin rights (the last admin cannot be demoted).
     SetAdmin {
@@ -225,7 +239,15 @@ impl UserCmd {
                     );
                 }
             }
-            UserCmd::Edit { username, roots, default_roots, max_sessions, no_session_limit } => {
+            UserCmd::Edit {
+                username,
+                roots,
+                default_roots,
+                max_sessions,
+                no_session_limit,
+                unix_account,
+                no_unix_account,
+            } => {
                 let roots = if default_roots {
                     Some(Vec::new())
                 } else if roots.is_empty() {
@@ -238,7 +260,13 @@ impl UserCmd {
                     (None, true) => Some(None),
                     (None, false) => None,
                 };
-                let req = UpdateUserRequest { roots, max_sessions, ..Default::default() };
+                let unix_account = match (unix_account, no_unix_account) {
+                    (Some(name), _) => Some(Some(name)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                };
+                let req =
+                    UpdateUserRequest { roots, max_sessions, unix_account, ..Default::default() };
                 let user = client.update_user(&username, &req).await?;
                 if ctx.json {
                     output::json(&user)?;

@@ -165,7 +165,7 @@ async fn a_shared_cwd_never_shows_another_users_claude_conversation() {
     // The admin's session sees its own (the fixture parses); alice's is in her HOME.
     let (status, all) = call(&d, &root, "GET", "/api/sessions/adm/conversations", Value::Null);
     assert_eq!(status, 200, "{all}");
-    assert_eq!(ids(&all), [secret.clone()]);
+    assert_eq!(ids(&all), [secret.as_str()]);
     assert!(wait_transcript(&d, &root, "adm").to_string().contains("ADMIN SECRET"));
 
     // Alice: her own conversation only, in the list, the transcript and the stream.

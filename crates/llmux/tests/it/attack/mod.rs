@@ -16,6 +16,7 @@
 //! | anyone who can type a username; a non-admin | control characters and bidi overrides in stored strings (audit rows, cwd, env, flags, names) reaching an admin's terminal | [`escapes`] |
 //! | non-admin | learning other users' session names | [`names`] |
 //! | a process inside a non-admin's session | the daemon's socket, store, key, overlay; other users' logins; any tmux server; the daemon's processes | [`confinement`] |
+//! | a process inside a user's session under a system daemon | root's files and groups, the daemon's state, llmux's own tmux server | [`system_mode`] |
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
 //! | a proxy pointed at the Unix socket | relayed requests trusted as the operator | [`relay_headers`] |
 //! | anyone | pairing links, WebSocket origins, inputs the API document does not describe | [`web_edges`] |
@@ -35,6 +36,7 @@ mod escapes;
 mod names;
 mod relay_headers;
 mod signin;
+mod system_mode;
 mod terminal;
 mod tmux_formats;
 mod web_edges;

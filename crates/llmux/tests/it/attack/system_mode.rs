@@ -1,0 +1,127 @@
+//! The system daemon (issue 15, `server.mode: system`, run as root): each llmux user's
+//! sessions run as the Unix account mapped to them, with its uid, groups and HOME, on a tmux
+//! server of that account's; a non-admin's inside the sandbox on top. A process in such a
+//! session is that account and no more: root's files, the daemon's state and every other tmux
+//! server are out of reach. Needs root (CI runs as root): skipped, with a message, otherwise.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use serde_json::json;
+
+use super::call;
+use crate::harness::TestDaemon;
+use crate::harness::http::{local, token, user_in_default_workspace};
+
+const ACCOUNT: &str = "llmux-sys-alice";
+
+/// The test account (made once; `useradd -m`), or `None` when not root.
+fn account() -> Option<(u32, std::path::PathBuf)> {
+    if !rustix::process::getuid().is_root() {
+        assert!(
+            std::env::var_os("LLMUX_REQUIRE_SANDBOX").is_none(),
+            "the system-daemon tests need root"
+        );
+        eprintln!("not root: skipping the system-daemon test");
+        return None;
+    }
+    let exists = Command::new("id").arg(ACCOUNT).output().unwrap().status.success();
+    if !exists {
+        let made = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", ACCOUNT])
+            .status()
+            .unwrap();
+        assert!(made.success(), "useradd {ACCOUNT}");
+    }
+    let line = Command::new("getent").args(["passwd", ACCOUNT]).output().unwrap().stdout;
+    let line = String::from_utf8(line).unwrap();
+    let f: Vec<&str> = line.trim().split(':').collect();
+    Some((f[2].parse().unwrap(), f[5].into()))
+}
+
+/// Runs `args` as the account (tmux on its own server, `kill`…).
+fn as_account(uid: u32, args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args([&format!("--reuid={uid}"), &format!("--regid={uid}"), "--init-groups", "--"])
+        .args(args)
+        .env_remove("TMUX")
+        .env_remove("TMUX_TMPDIR")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_users_sessions_run_as_their_own_unix_account() {
+    let Some((uid, home)) = account() else { return };
+    let d = TestDaemon::builder()
+        .server("mode: system")
+        .config("  sh:\n    cmd: /bin/sh\n")
+        .admin("ada")
+        .start()
+        .await;
+    user_in_default_workspace(&d, "alice").await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let report = home.join("report");
+    let _ = std::fs::remove_file(&report);
+    let script = format!(
+        "exec > report 2>&1; echo uid=$(id -u); echo groups=$(id -G); echo home=$HOME; \
+         echo shadow=$(head -c 4 /etc/shadow 2>/dev/null); \
+         echo vapid=$(head -c 4 {state}/vapid.key 2>/dev/null); \
+         echo tmux=$(tmux ls 2>/dev/null | wc -l); echo end=1",
+        state = d.paths.state_dir.display()
+    );
+    let body = json!({"agent": "sh", "name": "probe", "flags": format!("-c '{script}'")});
+
+    // Not mapped to an account yet: no session, and the message says how.
+    let (status, res) = call(&d, &alice, "POST", "/api/sessions", body.clone());
+    assert_eq!(status, 409, "{res}");
+    let error = res["error"].as_str().unwrap();
+    assert!(error.contains("llmux user edit alice --unix-account"), "{error}");
+    // Root and another user's account are refused as mappings.
+    for bad in ["root", "no-such-account-x"] {
+        let patch = json!({"unixAccount": bad});
+        let (status, res) = local(&d, Method::PATCH, "/api/admin/users/alice", patch).await;
+        assert_eq!(status, 400, "{bad}: {res}");
+    }
+    let patch = json!({"unixAccount": ACCOUNT});
+    let (status, res) = local(&d, Method::PATCH, "/api/admin/users/alice", patch).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["user"]["unixAccount"], ACCOUNT, "{res}");
+    let (status, res) =
+        local(&d, Method::PATCH, "/api/admin/users/ada", json!({"unixAccount": ACCOUNT})).await;
+    assert_eq!(status, 409, "one account per user: {res}");
+
+    let (status, res) = call(&d, &alice, "POST", "/api/sessions", body);
+    assert_eq!(status, 201, "{res}\n{}", d.log());
+    assert_eq!(res["session"]["confined"], true, "{res}");
+    assert_eq!(res["session"]["cwd"], home.display().to_string(), "she starts in her HOME");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = std::fs::read_to_string(&report).unwrap_or_default();
+        if text.contains("end=1") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no report: {text}\n{}", d.log());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(text.contains(&format!("uid={uid}\n")), "{text}");
+    let groups = text.lines().find_map(|l| l.strip_prefix("groups=")).unwrap();
+    assert!(!groups.split(' ').any(|g| g == "0"), "root's group kept: {text}");
+    assert!(text.contains(&format!("home={}\n", home.display())), "{text}");
+    assert!(text.contains("shadow=\n") && text.contains("vapid=\n"), "{text}");
+    assert!(text.contains("tmux=0\n"), "{text}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&report).unwrap().uid(), uid, "the file is hers");
+
+    // Her session lives on her account's tmux server, not on llmux's (root's) own.
+    let own = as_account(uid, &["tmux", "-L", "llmux", "ls", "-F", "#{session_name}"]);
+    assert!(String::from_utf8_lossy(&own.stdout).contains("probe@alice"), "{own:?}");
+    let main = String::from_utf8_lossy(&d.tmux(&["ls"]).stdout).into_owned();
+    assert!(!main.contains("alice"), "{main}");
+    // The operator's sessions stay root's, on llmux's own server.
+    let op = d.spawn_fake("op").await;
+    assert!(!op.confined);
+
+    let _ = as_account(uid, &["tmux", "-L", "llmux", "kill-server"]);
+}
