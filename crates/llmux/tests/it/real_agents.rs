@@ -46,6 +46,8 @@ const TURN: Duration = Duration::from_secs(60);
 /// Deadline for every process of a stopped agent to be gone.
 const GONE: Duration = Duration::from_secs(20);
 
+mod confined;
+
 #[tokio::test]
 async fn qwen_end_to_end() {
     full_scenario(&QWEN).await;
