@@ -189,7 +189,7 @@ pub struct WhoamiResponse {
     pub name: String,
     /// Whether the caller acts with admin rights now.
     pub admin: bool,
-    /// `local`, `cookie` or `token`.
+    /// `local`, `cookie`, `token`, or `unix` (a system daemon's users' socket).
     pub via: String,
     /// The credential's scope: for tokens, and for browsers paired from a narrower credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]

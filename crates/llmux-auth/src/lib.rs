@@ -98,6 +98,12 @@ pub enum Via {
         /// What it may do.
         scope: TokenScope,
     },
+    /// A system daemon's users' socket: the kernel says the caller runs as the Unix account
+    /// an admin mapped to this user (full rights of the user, as with their passphrase).
+    Unix {
+        /// The peer's uid.
+        uid: u32,
+    },
 }
 
 /// A signed-in user.
@@ -148,6 +154,7 @@ impl Principal {
             Principal::LocalOperator => TokenScope::Admin,
             Principal::User(u) => match &u.via {
                 Via::Cookie { scope, .. } | Via::Token { scope, .. } => *scope,
+                Via::Unix { .. } => TokenScope::Admin,
             },
         }
     }

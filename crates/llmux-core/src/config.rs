@@ -96,6 +96,9 @@ pub struct ServerConfig {
     /// How users are kept apart (`personal`, the default, or `system`); see [`DaemonMode`].
     #[serde(default)]
     pub mode: DaemonMode,
+    /// A system daemon's users' socket (default `/run/llmux/users.sock`): local Unix users
+    /// mapped to llmux users reach the daemon there as themselves.
+    pub users_socket: Option<std::path::PathBuf>,
 }
 
 /// `server.mode:` how the daemon keeps users apart (README, "Users and isolation").

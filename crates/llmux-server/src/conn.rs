@@ -77,6 +77,7 @@ pub(crate) async fn serve<L>(
 where
     L: axum::serve::Listener,
     L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    L::Addr: crate::listen::PeerCredentials,
 {
     let slots = policy.max_connections.map(|n| Arc::new(Semaphore::new(n)));
     let mut tasks = JoinSet::new();
@@ -85,7 +86,7 @@ where
     let mut refused = 0u64;
     let mut refusal_logged: Option<Instant> = None;
     loop {
-        let (io, _) = tokio::select! {
+        let (io, addr) = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.wait_for(|v| *v) => break,
         };
@@ -111,7 +112,8 @@ where
                 }
             },
         };
-        tasks.spawn(serve_conn(io, permit, app.clone(), policy, shutdown.clone()));
+        let peer = crate::listen::PeerCredentials::peer_uid(&addr).map(crate::listen::PeerUid);
+        tasks.spawn(serve_conn(io, peer, permit, app.clone(), policy, shutdown.clone()));
     }
     let _ =
         tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} })
@@ -135,6 +137,7 @@ fn refuse<Io: AsyncWrite + Unpin>(mut io: Io) {
 /// Serves one connection: hyper's HTTP/1.1 with upgrades, under the header and idle watchdog.
 async fn serve_conn<Io>(
     io: Io,
+    peer: Option<crate::listen::PeerUid>,
     permit: Option<OwnedSemaphorePermit>,
     app: Router,
     policy: ConnPolicy,
@@ -145,20 +148,24 @@ async fn serve_conn<Io>(
     let activity = Arc::new(Activity::new());
     let io = Tracked { inner: io, activity: activity.clone(), _permit: permit };
     let svc_activity = activity.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let guard = InFlight::start(svc_activity.clone());
-        let call = tower::ServiceExt::oneshot(app.clone(), req.map(Body::new));
-        async move {
-            let res = call.await?;
-            // The guard lives as long as the response body: a stream counts as in flight.
-            Ok::<_, std::convert::Infallible>(res.map(|body| {
-                Body::new(body.map_frame(move |frame| {
-                    let _ = &guard;
-                    frame
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            if let Some(peer) = peer {
+                req.extensions_mut().insert(peer);
+            }
+            let guard = InFlight::start(svc_activity.clone());
+            let call = tower::ServiceExt::oneshot(app.clone(), req.map(Body::new));
+            async move {
+                let res = call.await?;
+                // The guard lives as long as the response body: a stream counts as in flight.
+                Ok::<_, std::convert::Infallible>(res.map(|body| {
+                    Body::new(body.map_frame(move |frame| {
+                        let _ = &guard;
+                        frame
+                    }))
                 }))
-            }))
-        }
-    });
+            }
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();

@@ -76,6 +76,8 @@ pub struct DaemonOptions {
 pub struct Daemon {
     paths: Paths,
     unix: UnixListener,
+    /// A system daemon's users' socket and its path.
+    users: Option<(UnixListener, std::path::PathBuf)>,
     tcp: TcpListener,
     state: AppState,
     bootstrap: Bootstrap,
@@ -147,6 +149,10 @@ impl Daemon {
             );
             return Err((e.into(), None));
         }
+        let users = match system {
+            true => Some(bind_users_socket(config.server.users_socket.clone()).map_err(fail)?),
+            false => None,
+        };
         session_opts.isolation = Some(llmux_core::sessions::Isolation {
             paths: paths.clone(),
             daemon_home: llmux_core::paths::home_dir(),
@@ -183,7 +189,7 @@ impl Daemon {
         };
         let state =
             AppState::new(sessions, auth, opts.logs, web, info, notifier, &effective.limits);
-        Ok(Daemon { state, bootstrap, paths, unix, tcp, _lock: lock })
+        Ok(Daemon { state, bootstrap, paths, unix, users, tcp, _lock: lock })
     }
 
     /// How the first admin comes to exist (for the start banner).
@@ -232,15 +238,29 @@ impl Daemon {
             Transport::Unix,
             stopped(rx.clone()),
         );
+        let users_path = self.users.as_ref().map(|(_, path)| path.clone());
+        let users = self.users.map(|(listener, _)| {
+            let users = crate::listen::AnyPeerListener::new(listener);
+            crate::serve(users, self.state.clone(), Transport::UnixUsers, stopped(rx.clone()))
+        });
         let tcp = crate::serve(self.tcp, self.state.clone(), Transport::Tcp, stopped(rx));
         tokio::spawn(async move {
             shutdown.await;
             let _ = tx.send(true);
         });
-        let (a, b) = tokio::join!(unix, tcp);
+        let users = async move {
+            match users {
+                Some(serving) => serving.await,
+                None => Ok(()),
+            }
+        };
+        let (a, b, c) = tokio::join!(unix, tcp, users);
         self.state.sessions.servers().close().await;
         let _ = std::fs::remove_file(&self.paths.socket);
-        a.and(b)
+        if let Some(path) = users_path {
+            let _ = std::fs::remove_file(path);
+        }
+        a.and(b).and(c)
     }
 }
 
@@ -377,6 +397,32 @@ async fn bind(
             Err(DaemonError::Bind { addr, error, hint })
         }
     }
+}
+
+/// A system daemon's users' socket: `path` (default `/run/llmux/users.sock`), its dir made
+/// 0755 if missing, the socket 0666: any local user may connect, and the peer uid decides who
+/// they are (`Transport::UnixUsers`).
+fn bind_users_socket(
+    path: Option<std::path::PathBuf>,
+) -> Result<(UnixListener, std::path::PathBuf), DaemonError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let path = path.unwrap_or_else(|| "/run/llmux/users.sock".into());
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|e| llmux_core::Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(|error| DaemonError::Bind {
+        addr: path.display().to_string(),
+        error,
+        hint: String::new(),
+    })?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| llmux_core::Error::io("cannot chmod the users' socket", e))?;
+    Ok((listener, path))
 }
 
 fn take_lock(paths: &Paths) -> Result<File, DaemonError> {

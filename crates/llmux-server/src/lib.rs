@@ -66,6 +66,9 @@ pub enum Transport {
     Unix,
     /// TCP: every protected route needs a credential.
     Tcp,
+    /// A system daemon's users' socket: the peer uid must be the Unix account an admin mapped
+    /// to an llmux user, and the caller is that user.
+    UnixUsers,
 }
 
 /// The router for one transport.
@@ -82,6 +85,11 @@ pub fn app(state: AppState, transport: Transport) -> Router {
             .merge(routes.protected)
             .fallback(not_found)
             .layer(axum::middleware::from_fn(security::local_operator)),
+        Transport::UnixUsers => Router::new()
+            .merge(routes.public)
+            .merge(routes.protected)
+            .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(state.clone(), security::unix_user)),
         Transport::Tcp => Router::new()
             .merge(routes.public)
             .merge(routes.protected.route_layer(axum::middleware::from_fn_with_state(
@@ -121,9 +129,10 @@ pub async fn serve<L>(
 where
     L: axum::serve::Listener,
     L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    L::Addr: listen::PeerCredentials,
 {
     let policy = match transport {
-        Transport::Unix => conn::ConnPolicy::unix(&state.limits),
+        Transport::Unix | Transport::UnixUsers => conn::ConnPolicy::unix(&state.limits),
         Transport::Tcp => conn::ConnPolicy::tcp(&state.limits),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

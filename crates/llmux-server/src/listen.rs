@@ -18,6 +18,71 @@ pub struct UnixPeer {
     pub pid: Option<i32>,
 }
 
+/// The uid the kernel reported for a connection's peer, as a request extension (only Unix
+/// listeners set it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerUid(pub u32);
+
+/// What a listener's address says about who connected.
+pub trait PeerCredentials {
+    /// The peer's uid, when the kernel vouches for it (Unix sockets).
+    fn peer_uid(&self) -> Option<u32>;
+}
+
+impl PeerCredentials for UnixPeer {
+    fn peer_uid(&self) -> Option<u32> {
+        Some(self.uid)
+    }
+}
+
+impl PeerCredentials for std::net::SocketAddr {
+    fn peer_uid(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// A Unix listener that admits every local user and reports each one's uid: a system
+/// daemon's users' socket, where the uid decides which llmux user the caller is
+/// (`security::unix_user`).
+#[derive(Debug)]
+pub struct AnyPeerListener {
+    inner: UnixListener,
+}
+
+impl AnyPeerListener {
+    /// Wraps `inner`.
+    pub fn new(inner: UnixListener) -> Self {
+        AnyPeerListener { inner }
+    }
+}
+
+impl axum::serve::Listener for AnyPeerListener {
+    type Io = UnixStream;
+    type Addr = UnixPeer;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, _)) => match stream.peer_cred() {
+                    Ok(cred) => {
+                        limit_send_buffer(&stream);
+                        return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read Unix peer credentials"),
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "accept failed on the users' socket");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(UnixPeer { uid: 0, pid: None })
+    }
+}
+
 /// A Unix listener that drops connections from any uid but `uid`.
 #[derive(Debug)]
 pub struct PeerUidListener {

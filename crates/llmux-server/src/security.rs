@@ -63,6 +63,45 @@ pub(crate) async fn local_operator(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// A system daemon's users' socket: the caller is the llmux user whose mapped Unix account
+/// the kernel says it runs as; any other uid (root included: it has the operator's socket) is
+/// refused. Proxy headers are refused as on the operator's socket.
+pub(crate) async fn unix_user(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(name) = req.headers().keys().find(|n| is_proxy_header(n.as_str())) {
+        tracing::warn!(header = %name, "refused a proxied request on the users' socket");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "proxied_request",
+            format!("the users' socket does not accept proxied requests ({name} header present)"),
+        )
+        .into_response();
+    }
+    let Some(crate::listen::PeerUid(uid)) = req.extensions().get().copied() else {
+        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "no peer credentials")
+            .into_response();
+    };
+    match state.auth.principal_for_uid(uid).await {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Ok(None) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "uid {uid} is not the Unix account of any llmux user; an admin maps one with: \
+                 llmux user edit NAME --unix-account ACCOUNT"
+            ),
+        )
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 /// The host name of a `Host` header value, lower case, without the port.
 fn host_name(host: &str) -> String {
     let host = host.trim().to_ascii_lowercase();

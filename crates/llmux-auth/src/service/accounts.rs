@@ -190,7 +190,7 @@ impl AuthService {
         let keep = match p {
             Principal::User(u) => match &u.via {
                 Via::Cookie { session_id, .. } => Some(session_id.clone()),
-                Via::Token { .. } => None,
+                Via::Token { .. } | Via::Unix { .. } => None,
             },
             Principal::LocalOperator => None,
         };
@@ -348,7 +348,7 @@ impl AuthService {
         let current = match p {
             Principal::User(u) => match &u.via {
                 Via::Cookie { session_id, .. } => Some(session_id.clone()),
-                Via::Token { .. } => None,
+                Via::Token { .. } | Via::Unix { .. } => None,
             },
             Principal::LocalOperator => None,
         };

@@ -385,6 +385,29 @@ impl AuthService {
         }))
     }
 
+    /// The llmux user whose mapped Unix account runs as `uid` (a system daemon's users'
+    /// socket), as a principal with that user's full rights; `None` when no user maps to it.
+    pub async fn principal_for_uid(&self, uid: u32) -> Result<Option<Principal>> {
+        let account =
+            tokio::task::spawn_blocking(move || llmux_core::sandbox::Account::lookup_uid(uid))
+                .await
+                .map_err(|e| Error::Invalid(format!("cannot look the account up: {e}")))??;
+        let Some(account) = account.filter(|a| a.check_mappable().is_ok()) else {
+            return Ok(None);
+        };
+        let users = self.db(|s| s.list_users()).await?;
+        let found = users.into_iter().find(|u| u.unix_account.as_deref() == Some(&account.name));
+        Ok(found.map(|u| {
+            Principal::User(UserPrincipal {
+                username: u.username,
+                name: u.name,
+                admin: u.admin,
+                via: Via::Unix { uid },
+                limit: None,
+            })
+        }))
+    }
+
     /// Ends the credential the caller used (browser session or token).
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         let Principal::User(user) = principal else { return Ok(()) };
@@ -400,6 +423,8 @@ impl AuthService {
                 self.revoke(Revocation::Token(id.clone()));
                 self.audit(&user.username, "token_revoked", id, "logout").await;
             }
+            // Nothing to end: the kernel vouches for each connection.
+            Via::Unix { .. } => return Ok(()),
         }
         self.audit(&user.username, "logout", &user.username, "").await;
         Ok(())

@@ -39,6 +39,18 @@ impl Account {
         Ok(parse_passwd(&String::from_utf8_lossy(&out.stdout)).filter(|a| a.name == name))
     }
 
+    /// Looks the account running as `uid` up (`getent passwd <uid>`). Blocking.
+    pub fn lookup_uid(uid: u32) -> Result<Option<Account>> {
+        let out = std::process::Command::new("getent")
+            .args(["passwd", &uid.to_string()])
+            .output()
+            .map_err(|e| Error::io("cannot run getent", e))?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        Ok(parse_passwd(&String::from_utf8_lossy(&out.stdout)).filter(|a| a.uid == uid))
+    }
+
     /// Refuses an account llmux must never run a user's agents as: root, or the daemon's own.
     pub fn check_mappable(&self) -> Result<()> {
         let daemon = rustix::process::getuid().as_raw();
@@ -107,6 +119,7 @@ mod tests {
     fn root_is_found_and_never_mappable() {
         let root = Account::lookup("root").unwrap().expect("root exists");
         assert_eq!(root.uid, 0);
+        assert_eq!(Account::lookup_uid(0).unwrap(), Some(root.clone()));
         assert!(root.check_mappable().is_err());
         assert_eq!(Account::lookup("no-such-account-here").unwrap(), None);
         assert!(Account::lookup("-x").is_err());

@@ -169,6 +169,7 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
                 Via::Cookie { scope: TokenScope::Admin, .. } => ("cookie", None, None),
                 Via::Cookie { scope, .. } => ("cookie", Some(scope), None),
                 Via::Token { id, scope } => ("token", Some(scope), Some(id)),
+                Via::Unix { .. } => ("unix", None, None),
             };
             WhoamiResponse {
                 username: u.username,

@@ -128,7 +128,12 @@ impl Ctx {
     /// A client of `target`.
     pub fn client_for(&self, target: &Target) -> Result<Client> {
         Ok(match target {
-            Target::Local => Client::unix(&self.paths.socket),
+            // `LLMUX_SOCKET`: another daemon's socket, e.g. a system daemon's users' socket
+            // (`/run/llmux/users.sock`), where the kernel's word on who you are decides.
+            Target::Local => match std::env::var_os("LLMUX_SOCKET").filter(|s| !s.is_empty()) {
+                Some(socket) => Client::unix(std::path::Path::new(&socket)),
+                None => Client::unix(&self.paths.socket),
+            },
             Target::Remote(r) => Client::remote(&r.url, r.token.clone())?,
         })
     }

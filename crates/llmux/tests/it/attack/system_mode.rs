@@ -54,8 +54,10 @@ fn as_account(uid: u32, args: &[&str]) -> std::process::Output {
 #[tokio::test]
 async fn each_users_sessions_run_as_their_own_unix_account() {
     let Some((uid, home)) = account() else { return };
+    let users_socket = format!("/tmp/llmux-users-{}/users.sock", std::process::id());
     let d = TestDaemon::builder()
         .server("mode: system")
+        .server(&format!("usersSocket: {users_socket}"))
         .config("  sh:\n    cmd: /bin/sh\n")
         .admin("ada")
         .start()
@@ -123,5 +125,41 @@ async fn each_users_sessions_run_as_their_own_unix_account() {
     let op = d.spawn_fake("op").await;
     assert!(!op.confined);
 
+    // On the users' socket, her account is alice (never the operator); any other uid is
+    // nobody there.
+    let get = |path: &str| {
+        format!(
+            "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect({users_socket:?})\n\
+             s.sendall(b'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n')\n\
+             out=b''\nwhile True:\n    b=s.recv(65536)\n    if not b: break\n    out+=b\n\
+             print(out.decode())"
+        )
+    };
+    let ask = |who: Option<u32>, path: &str| -> String {
+        let script = get(path);
+        let out = match who {
+            Some(uid) => as_account(uid, &["/usr/bin/python3", "-c", &script]),
+            None => Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap(),
+        };
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let me = ask(Some(uid), "/api/auth/whoami");
+    assert!(me.starts_with("HTTP/1.0 200"), "{me}");
+    assert!(me.contains(r#""username":"alice""#) && me.contains(r#""via":"unix""#), "{me}");
+    let list = ask(Some(uid), "/api/sessions");
+    assert!(list.contains(r#""name":"probe""#) && !list.contains(r#""name":"op""#), "{list}");
+    let admin = ask(Some(uid), "/api/admin/users");
+    assert!(admin.starts_with("HTTP/1.0 403"), "{admin}");
+    for other in [Some(65534), None] {
+        let res = ask(other, "/api/sessions");
+        assert!(res.starts_with("HTTP/1.0 403"), "{other:?}: {res}");
+    }
+    let mode = std::fs::metadata(&users_socket).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o666);
+
     let _ = as_account(uid, &["tmux", "-L", "llmux", "kill-server"]);
+    drop(d);
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&users_socket).parent().unwrap());
 }
