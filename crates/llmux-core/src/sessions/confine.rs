@@ -91,6 +91,58 @@ impl SessionService {
         confined.then_some(home)
     }
 
+    /// A session moving into the sandbox (personal daemon) takes its owner's conversations of
+    /// its agent and cwd along: each one-file transcript the store records as the owner's is
+    /// copied from the HOME the session ran with into the sandbox HOME, where its agent now
+    /// reads and resumes them. Never a shared database (OpenCode's, Copilot's: other people's
+    /// conversations are in it), never over a file already there. Best effort: logged.
+    pub(super) async fn carry_history(&self, record: &SessionRecord) {
+        let Some(iso) = self.opts.isolation.as_ref().filter(|i| !i.system) else { return };
+        let kind = self.kind_of(&record.agent);
+        if record.owner.is_empty()
+            || !kind.has_history()
+            || self.last_confined.get(&record.name) == Some(true)
+        {
+            return;
+        }
+        let Ok(new_home) = sandbox::agent_home(&iso.paths, &record.owner) else { return };
+        let old_home = super::status::agent_home(record, &self.opts.home);
+        let (cwd, owner) = (record.cwd.clone(), record.owner.clone());
+        let store = self.store.clone();
+        let carried = super::blocking(move || {
+            let mut carried = 0;
+            for id in store.owned_conversations(kind.key(), &cwd, &owner)? {
+                let Ok(Some(t)) = kind.transcript(&old_home, Path::new(&cwd), Some(&id)) else {
+                    continue;
+                };
+                let own_file =
+                    t.path.file_name().is_some_and(|n| n.to_string_lossy().contains(&id))
+                        && t.path.extension().is_some_and(|e| e == "jsonl" || e == "json");
+                let Ok(rel) = t.path.strip_prefix(&old_home) else { continue };
+                let dest = new_home.join(rel);
+                if !own_file || dest.exists() {
+                    continue;
+                }
+                if let Some(dir) = dest.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", e))?;
+                }
+                std::fs::copy(&t.path, &dest).map_err(|e| Error::io("cannot copy", e))?;
+                carried += 1;
+            }
+            Ok(carried)
+        })
+        .await;
+        match carried {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(session.name = %record.name, conversations = n, "history carried into the sandbox")
+            }
+            Err(e) => {
+                tracing::warn!(session.name = %record.name, error = %e, "cannot carry history into the sandbox")
+            }
+        }
+    }
+
     /// Whether `owner`'s sessions are confined, with their granted roots (created when they
     /// are the default workspace). Off the runtime: the store and the filesystem block.
     async fn owner(&self, owner: &str) -> Result<Option<(Isolation, Owner)>> {

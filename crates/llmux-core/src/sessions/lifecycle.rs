@@ -138,6 +138,9 @@ impl SessionService {
         env.insert("LLMUX_SESSION".into(), record.name.clone());
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
         let target = self.target(&record.owner, Path::new(&record.cwd), argv, env).await?;
+        if target.confined {
+            self.carry_history(record).await;
+        }
         // A dead pane (remain-on-exit) or a running one being restarted still holds the name,
         // perhaps on another server (a session started before it was confined).
         if self.live.contains(&record.name) {
