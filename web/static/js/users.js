@@ -1,7 +1,7 @@
 // Admin: user accounts.
 
-import { h, enc, busy, toast, confirmDialog, ask, when, field, plural } from "./ui.js";
-import { api, post, patch, del, me } from "./api.js";
+import { h, enc, busy, toast, confirmDialog, ask, when, field, plural, lines, section } from "./ui.js";
+import { api, post, patch, del, me, onSessions, changed } from "./api.js";
 
 export default async function mount(root, _params, pg) {
   const uname = h("input", { tid: "user-create-username", autocomplete: "off", autocapitalize: "none", spellcheck: "false", pattern: "[a-z0-9_-]{1,32}" });
@@ -17,7 +17,13 @@ export default async function mount(root, _params, pg) {
     field("uname2", "Display name", name),
     field("upass", "Initial passphrase", pass, "8 characters or more; they can change it on their Account page."),
     h("label", { class: "check" }, admin, "Admin"), create);
-  root.append(h("div", { class: "page" }, h("h1", {}, "Users"),
+  // Non-admins' sessions started before the sandbox existed: they move into it when restarted.
+  const loose = h("ul", { class: "rows" });
+  const looseCard = section("Sessions running outside the sandbox", h("p", { class: "hint" }, "Restarted, each runs confined."), loose);
+  looseCard.hidden = true;
+  let admins = new Set();
+  let sessions = [];
+  root.append(h("div", { class: "page" }, h("h1", {}, "Users"), looseCard,
     h("section", { class: "card" }, h("div", { class: "bar" }, h("h2", {}, "Accounts"), count), list), form));
 
   form.addEventListener("submit", async (e) => {
@@ -29,6 +35,39 @@ export default async function mount(root, _params, pg) {
       load();
     }
   });
+
+  function drawLoose() {
+    const l = sessions.filter((s) => s.owner && s.status === "running" && !s.confined && !admins.has(s.owner));
+    looseCard.hidden = !l.length;
+    loose.replaceChildren(...l.map((s) => {
+      const b = h("button", { class: "btn sm", tid: "unconfined-restart", "aria-label": `Restart ${s.name}` }, "Restart");
+      b.onclick = () => busy(b, () => post(`/api/sessions/${enc(s.name)}/respawn`), `Restarted ${s.name}`).then(changed);
+      return h("li", { class: "row-item", tid: "unconfined-row", "data-name": s.name },
+        h("span", { class: "grow" }, h("strong", {}, s.name.split("@")[0]), ` of ${s.owner}`), b);
+    }));
+  }
+
+  // A non-admin's sandbox: the workspace roots it writes and how many sessions they may have.
+  function iso(u) {
+    const id = u.username;
+    const roots = h("textarea", { rows: 2, tid: "user-roots" });
+    roots.value = u.roots.join("\n");
+    const max = h("input", { type: "number", min: 1, tid: "user-max", placeholder: "no limit" });
+    max.value = u.maxSessions ?? "";
+    const err = h("p", { class: "ferr", tid: "user-iso-error", role: "alert", hidden: true });
+    const save = h("button", { type: "submit", class: "btn primary", tid: "user-iso-save" }, "Save");
+    const def = h("button", { class: "btn", tid: "user-iso-default", onclick: () => send({ roots: [] }) }, "Use the default workspace");
+    const send = (body) => busy([save, def], async () => {
+      err.hidden = true;
+      try { await patch(`/api/admin/users/${enc(id)}`, body); } catch (e) { err.textContent = e.message; return (err.hidden = false); }
+      toast(`Saved ${id}`);
+      load();
+    });
+    return h("details", { class: "iso" },
+      h("summary", {}, `Workspace: ${u.roots.join(", ")} · ${u.maxSessions ? `at most ${plural(u.maxSessions, "session")}` : "no session limit"}`),
+      h("form", { class: "form", novalidate: true, onsubmit: (e) => { e.preventDefault(); send({ roots: lines(roots.value), maxSessions: max.value ? +max.value : null }); } },
+        field(`r-${id}`, "Workspace roots, one per line", roots), field(`m-${id}`, "Most sessions", max), err, h("div", { class: "row" }, save, def)));
+  }
 
   function row(u) {
     const self = u.username === me.username;
@@ -59,14 +98,18 @@ export default async function mount(root, _params, pg) {
       h("div", { class: "grow" },
         h("strong", {}, u.username), " ", self ? h("span", { class: "badge" }, "you") : null,
         u.admin ? h("span", { class: "badge warnb" }, "admin") : null,
-        h("p", { class: "muted small" }, `${u.name} · created ${when(u.createdAt)}`)),
-      h("span", { class: "acts" }, h("label", { class: "check" }, toggle, "Admin"), reset, remove));
+        h("p", { class: "muted small" }, `${u.name} · created ${when(u.createdAt)}`),
+        u.admin && h("p", { class: "muted small" }, "Runs as the daemon's user (not confined)")),
+      h("span", { class: "acts" }, h("label", { class: "check" }, toggle, "Admin"), reset, remove), !u.admin && iso(u));
   }
 
   async function load() {
     const users = await api("/api/admin/users", { signal: pg.signal });
     count.textContent = plural(users.length, "user");
     list.replaceChildren(...users.map(row));
+    admins = new Set(users.filter((u) => u.admin).map((u) => u.username));
+    drawLoose();
   }
   await load();
+  pg.cleanup(onSessions((l) => { sessions = l; drawLoose(); }));
 }
