@@ -320,7 +320,10 @@ fn sandboxed(
     let mut read_only = sandbox::default_read_only();
     let path_env = std::env::var("PATH").ok();
     if let Some(program) = argv.first() {
-        read_only.extend(sandbox::install_dirs(program, path_env.as_deref(), &hidden));
+        // `/tmp` is the sandbox's own too: an agent installed there is shown again.
+        let replaced: Vec<PathBuf> =
+            hidden.iter().cloned().chain([PathBuf::from("/tmp")]).collect();
+        read_only.extend(sandbox::install_dirs(program, path_env.as_deref(), &replaced));
     }
     let confinement = Confinement {
         home,

@@ -463,3 +463,47 @@ fn tags(html: &str) -> Vec<(String, Vec<String>)> {
         })
         .collect()
 }
+
+/// Issue 15, existing installs: alice's session ran unconfined (she was an admin) and her
+/// conversation is in the daemon's HOME; once she is not an admin, its restart moves it into
+/// the sandbox and takes her conversation along: still listed and read, and resumable by her
+/// agent in its new HOME. The admin's conversation in the same cwd stays behind.
+#[tokio::test]
+async fn a_session_moving_into_the_sandbox_keeps_its_owners_history() {
+    let (d, _bin, root, alice) = daemon().await;
+    let admin = |on: bool| json!({"admin": on});
+    let (status, res) = call(&d, &root, "PATCH", "/api/admin/users/alice", admin(true));
+    assert_eq!(status, 200, "{res}");
+    let cwd = d.work().display().to_string();
+    let (status, mine) = create(&d, &alice, json!({"agent": "claude", "name": "al", "cwd": cwd}));
+    assert_eq!(status, 201, "{mine}");
+    assert_eq!(mine["session"]["confined"], false);
+    let (status, adm) = create(&d, &root, json!({"agent": "claude", "name": "adm", "cwd": cwd}));
+    assert_eq!(status, 201, "{adm}");
+    let cwd = mine["session"]["cwd"].as_str().unwrap().to_owned();
+    let own = mine["session"]["conversationId"].as_str().unwrap().to_owned();
+    let secret = adm["session"]["conversationId"].as_str().unwrap().to_owned();
+    claude_transcript(&d.home(), &cwd, &own, "alice question", "alice reply");
+    claude_transcript(&d.home(), &cwd, &secret, "admin question", "ADMIN SECRET reply");
+
+    let (status, res) = call(&d, &root, "PATCH", "/api/admin/users/alice", admin(false));
+    assert_eq!(status, 200, "{res}");
+    let (status, res) = call(&d, &alice, "POST", "/api/sessions/al/respawn", Value::Null);
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["session"]["confined"], true, "{res}");
+    let (status, list) = call(&d, &alice, "GET", "/api/sessions/al/conversations", Value::Null);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), [own.as_str()], "hers came along, the admin's did not");
+    // The restart began a new conversation; she resumes the old one, now in her HOME.
+    let body = json!({"conversationId": own});
+    let (status, res) = call(&d, &alice, "POST", "/api/sessions/al/resume", body);
+    assert_eq!(status, 200, "{res}");
+    let t = wait_transcript(&d, &alice, "al");
+    assert_eq!(t["conversationId"], json!(own), "{t}");
+    assert!(t.to_string().contains("alice reply"), "{t}");
+    let dir: String =
+        cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let projects = alice_home(&d).join(".claude/projects").join(dir);
+    assert!(projects.join(format!("{own}.jsonl")).is_file());
+    assert!(!projects.join(format!("{secret}.jsonl")).exists());
+}
