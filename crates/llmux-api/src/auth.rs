@@ -283,6 +283,10 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
     pub unix_account: Option<Option<String>>,
+    /// Make a Unix account for the user (`llmux-<username>`, with its own group and HOME;
+    /// a system daemon, run as root, only) and map the user to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_unix_account: Option<bool>,
 }
 
 /// `{ok, user}`.

@@ -85,6 +85,11 @@ impl AuthService {
                 None => "maxSessions=none".to_owned(),
             });
         }
+        if req.create_unix_account == Some(true) {
+            let name = self.create_unix_account(username).await?;
+            changes.push(format!("unixAccount={name} (created)"));
+            user.unix_account = Some(name);
+        }
         if let Some(account) = req.unix_account.clone() {
             changes.push(format!("unixAccount={}", account.as_deref().unwrap_or("none")));
             user.unix_account = match account {

@@ -22,6 +22,19 @@ pub const MAX_ROOTS: usize = 16;
 pub const MAX_SESSIONS_LIMIT: u32 = 1000;
 
 impl AuthService {
+    /// Makes the Unix account `llmux-<username>` (`useradd --create-home --user-group`) for a
+    /// system daemon's user; returns its name. Root only; an existing account of that name is
+    /// refused (map it by name instead).
+    pub(crate) async fn create_unix_account(&self, username: &str) -> Result<String> {
+        let name = format!("llmux-{username}");
+        let made = {
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || llmux_core::sandbox::Account::create(&name))
+        };
+        made.await.map_err(|e| Error::Invalid(format!("cannot make the account: {e}")))??;
+        Ok(name)
+    }
+
     /// Checks a Unix account an admin maps `username` to: it exists, is not root nor the
     /// daemon's own, and no other user has it. Returns its name.
     pub(crate) async fn check_unix_account(&self, username: &str, name: String) -> Result<String> {

@@ -39,6 +39,37 @@ impl Account {
         Ok(parse_passwd(&String::from_utf8_lossy(&out.stdout)).filter(|a| a.name == name))
     }
 
+    /// Makes the Unix account `name` (`useradd --create-home --user-group`, shell
+    /// `/bin/bash`). Root only; an existing account of that name is refused. Blocking.
+    pub fn create(name: &str) -> Result<Account> {
+        if !rustix::process::getuid().is_root() {
+            return Err(Error::invalid(
+                "only a system daemon (run as root) can make Unix accounts",
+            ));
+        }
+        if name.len() > 32 {
+            return Err(Error::invalid(format!(
+                "{name:?} is too long for a Unix account name; make an account by hand and map \
+                 it with --unix-account"
+            )));
+        }
+        if Account::lookup(name)?.is_some() {
+            return Err(Error::Conflict(format!(
+                "a Unix account {name:?} exists already; map it with --unix-account {name}"
+            )));
+        }
+        let out = std::process::Command::new("useradd")
+            .args(["--create-home", "--user-group", "--shell", "/bin/bash", "--", name])
+            .output()
+            .map_err(|e| Error::io("cannot run useradd", e))?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            return Err(Error::invalid(format!("useradd {name} failed: {why}")));
+        }
+        Account::lookup(name)?
+            .ok_or_else(|| Error::invalid(format!("useradd made no account {name:?}")))
+    }
+
     /// Looks the account running as `uid` up (`getent passwd <uid>`). Blocking.
     pub fn lookup_uid(uid: u32) -> Result<Option<Account>> {
         let out = std::process::Command::new("getent")

@@ -91,7 +91,8 @@ pub(crate) enum UserCmd {
                 "max_sessions",
                 "no_session_limit",
                 "unix_account",
-                "no_unix_account"
+                "no_unix_account",
+                "create_unix_account"
             ])
     ))]
     Edit {
@@ -116,6 +117,10 @@ pub(crate) enum UserCmd {
         /// Map the user to no Unix account.
         #[arg(long)]
         no_unix_account: bool,
+        /// Make the Unix account `llmux-NAME` (own group and HOME; a system daemon only) and
+        /// run the user's sessions as it.
+        #[arg(long, conflicts_with_all = ["unix_account", "no_unix_account"])]
+        create_unix_account: bool,
     },
     /// Grant or revoke admin rights (the last admin cannot be demoted).
     SetAdmin {
@@ -247,6 +252,7 @@ impl UserCmd {
                 no_session_limit,
                 unix_account,
                 no_unix_account,
+                create_unix_account,
             } => {
                 let roots = if default_roots {
                     Some(Vec::new())
@@ -265,8 +271,13 @@ impl UserCmd {
                     (None, true) => Some(None),
                     (None, false) => None,
                 };
-                let req =
-                    UpdateUserRequest { roots, max_sessions, unix_account, ..Default::default() };
+                let req = UpdateUserRequest {
+                    roots,
+                    max_sessions,
+                    unix_account,
+                    create_unix_account: create_unix_account.then_some(true),
+                    ..Default::default()
+                };
                 let user = client.update_user(&username, &req).await?;
                 if ctx.json {
                     output::json(&user)?;

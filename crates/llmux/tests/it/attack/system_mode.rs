@@ -93,6 +93,18 @@ async fn each_users_sessions_run_as_their_own_unix_account() {
     let (status, res) =
         local(&d, Method::PATCH, "/api/admin/users/ada", json!({"unixAccount": ACCOUNT})).await;
     assert_eq!(status, 409, "one account per user: {res}");
+    // Or llmux makes one: `llmux-ada`, with its own group and HOME.
+    let _ = Command::new("userdel").args(["--remove", "llmux-ada"]).output();
+    let create = json!({"createUnixAccount": true});
+    let (status, res) = local(&d, Method::PATCH, "/api/admin/users/ada", create.clone()).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["user"]["unixAccount"], "llmux-ada", "{res}");
+    let made = Command::new("getent").args(["passwd", "llmux-ada"]).output().unwrap();
+    let made = String::from_utf8_lossy(&made.stdout).into_owned();
+    assert!(made.starts_with("llmux-ada:") && made.contains("/home/llmux-ada"), "{made}");
+    let (status, res) = local(&d, Method::PATCH, "/api/admin/users/ada", create).await;
+    assert_eq!(status, 409, "exists already: {res}");
+    let _ = Command::new("userdel").args(["--remove", "llmux-ada"]).output();
 
     let (status, res) = call(&d, &alice, "POST", "/api/sessions", body);
     assert_eq!(status, 201, "{res}\n{}", d.log());
