@@ -4,8 +4,9 @@
 //! between it and the store, the key, the sockets and the daemon's processes.
 //!
 //! CI runs as root; here the daemon is started with `setpriv` as `llmux-sbx-daemon`, its state
-//! dir, HOME and work dir owned by that account (`Builder::as_account`). Not as root, the test
-//! says why and passes, unless `LLMUX_REQUIRE_SANDBOX` is set (CI), when it fails.
+//! dir, HOME and work dir owned by that account (`Builder::run_as`). Not as root, or with a
+//! checkout the account cannot reach, or where bwrap cannot run unprivileged, the test says why
+//! and passes, unless `LLMUX_REQUIRE_SANDBOX` is set (CI), when it fails.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -63,7 +64,7 @@ async fn a_non_admins_agent_under_an_unprivileged_daemon_reaches_nothing_of_it()
     }
     let model_port = model_server();
     let d = TestDaemon::builder()
-        .as_account(&account)
+        .run_as(&account)
         .config("  sh:\n    cmd: /bin/sh\n")
         .admin("ada")
         .user("bob")

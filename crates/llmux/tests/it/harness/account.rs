@@ -54,8 +54,9 @@ impl Account {
 }
 
 /// The unprivileged account `name`, created (`useradd --system`, no HOME, no shell) when it
-/// does not exist yet; None after saying why when the tests cannot run a daemon as it here.
-/// When `LLMUX_REQUIRE_SANDBOX` is set (CI), that is a failure instead.
+/// does not exist yet; None after saying why when the tests cannot run a daemon as it here
+/// (not root; the checkout out of its reach). When `LLMUX_REQUIRE_SANDBOX` is set (CI, which
+/// runs as root), that is a failure instead.
 pub fn unprivileged(name: &str) -> Option<Account> {
     match account(name) {
         Ok(account) => Some(account),
@@ -70,10 +71,12 @@ pub fn unprivileged(name: &str) -> Option<Account> {
 }
 
 fn account(name: &str) -> Result<Account, String> {
-    if rustix::process::getuid().as_raw() != 0 {
-        return Err("the tests do not run as root, so they can neither create the account nor \
-                    start a process as it (run them as root, as CI does)"
-            .to_owned());
+    let me = rustix::process::getuid().as_raw();
+    if me != 0 {
+        return Err(format!(
+            "the tests run as uid {me}, not root, so they can neither create the account nor \
+             start a process as it (run them as root, as CI does)"
+        ));
     }
     let id = |flag: &str| {
         let out = Command::new("id").arg(flag).arg(name).output().expect("run id");

@@ -68,7 +68,7 @@ impl Builder {
     /// account, the daemon, the CLI and the harness's tmux commands run as it (`setpriv`), and
     /// [`TestDaemon::client`] reaches the socket through a relay running as it, since the
     /// daemon answers only its own uid there.
-    pub fn as_account(mut self, account: &Account) -> Builder {
+    pub fn run_as(mut self, account: &Account) -> Builder {
         self.account = Some(account.clone());
         self
     }

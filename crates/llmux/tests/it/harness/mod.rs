@@ -2,7 +2,7 @@
 //!
 //! [`TestDaemon::builder`] shapes what a test varies (config, environment, accounts);
 //! [`http`] holds the request helpers every module shares; [`ws`] the terminal's; [`account`]
-//! runs a daemon as an unprivileged Unix account ([`Builder::as_account`]).
+//! runs a daemon as an unprivileged Unix account ([`Builder::run_as`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -49,7 +49,7 @@ pub struct TestDaemon {
     pub client: Client,
     /// The TCP port the daemon bound (it starts with `--port 0`), from `GET /api/about`.
     pub port: u16,
-    /// The Unix account the daemon runs as, when not the tests' own ([`Builder::as_account`]).
+    /// The Unix account the daemon runs as, when not the tests' own ([`Builder::run_as`]).
     account: Option<account::Account>,
     /// Carries [`TestDaemon::client`]'s calls to the socket as that account.
     relay: Option<account::Relay>,
@@ -140,7 +140,7 @@ impl TestDaemon {
     }
 
     /// `program` run as the Unix account the daemon runs as (the tests' own user unless
-    /// [`Builder::as_account`] named another).
+    /// [`Builder::run_as`] named another).
     pub fn as_daemon_user(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         match &self.account {
             Some(account) => account.command(program),
