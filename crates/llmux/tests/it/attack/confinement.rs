@@ -19,7 +19,7 @@ use crate::harness::TestDaemon;
 use crate::harness::http::{token, user_in_default_workspace};
 
 /// A one-line TCP server standing in for a model API on 127.0.0.1.
-fn model_server() -> u16 {
+pub(super) fn model_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -33,7 +33,7 @@ fn model_server() -> u16 {
 }
 
 /// The attacks, as `sh` runs them; every line of the report is `probe=result`.
-fn script(d: &TestDaemon, model_port: u16) -> String {
+pub(super) fn script(d: &TestDaemon, model_port: u16) -> String {
     let state = d.paths.state_dir.display();
     let socket = d.paths.socket.display();
     let main_tmux = d.paths.tmux_socket.display();
@@ -66,13 +66,14 @@ s=socket.create_connection(("127.0.0.1",{model_port})); s.sendall(b"hi"); print(
 echo "git=$(git init -q repo && cd repo && git -c user.email=a@b.c -c user.name=a commit -q --allow-empty -m x && git log --oneline | wc -l)"
 echo "runs=$(echo run >> "$HOME/.persist"; wc -l < "$HOME/.persist")"
 echo "home=$HOME"
+echo "uid=$(id -u)"
 echo end=1
 "#
     )
 }
 
 /// The report's lines as (probe, result) once its last line is there.
-async fn report(path: &Path) -> Vec<(String, String)> {
+pub(super) async fn report(path: &Path) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -88,16 +89,16 @@ async fn report(path: &Path) -> Vec<(String, String)> {
     }
 }
 
-fn get<'a>(report: &'a [(String, String)], key: &str) -> &'a str {
+pub(super) fn get<'a>(report: &'a [(String, String)], key: &str) -> &'a str {
     report.iter().find(|(k, _)| k == key).map_or("<missing>", |(_, v)| v.as_str())
 }
 
 /// `text` as one single-quoted shell word.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn create(d: &TestDaemon, token: &str, body: Value) -> Value {
+pub(super) fn create(d: &TestDaemon, token: &str, body: Value) -> Value {
     let (status, res) = call(d, token, "POST", "/api/sessions", body);
     assert_eq!(status, 201, "{res}\n{}", d.log());
     res["session"].clone()
@@ -112,11 +113,27 @@ async fn a_non_admins_agent_reaches_nothing_of_the_daemon_and_still_works() {
         .user("bob")
         .start()
         .await;
+    attack(d, model_port).await;
+}
+
+/// What [`attack`] leaves for a caller's own checks: the daemon, the first report of alice's
+/// confined agent and the report of the admin's unconfined one (the control).
+pub(super) struct Seen {
+    pub d: TestDaemon,
+    pub confined: Vec<(String, String)>,
+    pub control: Vec<(String, String)>,
+}
+
+/// The attack on a daemon `d` started with the `sh` agent, the admin `ada` and the user
+/// `bob`, with the model server on `model_port`: from alice's confined agent and typed keys,
+/// across a restart of her session and of the daemon, then from ada's session (control).
+pub(super) async fn attack(d: TestDaemon, model_port: u16) -> Seen {
     user_in_default_workspace(&d, "alice").await;
     // bob's login, where alice's agent would look for it.
     let bob_home = d.paths.state_dir.join("homes/bob/.claude");
     std::fs::create_dir_all(&bob_home).unwrap();
     std::fs::write(bob_home.join(".credentials.json"), "BOB-LOGIN-SECRET").unwrap();
+    d.hand_to_daemon(&d.paths.state_dir.join("homes"));
     let (alice, _) = token(&d, "alice", "user", None).await;
     let (ada, _) = token(&d, "ada", "user", None).await;
 
@@ -213,4 +230,5 @@ async fn a_non_admins_agent_reaches_nothing_of_the_daemon_and_still_works() {
     let own = d.tmux_of("alice", &["ls", "-F", "#{session_name}"]);
     let own = String::from_utf8_lossy(&own.stdout).into_owned();
     assert!(own.contains("probe@alice") && own.contains("typed@alice"), "{own}");
+    Seen { d, confined: r, control: c }
 }

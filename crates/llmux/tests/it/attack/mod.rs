@@ -15,6 +15,7 @@
 //! | an agent (or what it read) | markup in a reply reaching the chat page through its rendered `html` | [`conversations`] |
 //! | anyone who can type a username; a non-admin | control characters and bidi overrides in stored strings (audit rows, cwd, env, flags, names) reaching an admin's terminal | [`escapes`] |
 //! | non-admin | learning other users' session names | [`names`] |
+//! | a process inside a non-admin's session, with the daemon's own uid (the daemon run as an unprivileged account the test creates) | what [`confinement`] tries | [`confinement_unprivileged`] |
 //! | a process inside a non-admin's session | the daemon's socket, store, key, overlay; other users' logins; any tmux server; the daemon's processes | [`confinement`] |
 //! | a process inside a user's session under a system daemon | root's files and groups, the daemon's state, llmux's own tmux server | [`system_mode`] |
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
@@ -28,6 +29,7 @@
 //! run in the README's test command.
 
 mod confinement;
+mod confinement_unprivileged;
 mod connections;
 mod conversations;
 mod credentials;

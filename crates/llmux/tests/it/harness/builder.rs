@@ -3,6 +3,7 @@
 use llmux_client::Client;
 use llmux_core::paths::Paths;
 
+use super::account::{Account, Relay};
 use super::{TestDaemon, fake_agent, fake_qwen, http::user};
 
 /// A test daemon to shape before it starts: `TestDaemon::builder().server("limits: {…}")
@@ -18,6 +19,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     users: Vec<(String, bool)>,
     plain_users: Vec<String>,
+    account: Option<Account>,
 }
 
 impl Builder {
@@ -61,6 +63,16 @@ impl Builder {
         self
     }
 
+    /// Runs the daemon as `account` (from [`super::account::unprivileged`]) instead of the
+    /// tests' own user: its temp dir (state dir, HOME, work dir, config) is owned by that
+    /// account, the daemon, the CLI and the harness's tmux commands run as it (`setpriv`), and
+    /// [`TestDaemon::client`] reaches the socket through a relay running as it, since the
+    /// daemon answers only its own uid there.
+    pub fn run_as(mut self, account: &Account) -> Builder {
+        self.account = Some(account.clone());
+        self
+    }
+
     /// Writes the config, starts the daemon, waits until it answers and creates the accounts.
     pub async fn start(self) -> TestDaemon {
         // Short paths: Unix socket paths are limited to ~100 bytes.
@@ -76,13 +88,19 @@ impl Builder {
         );
         std::fs::write(dir.path().join("config.yaml"), config).expect("config");
         let paths = Paths::in_state_dir(dir.path().join("state"));
+        let relay = self.account.as_ref().map(|account| {
+            account.chown(dir.path());
+            Relay::start(account, dir.path().join("operator.sock"), paths.socket.clone())
+        });
         let mut daemon = TestDaemon {
-            client: Client::unix(&paths.socket),
+            client: Client::unix(relay.as_ref().map_or(paths.socket.as_path(), Relay::path)),
             paths,
             dir,
             child: None,
             env: self.env,
             port: 0,
+            account: self.account,
+            relay,
         };
         daemon.spawn_daemon().await;
         for (username, admin) in &self.users {

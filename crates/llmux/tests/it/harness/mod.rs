@@ -1,7 +1,8 @@
 //! The test daemon: the real binary on a private state dir, tmux socket and port.
 //!
 //! [`TestDaemon::builder`] shapes what a test varies (config, environment, accounts);
-//! [`http`] holds the request helpers every module shares; [`ws`] the terminal's.
+//! [`http`] holds the request helpers every module shares; [`ws`] the terminal's; [`account`]
+//! runs a daemon as an unprivileged Unix account ([`Builder::run_as`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,6 +13,7 @@ use llmux_api::{CreateSessionRequest, SessionStatus, SessionView};
 use llmux_client::Client;
 use llmux_core::paths::Paths;
 
+pub mod account;
 mod builder;
 pub mod http;
 pub mod ws;
@@ -47,6 +49,10 @@ pub struct TestDaemon {
     pub client: Client,
     /// The TCP port the daemon bound (it starts with `--port 0`), from `GET /api/about`.
     pub port: u16,
+    /// The Unix account the daemon runs as, when not the tests' own ([`Builder::run_as`]).
+    account: Option<account::Account>,
+    /// Carries [`TestDaemon::client`]'s calls to the socket as that account.
+    relay: Option<account::Relay>,
 }
 
 impl TestDaemon {
@@ -118,9 +124,10 @@ impl TestDaemon {
         url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the Local URL")
     }
 
-    /// A `Command` for the binary with this daemon's environment (and nothing else of ours).
+    /// A `Command` for the binary with this daemon's environment (and nothing else of ours),
+    /// run as the daemon's account.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(bin());
+        let mut cmd = self.as_daemon_user(bin());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("LLMUX_") || key == "XDG_STATE_HOME" {
                 cmd.env_remove(key);
@@ -130,6 +137,28 @@ impl TestDaemon {
             .env("HOME", self.home())
             .current_dir(self.work());
         cmd
+    }
+
+    /// `program` run as the Unix account the daemon runs as (the tests' own user unless
+    /// [`Builder::run_as`] named another).
+    pub fn as_daemon_user(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match &self.account {
+            Some(account) => account.command(program),
+            None => Command::new(program),
+        }
+    }
+
+    /// The uid the daemon runs as.
+    pub fn uid(&self) -> u32 {
+        self.account.as_ref().map_or_else(|| rustix::process::getuid().as_raw(), |a| a.uid)
+    }
+
+    /// Makes `path` (and what is under it), written by the test, owned by the daemon's
+    /// account, as if the daemon had made it; nothing when the daemon runs as the tests' user.
+    pub fn hand_to_daemon(&self, path: &Path) {
+        if let Some(account) = &self.account {
+            account.chown(path);
+        }
     }
 
     /// Runs the CLI against this daemon.
@@ -259,7 +288,8 @@ impl TestDaemon {
         self.tmux_sockets()
             .iter()
             .map(|socket| {
-                let out = Command::new("tmux")
+                let out = self
+                    .as_daemon_user("tmux")
                     .arg("-S")
                     .arg(socket)
                     .args(args)
@@ -273,7 +303,7 @@ impl TestDaemon {
 
     /// Runs a tmux command against `user`'s own tmux server.
     pub fn tmux_of(&self, user: &str, args: &[&str]) -> Output {
-        Command::new("tmux")
+        self.as_daemon_user("tmux")
             .arg("-S")
             .arg(self.paths.user_tmux_socket(user))
             .args(args)
@@ -284,7 +314,7 @@ impl TestDaemon {
 
     /// Runs a tmux command against this daemon's tmux server.
     pub fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
+        self.as_daemon_user("tmux")
             .arg("-S")
             .arg(&self.paths.tmux_socket)
             .args(args)
@@ -378,5 +408,7 @@ impl Drop for TestDaemon {
         // Confined users' own tmux servers, with their sandboxed panes.
         let users = self.paths.run_dir.join("u/");
         let _ = Command::new("pkill").args(["-KILL", "-f", &users.to_string_lossy()]).status();
+        // Before the temp dir holding its socket goes.
+        self.relay.take();
     }
 }
