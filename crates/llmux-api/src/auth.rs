@@ -18,6 +18,8 @@ pub enum TokenScope {
     User,
     /// List, read and view (read-only terminal); nothing that changes state.
     ReadOnly,
+    /// Read `GET /metrics` and nothing else (a Prometheus scraper's credential); admins only.
+    Metrics,
 }
 
 impl TokenScope {
@@ -27,6 +29,7 @@ impl TokenScope {
             TokenScope::Admin => "admin",
             TokenScope::User => "user",
             TokenScope::ReadOnly => "read-only",
+            TokenScope::Metrics => "metrics",
         }
     }
 
@@ -36,6 +39,7 @@ impl TokenScope {
             "admin" => Some(TokenScope::Admin),
             "user" => Some(TokenScope::User),
             "read-only" | "readonly" | "read_only" => Some(TokenScope::ReadOnly),
+            "metrics" => Some(TokenScope::Metrics),
             _ => None,
         }
     }

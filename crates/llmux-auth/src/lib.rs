@@ -148,6 +148,11 @@ impl Principal {
         self.scope() == TokenScope::ReadOnly
     }
 
+    /// Whether the credential may read `GET /metrics` and nothing else.
+    pub fn is_metrics_only(&self) -> bool {
+        self.scope() == TokenScope::Metrics
+    }
+
     /// The credential's scope (the operator's is `admin`).
     pub fn scope(&self) -> TokenScope {
         match self {
@@ -243,6 +248,7 @@ fn scope_rank(scope: TokenScope) -> u8 {
     match scope {
         TokenScope::ReadOnly => 0,
         TokenScope::User => 1,
-        TokenScope::Admin => 2,
+        // daemon-wide figures: only an admin credential makes one
+        TokenScope::Metrics | TokenScope::Admin => 2,
     }
 }

@@ -30,6 +30,9 @@ pub enum Action {
     /// List any directory's agent history (`/api/conversations?agent=&cwd=`): reading the host,
     /// so admins only; everyone else reads the conversations of their own sessions.
     BrowseHistory,
+    /// Read `GET /metrics`: admins, and an admin's `metrics`-scope token (which may do nothing
+    /// else).
+    ReadMetrics,
 }
 
 /// Whether `principal` may do `action`.
@@ -37,11 +40,17 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
     if principal.is_admin() {
         return true;
     }
+    if principal.is_metrics_only() {
+        return action == Action::ReadMetrics
+            && matches!(principal, Principal::User(u) if u.admin);
+    }
     let read_only = principal.is_read_only();
     match action {
         Action::ReadSessions | Action::ViewTerminal | Action::OwnIdentity => true,
         Action::DriveSessions | Action::OwnAccount | Action::OwnTokens => !read_only,
-        Action::Administer | Action::StartShell | Action::BrowseHistory => false,
+        Action::Administer | Action::StartShell | Action::BrowseHistory | Action::ReadMetrics => {
+            false
+        }
     }
 }
 
@@ -55,6 +64,7 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
         Action::BrowseHistory => {
             "listing conversations by directory is for admins; use a session's conversations"
         }
+        _ if principal.is_metrics_only() => "this token can only read /metrics",
         _ if principal.is_read_only() => "this token is read-only",
         _ => "admin only",
     };
@@ -89,38 +99,42 @@ mod tests {
         // a browser paired from an admin's narrower token
         let paired = |scope| Via::Cookie { session_id: "p".into(), scope };
         let cases = [
-            (Principal::LocalOperator, [true; 9]),
-            (user(true, cookie.clone()), [true; 9]),
-            (user(true, token(TokenScope::Admin)), [true; 9]),
+            (Principal::LocalOperator, [true; 10]),
+            (user(true, cookie.clone()), [true; 10]),
+            (user(true, token(TokenScope::Admin)), [true; 10]),
             (
                 user(true, token(TokenScope::User)),
-                [true, true, true, true, true, true, false, false, false],
+                [true, true, true, true, true, true, false, false, false, false],
             ),
             (
                 user(false, token(TokenScope::Admin)),
-                [true, true, true, true, true, true, false, false, false],
+                [true, true, true, true, true, true, false, false, false, false],
             ),
-            (user(false, cookie), [true, true, true, true, true, true, false, false, false]),
+            (user(false, cookie), [true, true, true, true, true, true, false, false, false, false]),
             (
                 user(true, paired(TokenScope::User)),
-                [true, true, true, true, true, true, false, false, false],
+                [true, true, true, true, true, true, false, false, false, false],
             ),
             (
                 user(true, paired(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false, false, false],
+                [true, true, false, true, false, false, false, false, false, false],
             ),
             (
                 user(false, token(TokenScope::User)),
-                [true, true, true, true, true, true, false, false, false],
+                [true, true, true, true, true, true, false, false, false, false],
             ),
             (
                 user(true, token(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false, false, false],
+                [true, true, false, true, false, false, false, false, false, false],
             ),
             (
                 user(false, token(TokenScope::ReadOnly)),
-                [true, true, false, true, false, false, false, false, false],
+                [true, true, false, true, false, false, false, false, false, false],
             ),
+            // a metrics token reads /metrics and nothing else; a non-admin's reads nothing
+            (user(true, token(TokenScope::Metrics)), [false, false, false, false, false, false, false, false, false, true]),
+            (user(true, paired(TokenScope::Metrics)), [false, false, false, false, false, false, false, false, false, true]),
+            (user(false, token(TokenScope::Metrics)), [false; 10]),
         ];
         let actions = [
             ReadSessions,
@@ -132,6 +146,7 @@ mod tests {
             Administer,
             StartShell,
             BrowseHistory,
+            ReadMetrics,
         ];
         for (principal, expected) in cases {
             for (action, want) in actions.iter().zip(expected) {
@@ -169,6 +184,11 @@ mod tests {
         let refused = require(&read_only, Action::DriveSessions).unwrap_err().to_string();
         assert_eq!(refused, "this token is read-only");
         let refused = require(&user(false, token(TokenScope::User)), Action::Administer);
+        assert_eq!(refused.unwrap_err().to_string(), "admin only");
+        let metrics = user(true, token(TokenScope::Metrics));
+        let refused = require(&metrics, Action::ReadSessions).unwrap_err().to_string();
+        assert_eq!(refused, "this token can only read /metrics");
+        let refused = require(&user(false, token(TokenScope::User)), Action::ReadMetrics);
         assert_eq!(refused.unwrap_err().to_string(), "admin only");
     }
 }

@@ -74,6 +74,8 @@ struct Inner {
     push_http: HttpClient,
     /// For the webhook: the admin's own choice, which may well be on the local network.
     webhook_http: HttpClient,
+    /// Every push since start, as [`Notifier::push_totals`] reports (metrics).
+    totals: std::sync::Mutex<PushReport>,
 }
 
 /// What became of a batch of pushes.
@@ -193,6 +195,7 @@ impl Notifier {
                 allow_loopback: config.allow_loopback_push,
                 push_http: http::client(!config.allow_loopback_push),
                 webhook_http: http::client(false),
+                totals: std::sync::Mutex::new(PushReport::default()),
             }),
         })
     }
@@ -242,6 +245,11 @@ impl Notifier {
     pub async fn deliver(&self, ev: &StateEvent) -> PushReport {
         let (report, ()) = tokio::join!(self.push_event(ev), self.webhook(ev));
         report
+    }
+
+    /// How many pushes were sent, failed and found gone since the daemon started (metrics).
+    pub fn push_totals(&self) -> PushReport {
+        *self.inner.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The VAPID public key (base64url, uncompressed P-256 point) for `pushManager.subscribe`.
@@ -329,6 +337,11 @@ impl Notifier {
                 Ok(Outcome::Failed) | Err(_) => report.failed += 1,
             }
         }
+        let mut totals = self.inner.totals.lock().unwrap_or_else(|e| e.into_inner());
+        totals.sent = totals.sent.saturating_add(report.sent);
+        totals.failed = totals.failed.saturating_add(report.failed);
+        totals.removed = totals.removed.saturating_add(report.removed);
+        drop(totals);
         report
     }
 

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 pub mod listen;
 pub mod logbuf;
+mod metrics;
 mod security;
 mod state;
 mod web;
@@ -43,8 +44,10 @@ impl AppState {
         limits: &llmux_core::config::Limits,
     ) -> Self {
         let (_, openapi) = api::routes();
+        let metrics = Arc::new(metrics::Metrics::new(sessions.clone(), notifier.clone()));
         AppState {
             facade: llmux_auth::Sessions::new(sessions.clone(), auth.clone()),
+            metrics,
             sessions,
             auth,
             logs,
@@ -101,6 +104,8 @@ pub fn app(state: AppState, transport: Transport) -> Router {
             .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host)),
     };
     router
+        // counted per route template, so around every other check (a 401 or 421 counts too)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // gzip/brotli for what benefits (never event streams or images; tower-http's default)
         .layer(tower_http::compression::CompressionLayer::new())

@@ -246,6 +246,11 @@ pub(crate) async fn require_credentials(
     next: Next,
 ) -> Response {
     match principal_of(&state, req.headers(), req.method()).await {
+        // A metrics token reads /metrics and nothing else, whatever a route's own check says.
+        Ok(principal) if principal.is_metrics_only() && req.uri().path() != "/metrics" => {
+            ApiError::from(llmux_auth::Error::Forbidden("this token can only read /metrics".into()))
+                .into_response()
+        }
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.run(req).await

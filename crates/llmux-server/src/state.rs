@@ -34,6 +34,8 @@ pub struct AppState {
     pub(crate) list_cache: Arc<std::sync::Mutex<(u64, bytes::Bytes)>>,
     /// Per-user caps on open WebSockets and event streams.
     pub(crate) streams: Arc<crate::StreamCaps>,
+    /// The Prometheus metrics (`GET /metrics`).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Connection timeouts and the TCP cap, for [`crate::serve`].
     pub(crate) limits: llmux_core::config::Limits,
 }

@@ -280,6 +280,11 @@ impl AuthService {
                 "only admins can mint admin tokens, and only for admins".into(),
             ));
         }
+        if scope == TokenScope::Metrics && !(user.admin && p.is_admin()) {
+            return Err(Error::Forbidden(
+                "only admins can mint metrics tokens, and only for admins".into(),
+            ));
+        }
         // Nothing minted with a credential is wider or longer-lived than that credential.
         p.check_mint(scope, expires_at)?;
         let name = match req.name.as_deref().map(str::trim) {

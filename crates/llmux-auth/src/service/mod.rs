@@ -147,6 +147,11 @@ impl AuthService {
         })
     }
 
+    /// Whether the store takes writes (a write rolled back; see `Store::check_writable`).
+    pub async fn check_store(&self) -> Result<()> {
+        self.db(|s| s.check_writable()).await
+    }
+
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> llmux_core::Result<T> + Send + 'static,

@@ -101,6 +101,17 @@ impl Store {
         Ok(usize::try_from(version).unwrap_or(0))
     }
 
+    /// Whether the database takes writes: takes the write lock, rewrites the schema version
+    /// with its own value, and rolls back (nothing changes). For the health check.
+    pub fn check_writable(&self) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.rollback()?;
+        Ok(())
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned lock is still usable.

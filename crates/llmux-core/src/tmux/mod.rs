@@ -136,6 +136,23 @@ pub struct Tmux {
     sealed: std::sync::atomic::AtomicBool,
 }
 
+/// Told the name and duration of every tmux command the driver runs (the daemon's metrics);
+/// set once per process. A plain function pointer: the hot path pays one atomic load.
+static COMMAND_OBSERVER: std::sync::OnceLock<fn(&str, std::time::Duration)> =
+    std::sync::OnceLock::new();
+
+/// Sets the function told the name (`list-panes`, …) and duration of every tmux command the
+/// driver runs, by exec or over the control client. The first call wins.
+pub fn observe_commands(observer: fn(&str, std::time::Duration)) {
+    let _ = COMMAND_OBSERVER.set(observer);
+}
+
+fn observed(what: &str, started: std::time::Instant) {
+    if let Some(observer) = COMMAND_OBSERVER.get() {
+        observer(what, started.elapsed());
+    }
+}
+
 /// The tmux socket name (`-L`) of a server run as a Unix account.
 const ACCOUNT_LABEL: &str = "llmux";
 
@@ -300,18 +317,28 @@ impl Tmux {
         if stdin.is_some() {
             cmd.stdin(Stdio::piped());
         }
+        let started = std::time::Instant::now();
         let mut child = cmd.spawn().map_err(Error::TmuxMissing)?;
         if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(data).await.map_err(|e| Error::io("cannot write to tmux", e))?;
             drop(pipe);
         }
         let out = child.wait_with_output().await.map_err(|e| Error::io("cannot run tmux", e))?;
+        observed(&what, started);
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             let message = String::from_utf8_lossy(&out.stderr).trim().to_owned();
             Err(classify(what, message))
         }
+    }
+
+    /// One command over the control client, timed like [`Tmux::run`]'s.
+    async fn control_run(&self, line: &str) -> Result<Vec<String>> {
+        let started = std::time::Instant::now();
+        let out = self.control.run(&self.command(), line).await;
+        observed(line.split(' ').next().unwrap_or(""), started);
+        out
     }
 
     /// Starts a detached session running `spec.argv` directly (no shell); returns its pane,
@@ -380,7 +407,7 @@ impl Tmux {
     /// by exec if that fails). No server = no panes.
     pub async fn list_panes(&self) -> Result<Vec<PaneInfo>> {
         let line = format!("list-panes -a -F {}", control::quote(LIST_FORMAT));
-        let out = match self.control.run(&self.command(), &line).await {
+        let out = match self.control_run(&line).await {
             Ok(lines) => Ok(lines.join("\n")),
             Err(e) => {
                 tracing::debug!(error = %e, "tmux control client failed; listing by exec");
@@ -408,7 +435,7 @@ impl Tmux {
     /// the control client.
     pub async fn screen(&self, name: &str) -> Result<String> {
         let line = format!("capture-pane -p -t {}", control::quote(&pane_target(name)));
-        match self.control.run(&self.command(), &line).await {
+        match self.control_run(&line).await {
             Ok(lines) => Ok(lines.join("\n")),
             Err(e @ Error::NotFound(_)) => Err(e),
             Err(_) => {

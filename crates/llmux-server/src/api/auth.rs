@@ -99,7 +99,11 @@ async fn login(
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    let login = state.auth.login(req, &device_cookies(&headers), &ua).await?;
+    let login = state
+        .auth
+        .login(req, &device_cookies(&headers), &ua)
+        .await
+        .inspect_err(|e| state.metrics.signin_refused(e))?;
     Ok(signed_in(&state, &headers, login))
 }
 

@@ -35,6 +35,7 @@ async fn events(
     state.facade.list(&caller.0)?;
     // Held by the stream: the slot frees when the client goes away.
     let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
+    let open = state.metrics.event_client();
     let changes = state.facade.changes();
     let revocations = state.auth.subscribe();
     let states = state.facade.state_events();
@@ -83,7 +84,7 @@ async fn events(
         },
     );
     let stream = futures_util::StreamExt::map(stream, move |event| {
-        let _ = &slot;
+        let _ = (&slot, &open);
         event
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -7,6 +7,7 @@ mod agents;
 mod auth;
 mod conversations;
 mod events;
+mod health;
 mod meta;
 mod push;
 pub(crate) mod sessions;
@@ -38,6 +39,7 @@ use crate::AppState;
         (name = "users", description = "User management (admins)"),
         (name = "admin", description = "Settings, logs and audit (admins)"),
         (name = "meta", description = "Health and version (no credentials needed)"),
+        (name = "monitoring", description = "Prometheus metrics and detailed health (admins; metrics tokens)"),
     )
 )]
 struct ApiDoc;
@@ -66,6 +68,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(events::router())
         .merge(meta::signed_in_router())
         .merge(push::router())
+        .merge(health::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);

@@ -59,6 +59,7 @@ async fn attach(
         .max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
+            let _viewer = state.metrics.viewer();
             bridge::run(state, principal, opts, socket).await
         })
         .into_response())

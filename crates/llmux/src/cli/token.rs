@@ -40,8 +40,8 @@ pub(crate) struct CreateArgs {
     /// Label [default: `<user>-<date>`].
     #[arg(long)]
     name: Option<String>,
-    /// What it may do [default: user; admin only for admins].
-    #[arg(long, value_parser = parse_scope, value_name = "admin|user|read-only")]
+    /// What it may do [default: user; admin and metrics (read /metrics only) for admins].
+    #[arg(long, value_parser = parse_scope, value_name = "admin|user|read-only|metrics")]
     scope: Option<TokenScope>,
     /// Expiry: a duration from now (`12h`, `30d`, `2w`) or an RFC 3339 time [default: never].
     #[arg(long, value_parser = parse_expires_from_now, value_name = "30d|RFC3339")]
@@ -209,7 +209,7 @@ fn row(t: &TokenView) -> Vec<String> {
 
 fn parse_scope(text: &str) -> Result<TokenScope, String> {
     TokenScope::parse(text)
-        .ok_or_else(|| format!("expected admin, user or read-only (got {text:?})"))
+        .ok_or_else(|| format!("expected admin, user, read-only or metrics (got {text:?})"))
 }
 
 fn parse_expires_from_now(text: &str) -> Result<String, String> {
