@@ -41,8 +41,7 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
         return true;
     }
     if principal.is_metrics_only() {
-        return action == Action::ReadMetrics
-            && matches!(principal, Principal::User(u) if u.admin);
+        return action == Action::ReadMetrics && matches!(principal, Principal::User(u) if u.admin);
     }
     let read_only = principal.is_read_only();
     match action {
@@ -132,8 +131,14 @@ mod tests {
                 [true, true, false, true, false, false, false, false, false, false],
             ),
             // a metrics token reads /metrics and nothing else; a non-admin's reads nothing
-            (user(true, token(TokenScope::Metrics)), [false, false, false, false, false, false, false, false, false, true]),
-            (user(true, paired(TokenScope::Metrics)), [false, false, false, false, false, false, false, false, false, true]),
+            (
+                user(true, token(TokenScope::Metrics)),
+                [false, false, false, false, false, false, false, false, false, true],
+            ),
+            (
+                user(true, paired(TokenScope::Metrics)),
+                [false, false, false, false, false, false, false, false, false, true],
+            ),
             (user(false, token(TokenScope::Metrics)), [false; 10]),
         ];
         let actions = [

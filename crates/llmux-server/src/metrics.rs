@@ -27,7 +27,8 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::AppState;
 
 /// Latency buckets (seconds) for HTTP requests and tmux commands: 1 ms to 10 s.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Labels of `llmux_http_requests_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -152,11 +153,7 @@ impl Metrics {
             signin_throttled.clone(),
         );
         let viewers = Gauge::default();
-        registry.register(
-            "terminal_viewers",
-            "Terminal WebSockets open now",
-            viewers.clone(),
-        );
+        registry.register("terminal_viewers", "Terminal WebSockets open now", viewers.clone());
         let event_clients = Gauge::default();
         registry.register(
             "event_stream_clients",
@@ -300,7 +297,7 @@ impl Collector for Live {
         }
         let mut family = encoder.encode_descriptor(
             "sessions",
-            "Sessions now, by agent and state (starting, idle, working, waiting, exited)",
+            "Sessions now, by agent and state (starting, idle, working, waiting, exited).",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;
@@ -315,7 +312,7 @@ impl Collector for Live {
         let mut family = encoder.encode_descriptor(
             "push_deliveries",
             "Web Push deliveries since start, by outcome (sent, failed, gone: the device \
-             unsubscribed)",
+             unsubscribed).",
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;
@@ -329,7 +326,7 @@ impl Collector for Live {
         let uptime = ConstGauge::new(self.started.elapsed().as_secs_f64());
         let metric = encoder.encode_descriptor(
             "uptime",
-            "Seconds since the daemon started",
+            "Seconds since the daemon started.",
             Some(&Unit::Seconds),
             uptime.metric_type(),
         )?;
@@ -341,7 +338,7 @@ impl Collector for Live {
         }
         let mut metric = encoder.encode_descriptor(
             "build_info",
-            "The daemon's version (always 1)",
+            "The daemon's version (always 1).",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;

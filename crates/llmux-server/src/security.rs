@@ -271,7 +271,10 @@ pub(crate) async fn require_credentials(
 
 fn wants_html(req: &Request) -> bool {
     let path = req.uri().path();
-    req.method() == Method::GET && !path.starts_with("/api/") && !path.starts_with("/ws/")
+    req.method() == Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/ws/")
+        && path != "/metrics"
 }
 
 fn encode_query(text: &str) -> String {

@@ -37,10 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Action::ReadMetrics)?;
     let body = state.metrics.render();
-    Ok((
-        [(header::CONTENT_TYPE, prometheus_client::encoding::prometheus_text::CONTENT_TYPE)],
-        body,
-    )
+    Ok(([(header::CONTENT_TYPE, prometheus_client::encoding::prometheus_text::CONTENT_TYPE)], body)
         .into_response())
 }
 
@@ -139,17 +136,8 @@ fn check_disk(state_dir: &std::path::Path) -> HealthCheck {
         Ok(st) => {
             let free = st.f_bavail.saturating_mul(st.f_frsize);
             let total = st.f_blocks.saturating_mul(st.f_frsize);
-            let text = format!(
-                "{} free of {} in {}",
-                gib(free),
-                gib(total),
-                state_dir.display()
-            );
-            if free < MIN_FREE_BYTES {
-                Err(format!("low on space: {text}"))
-            } else {
-                Ok(text)
-            }
+            let text = format!("{} free of {} in {}", gib(free), gib(total), state_dir.display());
+            if free < MIN_FREE_BYTES { Err(format!("low on space: {text}")) } else { Ok(text) }
         }
         Err(e) => Err(format!("cannot read the free space of {}: {e}", state_dir.display())),
     };

@@ -26,9 +26,11 @@ enum Who {
     AliceCookieForeignOrigin,
     Bob,
     RootAdmin,
+    /// root's `metrics`-scope token: reads /metrics and nothing else.
+    RootMetrics,
 }
 
-const EVERYONE: [Who; 11] = [
+const EVERYONE: [Who; 12] = [
     Who::Anonymous,
     Who::Malformed,
     Who::Expired,
@@ -40,6 +42,7 @@ const EVERYONE: [Who; 11] = [
     Who::AliceCookieForeignOrigin,
     Who::Bob,
     Who::RootAdmin,
+    Who::RootMetrics,
 ];
 
 /// What a route needs, and the status an allowed caller gets with the request we send.
@@ -55,6 +58,8 @@ enum Need {
     Account(u16),
     Tokens(u16),
     Admin(u16),
+    /// `GET /metrics`: admins and metrics tokens.
+    Metrics(u16),
     /// Ends the caller's own credential: only the refusals are checked here.
     Logout,
 }
@@ -161,6 +166,8 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             ("/api/admin/users/nobody", json!(null), Admin(404))
         }
         ("GET", "/api/settings") => (template, json!(null), Admin(200)),
+        ("GET", "/metrics") => (template, json!(null), Metrics(200)),
+        ("GET", "/api/health") => (template, json!(null), Admin(200)),
         ("PUT", "/api/settings/init-prompts") => (template, json!({"initPrompts": []}), Admin(200)),
         ("GET", "/api/logs") | ("GET", "/api/logs/stream") | ("GET", "/api/audit") => {
             (template, json!(null), Admin(200))
@@ -192,7 +199,7 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
 /// The path naming alice's sessions the way `who` does: alice by their bare names, anyone
 /// else in full (`alice-run@alice`), since a bare name means the caller's own session.
 fn as_seen_by(who: Who, path: &str) -> String {
-    if matches!(who, Who::Bob | Who::RootAdmin) {
+    if matches!(who, Who::Bob | Who::RootAdmin | Who::RootMetrics) {
         path.replace("/alice-run", "/alice-run@alice")
             .replace("/alice-stopped", "/alice-stopped@alice")
     } else {
@@ -214,11 +221,16 @@ fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
             if matches!(need, Page) { 303 } else { 401 }
         }
         AliceCookieNoOrigin | AliceCookieForeignOrigin if unsafe_method => 403,
+        // a metrics token is refused everywhere else, pages and sign-out included
+        RootMetrics => match need {
+            Metrics(ok) => ok,
+            _ => 403,
+        },
         _ if matches!(need, Logout) => return None,
         _ if matches!(need, Page) => 200,
         RootAdmin => match need {
             Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
-            | Account(ok) | Tokens(ok) | Admin(ok) => ok,
+            | Account(ok) | Tokens(ok) | Admin(ok) | Metrics(ok) => ok,
             _ => unreachable!(),
         },
         AliceReadOnly => match need {
@@ -227,7 +239,7 @@ fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
         },
         AliceUser | AliceCookie | AliceCookieNoOrigin | AliceCookieForeignOrigin | Bob => {
             match need {
-                Admin(_) => 403,
+                Admin(_) | Metrics(_) => 403,
                 ReadSession(_) | DriveSession(_) if who == Bob => 404,
                 Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
                 | Account(ok) | Tokens(ok) => ok,
@@ -245,6 +257,7 @@ struct Creds {
     alice_ro: String,
     bob: String,
     admin: String,
+    metrics: String,
     cookie: String,
 }
 
@@ -269,6 +282,7 @@ fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
         Who::AliceCookieForeignOrigin => cookie(Some("http://evil.example")),
         Who::Bob => bearer(&c.bob),
         Who::RootAdmin => bearer(&c.admin),
+        Who::RootMetrics => bearer(&c.metrics),
     }
 }
 
@@ -299,6 +313,7 @@ async fn fixture(d: &TestDaemon) -> Creds {
     let (alice_ro, _) = token(d, "alice", "read-only", None).await;
     let (bob, _) = token(d, "bob", "user", None).await;
     let (admin, _) = token(d, "root", "admin", None).await;
+    let (metrics, _) = token(d, "root", "metrics", None).await;
     let (revoked, revoked_id) = token(d, "alice", "user", None).await;
     assert_eq!(
         local(d, Method::DELETE, &format!("/api/tokens/{revoked_id}"), json!(null)).await.0,
@@ -329,7 +344,7 @@ async fn fixture(d: &TestDaemon) -> Creds {
         assert!(Instant::now() < deadline, "token never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Creds { expired, revoked, alice, alice_ro, bob, admin, cookie }
+    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, cookie }
 }
 
 /// Runs every case against `port` with `host`; returns the list of failures.

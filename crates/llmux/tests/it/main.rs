@@ -25,6 +25,8 @@ mod awareness;
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
 mod lifecycle;
+/// `GET /metrics` and `GET /api/health`: who may read them, what they show, the dashboard.
+mod metrics;
 /// A newcomer's first hour: CLI flags, answers, pairing, token messages, audit actors.
 mod newcomer;
 /// Notifications: Web Push devices and opt-ins, a test push to a local push service.
