@@ -3,7 +3,8 @@
 //! The daemon finds a memory hierarchy it can manage ([`hierarchy`], probed once per process):
 //! cgroup v2 with the memory controller delegated to its own cgroup, else the cgroup v1
 //! `memory` controller at its own cgroup's path. Under that cgroup (`<base>`) each session
-//! with a ceiling gets `<base>/llmux/s-<session name>` ([`Hierarchy::create`]) with the limit
+//! with a ceiling gets `<base>/llmux/s-<key>` ([`Hierarchy::create`]; the caller's key names
+//! the session and the daemon) with the limit
 //! written (v2 `memory.max`, and `memory.swap.max` = 0 where present; v1
 //! `memory.limit_in_bytes`, and `memory.memsw.limit_in_bytes` where swap is accounted), and
 //! the pane's argv is wrapped ([`wrap`]) so that its first process moves itself in before it
@@ -143,7 +144,15 @@ static PROBED: OnceLock<Result<Hierarchy, Unavailable>> = OnceLock::new();
 /// cannot hand controllers to children, so the daemon's cgroup's processes move into the
 /// leaf `<base>/daemon` first (as systemd asks of a delegated service).
 pub fn hierarchy() -> Result<&'static Hierarchy, Unavailable> {
-    PROBED.get_or_init(probe).as_ref().map_err(Clone::clone)
+    let probed = PROBED.get_or_init(|| {
+        let probed = probe();
+        match &probed {
+            Ok(h) => tracing::info!(base = %h.base.display(), version = ?h.version, "memory cgroups for sessions' ceilings"),
+            Err(e) => tracing::info!(reason = %e, "no memory cgroups for sessions' ceilings"),
+        }
+        probed
+    });
+    probed.as_ref().map_err(Clone::clone)
 }
 
 fn probe() -> Result<Hierarchy, Unavailable> {
@@ -172,10 +181,10 @@ impl Hierarchy {
         self.base.join("llmux")
     }
 
-    /// The cgroup of the session named `name` (its dir name cannot clash with a control file:
-    /// none starts with `s-`).
-    pub fn session_dir(&self, name: &str) -> PathBuf {
-        self.llmux_dir().join(format!("s-{name}"))
+    /// The cgroup of the session whose key is `key` (its dir name cannot clash with a control
+    /// file: none starts with `s-`).
+    pub fn session_dir(&self, key: &str) -> PathBuf {
+        self.llmux_dir().join(format!("s-{key}"))
     }
 
     /// Makes `<base>/llmux` and, on v2, hands the memory controller down to it.
@@ -211,13 +220,21 @@ impl Hierarchy {
                 enable_memory(&self.base).map_err(|e| at("enable memory in", &self.base, e))?;
             }
             enable_memory(&dir).map_err(|e| at("enable memory in", &dir, e))?;
-        } else if !dir.join("memory.limit_in_bytes").exists() {
-            return Err(format!("{} has no memory.limit_in_bytes", dir.display()));
         }
-        Ok(())
+        // `<base>/llmux` may be an earlier daemon's (another uid's): try a session's steps.
+        let probe = dir.join(format!("probe-{}", std::process::id()));
+        mkdir(&probe).map_err(|e| at("create", &probe, e))?;
+        let (file, value) = match self.version {
+            Version::V1 => ("memory.limit_in_bytes", "-1"),
+            Version::V2 => ("memory.max", "max"),
+        };
+        let written =
+            write(&probe.join(file), value).map_err(|e| at("write", &probe.join(file), e));
+        let _ = std::fs::remove_dir(&probe);
+        written
     }
 
-    /// Makes the cgroup of session `name` with a ceiling of `mb` MiB (an earlier one of the
+    /// Makes the cgroup of the session keyed `name` with a ceiling of `mb` MiB (an earlier one of the
     /// same name, left empty, is replaced), owned by `owner` (uid, gid) when given so a pane
     /// running as that account can move itself in. Returns its `cgroup.procs`. Blocking.
     pub fn create(
@@ -310,7 +327,7 @@ fn libc_ebusy() -> i32 {
     rustix::io::Errno::BUSY.raw_os_error()
 }
 
-/// Removes the cgroup of session `name` if it has one (after it was stopped, killed or
+/// Removes the cgroup of the session keyed `name` if it has one (after it was stopped, killed or
 /// removed), waiting up to a second for its processes to be gone. Best effort: logged.
 /// Never probes: with no hierarchy found yet in this process, it looks where one would be.
 pub fn release(name: &str) {
@@ -322,7 +339,7 @@ pub fn release(name: &str) {
     }
 }
 
-/// Moves the cgroup of a session renamed from `old` to `new` along (best effort).
+/// Moves the cgroup of a session re-keyed from `old` to `new` along (best effort).
 pub fn rename(old: &str, new: &str) {
     for h in known() {
         let from = h.session_dir(old);

@@ -252,22 +252,33 @@ impl SessionService {
             Target { tmux, argv, env, confined: false }
         };
         let Some(ceiling) = ceiling else { return Ok(target) };
-        let (owner, name) = (owner.to_owned(), name.to_owned());
-        let argv = super::blocking(move || ceiling.wrap(&owner, &name, target.argv)).await?;
+        let (owner, key) = (owner.to_owned(), self.cgroup_key(name));
+        let argv = super::blocking(move || ceiling.wrap(&owner, &key, target.argv)).await?;
         Ok(Target { argv, ..target })
+    }
+
+    /// The name of session `name`'s memory cgroup: the session's name after a hash of this
+    /// daemon's tmux socket, so two daemons sharing a cgroup never share a session's.
+    fn cgroup_key(&self, name: &str) -> String {
+        let socket = self.servers.main().socket().as_os_str().as_encoded_bytes();
+        // FNV-1a: stable across builds, so an upgraded daemon still finds its cgroups.
+        let hash = socket
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
+        format!("{hash:08x}-{name}")
     }
 
     /// Moves a renamed session's memory cgroup along, off the runtime (best effort).
     pub(super) async fn rename_cgroup(&self, old: &str, new: &str) {
-        let (old, new) = (old.to_owned(), new.to_owned());
+        let (old, new) = (self.cgroup_key(old), self.cgroup_key(new));
         let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::rename(&old, &new)).await;
     }
 
     /// Removes the memory cgroup of a session that ended (stopped, killed, removed), off the
     /// runtime; best effort (see [`sandbox::cgroup::release`]).
     pub(super) async fn release_cgroup(&self, name: &str) {
-        let name = name.to_owned();
-        let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::release(&name)).await;
+        let key = self.cgroup_key(name);
+        let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::release(&key)).await;
     }
 }
 

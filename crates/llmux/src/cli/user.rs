@@ -307,15 +307,16 @@ impl UserCmd {
                 if ctx.json {
                     output::json(&user)?;
                 } else {
+                    let memory = match user.max_session_memory_mb {
+                        Some(mb) => format!("; at most {} of memory per session", mib(mb)),
+                        None if no_memory_limit => "; no memory ceiling".to_owned(),
+                        None => String::new(),
+                    };
                     output::say!(
-                        "{}: roots {}; {}; {}",
+                        "{}: roots {}; {}{memory}",
                         user.username,
                         user.roots.join(", "),
                         session_limit(user.max_sessions),
-                        match user.max_session_memory_mb {
-                            Some(mb) => format!("at most {} per session", mib(mb)),
-                            None => "no memory ceiling".to_owned(),
-                        }
                     );
                 }
             }
