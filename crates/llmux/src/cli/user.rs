@@ -373,7 +373,7 @@ fn parse_mib(text: &str) -> std::result::Result<u32, String> {
 
 /// MiB as `2G` when whole GiB, else `512M`.
 fn mib(mb: u32) -> String {
-    if mb % 1024 == 0 { format!("{}G", mb / 1024) } else { format!("{mb}M") }
+    if mb.is_multiple_of(1024) { format!("{}G", mb / 1024) } else { format!("{mb}M") }
 }
 
 /// `--root` paths made absolute against the current directory (the daemon resolves them).

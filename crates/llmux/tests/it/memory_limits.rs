@@ -155,10 +155,19 @@ async fn a_session_over_its_ceiling_is_killed_and_one_under_it_runs_on() {
     let calm = list.as_array().unwrap().iter().find(|s| s["name"] == "calm").unwrap().clone();
     assert_eq!(calm["status"], "running", "{calm}");
 
-    // Stopping ends the cgroup; removing does too.
-    let (status, res) = call(&d, &bob, "POST", "/api/sessions/calm/stop", Value::Null);
+    // A live rename takes the cgroup along (v1; v2 cannot rename a cgroup).
+    let before = cgroups_of(h, "calm@bob");
+    let rename = json!({"name": "calm2"});
+    let (status, res) = call(&d, &bob, "PATCH", "/api/sessions/calm", rename);
     assert_eq!(status, 200, "{res}");
-    until_gone(h, "calm@bob").await;
+    if h.version == Version::V1 {
+        assert!(cgroups_of(h, "calm@bob").is_empty(), "{before:?}");
+        assert_eq!(cgroups_of(h, "calm2@bob").len(), 1);
+    }
+    // Stopping ends the cgroup; removing does too.
+    let (status, res) = call(&d, &bob, "POST", "/api/sessions/calm2/stop", Value::Null);
+    assert_eq!(status, 200, "{res}");
+    until_gone(h, "calm2@bob").await;
     let (status, res) = call(&d, &bob, "DELETE", "/api/sessions/hog?force=true", Value::Null);
     assert!(status == 200 || status == 204, "{status} {res}");
     until_gone(h, "hog@bob").await;
