@@ -247,8 +247,10 @@ impl Hierarchy {
         let fail = |what: &str, path: &Path, e: std::io::Error| {
             format!("cannot {what} the session's memory cgroup {}: {e}", path.display())
         };
-        // Left by an earlier run of the session; still busy: reused with the new limit.
-        let _ = remove_dir(&dir, Duration::from_millis(200));
+        // Left by an earlier run of the session. Still busy (a restart makes the new cgroup
+        // before it ends the old pane): reused with the new limit, the old processes are
+        // about to be ended.
+        let _ = remove_dir(&dir, Duration::ZERO);
         mkdir(&dir).map_err(|e| fail("create", &dir, e))?;
         let bytes = u64::from(mb) * 1024 * 1024;
         let set = |file: &str, value: &str| {

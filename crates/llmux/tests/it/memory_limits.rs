@@ -68,19 +68,14 @@ async fn wait_for_file(d: &TestDaemon, path: &Path) -> String {
     }
 }
 
-/// The session cgroups of this daemon's session `name` (`<base>/llmux/s-<hash>-<name>`).
-fn cgroups_of(h: &cgroup::Hierarchy, name: &str) -> Vec<PathBuf> {
-    let suffix = format!("-{name}");
-    let dir = h.base.join("llmux");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with("s-") && n.ends_with(&suffix)
-        })
-        .collect()
+/// The session cgroups of this daemon's session `name`: `<base>/llmux/s-<hash>-<name>`, the
+/// hash (FNV-1a) of the daemon's tmux socket, so other daemons' (other tests') never count.
+fn cgroups_of(h: &cgroup::Hierarchy, d: &TestDaemon, name: &str) -> Vec<PathBuf> {
+    let socket = d.paths.tmux_socket.as_os_str().as_encoded_bytes();
+    let hash =
+        socket.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
+    let dir = h.session_dir(&format!("{hash:08x}-{name}"));
+    if dir.is_dir() { vec![dir] } else { Vec::new() }
 }
 
 /// The limit written in a session's cgroup, in bytes.
@@ -103,10 +98,10 @@ fn create(d: &TestDaemon, bearer: &str, name: &str, flags: String) -> Value {
     res["session"].clone()
 }
 
-async fn until_gone(h: &cgroup::Hierarchy, name: &str) {
+async fn until_gone(h: &cgroup::Hierarchy, d: &TestDaemon, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !cgroups_of(h, name).is_empty() {
-        assert!(Instant::now() < deadline, "{name}'s cgroup stays: {:?}", cgroups_of(h, name));
+    while !cgroups_of(h, d, name).is_empty() {
+        assert!(Instant::now() < deadline, "{name}'s cgroup stays: {:?}", cgroups_of(h, d, name));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -142,7 +137,7 @@ async fn a_session_over_its_ceiling_is_killed_and_one_under_it_runs_on() {
     // Each ran inside a cgroup of its own with the ceiling; the confined agent's
     // /proc/self/cgroup names it.
     for name in ["calm", "hog"] {
-        let dirs = cgroups_of(h, &format!("{name}@bob"));
+        let dirs = cgroups_of(h, &d, &format!("{name}@bob"));
         assert_eq!(dirs.len(), 1, "{name}: {dirs:?}");
         assert_eq!(limit_of(h, &dirs[0]), u64::from(CEILING) << 20, "{}", dirs[0].display());
         let seen = std::fs::read_to_string(work.join(format!("{name}.txt.cg"))).unwrap();
@@ -155,22 +150,30 @@ async fn a_session_over_its_ceiling_is_killed_and_one_under_it_runs_on() {
     let calm = list.as_array().unwrap().iter().find(|s| s["name"] == "calm").unwrap().clone();
     assert_eq!(calm["status"], "running", "{calm}");
 
+    // A restart runs under the ceiling again (the running pane's cgroup is reused).
+    std::fs::remove_file(work.join("hog.txt")).unwrap();
+    let (status, res) = call(&d, &bob, "POST", "/api/sessions/hog/respawn", Value::Null);
+    assert_eq!(status, 200, "{res}");
+    let again = wait_for_file(&d, &work.join("hog.txt")).await;
+    assert_eq!(again.trim(), "status=137");
+    assert_eq!(cgroups_of(h, &d, "hog@bob").len(), 1);
+
     // A live rename takes the cgroup along (v1; v2 cannot rename a cgroup).
-    let before = cgroups_of(h, "calm@bob");
+    let before = cgroups_of(h, &d, "calm@bob");
     let rename = json!({"name": "calm2"});
     let (status, res) = call(&d, &bob, "PATCH", "/api/sessions/calm", rename);
     assert_eq!(status, 200, "{res}");
     if h.version == Version::V1 {
-        assert!(cgroups_of(h, "calm@bob").is_empty(), "{before:?}");
-        assert_eq!(cgroups_of(h, "calm2@bob").len(), 1);
+        assert!(cgroups_of(h, &d, "calm@bob").is_empty(), "{before:?}");
+        assert_eq!(cgroups_of(h, &d, "calm2@bob").len(), 1);
     }
     // Stopping ends the cgroup; removing does too.
     let (status, res) = call(&d, &bob, "POST", "/api/sessions/calm2/stop", Value::Null);
     assert_eq!(status, 200, "{res}");
-    until_gone(h, "calm2@bob").await;
+    until_gone(h, &d, "calm2@bob").await;
     let (status, res) = call(&d, &bob, "DELETE", "/api/sessions/hog?force=true", Value::Null);
     assert!(status == 200 || status == 204, "{status} {res}");
-    until_gone(h, "hog@bob").await;
+    until_gone(h, &d, "hog@bob").await;
 
     // Control: without a ceiling the same allocation succeeds, in no cgroup of llmux's.
     let (status, res) = patch(&d, &ada, "bob", json!({"maxSessionMemoryMb": null}));
@@ -180,9 +183,22 @@ async fn a_session_over_its_ceiling_is_killed_and_one_under_it_runs_on() {
     let free = wait_for_file(&d, &work.join("free.txt")).await;
     let py = std::fs::read_to_string(work.join("free.txt.py")).unwrap_or_default();
     assert_eq!((free.trim(), py.trim()), ("status=0", "400"));
-    assert!(cgroups_of(h, "free@bob").is_empty());
+    assert!(cgroups_of(h, &d, "free@bob").is_empty());
     let seen = std::fs::read_to_string(work.join("free.txt.cg")).unwrap();
     assert!(!seen.contains("/llmux/"), "{seen}");
+
+    // An admin's session (unconfined, on llmux's own server) is held by their ceiling too.
+    let (status, res) = patch(&d, &ada, "ada", json!({"maxSessionMemoryMb": CEILING}));
+    assert_eq!(status, 200, "{res}");
+    let (ada_user, _) = token(&d, "ada", "user", None).await;
+    let session = create(&d, &ada_user, "big", allocating(400, "big.txt"));
+    assert_eq!(session["confined"], false, "{session}");
+    let big = wait_for_file(&d, &work.join("big.txt")).await;
+    assert_eq!(big.trim(), "status=137");
+    assert_eq!(cgroups_of(h, &d, "big@ada").len(), 1);
+    let (status, res) = call(&d, &ada_user, "DELETE", "/api/sessions/big?force=true", Value::Null);
+    assert!(status == 200 || status == 204, "{status} {res}");
+    until_gone(h, &d, "big@ada").await;
 }
 
 #[tokio::test]
@@ -236,14 +252,14 @@ async fn a_ceiling_holds_for_a_session_run_as_the_users_unix_account() {
     // The account moved itself into a cgroup the daemon handed to it.
     use std::os::unix::fs::MetadataExt;
     let uid = std::fs::metadata(&home).unwrap().uid();
-    let dirs = cgroups_of(h, "hog@carol");
+    let dirs = cgroups_of(h, &d, "hog@carol");
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     assert_eq!(std::fs::metadata(dirs[0].join("cgroup.procs")).unwrap().uid(), uid);
     for name in ["calm", "hog"] {
         let (status, res) =
             call(&d, &carol, "DELETE", &format!("/api/sessions/{name}?force=true"), Value::Null);
         assert!(status == 200 || status == 204, "{status} {res}");
-        until_gone(h, &format!("{name}@carol")).await;
+        until_gone(h, &d, &format!("{name}@carol")).await;
     }
     let uid = uid.to_string();
     let _ = Command::new("setpriv")
