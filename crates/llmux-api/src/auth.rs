@@ -75,6 +75,11 @@ pub struct UserView {
     /// (`server.mode: system`); `null`: none mapped.
     #[serde(default)]
     pub unix_account: Option<String>,
+    /// The memory ceiling of each of the user's sessions, in MiB (a session going over it is
+    /// killed by the kernel's OOM killer); `null`: no ceiling.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 64, maximum = 1048576))]
+    pub max_session_memory_mb: Option<u32>,
 }
 
 /// `POST /api/setup`: create the first admin with the one-time setup token.
@@ -291,6 +296,12 @@ pub struct UpdateUserRequest {
     /// a system daemon, run as root, only) and map the user to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_unix_account: Option<bool>,
+    /// The memory ceiling of each of the user's sessions, in MiB (64-1048576), enforced with
+    /// a cgroup per session (409 when the daemon cannot manage the memory controller here);
+    /// `null` = no ceiling.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 64, maximum = 1048576))]
+    pub max_session_memory_mb: Option<Option<u32>>,
 }
 
 /// `{ok, user}`.

@@ -159,6 +159,7 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
                 roots: Vec::new(),
                 max_sessions: None,
                 unix_account: None,
+                max_session_memory_mb: None,
             })
             .unwrap();
     }

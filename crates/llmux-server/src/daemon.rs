@@ -157,6 +157,8 @@ impl Daemon {
             paths: paths.clone(),
             daemon_home: llmux_core::paths::home_dir(),
             system,
+            // Found now: a binary replaced by an upgrade later reads as "(deleted)".
+            exec_helper: std::env::current_exe().ok(),
         });
         let sessions = SessionService::start(store.clone(), tmux.clone(), catalog, session_opts)
             .await

@@ -15,6 +15,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The first process of a pane with a memory ceiling (hidden from help: the daemon's own
+    // use, see `llmux_core::sandbox::cgroup`): enter the cgroup, exec the rest.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == llmux_core::sandbox::cgroup::EXEC_ARG) {
+        let error = llmux_core::sandbox::cgroup::exec_in(args);
+        eprintln!("llmux: {error}");
+        return ExitCode::from(126);
+    }
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -8,7 +8,9 @@ use llmux_core::api::{
 use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
-use super::isolation::{check_max_sessions, resolve_roots};
+use super::isolation::{
+    check_max_sessions, check_session_memory, require_memory_cgroups, resolve_roots,
+};
 use super::{AuthService, Revocation, new_username, token_view, validate_name};
 use crate::policy::{Action, require};
 use crate::{Error, Principal, Result, Via, password};
@@ -47,6 +49,7 @@ impl AuthService {
             roots: Vec::new(),
             max_sessions: None,
             unix_account: None,
+            max_session_memory_mb: None,
         };
         let rec = record.clone();
         self.db(move |s| s.insert_user(&rec)).await?;
@@ -83,6 +86,16 @@ impl AuthService {
             changes.push(match max {
                 Some(max) => format!("maxSessions={max}"),
                 None => "maxSessions=none".to_owned(),
+            });
+        }
+        if let Some(mb) = req.max_session_memory_mb {
+            user.max_session_memory_mb = mb.map(check_session_memory).transpose()?;
+            if mb.is_some() {
+                require_memory_cgroups().await?;
+            }
+            changes.push(match mb {
+                Some(mb) => format!("maxSessionMemoryMb={mb}"),
+                None => "maxSessionMemoryMb=none".to_owned(),
             });
         }
         if req.create_unix_account == Some(true) {

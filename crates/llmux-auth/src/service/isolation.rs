@@ -160,6 +160,30 @@ pub(crate) fn check_max_sessions(max: u32) -> Result<u32> {
     }
 }
 
+/// Checks a memory ceiling per session, in MiB: [`cgroup::MIN_MB`] to [`cgroup::MAX_MB`].
+///
+/// [`cgroup::MIN_MB`]: llmux_core::sandbox::cgroup::MIN_MB
+/// [`cgroup::MAX_MB`]: llmux_core::sandbox::cgroup::MAX_MB
+pub(crate) fn check_session_memory(mb: u32) -> Result<u32> {
+    use llmux_core::sandbox::cgroup::{MAX_MB, MIN_MB};
+    if (MIN_MB..=MAX_MB).contains(&mb) {
+        Ok(mb)
+    } else {
+        Err(Error::Invalid(format!(
+            "maxSessionMemoryMb must be {MIN_MB}-{MAX_MB} MiB (or null for no ceiling), not {mb}"
+        )))
+    }
+}
+
+/// Refuses (409, with the reason and what makes it work) a memory ceiling where the daemon
+/// cannot manage a memory cgroup: it would not be enforced. Probed once per process.
+pub(crate) async fn require_memory_cgroups() -> Result<()> {
+    let probed = tokio::task::spawn_blocking(|| llmux_core::sandbox::cgroup::hierarchy().map(drop))
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot look for memory cgroups: {e}")))?;
+    probed.map_err(|e| Error::Conflict(format!("a memory ceiling cannot be enforced: {e}")))
+}
+
 /// Held while a session is created for an owner with a session limit, so two creations at
 /// once cannot both pass the count.
 #[derive(Debug)]
@@ -420,6 +444,7 @@ mod tests {
                 roots: Some(Vec::new()),
                 max_sessions: Some(None),
                 unix_account: None,
+                max_session_memory_mb: None,
                 ..Default::default()
             };
             let bob = auth.update_user(&admin, "bob", clear).await.unwrap();
@@ -510,6 +535,16 @@ mod tests {
         for bad in [0, 1001, u32::MAX] {
             let Err(Error::Invalid(message)) = check_max_sessions(bad) else { panic!() };
             assert!(message.contains("1-1000"), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_memory_ceiling_is_64_mib_to_1_tib() {
+        assert_eq!(check_session_memory(64).unwrap(), 64);
+        assert_eq!(check_session_memory(1_048_576).unwrap(), 1_048_576);
+        for bad in [0, 63, 1_048_577, u32::MAX] {
+            let Err(Error::Invalid(message)) = check_session_memory(bad) else { panic!() };
+            assert!(message.contains("64-1048576 MiB"), "{message}");
         }
     }
 }

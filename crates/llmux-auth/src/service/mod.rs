@@ -189,6 +189,7 @@ impl AuthService {
                 roots: Vec::new(),
                 max_sessions: None,
                 unix_account: None,
+                max_session_memory_mb: None,
             };
             self.db(move |s| s.insert_first_user(&record)).await?;
             self.end_setup();
@@ -233,6 +234,7 @@ impl AuthService {
             roots: Vec::new(),
             max_sessions: None,
             unix_account: None,
+            max_session_memory_mb: None,
         };
         let rec = record.clone();
         if !self.db(move |s| s.insert_first_user(&rec)).await? {
@@ -528,6 +530,7 @@ impl AuthService {
             roots: u.granted_roots(&self.paths).iter().map(|p| p.display().to_string()).collect(),
             max_sessions: u.max_sessions,
             unix_account: u.unix_account.clone(),
+            max_session_memory_mb: u.max_session_memory_mb,
         }
     }
 }

@@ -653,6 +653,7 @@ mod tests {
                         roots: Vec::new(),
                         max_sessions: None,
                         unix_account: None,
+                        max_session_memory_mb: None,
                     })
                     .unwrap();
             }

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod bwrap;
+pub mod cgroup;
 mod programs;
 
 use std::ffi::OsString;

@@ -31,6 +31,10 @@ pub struct Isolation {
     /// Unix account mapped to them, on a tmux server run as that account; non-admins' inside
     /// the sandbox on top. The local operator's stay root's, on llmux's own server.
     pub system: bool,
+    /// The `llmux` binary, as found at daemon start: a session with a memory ceiling runs
+    /// through its hidden `__cgroup-exec` ([`sandbox::cgroup`]). `None`: ceilings cannot be
+    /// enforced (spawns of users who have one are refused).
+    pub exec_helper: Option<PathBuf>,
 }
 
 /// Where one spawn goes and what it runs.
@@ -53,6 +57,8 @@ struct Owner {
     others: Vec<PathBuf>,
     /// The Unix account mapped to the user (system daemon only).
     account: Option<Account>,
+    /// The memory ceiling of each of the user's sessions, in MiB.
+    memory_mb: Option<u32>,
 }
 
 /// Whether each session ran confined when last seen running (its agent's files are in the
@@ -212,10 +218,12 @@ impl SessionService {
         )))
     }
 
-    /// Where a spawn of `owner`'s session goes and the argv its pane runs.
+    /// Where a spawn of `owner`'s session `name` goes and the argv its pane runs (inside the
+    /// session's memory cgroup when the owner has a ceiling).
     pub(super) async fn target(
         &self,
         owner: &str,
+        name: &str,
         cwd: &Path,
         argv: Vec<String>,
         env: BTreeMap<String, String>,
@@ -231,12 +239,83 @@ impl SessionService {
             (None, false) if o.confined => self.servers.of(owner)?,
             (None, false) => self.servers.main().clone(),
         };
-        if !o.confined {
-            return Ok(Target { tmux, argv, env, confined: false });
+        let ceiling = o.memory_mb.map(|mb| Ceiling {
+            mb,
+            account: o.account.as_ref().map(|a| (a.uid, a.gid)),
+            helper: iso.exec_helper.clone(),
+        });
+        let target = if o.confined {
+            let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
+            let argv = super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, env)).await?;
+            Target { tmux, argv, env: BTreeMap::new(), confined: true }
+        } else {
+            Target { tmux, argv, env, confined: false }
+        };
+        let Some(ceiling) = ceiling else { return Ok(target) };
+        let (owner, key) = (owner.to_owned(), self.cgroup_key(name));
+        let argv = super::blocking(move || ceiling.wrap(&owner, &key, target.argv)).await?;
+        Ok(Target { argv, ..target })
+    }
+
+    /// The name of session `name`'s memory cgroup: the session's name after a hash of this
+    /// daemon's tmux socket, so two daemons sharing a cgroup never share a session's.
+    fn cgroup_key(&self, name: &str) -> String {
+        let socket = self.servers.main().socket().as_os_str().as_encoded_bytes();
+        // FNV-1a: stable across builds, so an upgraded daemon still finds its cgroups.
+        let hash = socket
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
+        format!("{hash:08x}-{name}")
+    }
+
+    /// Moves a renamed session's memory cgroup along, off the runtime (best effort).
+    pub(super) async fn rename_cgroup(&self, old: &str, new: &str) {
+        let (old, new) = (self.cgroup_key(old), self.cgroup_key(new));
+        let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::rename(&old, &new)).await;
+    }
+
+    /// Removes the memory cgroup of a session that ended (stopped, killed, removed), off the
+    /// runtime; best effort (see [`sandbox::cgroup::release`]).
+    pub(super) async fn release_cgroup(&self, name: &str) {
+        let key = self.cgroup_key(name);
+        let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::release(&key)).await;
+    }
+}
+
+/// A memory ceiling to put a spawn under.
+struct Ceiling {
+    mb: u32,
+    /// The account the pane runs as (it must be able to move itself in).
+    account: Option<(u32, u32)>,
+    helper: Option<PathBuf>,
+}
+
+impl Ceiling {
+    /// Makes the session's cgroup and wraps the pane's argv to enter it before anything
+    /// forks. Where no memory cgroup can be managed, the spawn is refused: a ceiling an
+    /// admin set is never silently not enforced. Blocking.
+    fn wrap(self, owner: &str, name: &str, argv: Vec<String>) -> Result<Vec<String>> {
+        let refuse = |why: String| {
+            Error::Conflict(format!(
+                "{owner:?}'s sessions have a memory ceiling of {} MiB, which cannot be enforced \
+                 here: {why}; an admin can lift it with: llmux user edit {owner} \
+                 --no-memory-limit",
+                self.mb
+            ))
+        };
+        let h = sandbox::cgroup::hierarchy().map_err(|e| refuse(e.0))?;
+        if self.account.is_some() && h.version == sandbox::cgroup::Version::V2 {
+            // v2 also asks for write access to the common ancestor of the pane's cgroup and
+            // the session's, which only root has here.
+            return Err(refuse(
+                "on cgroup v2 a pane running as the user's Unix account cannot move itself \
+                 into the session's cgroup (needs cgroup v1 here)"
+                    .into(),
+            ));
         }
-        let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
-        let argv = super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, env)).await?;
-        Ok(Target { tmux, argv, env: BTreeMap::new(), confined: true })
+        let helper = self.helper.ok_or_else(|| refuse("the llmux binary is unknown".into()))?;
+        let procs = h.create(name, self.mb, self.account).map_err(refuse)?;
+        Ok(sandbox::cgroup::wrap(&helper, &procs, argv))
     }
 }
 
@@ -285,7 +364,8 @@ fn owner_in_store(store: &Store, iso: &Isolation, owner: &str) -> Result<Owner> 
             }
         }
     }
-    Ok(Owner { confined, roots, others, account })
+    let memory_mb = me.and_then(|u| u.max_session_memory_mb);
+    Ok(Owner { confined, roots, others, account, memory_mb })
 }
 
 /// The bwrap argv around `argv` for `owner`'s session in `cwd`.

@@ -137,7 +137,8 @@ impl SessionService {
         env.extend(record.env.clone());
         env.insert("LLMUX_SESSION".into(), record.name.clone());
         env.insert("LLMUX_AGENT".into(), record.agent.clone());
-        let target = self.target(&record.owner, Path::new(&record.cwd), argv, env).await?;
+        let cwd = Path::new(&record.cwd);
+        let target = self.target(&record.owner, &record.name, cwd, argv, env).await?;
         if target.confined {
             self.carry_history(record).await;
         }
@@ -255,6 +256,7 @@ impl SessionService {
         if live {
             self.tmux_of(&old.name).rename_session(&old.name, &new.name).await?;
         }
+        self.rename_cgroup(&old.name, &new.name).await;
         let (rec, key) = (new.clone(), old.name.clone());
         if let Err(e) = self.db(move |s| s.update_session(&key, &rec)).await {
             if live {
@@ -331,6 +333,7 @@ impl SessionService {
         self.end_processes(name).await;
         self.tmux_of(name).kill_session(name).await?;
         self.forget_pane(name);
+        self.release_cgroup(name).await;
         tracing::info!(session.name = %name, "session stopped");
         self.get(name)
     }
@@ -350,6 +353,7 @@ impl SessionService {
         self.end_processes(name).await;
         self.tmux_of(name).kill_session(name).await?;
         self.forget_pane(name);
+        self.release_cgroup(name).await;
         let _registry = self.registry.lock().await;
         let key = name.to_owned();
         if !self.db(move |s| s.delete_session(&key)).await? {

@@ -17,6 +17,7 @@ impl SessionService {
                 tracing::warn!(session.name = %name, error = %e, "cannot kill a deleted user's session");
             }
             self.forget_pane(name);
+            self.release_cgroup(name).await;
             self.records.write().expect("records lock").remove(name);
             self.conversations.remove(name);
             self.tracker.reset(name);
@@ -28,6 +29,7 @@ impl SessionService {
             if live && let Err(e) = self.tmux_of(old).rename_session(old, new).await {
                 tracing::warn!(session.name = %old, error = %e, "cannot rename a handed-over session");
             }
+            self.rename_cgroup(old, new).await;
             {
                 let mut records = self.records.write().expect("records lock");
                 if let Some(mut record) = records.remove(old) {

@@ -33,6 +33,8 @@ pub struct UserRecord {
     /// The Unix account the user's sessions run as under a system daemon
     /// (`server.mode: system`); `None`: none mapped.
     pub unix_account: Option<String>,
+    /// The memory ceiling of each of the user's sessions, in MiB; `None`: no ceiling.
+    pub max_session_memory_mb: Option<u32>,
 }
 
 impl UserRecord {
@@ -58,6 +60,7 @@ impl std::fmt::Debug for UserRecord {
             .field("roots", &self.roots)
             .field("max_sessions", &self.max_sessions)
             .field("unix_account", &self.unix_account)
+            .field("max_session_memory_mb", &self.max_session_memory_mb)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +140,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
         })?,
         max_sessions: r.get(7)?,
         unix_account: r.get(8)?,
+        max_session_memory_mb: r.get(9)?,
     })
 }
 
@@ -177,7 +181,7 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
     conn.execute(
         &format!(
             "INSERT INTO users ({USER_COLS}, id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT last FROM user_id_seq))"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, (SELECT last FROM user_id_seq))"
         ),
         params![
             u.username,
@@ -188,14 +192,15 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
             u.updated_at,
             roots_json(u),
             u.max_sessions,
-            u.unix_account
+            u.unix_account,
+            u.max_session_memory_mb
         ],
     )
     .map(drop)
 }
 
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions, \
-     unix_account";
+     unix_account, max_session_memory_mb";
 const TOKEN_COLS: &str =
     "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
@@ -247,7 +252,7 @@ impl Store {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    /// Updates name, hash, admin flag, roots and session limit. Demoting the last admin is refused
+    /// Updates name, hash, admin flag, roots, session limit, Unix account and memory ceiling. Demoting the last admin is refused
     /// ([`Error::Conflict`]) inside the same transaction, so two demotions cannot race past it.
     pub fn update_user(&self, u: &UserRecord) -> Result<()> {
         let mut conn = self.conn();
@@ -257,7 +262,8 @@ impl Store {
             .optional()?;
         let changed = tx.execute(
             "UPDATE users SET name = ?2, passphrase_hash = ?3, admin = ?4, updated_at = ?5, \
-             roots = ?6, max_sessions = ?7, unix_account = ?8 WHERE username = ?1",
+             roots = ?6, max_sessions = ?7, unix_account = ?8, max_session_memory_mb = ?9 \
+             WHERE username = ?1",
             params![
                 u.username,
                 u.name,
@@ -266,7 +272,8 @@ impl Store {
                 u.updated_at,
                 roots_json(u),
                 u.max_sessions,
-                u.unix_account
+                u.unix_account,
+                u.max_session_memory_mb
             ],
         )?;
         if changed == 0 {
@@ -491,6 +498,7 @@ mod tests {
             roots: Vec::new(),
             max_sessions: None,
             unix_account: None,
+            max_session_memory_mb: None,
         }
     }
 

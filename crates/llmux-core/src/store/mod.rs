@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_owner_names_and_user_ids.sql"),
     include_str!("../../migrations/0009_user_isolation_settings.sql"),
     include_str!("../../migrations/0010_unix_accounts.sql"),
+    include_str!("../../migrations/0011_session_memory_ceiling.sql"),
 ];
 
 /// The database handle.

@@ -75,7 +75,7 @@ pub(crate) enum UserCmd {
     /// from LLMUX_NEW_PASSPHRASE.
     Passwd,
     /// Change what a user's sessions may use: the workspace roots their confined sessions get
-    /// read-write, and how many sessions they may have.
+    /// read-write, how many sessions they may have, and how much memory each may use.
     ///
     /// Every --root replaces the granted roots (give all of them; relative paths are taken from
     /// the current directory); the daemon resolves symlinks and `..`, and refuses paths that
@@ -92,7 +92,9 @@ pub(crate) enum UserCmd {
                 "no_session_limit",
                 "unix_account",
                 "no_unix_account",
-                "create_unix_account"
+                "create_unix_account",
+                "max_session_memory",
+                "no_memory_limit"
             ])
     ))]
     Edit {
@@ -121,6 +123,13 @@ pub(crate) enum UserCmd {
         /// run the user's sessions as it.
         #[arg(long, conflicts_with_all = ["unix_account", "no_unix_account"])]
         create_unix_account: bool,
+        /// The memory ceiling of each of the user's sessions: `512M`, `2G`, or MiB (64M-1024G);
+        /// a session going over it is killed by the kernel. Needs cgroups the daemon can manage.
+        #[arg(long, value_name = "SIZE", value_parser = parse_mib, conflicts_with = "no_memory_limit")]
+        max_session_memory: Option<u32>,
+        /// Lift the memory ceiling.
+        #[arg(long)]
+        no_memory_limit: bool,
     },
     /// Grant or revoke admin rights (the last admin cannot be demoted).
     SetAdmin {
@@ -160,7 +169,15 @@ impl UserCmd {
                     output::say!("no users; create one with `llmux user create <username>`");
                 } else {
                     output::table(
-                        &["USERNAME", "NAME", "ADMIN", "MAX SESSIONS", "CREATED", "ROOTS"],
+                        &[
+                            "USERNAME",
+                            "NAME",
+                            "ADMIN",
+                            "MAX SESSIONS",
+                            "MEMORY/SESSION",
+                            "CREATED",
+                            "ROOTS",
+                        ],
                         &users.iter().map(row).collect::<Vec<_>>(),
                     )?;
                 }
@@ -253,6 +270,8 @@ impl UserCmd {
                 unix_account,
                 no_unix_account,
                 create_unix_account,
+                max_session_memory,
+                no_memory_limit,
             } => {
                 let roots = if default_roots {
                     Some(Vec::new())
@@ -271,22 +290,33 @@ impl UserCmd {
                     (None, true) => Some(None),
                     (None, false) => None,
                 };
+                let max_session_memory_mb = match (max_session_memory, no_memory_limit) {
+                    (Some(mb), _) => Some(Some(mb)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                };
                 let req = UpdateUserRequest {
                     roots,
                     max_sessions,
                     unix_account,
                     create_unix_account: create_unix_account.then_some(true),
+                    max_session_memory_mb,
                     ..Default::default()
                 };
                 let user = client.update_user(&username, &req).await?;
                 if ctx.json {
                     output::json(&user)?;
                 } else {
+                    let memory = match user.max_session_memory_mb {
+                        Some(mb) => format!("; at most {} of memory per session", mib(mb)),
+                        None if no_memory_limit => "; no memory ceiling".to_owned(),
+                        None => String::new(),
+                    };
                     output::say!(
-                        "{}: roots {}; {}",
+                        "{}: roots {}; {}{memory}",
                         user.username,
                         user.roots.join(", "),
-                        session_limit(user.max_sessions)
+                        session_limit(user.max_sessions),
                     );
                 }
             }
@@ -312,9 +342,38 @@ fn row(u: &UserView) -> Vec<String> {
         u.name.clone(),
         if u.admin { "yes".into() } else { "-".into() },
         u.max_sessions.map_or_else(|| "-".into(), |n| n.to_string()),
+        u.max_session_memory_mb.map_or_else(|| "-".into(), mib),
         output::ago(&u.created_at),
         u.roots.join(", "),
     ]
+}
+
+/// A size in MiB as `2G` or `512M` (whole G, M; `MB`/`MiB`, `GB`/`GiB` too, any case), or a
+/// plain number of MiB. The daemon checks the range.
+fn parse_mib(text: &str) -> std::result::Result<u32, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let scale: u64 = match unit.trim_start() {
+        "" | "m" | "mb" | "mib" => 1,
+        "g" | "gb" | "gib" => 1024,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size: give MiB, or a whole number with M or G (512M, 2G)"
+            ));
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: it needs a number (512M, 2G)"))?;
+    n.checked_mul(scale)
+        .and_then(|mb| u32::try_from(mb).ok())
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// MiB as `2G` when whole GiB, else `512M`.
+fn mib(mb: u32) -> String {
+    if mb.is_multiple_of(1024) { format!("{}G", mb / 1024) } else { format!("{mb}M") }
 }
 
 /// `--root` paths made absolute against the current directory (the daemon resolves them).
@@ -359,6 +418,30 @@ mod tests {
     }
 
     #[test]
+    fn memory_sizes_in_mib() {
+        for (text, mb) in [
+            ("512", 512),
+            ("512M", 512),
+            ("512m", 512),
+            ("512MiB", 512),
+            ("512 MB", 512),
+            ("2G", 2048),
+            ("2gib", 2048),
+            ("1024G", 1_048_576),
+            (" 64M ", 64),
+        ] {
+            assert_eq!(super::parse_mib(text), Ok(mb), "{text}");
+        }
+        for bad in ["", "M", "1.5G", "-1", "2T", "2K", "G2", "0x40", "4194304G"] {
+            assert!(super::parse_mib(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            (super::mib(2048), super::mib(512), super::mib(1536)),
+            ("2G".into(), "512M".into(), "1536M".into())
+        );
+    }
+
+    #[test]
     fn edit_needs_a_change_and_no_contradictions() {
         let parse = |args: &[&str]| {
             let mut argv = vec!["llmux", "user", "edit", "bob"];
@@ -370,6 +453,10 @@ mod tests {
         assert!(parse(&["--default-roots", "--no-session-limit"]).is_ok());
         assert!(parse(&["--root", "/a", "--default-roots"]).is_err());
         assert!(parse(&["--max-sessions", "3", "--no-session-limit"]).is_err());
+        assert!(parse(&["--max-session-memory", "2G"]).is_ok());
+        assert!(parse(&["--no-memory-limit"]).is_ok());
+        assert!(parse(&["--max-session-memory", "2G", "--no-memory-limit"]).is_err());
+        assert!(parse(&["--max-session-memory", "lots"]).is_err());
         assert!(parse(&["--max-sessions", "many"]).is_err());
     }
 

@@ -25,6 +25,8 @@ mod awareness;
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
 mod lifecycle;
+/// A memory ceiling per session through cgroups (issue 15).
+mod memory_limits;
 /// `GET /metrics` and `GET /api/health`: who may read them, what they show, the dashboard.
 mod metrics;
 /// A newcomer's first hour: CLI flags, answers, pairing, token messages, audit actors.

@@ -98,7 +98,10 @@ async fn admins_set_roots_and_limits_over_the_api_and_the_cli() {
     let table = d.cli_ok(&["user", "list"]);
     let lines: Vec<&str> = table.lines().collect();
     let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header, ["USERNAME", "NAME", "ADMIN", "MAX", "SESSIONS", "CREATED", "ROOTS"]);
+    assert_eq!(
+        header,
+        ["USERNAME", "NAME", "ADMIN", "MAX", "SESSIONS", "MEMORY/SESSION", "CREATED", "ROOTS"]
+    );
     let bob_line = lines.iter().find(|l| l.starts_with("bob ")).unwrap();
     let cells: Vec<&str> = bob_line.split_whitespace().collect();
     assert_eq!(cells[..4], ["bob", "Bob", "-", "5"], "{table}");
