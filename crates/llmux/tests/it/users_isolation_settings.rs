@@ -322,7 +322,8 @@ impl NoSandboxDaemon {
         let mut cmd = match found.first() {
             Some(bwrap) => {
                 let mut cmd = Command::new(bwrap);
-                cmd.args(["--dev-bind", "/", "/"]);
+                // The daemon dies with bwrap, which is what the test kills.
+                cmd.args(["--dev-bind", "/", "/", "--die-with-parent"]);
                 for p in &found {
                     cmd.arg("--ro-bind").arg("/dev/null").arg(p);
                 }
@@ -370,6 +371,9 @@ impl Drop for NoSandboxDaemon {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
+        // Whatever outlived bwrap (its own pid is not the daemon's).
+        let config = self.dir.path().join("config.yaml");
+        let _ = Command::new("pkill").args(["-KILL", "-f", &config.to_string_lossy()]).status();
         let _ =
             Command::new("tmux").arg("-S").arg(&self.paths.tmux_socket).arg("kill-server").output();
     }
