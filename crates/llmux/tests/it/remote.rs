@@ -197,7 +197,8 @@ async fn user_commands_manage_accounts_over_the_local_socket() {
     assert!(!list.contains("passphrase") && !list.contains("argon2"), "{list}");
     let table = ok(&d, &[], &["user", "list"]);
     let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
-    let header = ["USERNAME", "NAME", "ADMIN", "MAX", "SESSIONS", "CREATED", "ROOTS"];
+    let header =
+        ["USERNAME", "NAME", "ADMIN", "MAX", "SESSIONS", "MEMORY/SESSION", "CREATED", "ROOTS"];
     assert_eq!(lines[0], header, "{table}");
     assert_eq!(lines[1][..3], ["alice", "alice", "-"], "{table}");
     assert_eq!(lines[3][..3], ["root", "root", "yes"], "{table}");
