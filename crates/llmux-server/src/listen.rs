@@ -61,25 +61,37 @@ impl axum::serve::Listener for AnyPeerListener {
     type Addr = UnixPeer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, _)) => match stream.peer_cred() {
-                    Ok(cred) => {
-                        limit_send_buffer(&stream);
-                        return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot read Unix peer credentials"),
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "accept failed on the users' socket");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+        accept_peer(&self.inner, |_| true).await
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(UnixPeer { uid: 0, pid: None })
+    }
+}
+
+/// The next connection whose peer `admit` lets in, with its peer credentials; refusals are
+/// logged and dropped.
+async fn accept_peer(inner: &UnixListener, admit: impl Fn(u32) -> bool) -> (UnixStream, UnixPeer) {
+    loop {
+        match inner.accept().await {
+            Ok((stream, _)) => match stream.peer_cred() {
+                Ok(cred) if admit(cred.uid()) => {
+                    limit_send_buffer(&stream);
+                    return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
+                }
+                Ok(cred) => tracing::warn!(
+                    peer.uid = cred.uid(),
+                    peer.pid = cred.pid(),
+                    "refused a Unix socket client running as another user"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot read Unix peer credentials"),
+            },
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::error!(error = %e, "accept failed on a Unix socket");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
@@ -102,27 +114,8 @@ impl axum::serve::Listener for PeerUidListener {
     type Addr = UnixPeer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, _)) => match stream.peer_cred() {
-                    Ok(cred) if cred.uid() == self.uid => {
-                        limit_send_buffer(&stream);
-                        return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
-                    }
-                    Ok(cred) => tracing::warn!(
-                        peer.uid = cred.uid(),
-                        peer.pid = cred.pid(),
-                        "refused a Unix socket client running as another user"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "cannot read Unix peer credentials"),
-                },
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::error!(error = %e, "accept failed on the Unix socket");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+        let uid = self.uid;
+        accept_peer(&self.inner, |peer| peer == uid).await
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

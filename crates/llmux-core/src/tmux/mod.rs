@@ -132,7 +132,8 @@ pub struct Tmux {
     conf: PathBuf,
     buffer_seq: AtomicU64,
     control: control::Control,
-    /// Whether this daemon sealed the server (an account's server, which starts unsealed).
+    /// Whether this daemon started (and for an account's server, configured and sealed) this
+    /// user's server before its first session.
     sealed: std::sync::atomic::AtomicBool,
 }
 
@@ -382,15 +383,20 @@ impl Tmux {
                 [";", "set-option", "-t", &target, "@llmux_confined", "1"].map(OsString::from),
             );
         }
-        // An account's server starts without our config (it cannot read it): start it with
-        // the control client's hidden session, seal it, and only then start the agent, so the
-        // options (remain-on-exit, the emptied key tables) hold from its first moment.
-        // Once per handle: a server left running (by an earlier daemon) is sealed too.
-        if self.run_as.is_some() && !self.sealed.load(Ordering::Acquire) {
+        // A user's server is started once, by the control client (under its lock), before
+        // any session: two tmux clients starting a server on one socket at once race, and the
+        // loser's server can take the socket over from the winner's (seen: a session created
+        // in that moment vanished). An account's server also starts without our config (it
+        // cannot read it): the options and the seal come next, before the agent, so
+        // remain-on-exit and the emptied key tables hold from its first moment. Once per
+        // handle: a server left running by an earlier daemon is configured and sealed too.
+        if !self.owner.is_empty() && !self.sealed.load(Ordering::Acquire) {
             self.list_panes().await?;
-            let options = conf::options_argv(default_terminal());
-            self.run(options.into_iter().map(OsString::from).collect(), None).await?;
-            self.seal().await?;
+            if self.run_as.is_some() {
+                let options = conf::options_argv(default_terminal());
+                self.run(options.into_iter().map(OsString::from).collect(), None).await?;
+                self.seal().await?;
+            }
             self.sealed.store(true, Ordering::Release);
         }
         let out = self.run(args, None).await?;

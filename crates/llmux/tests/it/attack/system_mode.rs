@@ -18,26 +18,7 @@ const ACCOUNT: &str = "llmux-sys-alice";
 
 /// The test account (made once; `useradd -m`), or `None` when not root.
 fn account() -> Option<(u32, std::path::PathBuf)> {
-    if !rustix::process::getuid().is_root() {
-        assert!(
-            std::env::var_os("LLMUX_REQUIRE_SANDBOX").is_none(),
-            "the system-daemon tests need root"
-        );
-        eprintln!("not root: skipping the system-daemon test");
-        return None;
-    }
-    let exists = Command::new("id").arg(ACCOUNT).output().unwrap().status.success();
-    if !exists {
-        let made = Command::new("useradd")
-            .args(["--create-home", "--shell", "/bin/sh", ACCOUNT])
-            .status()
-            .unwrap();
-        assert!(made.success(), "useradd {ACCOUNT}");
-    }
-    let line = Command::new("getent").args(["passwd", ACCOUNT]).output().unwrap().stdout;
-    let line = String::from_utf8(line).unwrap();
-    let f: Vec<&str> = line.trim().split(':').collect();
-    Some((f[2].parse().unwrap(), f[5].into()))
+    crate::harness::account::login(ACCOUNT)
 }
 
 /// Runs `args` as the account (tmux on its own server, `kill`…).

@@ -215,3 +215,29 @@ fn pipe(a: UnixStream, b: UnixStream) {
         });
     }
 }
+
+/// The login account `name` (`useradd --create-home`, shell `/bin/sh`), made when missing: a
+/// person a system daemon maps a user to. Returns its uid and HOME; `None` after saying why
+/// when the tests do not run as root (a failure when `LLMUX_REQUIRE_SANDBOX` is set).
+pub fn login(name: &str) -> Option<(u32, std::path::PathBuf)> {
+    if !rustix::process::getuid().is_root() {
+        assert!(
+            std::env::var_os("LLMUX_REQUIRE_SANDBOX").is_none(),
+            "LLMUX_REQUIRE_SANDBOX is set but the tests do not run as root: no account {name}"
+        );
+        eprintln!("SKIPPED: not root, so no login account {name}");
+        return None;
+    }
+    let exists = Command::new("id").arg(name).output().expect("run id").status.success();
+    if !exists {
+        let made = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", name])
+            .status()
+            .expect("run useradd");
+        assert!(made.success(), "useradd {name}");
+    }
+    let line = Command::new("getent").args(["passwd", name]).output().expect("getent").stdout;
+    let line = String::from_utf8(line).expect("utf-8 passwd line");
+    let f: Vec<&str> = line.trim().split(':').collect();
+    Some((f[2].parse().expect("a uid"), f[5].into()))
+}
