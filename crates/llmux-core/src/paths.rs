@@ -171,7 +171,9 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e))
 }
 
-fn fnv1a(bytes: &std::ffi::OsStr) -> u64 {
+/// FNV-1a (64-bit) of some bytes: a short, stable name for a path (the same in every build,
+/// so a newer daemon finds what an older one named).
+pub fn fnv1a(bytes: &std::ffi::OsStr) -> u64 {
     use std::os::unix::ffi::OsStrExt;
     bytes
         .as_bytes()

@@ -366,12 +366,7 @@ pub(crate) fn newest_by_mtime(paths: impl IntoIterator<Item = PathBuf>) -> Optio
 
 /// A stable 16-hex-digit id for a line without one (FNV-1a 64).
 pub(crate) fn line_hash(line: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in line.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::paths::fnv1a(std::ffi::OsStr::new(line)))
 }
 
 /// A string field.

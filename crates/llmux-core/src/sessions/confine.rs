@@ -164,8 +164,8 @@ impl SessionService {
     }
 
     /// A handle on every owner's server (run as their account under a system daemon), so the
-    /// first refresh finds the sessions already running there; each is sealed, like llmux's
-    /// own (a server running since before this start may have been unsealed).
+    /// first refresh finds the sessions already running there; each running one is prepared
+    /// and sealed at once ([`Tmux::prepare`]: it may have been unsealed since it started).
     pub(super) async fn bind_servers(&self) -> Result<()> {
         let owners: std::collections::BTreeSet<String> = {
             let records = self.records.read().expect("records lock");
@@ -184,30 +184,34 @@ impl SessionService {
                 }
             };
             if tmux.socket().exists() {
-                tmux.seal().await?;
+                tmux.prepare().await?;
             }
         }
         Ok(())
     }
 
-    /// The cwd a new session of `owner` gets when none is asked for: the first granted root
-    /// for a confined user, else the daemon's HOME.
-    pub(super) async fn default_cwd(&self, owner: &str) -> Result<PathBuf> {
-        match self.owner(owner).await? {
-            Some((iso, o)) if iso.system && o.account.is_none() => Err(no_account(owner)),
-            Some((_, o)) if o.confined || o.account.is_some() => Ok(o.roots[0].clone()),
-            _ => Ok(self.opts.home.clone()),
-        }
-    }
-
-    /// Refuses a cwd outside the owner's granted roots when their sessions are confined
-    /// (before anything is recorded; the sandbox checks again at spawn).
-    pub(super) async fn check_owner_cwd(&self, owner: &str, cwd: &Path) -> Result<()> {
-        let Some((_, o)) = self.owner(owner).await? else { return Ok(()) };
+    /// The cwd of `owner`'s session: `requested` (already checked to be a directory), or when
+    /// none, the first granted root for a confined user (or a mapped account's HOME), else the
+    /// daemon's HOME. A confined user's cwd must lie inside their granted roots: refused here,
+    /// before anything is recorded (the sandbox checks again at spawn). One look at the owner.
+    pub(super) async fn owner_cwd(
+        &self,
+        owner: &str,
+        requested: Option<PathBuf>,
+    ) -> Result<PathBuf> {
+        let found = self.owner(owner).await?;
+        let Some(cwd) = requested else {
+            return match found {
+                Some((iso, o)) if iso.system && o.account.is_none() => Err(no_account(owner)),
+                Some((_, o)) if o.confined || o.account.is_some() => Ok(o.roots[0].clone()),
+                _ => Ok(self.opts.home.clone()),
+            };
+        };
+        let Some((_, o)) = found.filter(|(_, o)| o.confined) else { return Ok(cwd) };
         // Symlinks and `..` resolved, as the sandbox will (a stat: cheap, and rare).
-        let real = cwd.canonicalize().unwrap_or_else(|_| cwd.to_owned());
-        if !o.confined || o.roots.iter().any(|r| real.starts_with(r)) {
-            return Ok(());
+        let real = cwd.canonicalize().unwrap_or_else(|_| cwd.clone());
+        if o.roots.iter().any(|r| real.starts_with(r)) {
+            return Ok(cwd);
         }
         let roots: Vec<String> = o.roots.iter().map(|r| r.display().to_string()).collect();
         Err(Error::invalid(format!(
@@ -260,12 +264,9 @@ impl SessionService {
     /// The name of session `name`'s memory cgroup: the session's name after a hash of this
     /// daemon's tmux socket, so two daemons sharing a cgroup never share a session's.
     fn cgroup_key(&self, name: &str) -> String {
-        let socket = self.servers.main().socket().as_os_str().as_encoded_bytes();
         // FNV-1a: stable across builds, so an upgraded daemon still finds its cgroups.
-        let hash = socket
-            .iter()
-            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
-        format!("{hash:08x}-{name}")
+        let hash = crate::paths::fnv1a(self.servers.main().socket().as_os_str());
+        format!("{hash:016x}-{name}")
     }
 
     /// Moves a renamed session's memory cgroup along, off the runtime (best effort).

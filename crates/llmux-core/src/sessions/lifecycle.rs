@@ -24,10 +24,10 @@ impl SessionService {
             validate::session_name(name)?;
         }
         let cwd = match req.cwd.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            Some(raw) => self.valid_cwd(raw).await?,
-            None => self.default_cwd(owner).await?,
+            Some(raw) => Some(self.valid_cwd(raw).await?),
+            None => None,
         };
-        self.check_owner_cwd(owner, &cwd).await?;
+        let cwd = self.owner_cwd(owner, cwd).await?;
         let flags = req.flags.map(|f| f.trim().to_owned());
         agent.argv(flags.as_deref())?;
         let env = req.env.as_ref().map(validate::env).transpose()?.unwrap_or_default();
@@ -195,7 +195,7 @@ impl SessionService {
         }
         if let Some(raw) = &req.cwd {
             let cwd = self.valid_cwd(raw).await?;
-            self.check_owner_cwd(&old.owner, &cwd).await?;
+            let cwd = self.owner_cwd(&old.owner, Some(cwd)).await?;
             new.cwd = cwd.to_string_lossy().into_owned();
         }
         if let Some(flags) = req.flags {

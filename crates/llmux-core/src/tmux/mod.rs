@@ -187,7 +187,7 @@ impl Tmux {
     /// `/tmp/tmux-<uid>/llmux`, made and checked by tmux). The daemon never connects to it as
     /// root, so a socket the account swapped for a link reaches only what the account could.
     /// The server starts without a config file (root's is not readable by the account) and
-    /// is sealed right after it starts ([`Tmux::new_session`]).
+    /// is configured and sealed before its first session ([`Tmux::prepare`]).
     pub fn as_account(owner: String, account: Account) -> Tmux {
         let socket = PathBuf::from(format!("/tmp/tmux-{}/{ACCOUNT_LABEL}", account.uid));
         let mut tmux = Tmux::owned_by(owner, socket, PathBuf::from("/dev/null"));
@@ -342,6 +342,28 @@ impl Tmux {
         out
     }
 
+    /// Once per handle, for a user's server: starts it through the control client (under its
+    /// lock), gives an account's server the options of our config (it cannot read the file),
+    /// and seals it. Before a session is created on it, so that one place starts the server:
+    /// two tmux clients starting a server on one socket at once race, and the loser's server
+    /// can take the socket over from the winner's (seen: a session created in that moment
+    /// vanished); and so remain-on-exit and the emptied key tables hold from the agent's
+    /// first moment. A server left running by an earlier daemon is sealed the same way.
+    /// llmux's own server is sealed by the daemon at start ([`Tmux::seal`]).
+    pub async fn prepare(&self) -> Result<()> {
+        if self.owner.is_empty() || self.sealed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.list_panes().await?;
+        if self.run_as.is_some() {
+            let options = conf::options_argv(default_terminal());
+            self.run(options.into_iter().map(OsString::from).collect(), None).await?;
+        }
+        self.seal().await?;
+        self.sealed.store(true, Ordering::Release);
+        Ok(())
+    }
+
     /// Starts a detached session running `spec.argv` directly (no shell); returns its pane,
     /// as tmux reports it in the same call (`-P -F`).
     pub async fn new_session(&self, spec: &SpawnSpec<'_>) -> Result<PaneInfo> {
@@ -383,22 +405,7 @@ impl Tmux {
                 [";", "set-option", "-t", &target, "@llmux_confined", "1"].map(OsString::from),
             );
         }
-        // A user's server is started once, by the control client (under its lock), before
-        // any session: two tmux clients starting a server on one socket at once race, and the
-        // loser's server can take the socket over from the winner's (seen: a session created
-        // in that moment vanished). An account's server also starts without our config (it
-        // cannot read it): the options and the seal come next, before the agent, so
-        // remain-on-exit and the emptied key tables hold from its first moment. Once per
-        // handle: a server left running by an earlier daemon is configured and sealed too.
-        if !self.owner.is_empty() && !self.sealed.load(Ordering::Acquire) {
-            self.list_panes().await?;
-            if self.run_as.is_some() {
-                let options = conf::options_argv(default_terminal());
-                self.run(options.into_iter().map(OsString::from).collect(), None).await?;
-                self.seal().await?;
-            }
-            self.sealed.store(true, Ordering::Release);
-        }
+        self.prepare().await?;
         let out = self.run(args, None).await?;
         let pane = out.lines().find_map(|l| parse_pane(l, &self.owner));
         let mut pane = pane.ok_or_else(|| Error::Tmux {

@@ -81,11 +81,6 @@ impl Servers {
         users.get(owner).and_then(|t| t.account().cloned())
     }
 
-    /// The server a pane lives on.
-    pub fn of_pane(&self, pane: &PaneInfo) -> Result<Arc<Tmux>> {
-        self.of(&pane.server)
-    }
-
     /// Every server with a handle: llmux's own first.
     pub fn all(&self) -> Vec<Arc<Tmux>> {
         let users = self.users.read().expect("servers lock");

@@ -71,10 +71,8 @@ async fn wait_for_file(d: &TestDaemon, path: &Path) -> String {
 /// The session cgroups of this daemon's session `name`: `<base>/llmux/s-<hash>-<name>`, the
 /// hash (FNV-1a) of the daemon's tmux socket, so other daemons' (other tests') never count.
 fn cgroups_of(h: &cgroup::Hierarchy, d: &TestDaemon, name: &str) -> Vec<PathBuf> {
-    let socket = d.paths.tmux_socket.as_os_str().as_encoded_bytes();
-    let hash =
-        socket.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
-    let dir = h.session_dir(&format!("{hash:08x}-{name}"));
+    let hash = llmux_core::paths::fnv1a(d.paths.tmux_socket.as_os_str());
+    let dir = h.session_dir(&format!("{hash:016x}-{name}"));
     if dir.is_dir() { vec![dir] } else { Vec::new() }
 }
 
