@@ -76,9 +76,15 @@ pub struct DaemonOptions {
 pub struct Daemon {
     paths: Paths,
     unix: UnixListener,
-    /// A system daemon's users' socket and its path.
-    users: Option<(UnixListener, std::path::PathBuf)>,
+    /// A system daemon's users' socket and its path (none when the service manager passed it:
+    /// the file is its socket unit's).
+    users: Option<(UnixListener, Option<std::path::PathBuf>)>,
     tcp: TcpListener,
+    /// Whether the operator's socket file is ours to remove at stop (not when the service
+    /// manager passed the socket: its socket unit owns the file).
+    own_socket: bool,
+    /// The store, checkpointed at stop and read by the watchdog's liveness check.
+    store: Arc<Store>,
     state: AppState,
     bootstrap: Bootstrap,
     _lock: File,
@@ -97,12 +103,21 @@ impl Daemon {
         opts.config.state_dir = paths.state_dir.clone();
         opts.config.overlay = Overlay::load(&paths.overlay)?;
         let effective = EffectiveConfig::resolve(&opts.config);
+        // Sockets a service manager passed (`LISTEN_FDS`) are used instead of binding.
+        let mut activated = crate::systemd::take_activated();
+        for refused in &activated.refused {
+            tracing::warn!(fd = %refused, "ignored a socket passed by the service manager");
+        }
         // Both listeners first: a port in use stops the start before anything else exists
         // (tmux server, VAPID key, store).
-        let (unix, tcp) = bind(&paths, &effective.host.value, effective.port.value).await?;
+        let (unix, tcp) =
+            bind(&paths, &effective.host.value, effective.port.value, &mut activated).await?;
+        let own_socket = unix.1;
+        let unix = unix.0;
         let had_tmux = std::os::unix::net::UnixStream::connect(&paths.tmux_socket).is_ok();
         let had_vapid = paths.state_dir.join("vapid.key").exists();
-        match Daemon::start_services(opts, effective, unix, tcp, lock).await {
+        let users = activated.users.take();
+        match Daemon::start_services(opts, effective, (unix, own_socket), tcp, users, lock).await {
             Ok(daemon) => Ok(daemon),
             Err((e, tmux)) => {
                 // Undo what this start made: the tmux server it started, the key it wrote.
@@ -113,7 +128,9 @@ impl Daemon {
                 if !had_vapid {
                     let _ = std::fs::remove_file(paths.state_dir.join("vapid.key"));
                 }
-                let _ = std::fs::remove_file(&paths.socket);
+                if own_socket {
+                    let _ = std::fs::remove_file(&paths.socket);
+                }
                 Err(e)
             }
         }
@@ -124,8 +141,9 @@ impl Daemon {
     async fn start_services(
         opts: DaemonOptions,
         effective: EffectiveConfig,
-        unix: UnixListener,
+        (unix, own_socket): (UnixListener, bool),
         tcp: TcpListener,
+        activated_users: Option<std::os::unix::net::UnixListener>,
         lock: File,
     ) -> Result<Daemon, (DaemonError, Option<Arc<Tmux>>)> {
         let paths = opts.paths;
@@ -149,9 +167,12 @@ impl Daemon {
             );
             return Err((e.into(), None));
         }
-        let users = match system {
-            true => Some(bind_users_socket(config.server.users_socket.clone()).map_err(fail)?),
-            false => None,
+        let users = match (system, activated_users) {
+            (true, Some(listener)) => Some(activated_users_socket(listener).map_err(fail)?),
+            (true, None) => {
+                Some(bind_users_socket(config.server.users_socket.clone()).map_err(fail)?)
+            }
+            (false, _) => None,
         };
         session_opts.isolation = Some(llmux_core::sessions::Isolation {
             paths: paths.clone(),
@@ -167,7 +188,7 @@ impl Daemon {
             llmux_notify::Notifier::new(store.clone(), &paths.state_dir, &config.notifications)
                 .map_err(|e| fail(e.into()))?,
         );
-        let auth = AuthService::new(store, &paths.state_dir);
+        let auth = AuthService::new(store.clone(), &paths.state_dir);
         let bootstrap = auth.bootstrap(opts.init_user).await.map_err(|e| fail(e.into()))?;
         let web = web_policy(&effective).await;
         let bound = tcp
@@ -191,7 +212,7 @@ impl Daemon {
         };
         let state =
             AppState::new(sessions, auth, opts.logs, web, info, notifier, &effective.limits);
-        Ok(Daemon { state, bootstrap, paths, unix, users, tcp, _lock: lock })
+        Ok(Daemon { state, bootstrap, paths, unix, users, tcp, own_socket, store, _lock: lock })
     }
 
     /// How the first admin comes to exist (for the start banner).
@@ -224,15 +245,27 @@ impl Daemon {
 
     /// Serves both listeners ([`crate::serve`]) until `shutdown` completes; tmux sessions keep
     /// running after.
+    ///
+    /// Speaks systemd's protocol where its variables are set ([`crate::systemd`]): `READY=1`
+    /// now (both listeners are bound, the store is open), watchdog pings while the store
+    /// answers, `STOPPING=1` when `shutdown` completes. A stop first ends every event stream
+    /// and terminal WebSocket with a reason, then waits for open responses (5 s at most),
+    /// closes the tmux control clients and checkpoints the store.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let notifier = Arc::new(crate::systemd::Notifier::from_env());
         let (tx, rx) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let uid = rustix::process::getuid().as_raw();
+        let status = format!(
+            "STATUS=Serving on http://{} and {}",
+            self.tcp_addr(),
+            self.paths.socket.display()
+        );
         // Two accept loops with their own limits: a flood on TCP never reaches the socket.
         let unix = crate::serve(
             PeerUidListener::new(self.unix, uid),
@@ -240,15 +273,23 @@ impl Daemon {
             Transport::Unix,
             stopped(rx.clone()),
         );
-        let users_path = self.users.as_ref().map(|(_, path)| path.clone());
+        let users_path = self.users.as_ref().and_then(|(_, path)| path.clone());
         let users = self.users.map(|(listener, _)| {
             let users = crate::listen::AnyPeerListener::new(listener);
             crate::serve(users, self.state.clone(), Transport::UnixUsers, stopped(rx.clone()))
         });
         let tcp = crate::serve(self.tcp, self.state.clone(), Transport::Tcp, stopped(rx));
+        let (stop_state, stop_notifier) = (self.state.clone(), notifier.clone());
         tokio::spawn(async move {
             shutdown.await;
+            stop_notifier.notify("STOPPING=1\nSTATUS=Stopping (agents keep running in tmux)");
+            // Streams and terminals end with a reason before the listeners' grace period.
+            stop_state.begin_stop();
             let _ = tx.send(true);
+        });
+        let watchdog = crate::systemd::watchdog_interval().map(|interval| {
+            tracing::info!(interval_ms = interval.as_millis() as u64, "systemd watchdog on");
+            tokio::spawn(watchdog(interval, self.store.clone(), notifier.clone()))
         });
         let users = async move {
             match users {
@@ -256,14 +297,144 @@ impl Daemon {
                 None => Ok(()),
             }
         };
+        // The listeners are bound: a connection made from now on waits in the backlog until
+        // the accept loops below take it.
+        notifier.notify(&format!("READY=1\n{status}\nMAINPID={}", std::process::id()));
         let (a, b, c) = tokio::join!(unix, tcp, users);
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
         self.state.sessions.servers().close().await;
-        let _ = std::fs::remove_file(&self.paths.socket);
+        if self.own_socket {
+            let _ = std::fs::remove_file(&self.paths.socket);
+        }
         if let Some(path) = users_path {
             let _ = std::fs::remove_file(path);
         }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => tracing::info!("store flushed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot checkpoint the store"),
+            Err(e) => tracing::warn!(error = %e, "cannot checkpoint the store"),
+        }
         a.and(b).and(c)
     }
+
+    /// What reloads the config file on SIGHUP ([`Reloader::reload`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader { state: self.state.clone() }
+    }
+}
+
+/// Pings the watchdog at half its interval, each time after a liveness check: the store must
+/// answer a read within a quarter of the interval (a daemon wedged on its store lock, or whose
+/// runtime no longer runs this task, stops pinging and the service manager restarts it).
+async fn watchdog(interval: Duration, store: Arc<Store>, notifier: Arc<crate::systemd::Notifier>) {
+    let every = interval / 2;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        let check = tokio::task::spawn_blocking(move || store.schema_version());
+        match tokio::time::timeout(interval / 4, check).await {
+            Ok(Ok(Ok(_))) => notifier.notify("WATCHDOG=1"),
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "liveness: the store fails; no watchdog ping"),
+            Ok(Err(e)) => tracing::error!(error = %e, "liveness: the check failed; no watchdog ping"),
+            Err(_) => tracing::error!("liveness: the store does not answer; no watchdog ping"),
+        }
+    }
+}
+
+/// Reloads the config file on SIGHUP: what can change live changes, the rest is logged as
+/// needing a restart (docs/DESIGN-NOTES.md, "Issue 16 §1").
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    state: AppState,
+}
+
+impl Reloader {
+    /// Re-reads the config file the daemon started with (or, if it had none, looks for one
+    /// where `server start` does). Live: `initPrompts` (the overlay still wins). Everything
+    /// else that differs is logged as needing a restart and stays as it was, in effect and in
+    /// `GET /api/settings`. A file that does not parse changes nothing (logged).
+    pub async fn reload(&self) {
+        let notifier = crate::systemd::Notifier::from_env();
+        notifier.notify("RELOADING=1\nSTATUS=Reloading the config file");
+        let outcome = self.apply().await;
+        let status = match &outcome {
+            Ok(()) => "STATUS=Serving (config reloaded)".to_owned(),
+            Err(e) => format!("STATUS=Serving (config reload failed: {e})"),
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "config reload failed; nothing changed");
+        }
+        notifier.notify(&format!("READY=1\n{status}"));
+    }
+
+    async fn apply(&self) -> Result<(), llmux_core::Error> {
+        let source = self.state.info.config.read().await.file.source.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            llmux_core::config::LoadedConfig::discover(source.as_deref())
+        })
+        .await
+        .map_err(|e| llmux_core::Error::io("config reload task", std::io::Error::other(e)))??;
+        let mut layers = self.state.info.config.write().await;
+        let old = &layers.file.config;
+        let new = &loaded.config;
+        let restart = needs_restart(old, new);
+        let prompts_changed = old.init_prompts != new.init_prompts;
+        if layers.file.source != loaded.source {
+            tracing::warn!(
+                old = ?layers.file.source,
+                new = ?loaded.source,
+                "config reload: a different config file needs a restart; re-read the old one's \
+                 place only"
+            );
+        }
+        layers.file.config.init_prompts = new.init_prompts.clone();
+        let effective = EffectiveConfig::resolve(&layers);
+        self.state.sessions.set_init_prompts(effective.init_prompts.value.clone());
+        drop(layers);
+        for key in &restart {
+            tracing::warn!(setting = %key, "config reload: changed in the file; needs a restart");
+        }
+        let applied: &[&str] = if prompts_changed { &["initPrompts"] } else { &[] };
+        tracing::info!(
+            applied = ?applied,
+            needs_restart = ?restart,
+            "config reloaded"
+        );
+        Ok(())
+    }
+}
+
+/// The settings that differ between `old` and `new` and apply only at start.
+fn needs_restart(old: &llmux_core::config::Config, new: &llmux_core::config::Config) -> Vec<String> {
+    let (o, n) = (&old.server, &new.server);
+    let mut keys = Vec::new();
+    let mut check = |key: &str, differs: bool| {
+        if differs {
+            keys.push(key.to_owned());
+        }
+    };
+    check("server.port", o.port != n.port);
+    check("server.host", o.host != n.host);
+    check("server.publicUrl", o.public_url != n.public_url);
+    check("server.allowedHosts", o.allowed_hosts != n.allowed_hosts);
+    check("server.allowedOrigins", o.allowed_origins != n.allowed_origins);
+    check("server.limits", o.limits.resolve() != n.limits.resolve());
+    check("server.mode", o.mode != n.mode);
+    check("server.usersSocket", o.users_socket != n.users_socket);
+    check("agents", old.agents != new.agents);
+    let (o, n) = (&old.notifications, &new.notifications);
+    check(
+        "notifications",
+        o.webhook != n.webhook
+            || o.vapid_subject != n.vapid_subject
+            || o.allow_loopback_push != n.allow_loopback_push,
+    );
+    keys
 }
 
 /// Where people can reach the daemon: its public URL, Tailscale names, loopback.
@@ -368,28 +539,60 @@ async fn tailscale_names() -> Vec<String> {
     names
 }
 
-/// Takes the exclusive lock on `daemon.lock` and writes our pid into it.
-/// Binds the Unix socket and the TCP listener; a port in use says which and how to pick another.
+/// Binds the Unix socket and the TCP listener, or takes the ones the service manager passed
+/// (`activated`); a port in use says which and how to pick another. The flag says whether the
+/// socket file is ours (bound here).
 async fn bind(
     paths: &Paths,
     host: &str,
     port: u16,
-) -> Result<(UnixListener, TcpListener), DaemonError> {
-    // We hold the lock, so a socket file left here is a dead daemon's.
-    let _ = std::fs::remove_file(&paths.socket);
-    let unix = UnixListener::bind(&paths.socket).map_err(|error| DaemonError::Bind {
-        addr: paths.socket.display().to_string(),
-        error,
-        hint: String::new(),
-    })?;
-    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| llmux_core::Error::io("cannot chmod the socket", e))?;
+    activated: &mut crate::systemd::Activated,
+) -> Result<((UnixListener, bool), TcpListener), DaemonError> {
+    let unix = match activated.unix.take() {
+        Some(listener) => {
+            let where_: Option<std::path::PathBuf> =
+                listener.local_addr().ok().and_then(|a| a.as_pathname().map(Into::into));
+            if where_.as_deref() != Some(paths.socket.as_path()) {
+                tracing::warn!(
+                    passed = ?where_,
+                    expected = %paths.socket.display(),
+                    "the Unix socket the service manager passed is not where the CLI looks \
+                     (set LLMUX_STATE_DIR or the socket unit's ListenStream= to agree)"
+                );
+            }
+            tracing::info!(socket = ?where_, "using the Unix socket passed by the service manager");
+            (from_std_unix(listener, &paths.socket.display().to_string())?, false)
+        }
+        None => {
+            // We hold the lock, so a socket file left here is a dead daemon's.
+            let _ = std::fs::remove_file(&paths.socket);
+            let unix = UnixListener::bind(&paths.socket).map_err(|error| DaemonError::Bind {
+                addr: paths.socket.display().to_string(),
+                error,
+                hint: String::new(),
+            })?;
+            std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| llmux_core::Error::io("cannot chmod the socket", e))?;
+            (unix, true)
+        }
+    };
+    if let Some(listener) = activated.tcp.take() {
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(tcp = %addr, "using the TCP socket passed by the service manager");
+        let tcp = listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|error| DaemonError::Bind { addr, error, hint: String::new() })?;
+        return Ok((unix, tcp));
+    }
     let addr = format!("{host}:{port}");
     match TcpListener::bind(&addr).await {
         Ok(tcp) => Ok((unix, tcp)),
         Err(error) => {
-            drop(unix);
-            let _ = std::fs::remove_file(&paths.socket);
+            if unix.1 {
+                drop(unix);
+                let _ = std::fs::remove_file(&paths.socket);
+            }
             let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
                 "; another program has this port: choose another with `--port` (0 picks a free one)"
                     .to_owned()
@@ -401,12 +604,31 @@ async fn bind(
     }
 }
 
+/// A passed std listener as tokio's.
+fn from_std_unix(
+    listener: std::os::unix::net::UnixListener,
+    what: &str,
+) -> Result<UnixListener, DaemonError> {
+    listener.set_nonblocking(true).and_then(|()| UnixListener::from_std(listener)).map_err(
+        |error| DaemonError::Bind { addr: what.to_owned(), error, hint: String::new() },
+    )
+}
+
+/// A system daemon's users' socket passed by the service manager (`FileDescriptorName=users`).
+fn activated_users_socket(
+    listener: std::os::unix::net::UnixListener,
+) -> Result<(UnixListener, Option<std::path::PathBuf>), DaemonError> {
+    let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+    tracing::info!(socket = ?path, "using the users' socket passed by the service manager");
+    Ok((from_std_unix(listener, "the users' socket")?, None))
+}
+
 /// A system daemon's users' socket: `path` (default `/run/llmux/users.sock`), its dir made
 /// 0755 if missing, the socket 0666: any local user may connect, and the peer uid decides who
 /// they are (`Transport::UnixUsers`).
 fn bind_users_socket(
     path: Option<std::path::PathBuf>,
-) -> Result<(UnixListener, std::path::PathBuf), DaemonError> {
+) -> Result<(UnixListener, Option<std::path::PathBuf>), DaemonError> {
     use std::os::unix::fs::DirBuilderExt;
     let path = path.unwrap_or_else(|| "/run/llmux/users.sock".into());
     if let Some(dir) = path.parent() {
@@ -424,9 +646,10 @@ fn bind_users_socket(
     })?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
         .map_err(|e| llmux_core::Error::io("cannot chmod the users' socket", e))?;
-    Ok((listener, path))
+    Ok((listener, Some(path)))
 }
 
+/// Takes the exclusive lock on `daemon.lock` and writes our pid into it.
 fn take_lock(paths: &Paths) -> Result<File, DaemonError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)

@@ -19,6 +19,7 @@ pub mod logbuf;
 mod metrics;
 mod security;
 mod state;
+pub mod systemd;
 mod web;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ impl AppState {
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
             limits: *limits,
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }

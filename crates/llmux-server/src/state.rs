@@ -38,9 +38,25 @@ pub struct AppState {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Connection timeouts and the TCP cap, for [`crate::serve`].
     pub(crate) limits: llmux_core::config::Limits,
+    /// Turns true when the daemon stops: event streams and terminal WebSockets end with a
+    /// reason ([`AppState::begin_stop`]).
+    pub(crate) stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
+    /// Tells every event stream and terminal WebSocket that the daemon is stopping.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`AppState::begin_stop`] was called.
+    pub(crate) fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
     /// The full session list as JSON, cached until the list changes.
     pub(crate) fn list_json(&self) -> axum::response::Response {
         use axum::response::IntoResponse;

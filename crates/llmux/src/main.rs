@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         eprintln!("llmux: {error}");
         return ExitCode::from(126);
     }
+    // Sockets passed by a service manager (`LISTEN_FDS`): taken, and made close-on-exec, while
+    // this process has one thread (their variables leave the environment as they are read).
+    llmux_server::systemd::capture_activation();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -113,6 +113,13 @@ impl Store {
         Ok(())
     }
 
+    /// Moves everything in the write-ahead log into the database file and empties the log
+    /// (the daemon's last act on a graceful stop: the file alone is then complete).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned lock is still usable.

@@ -58,7 +58,20 @@ pub fn llmux_name(tmux_name: &str) -> String {
 fn is_scrubbed_var(key: &str) -> bool {
     matches!(key, "TMUX" | "TMUX_PANE" | "CI" | "CONTINUOUS_INTEGRATION" | "GITHUB_ACTIONS")
         || key.starts_with("CI_")
+        || SYSTEMD_VARS.contains(&key)
 }
+
+/// The service manager's variables for the daemon (readiness, watchdog, socket activation,
+/// journal): meant for the daemon alone, never for a tmux server or an agent.
+pub const SYSTEMD_VARS: &[&str] = &[
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "JOURNAL_STREAM",
+];
 
 /// Removes [`is_scrubbed_var`] variables from what a tmux command (and a server it starts) inherits.
 fn scrub_env(cmd: &mut Command) {

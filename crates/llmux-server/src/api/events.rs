@@ -20,11 +20,20 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events))
 }
 
+/// Completes when the daemon stops (the guard `wait_for` returns is not `Send`: dropped here).
+async fn until_stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+/// Why an event stream or a terminal ends when the daemon stops.
+pub(crate) const SHUTDOWN_REASON: &str = "the llmux daemon is stopping";
+
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
 /// every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever
-/// one of the caller's agents changes state. Ends when the caller's credential is revoked.
+/// one of the caller's agents changes state. Ends when the caller's credential is revoked, and
+/// when the daemon stops, after an `event: shutdown` (data `{"reason": "…"}`).
 #[utoipa::path(get, path = "/api/events", operation_id = "streamSessionEvents", tag = "sessions",
-    responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]) and `event: state` (data = StateEvent)"),
+    responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]), `event: state` (data = StateEvent), and `event: shutdown` (data = {\"reason\": …}) last when the daemon stops"),
         (status = 403, body = ErrorBody),
         (status = 429, description = "the caller already has the maximum of event streams open (`server.limits.maxEventStreamsPerUser`)", body = ErrorBody)))]
 async fn events(
@@ -39,9 +48,13 @@ async fn events(
     let changes = state.facade.changes();
     let revocations = state.auth.subscribe();
     let states = state.facade.state_events();
+    let stopping = state.stopping.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, caller.0, changes, revocations, states, true),
-        |(state, principal, mut changes, mut revocations, mut states, first)| async move {
+        (state, caller.0, changes, revocations, states, true, stopping),
+        |(state, principal, mut changes, mut revocations, mut states, first, mut stopping)| async move {
+            if *stopping.borrow() {
+                return None;
+            }
             if first {
                 changes.borrow_and_update();
             } else {
@@ -64,7 +77,7 @@ async fn events(
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),
-                                    (state, principal, changes, revocations, states, false),
+                                    (state, principal, changes, revocations, states, false, stopping),
                                 ));
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -75,12 +88,23 @@ async fn events(
                             Ok(_) => continue,
                             Err(_) => return None,
                         },
+                        // The daemon stops: one last event says so, then the stream ends.
+                        () = until_stopped(&mut stopping) => {
+                            let event = Event::default()
+                                .event("shutdown")
+                                .json_data(serde_json::json!({"reason": SHUTDOWN_REASON}))
+                                .ok()?;
+                            return Some((
+                                Ok(event),
+                                (state, principal, changes, revocations, states, false, stopping),
+                            ));
+                        }
                     }
                 }
             }
             let sessions = state.facade.list(&principal).ok()?.into_vec();
             let event = Event::default().event("sessions").json_data(sessions).ok()?;
-            Some((Ok(event), (state, principal, changes, revocations, states, false)))
+            Some((Ok(event), (state, principal, changes, revocations, states, false, stopping)))
         },
     );
     let stream = futures_util::StreamExt::map(stream, move |event| {

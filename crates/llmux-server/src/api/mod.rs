@@ -7,6 +7,7 @@ mod agents;
 mod auth;
 mod conversations;
 mod events;
+pub(crate) use events::SHUTDOWN_REASON;
 mod health;
 mod meta;
 mod push;

@@ -130,6 +130,8 @@ pub(crate) async fn run(
 
     let mut changes = state.sessions.watch();
     let mut revocations = state.auth.subscribe();
+    let stopped = state.stopped();
+    tokio::pin!(stopped);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
@@ -199,6 +201,9 @@ pub(crate) async fn run(
                 // Missed revocations might include ours: close; the viewer reconnects.
                 Err(_) => break Some((close::REVOKED, "please reconnect".into())),
             },
+            () = &mut stopped => {
+                break Some((close::SHUTDOWN, crate::api::SHUTDOWN_REASON.into()));
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     break Some((close::TIMEOUT, "no answer to pings".into()));

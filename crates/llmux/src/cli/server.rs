@@ -82,6 +82,17 @@ async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
         "llmux daemon ready"
     );
     print_banner(&daemon, addr);
+    // SIGHUP reloads the config file (its default action would end the daemon): installed
+    // before `serve` tells a service manager the daemon is ready.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
+    let reloader = daemon.reloader();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "reloading the config file");
+            reloader.reload().await;
+        }
+    });
     daemon.serve(shutdown_signal()).await.context("the server failed")?;
     tracing::info!("daemon stopped; agent sessions keep running in tmux");
     Ok(0)
@@ -166,22 +177,60 @@ async fn check_tmux() -> Result<()> {
 }
 
 /// Logs go to stderr and to the ring buffer the admin API serves, both filtered by `LLMUX_LOG`
-/// (default `info`).
+/// (default `info`). When stderr is the journal (`JOURNAL_STREAM`), each line goes without
+/// the timestamp (the journal stamps it) and with its `<N>` syslog priority.
 fn init_tracing(logs: &std::sync::Arc<LogBuffer>) {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LLMUX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journal = llmux_server::systemd::stderr_is_journal();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only for a person at a terminal (and not with NO_COLOR): a log file gets
+    // plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let stderr = match journal {
+        false => fmt.with_ansi(ansi).boxed(),
+        true => fmt
+            .with_ansi(false)
+            .event_format(JournalFormat(
+                tracing_subscriber::fmt::format().without_time().with_ansi(false),
+            ))
+            .boxed(),
+    };
     let _ = tracing_subscriber::registry()
         .with(filter)
-        // Colour only for a person at a terminal (and not with NO_COLOR): a log file gets
-        // plain text.
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        ))
+        .with(stderr)
         .with(logs.layer())
         .try_init();
+}
+
+/// The default line format without a timestamp, after the `<N>` syslog priority the journal
+/// reads (`SyslogLevelPrefix=`) and strips.
+struct JournalFormat(tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, ()>);
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JournalFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            tracing::Level::DEBUG | tracing::Level::TRACE => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 async fn shutdown_signal() {
