@@ -339,8 +339,12 @@ async fn watchdog(interval: Duration, store: Arc<Store>, notifier: Arc<crate::sy
         let check = tokio::task::spawn_blocking(move || store.schema_version());
         match tokio::time::timeout(interval / 4, check).await {
             Ok(Ok(Ok(_))) => notifier.notify("WATCHDOG=1"),
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "liveness: the store fails; no watchdog ping"),
-            Ok(Err(e)) => tracing::error!(error = %e, "liveness: the check failed; no watchdog ping"),
+            Ok(Ok(Err(e))) => {
+                tracing::error!(error = %e, "liveness: the store fails; no watchdog ping")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "liveness: the check failed; no watchdog ping")
+            }
             Err(_) => tracing::error!("liveness: the store does not answer; no watchdog ping"),
         }
     }
@@ -410,7 +414,10 @@ impl Reloader {
 }
 
 /// The settings that differ between `old` and `new` and apply only at start.
-fn needs_restart(old: &llmux_core::config::Config, new: &llmux_core::config::Config) -> Vec<String> {
+fn needs_restart(
+    old: &llmux_core::config::Config,
+    new: &llmux_core::config::Config,
+) -> Vec<String> {
     let (o, n) = (&old.server, &new.server);
     let mut keys = Vec::new();
     let mut check = |key: &str, differs: bool| {
@@ -609,16 +616,18 @@ fn from_std_unix(
     listener: std::os::unix::net::UnixListener,
     what: &str,
 ) -> Result<UnixListener, DaemonError> {
-    listener.set_nonblocking(true).and_then(|()| UnixListener::from_std(listener)).map_err(
-        |error| DaemonError::Bind { addr: what.to_owned(), error, hint: String::new() },
-    )
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| UnixListener::from_std(listener))
+        .map_err(|error| DaemonError::Bind { addr: what.to_owned(), error, hint: String::new() })
 }
 
 /// A system daemon's users' socket passed by the service manager (`FileDescriptorName=users`).
 fn activated_users_socket(
     listener: std::os::unix::net::UnixListener,
 ) -> Result<(UnixListener, Option<std::path::PathBuf>), DaemonError> {
-    let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+    let path =
+        listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
     tracing::info!(socket = ?path, "using the users' socket passed by the service manager");
     Ok((from_std_unix(listener, "the users' socket")?, None))
 }

@@ -200,16 +200,14 @@ fn init_tracing(logs: &std::sync::Arc<LogBuffer>) {
             ))
             .boxed(),
     };
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(stderr)
-        .with(logs.layer())
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(stderr).with(logs.layer()).try_init();
 }
 
 /// The default line format without a timestamp, after the `<N>` syslog priority the journal
 /// reads (`SyslogLevelPrefix=`) and strips.
-struct JournalFormat(tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, ()>);
+struct JournalFormat(
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, ()>,
+);
 
 impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JournalFormat
 where
