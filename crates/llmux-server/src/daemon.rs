@@ -301,6 +301,10 @@ impl Daemon {
         // the accept loops below take it.
         notifier.notify(&format!("READY=1\n{status}\nMAINPID={}", std::process::id()));
         let (a, b, c) = tokio::join!(unix, tcp, users);
+        // Upgraded terminals live outside the accept loops: let them send their close frame.
+        if !self.state.streams_closed(Duration::from_secs(5)).await {
+            tracing::warn!("some event streams or terminals did not close within 5 s");
+        }
         if let Some(watchdog) = watchdog {
             watchdog.abort();
         }

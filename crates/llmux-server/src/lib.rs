@@ -60,6 +60,7 @@ impl AppState {
             streams: Arc::new(conn::StreamCaps::new(limits)),
             limits: *limits,
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            open_streams: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 }

@@ -41,12 +41,41 @@ pub struct AppState {
     /// Turns true when the daemon stops: event streams and terminal WebSockets end with a
     /// reason ([`AppState::begin_stop`]).
     pub(crate) stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// How many event streams and terminal WebSockets are open ([`AppState::stream_guard`]):
+    /// a stop waits for them to have said goodbye.
+    pub(crate) open_streams: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+/// Counts one open event stream or terminal WebSocket while it lives.
+#[derive(Debug)]
+pub(crate) struct StreamGuard(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl AppState {
     /// Tells every event stream and terminal WebSocket that the daemon is stopping.
     pub fn begin_stop(&self) {
         self.stopping.send_replace(true);
+    }
+
+    /// Counts a stream as open until the guard drops.
+    pub(crate) fn stream_guard(&self) -> StreamGuard {
+        self.open_streams.send_modify(|n| *n += 1);
+        StreamGuard(self.open_streams.clone())
+    }
+
+    /// Waits (`within` at most) until every event stream and terminal WebSocket has ended.
+    pub async fn streams_closed(&self, within: std::time::Duration) -> bool {
+        let mut rx = self.open_streams.subscribe();
+        tokio::time::timeout(within, async move {
+            let _ = rx.wait_for(|n| *n == 0).await;
+        })
+        .await
+        .is_ok()
     }
 
     /// Completes once [`AppState::begin_stop`] was called.

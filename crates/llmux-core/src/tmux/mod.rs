@@ -316,7 +316,9 @@ impl Tmux {
                 cmd
             }
         };
-        cmd.arg("-f").arg(&self.conf);
+        // `-u`: UTF-8 whatever the locale. A service manager's environment often has no
+        // LANG, and tmux in the C locale prints the tab of `LIST_FORMAT` as `_`.
+        cmd.arg("-u").arg("-f").arg(&self.conf);
         scrub_env(&mut cmd);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.kill_on_drop(true);

@@ -44,7 +44,7 @@ async fn events(
     state.facade.list(&caller.0)?;
     // Held by the stream: the slot frees when the client goes away.
     let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
-    let open = state.metrics.event_client();
+    let open = (state.metrics.event_client(), state.stream_guard());
     let changes = state.facade.changes();
     let revocations = state.auth.subscribe();
     let states = state.facade.state_events();

@@ -75,6 +75,8 @@ pub(crate) async fn run(
     opts: Options,
     mut socket: WebSocket,
 ) {
+    // Counted until the close frame is sent: a stopping daemon waits for it.
+    let _open = state.stream_guard();
     let tmux = state.sessions.tmux_of(&opts.name);
     // Scrollback first, pushed up into the viewer's own scrollback by enough newlines, so that
     // a reconnecting viewer can scroll back; then tmux draws the live screen.

@@ -39,6 +39,9 @@ mod pages;
 mod real_agents;
 /// A daemon killed with SIGKILL comes back with every session intact.
 mod recovery;
+/// The daemon as a systemd service: units, readiness, watchdog, socket activation, signals
+/// (issue 16 §1).
+mod service;
 /// The Unix socket and TCP listeners: who is trusted and how.
 mod transport;
 /// Per-user isolation settings: granted workspace roots, session limits, no non-admin

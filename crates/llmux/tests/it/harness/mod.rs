@@ -80,6 +80,14 @@ impl TestDaemon {
     /// Starts the daemon process with extra environment (for this start only, after the
     /// builder's) and waits until it answers.
     pub async fn spawn_daemon_with(&mut self, env: &[(&str, &str)]) {
+        let cmd = self.daemon_command(env);
+        self.spawn_command(cmd);
+        self.wait_until_up().await;
+    }
+
+    /// The command [`TestDaemon::spawn_daemon_with`] runs: `server start` on port 0 with this
+    /// daemon's config and environment, its output appended to the log.
+    pub fn daemon_command(&self, env: &[(&str, &str)]) -> Command {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -94,9 +102,21 @@ impl TestDaemon {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
+        cmd
+    }
+
+    /// Spawns `cmd` (e.g. [`TestDaemon::daemon_command`], or a wrapper around it) as this
+    /// test's daemon, without waiting for it; returns its pid.
+    pub fn spawn_command(&mut self, mut cmd: Command) -> u32 {
         let child = cmd.spawn().expect("spawn daemon");
         let pid = child.id();
         self.child = Some(child);
+        pid
+    }
+
+    /// Waits (20 s at most) until the daemon answers on its socket; reads its TCP port.
+    pub async fn wait_until_up(&mut self) {
+        let pid = self.pid();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if self.client.health().await.is_ok() {
@@ -109,6 +129,26 @@ impl TestDaemon {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.port = self.bound_port().await;
+    }
+
+    /// Waits (20 s at most) for the daemon process to exit on its own; returns its status.
+    pub fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the daemon") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "daemon did not exit; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` to the daemon without waiting for it.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(pid).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} failed");
     }
 
     /// The port the daemon bound, from its `Local` endpoint in `GET /api/about` (asked over
@@ -195,7 +235,8 @@ impl TestDaemon {
         self.dir.path()
     }
 
-    fn log_path(&self) -> PathBuf {
+    /// The file the daemon's stdout and stderr go to.
+    pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("daemon.log")
     }
 
@@ -352,7 +393,8 @@ impl TestDaemon {
         std::fs::write(&path, text).expect("config");
     }
 
-    fn config_path(&self) -> PathBuf {
+    /// The daemon's config file.
+    pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("config.yaml")
     }
 
