@@ -388,18 +388,22 @@ impl Reloader {
         .await
         .map_err(|e| llmux_core::Error::io("config reload task", std::io::Error::other(e)))??;
         let mut layers = self.state.info.config.write().await;
+        if layers.file.source != loaded.source {
+            let show = |p: &Option<std::path::PathBuf>| {
+                p.as_ref().map_or("(none)".to_owned(), |p| p.display().to_string())
+            };
+            tracing::warn!(
+                started_with = %show(&layers.file.source),
+                found = %show(&loaded.source),
+                "config reload: another config file is in place; it applies at the next \
+                 restart (needs a restart), nothing changed"
+            );
+            return Ok(());
+        }
         let old = &layers.file.config;
         let new = &loaded.config;
         let restart = needs_restart(old, new);
         let prompts_changed = old.init_prompts != new.init_prompts;
-        if layers.file.source != loaded.source {
-            tracing::warn!(
-                old = ?layers.file.source,
-                new = ?loaded.source,
-                "config reload: a different config file needs a restart; re-read the old one's \
-                 place only"
-            );
-        }
         layers.file.config.init_prompts = new.init_prompts.clone();
         let effective = EffectiveConfig::resolve(&layers);
         self.state.sessions.set_init_prompts(effective.init_prompts.value.clone());

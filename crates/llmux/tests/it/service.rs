@@ -418,6 +418,9 @@ async fn sighup_reloads_live_settings_and_logs_what_needs_a_restart() {
             && now["initPrompts"]["source"] == "config"
     })
     .await;
+    // …and a new session gets it typed.
+    d.spawn_fakeq("q1", &[], &[]).await;
+    d.wait_for_screen("q1", "Reply to: reloaded prompt").await;
     until("the restart warning", async || d.log().contains("needs a restart")).await;
     let log = d.log();
     let warning = log.lines().find(|l| l.contains("needs a restart")).unwrap();
