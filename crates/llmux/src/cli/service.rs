@@ -131,7 +131,7 @@ impl Scope {
 impl ServiceCmd {
     pub fn run(self, ctx: &Ctx) -> Result<u8> {
         match self {
-            ServiceCmd::Install(args) => install(args),
+            ServiceCmd::Install(args) => install(args, ctx),
             ServiceCmd::Status(args) => status(args.scope(), ctx),
             ServiceCmd::Uninstall(args) => uninstall(args),
         }
@@ -169,7 +169,7 @@ fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-fn install(args: InstallArgs) -> Result<u8> {
+fn install(args: InstallArgs, ctx: &Ctx) -> Result<u8> {
     let scope = args.scope.scope();
     let units = render(scope, args.socket)?;
     if args.print {
@@ -206,9 +206,8 @@ fn install(args: InstallArgs) -> Result<u8> {
     for path in &written {
         say!("wrote {}", path.display());
     }
-    if scope == Scope::User {
-        let dropin = path_dropin(&dir)?;
-        say!("wrote {} (your PATH, so the daemon finds tmux and the agents)", dropin.display());
+    if let Some(dropin) = environment_dropin(scope, &dir, ctx)? {
+        say!("wrote {dropin}");
     }
     systemctl(scope, &["daemon-reload"])?;
     let mut enable = vec!["enable", "--now"];
@@ -248,21 +247,42 @@ fn write_units(dir: &Path, units: &[(&str, String)]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// A user unit's drop-in with the installing shell's `PATH`: the user manager's own is the
-/// bare system one, without `~/.local/bin` or npm's prefix, where agent CLIs live.
-fn path_dropin(dir: &Path) -> Result<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
+/// The unit's drop-in `llmux.service.d/environment.conf`: for a user unit the installing
+/// shell's `PATH` (the user manager's own is the bare system one, without `~/.local/bin` or
+/// npm's prefix, where agent CLIs live); for either, `LLMUX_STATE_DIR` when a state dir other
+/// than the default was named (`--state-dir`, `LLMUX_STATE_DIR`). Returns what it wrote.
+fn environment_dropin(scope: Scope, dir: &Path, ctx: &Ctx) -> Result<Option<String>> {
     let dropin_dir = dir.join("llmux.service.d");
+    let file = dropin_dir.join("environment.conf");
+    let mut lines = Vec::new();
+    let mut what = Vec::new();
+    if scope == Scope::User {
+        lines.push(environment_line("PATH", &std::env::var("PATH").unwrap_or_default()));
+        what.push("your PATH, so the daemon finds tmux and the agents");
+    }
+    let named = std::env::var_os("LLMUX_STATE_DIR").is_some_and(|v| !v.is_empty())
+        || std::env::args().any(|a| a == "--state-dir" || a.starts_with("--state-dir="));
+    if named {
+        let state_dir = ctx.paths.state_dir.to_string_lossy();
+        lines.push(environment_line("LLMUX_STATE_DIR", &state_dir));
+        what.push("the state dir you named");
+    }
+    if lines.is_empty() {
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir(&dropin_dir);
+        return Ok(None);
+    }
     std::fs::create_dir_all(&dropin_dir)
         .with_context(|| format!("cannot create {}", dropin_dir.display()))?;
-    let file = dropin_dir.join("path.conf");
-    let quoted = path.replace('%', "%%").replace('\\', "\\\\").replace('"', "\\\"");
-    let text = format!(
-        "# Written by `llmux service install`: the PATH of the shell that ran it.\n\
-         [Service]\nEnvironment=\"PATH={quoted}\"\n"
-    );
+    let text = format!("# Written by `llmux service install`.\n[Service]\n{}\n", lines.join("\n"));
     std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(file)
+    Ok(Some(format!("{} ({})", file.display(), what.join("; "))))
+}
+
+/// `Environment="KEY=value"` with systemd's quoting (`%` doubled, `\\` and `"` escaped).
+fn environment_line(key: &str, value: &str) -> String {
+    let quoted = value.replace('%', "%%").replace('\\', "\\\\").replace('"', "\\\"");
+    format!("Environment=\"{key}={quoted}\"")
 }
 
 /// `/etc/llmux/config.yaml` must say `server.mode: system` (written when missing).
@@ -509,8 +529,8 @@ fn uninstall(args: UninstallArgs) -> Result<u8> {
     let dir = scope.unit_dir();
     remove_units(&dir, &names)?;
     let dropin = dir.join("llmux.service.d");
-    if dropin.join("path.conf").exists() {
-        std::fs::remove_file(dropin.join("path.conf"))?;
+    if dropin.join("environment.conf").exists() {
+        std::fs::remove_file(dropin.join("environment.conf"))?;
         let _ = std::fs::remove_dir(&dropin);
     }
     systemctl(scope, &["daemon-reload"])?;
