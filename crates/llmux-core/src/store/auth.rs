@@ -84,6 +84,8 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
     /// Last use, unix ms (written at most once a minute).
     pub last_used_at: Option<i64>,
+    /// Where it was brought over from (`llmux 0.41`); `None` if minted here.
+    pub imported_from: Option<String>,
 }
 
 /// A signed-in browser.
@@ -158,6 +160,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_at: r.get(5)?,
         expires_at: r.get(6)?,
         last_used_at: r.get(7)?,
+        imported_from: r.get(8)?,
     })
 }
 
@@ -202,7 +205,7 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions, \
      unix_account, max_session_memory_mb";
 const TOKEN_COLS: &str =
-    "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
+    "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at, imported_from";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
      expires_at, scope, limit_expires_at";
 
@@ -288,6 +291,41 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts a user brought over from elsewhere, recording where from (`origin`), in one
+    /// transaction; [`Error::AlreadyExists`] if the name is taken.
+    pub fn insert_imported_user(&self, u: &UserRecord, origin: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_user(&tx, u)
+            .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))?;
+        tx.execute(
+            "UPDATE users SET imported_from = ?2 WHERE username = ?1",
+            params![u.username, origin],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where the user `username` was brought over from; `None` if made here or no such user.
+    pub fn user_imported_from(&self, username: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT imported_from FROM users WHERE username = ?1", [username], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Replaces the user's passphrase hash if it is still `old` (a sign-in upgrading an
+    /// imported hash must not undo a passphrase change made meanwhile); returns whether it did.
+    pub fn replace_passphrase_hash(&self, username: &str, old: &str, new: &str) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE users SET passphrase_hash = ?3 WHERE username = ?1 AND passphrase_hash = ?2",
+            params![username, old, new],
+        )? > 0)
+    }
+
     // ---- tokens ----
 
     /// Inserts a token.
@@ -295,7 +333,7 @@ impl Store {
         self.conn()
             .execute(
                 &format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 params![
                     t.id,
@@ -305,7 +343,8 @@ impl Store {
                     t.secret_hash,
                     t.created_at,
                     t.expires_at,
-                    t.last_used_at
+                    t.last_used_at,
+                    t.imported_from
                 ],
             )
             .map_err(|e| on_conflict(e, || "token id collision".into()))?;
@@ -512,6 +551,7 @@ mod tests {
             created_at: 1,
             expires_at: None,
             last_used_at: None,
+            imported_from: None,
         }
     }
 
@@ -640,6 +680,43 @@ mod tests {
         let bob = store.get_user("bob").unwrap().unwrap();
         assert_eq!((bob.name.as_str(), bob.roots.len(), bob.max_sessions), ("Bob", 0, None));
         assert_eq!(store.list_users().unwrap(), [bob]);
+    }
+
+    /// Migration 12 keeps every user and token of a version-11 database, marks none of them
+    /// imported, and an imported user's hash is replaced only while it is still the old one.
+    #[test]
+    fn migration_12_keeps_users_and_tokens_and_marks_none_imported() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &super::super::MIGRATIONS[..11] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 11).unwrap();
+        conn.execute(
+            "INSERT INTO users (username, name, passphrase_hash, admin, created_at, updated_at, \
+             id) VALUES ('bob', 'Bob', 'h', 1, 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tokens (id, username, name, scope, secret_hash, created_at) \
+             VALUES ('t1', 'bob', 'laptop', 'admin', 'x', 5)",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        assert_eq!(store.schema_version().unwrap(), super::super::MIGRATIONS.len());
+        let bob = store.get_user("bob").unwrap().unwrap();
+        assert_eq!((bob.name.as_str(), bob.passphrase_hash.as_str(), bob.admin), ("Bob", "h", true));
+        assert_eq!(store.user_imported_from("bob").unwrap(), None);
+        let t = store.get_token("t1").unwrap().unwrap();
+        assert_eq!((t.name.as_str(), t.scope.as_str(), t.imported_from), ("laptop", "admin", None));
+
+        store.insert_imported_user(&user("old", false), "llmux 0.41").unwrap();
+        assert_eq!(store.user_imported_from("old").unwrap().as_deref(), Some("llmux 0.41"));
+        assert!(store.insert_imported_user(&user("old", false), "llmux 0.41").is_err());
+        assert!(!store.replace_passphrase_hash("old", "other", "new").unwrap());
+        assert!(store.replace_passphrase_hash("old", "h", "new").unwrap());
+        assert_eq!(store.get_user("old").unwrap().unwrap().passphrase_hash, "new");
     }
 
     #[test]

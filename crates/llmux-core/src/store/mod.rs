@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_user_isolation_settings.sql"),
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
+    include_str!("../../migrations/0012_imported_credentials.sql"),
 ];
 
 /// The database handle.
