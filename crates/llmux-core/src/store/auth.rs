@@ -697,6 +697,7 @@ mod tests {
             [],
         )
         .unwrap();
+        conn.execute("UPDATE user_id_seq SET last = 1", []).unwrap();
         conn.execute(
             "INSERT INTO tokens (id, username, name, scope, secret_hash, created_at) \
              VALUES ('t1', 'bob', 'laptop', 'admin', 'x', 5)",
