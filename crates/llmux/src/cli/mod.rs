@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod converse;
 mod credentials;
+mod import;
 mod logs;
 mod pair;
 mod server;
@@ -99,6 +100,9 @@ enum Command {
     /// Run the daemon.
     #[command(subcommand)]
     Server(server::ServerCmd),
+    /// Bring accounts, tokens, sessions and config over from another llmux (stop the daemon).
+    #[command(subcommand)]
+    Import(import::ImportCmd),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -147,6 +151,7 @@ impl Cli {
         let ctx = Ctx { paths, json: self.json, inputs };
         let command = match self.command {
             Command::Server(cmd) => return cmd.run(&ctx).await,
+            Command::Import(cmd) => return cmd.run(&ctx).await,
             Command::Completions { shell } => {
                 clap_complete::generate(
                     shell,
@@ -180,7 +185,7 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
-        Command::Server(_) | Command::Completions { .. } => {
+        Command::Server(_) | Command::Import(_) | Command::Completions { .. } => {
             unreachable!("handled before the client commands")
         }
     }
