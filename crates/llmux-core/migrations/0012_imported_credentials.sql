@@ -3,3 +3,13 @@
 -- row that exists already, so nothing else changes.
 ALTER TABLE users ADD COLUMN imported_from TEXT;
 ALTER TABLE tokens ADD COLUMN imported_from TEXT;
+
+-- Everything an import brought over, kept after it is deleted here: a revoked token, a
+-- deleted user or a removed session of the old install is not brought back by the next run.
+CREATE TABLE imported (
+    kind   TEXT NOT NULL,                -- 'user', 'token' or 'session'
+    key    TEXT NOT NULL,                -- username, token id, session name
+    origin TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+) STRICT;

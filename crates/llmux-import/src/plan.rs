@@ -19,7 +19,7 @@ use llmux_core::api::TokenScope;
 use llmux_core::config::Overlay;
 use llmux_core::paths::Paths;
 use llmux_core::sessions::names;
-use llmux_core::store::{SessionRecord, Store, TokenRecord, UserRecord};
+use llmux_core::store::{ImportBatch, SessionRecord, Store, TokenRecord, UserRecord};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 use llmux_core::validate;
 use serde::Serialize;
@@ -448,6 +448,9 @@ fn user_record(
         };
         return Ok(Err((Action::AlreadyPresent, why)));
     }
+    if ours.store.imported_before("user", username).map_err(|e| e.to_string())? {
+        return Ok(refused("imported before and deleted here since; not brought back"));
+    }
     let hash = str_field(entry, "passphraseHash").unwrap_or_default();
     if let Err(e) = ScryptHash::parse(hash) {
         return Ok(refused(format!(
@@ -556,6 +559,9 @@ fn token_record(
         } else {
             refused("a different token with this id exists here")
         });
+    }
+    if ours.store.imported_before("token", &id).map_err(|e| e.to_string())? {
+        return Ok(refused("imported before and revoked here since; not brought back"));
     }
     // The owner must be an account brought over from 0.41 (now or before): an old file must
     // never hand out a credential for an account made here.
@@ -713,6 +719,9 @@ fn session_record(
         } else {
             refused(format!("another session named {name:?} exists here"))
         });
+    }
+    if ours.store.imported_before("session", &name).map_err(|e| e.to_string())? {
+        return Ok(refused("imported before and removed here since; not brought back"));
     }
     let Some(def) = catalog.get(agent) else {
         return Ok(refused(format!(
@@ -967,24 +976,21 @@ fn overlay(
     plan.overlay.push(item);
 }
 
-/// Writes what the plan brings over: users, then tokens, then sessions (each in its own
-/// transaction, in that order, so a rerun after a failure finishes the job), the config file
-/// and the overlay. The caller holds the state dir's lock (no daemon runs).
+/// Writes what the plan brings over: users, tokens and sessions in one transaction (all or
+/// nothing, and recorded so that what is later deleted here is not brought back), then the
+/// config file and the overlay. The caller holds the state dir's lock (no daemon runs).
 pub fn apply(plan: &Plan, store: &Store, opts: &Options) -> Result<(), String> {
-    for u in plan.users.iter().filter(|u| u.action == Action::Import) {
-        let record = u.record.as_ref().ok_or("a planned user has no record")?;
-        store
-            .insert_imported_user(record, ORIGIN)
-            .map_err(|e| format!("user {}: {e}", u.username))?;
-    }
-    for t in plan.tokens.iter().filter(|t| t.action == Action::Import) {
-        let record = t.record.as_ref().ok_or("a planned token has no record")?;
-        store.insert_token(record).map_err(|e| format!("token {}: {e}", t.id))?;
-    }
-    for s in plan.sessions.iter().filter(|s| s.action == Action::Import) {
-        let record = s.record.as_ref().ok_or("a planned session has no record")?;
-        store.insert_session(record).map_err(|e| format!("session {}: {e}", s.name))?;
-    }
+    let batch = ImportBatch {
+        users: plan.users.iter().filter(|u| u.action == Action::Import).filter_map(|u| u.record.clone()).collect(),
+        tokens: plan.tokens.iter().filter(|t| t.action == Action::Import).filter_map(|t| t.record.clone()).collect(),
+        sessions: plan
+            .sessions
+            .iter()
+            .filter(|s| s.action == Action::Import)
+            .filter_map(|s| s.record.clone())
+            .collect(),
+    };
+    store.insert_imported(&batch, ORIGIN).map_err(|e| format!("nothing was imported: {e}"))?;
     for c in plan.config.iter().filter(|c| c.action == ConfigAction::Write) {
         let target = Path::new(&c.target);
         if let Some(backup) = &c.backup

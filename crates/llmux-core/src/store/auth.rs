@@ -179,7 +179,7 @@ fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
 }
 
 /// Inserts a user with the next id (ids are never reused; a failed insert only skips one).
-fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
+pub(super) fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
     conn.execute("UPDATE user_id_seq SET last = last + 1", [])?;
     conn.execute(
         &format!(
@@ -200,6 +200,26 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
         ],
     )
     .map(drop)
+}
+
+/// [`Store::insert_token`] on `conn` (which may be a transaction).
+pub(super) fn insert_token(conn: &rusqlite::Connection, t: &TokenRecord) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            t.id,
+            t.username,
+            t.name,
+            t.scope,
+            t.secret_hash,
+            t.created_at,
+            t.expires_at,
+            t.last_used_at,
+            t.imported_from
+        ],
+    )
+    .map_err(|e| on_conflict(e, || "token id collision".into()))?;
+    Ok(())
 }
 
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions, \
@@ -291,21 +311,6 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a user brought over from elsewhere, recording where from (`origin`), in one
-    /// transaction; [`Error::AlreadyExists`] if the name is taken.
-    pub fn insert_imported_user(&self, u: &UserRecord, origin: &str) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        insert_user(&tx, u)
-            .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))?;
-        tx.execute(
-            "UPDATE users SET imported_from = ?2 WHERE username = ?1",
-            params![u.username, origin],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Where the user `username` was brought over from; `None` if made here or no such user.
     pub fn user_imported_from(&self, username: &str) -> Result<Option<String>> {
         Ok(self
@@ -330,25 +335,7 @@ impl Store {
 
     /// Inserts a token.
     pub fn insert_token(&self, t: &TokenRecord) -> Result<()> {
-        self.conn()
-            .execute(
-                &format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ),
-                params![
-                    t.id,
-                    t.username,
-                    t.name,
-                    t.scope,
-                    t.secret_hash,
-                    t.created_at,
-                    t.expires_at,
-                    t.last_used_at,
-                    t.imported_from
-                ],
-            )
-            .map_err(|e| on_conflict(e, || "token id collision".into()))?;
-        Ok(())
+        insert_token(&self.conn(), t)
     }
 
     /// The token with this id.
@@ -712,9 +699,11 @@ mod tests {
         let t = store.get_token("t1").unwrap().unwrap();
         assert_eq!((t.name.as_str(), t.scope.as_str(), t.imported_from), ("laptop", "admin", None));
 
-        store.insert_imported_user(&user("old", false), "llmux 0.41").unwrap();
+        let batch = crate::store::ImportBatch { users: vec![user("old", false)], ..Default::default() };
+        store.insert_imported(&batch, "llmux 0.41").unwrap();
         assert_eq!(store.user_imported_from("old").unwrap().as_deref(), Some("llmux 0.41"));
-        assert!(store.insert_imported_user(&user("old", false), "llmux 0.41").is_err());
+        assert!(store.imported_before("user", "old").unwrap());
+        assert!(store.insert_imported(&batch, "llmux 0.41").is_err(), "all or nothing");
         assert!(!store.replace_passphrase_hash("old", "other", "new").unwrap());
         assert!(store.replace_passphrase_hash("old", "h", "new").unwrap());
         assert_eq!(store.get_user("old").unwrap().unwrap().passphrase_hash, "new");

@@ -7,6 +7,7 @@
 mod auth;
 mod conversations;
 mod devices;
+mod import;
 mod owners;
 mod push;
 mod sessions;
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
+pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;

@@ -1,0 +1,115 @@
+//! The old Node llmux 0.41.1 (npm `@cordfuse/llmux`), driven by its own CLI to make a real
+//! old install for the import tests: its users.json, tokens.json and sessions.json, its
+//! sessions running in its own tmux server (the default server of a private `TMUX_TMPDIR`).
+//!
+//! `scripts/install-test-agents` installs it into `target/test-agents/llmux-0.41`; another
+//! copy can be named with `LLMUX_TEST_OLD_LLMUX`. Without it the tests are skipped with a
+//! notice, or fail under `LLMUX_REQUIRE_REAL_AGENTS=1` (as `scripts/test` runs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The old `llmux` executable, or `None` (with a notice) to skip.
+pub fn find() -> Option<PathBuf> {
+    let path = std::env::var_os("LLMUX_TEST_OLD_LLMUX").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/test-agents/llmux-0.41/node_modules/.bin/llmux")
+    });
+    if path.is_file() {
+        return Some(path);
+    }
+    let problem = format!("{} is not there; run scripts/install-test-agents", path.display());
+    if std::env::var("LLMUX_REQUIRE_REAL_AGENTS").as_deref() == Ok("1") {
+        panic!("the llmux 0.41 import test cannot run: {problem}");
+    }
+    println!("skipped: llmux 0.41 not available ({problem})");
+    None
+}
+
+/// An old install under `home`, its tmux server under `tmux_tmpdir`.
+pub struct OldLlmux {
+    bin: PathBuf,
+    /// Its `HOME` (XDG dirs at their defaults under it).
+    pub home: PathBuf,
+    /// Its `TMUX_TMPDIR`.
+    pub tmux_tmpdir: PathBuf,
+    /// Stand-ins for `claude` and `codex` (they sleep), first on its `PATH`.
+    pub bin_dir: PathBuf,
+}
+
+impl OldLlmux {
+    /// An old install in `home` (created), with its tmux server under `tmux_tmpdir`.
+    pub fn new(bin: PathBuf, home: &Path, tmux_tmpdir: &Path) -> OldLlmux {
+        let bin_dir = home.join("old-bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::fs::create_dir_all(tmux_tmpdir).unwrap();
+        for agent in ["claude", "codex"] {
+            let path = bin_dir.join(agent);
+            std::fs::write(&path, "#!/bin/sh\nexec sleep 600\n").unwrap();
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+            std::fs::set_permissions(&path, mode).unwrap();
+        }
+        OldLlmux { bin, home: home.to_owned(), tmux_tmpdir: tmux_tmpdir.to_owned(), bin_dir }
+    }
+
+    /// The environment both the old CLI and our import see: its HOME and tmux dir, no XDG
+    /// overrides (so the defaults under HOME hold), no llmux variables of ours.
+    pub fn env(&self, cmd: &mut Command) {
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("LLMUX") || k.starts_with("XDG_") || k == "TMUX" {
+                cmd.env_remove(key);
+            }
+        }
+        let path = format!("{}:{}", self.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", &self.home).env("TMUX_TMPDIR", &self.tmux_tmpdir).env("PATH", path);
+    }
+
+    /// Runs the old CLI.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        self.env(&mut cmd);
+        cmd.args(args).current_dir(&self.home).stdin(Stdio::null()).output().expect("run llmux 0.41")
+    }
+
+    /// Runs the old CLI and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "llmux 0.41 {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The socket of its tmux server.
+    pub fn tmux_socket(&self) -> PathBuf {
+        self.tmux_tmpdir.join(format!("tmux-{}", rustix::process::getuid().as_raw())).join("default")
+    }
+
+    /// Its tmux server's session names.
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(self.tmux_socket())
+            .args(["ls", "-F", "#{session_name}"])
+            .env_remove("TMUX")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+}
+
+impl Drop for OldLlmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(self.tmux_socket())
+            .arg("kill-server")
+            .env_remove("TMUX")
+            .stderr(Stdio::null())
+            .status();
+    }
+}
