@@ -79,6 +79,7 @@ export default async function mount(root, _params, pg) {
         h("strong", { tid: "token-row-name" }, label), " ",
         h("span", { class: `badge ${t.scope === "admin" ? "warnb" : ""}` }, t.scope),
         everyone.checked ? h("span", { class: "badge host" }, t.username) : null,
+        t.importedFrom ? h("span", { class: "badge", tid: "token-imported" }, `imported from ${t.importedFrom}`) : null,
         h("p", { class: "muted small" }, h("code", {}, t.id), ` · created ${when(t.createdAt)} · `,
           t.expiresAt ? h("span", { class: expired ? "warn" : "" }, `${expired ? "expired" : "expires"} ${when(t.expiresAt)}`) : "never expires",
           ` · ${t.lastUsedAt ? `last used ${when(t.lastUsedAt)}` : "never used"}`)),
