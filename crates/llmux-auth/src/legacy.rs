@@ -53,7 +53,10 @@ impl ScryptHash {
             return Err("not of the form scrypt$N$salt$hash".into());
         };
         if tag != "scrypt" {
-            return Err(format!("unknown hash algorithm {:?}", tag.chars().take(20).collect::<String>()));
+            return Err(format!(
+                "unknown hash algorithm {:?}",
+                tag.chars().take(20).collect::<String>()
+            ));
         }
         let n: u64 = n
             .parse()

@@ -36,7 +36,8 @@ pub struct Translation {
 }
 
 /// The first line of a translated file.
-pub const HEADER: &str = "# llmux config, translated from llmux 0.41's by `llmux import llmux-0.41`.\n";
+pub const HEADER: &str =
+    "# llmux config, translated from llmux 0.41's by `llmux import llmux-0.41`.\n";
 
 const OUR_SERVER_KEYS: [&str; 7] =
     ["host", "publicUrl", "allowedHosts", "allowedOrigins", "limits", "mode", "usersSocket"];
@@ -99,7 +100,9 @@ pub fn translate(text: &str) -> Result<Translation, String> {
                 "0.41 read it and never started these sessions; sessions come over from \
                  sessions.json",
             ),
-            "turnq" => notes.drop(key, "llmux has no turn queue (turnq): sessions run independently"),
+            "turnq" => {
+                notes.drop(key, "llmux has no turn queue (turnq): sessions run independently")
+            }
             "notifications" => {
                 notes.keep(key.clone(), "an llmux setting, kept");
                 out.insert(key, value);
@@ -139,10 +142,8 @@ fn server(value: Value, notes: &mut Notes) -> Map<String, Value> {
                 path,
                 "0.41 read it and never used it; make tokens with `llmux token create`",
             ),
-            "noQr" => notes.drop(
-                path,
-                "llmux prints no QR code at start; `llmux pair` prints one when asked",
-            ),
+            "noQr" => notes
+                .drop(path, "llmux prints no QR code at start; `llmux pair` prints one when asked"),
             k if OUR_SERVER_KEYS.contains(&k) => {
                 notes.keep(path, "an llmux setting, kept");
                 out.insert(key, value);
@@ -244,7 +245,8 @@ pub fn translate_overrides(text: &str) -> Result<(Option<Vec<String>>, Vec<KeyNo
     for (key, value) in old {
         match (key.as_str(), value) {
             ("initPrompts", Value::Array(items)) => {
-                prompts = Some(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+                prompts =
+                    Some(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
             }
             ("turnq", _) => dropped.push(KeyNote {
                 key: format!("overrides.{key}"),
@@ -289,7 +291,9 @@ mod tests {
         ] {
             assert!(dropped.contains(&key), "{key} dropped: {dropped:?}");
         }
-        assert!(t.dropped.iter().find(|k| k.key == "agents.odd.flags").unwrap().note.contains("shell"));
+        assert!(
+            t.dropped.iter().find(|k| k.key == "agents.odd.flags").unwrap().note.contains("shell")
+        );
         let config = llmux_core::config::parse(&t.yaml).unwrap();
         assert_eq!(config.server.port, Some(4100));
         assert_eq!(config.agents["claude"].flags.as_deref(), Some("--model opus"));

@@ -35,14 +35,15 @@ pub struct Locations {
 impl Locations {
     /// From this process's environment.
     pub fn from_env() -> Locations {
-        let abs = |name: &str| {
-            std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute())
-        };
+        let abs =
+            |name: &str| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
         Locations {
             home: llmux_core::paths::home_dir(),
             xdg_data_home: abs("XDG_DATA_HOME"),
             xdg_state_home: abs("XDG_STATE_HOME"),
-            tmux_tmpdir: std::env::var_os("TMUX_TMPDIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            tmux_tmpdir: std::env::var_os("TMUX_TMPDIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             uid: rustix::process::getuid().as_raw(),
         }
     }
@@ -124,7 +125,8 @@ impl Install {
 /// Reads a whole old file, at most [`MAX_FILE_BYTES`].
 pub fn read(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut text = String::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_string(&mut text)
@@ -149,8 +151,8 @@ pub fn read_array(path: &Path) -> Result<Vec<Value>, String> {
 /// in file order.
 pub fn read_sessions(path: &Path) -> Result<Vec<(String, Value)>, String> {
     let text = read(path)?;
-    let value: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
     if value.get("version") != Some(&Value::from(1)) {
         return Err(format!("{}: not a version 1 sessions file", path.display()));
     }

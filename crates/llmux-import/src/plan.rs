@@ -347,7 +347,9 @@ pub fn plan(installs: &[Install], store: &Store, opts: &Options) -> Result<Plan,
         ] {
             match path {
                 Some(p) => drop(report.found.insert(kind.into(), p.display().to_string())),
-                None if kind != "overrides" => report.problems.push(format!("no {kind} file found")),
+                None if kind != "overrides" => {
+                    report.problems.push(format!("no {kind} file found"))
+                }
                 None => {}
             }
         }
@@ -460,7 +462,8 @@ fn user_record(
     let name = match str_field(entry, "name").map(llmux_auth::validate_name) {
         Some(Ok(name)) => name,
         _ => {
-            notes.push("its display name is missing or not valid here; the username is used".into());
+            notes
+                .push("its display name is missing or not valid here; the username is used".into());
             username.to_owned()
         }
     };
@@ -569,7 +572,11 @@ fn token_record(
         Some(admin) => *admin,
         None => match ours.user(username)? {
             Some(u)
-                if ours.store.user_imported_from(username).map_err(|e| e.to_string())?.is_some() =>
+                if ours
+                    .store
+                    .user_imported_from(username)
+                    .map_err(|e| e.to_string())?
+                    .is_some() =>
             {
                 u.admin
             }
@@ -619,7 +626,6 @@ fn token_record(
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn sessions(
     install: &Install,
     ours: &mut Ours<'_>,
@@ -763,11 +769,11 @@ fn session_record(
         }
         Some(_) => return Ok(refused("its env is not an object")),
     }
-    if let Some(alias) = str_field(entry, "orchAlias") {
-        if validate::env_key("LLMUX_ORCH_ALIAS").is_ok() && !alias.contains('\0') {
-            env.entry("LLMUX_ORCH_ALIAS".to_owned()).or_insert_with(|| alias.to_owned());
-            notes.push("its orchestration alias is kept as LLMUX_ORCH_ALIAS in its env".into());
-        }
+    if let Some(alias) = str_field(entry, "orchAlias")
+        && !alias.contains('\0')
+    {
+        env.entry("LLMUX_ORCH_ALIAS".to_owned()).or_insert_with(|| alias.to_owned());
+        notes.push("its orchestration alias is kept as LLMUX_ORCH_ALIAS in its env".into());
     }
     let marker = str_field(entry, "turnqMarker");
     let mut init_prompts = Vec::new();
@@ -953,7 +959,9 @@ fn overlay(
                     item.init_prompts = prompts.clone();
                     let current = match &ours.overlay_set {
                         Some(set) => Some(set.clone()),
-                        None => Overlay::load(&opts.paths.overlay).ok().and_then(|o| o.init_prompts),
+                        None => {
+                            Overlay::load(&opts.paths.overlay).ok().and_then(|o| o.init_prompts)
+                        }
                     };
                     item.action = match current {
                         Some(cur) if cur == prompts => Action::AlreadyPresent,
@@ -981,8 +989,18 @@ fn overlay(
 /// config file and the overlay. The caller holds the state dir's lock (no daemon runs).
 pub fn apply(plan: &Plan, store: &Store, opts: &Options) -> Result<(), String> {
     let batch = ImportBatch {
-        users: plan.users.iter().filter(|u| u.action == Action::Import).filter_map(|u| u.record.clone()).collect(),
-        tokens: plan.tokens.iter().filter(|t| t.action == Action::Import).filter_map(|t| t.record.clone()).collect(),
+        users: plan
+            .users
+            .iter()
+            .filter(|u| u.action == Action::Import)
+            .filter_map(|u| u.record.clone())
+            .collect(),
+        tokens: plan
+            .tokens
+            .iter()
+            .filter(|t| t.action == Action::Import)
+            .filter_map(|t| t.record.clone())
+            .collect(),
         sessions: plan
             .sessions
             .iter()
@@ -1112,12 +1130,23 @@ mod tests {
         assert!(huge.notes[0].contains("maximum"), "{:?}", huge.notes);
         assert_eq!(user(&plan, "Upper Case").action, Action::Refused);
         let sneaky = user(&plan, "sneaky");
-        assert_eq!((sneaky.action, sneaky.admin), (Action::Import, false), "only `true` grants admin");
+        assert_eq!(
+            (sneaky.action, sneaky.admin),
+            (Action::Import, false),
+            "only `true` grants admin"
+        );
         assert!(sneaky.notes[0].contains("non-admin"));
         assert_eq!(plan.users.iter().filter(|u| u.username == "ok").count(), 2);
-        assert_eq!(plan.users.iter().find(|u| u.name.is_empty() && u.username.is_empty()).unwrap().action, Action::Refused);
+        assert_eq!(
+            plan.users.iter().find(|u| u.name.is_empty() && u.username.is_empty()).unwrap().action,
+            Action::Refused
+        );
         let ctl = user(&plan, "ctl");
-        assert_eq!((ctl.action, ctl.name.as_str()), (Action::Import, "ctl"), "control characters are not a name");
+        assert_eq!(
+            (ctl.action, ctl.name.as_str()),
+            (Action::Import, "ctl"),
+            "control characters are not a name"
+        );
 
         assert_eq!(token(&plan, "aaaaaaaaaaaaaaaa").action, Action::Import);
         assert_eq!(token(&plan, "aaaaaaaaaaaaaaaa").scope, TokenScope::User);
@@ -1129,7 +1158,8 @@ mod tests {
         assert!(token(&plan, "eeeeeeeeeeeeeeee").notes[0].contains("expiry"));
 
         apply(&plan, &s.store, &s.opts).unwrap();
-        let names: Vec<String> = s.store.list_users().unwrap().into_iter().map(|u| u.username).collect();
+        let names: Vec<String> =
+            s.store.list_users().unwrap().into_iter().map(|u| u.username).collect();
         assert_eq!(names, ["ctl", "ok", "sneaky"]);
         assert!(!s.store.get_user("sneaky").unwrap().unwrap().admin);
         let tokens = s.store.list_tokens(None).unwrap();
@@ -1200,7 +1230,10 @@ mod tests {
         assert_eq!(by(&plan1, "marker").init_prompts, 1, "the turnq marker prompt is dropped");
         apply(&plan1, &s.store, &s.opts).unwrap();
         let rec = s.store.get_session("ok").unwrap().unwrap();
-        assert_eq!((rec.flags.as_deref(), rec.env["A"].as_str(), rec.parent), (Some("--model opus"), "b c", None));
+        assert_eq!(
+            (rec.flags.as_deref(), rec.env["A"].as_str(), rec.parent),
+            (Some("--model opus"), "b c", None)
+        );
         assert_eq!(rec.init_prompts, ["hi"]);
 
         // a second run adds nothing; a session removed here since is not brought back

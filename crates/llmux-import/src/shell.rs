@@ -17,7 +17,9 @@ pub fn needs_shell(flags: &str) -> Option<String> {
                 '\\' => {
                     chars.next();
                 }
-                '$' | '`' => return Some(format!("{c:?} inside double quotes is expanded by the shell")),
+                '$' | '`' => {
+                    return Some(format!("{c:?} inside double quotes is expanded by the shell"));
+                }
                 _ => {}
             }
             continue;
@@ -38,8 +40,12 @@ pub fn needs_shell(flags: &str) -> Option<String> {
             }
             '*' | '?' | '[' => return Some(format!("{c:?} is a filename pattern (glob)")),
             '{' | '}' => return Some(format!("{c:?} is brace expansion")),
-            '~' if starts_word => return Some("'~' at the start of a word is the home directory".into()),
-            '#' if starts_word => return Some("'#' at the start of a word starts a comment".into()),
+            '~' if starts_word => {
+                return Some("'~' at the start of a word is the home directory".into());
+            }
+            '#' if starts_word => {
+                return Some("'#' at the start of a word starts a comment".into());
+            }
             _ => {}
         }
     }

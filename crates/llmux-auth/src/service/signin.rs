@@ -190,11 +190,18 @@ impl AuthService {
         let (name, old_hash) = (username.to_owned(), old.to_owned());
         match self.db(move |s| s.replace_passphrase_hash(&name, &old_hash, &new)).await {
             Ok(true) => {
-                self.audit(username, "passphrase_upgraded", username, "scrypt (llmux 0.41) to Argon2id")
-                    .await;
+                self.audit(
+                    username,
+                    "passphrase_upgraded",
+                    username,
+                    "scrypt (llmux 0.41) to Argon2id",
+                )
+                .await;
             }
             Ok(false) => {}
-            Err(e) => tracing::warn!(username, error = %e, "cannot replace an imported passphrase hash"),
+            Err(e) => {
+                tracing::warn!(username, error = %e, "cannot replace an imported passphrase hash")
+            }
         }
     }
 

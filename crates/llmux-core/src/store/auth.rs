@@ -694,12 +694,16 @@ mod tests {
         let store = Store::init(conn).unwrap();
         assert_eq!(store.schema_version().unwrap(), super::super::MIGRATIONS.len());
         let bob = store.get_user("bob").unwrap().unwrap();
-        assert_eq!((bob.name.as_str(), bob.passphrase_hash.as_str(), bob.admin), ("Bob", "h", true));
+        assert_eq!(
+            (bob.name.as_str(), bob.passphrase_hash.as_str(), bob.admin),
+            ("Bob", "h", true)
+        );
         assert_eq!(store.user_imported_from("bob").unwrap(), None);
         let t = store.get_token("t1").unwrap().unwrap();
         assert_eq!((t.name.as_str(), t.scope.as_str(), t.imported_from), ("laptop", "admin", None));
 
-        let batch = crate::store::ImportBatch { users: vec![user("old", false)], ..Default::default() };
+        let batch =
+            crate::store::ImportBatch { users: vec![user("old", false)], ..Default::default() };
         store.insert_imported(&batch, "llmux 0.41").unwrap();
         assert_eq!(store.user_imported_from("old").unwrap().as_deref(), Some("llmux 0.41"));
         assert!(store.imported_before("user", "old").unwrap());

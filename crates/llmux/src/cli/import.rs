@@ -80,8 +80,9 @@ impl Llmux041Args {
                 install.tmux_socket = socket.clone();
             }
         }
-        if installs.iter().all(|i| i.users.is_none() && i.tokens.is_none() && i.sessions.is_none() && i.config.is_none())
-        {
+        if installs.iter().all(|i| {
+            i.users.is_none() && i.tokens.is_none() && i.sessions.is_none() && i.config.is_none()
+        }) {
             bail!(
                 "no llmux 0.41 install found in {} (looked for users.json, tokens.json, \
                  sessions.json and config.yaml); name its directory with --from DIR",
@@ -97,7 +98,10 @@ impl Llmux041Args {
         };
         let opts = Options {
             paths: paths.clone(),
-            config_target: self.config_to.clone().unwrap_or_else(|| home.join(".config/llmux/config.yaml")),
+            config_target: self
+                .config_to
+                .clone()
+                .unwrap_or_else(|| home.join(".config/llmux/config.yaml")),
             home,
             owner: self.owner.clone().unwrap_or_default(),
             llmux,
@@ -179,7 +183,10 @@ fn shell_quote(path: &Path) -> String {
 
 fn print_plan(plan: &Plan) {
     if plan.dry_run {
-        say!("Dry run: the plan for importing llmux 0.41 into {}; nothing is changed.", plan.state_dir);
+        say!(
+            "Dry run: the plan for importing llmux 0.41 into {}; nothing is changed.",
+            plan.state_dir
+        );
     } else {
         say!("Imported llmux 0.41 into {}.", plan.state_dir);
     }
@@ -194,7 +201,9 @@ fn print_plan(plan: &Plan) {
         }
     }
     let verdict = |a: Action| format!("{:<16}", a.as_str());
-    let why = |notes: &[String]| if notes.is_empty() { String::new() } else { format!(": {}", notes.join("; ")) };
+    let why = |notes: &[String]| {
+        if notes.is_empty() { String::new() } else { format!(": {}", notes.join("; ")) }
+    };
     if !plan.users.is_empty() {
         say!("");
         say!("Users");

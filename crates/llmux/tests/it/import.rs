@@ -96,9 +96,19 @@ async fn fixture() -> Option<Fixture> {
     let d = TestDaemon::builder().env("PATH", &path).start().await;
     let old = OldLlmux::new(bin, &old_home, &tmp.join("tmux"));
     let work = d.work().display().to_string();
-    old.ok(&["user", "create", "alice", "--name", "Alice A", "--admin", "--passphrase", "alice passphrase 1"]);
+    old.ok(&[
+        "user",
+        "create",
+        "alice",
+        "--name",
+        "Alice A",
+        "--admin",
+        "--passphrase",
+        "alice passphrase 1",
+    ]);
     old.ok(&["user", "create", "bob", "--passphrase", "bob passphrase 12"]);
-    let bob_token = token_value(&old.ok(&["token", "create", "--username", "bob", "--name", "bob laptop"]));
+    let bob_token =
+        token_value(&old.ok(&["token", "create", "--username", "bob", "--name", "bob laptop"]));
     let alice_token = token_value(&old.ok(&[
         "token",
         "create",
@@ -110,11 +120,33 @@ async fn fixture() -> Option<Fixture> {
         "2099-01-01T00:00:00.000Z",
     ]));
     old.ok(&[
-        "session", "start", "claude", "--name", "work", "--cwd", &work, "--flags",
-        "--model opus --verbose", "--env", "FOO=bar baz\nEMPTY=", "--init", "hello there",
+        "session",
+        "start",
+        "claude",
+        "--name",
+        "work",
+        "--cwd",
+        &work,
+        "--flags",
+        "--model opus --verbose",
+        "--env",
+        "FOO=bar baz\nEMPTY=",
+        "--init",
+        "hello there",
         "--skip-init",
     ]);
-    old.ok(&["session", "start", "codex", "--name", "shelly", "--cwd", &work, "--flags", "--x $(id)", "--skip-init"]);
+    old.ok(&[
+        "session",
+        "start",
+        "codex",
+        "--name",
+        "shelly",
+        "--cwd",
+        &work,
+        "--flags",
+        "--x $(id)",
+        "--skip-init",
+    ]);
     let conf = old_home.join(".config/llmux");
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(conf.join("config.yaml"), OLD_CONFIG).unwrap();
@@ -134,7 +166,10 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     // ---- dry run (while the daemon runs): the whole plan, nothing changed
     let plan = import_json(&d, &old, &["--dry-run"]);
     assert_eq!(plan["dryRun"], true);
-    assert_eq!(actions(&plan, "users"), [("alice".into(), "import".into()), ("bob".into(), "import".into())]);
+    assert_eq!(
+        actions(&plan, "users"),
+        [("alice".into(), "import".into()), ("bob".into(), "import".into())]
+    );
     assert_eq!(item(&plan, "users", "username", "alice")["admin"], true);
     assert_eq!(item(&plan, "users", "username", "bob")["admin"], false);
     let bob_id = bob_token.split('.').next().unwrap().to_owned();
@@ -146,19 +181,34 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     assert_eq!(work["action"], "import");
     assert_eq!(work["env"], json!(["EMPTY", "FOO"]), "env names only: values may be secrets");
     let moving = work["running"]["command"].as_str().expect("a move command for a running session");
-    assert!(moving.contains("kill-session -t '=work'") && moving.contains("session restart work"), "{moving}");
+    assert!(
+        moving.contains("kill-session -t '=work'") && moving.contains("session restart work"),
+        "{moving}"
+    );
     let shelly = item(&plan, "sessions", "name", "shelly");
     assert_eq!(shelly["action"], "refused");
     assert!(shelly["notes"][0].as_str().unwrap().contains("need a shell"), "{shelly}");
     let config = &plan["config"][0];
     assert_eq!(config["action"], "write");
-    let dropped: Vec<&str> = config["dropped"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
-    for key in ["server.noQr", "server.token", "agents.claude.models", "agents.gemini.flags", "sessions", "turnq"] {
+    let dropped: Vec<&str> =
+        config["dropped"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
+    for key in [
+        "server.noQr",
+        "server.token",
+        "agents.claude.models",
+        "agents.gemini.flags",
+        "sessions",
+        "turnq",
+    ] {
         assert!(dropped.contains(&key), "{key} reported dropped: {dropped:?}");
     }
     let (status, users) = local(&d, Method::GET, "/api/admin/users", Value::Null).await;
     assert_eq!((status, count(&users, "users")), (200, 0), "dry run added no user: {users}");
-    assert_eq!(std::fs::read_to_string(&config_target).unwrap(), OLD_CONFIG, "dry run wrote no config");
+    assert_eq!(
+        std::fs::read_to_string(&config_target).unwrap(),
+        OLD_CONFIG,
+        "dry run wrote no config"
+    );
     let text = import(&d, &old, &["--dry-run"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Dry run") && text.contains("refused         shelly"), "{text}");
@@ -175,7 +225,12 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
 
     // ---- passphrases: the old one signs in, and is then stored as Argon2id
     assert!(stored_hash(&d, "bob").starts_with("scrypt$131072$"));
-    let (status, _) = post_json(&d, "/api/auth/login", &[], json!({"username": "bob", "passphrase": "wrong passphrase"}));
+    let (status, _) = post_json(
+        &d,
+        "/api/auth/login",
+        &[],
+        json!({"username": "bob", "passphrase": "wrong passphrase"}),
+    );
     assert_eq!(status, 401);
     login_cookie_with(&d, "bob", "bob passphrase 12");
     assert!(stored_hash(&d, "bob").starts_with("$argon2id$"), "replaced at the sign-in");
@@ -187,7 +242,10 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     let (status, list) = call(&d, &bob_token, "GET", "/api/tokens", Value::Null);
     assert_eq!(status, 200, "{list}");
     let listed = &list["tokens"][0];
-    assert_eq!((listed["id"].as_str(), listed["importedFrom"].as_str()), (Some(bob_id.as_str()), Some("llmux 0.41")));
+    assert_eq!(
+        (listed["id"].as_str(), listed["importedFrom"].as_str()),
+        (Some(bob_id.as_str()), Some("llmux 0.41"))
+    );
     assert_eq!(listed["name"], "bob laptop");
     let (status, _) = call(&d, &bob_token, "GET", "/api/admin/users", Value::Null);
     assert_eq!(status, 403, "a non-admin's old token is a user token");
@@ -201,7 +259,10 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     // ---- sessions: agent, cwd, flags, env, init prompts, conversation
     let (status, s) = local(&d, Method::GET, "/api/sessions/work", Value::Null).await;
     assert_eq!(status, 200, "{s}");
-    assert_eq!((s["agent"].as_str(), s["cwd"].as_str()), (Some("claude"), Some(d.work().to_str().unwrap())));
+    assert_eq!(
+        (s["agent"].as_str(), s["cwd"].as_str()),
+        (Some("claude"), Some(d.work().to_str().unwrap()))
+    );
     assert_eq!(s["flags"], "--model opus --verbose");
     assert_eq!(s["env"], json!({"EMPTY": "", "FOO": "bar baz"}));
     assert_eq!(s["initPrompts"], json!(["hello there"]));

@@ -71,9 +71,7 @@ async fn a_crafted_install_takes_over_nothing_made_here() {
     let mut d = TestDaemon::builder().admin("root").user("alice").start().await;
     let (alice_token, alice_id) = token(&d, "alice", "user", None).await;
     let from = d.dir().join("old");
-    let evil = |name: &str, admin: Value| {
-        json!({"username": name, "name": name, "passphraseHash": ATTACKER_HASH, "admin": admin})
-    };
+    let evil = |name: &str, admin: Value| json!({"username": name, "name": name, "passphraseHash": ATTACKER_HASH, "admin": admin});
     write_install(
         &from,
         &json!([
@@ -101,9 +99,15 @@ async fn a_crafted_install_takes_over_nothing_made_here() {
     let out = import(&d, &from, &config_to);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.stdout.contains(&0x1b), "no escape sequence reaches the operator's terminal: {text}");
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "no escape sequence reaches the operator's terminal: {text}"
+    );
     assert!(text.contains("\\u{1b}") || text.contains("\\x1b"), "shown escaped: {text}");
-    assert!(text.contains("costly: its passphrase hash cannot be used") && text.contains("maximum"), "{text}");
+    assert!(
+        text.contains("costly: its passphrase hash cannot be used") && text.contains("maximum"),
+        "{text}"
+    );
     d.spawn_daemon().await;
 
     // nothing was written but the store (and no config: the crafted install has none)
@@ -119,11 +123,21 @@ async fn a_crafted_install_takes_over_nothing_made_here() {
     let (_, me) = call(&d, &alice_token, "GET", "/api/auth/whoami", Value::Null);
     assert_eq!(me["admin"], false, "alice is still no admin: {me}");
     // no old token passes for root, or for alice's own token id
-    assert_eq!(call(&d, &format!("sas_rootrootrootroot.{SECRET}"), "GET", "/api/sessions", Value::Null).0, 401);
-    assert_eq!(call(&d, &format!("sas_{alice_id}.{SECRET}"), "GET", "/api/sessions", Value::Null).0, 401);
+    assert_eq!(
+        call(&d, &format!("sas_rootrootrootroot.{SECRET}"), "GET", "/api/sessions", Value::Null).0,
+        401
+    );
+    assert_eq!(
+        call(&d, &format!("sas_{alice_id}.{SECRET}"), "GET", "/api/sessions", Value::Null).0,
+        401
+    );
     let forged_ours = format!("llmux_{alice_id}_{}", "0".repeat(64));
     assert_eq!(call(&d, &forged_ours, "GET", "/api/sessions", Value::Null).0, 401);
-    assert_eq!(call(&d, &alice_token, "GET", "/api/sessions", Value::Null).0, 200, "alice's own token still works");
+    assert_eq!(
+        call(&d, &alice_token, "GET", "/api/sessions", Value::Null).0,
+        200,
+        "alice's own token still works"
+    );
 
     // "admin": "true" (a string) made mallory an admin in 0.41; here she is a plain user
     assert_eq!(login(&d, "mallory", ATTACKER_PASSPHRASE), 200);
@@ -132,7 +146,9 @@ async fn a_crafted_install_takes_over_nothing_made_here() {
     assert_eq!((status, me["admin"].clone()), (200, json!(false)), "{me}");
     assert_eq!(call(&d, &mallory, "GET", "/api/admin/users", Value::Null).0, 403);
     let (_, sessions) = call(&d, &mallory, "GET", "/api/sessions", Value::Null);
-    assert!(sessions.to_string().find("pwn").is_none() && sessions.to_string().find("semi").is_none());
+    assert!(
+        sessions.to_string().find("pwn").is_none() && sessions.to_string().find("semi").is_none()
+    );
 }
 
 /// The authorization of an imported token (the one changed path: `Bearer sas_…`): what a
@@ -157,12 +173,22 @@ async fn an_imported_token_has_exactly_the_rights_of_a_user_token() {
 
     let (status, list) = call(&d, &mallory, "GET", "/api/tokens", Value::Null);
     assert_eq!(status, 200, "{list}");
-    let ids: Vec<&str> = list["tokens"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        list["tokens"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [id], "her own tokens only");
     assert_eq!(list["tokens"][0]["importedFrom"], "llmux 0.41");
-    assert_eq!(call(&d, &mallory, "GET", "/api/tokens?all=true", Value::Null).1["tokens"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(&d, &mallory, "GET", "/api/tokens?all=true", Value::Null).1["tokens"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(call(&d, &mallory, "DELETE", &format!("/api/tokens/{root_id}"), Value::Null).0, 404);
-    assert_eq!(call(&d, &mallory, "PATCH", &format!("/api/tokens/{root_id}"), json!({"name": "x"})).0, 404);
+    assert_eq!(
+        call(&d, &mallory, "PATCH", &format!("/api/tokens/{root_id}"), json!({"name": "x"})).0,
+        404
+    );
     assert_eq!(call(&d, &mallory, "POST", "/api/tokens", json!({"scope": "admin"})).0, 403);
     assert_eq!(call(&d, &mallory, "GET", "/api/admin/users", Value::Null).0, 403);
     assert_eq!(call(&d, &mallory, "GET", "/api/audit", Value::Null).0, 403);

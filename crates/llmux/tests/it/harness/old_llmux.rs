@@ -61,7 +61,8 @@ impl OldLlmux {
                 cmd.env_remove(key);
             }
         }
-        let path = format!("{}:{}", self.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let path =
+            format!("{}:{}", self.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
         cmd.env("HOME", &self.home).env("TMUX_TMPDIR", &self.tmux_tmpdir).env("PATH", path);
     }
 
@@ -69,7 +70,11 @@ impl OldLlmux {
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(&self.bin);
         self.env(&mut cmd);
-        cmd.args(args).current_dir(&self.home).stdin(Stdio::null()).output().expect("run llmux 0.41")
+        cmd.args(args)
+            .current_dir(&self.home)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run llmux 0.41")
     }
 
     /// Runs the old CLI and asserts success; returns stdout.
@@ -86,7 +91,9 @@ impl OldLlmux {
 
     /// The socket of its tmux server.
     pub fn tmux_socket(&self) -> PathBuf {
-        self.tmux_tmpdir.join(format!("tmux-{}", rustix::process::getuid().as_raw())).join("default")
+        self.tmux_tmpdir
+            .join(format!("tmux-{}", rustix::process::getuid().as_raw()))
+            .join("default")
     }
 
     /// Its tmux server's session names.
