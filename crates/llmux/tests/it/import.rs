@@ -1,4 +1,5 @@
-//! `llmux import llmux-0.41` against an install the real 0.41.1 package made with its own CLI:
+//! `llmux import llmux-0.41` against an install the real 0.41.1 package made with its own CLI
+//! and its own daemon (HTTP API, settings page), run on a private HOME and tmux server:
 //! users with scrypt passphrases, an admin, v2 tokens, sessions with flags, env and init
 //! prompts running in its tmux server, and a config file.
 
@@ -147,10 +148,28 @@ async fn fixture() -> Option<Fixture> {
         "--x $(id)",
         "--skip-init",
     ]);
+    // The old daemon, through its HTTP API: a session made by the web UI, and the settings
+    // page's init prompts and turnq (its overrides.yaml); then stopped.
+    {
+        let daemon = old.serve();
+        let body = json!({"agent": "codex", "name": "web1", "cwd": work, "flags": "--model gpt-5", "env": "A=1\nB=two words"});
+        let (status, res) = daemon.call(&bob_token, "POST", "/api/sessions", &body);
+        assert_eq!(status, 200, "{res}\n{}", daemon.log());
+        let body = json!({"initPrompts": ["from the settings page"]});
+        let (status, res) = daemon.call(&alice_token, "PUT", "/api/settings/init-prompts", &body);
+        assert_eq!(status, 200, "{res}");
+        let (status, res) =
+            daemon.call(&alice_token, "PUT", "/api/settings/turnq", &json!({"enabled": true}));
+        assert_eq!(status, 200, "{res}");
+    }
     let conf = old_home.join(".config/llmux");
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(conf.join("config.yaml"), OLD_CONFIG).unwrap();
-    assert_eq!(old.tmux_sessions(), ["shelly", "work"], "0.41 runs its sessions in its own tmux");
+    assert_eq!(
+        old.tmux_sessions(),
+        ["shelly", "web1", "work"],
+        "0.41 runs its sessions in its own tmux"
+    );
     Some(Fixture { d, old, bob_token, alice_token })
 }
 
@@ -268,6 +287,15 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     assert_eq!(s["initPrompts"], json!(["hello there"]));
     assert_eq!(s["status"], "exited", "it still runs in 0.41's tmux, not ours");
     assert_eq!(local(&d, Method::GET, "/api/sessions/shelly", Value::Null).await.0, 404);
+    let (status, s) = local(&d, Method::GET, "/api/sessions/web1", Value::Null).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!((s["agent"].as_str(), s["flags"].as_str()), (Some("codex"), Some("--model gpt-5")));
+    assert_eq!(s["env"], json!({"A": "1", "B": "two words"}));
+
+    // the settings page's init prompts are llmux's settings now; its turnq is dropped
+    let overlay = llmux_core::config::Overlay::load(&d.paths.overlay).unwrap();
+    assert_eq!(overlay.init_prompts.unwrap(), ["from the settings page"]);
+    assert_eq!(plan["overlay"][0]["dropped"][0]["key"], "overrides.turnq");
 
     // ---- the config: translated in place, the old file kept beside it
     let written = std::fs::read_to_string(&config_target).unwrap();
@@ -296,7 +324,7 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     let (_, users) = local(&d, Method::GET, "/api/admin/users", Value::Null).await;
     assert_eq!(count(&users, "users"), 2, "{users}");
     let (_, sessions) = local(&d, Method::GET, "/api/sessions", Value::Null).await;
-    assert_eq!(count(&sessions, "sessions"), 1, "{sessions}");
+    assert_eq!(count(&sessions, "sessions"), 2, "{sessions}");
 
     // ---- the printed command moves the running session under llmux
     let path = format!(
@@ -313,6 +341,6 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
         .output()
         .unwrap();
     assert!(moved.status.success(), "{moved:?}\n{}", d.log());
-    assert_eq!(old.tmux_sessions(), ["shelly"]);
+    assert_eq!(old.tmux_sessions(), ["shelly", "web1"]);
     d.wait_for_status("work", SessionStatus::Running).await;
 }

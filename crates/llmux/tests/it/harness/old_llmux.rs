@@ -89,6 +89,36 @@ impl OldLlmux {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs 0.41's daemon (`server start`) on a free port until the returned guard drops
+    /// (SIGTERM); waits until `/health` answers.
+    pub fn serve(&self) -> OldDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = Command::new(&self.bin);
+        self.env(&mut cmd);
+        let log = std::fs::File::create(self.home.join("old-daemon.log")).unwrap();
+        let child = cmd
+            .args(["server", "start", "--no-qr", "--port", &port.to_string()])
+            .current_dir(&self.home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start llmux 0.41's daemon");
+        let daemon = OldDaemon { child, port, log: self.home.join("old-daemon.log") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || super::http_to(port, "GET", "/health", &[], "").0 != 200
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "0.41's daemon did not come up: {}",
+                daemon.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        daemon
+    }
+
     /// The socket of its tmux server.
     pub fn tmux_socket(&self) -> PathBuf {
         self.tmux_tmpdir
@@ -118,5 +148,41 @@ impl Drop for OldLlmux {
             .env_remove("TMUX")
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// 0.41's daemon, stopped (SIGTERM, as its users stopped it) on drop.
+pub struct OldDaemon {
+    child: std::process::Child,
+    /// Its TCP port.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl OldDaemon {
+    /// A JSON call with a bearer token; (status, JSON body).
+    pub fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let auth = format!("Bearer {token}");
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        let (status, res) = super::http_to(self.port, method, path, &headers, &body.to_string());
+        (status, super::body_of(&res))
+    }
+
+    /// Its output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OldDaemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
     }
 }
