@@ -1197,6 +1197,25 @@ mod tests {
     }
 
     #[test]
+    fn owner_gives_the_sessions_to_a_user_and_must_exist() {
+        let mut s = setup();
+        let cwd = s.dir.path().display().to_string();
+        let users = json!([{"username": "bob", "name": "Bob", "passphraseHash": hash(1024)}]);
+        let sessions =
+            json!({"fix": {"name": "fix", "agent": "claude", "cwd": cwd, "parent": "fix"}});
+        let i = install(&s, users, json!([]), sessions);
+        s.opts.owner = "nobody".into();
+        let err = plan(std::slice::from_ref(&i), &s.store, &s.opts).unwrap_err();
+        assert!(err.contains("--owner nobody"), "{err}");
+        s.opts.owner = "bob".into();
+        let p = plan(std::slice::from_ref(&i), &s.store, &s.opts).unwrap();
+        assert_eq!((p.sessions[0].name.as_str(), p.sessions[0].owner.as_str()), ("fix@bob", "bob"));
+        apply(&p, &s.store, &s.opts).unwrap();
+        let rec = s.store.get_session("fix@bob").unwrap().unwrap();
+        assert_eq!((rec.owner.as_str(), rec.parent.as_deref()), ("bob", Some("fix@bob")));
+    }
+
+    #[test]
     fn sessions_are_checked_like_new_ones_and_deleted_imports_stay_deleted() {
         let s = setup();
         let cwd = s.dir.path().display().to_string();
