@@ -6,41 +6,24 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 use super::call;
+use crate::harness::old_llmux::{
+    CRAFTED_HASH, CRAFTED_PASSPHRASE, CRAFTED_SECRET, CRAFTED_SECRET_HASH, import_from,
+    write_install,
+};
 use crate::harness::{TestDaemon, post_json, token};
 
-/// scrypt (N = 1024, r = 8, p = 1, 0.41's format) of "attacker passphrase", made with Node.
-const ATTACKER_HASH: &str = "scrypt$1024$BQUFBQUFBQUFBQUFBQUFBQ==$/TmAzZDecZbmwmT1P3GNtsoiccHRcexVyJdvSxZzbtx7dVJKyv3eKsoPkmycju49yeBJ8QjP7p5TVnZ+TG8dRA==";
-const ATTACKER_PASSPHRASE: &str = "attacker passphrase";
-/// A token secret and the base64 SHA-256 0.41 stores for it.
-const SECRET: &str = "attackersecretattackersecretattackersecret1";
-const SECRET_HASH: &str = "wX3Zp9+DqujTz3IikP424yJUJUsjZzGzmypWHIq7esg=";
-
-fn write_install(dir: &Path, users: &Value, tokens: &Value, sessions: &Value) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
-    std::fs::write(dir.join("tokens.json"), tokens.to_string()).unwrap();
-    let sessions = json!({"version": 1, "sessions": sessions});
-    std::fs::write(dir.join("sessions.json"), sessions.to_string()).unwrap();
-}
+const ATTACKER_HASH: &str = CRAFTED_HASH;
+const ATTACKER_PASSPHRASE: &str = CRAFTED_PASSPHRASE;
+const SECRET: &str = CRAFTED_SECRET;
+const SECRET_HASH: &str = CRAFTED_SECRET_HASH;
 
 fn import(d: &TestDaemon, from: &Path, config_to: &Path) -> Output {
-    let mut cmd = Command::new(crate::harness::bin());
-    cmd.env_remove("LLMUX_STATE_DIR")
-        .env("HOME", d.home())
-        .env("TMUX_TMPDIR", d.dir().join("no-old-tmux"))
-        .arg("--state-dir")
-        .arg(&d.paths.state_dir)
-        .args(["import", "llmux-0.41", "--from"])
-        .arg(from)
-        .arg("--config-to")
-        .arg(config_to)
-        .stdin(Stdio::null());
-    cmd.output().unwrap()
+    import_from(d, from, config_to)
 }
 
 fn files_under(dir: &Path, skip: &Path) -> BTreeSet<PathBuf> {

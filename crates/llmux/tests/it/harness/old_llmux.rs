@@ -9,6 +9,46 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use serde_json::{Value, json};
+
+use super::TestDaemon;
+
+/// scrypt (N = 1024, r = 8, p = 1, 0.41's format) of [`CRAFTED_PASSPHRASE`], made with Node,
+/// for hand-written old installs.
+pub const CRAFTED_HASH: &str = "scrypt$1024$BQUFBQUFBQUFBQUFBQUFBQ==$/TmAzZDecZbmwmT1P3GNtsoiccHRcexVyJdvSxZzbtx7dVJKyv3eKsoPkmycju49yeBJ8QjP7p5TVnZ+TG8dRA==";
+/// The passphrase [`CRAFTED_HASH`] hashes.
+pub const CRAFTED_PASSPHRASE: &str = "attacker passphrase";
+/// A token secret, and the base64 SHA-256 0.41 stores for it.
+pub const CRAFTED_SECRET: &str = "attackersecretattackersecretattackersecret1";
+/// See [`CRAFTED_SECRET`].
+pub const CRAFTED_SECRET_HASH: &str = "wX3Zp9+DqujTz3IikP424yJUJUsjZzGzmypWHIq7esg=";
+
+/// Writes a hand-made old install (users.json, tokens.json, sessions.json) into `dir`.
+pub fn write_install(dir: &Path, users: &Value, tokens: &Value, sessions: &Value) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
+    std::fs::write(dir.join("tokens.json"), tokens.to_string()).unwrap();
+    let sessions = json!({"version": 1, "sessions": sessions});
+    std::fs::write(dir.join("sessions.json"), sessions.to_string()).unwrap();
+}
+
+/// Runs `llmux import llmux-0.41 --from FROM --config-to CONFIG_TO` into `d`'s state dir (the
+/// daemon must be stopped), with no old tmux server.
+pub fn import_from(d: &TestDaemon, from: &Path, config_to: &Path) -> Output {
+    let mut cmd = Command::new(super::bin());
+    cmd.env_remove("LLMUX_STATE_DIR")
+        .env("HOME", d.home())
+        .env("TMUX_TMPDIR", d.dir().join("no-old-tmux"))
+        .arg("--state-dir")
+        .arg(&d.paths.state_dir)
+        .args(["import", "llmux-0.41", "--from"])
+        .arg(from)
+        .arg("--config-to")
+        .arg(config_to)
+        .stdin(Stdio::null());
+    cmd.output().unwrap()
+}
+
 /// The old `llmux` executable, or `None` (with a notice) to skip.
 pub fn find() -> Option<PathBuf> {
     let path = std::env::var_os("LLMUX_TEST_OLD_LLMUX").map(PathBuf::from).unwrap_or_else(|| {
