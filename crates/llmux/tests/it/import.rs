@@ -344,3 +344,34 @@ async fn an_install_made_by_llmux_0_41_comes_over() {
     assert_eq!(old.tmux_sessions(), ["shelly", "web1"]);
     d.wait_for_status("work", SessionStatus::Running).await;
 }
+
+/// Nothing to import, a remote server, a missing --from dir: clear errors, nothing written.
+#[tokio::test]
+async fn nothing_to_import_and_misuse_are_clear_errors() {
+    let d = TestDaemon::start().await;
+    let empty = d.dir().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(crate::harness::bin());
+        cmd.env_remove("LLMUX_STATE_DIR")
+            .env("HOME", d.home())
+            .arg("--state-dir")
+            .arg(&d.paths.state_dir)
+            .args(["import", "llmux-0.41"])
+            .args(args)
+            .stdin(Stdio::null());
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&["--dry-run", "--from", empty.to_str().unwrap()]);
+    assert!(err.contains("no llmux 0.41 install found"), "{err}");
+    let err = run(&["--dry-run"]);
+    assert!(err.contains("no llmux 0.41 install found") && err.contains("--from"), "{err}");
+    let err = run(&["--from", "/nonexistent/old"]);
+    assert!(err.contains("not a directory"), "{err}");
+    let err = run(&["--dry-run", "--server", "http://127.0.0.1:1"]);
+    assert!(err.contains("does not take --server"), "{err}");
+    let (_, users) = local(&d, Method::GET, "/api/admin/users", Value::Null).await;
+    assert_eq!(count(&users, "users"), 0);
+}
