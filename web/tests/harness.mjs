@@ -102,9 +102,10 @@ export function withAdminDaemon(set) {
 /**
  * Starts `llmux server start --port 0` on a fresh temp dir. With `admin: true` the first admin
  * (ADMIN) is created from LLMUX_INIT_*; otherwise the banner's setup URL is returned.
+ * `prepare({ state, home, env })` runs before the daemon starts (e.g. an import into its store).
  * Returns { url, port, setupUrl, dir, state, home, work, env, cli(), cliOk(), log(), stop() }.
  */
-export async function startDaemon({ admin = false, timeout = 20000 } = {}) {
+export async function startDaemon({ admin = false, timeout = 20000, prepare } = {}) {
   assert.ok(fs.existsSync(BIN), `no llmux binary at ${BIN}: run \`cargo build -p llmux\` (or set LLMUX_BIN)`);
   // Short: Unix socket paths are limited to ~100 bytes.
   const dir = fs.mkdtempSync('/tmp/lxw');
@@ -117,6 +118,7 @@ export async function startDaemon({ admin = false, timeout = 20000 } = {}) {
     + `  fakeq:\n    cmd: ${JSON.stringify(FAKE_QWEN)}\n    detector: qwen\n`
     + `  qwen:\n    cmd: ${JSON.stringify(FAKE_QWEN)}\n`);
   const env = daemonEnv({ LLMUX_STATE_DIR: state, HOME: home });
+  if (prepare) prepare({ dir, state, home, env });
   const daemonEnvVars = { ...env, LLMUX_LOG: 'info' };
   if (admin) Object.assign(daemonEnvVars, { LLMUX_INIT_USERNAME: ADMIN.username, LLMUX_INIT_PASSPHRASE: ADMIN.passphrase });
   const logPath = path.join(dir, 'daemon.log');

@@ -347,7 +347,8 @@ pub struct UserDeletedResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
-    /// Public id (the part after `llmux_` and before the secret).
+    /// Public id (the part after `llmux_` and before the secret; `sas_<id>` for an imported
+    /// token).
     pub id: String,
     /// Owner.
     pub username: String,
@@ -363,6 +364,10 @@ pub struct TokenView {
     /// Last use, to the minute (RFC 3339), if ever used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
+    /// Where the token was brought over from (`llmux 0.41`: an old `sas_…` token that keeps
+    /// working as it is); absent for tokens minted here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 /// `GET /api/tokens`.

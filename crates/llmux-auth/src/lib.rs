@@ -9,6 +9,7 @@
 //!   sessions, the setup token, pairing codes, login throttling and the audit log.
 
 mod hashing;
+pub mod legacy;
 mod password;
 pub mod policy;
 pub mod secrets;
@@ -22,7 +23,7 @@ pub use policy::Action;
 pub use service::{
     Attachment, AuthService, Bootstrap, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, InitUser, Listing,
     Login, MAX_ROOTS, MAX_SESSIONS_LIMIT, MAX_WAIT, PAIRING_TTL, Prompt, Revocation, SESSION_IDLE,
-    SESSION_LIFETIME, SHELL, Sessions, Target,
+    SESSION_LIFETIME, SHELL, Sessions, Target, validate_name, validate_username,
 };
 
 /// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.

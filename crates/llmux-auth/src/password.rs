@@ -80,8 +80,12 @@ pub(crate) fn hash_in(memory: &mut Memory, passphrase: &str) -> String {
     .to_string()
 }
 
-/// Whether `passphrase` matches the PHC string `hash`, computed in `memory`.
+/// Whether `passphrase` matches the PHC string `hash` (or an imported 0.41 scrypt hash),
+/// computed in `memory`.
 fn verify_hash(memory: &mut Memory, passphrase: &str, hash: &str) -> bool {
+    if crate::legacy::is_scrypt(hash) {
+        return crate::legacy::verify_scrypt(passphrase, hash);
+    }
     let Ok(phc) = PasswordHash::new(hash) else { return false };
     let Ok(algorithm) = Algorithm::try_from(phc.algorithm.as_str()) else { return false };
     let Ok(params) = Params::try_from(&phc) else { return false };

@@ -77,7 +77,7 @@ export default async function mount(root, _params, pg) {
     return h("li", { class: "row-item", tid: "token-row", "data-id": t.id },
       h("div", { class: "grow" },
         h("strong", { tid: "token-row-name" }, label), " ",
-        h("span", { class: `badge ${t.scope === "admin" ? "warnb" : ""}` }, t.scope),
+        h("span", { class: `badge ${t.scope === "admin" ? "warnb" : ""}` }, t.scope, t.importedFrom && " · imported"),
         everyone.checked ? h("span", { class: "badge host" }, t.username) : null,
         h("p", { class: "muted small" }, h("code", {}, t.id), ` · created ${when(t.createdAt)} · `,
           t.expiresAt ? h("span", { class: expired ? "warn" : "" }, `${expired ? "expired" : "expires"} ${when(t.expiresAt)}`) : "never expires",

@@ -323,6 +323,7 @@ impl AuthService {
             created_at: now_ms(),
             expires_at,
             last_used_at: None,
+            imported_from: None,
         };
         let rec = record.clone();
         self.db(move |s| s.insert_token(&rec)).await?;
@@ -334,10 +335,19 @@ impl AuthService {
     /// Authenticates an `Authorization: Bearer` value.
     pub async fn authenticate_token(&self, value: &str) -> Result<Principal> {
         let invalid = || Error::Unauthenticated("invalid token".into());
-        let (id, secret) = parse_token(value.trim()).ok_or_else(invalid)?;
+        let value = value.trim();
+        // Ours (`llmux_<hex id>_<secret>`), or one imported from llmux 0.41 (`sas_<id>.<secret>`,
+        // kept under the id `sas_<id>`): the two id forms cannot meet.
+        let (id, secret, imported) = match parse_token(value) {
+            Some((id, secret)) => (id, secret, false),
+            None => {
+                let (id, secret) = crate::legacy::parse_token(value).ok_or_else(invalid)?;
+                (id, secret, true)
+            }
+        };
         let key = id.to_owned();
         let token = self.db(move |s| s.get_token(&key)).await?.ok_or_else(invalid)?;
-        if !verify_secret(secret, &token.secret_hash) {
+        if !verify_secret(secret, &token.secret_hash) || token.imported_from.is_some() != imported {
             return Err(invalid());
         }
         let now = now_ms();
@@ -492,7 +502,8 @@ pub(crate) fn new_username(raw: &str) -> Result<String> {
     Ok(name)
 }
 
-pub(crate) fn validate_username(name: &str) -> Result<()> {
+/// A username: 1-32 lower-case letters, digits, `_` or `-`.
+pub fn validate_username(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name
@@ -507,8 +518,8 @@ pub(crate) fn validate_username(name: &str) -> Result<()> {
     }
 }
 
-/// A display name: trimmed, 1-100 characters, no control characters.
-pub(crate) fn validate_name(name: &str) -> Result<String> {
+/// A display name: trimmed, 1-100 characters, no control characters; returns it trimmed.
+pub fn validate_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::Invalid(
@@ -544,6 +555,7 @@ pub(crate) fn token_view(t: &TokenRecord) -> TokenView {
         created_at: rfc3339_ms(t.created_at),
         expires_at: t.expires_at.map(rfc3339_ms),
         last_used_at: t.last_used_at.map(rfc3339_ms),
+        imported_from: t.imported_from.clone(),
     }
 }
 

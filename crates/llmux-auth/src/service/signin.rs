@@ -118,16 +118,28 @@ impl AuthService {
         let user = self.db(move |s| s.get_user(&name)).await?;
         let hash = user.as_ref().map(|u| u.passphrase_hash.clone());
         let passphrase = req.passphrase;
+        // A hash imported from llmux 0.41 (scrypt) is replaced by Argon2id on the sign-in that
+        // proves the passphrase, in the same job: the passphrase goes to the pool once.
         let verified = self
             .hashes
-            .run(lane, move |memory| password::verify_in(memory, &passphrase, hash.as_deref()))
+            .run(lane, move |memory| {
+                let ok = password::verify_in(memory, &passphrase, hash.as_deref());
+                let upgrade = (ok && hash.as_deref().is_some_and(crate::legacy::is_scrypt))
+                    .then(|| password::hash_in(memory, &passphrase));
+                (ok, upgrade)
+            })
             .await;
         let user = match (verified, user) {
             (Err(busy), _) => {
                 attempt.cancel();
                 return Err(busy.into());
             }
-            (Ok(true), Some(user)) => user,
+            (Ok((true, upgrade)), Some(user)) => {
+                if let Some(new) = upgrade {
+                    self.upgrade_hash(&user.username, &user.passphrase_hash, new).await;
+                }
+                user
+            }
             _ => {
                 drop(attempt);
                 let detail = if device.is_some() { "with a device cookie" } else { "" };
@@ -168,6 +180,27 @@ impl AuthService {
                     token: None,
                     device_cookie,
                 })
+            }
+        }
+    }
+
+    /// Stores the Argon2id hash `new` in place of the imported hash `old` (unless the
+    /// passphrase changed meanwhile). A failure is logged: the old hash still works.
+    async fn upgrade_hash(&self, username: &str, old: &str, new: String) {
+        let (name, old_hash) = (username.to_owned(), old.to_owned());
+        match self.db(move |s| s.replace_passphrase_hash(&name, &old_hash, &new)).await {
+            Ok(true) => {
+                self.audit(
+                    username,
+                    "passphrase_upgraded",
+                    username,
+                    "scrypt (llmux 0.41) to Argon2id",
+                )
+                .await;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(username, error = %e, "cannot replace an imported passphrase hash")
             }
         }
     }

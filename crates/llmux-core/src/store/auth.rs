@@ -84,6 +84,8 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
     /// Last use, unix ms (written at most once a minute).
     pub last_used_at: Option<i64>,
+    /// Where it was brought over from (`llmux 0.41`); `None` if minted here.
+    pub imported_from: Option<String>,
 }
 
 /// A signed-in browser.
@@ -158,6 +160,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_at: r.get(5)?,
         expires_at: r.get(6)?,
         last_used_at: r.get(7)?,
+        imported_from: r.get(8)?,
     })
 }
 
@@ -176,7 +179,7 @@ fn browser_row(r: &Row<'_>) -> rusqlite::Result<BrowserSessionRecord> {
 }
 
 /// Inserts a user with the next id (ids are never reused; a failed insert only skips one).
-fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
+pub(super) fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<()> {
     conn.execute("UPDATE user_id_seq SET last = last + 1", [])?;
     conn.execute(
         &format!(
@@ -199,10 +202,30 @@ fn insert_user(conn: &rusqlite::Connection, u: &UserRecord) -> rusqlite::Result<
     .map(drop)
 }
 
+/// [`Store::insert_token`] on `conn` (which may be a transaction).
+pub(super) fn insert_token(conn: &rusqlite::Connection, t: &TokenRecord) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            t.id,
+            t.username,
+            t.name,
+            t.scope,
+            t.secret_hash,
+            t.created_at,
+            t.expires_at,
+            t.last_used_at,
+            t.imported_from
+        ],
+    )
+    .map_err(|e| on_conflict(e, || "token id collision".into()))?;
+    Ok(())
+}
+
 const USER_COLS: &str = "username, name, passphrase_hash, admin, created_at, updated_at, roots, max_sessions, \
      unix_account, max_session_memory_mb";
 const TOKEN_COLS: &str =
-    "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at";
+    "id, username, name, scope, secret_hash, created_at, expires_at, last_used_at, imported_from";
 const BROWSER_COLS: &str = "id, username, secret_hash, user_agent, created_at, last_seen_at, \
      expires_at, scope, limit_expires_at";
 
@@ -288,28 +311,31 @@ impl Store {
         Ok(())
     }
 
+    /// Where the user `username` was brought over from; `None` if made here or no such user.
+    pub fn user_imported_from(&self, username: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT imported_from FROM users WHERE username = ?1", [username], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Replaces the user's passphrase hash if it is still `old` (a sign-in upgrading an
+    /// imported hash must not undo a passphrase change made meanwhile); returns whether it did.
+    pub fn replace_passphrase_hash(&self, username: &str, old: &str, new: &str) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE users SET passphrase_hash = ?3 WHERE username = ?1 AND passphrase_hash = ?2",
+            params![username, old, new],
+        )? > 0)
+    }
+
     // ---- tokens ----
 
     /// Inserts a token.
     pub fn insert_token(&self, t: &TokenRecord) -> Result<()> {
-        self.conn()
-            .execute(
-                &format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                ),
-                params![
-                    t.id,
-                    t.username,
-                    t.name,
-                    t.scope,
-                    t.secret_hash,
-                    t.created_at,
-                    t.expires_at,
-                    t.last_used_at
-                ],
-            )
-            .map_err(|e| on_conflict(e, || "token id collision".into()))?;
-        Ok(())
+        insert_token(&self.conn(), t)
     }
 
     /// The token with this id.
@@ -512,6 +538,7 @@ mod tests {
             created_at: 1,
             expires_at: None,
             last_used_at: None,
+            imported_from: None,
         }
     }
 
@@ -640,6 +667,50 @@ mod tests {
         let bob = store.get_user("bob").unwrap().unwrap();
         assert_eq!((bob.name.as_str(), bob.roots.len(), bob.max_sessions), ("Bob", 0, None));
         assert_eq!(store.list_users().unwrap(), [bob]);
+    }
+
+    /// Migration 12 keeps every user and token of a version-11 database, marks none of them
+    /// imported, and an imported user's hash is replaced only while it is still the old one.
+    #[test]
+    fn migration_12_keeps_users_and_tokens_and_marks_none_imported() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &super::super::MIGRATIONS[..11] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 11).unwrap();
+        conn.execute(
+            "INSERT INTO users (username, name, passphrase_hash, admin, created_at, updated_at, \
+             id) VALUES ('bob', 'Bob', 'h', 1, 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute("UPDATE user_id_seq SET last = 1", []).unwrap();
+        conn.execute(
+            "INSERT INTO tokens (id, username, name, scope, secret_hash, created_at) \
+             VALUES ('t1', 'bob', 'laptop', 'admin', 'x', 5)",
+            [],
+        )
+        .unwrap();
+        let store = Store::init(conn).unwrap();
+        assert_eq!(store.schema_version().unwrap(), super::super::MIGRATIONS.len());
+        let bob = store.get_user("bob").unwrap().unwrap();
+        assert_eq!(
+            (bob.name.as_str(), bob.passphrase_hash.as_str(), bob.admin),
+            ("Bob", "h", true)
+        );
+        assert_eq!(store.user_imported_from("bob").unwrap(), None);
+        let t = store.get_token("t1").unwrap().unwrap();
+        assert_eq!((t.name.as_str(), t.scope.as_str(), t.imported_from), ("laptop", "admin", None));
+
+        let batch =
+            crate::store::ImportBatch { users: vec![user("old", false)], ..Default::default() };
+        store.insert_imported(&batch, "llmux 0.41").unwrap();
+        assert_eq!(store.user_imported_from("old").unwrap().as_deref(), Some("llmux 0.41"));
+        assert!(store.imported_before("user", "old").unwrap());
+        assert!(store.insert_imported(&batch, "llmux 0.41").is_err(), "all or nothing");
+        assert!(!store.replace_passphrase_hash("old", "other", "new").unwrap());
+        assert!(store.replace_passphrase_hash("old", "h", "new").unwrap());
+        assert_eq!(store.get_user("old").unwrap().unwrap().passphrase_hash, "new");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod auth;
 mod conversations;
 mod devices;
+mod import;
 mod owners;
 mod push;
 mod sessions;
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
+pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
@@ -39,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_user_isolation_settings.sql"),
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
+    include_str!("../../migrations/0012_imported_credentials.sql"),
 ];
 
 /// The database handle.

@@ -75,36 +75,7 @@ impl Store {
     /// [`Error::NotFound`] if the owner is not (or no longer) a user. The owner's id is
     /// recorded with it: ownership follows the account, not its name.
     pub fn insert_session(&self, rec: &SessionRecord) -> Result<()> {
-        let (env, prompts) = rec.json();
-        let inserted = self
-            .conn()
-            .execute(
-                &format!(
-                    "INSERT INTO sessions ({COLUMNS}, owner_id) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                     (SELECT id FROM users WHERE username = ?8) \
-                     WHERE ?8 = '' OR EXISTS (SELECT 1 FROM users WHERE username = ?8)"
-                ),
-                params![
-                    rec.name,
-                    rec.agent,
-                    rec.cwd,
-                    rec.flags,
-                    env,
-                    prompts,
-                    rec.resume_from,
-                    rec.owner,
-                    rec.parent,
-                    rec.created_at,
-                    rec.updated_at,
-                    rec.started_at
-                ],
-            )
-            .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
-        if inserted == 0 {
-            return Err(Error::NotFound(format!("no user named {:?}", rec.owner)));
-        }
-        Ok(())
+        insert_session(&self.conn(), rec)
     }
 
     /// The tmux sessions a migration left to rename (`Some(new)`) or kill (`None`), as
@@ -203,6 +174,39 @@ impl Store {
     pub fn delete_session(&self, name: &str) -> Result<bool> {
         Ok(self.conn().execute("DELETE FROM sessions WHERE name = ?1", [name])? > 0)
     }
+}
+
+/// [`Store::insert_session`] on `conn` (which may be a transaction).
+pub(super) fn insert_session(conn: &rusqlite::Connection, rec: &SessionRecord) -> Result<()> {
+    let (env, prompts) = rec.json();
+    let inserted = conn
+        .execute(
+            &format!(
+                "INSERT INTO sessions ({COLUMNS}, owner_id) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 (SELECT id FROM users WHERE username = ?8) \
+                 WHERE ?8 = '' OR EXISTS (SELECT 1 FROM users WHERE username = ?8)"
+            ),
+            params![
+                rec.name,
+                rec.agent,
+                rec.cwd,
+                rec.flags,
+                env,
+                prompts,
+                rec.resume_from,
+                rec.owner,
+                rec.parent,
+                rec.created_at,
+                rec.updated_at,
+                rec.started_at
+            ],
+        )
+        .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
+    if inserted == 0 {
+        return Err(Error::NotFound(format!("no user named {:?}", rec.owner)));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod converse;
 mod credentials;
+mod import;
 mod logs;
 mod pair;
 mod server;
@@ -103,6 +104,9 @@ enum Command {
     /// Run the daemon as a systemd service: install, status, uninstall.
     #[command(subcommand)]
     Service(service::ServiceCmd),
+    /// Bring accounts, tokens, sessions and config over from another llmux (stop the daemon).
+    #[command(subcommand)]
+    Import(import::ImportCmd),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -152,6 +156,7 @@ impl Cli {
         let command = match self.command {
             Command::Server(cmd) => return cmd.run(&ctx).await,
             Command::Service(cmd) => return cmd.run(&ctx),
+            Command::Import(cmd) => return cmd.run(&ctx).await,
             Command::Completions { shell } => {
                 clap_complete::generate(
                     shell,
@@ -185,7 +190,10 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
-        Command::Server(_) | Command::Service(_) | Command::Completions { .. } => {
+        Command::Server(_)
+        | Command::Service(_)
+        | Command::Import(_)
+        | Command::Completions { .. } => {
             unreachable!("handled before the client commands")
         }
     }

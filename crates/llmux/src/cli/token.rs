@@ -199,7 +199,11 @@ fn row(t: &TokenView) -> Vec<String> {
     vec![
         t.id.clone(),
         t.username.clone(),
-        if t.name.is_empty() { "-".into() } else { t.name.clone() },
+        match (&t.imported_from, t.name.is_empty()) {
+            (Some(from), _) => format!("{} (imported from {from})", t.name),
+            (None, true) => "-".into(),
+            (None, false) => t.name.clone(),
+        },
         t.scope.as_str().to_owned(),
         output::ago(&t.created_at),
         t.expires_at.as_deref().map_or_else(|| "never".into(), output::until),

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
+use crate::harness::old_llmux::{
+    CRAFTED_HASH, CRAFTED_SECRET, CRAFTED_SECRET_HASH, import_from, write_install,
+};
 use crate::harness::{TestDaemon, create_as, http_to, local, login_cookie, token, user};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,9 +31,12 @@ enum Who {
     RootAdmin,
     /// root's `metrics`-scope token: reads /metrics and nothing else.
     RootMetrics,
+    /// carol, a non-admin brought over from llmux 0.41, with her old `sas_…` token: a `user`
+    /// token like bob's (issue 16 §3).
+    CarolImported,
 }
 
-const EVERYONE: [Who; 12] = [
+const EVERYONE: [Who; 13] = [
     Who::Anonymous,
     Who::Malformed,
     Who::Expired,
@@ -43,6 +49,7 @@ const EVERYONE: [Who; 12] = [
     Who::Bob,
     Who::RootAdmin,
     Who::RootMetrics,
+    Who::CarolImported,
 ];
 
 /// What a route needs, and the status an allowed caller gets with the request we send.
@@ -199,7 +206,7 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
 /// The path naming alice's sessions the way `who` does: alice by their bare names, anyone
 /// else in full (`alice-run@alice`), since a bare name means the caller's own session.
 fn as_seen_by(who: Who, path: &str) -> String {
-    if matches!(who, Who::Bob | Who::RootAdmin | Who::RootMetrics) {
+    if matches!(who, Who::Bob | Who::RootAdmin | Who::RootMetrics | Who::CarolImported) {
         path.replace("/alice-run", "/alice-run@alice")
             .replace("/alice-stopped", "/alice-stopped@alice")
     } else {
@@ -237,15 +244,18 @@ fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
             Read(ok) | ReadSession(ok) | Identity(ok) => ok,
             _ => 403,
         },
-        AliceUser | AliceCookie | AliceCookieNoOrigin | AliceCookieForeignOrigin | Bob => {
-            match need {
-                Admin(_) | Metrics(_) => 403,
-                ReadSession(_) | DriveSession(_) if who == Bob => 404,
-                Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
-                | Account(ok) | Tokens(ok) => ok,
-                _ => unreachable!(),
-            }
-        }
+        AliceUser
+        | AliceCookie
+        | AliceCookieNoOrigin
+        | AliceCookieForeignOrigin
+        | Bob
+        | CarolImported => match need {
+            Admin(_) | Metrics(_) => 403,
+            ReadSession(_) | DriveSession(_) if matches!(who, Bob | CarolImported) => 404,
+            Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
+            | Account(ok) | Tokens(ok) => ok,
+            _ => unreachable!(),
+        },
     };
     Some(status)
 }
@@ -259,6 +269,7 @@ struct Creds {
     admin: String,
     metrics: String,
     cookie: String,
+    carol: String,
 }
 
 fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
@@ -283,6 +294,7 @@ fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
         Who::Bob => bearer(&c.bob),
         Who::RootAdmin => bearer(&c.admin),
         Who::RootMetrics => bearer(&c.metrics),
+        Who::CarolImported => bearer(&c.carol),
     }
 }
 
@@ -305,7 +317,20 @@ async fn routes(d: &TestDaemon) -> Vec<(String, String)> {
     routes
 }
 
-async fn fixture(d: &TestDaemon) -> Creds {
+async fn fixture(d: &mut TestDaemon) -> Creds {
+    // carol and her token come over from a llmux 0.41 install (the daemon stopped for it)
+    let from = d.dir().join("old");
+    write_install(
+        &from,
+        &json!([{"username": "carol", "name": "Carol", "passphraseHash": CRAFTED_HASH, "admin": false}]),
+        &json!([{"tokenId": "carolOldToken_01", "secretHash": CRAFTED_SECRET_HASH, "username": "carol", "name": "old"}]),
+        &json!({}),
+    );
+    d.kill("TERM");
+    let out = import_from(d, &from, &d.dir().join("imported.yaml"));
+    assert!(out.status.success(), "{out:?}");
+    d.spawn_daemon().await;
+    let carol = format!("sas_carolOldToken_01.{CRAFTED_SECRET}");
     user(d, "root", true).await;
     user(d, "alice", false).await;
     user(d, "bob", false).await;
@@ -344,7 +369,7 @@ async fn fixture(d: &TestDaemon) -> Creds {
         assert!(Instant::now() < deadline, "token never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, cookie }
+    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, cookie, carol }
 }
 
 /// Runs every case against `port` with `host`; returns the list of failures.
@@ -377,8 +402,8 @@ async fn run_matrix(d: &TestDaemon, creds: &Creds, port: u16, host: &str) -> Vec
 
 #[tokio::test]
 async fn every_route_answers_every_caller_exactly() {
-    let d = TestDaemon::start().await;
-    let creds = fixture(&d).await;
+    let mut d = TestDaemon::start().await;
+    let creds = fixture(&mut d).await;
     let host = format!("127.0.0.1:{}", d.port);
     let failures = run_matrix(&d, &creds, d.port, &host).await;
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
@@ -425,8 +450,8 @@ fn proxy_one(mut client: TcpStream, upstream: u16) {
 
 #[tokio::test]
 async fn a_forging_proxy_on_loopback_gains_nothing() {
-    let d = TestDaemon::start().await;
-    let creds = fixture(&d).await;
+    let mut d = TestDaemon::start().await;
+    let creds = fixture(&mut d).await;
     let proxy = forging_proxy(d.port);
     // as tailscale serve would: its own port on loopback, and the tailnet name as Host
     for host in [format!("127.0.0.1:{proxy}"), "box.tailnet.ts.net".to_owned()] {

@@ -23,6 +23,8 @@ mod awareness;
 
 /// The command line: output, exit codes, hints.
 mod cli;
+/// `llmux import llmux-0.41` against an install made by the real llmux 0.41.1.
+mod import;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
 mod lifecycle;
 /// A memory ceiling per session through cgroups (issue 15).

@@ -21,6 +21,7 @@
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
 //! | a proxy pointed at the Unix socket | relayed requests trusted as the operator | [`relay_headers`] |
 //! | anyone | pairing links, WebSocket origins, inputs the API document does not describe | [`web_edges`] |
+//! | whoever can write (or hand over) an old llmux 0.41 install | taking over accounts made here, admin rights, tokens that pass for ours, writes outside the state dir, escape sequences, costly hashes through `llmux import llmux-0.41` | [`imports`] |
 //!
 //! Outside this binary, the rest of the standing suite: the pairing page asking before it
 //! replaces a sign-in is a browser test (`web/tests/pairing.test.mjs`); Schemathesis runs
@@ -35,6 +36,7 @@ mod conversations;
 mod credentials;
 mod deleted_users;
 mod escapes;
+mod imports;
 mod names;
 mod relay_headers;
 mod signin;

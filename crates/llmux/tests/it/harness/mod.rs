@@ -16,6 +16,7 @@ use llmux_core::paths::Paths;
 pub mod account;
 mod builder;
 pub mod http;
+pub mod old_llmux;
 pub mod ws;
 
 pub use builder::Builder;
