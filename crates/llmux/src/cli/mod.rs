@@ -8,6 +8,7 @@
 mod agent;
 mod audit;
 mod auth;
+mod backup;
 mod converse;
 mod credentials;
 mod logs;
@@ -99,6 +100,11 @@ enum Command {
     /// Run the daemon.
     #[command(subcommand)]
     Server(server::ServerCmd),
+    /// Write the state dir's database, keys and settings to one archive (daemon running or
+    /// not).
+    Backup(backup::BackupArgs),
+    /// Put a backup back into a state dir (daemon stopped).
+    Restore(backup::RestoreArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -147,6 +153,8 @@ impl Cli {
         let ctx = Ctx { paths, json: self.json, inputs };
         let command = match self.command {
             Command::Server(cmd) => return cmd.run(&ctx).await,
+            Command::Backup(args) => return args.run(&ctx).await,
+            Command::Restore(args) => return args.run(&ctx).await,
             Command::Completions { shell } => {
                 clap_complete::generate(
                     shell,
@@ -180,7 +188,10 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
-        Command::Server(_) | Command::Completions { .. } => {
+        Command::Server(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Completions { .. } => {
             unreachable!("handled before the client commands")
         }
     }
