@@ -4,7 +4,7 @@
 //! `//@N ` lines only from version N on, `//@<N ` lines only before version N.
 //! Usage: schema_fixture OUT [MIGRATION_SQL…]: the extra SQL files (HEAD's own migrations)
 //! are applied after, each moving `user_version` up by one (for a version no commit had).
-#![allow(missing_docs, clippy::all)]
+#![allow(missing_docs, unused, clippy::all)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

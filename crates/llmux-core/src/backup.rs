@@ -78,9 +78,9 @@ pub fn create(paths: &Paths, dest: &Path, force: bool) -> Result<Manifest> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = dest.file_name().ok_or_else(|| {
-        Error::invalid(format!("{} does not name a file", dest.display()))
-    })?;
+    let name = dest
+        .file_name()
+        .ok_or_else(|| Error::invalid(format!("{} does not name a file", dest.display())))?;
     let work = PrivateDir::create(&dir, &format!(".{}.llmux-backup", name.to_string_lossy()))?;
 
     // The files, staged: the database as a snapshot, the small ones as they are.
@@ -265,15 +265,14 @@ fn read_archive(
     mut sink: impl FnMut(&str, &ManifestFile) -> Result<Option<PathBuf>>,
 ) -> Result<Manifest> {
     let shown = archive.display();
-    let file = std::fs::File::open(archive)
-        .map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
-    let bad = |what: String| Error::invalid(format!("{shown} is not a usable llmux backup: {what}"));
+    let file =
+        std::fs::File::open(archive).map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
+    let bad =
+        |what: String| Error::invalid(format!("{shown} is not a usable llmux backup: {what}"));
     let mut tar = tar::Archive::new(std::io::BufReader::new(file));
     let mut entries = tar.entries().map_err(|e| bad(e.to_string()))?;
-    let mut first = entries
-        .next()
-        .ok_or_else(|| bad("it is empty".into()))?
-        .map_err(|e| bad(e.to_string()))?;
+    let mut first =
+        entries.next().ok_or_else(|| bad("it is empty".into()))?.map_err(|e| bad(e.to_string()))?;
     if entry_name(&first).as_deref() != Some(MANIFEST) || first.size() > MANIFEST_MAX {
         return Err(bad(format!("it does not start with {MANIFEST}")));
     }
@@ -410,11 +409,8 @@ struct PrivateDir {
 
 impl PrivateDir {
     fn create(parent: &Path, prefix: &str) -> Result<PrivateDir> {
-        let path = parent.join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            crate::time::now_ms()
-        ));
+        let path =
+            parent.join(format!("{prefix}-{}-{}", std::process::id(), crate::time::now_ms()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
@@ -447,10 +443,10 @@ mod tests {
         let (dir, paths) = state();
         let archive = dir.path().join("b.tar");
         let made = create(&paths, &archive, false).unwrap();
-        assert_eq!(made.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), [
-            "llmux.db",
-            "vapid.key"
-        ]);
+        assert_eq!(
+            made.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            ["llmux.db", "vapid.key"]
+        );
         assert_eq!(std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(matches!(create(&paths, &archive, false), Err(Error::AlreadyExists(_))));
         create(&paths, &archive, true).unwrap();

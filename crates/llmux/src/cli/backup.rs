@@ -45,7 +45,11 @@ impl BackupArgs {
         })
         .await
         .context("the backup task failed")??;
-        report(ctx, &manifest, &format!("backed up {} to {}", manifest.state_dir, self.file.display()))
+        report(
+            ctx,
+            &manifest,
+            &format!("backed up {} to {}", manifest.state_dir, self.file.display()),
+        )
     }
 }
 

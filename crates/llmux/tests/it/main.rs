@@ -21,6 +21,9 @@ mod authz;
 /// Agent states, held and queued prompts, `prompt --wait`, answers, process hygiene.
 mod awareness;
 
+/// `llmux backup` and `llmux restore`: a new state dir gets everything back; refusals.
+mod backup;
+
 /// The command line: output, exit codes, hints.
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
