@@ -94,6 +94,17 @@ pub fn check_restorable(path: &Path) -> Result<usize> {
     Ok(version)
 }
 
+impl super::Store {
+    /// SQLite's verdict on the open database (`PRAGMA integrity_check`): `ok`, or the
+    /// problems it found.
+    pub fn integrity_check(&self) -> Result<String> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let lines = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(lines.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+    }
+}
+
 fn check(conn: &Connection, path: &Path) -> Result<()> {
     let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if verdict != "ok" {

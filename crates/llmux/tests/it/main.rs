@@ -24,6 +24,9 @@ mod awareness;
 /// `llmux backup` and `llmux restore`: a new state dir gets everything back; refusals.
 mod backup;
 
+/// SIGKILL at random points of a few hundred changes: nothing answered is lost.
+mod crash;
+
 /// The command line: output, exit codes, hints.
 mod cli;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.
