@@ -10,7 +10,7 @@
 //! of the old and the new name).
 //!
 //! The random choices come from a seed printed at the start (`LLMUX_CRASH_SEED=N` repeats a
-//! run; `LLMUX_CRASH_ITERATIONS` changes the count, 200 by default).
+//! run; `LLMUX_CRASH_ITERATIONS` changes the count, 300 by default).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -187,7 +187,7 @@ async fn sigkill_at_random_points_loses_nothing_answered() {
                 as u64
         });
     let iterations: usize =
-        std::env::var("LLMUX_CRASH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+        std::env::var("LLMUX_CRASH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
     println!("crash test seed {seed} (LLMUX_CRASH_SEED={seed} repeats this run)");
     let mut rng = Rng(seed);
     let mut d = TestDaemon::builder().admin("root").start().await;
@@ -196,7 +196,7 @@ async fn sigkill_at_random_points_loses_nothing_answered() {
     model.users.insert("root".into());
     let mut counter = 0;
     let began = Instant::now();
-    let mut kills_mid_change = 0;
+    let (mut answered, mut cut_off) = (0, 0);
 
     for iteration in 0..iterations {
         let context = |what: &str| format!("seed {seed}, iteration {iteration}: {what}");
@@ -244,8 +244,9 @@ async fn sigkill_at_random_points_loses_nothing_answered() {
             ops.iter().zip(outcomes.iter().map(Some).chain(std::iter::repeat(None)))
         {
             let outcome = outcome.unwrap_or(&Outcome::Unknown);
-            if matches!(outcome, Outcome::Unknown) {
-                kills_mid_change += 1;
+            match outcome {
+                Outcome::Unknown => cut_off += 1,
+                _ => answered += 1,
             }
             let sure = matches!(outcome, Outcome::Done(_));
             let refused = matches!(outcome, Outcome::Refused);
@@ -406,7 +407,8 @@ async fn sigkill_at_random_points_loses_nothing_answered() {
         }
     }
     println!(
-        "crash test: {iterations} kills ({kills_mid_change} changes cut off) in {:.1?}, seed {seed}",
+        "crash test: {iterations} kills, {answered} changes answered, {cut_off} cut off or \
+         never sent, in {:.1?}, seed {seed}",
         began.elapsed()
     );
 }
