@@ -190,7 +190,12 @@ pub fn restore(archive: &Path, paths: &Paths, force: bool) -> Result<Manifest> {
         .open(&paths.lock)
         .map_err(|e| Error::io(format!("cannot open {}", paths.lock.display()), e))?;
     if lock.try_lock().is_err() {
-        return Err(running(paths));
+        return Err(Error::Conflict(format!(
+            "a daemon holds the lock of the state dir {} ({}); stop it first: a restore \
+             replaces the database under it",
+            paths.state_dir.display(),
+            paths.lock.display()
+        )));
     }
     let work = PrivateDir::create(&paths.state_dir, ".restore")?;
     // Second pass: the files written aside, hashed again as they are written (the archive
@@ -460,6 +465,11 @@ mod tests {
         // Not again without --force.
         assert!(matches!(restore(&archive, &into, false), Err(Error::Conflict(_))));
         restore(&archive, &into, true).unwrap();
+        // Not while a daemon holds the state dir's lock (its socket gone or not).
+        let held = std::fs::File::create(&into.lock).unwrap();
+        held.try_lock().unwrap();
+        let err = restore(&archive, &into, true).unwrap_err().to_string();
+        assert!(err.contains("holds the lock"), "{err}");
     }
 
     #[test]

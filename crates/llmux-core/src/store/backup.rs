@@ -49,7 +49,10 @@ pub fn file_schema_version(path: &Path) -> Result<Option<usize>> {
 /// and checked (`PRAGMA integrity_check`). Returns its schema version.
 pub fn snapshot(src: &Path, dest: &Path) -> Result<usize> {
     if !src.exists() {
-        return Err(Error::NotFound(format!("no database at {}", src.display())));
+        return Err(Error::NotFound(format!(
+            "no database at {} (is this the daemon's state dir? --state-dir or LLMUX_STATE_DIR)",
+            src.display()
+        )));
     }
     // Read-write (without create): a read-only connection could not set up the WAL index
     // of a database whose daemon is stopped. Nothing is written to the source.

@@ -70,10 +70,10 @@ impl Store {
     /// it (its header is read as plain bytes), so the file is left byte for byte as it was
     /// and no `-wal` or `-shm` file appears beside it.
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(version) = backup::file_schema_version(path)? {
-            if version > SCHEMA_VERSION {
-                return Err(newer_schema(path, version));
-            }
+        if let Some(version) = backup::file_schema_version(path)?
+            && version > SCHEMA_VERSION
+        {
+            return Err(newer_schema(path, version));
         }
         // Create the file ourselves so it is born 0600: SQLite would use the umask.
         std::fs::OpenOptions::new()
