@@ -378,7 +378,10 @@ async fn sigkill_at_random_points_loses_nothing_answered() {
         assert!(
             tmux.is_subset(&listed),
             "{}",
-            context(&format!("tmux sessions without a record: {:?}", tmux.difference(&listed)))
+            context(&format!(
+                "tmux sessions without a record: {:?}",
+                tmux.difference(&listed).collect::<Vec<_>>()
+            ))
         );
         for s in &sessions {
             if s.status == SessionStatus::Running {
