@@ -11,6 +11,7 @@
 //! This crate knows nothing about HTTP, users or the web.
 
 pub mod agents;
+pub mod backup;
 pub mod config;
 pub mod detect;
 pub mod error;

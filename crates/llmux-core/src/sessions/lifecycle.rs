@@ -253,18 +253,28 @@ impl SessionService {
             return Err(Error::AlreadyExists(format!("session {:?} already exists", new.name)));
         }
         let live = self.live.contains(&old.name);
+        // The record first, with the tmux rename it owes (`pending_tmux`, carried out by the
+        // next start): a daemon killed between the two would otherwise leave the record under
+        // the old name and the running agent under the new one, out of reach.
+        let (rec, key) = (new.clone(), old.name.clone());
+        self.db(move |s| s.rename_session(&key, &rec, live)).await?;
         if live {
-            self.tmux_of(&old.name).rename_session(&old.name, &new.name).await?;
+            if let Err(e) = self.tmux_of(&old.name).rename_session(&old.name, &new.name).await {
+                // Put the record back so record and session keep matching.
+                let (back, key, owed) = (old.clone(), new.name.clone(), vec![old.name.clone()]);
+                let undo = self.db(move |s| {
+                    s.update_session(&key, &back)?;
+                    s.forget_pending_tmux(&owed)
+                });
+                if let Err(db) = undo.await {
+                    tracing::error!(error = %db, "cannot put back the record of a failed rename");
+                }
+                return Err(e);
+            }
+            let owed = vec![old.name.clone()];
+            self.db(move |s| s.forget_pending_tmux(&owed)).await?;
         }
         self.rename_cgroup(&old.name, &new.name).await;
-        let (rec, key) = (new.clone(), old.name.clone());
-        if let Err(e) = self.db(move |s| s.update_session(&key, &rec)).await {
-            if live {
-                // Put tmux back so record and session keep matching.
-                let _ = self.tmux_of(&new.name).rename_session(&new.name, &old.name).await;
-            }
-            return Err(e);
-        }
         {
             let mut records = self.records.write().expect("records lock");
             self.notify();

@@ -74,7 +74,10 @@ impl SessionService {
         }
         if !pending.is_empty() {
             self.db(|s| s.clear_pending_tmux()).await?;
-            tracing::info!(count = pending.len(), "applied the tmux renames of a migration");
+            tracing::info!(
+                count = pending.len(),
+                "applied the tmux changes left pending (a migration, a rename cut off)"
+            );
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! are synchronous: async callers run them on a blocking thread.
 
 mod auth;
+pub mod backup;
 mod conversations;
 mod devices;
 mod import;
@@ -44,6 +45,21 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0012_imported_credentials.sql"),
 ];
 
+/// The schema version this binary's store is at after [`Store::open`]: the number of
+/// migrations it knows.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// The refusal of a database newer than this binary.
+fn newer_schema(path: &Path, version: usize) -> Error {
+    Error::invalid(format!(
+        "the database {} has schema version {version}, newer than this llmux {} knows \
+         (version {SCHEMA_VERSION}): it was written by a newer llmux and is left untouched; \
+         run that newer llmux again, or restore a backup made by this version",
+        path.display(),
+        env!("CARGO_PKG_VERSION"),
+    ))
+}
+
 /// The database handle.
 #[derive(Debug)]
 pub struct Store {
@@ -52,7 +68,16 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`.
+    ///
+    /// A database of a newer schema than this binary knows is refused before SQLite opens
+    /// it (its header is read as plain bytes), so the file is left byte for byte as it was
+    /// and no `-wal` or `-shm` file appears beside it.
     pub fn open(path: &Path) -> Result<Store> {
+        if let Some(version) = backup::file_schema_version(path)?
+            && version > SCHEMA_VERSION
+        {
+            return Err(newer_schema(path, version));
+        }
         // Create the file ourselves so it is born 0600: SQLite would use the umask.
         std::fs::OpenOptions::new()
             .create(true)
@@ -71,6 +96,14 @@ impl Store {
 
     fn init(conn: Connection) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // The version before anything that writes (journal_mode writes the header): a
+        // newer database is never touched. (The header check in `open` covers the file as
+        // it is on disk; this one also sees a newer version still in a WAL.)
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if usize::try_from(version).unwrap_or(0) > SCHEMA_VERSION {
+            let path = conn.path().map(std::path::PathBuf::from).unwrap_or_default();
+            return Err(newer_schema(&path, usize::try_from(version).unwrap_or(0)));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -83,12 +116,9 @@ impl Store {
         let mut conn = self.conn();
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version).unwrap_or(0);
-        if version > MIGRATIONS.len() {
-            return Err(Error::invalid(format!(
-                "database schema version {version} is newer than this llmux supports ({}); \
-                 upgrade llmux",
-                MIGRATIONS.len()
-            )));
+        if version > SCHEMA_VERSION {
+            let path = conn.path().map(std::path::PathBuf::from).unwrap_or_default();
+            return Err(newer_schema(&path, version));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.transaction()?;

@@ -95,33 +95,25 @@ impl Store {
 
     /// Replaces the record stored as `name` with `rec` (whose name may differ: a rename).
     pub fn update_session(&self, name: &str, rec: &SessionRecord) -> Result<()> {
-        let (env, prompts) = rec.json();
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE sessions SET name = ?1, agent = ?2, cwd = ?3, flags = ?4, env = ?5, \
-                 init_prompts = ?6, resume_from = ?7, owner = ?8, parent = ?9, created_at = ?10, \
-                 updated_at = ?11, started_at = ?12 WHERE name = ?13",
-                params![
-                    rec.name,
-                    rec.agent,
-                    rec.cwd,
-                    rec.flags,
-                    env,
-                    prompts,
-                    rec.resume_from,
-                    rec.owner,
-                    rec.parent,
-                    rec.created_at,
-                    rec.updated_at,
-                    rec.started_at,
-                    name
-                ],
-            )
-            .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
-        if changed == 0 {
-            return Err(Error::NotFound(format!("no session named {name:?}")));
+        update_in(&self.conn(), name, rec)
+    }
+
+    /// Renames the record stored as `old` to `rec` (with its new name) and, when its tmux
+    /// session runs, records in the same transaction that tmux still owes the rename
+    /// (`pending_tmux`, which the next start carries out): a daemon killed between this and
+    /// the tmux rename never leaves a record and its tmux session apart. The caller forgets
+    /// the pending rename once tmux has done it ([`Store::forget_pending_tmux`]).
+    pub fn rename_session(&self, old: &str, rec: &SessionRecord, live: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        update_in(&tx, old, rec)?;
+        if live {
+            tx.execute(
+                "INSERT OR REPLACE INTO pending_tmux (name, new_name) VALUES (?1, ?2)",
+                params![old, rec.name],
+            )?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -205,6 +197,37 @@ pub(super) fn insert_session(conn: &rusqlite::Connection, rec: &SessionRecord) -
         .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
     if inserted == 0 {
         return Err(Error::NotFound(format!("no user named {:?}", rec.owner)));
+    }
+    Ok(())
+}
+
+/// The `UPDATE` of [`Store::update_session`], on a connection or inside a transaction.
+fn update_in(conn: &rusqlite::Connection, name: &str, rec: &SessionRecord) -> Result<()> {
+    let (env, prompts) = rec.json();
+    let changed = conn
+        .execute(
+            "UPDATE sessions SET name = ?1, agent = ?2, cwd = ?3, flags = ?4, env = ?5, \
+             init_prompts = ?6, resume_from = ?7, owner = ?8, parent = ?9, created_at = ?10, \
+             updated_at = ?11, started_at = ?12 WHERE name = ?13",
+            params![
+                rec.name,
+                rec.agent,
+                rec.cwd,
+                rec.flags,
+                env,
+                prompts,
+                rec.resume_from,
+                rec.owner,
+                rec.parent,
+                rec.created_at,
+                rec.updated_at,
+                rec.started_at,
+                name
+            ],
+        )
+        .map_err(|e| on_conflict(e, || format!("session {:?} already exists", rec.name)))?;
+    if changed == 0 {
+        return Err(Error::NotFound(format!("no session named {name:?}")));
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 mod agent;
 mod audit;
 mod auth;
+mod backup;
 mod converse;
 mod credentials;
 mod import;
@@ -107,6 +108,11 @@ enum Command {
     /// Bring accounts, tokens, sessions and config over from another llmux (stop the daemon).
     #[command(subcommand)]
     Import(import::ImportCmd),
+    /// Write the state dir's database, keys and settings to one archive (daemon running or
+    /// not).
+    Backup(backup::BackupArgs),
+    /// Put a backup back into a state dir (daemon stopped).
+    Restore(backup::RestoreArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -157,6 +163,8 @@ impl Cli {
             Command::Server(cmd) => return cmd.run(&ctx).await,
             Command::Service(cmd) => return cmd.run(&ctx),
             Command::Import(cmd) => return cmd.run(&ctx).await,
+            Command::Backup(args) => return args.run(&ctx).await,
+            Command::Restore(args) => return args.run(&ctx).await,
             Command::Completions { shell } => {
                 clap_complete::generate(
                     shell,
@@ -193,6 +201,8 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Server(_)
         | Command::Service(_)
         | Command::Import(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
         | Command::Completions { .. } => {
             unreachable!("handled before the client commands")
         }

@@ -21,6 +21,12 @@ mod authz;
 /// Agent states, held and queued prompts, `prompt --wait`, answers, process hygiene.
 mod awareness;
 
+/// `llmux backup` and `llmux restore`: a new state dir gets everything back; refusals.
+mod backup;
+
+/// SIGKILL at random points of a few hundred changes: nothing answered is lost.
+mod crash;
+
 /// The command line: output, exit codes, hints.
 mod cli;
 /// `llmux import llmux-0.41` against an install made by the real llmux 0.41.1.
