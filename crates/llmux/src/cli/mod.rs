@@ -11,6 +11,7 @@ mod auth;
 mod converse;
 mod credentials;
 mod logs;
+mod man;
 mod pair;
 mod server;
 mod session;
@@ -104,6 +105,12 @@ enum Command {
         /// Shell to generate for.
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (llmux.1 and one per subcommand) into DIR; for packagers.
+    #[command(name = "__man", hide = true)]
+    Man {
+        /// Folder to write the pages into (made if missing).
+        dir: PathBuf,
+    },
 }
 
 /// What every command gets: where the daemon is and how to print.
@@ -156,6 +163,7 @@ impl Cli {
                 );
                 return Ok(0);
             }
+            Command::Man { dir } => return man::run(&dir),
             command => command,
         };
         // Client commands end with exit code 130 on Ctrl-C. Handling SIGINT (rather than
@@ -180,7 +188,7 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
-        Command::Server(_) | Command::Completions { .. } => {
+        Command::Server(_) | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("handled before the client commands")
         }
     }
