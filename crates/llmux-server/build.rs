@@ -60,7 +60,7 @@ fn require_npm_packages(web: &Path) {
              Install them first (needs Node.js 18 or newer and npm), then build again:\n\
              \n    npm ci --prefix web --omit=dev\n\n\
              Or build without them (the web UI unminified, its terminal without xterm.js):\n\
-             \n    LLMUX_WEB_BUNDLE=0 cargo ...\n",
+             \n    LLMUX_WEB_BUNDLE=0 cargo install --path crates/llmux --locked   (or cargo build …)\n",
             missing.join(", web/node_modules/")
         );
         std::process::exit(1);
