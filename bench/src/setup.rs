@@ -21,7 +21,60 @@ pub struct Setup {
     pub tmux: String,
     /// CPUs this process may use.
     pub cpus: usize,
+    /// Sizes of the binary under test and the release builds present (nothing is built).
+    pub binaries: Vec<Binary>,
     dir: TempDir,
+}
+
+/// One llmux binary's size on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binary {
+    /// What it is: `under test`, `gnu release`, `musl release`.
+    pub label: &'static str,
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// The binary under test, then the gnu and musl release builds under the target dir
+/// (`$CARGO_TARGET_DIR` or `<root>/target`; the musl one is `scripts/build-musl`'s), each
+/// when it exists and is not the one under test.
+pub fn binaries(llmux: &Path, target_dir: &Path) -> Vec<Binary> {
+    let candidates = [
+        ("under test", llmux.to_path_buf()),
+        ("gnu release", target_dir.join("release/llmux")),
+        (
+            "musl release",
+            target_dir.join(format!("{}-unknown-linux-musl/release/llmux", std::env::consts::ARCH)),
+        ),
+    ];
+    let mut out: Vec<Binary> = Vec::new();
+    for (label, path) in candidates {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if meta.is_file() && !out.iter().any(|b| b.path == real) {
+            out.push(Binary { label, path: real, bytes: meta.len() });
+        }
+    }
+    out
+}
+
+/// The line `binaries: under test 21.4 MB (path), musl release 19.0 MB (path)`.
+pub fn binaries_line(binaries: &[Binary]) -> String {
+    let parts: Vec<String> = binaries
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {:.1} MB ({} bytes, {})",
+                b.label,
+                b.bytes as f64 / 1e6,
+                b.bytes,
+                b.path.display()
+            )
+        })
+        .collect();
+    format!("binaries: {}", parts.join("; "))
 }
 
 impl Setup {
@@ -43,7 +96,10 @@ impl Setup {
         let dir = tempfile::Builder::new().prefix("llmux-bench-").tempdir_in("/tmp")?;
         eprintln!("llmux-bench {mode}: {version}, {tmux}, state dir {}", dir.path().display());
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Setup { llmux, version, tmux, cpus, dir })
+        let target_dir =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let binaries = binaries(&llmux, &target_dir);
+        Ok(Setup { llmux, version, tmux, cpus, binaries, dir })
     }
 
     /// The daemon's state dir.
@@ -75,6 +131,7 @@ impl Setup {
         println!();
         println!("{title} — {}, {}, {} CPUs, {detail}", self.version, self.tmux, self.cpus);
         println!("load average (1 min) {:.2} before, {:.2} after", run.load_before, run.load_after);
+        println!("{}", binaries_line(&self.binaries));
         println!();
         print!("{table}");
         if !run.warnings.is_empty() {
@@ -93,6 +150,9 @@ impl Setup {
             "llmux_version": self.version,
             "tmux_version": self.tmux,
             "cpus": self.cpus,
+            "binaries": self.binaries.iter().map(|b| json!({
+                "label": b.label, "path": b.path.display().to_string(), "bytes": b.bytes,
+            })).collect::<Vec<_>>(),
             "load_average_1m": {"before": run.load_before, "after": run.load_after},
             "daemon_warnings": run.warnings,
         });
@@ -151,4 +211,36 @@ fn is_build_input(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == "Cargo.toml")
         || path.extension().is_some_and(|e| e == "rs")
             && path.components().any(|c| c.as_os_str() == "src")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binaries_are_the_one_under_test_and_the_release_builds_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::create_dir_all(target.join("release")).unwrap();
+        std::fs::create_dir_all(target.join("debug")).unwrap();
+        std::fs::write(target.join("debug/llmux"), vec![0u8; 300]).unwrap();
+        std::fs::write(target.join("release/llmux"), vec![0u8; 200]).unwrap();
+        let debug = target.join("debug/llmux");
+
+        // No musl build: not listed.
+        let found = binaries(&debug, &target);
+        let labels: Vec<(&str, u64)> = found.iter().map(|b| (b.label, b.bytes)).collect();
+        assert_eq!(labels, [("under test", 300), ("gnu release", 200)]);
+
+        let musl = target.join(format!("{}-unknown-linux-musl/release", std::env::consts::ARCH));
+        std::fs::create_dir_all(&musl).unwrap();
+        std::fs::write(musl.join("llmux"), vec![0u8; 100]).unwrap();
+        // The release build under test is listed once.
+        let found = binaries(&target.join("release/llmux"), &target);
+        let labels: Vec<(&str, u64)> = found.iter().map(|b| (b.label, b.bytes)).collect();
+        assert_eq!(labels, [("under test", 200), ("musl release", 100)]);
+        let line = binaries_line(&found);
+        assert!(line.starts_with("binaries: under test 0.0 MB (200 bytes, "), "{line}");
+        assert!(line.contains("; musl release 0.0 MB (100 bytes, "), "{line}");
+    }
 }

@@ -5,6 +5,10 @@
 //! `web/static`). Without them, or if the bundle fails, the unbundled `web/static` is embedded
 //! as it is, with a cargo warning. `LLMUX_WEB_BUNDLE=0` skips the bundler on purpose.
 //!
+//! A release build (`cargo build --release`, `cargo install`) without `web/node_modules` (so
+//! without esbuild and xterm.js) fails with what to run, instead of a binary whose terminal
+//! does not work; `LLMUX_WEB_BUNDLE=0` builds it anyway (what `scripts/start` does without npm).
+//!
 //! Either way, writes `$OUT_DIR/web_embed.rs`: the `RustEmbed` struct for the chosen folder.
 //! Reruns when `web/static`, the build script or `web/node_modules` change (rust-embed tracks
 //! the files it includes, not new ones).
@@ -21,6 +25,7 @@ fn main() {
     println!("cargo:rerun-if-changed=../../web/build.mjs");
     println!("cargo:rerun-if-changed=../../web/node_modules");
     println!("cargo:rerun-if-env-changed=LLMUX_WEB_BUNDLE");
+    require_npm_packages(&web);
 
     let folder = match bundle(&web, &out.join("web")) {
         Ok(dir) => dir,
@@ -38,6 +43,28 @@ fn main() {
         format!("{folder}/")
     );
     std::fs::write(out.join("web_embed.rs"), code).expect("write web_embed.rs");
+}
+
+/// In a release build, stops with what to run when `npm ci --prefix web` was not run.
+fn require_npm_packages(web: &Path) {
+    let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
+    let skip = std::env::var("LLMUX_WEB_BUNDLE").is_ok_and(|v| v == "0");
+    let missing: Vec<&str> = ["esbuild/package.json", "@xterm/xterm/lib/xterm.js"]
+        .into_iter()
+        .filter(|f| !web.join("node_modules").join(f).is_file())
+        .collect();
+    if release && !skip && !missing.is_empty() {
+        eprintln!(
+            "error: llmux embeds its web UI, built from npm packages that are not installed \
+             (web/node_modules/{} missing).\n\
+             Install them first (needs Node.js 18 or newer and npm), then build again:\n\
+             \n    npm ci --prefix web --omit=dev\n\n\
+             Or build without them (the web UI unminified, its terminal without xterm.js):\n\
+             \n    LLMUX_WEB_BUNDLE=0 cargo install --path crates/llmux --locked   (or cargo build …)\n",
+            missing.join(", web/node_modules/")
+        );
+        std::process::exit(1);
+    }
 }
 
 /// Runs `node web/build.mjs <dir>`; the bundle's folder, or why not (None: skipped on purpose).

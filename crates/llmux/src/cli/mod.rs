@@ -13,6 +13,7 @@ mod converse;
 mod credentials;
 mod import;
 mod logs;
+mod man;
 mod pair;
 mod server;
 mod service;
@@ -118,6 +119,12 @@ enum Command {
         /// Shell to generate for.
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (llmux.1 and one per subcommand) into DIR; for packagers.
+    #[command(name = "__man", hide = true)]
+    Man {
+        /// Folder to write the pages into (made if missing).
+        dir: PathBuf,
+    },
 }
 
 /// What every command gets: where the daemon is and how to print.
@@ -174,6 +181,7 @@ impl Cli {
                 );
                 return Ok(0);
             }
+            Command::Man { dir } => return man::run(&dir),
             command => command,
         };
         // Client commands end with exit code 130 on Ctrl-C. Handling SIGINT (rather than
@@ -203,6 +211,7 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         | Command::Import(_)
         | Command::Backup(_)
         | Command::Restore(_)
+        | Command::Man { .. }
         | Command::Completions { .. } => {
             unreachable!("handled before the client commands")
         }
