@@ -17,10 +17,8 @@ pub fn random_hex(n: usize) -> String {
     hex(&bytes)
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lower-case hex of `bytes` (core's, here beside the secrets that use it).
+pub use llmux_core::hex::encode as hex;
 
 /// Hex SHA-256 of `secret`.
 pub fn sha256_hex(secret: &str) -> String {

@@ -348,7 +348,7 @@ fn read_archive(
         if let Some(out) = out {
             out.sync_all().map_err(|e| Error::io("cannot write", e))?;
         }
-        if size != expected.size || hex(&hasher.finalize()) != expected.sha256 {
+        if size != expected.size || crate::hex::encode(&hasher.finalize()) != expected.sha256 {
             return Err(bad(format!(
                 "{name} does not match its checksum (the archive is damaged or was changed)"
             )));
@@ -384,11 +384,7 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    Ok((size, hex(&hasher.finalize())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok((size, crate::hex::encode(&hasher.finalize())))
 }
 
 fn write_new_private(path: &Path, data: &[u8]) -> Result<()> {

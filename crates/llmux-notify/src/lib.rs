@@ -271,7 +271,7 @@ impl Notifier {
         }
         let urgency = if ev.state == AgentState::Waiting { "high" } else { "normal" };
         // One topic per session: a device that was offline gets only the latest change.
-        let topic = hex(&sha2::Sha256::digest(ev.name.as_bytes())[..16]);
+        let topic = llmux_core::hex::encode(&sha2::Sha256::digest(ev.name.as_bytes())[..16]);
         // Each recipient reads the session's name in its own terms (its own without a
         // suffix), as the API would show it: targets come ordered by username.
         let mut report = PushReport::default();
@@ -605,11 +605,7 @@ fn clip(text: &str, max: usize) -> String {
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-    hex(&bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    llmux_core::hex::encode(&bytes)
 }
 
 #[cfg(test)]
