@@ -181,22 +181,14 @@ pub fn restore(archive: &Path, paths: &Paths, force: bool) -> Result<Manifest> {
     }
     paths.create_dirs()?;
     // Holding the daemon's lock keeps a daemon from starting while files move.
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&paths.lock)
-        .map_err(|e| Error::io(format!("cannot open {}", paths.lock.display()), e))?;
-    if lock.try_lock().is_err() {
+    let Ok(lock) = crate::state_lock::try_lock(paths)? else {
         return Err(Error::Conflict(format!(
             "a daemon holds the lock of the state dir {} ({}); stop it first: a restore \
              replaces the database under it",
             paths.state_dir.display(),
             paths.lock.display()
         )));
-    }
+    };
     let work = PrivateDir::create(&paths.state_dir, ".restore")?;
     // Second pass: the files written aside, hashed again as they are written (the archive
     // could have changed since the first).

@@ -20,6 +20,7 @@ pub mod history;
 pub mod paths;
 pub mod sandbox;
 pub mod sessions;
+pub mod state_lock;
 pub mod store;
 pub mod time;
 pub mod tmux;

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -668,24 +668,9 @@ fn bind_users_socket(
 
 /// Takes the exclusive lock on `daemon.lock` and writes our pid into it.
 fn take_lock(paths: &Paths) -> Result<File, DaemonError> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&paths.lock)
-        .map_err(|e| llmux_core::Error::io(format!("cannot open {}", paths.lock.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let pid = std::fs::read_to_string(&paths.lock).unwrap_or_default().trim().to_owned();
-            return Err(DaemonError::AlreadyRunning { dir: paths.state_dir.clone(), pid });
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(llmux_core::Error::io("cannot lock the state dir", e).into());
-        }
-    }
+    let mut file = llmux_core::state_lock::try_lock(paths)?.map_err(|held| {
+        DaemonError::AlreadyRunning { dir: paths.state_dir.clone(), pid: held.pid }
+    })?;
     file.set_len(0).map_err(|e| llmux_core::Error::io("cannot write the lock file", e))?;
     writeln!(file, "{}", std::process::id())
         .map_err(|e| llmux_core::Error::io("cannot write the lock file", e))?;

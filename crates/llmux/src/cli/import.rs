@@ -150,25 +150,14 @@ fn dry_store(paths: &Paths) -> Result<(Store, Guard)> {
 /// changes), and none may start until the import is done.
 fn live_store(paths: &Paths) -> Result<(Store, Guard)> {
     paths.create_dirs()?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&paths.lock)
-        .with_context(|| format!("cannot open {}", paths.lock.display()))?;
-    if let Err(e) = file.try_lock() {
-        let pid = std::fs::read_to_string(&paths.lock).unwrap_or_default();
-        return Err(match e {
-            std::fs::TryLockError::WouldBlock => anyhow::anyhow!(
-                "the llmux daemon for {} is running (pid {}); stop it first: the import writes \
-                 its store directly (`llmux import llmux-0.41 --dry-run` works while it runs)",
-                paths.state_dir.display(),
-                pid.trim()
-            ),
-            std::fs::TryLockError::Error(e) => anyhow::anyhow!("cannot lock the state dir: {e}"),
-        });
-    }
+    let file = llmux_core::state_lock::try_lock(paths)?.map_err(|held| {
+        anyhow::anyhow!(
+            "the llmux daemon for {} is running (pid {}); stop it first: the import writes its \
+             store directly (`llmux import llmux-0.41 --dry-run` works while it runs)",
+            paths.state_dir.display(),
+            held.pid
+        )
+    })?;
     Ok((Store::open(&paths.db)?, Guard::Lock(file)))
 }
 
