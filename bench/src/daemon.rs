@@ -111,7 +111,9 @@ impl Daemon {
         cpu_time(&format!("/proc/{}/stat", self.pid()))
     }
 
-    fn status_kib(&self, key: &str) -> Result<u64> {
+    /// A number of `/proc/<pid>/status` (`key` with its colon, e.g. `RssAnon:`, `Threads:`),
+    /// in KiB for the memory lines.
+    pub fn status_kib(&self, key: &str) -> Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         let line = text

@@ -225,6 +225,11 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
         running_later = Some((now_running, start.elapsed()));
     }
     let rss_full_kib = daemon.rss_kib()?;
+    let rss_full_split = (
+        daemon.status_kib("RssAnon:")?,
+        daemon.status_kib("RssFile:")?,
+        daemon.status_kib("Threads:")?,
+    );
 
     step(&format!("`llmux session list` x{} at {} sessions", args.runs, list.len()));
     let full = measure::cli_list(&args.llmux, state, args.runs).await?;
@@ -259,6 +264,7 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
         list_cli_full: summary(&full)?,
         rss_idle_kib,
         rss_full_kib,
+        rss_full_split,
         rss_after_load_kib,
         rss_peak_kib,
         batch_concurrency: BATCH_CONCURRENCY,
