@@ -382,6 +382,15 @@ pub fn plan(installs: &[Install], store: &Store, opts: &Options) -> Result<Plan,
     Ok(plan)
 }
 
+/// The entries of an old file; none when it cannot be read, which is then a problem of its
+/// source in the report (one unreadable file does not stop the rest of the import).
+fn entries_or_problem(read: Result<Vec<Value>, String>, report: &mut SourceReport) -> Vec<Value> {
+    read.unwrap_or_else(|e| {
+        report.problems.push(e);
+        Vec::new()
+    })
+}
+
 type Verdict<T> = Result<T, (Action, String)>;
 
 fn refused<T>(why: impl Into<String>) -> Verdict<T> {

@@ -9,13 +9,7 @@ pub(super) fn tokens(
     report: &mut SourceReport,
 ) -> Result<(), String> {
     let Some(path) = &install.tokens else { return Ok(()) };
-    let entries = match old::read_array(path) {
-        Ok(entries) => entries,
-        Err(e) => {
-            report.problems.push(e);
-            return Ok(());
-        }
-    };
+    let entries = entries_or_problem(old::read_array(path), report);
     for entry in entries {
         let old_id = str_field(&entry, "tokenId").unwrap_or_default();
         let username = str_field(&entry, "username").unwrap_or_default().to_owned();

@@ -9,13 +9,7 @@ pub(super) fn users(
     report: &mut SourceReport,
 ) -> Result<(), String> {
     let Some(path) = &install.users else { return Ok(()) };
-    let entries = match old::read_array(path) {
-        Ok(entries) => entries,
-        Err(e) => {
-            report.problems.push(e);
-            return Ok(());
-        }
-    };
+    let entries = entries_or_problem(old::read_array(path), report);
     for entry in entries {
         let username = str_field(&entry, "username").unwrap_or_default().to_owned();
         let mut item = UserPlan {
