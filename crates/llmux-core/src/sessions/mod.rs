@@ -344,7 +344,13 @@ impl SessionService {
             activity_at: pane.filter(|p| !p.dead).map(|p| rfc3339_ms(p.activity * 1000)),
             tmux_name: tmux_name(&r.name),
             attach_command: match pane {
-                Some(p) if !p.server.is_empty() => self.tmux_of(&r.name).attach_command(&r.name),
+                // The pane's own server, not `tmux_of` (which read-locks the panes again: a
+                // second read lock while a writer waits deadlocks `list`).
+                Some(p) if !p.server.is_empty() => self
+                    .servers
+                    .of(&p.server)
+                    .unwrap_or_else(|_| self.servers.main().clone())
+                    .attach_command(&r.name),
                 _ => self.servers.main().attach_command(&r.name),
             },
             confined: pane.is_some_and(|p| p.confined),
