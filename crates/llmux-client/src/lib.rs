@@ -27,7 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use llmux_api::{
     AgentView, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
     EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, SendRequest,
-    SessionResponse, SessionView, VersionResponse,
+    SessionResponse, SessionView, UploadResponse, VersionResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -396,6 +396,24 @@ impl Client {
     /// `GET /api/sessions/{name}/capture?lines=N`.
     pub async fn capture(&self, name: &str, lines: u32) -> Result<CaptureResponse> {
         self.get(&format!("{}?lines={lines}", session_path(name, "/capture"))).await
+    }
+
+    /// `POST /api/sessions/{name}/uploads?filename=…` with the file's bytes.
+    pub async fn upload(
+        &self,
+        name: &str,
+        file_name: &str,
+        bytes: Bytes,
+    ) -> Result<UploadResponse> {
+        let path =
+            format!("{}?filename={}", session_path(name, "/uploads"), encode_segment(file_name));
+        let res =
+            self.raw(Method::POST, &path, Some((bytes, "application/octet-stream")), &[]).await?;
+        if !res.status.is_success() {
+            return Err(self.api_error(res.status, &res.body));
+        }
+        serde_json::from_slice(&res.body)
+            .map_err(|e| Error::Protocol(format!("unexpected response from the daemon: {e}")))
     }
 
     /// `GET /api/agents` (installed) or `/api/agents/all`.

@@ -23,6 +23,11 @@ const HISTORY: History = History {
 };
 
 impl AgentKind for Gemini {
+    fn mention(&self, path: &str) -> String {
+        // `@path` puts the file (an image too) into the prompt.
+        format!("@{path}")
+    }
+
     fn key(&self) -> &'static str {
         "gemini"
     }

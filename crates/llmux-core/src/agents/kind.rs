@@ -152,6 +152,12 @@ pub trait AgentKind: Send + Sync + 'static {
     fn settle(&self) -> Option<Duration> {
         None
     }
+    /// How a prompt names a file in the session's folder (`path` is relative to it) so the
+    /// agent reads it, images included: the path as it is, which Claude Code and Codex read
+    /// (default), or `@path` for the CLIs that include files that way.
+    fn mention(&self, path: &str) -> String {
+        path.to_owned()
+    }
 }
 
 /// A handle on a known agent kind: what every caller asks about an agent.
@@ -191,6 +197,11 @@ impl Kind {
     /// Its built-in catalog row.
     pub fn builtin(self) -> Builtin {
         self.0.builtin()
+    }
+
+    /// How a prompt names a file in the session's folder ([`AgentKind::mention`]).
+    pub fn mention(self, path: &str) -> String {
+        self.0.mention(path)
     }
 
     /// Arguments always added after the flags.

@@ -26,6 +26,11 @@ const HISTORY: History = History {
 };
 
 impl AgentKind for Qwen {
+    fn mention(&self, path: &str) -> String {
+        // `@path` puts the file (an image too) into the prompt.
+        format!("@{path}")
+    }
+
     fn key(&self) -> &'static str {
         "qwen"
     }

@@ -18,6 +18,7 @@ mod procs;
 mod queues;
 mod screens;
 mod status;
+pub mod uploads;
 mod wait;
 
 pub use confine::Isolation;
@@ -57,6 +58,8 @@ pub struct SessionOptions {
     /// Confinement of non-admins' sessions, per-user tmux servers; `None`: every session on
     /// one server as the daemon's user (library tests only: the daemon always sets it).
     pub isolation: Option<Isolation>,
+    /// What may be uploaded into a session's workspace (`server.uploads`).
+    pub uploads: crate::config::UploadLimits,
 }
 
 impl Default for SessionOptions {
@@ -68,6 +71,7 @@ impl Default for SessionOptions {
             init_prompts: Vec::new(),
             ready_timeout: Duration::from_secs(90),
             isolation: None,
+            uploads: crate::config::UploadLimits::default(),
         }
     }
 }
