@@ -77,6 +77,11 @@ impl Default for SessionOptions {
 }
 
 /// Owns every session: records, tmux sessions, and the rules between them.
+///
+/// Lock order: `records` before the live panes (`live.panes()`), never the other way, and no
+/// other lock of the service taken while holding either. std's `RwLock` makes a reader wait
+/// behind a waiting writer, so two readers taking the pair in opposite orders deadlock as soon
+/// as a writer queues on each.
 #[derive(Debug)]
 pub struct SessionService {
     store: Arc<Store>,
@@ -143,8 +148,9 @@ impl SessionService {
         service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {
-            let live = service.live.panes();
+            // Lock order everywhere: records, then panes (see `SessionService`).
             let records = service.records.read().expect("records lock");
+            let live = service.live.panes();
             let running = records.keys().filter(|n| live.get(*n).is_some_and(|p| !p.dead)).count();
             for name in live.keys().filter(|n| !records.contains_key(*n)) {
                 tracing::warn!(session.name = %name, "tmux session without a record; ignoring it");
