@@ -309,6 +309,11 @@ impl Client {
             .transpose()
             .map_err(|e| Error::Protocol(e.to_string()))?;
         let res = self.raw(method, path, body, &[]).await?;
+        self.decode(res)
+    }
+
+    /// The JSON body of a 2xx response, or the error a non-2xx one carries.
+    fn decode<T: DeserializeOwned>(&self, res: RawResponse) -> Result<T> {
         if !res.status.is_success() {
             return Err(self.api_error(res.status, &res.body));
         }
@@ -407,13 +412,8 @@ impl Client {
     ) -> Result<UploadResponse> {
         let path =
             format!("{}?filename={}", session_path(name, "/uploads"), encode_segment(file_name));
-        let res =
-            self.raw(Method::POST, &path, Some((bytes, "application/octet-stream")), &[]).await?;
-        if !res.status.is_success() {
-            return Err(self.api_error(res.status, &res.body));
-        }
-        serde_json::from_slice(&res.body)
-            .map_err(|e| Error::Protocol(format!("unexpected response from the daemon: {e}")))
+        let body = Some((bytes, "application/octet-stream"));
+        self.decode(self.raw(Method::POST, &path, body, &[]).await?)
     }
 
     /// `GET /api/agents` (installed) or `/api/agents/all`.
