@@ -28,6 +28,10 @@ impl AgentKind for Gemini {
         format!("@{path}")
     }
 
+    fn reads_ignored_files(&self) -> bool {
+        false
+    }
+
     fn key(&self) -> &'static str {
         "gemini"
     }

@@ -158,6 +158,12 @@ pub trait AgentKind: Send + Sync + 'static {
     fn mention(&self, path: &str) -> String {
         path.to_owned()
     }
+    /// Whether the CLI reads a file git ignores when a prompt names it. Gemini CLI and Qwen
+    /// Code do not (their `@` and `read_file` skip such files; seen in the real-agent tests),
+    /// so their uploads stay where git sees them.
+    fn reads_ignored_files(&self) -> bool {
+        true
+    }
 }
 
 /// A handle on a known agent kind: what every caller asks about an agent.
@@ -202,6 +208,11 @@ impl Kind {
     /// How a prompt names a file in the session's folder ([`AgentKind::mention`]).
     pub fn mention(self, path: &str) -> String {
         self.0.mention(path)
+    }
+
+    /// Whether the CLI reads a file git ignores ([`AgentKind::reads_ignored_files`]).
+    pub fn reads_ignored_files(self) -> bool {
+        self.0.reads_ignored_files()
     }
 
     /// Arguments always added after the flags.

@@ -31,6 +31,10 @@ impl AgentKind for Qwen {
         format!("@{path}")
     }
 
+    fn reads_ignored_files(&self) -> bool {
+        false
+    }
+
     fn key(&self) -> &'static str {
         "qwen"
     }

@@ -6,7 +6,10 @@
 //! symlink that something in the session planted (`.llmux` → the daemon's state) leads only
 //! where the agent itself can write. The file appears whole or not at all: it is written under
 //! a hidden part name and hard-linked to its final name, which fails rather than replace a file.
-//! `.llmux/.gitignore` (`*`) keeps the folder out of git in every kind of checkout.
+//! `.llmux/.gitignore` (`*`) keeps the folder out of git in every kind of checkout, for the
+//! agents that read files git ignores; Gemini CLI and Qwen Code skip those (their `@` and
+//! `read_file`), so their uploads go to `.llmux-uploads/`, which git sees
+//! ([`AgentKind::reads_ignored_files`](crate::agents::AgentKind)).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -17,29 +20,34 @@ use super::SessionService;
 use crate::config::UploadLimits;
 use crate::error::{Error, Result};
 
-/// The folder, relative to the session's cwd.
+/// The folder, relative to the session's cwd, kept out of git.
 pub const UPLOADS_DIR: &str = ".llmux/uploads";
+/// The folder for agents that do not read files git ignores: git sees it.
+pub const VISIBLE_UPLOADS_DIR: &str = ".llmux-uploads";
 
 /// Exit status of the script when the folder already holds the most files allowed.
 const FULL: i32 = 17;
 /// Exit status when every candidate name is taken.
 const TAKEN: i32 = 18;
 
-/// `$1` = most files allowed, `$2` = the name's stem, `$3` = its extension (with the dot).
-/// Prints the name it chose. The body arrives on stdin.
+/// `$1` = most files allowed, `$2` = the name's stem, `$3` = its extension (with the dot),
+/// `$4` = the folder, `$5` = `1` to keep `.llmux/` out of git. Prints the name it chose. The
+/// body arrives on stdin.
 const SCRIPT: &str = r#"set -eu
 umask 022
-mkdir -p .llmux/uploads
-[ -e .llmux/.gitignore ] || printf '%s\n' '# made by llmux: keeps uploads out of git' '*' > .llmux/.gitignore
-n=$(ls -A .llmux/uploads | grep -cv '^\.' || true)
+mkdir -p "$4"
+if [ "$5" = 1 ] && [ ! -e .llmux/.gitignore ]; then
+  printf '%s\n' '# made by llmux: keeps uploads out of git' '*' > .llmux/.gitignore
+fi
+n=$(ls -A "$4" | grep -cv '^\.' || true)
 [ "$n" -lt "$1" ] || exit 17
-part=".llmux/uploads/.part-$$"
+part="$4/.part-$$"
 trap 'rm -f -- "$part"' EXIT
 cat > "$part"
 i=1
 while [ "$i" -le 50 ]; do
   if [ "$i" = 1 ]; then name="$2$3"; else name="$2-$i$3"; fi
-  if ln -- "$part" ".llmux/uploads/$name" 2>/dev/null; then printf '%s\n' "$name"; exit 0; fi
+  if ln -- "$part" "$4/$name" 2>/dev/null; then printf '%s\n' "$name"; exit 0; fi
   i=$((i + 1))
 done
 exit 18
@@ -50,7 +58,8 @@ exit 18
 pub struct Uploaded {
     /// The file's name in the uploads folder.
     pub name: String,
-    /// Its path relative to the session's cwd (`.llmux/uploads/NAME`).
+    /// Its path relative to the session's cwd (`.llmux/uploads/NAME`, or
+    /// `.llmux-uploads/NAME` for an agent that skips files git ignores).
     pub relative: String,
     /// Its absolute path.
     pub path: String,
@@ -80,13 +89,18 @@ impl SessionService {
                 record.cwd
             )));
         }
+        let kind = self.kind_of(&record.agent);
+        let (dir, ignore) = match kind.reads_ignored_files() {
+            true => (UPLOADS_DIR, "1"),
+            false => (VISIBLE_UPLOADS_DIR, "0"),
+        };
         let argv = ["sh", "-c", SCRIPT, "llmux-upload"].into_iter().map(String::from);
-        let argv: Vec<String> =
-            argv.chain([limits.max_files.to_string(), stem, format!(".{ext}")]).collect();
+        let args =
+            [limits.max_files.to_string(), stem, format!(".{ext}"), dir.into(), ignore.into()];
+        let argv: Vec<String> = argv.chain(args).collect();
         let argv = self.as_owner(&record.owner, cwd, argv).await?;
         let chosen = run_script(&argv, cwd, body).await?;
-        let relative = format!("{UPLOADS_DIR}/{chosen}");
-        let kind = self.kind_of(&record.agent);
+        let relative = format!("{dir}/{chosen}");
         Ok(Uploaded {
             path: cwd.join(&relative).display().to_string(),
             mention: kind.mention(&relative),
@@ -127,7 +141,7 @@ async fn run_script(argv: &[String], cwd: &Path, body: &[u8]) -> Result<String> 
         }
         Some(FULL) => Err(Error::Conflict(
             "the session's uploads folder is full (an admin sets server.uploads.maxFiles); \
-             delete files from .llmux/uploads in its folder"
+             delete files from its uploads folder"
                 .into(),
         )),
         Some(TAKEN) => {
