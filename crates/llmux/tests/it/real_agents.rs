@@ -798,9 +798,8 @@ fn around(text: &str, word: &str) -> Vec<String> {
     text.match_indices(word)
         .take(5)
         .map(|(i, _)| {
-            let from = text.floor_char_boundary(i.saturating_sub(200));
-            let to = text.ceil_char_boundary((i + 200).min(text.len()));
-            text[from..to].to_owned()
+            let (from, to) = (i.saturating_sub(200), (i + 200).min(text.len()));
+            String::from_utf8_lossy(&text.as_bytes()[from..to]).into_owned()
         })
         .collect()
 }
