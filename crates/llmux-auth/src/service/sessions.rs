@@ -113,6 +113,11 @@ impl Sessions {
         Sessions { service, auth }
     }
 
+    /// The session service (for the facade's other modules).
+    pub(super) fn service(&self) -> &Arc<SessionService> {
+        &self.service
+    }
+
     // ---- names ----
 
     /// The canonical name `principal` means by `name` (see [`llmux_core::sessions::names`]):

@@ -222,6 +222,32 @@ impl SessionService {
         )))
     }
 
+    /// The argv that runs `program` as `owner`'s sessions run, in `cwd` (issue 18: git for
+    /// a review): inside the same sandbox for a confined owner, as the mapped Unix account
+    /// under a system daemon, else as the daemon itself. Append the program's arguments.
+    pub(super) async fn as_owner(
+        &self,
+        owner: &str,
+        cwd: &Path,
+        program: &str,
+    ) -> Result<Vec<String>> {
+        let found = self.owner(owner).await?;
+        let Some((iso, o)) = found else { return Ok(vec![program.to_owned()]) };
+        let setpriv = match (&o.account, iso.system) {
+            (Some(account), _) => account.setpriv(),
+            (None, true) => return Err(no_account(owner)),
+            (None, false) => Vec::new(),
+        };
+        if !o.confined {
+            return Ok(setpriv.into_iter().chain([program.to_owned()]).collect());
+        }
+        let (owner, cwd, argv) = (owner.to_owned(), cwd.to_owned(), vec![program.to_owned()]);
+        let boxed =
+            super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, BTreeMap::new()))
+                .await?;
+        Ok(setpriv.into_iter().chain(boxed).collect())
+    }
+
     /// Where a spawn of `owner`'s session `name` goes and the argv its pane runs (inside the
     /// session's memory cgroup when the owner has a ceiling).
     pub(super) async fn target(
