@@ -147,6 +147,11 @@ pub(crate) enum SessionCmd {
         #[arg(long)]
         insecure: bool,
     },
+    /// Show what a session's agent changed in its git repository (a coloured diff).
+    ///
+    /// By default: the commits since the merge-base with the base branch, staged and unstaged
+    /// changes, and untracked files. --json gives the structure (files, hunks, lines).
+    Diff(super::diff::DiffArgs),
     /// Print the last lines of a session's screen and scrollback.
     Capture {
         /// Session name.
@@ -312,6 +317,7 @@ impl SessionCmd {
                 let prompt = prompt_text(text)?;
                 return super::converse::prompt_wait(ctx, &client, &name, &prompt, timeout).await;
             }
+            SessionCmd::Diff(args) => return args.run(ctx).await,
             SessionCmd::Watch { names } => {
                 return super::converse::watch(ctx, &client, &names).await;
             }

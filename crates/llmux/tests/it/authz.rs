@@ -118,6 +118,10 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("GET", "/api/sessions/{name}/capture") => {
             ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
         }
+        // the work dir is no git repository: 409 for whoever may see the session
+        ("GET", "/api/sessions/{name}/diff") => {
+            ("/api/sessions/alice-run/diff", json!(null), ReadSession(409))
+        }
         ("POST", "/api/sessions/{name}/answer") => {
             ("/api/sessions/alice-run/answer", json!({"option": 1}), DriveSession(409))
         }

@@ -1,0 +1,149 @@
+//! `llmux session diff NAME`: what a session's agent changed in its git repository.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use clap::Args;
+use llmux_api::{DiffFile, DiffQuery, DiffRange, DiffResponse, FileStatus, LineKind};
+
+use super::Ctx;
+use crate::output::{self, escape};
+
+/// Arguments of `llmux session diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// Session name.
+    name: String,
+    /// Only the files with their counts.
+    #[arg(long)]
+    stat: bool,
+    /// Compare with this branch, tag or commit [default: the default branch, else upstream].
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+    /// Only what is staged (the index against HEAD).
+    #[arg(long, group = "range")]
+    staged: bool,
+    /// Only what is not committed (working tree and untracked files against HEAD).
+    #[arg(long, group = "range")]
+    uncommitted: bool,
+    /// Only the commits since the base.
+    #[arg(long, group = "range")]
+    commits: bool,
+    /// Only this file (shown even when large or generated).
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+}
+
+impl DiffArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<u8> {
+        let client = ctx.client()?;
+        let range = if self.staged {
+            DiffRange::Staged
+        } else if self.uncommitted {
+            DiffRange::Uncommitted
+        } else if self.commits {
+            DiffRange::Commits
+        } else {
+            DiffRange::All
+        };
+        let q = DiffQuery { range: Some(range), base: self.base, stat: self.stat, path: self.path };
+        let diff = client.diff(&self.name, &q).await?;
+        if ctx.json {
+            output::json(&diff)?;
+            return Ok(0);
+        }
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let mut out = std::io::stdout().lock();
+        let printed = if self.stat {
+            print_stat(&mut out, &diff)
+        } else {
+            print_patch(&mut out, &diff, color)
+        };
+        match printed {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+            other => other.map(|_| 0).map_err(Into::into),
+        }
+    }
+}
+
+fn summary(diff: &DiffResponse) -> String {
+    let against = match (&diff.base, &diff.merge_base) {
+        (Some(b), Some(mb)) => format!(" against {b} ({})", &mb[..mb.len().min(10)]),
+        _ => String::new(),
+    };
+    format!(
+        "{} file{} changed, +{} -{} ({}{against}){}",
+        diff.files.len(),
+        if diff.files.len() == 1 { "" } else { "s" },
+        diff.additions,
+        diff.deletions,
+        diff.range.as_str(),
+        if diff.truncated { "; some of it left out (too large)" } else { "" }
+    )
+}
+
+fn name_of(file: &DiffFile) -> String {
+    match &file.old_path {
+        Some(old) => format!("{} → {}", escape(old, false), escape(&file.path, false)),
+        None => escape(&file.path, false).into_owned(),
+    }
+}
+
+fn print_stat(out: &mut impl Write, diff: &DiffResponse) -> std::io::Result<()> {
+    for file in &diff.files {
+        let mark = match file.status {
+            FileStatus::Added => 'A',
+            FileStatus::Deleted => 'D',
+            FileStatus::Modified => 'M',
+            FileStatus::Renamed => 'R',
+            FileStatus::Copied => 'C',
+        };
+        let counts = if file.binary {
+            "binary".to_owned()
+        } else {
+            format!("+{} -{}", file.additions, file.deletions)
+        };
+        writeln!(out, "{mark} {:>12}  {}", counts, name_of(file))?;
+    }
+    writeln!(out, "{}", escape(&summary(diff), false))
+}
+
+fn print_patch(out: &mut impl Write, diff: &DiffResponse, color: bool) -> std::io::Result<()> {
+    let paint = |code: &str, text: &str| {
+        if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    };
+    for file in &diff.files {
+        let status = match file.status {
+            FileStatus::Added => "added",
+            FileStatus::Deleted => "deleted",
+            FileStatus::Modified => "modified",
+            FileStatus::Renamed => "renamed",
+            FileStatus::Copied => "copied",
+        };
+        writeln!(out, "{}", paint("1", &format!("{} ({status})", name_of(file))))?;
+        if file.binary {
+            writeln!(out, "  binary file")?;
+        }
+        if let Some(why) = file.collapsed {
+            writeln!(
+                out,
+                "  {} lines not shown ({}); see them with --path",
+                file.additions + file.deletions,
+                format!("{why:?}").to_lowercase()
+            )?;
+        }
+        for hunk in &file.hunks {
+            writeln!(out, "{}", paint("36", &escape(&hunk.header, false)))?;
+            for line in &hunk.lines {
+                let text = escape(&line.text, false);
+                let shown = match line.kind {
+                    LineKind::Add => paint("32", &format!("+{text}")),
+                    LineKind::Del => paint("31", &format!("-{text}")),
+                    LineKind::Context => format!(" {text}"),
+                };
+                writeln!(out, "{shown}")?;
+            }
+        }
+    }
+    writeln!(out, "{}", paint("2", &escape(&summary(diff), false)))
+}
