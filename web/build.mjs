@@ -38,6 +38,9 @@ for (const page of pages) {
   for (const m of html.matchAll(/<script\b[^>]*\bsrc="\/static\/([^"?#]+\.js)"/g)) entries.add(m[1]);
   for (const m of html.matchAll(/<link\b[^>]*\brel="stylesheet"[^>]*\bhref="\/static\/([^"?#]+\.css)"/g)) entries.add(m[1]);
 }
+// On-demand page bundles: each js/pages/NAME.js is bundled on its own (loaded with an absolute
+// import() by app.js, so never inside it).
+for (const f of all) if (/^js\/pages\/[^/]+\.js$/.test(f)) entries.add(f);
 for (const e of entries) {
   if (!all.includes(e)) throw new Error(`a page loads /static/${e}, which is not in web/static/`);
 }

@@ -53,6 +53,11 @@ pub struct DiffQuery {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", param(max_length = 4096))]
     pub path: Option<String>,
+    /// Unchanged lines shown around each change (default 3; a large number shows whole
+    /// files: how the review page expands collapsed context).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(maximum = 1000000))]
+    pub context: Option<u32>,
 }
 
 /// What happened to a file.

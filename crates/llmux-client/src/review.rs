@@ -20,6 +20,9 @@ impl Client {
         if let Some(path) = &q.path {
             params.push(format!("path={}", encode_segment(path)));
         }
+        if let Some(n) = q.context {
+            params.push(format!("context={n}"));
+        }
         let mut path = session_path(name, "/diff");
         if !params.is_empty() {
             path = format!("{path}?{}", params.join("&"));

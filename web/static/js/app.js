@@ -1,8 +1,8 @@
 // The app shell: who is signed in, the menu, page lifecycle, the service worker.
 
-import { api, post, me, toLogin, prefetchSessions } from "./api.js";
+import { api, post, patch, del, me, toLogin, prefetchSessions, onSessions, onStateChange } from "./api.js";
 import { h, $, toast } from "./ui.js";
-import { start } from "./router.js";
+import { start, navigate } from "./router.js";
 
 const main = $("#main");
 const nav = $("#nav");
@@ -49,6 +49,17 @@ export function setTitle(text) {
 }
 
 // ---- page lifecycle ----
+// Each page module by name, spelled out: a template import() would be a glob that also takes
+// the on-demand page bundles of js/pages/ into this file.
+const PAGES = {
+  sessions: () => import("./sessions.js"), form: () => import("./form.js"),
+  terminal: () => import("./terminal.js"), chat: () => import("./chat.js"),
+  agents: () => import("./agents.js"), tokens: () => import("./tokens.js"),
+  account: () => import("./account.js"), users: () => import("./users.js"),
+  settings: () => import("./settings.js"), logs: () => import("./logs.js"),
+  audit: () => import("./audit.js"), about: () => import("./about.js"),
+};
+
 let current = null; // {controller, cleanups}
 let seq = 0;
 
@@ -80,8 +91,11 @@ async function onRoute(m, isNav) {
     return;
   }
   let mod;
+  // An on-demand page bundle (js/pages/): its own file, given what is stateful in a kit.
+  const bundle = m.route.mod.startsWith("pages/") && `/static/js/${m.route.mod}.js`;
+  const kit = bundle && { ...ctx, api, post, patch, del, me, navigate, onSessions, onStateChange };
   try {
-    mod = await import(`./${m.route.mod}.js`);
+    mod = bundle ? await import(bundle) : await PAGES[m.route.mod]();
   } catch {
     main.replaceChildren(h("p", { class: "pad error", role: "alert" }, "Could not load this page; reload to try again."));
     return;
@@ -90,7 +104,7 @@ async function onRoute(m, isNav) {
   main.replaceChildren();
   if (isNav) main.focus({ preventScroll: true });
   try {
-    await mod.default(main, m.params, ctx);
+    await mod.default(main, m.params, kit || ctx);
   } catch (e) {
     if (e.name === "AbortError" || e.redirecting || my !== seq) return;
     main.append(h("p", { class: "pad error", role: "alert" }, e.message || String(e)));

@@ -49,12 +49,11 @@ const LOCK_FILES: [&str; 12] = [
 ];
 
 /// Options common to every diff run.
-const DIFF_OPTS: [&str; 8] = [
+const DIFF_OPTS: [&str; 7] = [
     "--no-ext-diff",
     "--no-textconv",
     "--no-color",
     "-M",
-    "--unified=3",
     "--src-prefix=a/",
     "--dst-prefix=b/",
     "--submodule=short",
@@ -141,7 +140,8 @@ pub async fn diff(git: &mut Git, query: &DiffQuery) -> Result<DiffResponse> {
     };
     let head = repo.head.as_deref();
     let from = merge_base.as_deref().or(head).unwrap_or(EMPTY_TREE).to_owned();
-    let mut args: Vec<&str> = vec!["diff"];
+    let unified = format!("--unified={}", query.context.unwrap_or(3).min(1_000_000));
+    let mut args: Vec<&str> = vec!["diff", &unified];
     args.extend(DIFF_OPTS);
     match range {
         DiffRange::All | DiffRange::Uncommitted => {

@@ -46,7 +46,13 @@ impl DiffArgs {
         } else {
             DiffRange::All
         };
-        let q = DiffQuery { range: Some(range), base: self.base, stat: self.stat, path: self.path };
+        let q = DiffQuery {
+            range: Some(range),
+            base: self.base,
+            stat: self.stat,
+            path: self.path,
+            context: None,
+        };
         let diff = client.diff(&self.name, &q).await?;
         if ctx.json {
             output::json(&diff)?;

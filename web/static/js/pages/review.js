@@ -1,0 +1,227 @@
+// The review page (issue 18): what a session's agent changed in its git repository, made for a
+// phone first. An on-demand page bundle: everything stateful comes from `kit`.
+//
+// Speed on a large diff: each file's lines are built as one HTML string (every text escaped)
+// only when the file comes near the screen (IntersectionObserver), so a 5,000-line diff paints
+// its first screen after building a few hundred rows; the browser test measures it.
+
+import { h, enc, plural, toast } from "../ui.js";
+
+const CSS = `
+.rv .bar{flex-wrap:wrap;gap:.5rem}
+.rv h1{font-size:1.1rem;margin:0;flex:1;min-width:8rem;overflow-wrap:anywhere}
+.rv-sum{margin:.25rem 0 .75rem}
+.rv-ctl{display:flex;gap:.5rem;margin:.5rem 0}
+.rv-ctl select{flex:1;min-width:0;width:auto}
+.rv-files{list-style:none;margin:0 0 1rem;padding:0;border:1px solid var(--line,#8884);border-radius:8px}
+.rv-files li{border-top:1px solid var(--line,#8884)}
+.rv-files li:first-child{border-top:0}
+.rv-files button{all:unset;box-sizing:border-box;display:flex;gap:.5rem;width:100%;padding:.55rem .6rem;cursor:pointer;min-height:44px;align-items:center}
+.rv-files .p{flex:1;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.85rem}
+.rv-st{font:600 .75rem ui-monospace,monospace;width:1.2em;text-align:center;border-radius:4px}
+.rv-add{color:#1a7f37}.rv-del{color:#cf222e}
+.rv-file{border:1px solid var(--line,#8884);border-radius:8px;margin:0 0 1rem;overflow:hidden}
+.rv-fh{display:flex;gap:.5rem;align-items:center;padding:.5rem .6rem;position:sticky;top:0;background:var(--bg,Canvas);border-bottom:1px solid var(--line,#8884);z-index:1}
+.rv-fh .p{flex:1;font:600 .85rem ui-monospace,monospace;overflow-wrap:anywhere}
+.rv-fh button{min-height:36px}
+.rv-code{font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;content-visibility:auto}
+.rv-l{display:grid;grid-template-columns:2.8em 2.8em 1fr}
+.rv-l .n{color:#8b949e;text-align:right;padding-right:.4em;user-select:none;cursor:pointer}
+.rv-l .c{white-space:pre-wrap;overflow-wrap:anywhere;padding-left:.3em;border-left:1px solid var(--line,#8884)}
+.rv-l.a{background:#2da44e22}.rv-l.d{background:#cf222e1f}
+.rv-l.a mark{background:#2da44e66;color:inherit;border-radius:2px}
+.rv-l.d mark{background:#cf222e55;color:inherit;border-radius:2px}
+.rv-hh{color:#8b949e;background:#8882;padding:.2em .6em;white-space:pre-wrap;overflow-wrap:anywhere}
+.rv-gap{all:unset;display:block;box-sizing:border-box;width:100%;padding:.45em .6em;color:#0969da;background:#0969da14;cursor:pointer;min-height:36px}
+.rv-note{padding:.75em .6em;color:#8b949e}
+.rv-note button{margin-left:.5em}
+.rv-l.sel .n{background:#bf870033}
+`;
+
+const RANGES = [["all", "Everything"], ["uncommitted", "Uncommitted"], ["staged", "Staged"], ["commits", "Commits"]];
+const STATUS = { added: "A", deleted: "D", modified: "M", renamed: "R", copied: "C" };
+const WHY = { large: "Large file", generated: "Generated file", limit: "Left out (the diff is too large)" };
+
+const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
+const esc = (s) => s.replace(/[&<>"]/g, (c) => ESC[c]);
+
+/** Splits a line into words, spaces and single symbols (for word-level changes). */
+const tokens = (s) => s.match(/\w+|\s+|[^\w\s]/g) || [];
+
+/** `a` and `b` as HTML with what differs between them marked: common prefix and suffix by token. */
+export function wordDiff(a, b) {
+  if (a.length > 1000 || b.length > 1000) return [esc(a), esc(b)];
+  const x = tokens(a), y = tokens(b);
+  let p = 0;
+  while (p < x.length && p < y.length && x[p] === y[p]) p++;
+  let s = 0;
+  while (s < x.length - p && s < y.length - p && x[x.length - 1 - s] === y[y.length - 1 - s]) s++;
+  const mark = (t) => {
+    const head = esc(t.slice(0, p).join("")), mid = t.slice(p, t.length - s).join(""), tail = esc(t.slice(t.length - s).join(""));
+    return head + (mid ? `<mark>${esc(mid)}</mark>` : "") + tail;
+  };
+  // Nothing in common: marking the whole line says nothing.
+  if (p === 0 && s === 0) return [esc(a), esc(b)];
+  return [mark(x), mark(y)];
+}
+
+function row(kind, o, n, html) {
+  return `<div class="rv-l ${kind}" data-o="${o ?? ""}" data-n="${n ?? ""}"><span class="n">${o ?? ""}</span><span class="n">${n ?? ""}</span><span class="c">${html}</span></div>`;
+}
+
+/** One hunk's rows, with word-level marks on deleted lines followed by as many added ones. */
+export function hunkHtml(hunk) {
+  const out = [`<div class="rv-hh">${esc(hunk.header)}</div>`];
+  const L = hunk.lines;
+  for (let i = 0; i < L.length;) {
+    if (L[i].kind === "context") {
+      out.push(row("", L[i].oldLine, L[i].newLine, esc(L[i].text)));
+      i++;
+      continue;
+    }
+    let d = i;
+    while (d < L.length && L[d].kind === "del") d++;
+    let a = d;
+    while (a < L.length && L[a].kind === "add") a++;
+    const dels = L.slice(i, d), adds = L.slice(d, a);
+    const pairs = dels.length === adds.length ? dels.map((l, k) => wordDiff(l.text, adds[k].text)) : null;
+    dels.forEach((l, k) => out.push(row("d", l.oldLine, null, pairs ? pairs[k][0] : esc(l.text))));
+    adds.forEach((l, k) => out.push(row("a", null, l.newLine, pairs ? pairs[k][1] : esc(l.text))));
+    i = a;
+  }
+  return out.join("");
+}
+
+export default async function mount(root, params, kit) {
+  const { api, signal, cleanup, setTitle } = kit;
+  const name = params.name;
+  setTitle?.(`Review ${name}`);
+  let range = new URLSearchParams(location.search).get("range") || "all";
+  if (!RANGES.some(([v]) => v === range)) range = "all";
+
+  const sel = h("select", { tid: "review-range", "aria-label": "Which changes" },
+    RANGES.map(([v, l]) => h("option", { value: v, selected: v === range }, l)));
+  const refresh = h("button", { class: "btn", tid: "review-refresh" }, "Refresh");
+  const summary = h("p", { class: "rv-sum muted", tid: "review-summary", role: "status" }, "Loading…");
+  const list = h("ol", { class: "rv-files", tid: "review-files", hidden: true });
+  const body = h("div", { class: "rv-body", tid: "review-body" });
+  const page = h("div", { class: "page rv", tid: "review-page" }, h("style", {}, CSS),
+    h("div", { class: "bar" },
+      h("a", { class: "btn", href: "/", "aria-label": "Back to the sessions" }, "←"),
+      h("h1", {}, "Review ", h("span", { tid: "review-name" }, name))),
+    h("div", { class: "rv-ctl" }, sel, refresh),
+    summary, list, body);
+  root.append(page);
+
+  const filled = new WeakSet();
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) fill(e.target);
+  }, { rootMargin: "1500px 0px" });
+  cleanup?.(() => io.disconnect());
+  let current = null;
+
+  const url = (extra = "") => `/api/sessions/${enc(name)}/diff?range=${range}${extra}`;
+
+  function fill(section) {
+    if (filled.has(section)) return;
+    filled.add(section);
+    io.unobserve(section);
+    const f = section._file;
+    const code = section.querySelector(".rv-code");
+    if (f.binary) return code.replaceChildren(h("p", { class: "rv-note" }, "Binary file"));
+    if (f.collapsed) {
+      const show = h("button", { class: "btn", tid: "review-show-file" }, "Show");
+      show.onclick = () => refetch(section, "");
+      return code.replaceChildren(h("p", { class: "rv-note", tid: "review-collapsed" },
+        `${WHY[f.collapsed] || "Not shown"}: +${f.additions} −${f.deletions}`, show));
+    }
+    if (!f.hunks.length) return code.replaceChildren(h("p", { class: "rv-note" }, "No line changed (mode or name only)"));
+    const parts = [];
+    let prevEnd = 1;
+    for (const hk of f.hunks) {
+      const gap = hk.newStart - prevEnd;
+      if (gap > 0 && !section._whole) parts.push(`<button class="rv-gap" data-testid="review-expand">⋯ ${gap} unchanged line${gap === 1 ? "" : "s"}</button>`);
+      parts.push(hunkHtml(hk));
+      prevEnd = hk.newStart + hk.newLines;
+    }
+    if (!section._whole && f.status !== "added" && f.status !== "deleted") parts.push(`<button class="rv-gap" data-testid="review-expand">⋯ rest of the file</button>`);
+    code.innerHTML = parts.join("");
+  }
+
+  /** Fetches one file alone (never collapsed; `extra` adds more context) and paints it again. */
+  async function refetch(section, extra) {
+    const f = section._file;
+    try {
+      const d = await api(url(`&path=${enc(f.path)}${extra}`), { signal });
+      const one = d.files.find((x) => x.path === f.path) || d.files[0];
+      if (!one) return toast("That file has no change any more.", "error");
+      section._file = one;
+      section._whole = extra.includes("context=");
+      filled.delete(section);
+      fill(section);
+    } catch (e) {
+      if (e.name !== "AbortError") toast(e.message, "error");
+    }
+  }
+
+  body.addEventListener("click", (e) => {
+    const gap = e.target.closest(".rv-gap");
+    if (gap) refetch(gap.closest(".rv-file"), "&context=1000000");
+  });
+
+  function render(d) {
+    current = d;
+    const against = d.base ? ` against ${d.base}` : "";
+    summary.textContent = d.files.length
+      ? `${plural(d.files.length, "file")} changed, +${d.additions} −${d.deletions}${against}${d.branch ? ` on ${d.branch}` : ""}${d.truncated ? " (some left out: too large)" : ""}`
+      : `No changes${against}.`;
+    list.hidden = !d.files.length;
+    io.disconnect();
+    const items = [], sections = [];
+    d.files.forEach((f, i) => {
+      const st = h("span", { class: "rv-st" }, STATUS[f.status] || "?");
+      const path = f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
+      const counts = f.binary ? h("span", { class: "muted" }, "bin")
+        : h("span", {}, h("span", { class: "rv-add" }, `+${f.additions}`), " ", h("span", { class: "rv-del" }, `−${f.deletions}`));
+      const section = h("section", { class: "rv-file", tid: "review-file", "data-path": f.path, id: `rv-f${i}` },
+        h("div", { class: "rv-fh" }, st.cloneNode(true), h("span", { class: "p" }, path), counts.cloneNode(true)),
+        h("div", { class: "rv-code" }));
+      section._file = f;
+      sections.push(section);
+      items.push(h("li", {}, h("button", { tid: "review-file-link", onclick: () => { fill(section); section.scrollIntoView(); } },
+        st, h("span", { class: "p" }, path), counts)));
+    });
+    list.replaceChildren(...items);
+    body.replaceChildren(...sections);
+    for (const s of sections) io.observe(s);
+  }
+
+  async function load() {
+    const t0 = performance.now();
+    try {
+      const d = await api(url(), { signal });
+      const t1 = performance.now();
+      render(d);
+      // Figures for the browser test: fetch and first paint of the page's rows.
+      requestAnimationFrame(() => {
+        page.dataset.fetchMs = String(Math.round(t1 - t0));
+        page.dataset.renderMs = String(Math.round(performance.now() - t1));
+        page.dataset.loaded = String(Date.now());
+      });
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      summary.textContent = e.message;
+      summary.classList.add("error");
+      page.dataset.loaded = String(Date.now());
+    }
+  }
+
+  sel.onchange = () => {
+    range = sel.value;
+    history.replaceState(null, "", `${location.pathname}${range === "all" ? "" : `?range=${range}`}`);
+    load();
+  };
+  refresh.onclick = () => load();
+  await load();
+  return current;
+}

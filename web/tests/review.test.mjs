@@ -1,0 +1,103 @@
+// Issue 18: the review page, phone first: the files with their counts, a unified diff per file,
+// word-level marks on changed lines, context that expands, generated files collapsed until
+// asked for; measured on a 5,000-line diff at phone and desktop sizes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { withAdminDaemon, openPage, screenshot, until, ADMIN } from './harness.mjs';
+
+let browser;
+let d;
+withAdminDaemon((b, daemon) => { browser = b; d = daemon; });
+
+const git = (cwd, ...args) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...args], {
+  cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'],
+}).toString();
+
+/** A repository whose `feature` branch changes 5,000 diff lines (and more kinds of change). */
+function bigRepo(name) {
+  const dir = path.join(d.work, name);
+  fs.mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q', '-b', 'main');
+  const lines = (n, f) => Array.from({ length: n }, (_, i) => f(i)).join('\n') + '\n';
+  for (const f of ['a.js', 'b.js']) fs.writeFileSync(path.join(dir, f), lines(2000, (i) => `const value${i} = compute(${i}, "x");`));
+  fs.writeFileSync(path.join(dir, 'package-lock.json'), lines(50, (i) => `"dep${i}": "1.0.${i}",`));
+  fs.writeFileSync(path.join(dir, 'small.txt'), lines(40, (i) => `line ${i}`));
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'base');
+  git(dir, 'checkout', '-qb', 'feature');
+  // every 4th line of a.js and b.js changed by one word: 500 deletions + 500 additions each,
+  // with their context: about 5,000 lines in all
+  for (const f of ['a.js', 'b.js']) fs.writeFileSync(path.join(dir, f), lines(2000, (i) => (i % 4 === 0 ? `const value${i} = recompute(${i}, "x");` : `const value${i} = compute(${i}, "x");`)));
+  fs.writeFileSync(path.join(dir, 'package-lock.json'), lines(50, (i) => `"dep${i}": "2.0.${i}",`));
+  fs.writeFileSync(path.join(dir, 'small.txt'), lines(40, (i) => (i === 30 ? 'line thirty changed' : `line ${i}`)));
+  fs.writeFileSync(path.join(dir, 'notes <b>.md'), '# New\n<script>alert(1)</script>\n');
+  return dir;
+}
+
+for (const vp of ['phone', 'desktop']) {
+  test(`review page on a 5,000-line diff (${vp})`, async (t) => {
+    const name = `rev-${vp}`;
+    const dir = bigRepo(name);
+    await d.cliOk(['session', 'start', 'fake', '--name', name, '--cwd', dir]);
+    const { context, page, guard } = await openPage(browser, vp, d, { login: ADMIN });
+    t.after(() => context.close());
+
+    // reached from the session's ⋯ menu
+    await page.goto('/');
+    const row = page.locator(`[data-testid=session-row][data-name="${name}"]`);
+    await row.getByTestId('session-menu').click();
+    await page.getByTestId('session-review').click();
+    await page.waitForURL(`**/r/${name}`);
+    const root = page.getByTestId('review-page');
+    await until(() => root.getAttribute('data-loaded'), { what: 'the diff to load' });
+    const fetchMs = Number(await root.getAttribute('data-fetch-ms'));
+    const renderMs = Number(await root.getAttribute('data-render-ms'));
+
+    const links = page.getByTestId('review-file-link');
+    assert.equal(await links.count(), 5);
+    const summary = await page.getByTestId('review-summary').textContent();
+    assert.match(summary, /5 files changed, \+1053 −1051 against main on feature/);
+    // every row built (as scrolling through the whole diff would), timed in the page
+    const fillMs = await page.evaluate(() => {
+      const t0 = performance.now();
+      for (const b of document.querySelectorAll('[data-testid=review-file-link]')) b.click();
+      document.body.getBoundingClientRect();
+      return Math.round(performance.now() - t0);
+    });
+    const rows = await page.locator('.rv-l').count();
+    assert.ok(rows >= 5000, `${rows} rows`);
+    t.diagnostic(`${vp}: ${rows} diff rows; fetch ${fetchMs} ms, first screen ${renderMs} ms, every row built ${fillMs} ms`);
+    console.log(`review page (${vp}): ${rows} diff rows; fetch+parse ${fetchMs} ms, first screen ${renderMs} ms, every row built ${fillMs} ms`);
+
+    // word-level: only the changed word is marked
+    const marks = await page.locator('[data-path="a.js"] .rv-l.a mark').first().textContent();
+    assert.equal(marks, 'recompute');
+    // the file's name and content are text, never markup
+    const note = page.locator('[data-testid=review-file][data-path="notes <b>.md"]');
+    assert.match(await note.locator('.rv-code').textContent(), /<script>alert\(1\)<\/script>/);
+    // the lock file is collapsed until asked for
+    const lock = page.locator('[data-testid=review-file][data-path="package-lock.json"]');
+    assert.match(await lock.getByTestId('review-collapsed').textContent(), /Generated file: \+50 −50/);
+    await lock.getByTestId('review-show-file').click();
+    await until(async () => (await lock.locator('.rv-l').count()) === 100, { what: 'the lock file shown' });
+    // context expands: small.txt shows lines 28..34 first, the whole file after a tap
+    const small = page.locator('[data-testid=review-file][data-path="small.txt"]');
+    const before = await small.locator('.rv-l').count();
+    await small.getByTestId('review-expand').first().click();
+    await until(async () => (await small.locator('.rv-l').count()) === 41, { what: `the whole small.txt (had ${before})` });
+    assert.equal(await small.getByTestId('review-expand').count(), 0);
+
+    await page.getByTestId('review-file-link').first().click();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, 'review', vp);
+    // a range that has nothing
+    await page.getByTestId('review-range').selectOption('staged');
+    await until(async () => /No changes/.test(await page.getByTestId('review-summary').textContent()), { what: 'the staged range' });
+    assert.match(page.url(), /\?range=staged$/);
+    guard.check();
+  });
+}
