@@ -91,6 +91,28 @@ for (const vp of ['phone', 'desktop']) {
     await until(async () => (await small.locator('.rv-l').count()) === 41, { what: `the whole small.txt (had ${before})` });
     assert.equal(await small.getByTestId('review-expand').count(), 0);
 
+    // a comment on a range: tap one line number, then another; then send it to the agent
+    await small.locator('.rv-l[data-n="30"] .n').last().click();
+    await small.locator('.rv-l[data-n="32"] .n').last().click();
+    assert.equal(await small.locator('.rv-l.sel').count(), 3, 'lines 30–32 of the new side selected');
+    await page.getByTestId('review-comment-text').fill('Say why this line changed.');
+    await page.getByTestId('review-comment-save').click();
+    const comment = page.getByTestId('review-comment');
+    await until(async () => (await comment.count()) === 1, { what: 'the comment listed' });
+    assert.match(await comment.textContent(), /small\.txt, lines 30–32 · admin · not sent yet/);
+    await screenshot(page, 'review-comment', vp);
+    await page.getByTestId('review-send').click();
+    await until(async () => /sent, open/.test(await comment.textContent()), { what: 'the comment marked sent' });
+    const screen = await until(async () => {
+      const r = await page.evaluate((n) => fetch(`/api/sessions/${n}/capture?lines=200`).then((x) => x.json()), name);
+      const text = r.text.replace(/\n/g, '');
+      return text.includes('Say why this line changed.') && text;
+    }, { what: 'the comments in the agent' });
+    assert.match(screen, /PROMPT\[1\]: Review comments on your changes \(1\)/);
+    assert.ok(!screen.includes('PROMPT[2]'), screen);
+    await comment.getByTestId('review-comment-resolve').click();
+    await until(async () => (await comment.getAttribute('data-status')) === 'resolved', { what: 'resolved' });
+
     await page.getByTestId('review-file-link').first().click();
     await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, 'review', vp);

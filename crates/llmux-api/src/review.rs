@@ -198,3 +198,220 @@ pub struct DiffResponse {
     /// missing past the file limit.
     pub truncated: bool,
 }
+
+/// Whether a review comment still needs the agent's attention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CommentStatus {
+    /// Not dealt with yet.
+    #[default]
+    Open,
+    /// Dealt with.
+    Resolved,
+}
+
+impl CommentStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentStatus::Open => "open",
+            CommentStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// Which side of the diff a comment's line numbers count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CommentSide {
+    /// The new file (added and unchanged lines).
+    #[default]
+    New,
+    /// The old file (deleted lines).
+    Old,
+}
+
+impl CommentSide {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentSide::New => "new",
+            CommentSide::Old => "old",
+        }
+    }
+}
+
+/// A review comment on a line or a range of lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewComment {
+    /// Its id.
+    pub id: i64,
+    /// File path in the repository.
+    pub path: String,
+    /// Which side's line numbers.
+    pub side: CommentSide,
+    /// First line.
+    pub start_line: u32,
+    /// Last line.
+    pub end_line: u32,
+    /// The lines quoted, as the reviewer saw them.
+    pub code: String,
+    /// The reviewer's words.
+    pub body: String,
+    /// Who wrote it.
+    pub author: String,
+    /// Open or resolved.
+    pub status: CommentStatus,
+    /// When it was sent to the agent (RFC 3339); absent: not sent yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    /// When it was written (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `POST /api/sessions/{name}/review/comments`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NewCommentRequest {
+    /// File path in the repository.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4096))]
+    pub path: String,
+    /// Which side's line numbers (default `new`).
+    #[serde(default)]
+    pub side: Option<CommentSide>,
+    /// First line.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub start_line: u32,
+    /// Last line (default: `startLine`).
+    #[serde(default)]
+    pub end_line: Option<u32>,
+    /// The lines quoted (at most 20,000 bytes).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20000))]
+    pub code: String,
+    /// The reviewer's words (at most 8,000 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 8000))]
+    pub body: String,
+}
+
+/// `PATCH /api/sessions/{name}/review/comments/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct EditCommentRequest {
+    /// Open or resolved.
+    #[serde(default)]
+    pub status: Option<CommentStatus>,
+    /// New words.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 8000))]
+    pub body: Option<String>,
+}
+
+/// `{ok, comment}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommentResponse {
+    /// Always true.
+    pub ok: bool,
+    /// The comment as stored.
+    pub comment: ReviewComment,
+}
+
+/// `POST /api/sessions/{name}/review/send`: the open comments not sent yet went to the agent
+/// as one prompt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SendCommentsResponse {
+    /// Always true.
+    pub ok: bool,
+    /// How many comments it carried.
+    pub sent: u32,
+    /// The prompt typed into the agent.
+    pub prompt: String,
+}
+
+/// `POST /api/sessions/{name}/review/commit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommitRequest {
+    /// The commit message; absent with `ask`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 10000))]
+    pub message: Option<String>,
+    /// Ask the agent to commit (it writes the message): a prompt, queued like every prompt.
+    #[serde(default)]
+    pub ask: bool,
+}
+
+/// How a merge into the base may go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeMode {
+    /// Fast-forward when possible, else a merge commit.
+    #[default]
+    Auto,
+    /// Only a fast-forward.
+    FfOnly,
+    /// Always a merge commit.
+    MergeCommit,
+}
+
+/// `POST /api/sessions/{name}/review/merge`: merges the session's branch into the base.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MergeRequest {
+    /// The local branch to merge into (default: the diff's base).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub base: Option<String>,
+    /// Fast-forward, merge commit, or whichever fits (default).
+    #[serde(default)]
+    pub mode: Option<MergeMode>,
+}
+
+/// `POST /api/sessions/{name}/review/discard`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DiscardRequest {
+    /// Must be true: every uncommitted change and untracked file is lost.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// What a review action did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResponse {
+    /// Always true.
+    pub ok: bool,
+    /// What git (or gh/glab) printed.
+    pub output: String,
+    /// The commit made or reached (commit, merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The prompt typed into the agent (commit with `ask`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// `POST /api/sessions/{name}/review/pr`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PullRequestRequest {
+    /// The branch to merge into (default: the diff's base).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub base: Option<String>,
+}

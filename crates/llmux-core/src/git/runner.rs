@@ -119,6 +119,20 @@ impl Git {
         self.filters.splice(0..0, ["-C".to_owned(), top.to_owned()]);
     }
 
+    /// The same git, run in `dir` (another worktree of the repository).
+    pub fn at(&self, dir: &str) -> Git {
+        let mut git = self.clone();
+        // after `-C TOP`: `dir` is absolute, so the last `-C` wins
+        git.filters.extend(["-C".to_owned(), dir.to_owned()]);
+        git
+    }
+
+    /// Whether the repository's config defines filter drivers (git-lfs): a checkout or an add
+    /// without them would write or store the wrong bytes, so those actions are refused.
+    pub fn has_filters(&self) -> bool {
+        self.filters.iter().any(|f| f.starts_with("filter."))
+    }
+
     /// Reads which filter drivers the configuration defines, so that every later command
     /// empties them. Reading the configuration runs nothing.
     pub async fn disarm_filters(&mut self) -> Result<()> {
@@ -151,55 +165,95 @@ impl Git {
 
     /// Runs `git ARGS`; output past `cap` bytes is not read and git is killed.
     pub async fn run_capped(&self, args: &[&str], cap: usize) -> Result<Output> {
-        let (program, pre) = self.argv.split_first().ok_or_else(|| Error::invalid("no git"))?;
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(pre).args(HARDENED).args(&self.filters).args(args);
-        cmd.current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .env("GIT_TERMINAL_PROMPT", "0");
-        for key in DROPPED_ENV {
-            cmd.env_remove(key);
-        }
-        let mut child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::Conflict(format!("cannot run {program}: not installed"))
-            }
-            _ => Error::io("cannot run git", e),
-        })?;
-        let mut stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let work = async {
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let read_out = async { (&mut stdout).take(cap as u64 + 1).read_to_end(&mut out).await };
-            let read_err = async { (&mut stderr).take(64 << 10).read_to_end(&mut err).await };
-            let (a, b) = tokio::join!(read_out, read_err);
-            a.and(b).map_err(|e| Error::io("cannot read git's output", e))?;
-            let truncated = out.len() > cap;
-            if truncated {
-                out.truncate(cap);
-                let _ = child.start_kill();
-            }
-            let status = child.wait().await.map_err(|e| Error::io("git failed", e))?;
-            Ok::<_, Error>(Output {
-                code: status.code(),
-                stdout: out,
-                truncated,
-                stderr: String::from_utf8_lossy(&err).into_owned(),
-            })
-        };
-        match tokio::time::timeout(TIMEOUT, work).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Conflict(format!(
-                "git {} took longer than {} s and was stopped",
-                args.first().copied().unwrap_or(""),
-                TIMEOUT.as_secs()
-            ))),
-        }
+        self.git(args, cap, TIMEOUT).await
     }
+
+    /// Runs `git ARGS` that talk to a remote (push): [`LONG_TIMEOUT`], 1 MiB of output.
+    pub async fn run_long(&self, args: &[&str]) -> Result<Output> {
+        self.git(args, 1 << 20, LONG_TIMEOUT).await
+    }
+
+    async fn git(&self, args: &[&str], cap: usize, timeout: Duration) -> Result<Output> {
+        let mut all: Vec<&str> = HARDENED.to_vec();
+        all.extend(self.filters.iter().map(String::as_str));
+        all.extend(args);
+        run(&self.argv, &self.cwd, &all, cap, timeout).await
+    }
+}
+
+/// How long a git command that talks to a remote, or gh/glab, may take.
+pub const LONG_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `argv ARGS` in `cwd` (stdin closed, the git variables of the daemon's environment
+/// dropped); output past `cap` bytes is not read and the program is killed; killed after
+/// `timeout`.
+pub async fn run(
+    argv: &[String],
+    cwd: &Path,
+    args: &[&str],
+    cap: usize,
+    timeout: Duration,
+) -> Result<Output> {
+    let (program, pre) = argv.split_first().ok_or_else(|| Error::invalid("no program"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(pre).args(args);
+    cmd.current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GH_PROMPT_DISABLED", "1")
+        .env("NO_COLOR", "1");
+    for key in DROPPED_ENV {
+        cmd.env_remove(key);
+    }
+    let name = argv.last().map(String::as_str).unwrap_or("");
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::Conflict(format!("cannot run {program}: not installed"))
+        }
+        _ => Error::io(format!("cannot run {name}"), e),
+    })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let work = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let read_out = async { (&mut stdout).take(cap as u64 + 1).read_to_end(&mut out).await };
+        let read_err = async { (&mut stderr).take(64 << 10).read_to_end(&mut err).await };
+        let (a, b) = tokio::join!(read_out, read_err);
+        a.and(b).map_err(|e| Error::io(format!("cannot read {name}'s output"), e))?;
+        let truncated = out.len() > cap;
+        if truncated {
+            out.truncate(cap);
+            let _ = child.start_kill();
+        }
+        let status = child.wait().await.map_err(|e| Error::io(format!("{name} failed"), e))?;
+        Ok::<_, Error>(Output {
+            code: status.code(),
+            stdout: out,
+            truncated,
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Conflict(format!(
+            "{name} {} took longer than {} s and was stopped",
+            args.iter().find(|a| !a.starts_with('-') && !a.contains('=')).copied().unwrap_or(""),
+            timeout.as_secs()
+        ))),
+    }
+}
+
+/// The first `program` on `PATH`, if any.
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// Checks a ref name given by a caller: it goes into git's argv, so it must not look like an

@@ -263,3 +263,231 @@ async fn diff_refusals_bad_base_not_a_repository_and_other_users() {
     let (status, _) = call(&d, &bob, "GET", "/api/sessions/mine@alice/diff", Value::Null);
     assert_eq!(status, 404);
 }
+
+async fn add(d: &TestDaemon, body: Value) -> Value {
+    let (status, res) = local(d, Method::POST, "/api/sessions/rev/review/comments", body).await;
+    assert_eq!(status, 201, "{res}");
+    res["comment"].clone()
+}
+
+/// The session's screen as one line (the fake agent prints a prompt on one line, which tmux
+/// wraps).
+async fn screen(d: &TestDaemon, name: &str) -> String {
+    d.client.capture(name, 200).await.unwrap().text.replace('\n', "")
+}
+
+#[tokio::test]
+async fn comments_reach_the_agent_as_one_prompt_and_stay_open_or_resolved() {
+    let d = TestDaemon::start().await;
+    let dir = repo(&d, "repo");
+    std::fs::write(dir.join("keep.txt"), "one\nTWO\nthree\n").unwrap();
+    session_in(&d, "rev", &dir).await;
+    d.wait_for_screen("rev", "SIZE ").await;
+    let one = add(
+        &d,
+        json!({"path": "keep.txt", "startLine": 2, "code": "TWO", "body": "Why upper case?"}),
+    )
+    .await;
+    let two = add(&d, json!({"path": "keep.txt", "startLine": 1, "endLine": 3, "code": "one\nTWO\nthree", "body": "Add a test for this file."})).await;
+    assert_eq!((one["status"].as_str(), one["sentAt"].as_str()), (Some("open"), None));
+    assert_eq!(one["author"], "local");
+    // refusals
+    for (body, want) in [
+        (json!({"path": "keep.txt", "startLine": 0, "body": "x"}), 400),
+        (json!({"path": "keep.txt", "startLine": 3, "endLine": 2, "body": "x"}), 400),
+        (json!({"path": "", "startLine": 1, "body": "x"}), 400),
+        (json!({"path": "keep.txt", "startLine": 1, "body": "  "}), 400),
+        (json!({"path": "keep.txt", "startLine": 1, "body": "x".repeat(8001)}), 413),
+    ] {
+        let (status, res) =
+            local(&d, Method::POST, "/api/sessions/rev/review/comments", body).await;
+        assert_eq!(status, want, "{res}");
+    }
+
+    let (status, res) = local(&d, Method::POST, "/api/sessions/rev/review/send", Value::Null).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["sent"], 2);
+    let prompt = res["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("Review comments on your changes (2)"), "{prompt}");
+    assert!(prompt.contains("1. keep.txt, line 2:\n```\nTWO\n```\nWhy upper case?"), "{prompt}");
+    assert!(
+        prompt.contains("2. keep.txt, lines 1-3:\n```\none\nTWO\nthree\n```\nAdd a test"),
+        "{prompt}"
+    );
+    // the agent got it as ONE prompt, whole
+    d.wait_for_screen("rev", "PROMPT[1]").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = screen(&d, "rev").await;
+    while !text.contains("Add a test for this file.") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = screen(&d, "rev").await;
+    }
+    assert!(text.contains("PROMPT[1]: Review comments on your changes (2)"), "{text}");
+    assert!(text.contains("keep.txt, line 2:⏎```⏎TWO⏎```⏎Why upper case?"), "{text}");
+    assert!(text.contains("Add a test for this file."), "{text}");
+    assert!(!text.contains("PROMPT[2]"), "{text}");
+    // nothing new to send
+    let (status, _) = local(&d, Method::POST, "/api/sessions/rev/review/send", Value::Null).await;
+    assert_eq!(status, 409);
+
+    // kept: sent, then resolved or deleted
+    let id = one["id"].as_i64().unwrap();
+    let (status, res) = local(
+        &d,
+        Method::PATCH,
+        &format!("/api/sessions/rev/review/comments/{id}"),
+        json!({"status": "resolved"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["comment"]["status"], "resolved");
+    let id2 = two["id"].as_i64().unwrap();
+    let path = format!("/api/sessions/rev/review/comments/{id2}");
+    assert_eq!(local(&d, Method::DELETE, &path, Value::Null).await.0, 200);
+    assert_eq!(local(&d, Method::DELETE, &path, Value::Null).await.0, 404);
+    let (status, list) =
+        local(&d, Method::GET, "/api/sessions/rev/review/comments", Value::Null).await;
+    assert_eq!(status, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "resolved");
+    assert!(list[0]["sentAt"].is_string());
+    // a rename keeps them; removing the session removes them
+    d.cli_ok(&["session", "edit", "rev", "--rename", "rev2"]);
+    let (_, list) = local(&d, Method::GET, "/api/sessions/rev2/review/comments", Value::Null).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+async fn post(d: &TestDaemon, path: &str, body: Value) -> (u16, Value) {
+    local(d, Method::POST, path, body).await
+}
+
+#[tokio::test]
+async fn commit_push_discard_and_pull_request() {
+    let d = TestDaemon::start().await;
+    let dir = repo(&d, "repo");
+    git(&dir, &["config", "user.name", "Agent"]);
+    git(&dir, &["config", "user.email", "agent@example.com"]);
+    let remote = d.work().join("remote.git");
+    git(&d.work(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
+    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    std::fs::write(dir.join("keep.txt"), "one\nTWO\nthree\n").unwrap();
+    std::fs::write(dir.join("added.txt"), "new\n").unwrap();
+    d.hand_to_daemon(&dir);
+    session_in(&d, "rev", &dir).await;
+    d.wait_for_screen("rev", "SIZE ").await;
+
+    // commit: a message is needed; then every change goes in
+    let (status, _) = post(&d, "/api/sessions/rev/review/commit", json!({"message": "  "})).await;
+    assert_eq!(status, 400);
+    let (status, res) =
+        post(&d, "/api/sessions/rev/review/commit", json!({"message": "Upper-case two"})).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(git(&dir, &["log", "-1", "--format=%s"]).trim(), "Upper-case two");
+    assert_eq!(res["commit"].as_str().unwrap(), git(&dir, &["rev-parse", "HEAD"]).trim());
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    let (status, res) = post(&d, "/api/sessions/rev/review/commit", json!({"message": "x"})).await;
+    assert_eq!(status, 409, "{res}");
+    assert!(res["error"].as_str().unwrap().contains("nothing to commit"));
+    // or the agent is asked to
+    let (status, res) = post(&d, "/api/sessions/rev/review/commit", json!({"ask": true})).await;
+    assert_eq!(status, 200, "{res}");
+    d.wait_for_screen("rev", "PROMPT[1]: Please commit all of your uncommitted changes").await;
+
+    // push: the branch reaches the remote
+    let (status, res) = post(&d, "/api/sessions/rev/review/push", Value::Null).await;
+    assert_eq!(status, 200, "{res}");
+    let pushed = git(&remote, &["rev-parse", "refs/heads/feature"]);
+    assert_eq!(pushed.trim(), git(&dir, &["rev-parse", "HEAD"]).trim());
+
+    // discard: only with confirm; then the working tree is HEAD again
+    std::fs::write(dir.join("keep.txt"), "scribbled\n").unwrap();
+    std::fs::write(dir.join("junk.txt"), "junk\n").unwrap();
+    let (status, _) = post(&d, "/api/sessions/rev/review/discard", json!({})).await;
+    assert_eq!(status, 400);
+    assert!(dir.join("junk.txt").exists());
+    let (status, res) =
+        post(&d, "/api/sessions/rev/review/discard", json!({"confirm": true})).await;
+    assert_eq!(status, 200, "{res}");
+    assert!(!dir.join("junk.txt").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "one\nTWO\nthree\n");
+
+    // a pull request needs gh or glab
+    let (status, res) = post(&d, "/api/sessions/rev/review/pr", json!({})).await;
+    if status != 200 {
+        assert_eq!(status, 409, "{res}");
+        let msg = res["error"].as_str().unwrap();
+        assert!(
+            msg.contains("gh") && (msg.contains("installed") || msg.contains("signed in")),
+            "{msg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn merge_fast_forward_merge_commit_and_conflicts() {
+    let d = TestDaemon::start().await;
+    // the session on `feature` in the repository's own checkout; `main` checked out nowhere
+    let dir = repo(&d, "repo");
+    git(&dir, &["config", "user.name", "Agent"]);
+    git(&dir, &["config", "user.email", "agent@example.com"]);
+    std::fs::write(dir.join("keep.txt"), "one\nTWO\nthree\n").unwrap();
+    git(&dir, &["commit", "-qam", "two"]);
+    session_in(&d, "ff", &dir).await;
+    let (status, res) =
+        post(&d, "/api/sessions/ff/review/merge", json!({"mode": "merge-commit", "base": "-x"}))
+            .await;
+    assert_eq!(status, 400, "{res}");
+    let (status, res) = post(&d, "/api/sessions/ff/review/merge", json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    assert!(res["output"].as_str().unwrap().contains("fast-forward"), "{res}");
+    assert_eq!(git(&dir, &["rev-parse", "main"]), git(&dir, &["rev-parse", "feature"]));
+    let (status, res) = post(&d, "/api/sessions/ff/review/merge", json!({})).await;
+    assert_eq!(status, 409, "{res}");
+
+    // main moved on: ff-only refused, then a merge commit without a checkout
+    git(&dir, &["checkout", "-q", "main"]);
+    std::fs::write(dir.join("gone.txt"), "changed on main\n").unwrap();
+    git(&dir, &["commit", "-qam", "main moves"]);
+    git(&dir, &["checkout", "-q", "feature"]);
+    std::fs::write(dir.join("added.txt"), "on feature\n").unwrap();
+    git(&dir, &["add", "added.txt"]);
+    git(&dir, &["commit", "-qm", "feature moves"]);
+    let (status, res) = post(&d, "/api/sessions/ff/review/merge", json!({"mode": "ff-only"})).await;
+    assert_eq!(status, 409, "{res}");
+    assert!(res["error"].as_str().unwrap().contains("no fast-forward"), "{res}");
+    let (status, res) = post(&d, "/api/sessions/ff/review/merge", json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    let parents = git(&dir, &["log", "-1", "--format=%P", "main"]);
+    assert_eq!(parents.split_whitespace().count(), 2, "a merge commit: {parents}");
+    assert_eq!(git(&dir, &["show", "main:added.txt"]), "on feature\n");
+    assert_eq!(git(&dir, &["show", "main:gone.txt"]), "changed on main\n");
+
+    // a session in a worktree of its own; main checked out in the repository: a conflict
+    git(&dir, &["checkout", "-q", "main"]);
+    let wt = d.work().join("wt");
+    git(&dir, &["worktree", "add", "-q", "-b", "topic", wt.to_str().unwrap()]);
+    std::fs::write(dir.join("keep.txt"), "one\nzwei\nthree\n").unwrap();
+    git(&dir, &["commit", "-qam", "zwei on main"]);
+    std::fs::write(wt.join("keep.txt"), "one\ndeux\nthree\n").unwrap();
+    git(&wt, &["commit", "-qam", "deux on topic"]);
+    d.hand_to_daemon(&d.work());
+    session_in(&d, "wt", &wt).await;
+    let main_before = git(&dir, &["rev-parse", "main"]);
+    let (status, res) = post(&d, "/api/sessions/wt/review/merge", json!({"base": "main"})).await;
+    assert_eq!(status, 409, "{res}");
+    let msg = res["error"].as_str().unwrap();
+    assert!(msg.contains("conflicts in keep.txt") && msg.contains("nothing was merged"), "{msg}");
+    assert_eq!(git(&dir, &["rev-parse", "main"]), main_before);
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "", "the merge was aborted");
+    assert!(!dir.join(".git/MERGE_HEAD").exists());
+    // without the conflict, the merge happens in main's checkout
+    std::fs::write(wt.join("keep.txt"), "one\nzwei\nthree\n").unwrap();
+    std::fs::write(wt.join("topic.txt"), "topic\n").unwrap();
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["commit", "-qm", "agree with main"]);
+    let (status, res) = post(&d, "/api/sessions/wt/review/merge", json!({"base": "main"})).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(std::fs::read_to_string(dir.join("topic.txt")).unwrap(), "topic\n");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+}

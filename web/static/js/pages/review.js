@@ -5,7 +5,7 @@
 // only when the file comes near the screen (IntersectionObserver), so a 5,000-line diff paints
 // its first screen after building a few hundred rows; the browser test measures it.
 
-import { h, enc, plural, toast } from "../ui.js";
+import { h, enc, plural, toast, ask, confirmDialog } from "../ui.js";
 
 const CSS = `
 .rv .bar{flex-wrap:wrap;gap:.5rem}
@@ -35,7 +35,18 @@ const CSS = `
 .rv-gap{all:unset;display:block;box-sizing:border-box;width:100%;padding:.45em .6em;color:#0969da;background:#0969da14;cursor:pointer;min-height:36px}
 .rv-note{padding:.75em .6em;color:#8b949e}
 .rv-note button{margin-left:.5em}
-.rv-l.sel .n{background:#bf870033}
+.rv-l.sel{outline:1px solid #bf8700;outline-offset:-1px}
+.rv-l.sel .n{background:#bf870044}
+.rv-form,.rv-cm{margin:.4em .6em;padding:.5em;border:1px solid var(--line,#8884);border-radius:6px;font:14px/1.4 system-ui,sans-serif}
+.rv-form textarea{width:100%;box-sizing:border-box;min-height:5em;font:inherit}
+.rv-form .row,.rv-cm .row{display:flex;gap:.5rem;margin-top:.4em;flex-wrap:wrap;align-items:center}
+.rv-cm{white-space:pre-wrap;overflow-wrap:anywhere}
+.rv-cm.resolved{opacity:.6}
+.rv-cm .who{color:#8b949e;font-size:.8rem}
+.rv-comments{margin:0 0 1rem}
+.rv-comments h2{font-size:1rem;margin:.5rem 0}
+.rv-act{display:flex;flex-wrap:wrap;gap:.5rem;margin:0 0 .75rem}
+.rv-out{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;padding:.5em;border:1px solid var(--line,#8884);border-radius:6px;margin:0 0 1rem}
 `;
 
 const RANGES = [["all", "Everything"], ["uncommitted", "Uncommitted"], ["staged", "Staged"], ["commits", "Commits"]];
@@ -104,13 +115,27 @@ export default async function mount(root, params, kit) {
   const refresh = h("button", { class: "btn", tid: "review-refresh" }, "Refresh");
   const summary = h("p", { class: "rv-sum muted", tid: "review-summary", role: "status" }, "Loading…");
   const list = h("ol", { class: "rv-files", tid: "review-files", hidden: true });
+  const sendBtn = h("button", { class: "btn primary", tid: "review-send", hidden: true });
+  const cList = h("div", { tid: "review-comments" });
+  const act = (label, tid) => h("button", { class: "btn", tid }, label);
+  const aCommit = act("Commit…", "review-commit");
+  const aAsk = act("Ask the agent to commit", "review-ask-commit");
+  const aMerge = act("Merge into base", "review-merge");
+  const aPush = act("Push", "review-push");
+  const aPr = act("Open a pull request", "review-pr");
+  const aDiscard = act("Discard…", "review-discard");
+  aDiscard.classList.add("danger");
+  const actions = h("div", { class: "rv-act", tid: "review-actions" }, aCommit, aAsk, aMerge, aPush, aPr, aDiscard);
+  const out = h("pre", { class: "rv-out", tid: "review-output", role: "status", hidden: true });
+  const cPanel = h("section", { class: "rv-comments", hidden: true },
+    h("div", { class: "bar" }, h("h2", {}, "Comments"), sendBtn), cList);
   const body = h("div", { class: "rv-body", tid: "review-body" });
   const page = h("div", { class: "page rv", tid: "review-page" }, h("style", {}, CSS),
     h("div", { class: "bar" },
       h("a", { class: "btn", href: "/", "aria-label": "Back to the sessions" }, "←"),
       h("h1", {}, "Review ", h("span", { tid: "review-name" }, name))),
     h("div", { class: "rv-ctl" }, sel, refresh),
-    summary, list, body);
+    summary, actions, out, cPanel, list, body);
   root.append(page);
 
   const filled = new WeakSet();
@@ -169,6 +194,160 @@ export default async function mount(root, params, kit) {
     if (gap) refetch(gap.closest(".rv-file"), "&context=1000000");
   });
 
+  // ---- comments: tap a line number (then another for a range), write, send them all ----
+  let comments = [];
+  let anchor = null; // {section, side, line}
+
+  function rowsOf(section, side, a, b) {
+    const key = side === "old" ? "o" : "n";
+    return [...section.querySelectorAll(".rv-l")].filter((r) => {
+      const v = Number(r.dataset[key]);
+      return v && v >= a && v <= b && (side === "old" ? r.classList.contains("d") || !r.classList.contains("a") : !r.classList.contains("d"));
+    });
+  }
+
+  function clearSelection() {
+    for (const r of body.querySelectorAll(".rv-l.sel")) r.classList.remove("sel");
+    body.querySelector(".rv-form")?.remove();
+  }
+
+  function select(rowEl) {
+    const section = rowEl.closest(".rv-file");
+    const side = rowEl.dataset.n ? "new" : "old";
+    const line = Number(side === "new" ? rowEl.dataset.n : rowEl.dataset.o);
+    let start = line, end = line;
+    if (anchor && anchor.section === section && anchor.side === side && anchor.line !== line) {
+      start = Math.min(anchor.line, line);
+      end = Math.max(anchor.line, line);
+      anchor = null;
+    } else {
+      anchor = { section, side, line };
+    }
+    clearSelection();
+    const rows = rowsOf(section, side, start, end);
+    for (const r of rows) r.classList.add("sel");
+    const code = rows.map((r) => r.lastChild.textContent).join("\n");
+    const text = h("textarea", { tid: "review-comment-text", "aria-label": "Comment", placeholder: start === end ? `Comment on line ${start}` : `Comment on lines ${start}–${end} (or tap another line number for a range)` });
+    const save = h("button", { class: "btn primary", tid: "review-comment-save" }, "Add comment");
+    const cancel = h("button", { class: "btn", onclick: () => { anchor = null; clearSelection(); } }, "Cancel");
+    const form = h("div", { class: "rv-form", tid: "review-comment-form" }, text,
+      h("div", { class: "row" }, save, cancel, h("span", { class: "muted small" }, `${section._file.path}:${start === end ? start : `${start}–${end}`}`)));
+    save.onclick = async () => {
+      if (!text.value.trim()) return text.focus();
+      save.disabled = true;
+      try {
+        const r = await kit.post(`/api/sessions/${enc(name)}/review/comments`, { path: section._file.path, side, startLine: start, endLine: end, code, body: text.value });
+        comments.push(r.comment);
+        anchor = null;
+        clearSelection();
+        paintComments();
+      } catch (e) {
+        toast(e.message, "error");
+        save.disabled = false;
+      }
+    };
+    rows[rows.length - 1].after(form);
+    text.focus({ preventScroll: true });
+  }
+
+  body.addEventListener("click", (e) => {
+    const n = e.target.closest(".rv-l .n");
+    if (n) select(n.parentElement);
+  });
+
+  function commentBox(c) {
+    const lines = c.startLine === c.endLine ? `line ${c.startLine}` : `lines ${c.startLine}–${c.endLine}`;
+    const resolved = c.status === "resolved";
+    const toggle = h("button", { class: "btn", tid: "review-comment-resolve" }, resolved ? "Reopen" : "Resolve");
+    toggle.onclick = () => edit(c, { status: resolved ? "open" : "resolved" });
+    const remove = h("button", { class: "btn danger", tid: "review-comment-delete" }, "Delete");
+    remove.onclick = async () => {
+      try {
+        await kit.del(`/api/sessions/${enc(name)}/review/comments/${c.id}`);
+        comments = comments.filter((x) => x.id !== c.id);
+        paintComments();
+      } catch (e) { toast(e.message, "error"); }
+    };
+    return h("div", { class: `rv-cm${resolved ? " resolved" : ""}`, tid: "review-comment", "data-status": c.status },
+      h("div", { class: "who" }, `${c.path}, ${lines} · ${c.author} · ${resolved ? "resolved" : c.sentAt ? "sent, open" : "not sent yet"}`),
+      c.body, h("div", { class: "row" }, toggle, remove));
+  }
+
+  async function edit(c, change) {
+    try {
+      const r = await kit.patch(`/api/sessions/${enc(name)}/review/comments/${c.id}`, change);
+      comments = comments.map((x) => (x.id === c.id ? r.comment : x));
+      paintComments();
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  function paintComments() {
+    cPanel.hidden = !comments.length;
+    cList.replaceChildren(...comments.map(commentBox));
+    const waiting = comments.filter((c) => c.status === "open" && !c.sentAt).length;
+    sendBtn.hidden = !waiting;
+    sendBtn.textContent = `Send ${plural(waiting, "comment")} to the agent`;
+  }
+
+  sendBtn.onclick = async () => {
+    sendBtn.disabled = true;
+    try {
+      const r = await kit.post(`/api/sessions/${enc(name)}/review/send`, {});
+      toast(`Sent ${plural(r.sent, "comment")} to ${name}`);
+      await loadComments();
+    } catch (e) {
+      toast(e.message, "error");
+    } finally {
+      sendBtn.disabled = false;
+    }
+  };
+
+  /** Runs one action; shows what git (or gh) said, or why it was refused; reloads the diff. */
+  async function run(btn, path, payload, done) {
+    btn.disabled = true;
+    try {
+      const r = await kit.post(`/api/sessions/${enc(name)}/review/${path}`, payload);
+      out.hidden = false;
+      out.classList.remove("error");
+      out.textContent = r.output || r.prompt || done;
+      toast(done);
+      load();
+    } catch (e) {
+      out.hidden = false;
+      out.classList.add("error");
+      out.textContent = e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+  aCommit.onclick = async () => {
+    const message = await ask({ title: "Commit every change", label: "Commit message", multiline: true, ok: "Commit", tid: "review-commit-message" });
+    if (message?.trim()) run(aCommit, "commit", { message }, "Committed");
+  };
+  aAsk.onclick = () => run(aAsk, "commit", { ask: true }, "Asked the agent to commit");
+  aMerge.onclick = async () => {
+    const into = current?.base ? ` into ${current.base}` : "";
+    if (await confirmDialog(`Merge ${current?.branch || "the branch"}${into}? A fast-forward where possible, else a merge commit; nothing is forced.`, "Merge", false)) {
+      run(aMerge, "merge", {}, "Merged");
+    }
+  };
+  aPush.onclick = () => run(aPush, "push", null, "Pushed");
+  aPr.onclick = () => run(aPr, "pr", {}, "Pull request opened");
+  aDiscard.onclick = async () => {
+    if (await confirmDialog("Throw away every uncommitted change and untracked file? This cannot be undone.", "Discard")) {
+      run(aDiscard, "discard", { confirm: true }, "Discarded");
+    }
+  };
+
+  async function loadComments() {
+    try {
+      comments = await api(`/api/sessions/${enc(name)}/review/comments`, { signal });
+      paintComments();
+    } catch (e) {
+      if (e.name !== "AbortError") toast(e.message, "error");
+    }
+  }
+
   function render(d) {
     current = d;
     const against = d.base ? ` against ${d.base}` : "";
@@ -221,7 +400,15 @@ export default async function mount(root, params, kit) {
     history.replaceState(null, "", `${location.pathname}${range === "all" ? "" : `?range=${range}`}`);
     load();
   };
-  refresh.onclick = () => load();
-  await load();
+  refresh.onclick = () => { load(); loadComments(); };
+  // Live: when the agent finishes a turn (working → idle or waiting), its changes are read
+  // again; never while a comment is being written (then the summary says so).
+  const off = kit.onStateChange?.((ev) => {
+    if (ev.name !== name || ev.previous !== "working" || ev.state === "working") return;
+    if (body.querySelector(".rv-form")) summary.textContent += " · the agent changed things: Refresh";
+    else load();
+  });
+  if (off) cleanup?.(off);
+  await Promise.all([load(), loadComments()]);
   return current;
 }
