@@ -45,7 +45,10 @@ const CSS = `
 .rv-cm .who{color:#8b949e;font-size:.8rem}
 .rv-comments{margin:0 0 1rem}
 .rv-comments h2{font-size:1rem;margin:.5rem 0}
-.rv-act{display:flex;flex-wrap:wrap;gap:.5rem;margin:0 0 .75rem}
+.rv-more{margin:0 0 .75rem}
+.rv-more>summary{display:inline-flex;list-style:none;cursor:pointer}
+.rv-more>summary::-webkit-details-marker{display:none}
+.rv-act{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0 0}
 .rv-out{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;padding:.5em;border:1px solid var(--line,#8884);border-radius:6px;margin:0 0 1rem}
 `;
 
@@ -125,7 +128,9 @@ export default async function mount(root, params, kit) {
   const aPr = act("Open a pull request", "review-pr");
   const aDiscard = act("Discard…", "review-discard");
   aDiscard.classList.add("danger");
-  const actions = h("div", { class: "rv-act", tid: "review-actions" }, aCommit, aAsk, aMerge, aPush, aPr, aDiscard);
+  const actions = h("details", { class: "rv-more", tid: "review-actions" },
+    h("summary", { class: "btn" }, "Commit, merge, push…"),
+    h("div", { class: "rv-act" }, aCommit, aAsk, aMerge, aPush, aPr, aDiscard));
   const out = h("pre", { class: "rv-out", tid: "review-output", role: "status", hidden: true });
   const cPanel = h("section", { class: "rv-comments", hidden: true },
     h("div", { class: "bar" }, h("h2", {}, "Comments"), sendBtn), cList);
@@ -147,12 +152,24 @@ export default async function mount(root, params, kit) {
 
   const url = (extra = "") => `/api/sessions/${enc(name)}/diff?range=${range}${extra}`;
 
+  // What building rows cost (read by the browser test): ms, and rows built.
+  const cost = { ms: 0, rows: 0 };
   function fill(section) {
     if (filled.has(section)) return;
+    const t0 = performance.now();
+    paint(section);
+    cost.ms += performance.now() - t0;
+    cost.rows = body.querySelectorAll(".rv-l").length;
+    page.dataset.fillMs = String(Math.round(cost.ms));
+    page.dataset.rows = String(cost.rows);
+  }
+
+  function paint(section) {
     filled.add(section);
     io.unobserve(section);
     const f = section._file;
     const code = section.querySelector(".rv-code");
+    code.style.minHeight = "";
     if (f.binary) return code.replaceChildren(h("p", { class: "rv-note" }, "Binary file"));
     if (f.collapsed) {
       const show = h("button", { class: "btn", tid: "review-show-file" }, "Show");
@@ -366,6 +383,10 @@ export default async function mount(root, params, kit) {
         h("div", { class: "rv-fh" }, st.cloneNode(true), h("span", { class: "p" }, path), counts.cloneNode(true)),
         h("div", { class: "rv-code" }));
       section._file = f;
+      // Until built, a file takes about the room its rows will: only the files near the
+      // screen are built (an empty section would be "near" for all of them at once).
+      const n = f.hunks.reduce((k, hk) => k + hk.lines.length + 2, 0);
+      if (n) section.lastChild.style.minHeight = `${Math.round(n * 17.4)}px`;
       sections.push(section);
       items.push(h("li", {}, h("button", { tid: "review-file-link", onclick: () => { fill(section); section.scrollIntoView(); } },
         st, h("span", { class: "p" }, path), counts)));
