@@ -147,7 +147,7 @@ fn git_line_paths(rest: &str) -> (String, String) {
     }
     // Unquoted and unchanged name: "a/P b/P", so the halves have the same length.
     let n = rest.len();
-    if n >= 5 && (n - 5) % 2 == 0 {
+    if n >= 5 && (n - 5).is_multiple_of(2) {
         let p = (n - 5) / 2;
         if rest.is_char_boundary(2 + p) && rest.is_char_boundary(5 + p) {
             let (a, b) = (&rest[2..2 + p], &rest[5 + p..]);
