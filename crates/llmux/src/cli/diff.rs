@@ -153,3 +153,172 @@ fn print_patch(out: &mut impl Write, diff: &DiffResponse, color: bool) -> std::i
     }
     writeln!(out, "{}", paint("2", &escape(&summary(diff), false)))
 }
+
+/// `llmux session review …`: comments back to the agent, and the review's actions.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ReviewCmd {
+    /// List the session's review comments.
+    Comments {
+        /// Session name.
+        name: String,
+    },
+    /// Comment on a line or a range: FILE:LINE or FILE:START-END (new file's numbers).
+    Comment {
+        /// Session name.
+        name: String,
+        /// FILE:LINE or FILE:START-END.
+        at: String,
+        /// The words; several are joined with spaces.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Send the open comments not sent yet to the agent, as one prompt.
+    Send {
+        /// Session name.
+        name: String,
+    },
+    /// Commit every uncommitted change (-m), or ask the agent to (--ask).
+    Commit {
+        /// Session name.
+        name: String,
+        /// The commit message.
+        #[arg(short, long, required_unless_present = "ask", conflicts_with = "ask")]
+        message: Option<String>,
+        /// Ask the agent to commit and write the message.
+        #[arg(long)]
+        ask: bool,
+    },
+    /// Merge the session's branch into the base (never forced; conflicts change nothing).
+    Merge {
+        /// Session name.
+        name: String,
+        /// The local branch to merge into [default: the diff's base].
+        #[arg(long, value_name = "BRANCH")]
+        base: Option<String>,
+        /// Only a fast-forward.
+        #[arg(long, conflicts_with = "no_ff")]
+        ff_only: bool,
+        /// Always a merge commit.
+        #[arg(long)]
+        no_ff: bool,
+    },
+    /// Push the session's branch (never forced).
+    Push {
+        /// Session name.
+        name: String,
+    },
+    /// Open a pull request with gh (or a merge request with glab).
+    Pr {
+        /// Session name.
+        name: String,
+        /// The branch to merge into [default: the diff's base].
+        #[arg(long, value_name = "BRANCH")]
+        base: Option<String>,
+    },
+    /// Throw away every uncommitted change and untracked file.
+    Discard {
+        /// Session name.
+        name: String,
+        /// Yes, lose them.
+        #[arg(long, required = true)]
+        yes: bool,
+    },
+}
+
+impl ReviewCmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<u8> {
+        use serde_json::json;
+        let client = ctx.client()?;
+        let (name, action, body) = match self {
+            ReviewCmd::Comments { name } => {
+                let list = client.review_comments(&name).await?;
+                if ctx.json {
+                    output::json(&list)?;
+                }
+                for c in list.iter().filter(|_| !ctx.json) {
+                    let state = match (c.status, &c.sent_at) {
+                        (llmux_api::CommentStatus::Resolved, _) => "resolved",
+                        (_, Some(_)) => "sent",
+                        _ => "not sent",
+                    };
+                    output::say!(
+                        "#{} {}:{}-{} [{state}] {}",
+                        c.id,
+                        c.path,
+                        c.start_line,
+                        c.end_line,
+                        c.body
+                    );
+                }
+                return Ok(0);
+            }
+            ReviewCmd::Comment { name, at, text } => {
+                let (path, lines) = at
+                    .rsplit_once(':')
+                    .ok_or_else(|| anyhow::anyhow!("say where: FILE:LINE or FILE:START-END"))?;
+                let (start, end) = match lines.split_once('-') {
+                    Some((a, b)) => (a.parse()?, Some(b.parse()?)),
+                    None => (lines.parse()?, None),
+                };
+                let req = llmux_api::NewCommentRequest {
+                    path: path.to_owned(),
+                    start_line: start,
+                    end_line: end,
+                    body: text.join(" "),
+                    ..Default::default()
+                };
+                let c = client.add_review_comment(&name, &req).await?;
+                if ctx.json {
+                    output::json(&c)?;
+                } else {
+                    output::say!(
+                        "comment #{} on {}:{}-{}; send it with `llmux session review send {name}`",
+                        c.id,
+                        c.path,
+                        c.start_line,
+                        c.end_line
+                    );
+                }
+                return Ok(0);
+            }
+            ReviewCmd::Send { name } => {
+                let res = client.send_review(&name).await?;
+                if ctx.json {
+                    output::json(&res)?;
+                } else {
+                    output::say!(
+                        "sent {} comment{} to {name}",
+                        res.sent,
+                        if res.sent == 1 { "" } else { "s" }
+                    );
+                }
+                return Ok(0);
+            }
+            ReviewCmd::Commit { name, message, ask } => {
+                (name, "commit", json!({"message": message, "ask": ask}))
+            }
+            ReviewCmd::Merge { name, base, ff_only, no_ff } => {
+                let mode = if ff_only {
+                    "ff-only"
+                } else if no_ff {
+                    "merge-commit"
+                } else {
+                    "auto"
+                };
+                (name, "merge", json!({"base": base, "mode": mode}))
+            }
+            ReviewCmd::Push { name } => (name, "push", json!({})),
+            ReviewCmd::Pr { name, base } => (name, "pr", json!({"base": base})),
+            ReviewCmd::Discard { name, yes } => (name, "discard", json!({"confirm": yes})),
+        };
+        let res = client.review_action(&name, action, &body).await?;
+        if ctx.json {
+            output::json(&res)?;
+        } else {
+            let text = res.output.clone();
+            let said = if text.is_empty() { res.prompt.clone().unwrap_or_default() } else { text };
+            output::text(if said.is_empty() { "done" } else { &said })?;
+        }
+        Ok(0)
+    }
+}

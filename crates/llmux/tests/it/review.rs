@@ -491,3 +491,28 @@ async fn merge_fast_forward_merge_commit_and_conflicts() {
     assert_eq!(std::fs::read_to_string(dir.join("topic.txt")).unwrap(), "topic\n");
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 }
+
+#[tokio::test]
+async fn the_cli_comments_sends_and_merges() {
+    let d = TestDaemon::start().await;
+    let dir = repo(&d, "repo");
+    git(&dir, &["config", "user.name", "Agent"]);
+    git(&dir, &["config", "user.email", "agent@example.com"]);
+    session_in(&d, "rev", &dir).await;
+    d.wait_for_screen("rev", "SIZE ").await;
+    let out = d.cli_ok(&["session", "review", "comment", "rev", "keep.txt:1-2", "Please", "rename"]);
+    assert!(out.contains("comment #1 on keep.txt:1-2"), "{out}");
+    let out = d.cli_ok(&["session", "review", "comments", "rev"]);
+    assert!(out.contains("#1 keep.txt:1-2 [not sent] Please rename"), "{out}");
+    let out = d.cli_ok(&["session", "review", "send", "rev"]);
+    assert!(out.contains("sent 1 comment to rev"), "{out}");
+    d.wait_for_screen("rev", "PROMPT[1]: Review comments").await;
+    assert!(!d.cli(&["session", "review", "discard", "rev"]).status.success(), "--yes is required");
+    let out = d.cli(&["session", "review", "commit", "rev", "-m", "nothing"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to commit"), "{out:?}");
+    std::fs::write(dir.join("keep.txt"), "one\n").unwrap();
+    d.cli_ok(&["session", "review", "commit", "rev", "-m", "trim"]);
+    let out = d.cli_ok(&["session", "review", "merge", "rev", "--ff-only"]);
+    assert!(out.contains("fast-forward"), "{out}");
+    assert_eq!(git(&dir, &["rev-parse", "main"]), git(&dir, &["rev-parse", "feature"]));
+}
