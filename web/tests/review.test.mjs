@@ -80,7 +80,12 @@ for (const vp of ['phone', 'desktop']) {
     const rows = await page.locator('.rv-l').count();
     assert.ok(rows >= 5000, `${rows} rows`);
     const fillMs = Number(await root.getAttribute('data-fill-ms'));
-    const figures = `${vp}${vp === 'phone' ? ' (CPU ×4 slower)' : ''}: ${rows} diff rows; fetch+parse ${fetchMs} ms, list ${renderMs} ms, first ${firstRows} rows ${firstFill} ms; every row built ${fillMs} ms (the click pass ${all.build} ms), scroll to the end ${all.scroll} ms`;
+    await until(() => root.getAttribute('data-highlighted'), { timeout: 30000, what: 'the highlighting' });
+    const highlightMs = Number(await root.getAttribute('data-highlight-ms'));
+    // syntax highlighting (highlight.js): JavaScript keywords and strings are marked
+    assert.ok(await page.locator('[data-path="a.js"] .rv-l .hljs-keyword').count() > 1000, 'const is a keyword');
+    assert.ok(await page.locator('[data-path="a.js"] .rv-l .hljs-string').count() > 1000, '"x" is a string');
+    const figures = `${vp}${vp === 'phone' ? ' (CPU ×4 slower)' : ''}: ${rows} diff rows; fetch+parse ${fetchMs} ms, list ${renderMs} ms, first ${firstRows} rows ${firstFill} ms; every row built ${fillMs} ms (the click pass ${all.build} ms), then highlighted in slices: ${highlightMs} ms, scroll to the end ${all.scroll} ms`;
     t.diagnostic(figures);
     console.log(`review page ${figures}`);
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });

@@ -45,12 +45,23 @@ const CSS = `
 .rv-cm .who{color:#8b949e;font-size:.8rem}
 .rv-comments{margin:0 0 1rem}
 .rv-comments h2{font-size:1rem;margin:.5rem 0}
+.hljs-keyword,.hljs-selector-tag,.hljs-meta .hljs-keyword{color:#d2a8ff}
+.hljs-string,.hljs-regexp,.hljs-addition{color:#a5d6ff}
+.hljs-comment,.hljs-quote{color:#8b949e;font-style:italic}
+.hljs-number,.hljs-literal,.hljs-symbol,.hljs-bullet{color:#79c0ff}
+.hljs-title,.hljs-title.function_,.hljs-section{color:#ffa657}
+.hljs-built_in,.hljs-type,.hljs-title.class_{color:#ff7b72}
+.hljs-attr,.hljs-attribute,.hljs-variable,.hljs-template-variable,.hljs-property{color:#7ee787}
+.hljs-meta,.hljs-tag,.hljs-name{color:#8b949e}
 .rv-more{margin:0 0 .75rem}
 .rv-more>summary{display:inline-flex;list-style:none;cursor:pointer}
 .rv-more>summary::-webkit-details-marker{display:none}
 .rv-act{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0 0}
 .rv-out{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,monospace;padding:.5em;border:1px solid var(--line,#8884);border-radius:6px;margin:0 0 1rem}
 `;
+
+/** Lines highlighted in one go (a slice of work between frames). */
+const CHUNK = 150;
 
 const RANGES = [["all", "Everything"], ["uncommitted", "Uncommitted"], ["staged", "Staged"], ["commits", "Commits"]];
 const STATUS = { added: "A", deleted: "D", modified: "M", renamed: "R", copied: "C" };
@@ -79,17 +90,75 @@ export function wordDiff(a, b) {
   return [mark(x), mark(y)];
 }
 
+// ---- syntax highlighting: highlight.js (bundled into /static/vendor/hljs.js by build.mjs) ----
+
+const EXT = { mjs: "javascript", cjs: "javascript", jsx: "javascript", tsx: "typescript", h: "c", hpp: "cpp", yml: "yaml", toml: "ini", svelte: "xml", vue: "xml" };
+const NAMES = { Makefile: "makefile", Dockerfile: "dockerfile", "Cargo.lock": "ini", "go.mod": "go" };
+
+/** The highlight.js language of a path, if it knows one. */
+function languageOf(hl, path) {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  if (NAMES[base]) return hl.getLanguage(NAMES[base]) ? NAMES[base] : null;
+  const ext = base.includes(".") ? base.slice(base.lastIndexOf(".") + 1).toLowerCase() : "";
+  const lang = EXT[ext] || ext;
+  return lang && hl.getLanguage(lang) ? lang : null;
+}
+
+/**
+ * highlight.js's HTML of several lines, split back into one HTML string per line: spans open
+ * at a line break are closed there and opened again on the next line. highlight.js escapes
+ * the text itself and writes nothing but `<span class="…">`.
+ */
+export function splitLines(html) {
+  const out = [];
+  const open = [];
+  let cur = "";
+  for (const m of html.matchAll(/<span class="([^"]*)">|<\/span>|\n|[^<\n]+/g)) {
+    const t = m[0];
+    if (t === "\n") {
+      out.push(cur + "</span>".repeat(open.length));
+      cur = open.map((c) => `<span class="${c}">`).join("");
+    } else if (t === "</span>") {
+      open.pop();
+      cur += t;
+    } else {
+      if (m[1] !== undefined) open.push(m[1]);
+      cur += t;
+    }
+  }
+  out.push(cur + "</span>".repeat(open.length));
+  return out;
+}
+
+/** Each side of some lines of a hunk highlighted as one text (strings and comments over lines
+ * hold within them). */
+function highlighter(hl, lang, lines) {
+  const side = (keep) => {
+    const some = lines.filter(keep);
+    const html = splitLines(hl.highlight(some.map((l) => l.text).join("\n"), { language: lang, ignoreIllegals: true }).value);
+    return new Map(some.map((l, i) => [l, html[i]]));
+  };
+  const olds = side((l) => l.kind !== "add");
+  const news = side((l) => l.kind !== "del");
+  return (l) => (l.kind === "del" ? olds.get(l) : news.get(l));
+}
+
 function row(kind, o, n, html) {
   return `<div class="rv-l ${kind}" data-o="${o ?? ""}" data-n="${n ?? ""}"><span class="n">${o ?? ""}</span><span class="n">${n ?? ""}</span><span class="c">${html}</span></div>`;
 }
 
 /** One hunk's rows, with word-level marks on deleted lines followed by as many added ones. */
-export function hunkHtml(hunk) {
-  const out = [`<div class="rv-hh">${esc(hunk.header)}</div>`];
-  const L = hunk.lines;
+export function hunkHtml(hunk, hi) {
+  return `<div class="rv-hh">${esc(hunk.header)}</div>${rowsHtml(hunk.lines, hi)}`;
+}
+
+/** Rows of hunk lines `L`; `hi(line)` gives a line's highlighted HTML (else it is escaped). */
+export function rowsHtml(L, hi) {
+  const out = [];
+  const text = (l) => (hi && hi(l)) ?? esc(l.text);
   for (let i = 0; i < L.length;) {
     if (L[i].kind === "context") {
-      out.push(row("", L[i].oldLine, L[i].newLine, esc(L[i].text)));
+      out.push(row("", L[i].oldLine, L[i].newLine, text(L[i])));
       i++;
       continue;
     }
@@ -99,8 +168,10 @@ export function hunkHtml(hunk) {
     while (a < L.length && L[a].kind === "add") a++;
     const dels = L.slice(i, d), adds = L.slice(d, a);
     const pairs = dels.length === adds.length ? dels.map((l, k) => wordDiff(l.text, adds[k].text)) : null;
-    dels.forEach((l, k) => out.push(row("d", l.oldLine, null, pairs ? pairs[k][0] : esc(l.text))));
-    adds.forEach((l, k) => out.push(row("a", null, l.newLine, pairs ? pairs[k][1] : esc(l.text))));
+    // A changed pair shows its word marks (plain), the other lines their syntax.
+    const marked = (k) => pairs && pairs[k][0] !== esc(dels[k].text);
+    dels.forEach((l, k) => out.push(row("d", l.oldLine, null, marked(k) ? pairs[k][0] : text(l))));
+    adds.forEach((l, k) => out.push(row("a", null, l.newLine, marked(k) ? pairs[k][1] : text(l))));
     i = a;
   }
   return out.join("");
@@ -149,11 +220,15 @@ export default async function mount(root, params, kit) {
   }, { rootMargin: "1500px 0px" });
   cleanup?.(() => io.disconnect());
   let current = null;
+  // The highlighter loads beside the first diff; without it (a build without the bundle) the
+  // page shows plain text.
+  let hl = null;
+  const hlReady = import("/static/vendor/hljs.js").then((m) => { hl = m.default; }, () => {});
 
   const url = (extra = "") => `/api/sessions/${enc(name)}/diff?range=${range}${extra}`;
 
   // What building rows cost (read by the browser test): ms, and rows built.
-  const cost = { ms: 0, rows: 0 };
+  const cost = { ms: 0, rows: 0, hl: 0 };
   function fill(section) {
     if (filled.has(section)) return;
     const t0 = performance.now();
@@ -180,14 +255,53 @@ export default async function mount(root, params, kit) {
     if (!f.hunks.length) return code.replaceChildren(h("p", { class: "rv-note" }, "No line changed (mode or name only)"));
     const parts = [];
     let prevEnd = 1;
+    const lang = hl && languageOf(hl, f.path);
+    const chunks = [];
+    section._gen = (section._gen || 0) + 1;
     for (const hk of f.hunks) {
       const gap = hk.newStart - prevEnd;
       if (gap > 0 && !section._whole) parts.push(`<button class="rv-gap" data-testid="review-expand">⋯ ${gap} unchanged line${gap === 1 ? "" : "s"}</button>`);
-      parts.push(hunkHtml(hk));
+      // Rows in chunks of CHUNK lines, plain first; highlighted chunk by chunk afterwards.
+      parts.push(`<div class="rv-hh">${esc(hk.header)}</div>`);
+      for (let a = 0; a < hk.lines.length; a += CHUNK) {
+        const lines = hk.lines.slice(a, a + CHUNK);
+        parts.push(`<div class="rv-hk" data-k="${chunks.length}">${rowsHtml(lines, null)}</div>`);
+        chunks.push(lines);
+      }
       prevEnd = hk.newStart + hk.newLines;
     }
     if (!section._whole && f.status !== "added" && f.status !== "deleted") parts.push(`<button class="rv-gap" data-testid="review-expand">⋯ rest of the file</button>`);
     code.innerHTML = parts.join("");
+    if (lang) {
+      const gen = section._gen;
+      queue.push(...chunks.map((lines, k) => ({ section, gen, k, lines, lang })));
+      pump();
+    }
+  }
+
+  // Highlighting runs in slices of about 12 ms between frames, so scrolling and taps never
+  // wait for it; a chunk being commented on keeps its plain rows.
+  const queue = [];
+  let pumping = false;
+  function pump() {
+    if (pumping) return;
+    pumping = true;
+    page.dataset.highlighted = "";
+    setTimeout(function step() {
+      const t0 = performance.now();
+      while (queue.length && performance.now() - t0 < 12) {
+        const job = queue.shift();
+        if (job.gen !== job.section._gen || !job.section.isConnected) continue;
+        const el = job.section.querySelector(`.rv-hk[data-k="${job.k}"]`);
+        if (!el || el.querySelector(".rv-form, .sel")) continue;
+        try { el.innerHTML = rowsHtml(job.lines, highlighter(hl, job.lang, job.lines)); } catch { /* stays plain */ }
+      }
+      cost.hl += performance.now() - t0;
+      page.dataset.highlightMs = String(Math.round(cost.hl));
+      if (queue.length && !signal?.aborted) return setTimeout(step, 0);
+      pumping = false;
+      page.dataset.highlighted = "1";
+    }, 0);
   }
 
   /** Fetches one file alone (never collapsed; `extra` adds more context) and paints it again. */
@@ -399,7 +513,7 @@ export default async function mount(root, params, kit) {
   async function load() {
     const t0 = performance.now();
     try {
-      const d = await api(url(), { signal });
+      const [d] = await Promise.all([api(url(), { signal }), hlReady]);
       const t1 = performance.now();
       render(d);
       // Figures for the browser test: fetch and first paint of the page's rows.
