@@ -47,7 +47,9 @@ for (const e of entries) {
 
 // Libraries a page bundle loads at run time, bundled into /static/vendor/ (one file each): the
 // review page's syntax highlighter (highlight.js, its common languages).
-const VENDOR = [{ in: 'highlight.js/lib/common', out: 'vendor/hljs' }];
+// Skipped (the page shows plain text) where `npm ci --prefix web` predates it.
+const VENDOR = [{ in: 'highlight.js/lib/common', out: 'vendor/hljs' }]
+  .filter((v) => fs.existsSync(path.join(here, 'node_modules', `${v.in}.js`)));
 
 const result = await esbuild.build({
   absWorkingDir: SRC,
