@@ -500,7 +500,8 @@ async fn the_cli_comments_sends_and_merges() {
     git(&dir, &["config", "user.email", "agent@example.com"]);
     session_in(&d, "rev", &dir).await;
     d.wait_for_screen("rev", "SIZE ").await;
-    let out = d.cli_ok(&["session", "review", "comment", "rev", "keep.txt:1-2", "Please", "rename"]);
+    let out =
+        d.cli_ok(&["session", "review", "comment", "rev", "keep.txt:1-2", "Please", "rename"]);
     assert!(out.contains("comment #1 on keep.txt:1-2"), "{out}");
     let out = d.cli_ok(&["session", "review", "comments", "rev"]);
     assert!(out.contains("#1 keep.txt:1-2 [not sent] Please rename"), "{out}");
