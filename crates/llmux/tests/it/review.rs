@@ -211,6 +211,16 @@ async fn a_repository_config_never_runs_a_program() {
             assert!(file(&all, "untracked.txt").untracked);
         }
     }
+    // the actions too: a commit, a discard and a merge are refused while filters exist
+    for action in ["commit", "discard"] {
+        let body = json!({"message": "m", "confirm": true});
+        let (status, res) =
+            local(&d, Method::POST, &format!("/api/sessions/rev/review/{action}"), body).await;
+        assert_eq!(status, 409, "{action}: {res}");
+        assert!(res["error"].as_str().unwrap().contains("filter drivers"), "{res}");
+    }
+    let (status, res) = local(&d, Method::POST, "/api/sessions/rev/review/merge", json!({})).await;
+    assert_eq!(status, 409, "{res}");
     assert!(
         !marker.exists(),
         "a program from the repository's config ran: {:?}",
