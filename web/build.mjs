@@ -45,9 +45,15 @@ for (const e of entries) {
   if (!all.includes(e)) throw new Error(`a page loads /static/${e}, which is not in web/static/`);
 }
 
+// Libraries a page bundle loads at run time, bundled into /static/vendor/ (one file each): the
+// review page's syntax highlighter (highlight.js, its common languages).
+// Skipped (the page shows plain text) where `npm ci --prefix web` predates it.
+const VENDOR = [{ in: 'highlight.js/lib/common', out: 'vendor/hljs' }]
+  .filter((v) => fs.existsSync(path.join(here, 'node_modules', `${v.in}.js`)));
+
 const result = await esbuild.build({
   absWorkingDir: SRC,
-  entryPoints: [...entries].map((e) => ({ in: `./${e}`, out: e.replace(/\.(js|css)$/, '') })),
+  entryPoints: [...[...entries].map((e) => ({ in: `./${e}`, out: e.replace(/\.(js|css)$/, '') })), ...VENDOR],
   outdir: OUT,
   outbase: SRC,
   bundle: true,

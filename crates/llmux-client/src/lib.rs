@@ -8,6 +8,7 @@
 
 mod accounts;
 mod agent;
+mod review;
 mod sse;
 mod url;
 mod ws;

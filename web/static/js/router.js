@@ -7,6 +7,7 @@ const ROUTES = [
   ["/edit/:name", "form", "Edit session"],
   ["/s/:name", "terminal", ""],
   ["/c/:name", "chat", ""],
+  ["/r/:name", "pages/review", ""],
   ["/agents", "agents", "Agents"],
   ["/tokens", "tokens", "Tokens"],
   ["/account", "account", "Account"],

@@ -98,6 +98,7 @@ export default function mount(root, _params, pg) {
   const mOpen = h("a", { class: "btn", tid: "session-open" }, "Open terminal");
   const mChat = h("a", { class: "btn", tid: "session-chat" }, "Chat");
   const mEdit = h("a", { class: "btn", tid: "session-edit" }, "Edit");
+  const mReview = h("a", { class: "btn", tid: "session-review" }, "Review changes");
   const mRestart = h("button", { class: "btn", tid: "session-restart" });
   const mStop = h("button", { class: "btn", tid: "session-stop" }, "Stop");
   const mBell = bellButton();
@@ -105,7 +106,7 @@ export default function mount(root, _params, pg) {
   mBell.append("Notify me");
   const mKill = h("button", { class: "btn danger", tid: "session-kill" });
   const menu = menuDialog({ tid: "session-menu-dialog", "aria-labelledby": "smenu-t" },
-    mTitle, mInfo, h("div", { class: "mitems" }, mOpen, mChat, mEdit, mRestart, mStop, mBell, mKill));
+    mTitle, mInfo, h("div", { class: "mitems" }, mOpen, mChat, mReview, mEdit, mRestart, mStop, mBell, mKill));
   let menuRow = null;
 
   root.append(h("div", { class: "page" },
@@ -161,6 +162,7 @@ export default function mount(root, _params, pg) {
     mOpen.href = `/s/${enc(s.name)}`;
     mChat.href = `/c/${enc(s.name)}`;
     mEdit.href = `/edit/${enc(s.name)}`;
+    mReview.href = `/r/${enc(s.name)}`;
     mRestart.textContent = run ? "Restart" : "Start";
     mStop.hidden = !run;
     mKill.textContent = run ? "Kill" : "Remove";

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod isolation;
+mod review;
 mod sessions;
 mod signin;
 

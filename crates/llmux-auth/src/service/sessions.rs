@@ -113,6 +113,22 @@ impl Sessions {
         Sessions { service, auth }
     }
 
+    /// The session service (for the facade's other modules).
+    pub(super) fn service(&self) -> &Arc<SessionService> {
+        &self.service
+    }
+
+    /// Writes an audit entry (for the facade's other modules).
+    pub(super) async fn audit_review(
+        &self,
+        principal: &Principal,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) {
+        self.audit(principal, action, target, detail).await;
+    }
+
     // ---- names ----
 
     /// The canonical name `principal` means by `name` (see [`llmux_core::sessions::names`]):

@@ -16,6 +16,7 @@ pub mod names;
 mod owners;
 mod procs;
 mod queues;
+mod review;
 mod screens;
 mod status;
 pub mod uploads;

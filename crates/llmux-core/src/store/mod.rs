@@ -11,6 +11,7 @@ mod devices;
 mod import;
 mod owners;
 mod push;
+mod review;
 mod sessions;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -25,6 +26,7 @@ pub use devices::LoginDeviceRecord;
 pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
+pub use review::{CommentRecord, NewComment};
 pub use sessions::SessionRecord;
 
 use crate::error::{Error, Result};
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
     include_str!("../../migrations/0012_imported_credentials.sql"),
+    include_str!("../../migrations/0013_review_comments.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

@@ -11,6 +11,7 @@ pub(crate) use events::SHUTDOWN_REASON;
 mod health;
 mod meta;
 mod push;
+mod review;
 pub(crate) mod sessions;
 mod tokens;
 mod uploads;
@@ -61,6 +62,7 @@ pub(crate) fn routes() -> (Routes, String) {
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
         .merge(uploads::router())
+        .merge(review::router())
         .merge(conversations::router())
         .merge(agents::router())
         .merge(auth::router())

@@ -32,6 +32,7 @@ const APP_PAGES: &[&str] = &[
     "/edit/{name}",
     "/s/{name}",
     "/c/{name}",
+    "/r/{name}",
     "/agents",
     "/tokens",
     "/account",

@@ -11,6 +11,7 @@ mod auth;
 mod backup;
 mod converse;
 mod credentials;
+mod diff;
 mod import;
 mod logs;
 mod man;

@@ -163,6 +163,14 @@ pub(crate) enum SessionCmd {
         #[arg(long, value_name = "TEXT")]
         prompt: Option<String>,
     },
+    /// Show what a session's agent changed in its git repository (a coloured diff).
+    ///
+    /// By default: the commits since the merge-base with the base branch, staged and unstaged
+    /// changes, and untracked files. --json gives the structure (files, hunks, lines).
+    Diff(super::diff::DiffArgs),
+    /// Review a session's changes: comments sent back to the agent, commit, merge, push, PR.
+    #[command(subcommand)]
+    Review(super::diff::ReviewCmd),
     /// Print the last lines of a session's screen and scrollback.
     Capture {
         /// Session name.
@@ -328,6 +336,8 @@ impl SessionCmd {
                 let prompt = prompt_text(text)?;
                 return super::converse::prompt_wait(ctx, &client, &name, &prompt, timeout).await;
             }
+            SessionCmd::Diff(args) => return args.run(ctx).await,
+            SessionCmd::Review(cmd) => return cmd.run(ctx).await,
             SessionCmd::Watch { names } => {
                 return super::converse::watch(ctx, &client, &names).await;
             }

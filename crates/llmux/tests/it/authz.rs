@@ -121,6 +121,46 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("POST", "/api/sessions/{name}/uploads") => {
             ("/api/sessions/alice-run/uploads?filename=x.exe", json!(null), DriveSession(400))
         }
+        // the work dir is no git repository: 409 for whoever may see the session
+        ("GET", "/api/sessions/{name}/diff") => {
+            ("/api/sessions/alice-run/diff", json!(null), ReadSession(409))
+        }
+        ("GET", "/api/sessions/{name}/review/comments") => {
+            ("/api/sessions/alice-run/review/comments", json!(null), ReadSession(200))
+        }
+        ("POST", "/api/sessions/{name}/review/comments") => (
+            "/api/sessions/alice-run/review/comments",
+            json!({"path": "a.rs", "startLine": 1, "body": " "}),
+            DriveSession(400),
+        ),
+        ("PATCH", "/api/sessions/{name}/review/comments/{id}") => (
+            "/api/sessions/alice-run/review/comments/999999",
+            json!({"status": "resolved"}),
+            DriveSession(404),
+        ),
+        ("DELETE", "/api/sessions/{name}/review/comments/{id}") => {
+            ("/api/sessions/alice-run/review/comments/999999", json!(null), DriveSession(404))
+        }
+        // nothing waits to be sent
+        ("POST", "/api/sessions/{name}/review/send") => {
+            ("/api/sessions/alice-run/review/send", json!(null), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/review/commit") => {
+            ("/api/sessions/alice-run/review/commit", json!({"message": " "}), DriveSession(400))
+        }
+        // the work dir is no git repository (and no gh/glab here)
+        ("POST", "/api/sessions/{name}/review/merge") => {
+            ("/api/sessions/alice-run/review/merge", json!({}), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/review/pr") => {
+            ("/api/sessions/alice-run/review/pr", json!({}), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/review/push") => {
+            ("/api/sessions/alice-run/review/push", json!(null), DriveSession(409))
+        }
+        ("POST", "/api/sessions/{name}/review/discard") => {
+            ("/api/sessions/alice-run/review/discard", json!({}), DriveSession(400))
+        }
         ("POST", "/api/sessions/{name}/answer") => {
             ("/api/sessions/alice-run/answer", json!({"option": 1}), DriveSession(409))
         }

@@ -47,6 +47,8 @@ mod pages;
 mod real_agents;
 /// A daemon killed with SIGKILL comes back with every session intact.
 mod recovery;
+/// Review (issue 18): diffs of real repositories, a repository's config never runs.
+mod review;
 /// The daemon as a systemd service: units, readiness, watchdog, socket activation, signals
 /// (issue 16 §1).
 mod service;
