@@ -15,6 +15,7 @@ pub mod backup;
 pub mod config;
 pub mod detect;
 pub mod error;
+pub mod git;
 pub mod hex;
 pub mod history;
 pub mod paths;

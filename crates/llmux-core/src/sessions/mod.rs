@@ -19,6 +19,7 @@ mod queues;
 mod screens;
 mod status;
 mod wait;
+mod worktrees;
 
 pub use confine::Isolation;
 pub use status::SETTLE;
@@ -57,6 +58,10 @@ pub struct SessionOptions {
     /// Confinement of non-admins' sessions, per-user tmux servers; `None`: every session on
     /// one server as the daemon's user (library tests only: the daemon always sets it).
     pub isolation: Option<Isolation>,
+    /// Where session worktrees go and per-repository settings (the config's `worktrees:`).
+    pub worktrees: crate::git::WorktreesConfig,
+    /// The state dir, for `worktrees.location: state` (`None`: that location is refused).
+    pub worktree_state_dir: Option<PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -68,6 +73,8 @@ impl Default for SessionOptions {
             init_prompts: Vec::new(),
             ready_timeout: Duration::from_secs(90),
             isolation: None,
+            worktrees: Default::default(),
+            worktree_state_dir: None,
         }
     }
 }
@@ -97,6 +104,8 @@ pub struct SessionService {
     last_screens: screens::KeptScreens,
     /// Whether each session last ran confined (where its agent's files are).
     last_confined: confine::LastConfined,
+    /// The sessions' git worktrees and their cached status.
+    worktrees: worktrees::Worktrees,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -109,9 +118,12 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let (records, conversations) = {
+        let (records, conversations, worktrees) = {
             let store = store.clone();
-            blocking(move || Ok((store.list_sessions()?, store.conversations()?))).await?
+            blocking(move || {
+                Ok((store.list_sessions()?, store.conversations()?, store.worktrees()?))
+            })
+            .await?
         };
         let servers = match &opts.isolation {
             Some(iso) => Servers::per_user(tmux, iso.paths.clone()),
@@ -132,6 +144,7 @@ impl SessionService {
             counts: counts::Counts::default(),
             last_screens: screens::KeptScreens::default(),
             last_confined: confine::LastConfined::default(),
+            worktrees: worktrees::Worktrees::load(worktrees),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -238,6 +251,7 @@ impl SessionService {
             };
             views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
             self.refresh_counts();
+            self.refresh_worktrees();
             views
         })
     }
@@ -246,7 +260,11 @@ impl SessionService {
     pub fn get(&self, name: &str) -> Result<SessionView> {
         let records = self.records.read().expect("records lock");
         let record = records.get(name).ok_or_else(|| not_found(name))?;
-        Ok(self.view(record, self.live.panes().get(name)))
+        let mut view = self.view(record, self.live.panes().get(name));
+        if view.worktree.is_some() {
+            view.worktree = self.worktrees.view(name, true);
+        }
+        Ok(view)
     }
 
     /// The record of one session.
@@ -354,6 +372,7 @@ impl SessionService {
                 _ => self.servers.main().attach_command(&r.name),
             },
             confined: pane.is_some_and(|p| p.confined),
+            worktree: self.worktrees.view(&r.name, false),
         }
     }
 

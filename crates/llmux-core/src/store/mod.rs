@@ -12,6 +12,7 @@ mod import;
 mod owners;
 mod push;
 mod sessions;
+mod worktrees;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -26,6 +27,7 @@ pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
+pub use worktrees::WorktreeRecord;
 
 use crate::error::{Error, Result};
 
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
     include_str!("../../migrations/0012_imported_credentials.sql"),
+    include_str!("../../migrations/0013_worktrees.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of
