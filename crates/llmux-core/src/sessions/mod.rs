@@ -200,6 +200,9 @@ impl SessionService {
             loop {
                 tick.tick().await;
                 let Some(service) = weak.upgrade() else { break };
+                // Worktrees change with nobody looking (an agent at work, the web UI on the
+                // event stream): their status is read again once it is a few seconds old.
+                service.refresh_worktrees();
                 if let Err(e) = service.refresh().await {
                     tracing::warn!(error = %e, "cannot refresh tmux state");
                 }
@@ -243,6 +246,7 @@ impl SessionService {
     /// Every session, newest first. Built once per generation and shared: reads between
     /// changes (and the once-a-second refresh) cost a clone of an `Arc`.
     pub fn list(&self) -> Arc<Vec<SessionView>> {
+        self.refresh_worktrees();
         self.live.list_or(|| {
             let mut views: Vec<_> = {
                 let records = self.records.read().expect("records lock");
@@ -251,13 +255,13 @@ impl SessionService {
             };
             views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.name.cmp(&b.name)));
             self.refresh_counts();
-            self.refresh_worktrees();
             views
         })
     }
 
     /// One session.
     pub fn get(&self, name: &str) -> Result<SessionView> {
+        self.refresh_worktrees();
         let records = self.records.read().expect("records lock");
         let record = records.get(name).ok_or_else(|| not_found(name))?;
         let mut view = self.view(record, self.live.panes().get(name));

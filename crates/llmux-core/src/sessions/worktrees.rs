@@ -32,6 +32,9 @@ const MAX_REPO_FILE: u64 = 64 * 1024;
 pub(super) struct Worktrees {
     records: RwLock<HashMap<String, WorktreeRecord>>,
     status: Mutex<HashMap<String, Cached>>,
+    /// When [`Worktrees::claim_stale`] looks again (at most once a second: it is called on
+    /// every list request).
+    next_look: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +47,7 @@ struct Cached {
 impl Worktrees {
     pub(super) fn load(records: Vec<WorktreeRecord>) -> Worktrees {
         let records = records.into_iter().map(|w| (w.name.clone(), w)).collect();
-        Worktrees { records: RwLock::new(records), status: Mutex::default() }
+        Worktrees { records: RwLock::new(records), ..Default::default() }
     }
 
     pub(super) fn get(&self, name: &str) -> Option<WorktreeRecord> {
@@ -90,6 +93,16 @@ impl Worktrees {
 
     /// The worktrees whose status is older than [`FRESH`], claimed for reading.
     fn claim_stale(&self) -> Vec<WorktreeRecord> {
+        {
+            let mut next = self.next_look.lock().expect("next look lock");
+            if next.is_some_and(|at| Instant::now() < at) {
+                return Vec::new();
+            }
+            *next = Some(Instant::now() + Duration::from_secs(1));
+        }
+        if self.records.read().expect("worktrees lock").is_empty() {
+            return Vec::new();
+        }
         let records = self.records.read().expect("worktrees lock").clone();
         let mut status = self.status.lock().expect("status lock");
         let mut stale = Vec::new();
@@ -412,8 +425,8 @@ impl SessionService {
     }
 
     /// Re-reads, in the background, the status of the worktrees not read for [`FRESH`]; the
-    /// list is rebuilt when one changed. Called when the list is built, so an idle daemon
-    /// runs no git at all.
+    /// list is rebuilt when one changed. Called when the sessions are looked at (list, show),
+    /// never per session on the request's path, so a daemon nobody looks at runs no git.
     pub(super) fn refresh_worktrees(&self) {
         let stale = self.worktrees.claim_stale();
         if stale.is_empty() {

@@ -215,7 +215,7 @@ async fn files_are_copied_and_the_setup_output_is_kept_and_a_failure_undoes_the_
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken-dependency"));
 
     // The daemon config's entry for the repository wins over its file.
-    std::fs::write(repo.join(".llmux.yaml"), "worktree:\n  setup: [false]\n").unwrap();
+    std::fs::write(repo.join(".llmux.yaml"), "worktree:\n  setup: [\"false\"]\n").unwrap();
     let mut d = d;
     d.add_config(&format!(
         "worktrees:\n  repos:\n    {:?}:\n      setup: [sh, -c, 'echo from-config']\n      base: feature\n",
@@ -358,7 +358,7 @@ async fn rename_moves_the_worktree_and_restarts_keep_it() {
 #[tokio::test]
 async fn a_non_admin_cannot_point_a_worktree_or_a_copy_outside_their_roots() {
     let d = TestDaemon::builder().user("bob").start().await;
-    let (bob, _) = token(&d, "bob", "full", None).await;
+    let (bob, _) = token(&d, "bob", "user", None).await;
     let repo = repo(&d.work().join("repo"));
     let state = d.paths.state_dir.display().to_string();
     std::fs::write(
@@ -430,7 +430,7 @@ async fn worktrees_in_the_state_dir_are_refused_to_a_confined_user() {
     assert_eq!(body["session"]["cwd"], path.display().to_string());
     assert!(path.join("README").exists());
     // Bob's would be outside his roots.
-    let (bob, _) = token(&d, "bob", "full", None).await;
+    let (bob, _) = token(&d, "bob", "user", None).await;
     let body = json!({"agent": "fake", "name": "b", "cwd": repo, "worktree": {}});
     let (status, res) = call(&d, &bob, "POST", "/api/sessions", body);
     assert_eq!(status, 400, "{res}");
