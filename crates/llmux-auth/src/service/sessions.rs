@@ -775,7 +775,7 @@ mod tests {
             ("resume", Drive, outcome(s.resume(p, name, "x").await)),
             ("stop", Drive, outcome(s.stop(p, name).await)),
             ("kill", Drive, outcome(s.kill(p, name).await)),
-            ("remove", Drive, outcome(s.remove(p, name, false).await)),
+            ("remove", Drive, outcome(s.remove(p, name, false, None).await)),
             ("send", Drive, outcome(s.send(p, name, prompt()).await)),
             ("send --wait", Drive, outcome(s.send(p, name, waited()).await)),
             ("answer", Drive, outcome(s.answer(p, name, 1).await)),
