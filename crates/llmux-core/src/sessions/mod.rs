@@ -201,8 +201,8 @@ impl SessionService {
                 tick.tick().await;
                 let Some(service) = weak.upgrade() else { break };
                 // Worktrees change with nobody looking (an agent at work, the web UI on the
-                // event stream): their status is read again once it is a few seconds old.
-                service.refresh_worktrees();
+                // event stream): a working agent's is read again once a few seconds old.
+                service.refresh_worktrees(false);
                 if let Err(e) = service.refresh().await {
                     tracing::warn!(error = %e, "cannot refresh tmux state");
                 }
@@ -246,7 +246,7 @@ impl SessionService {
     /// Every session, newest first. Built once per generation and shared: reads between
     /// changes (and the once-a-second refresh) cost a clone of an `Arc`.
     pub fn list(&self) -> Arc<Vec<SessionView>> {
-        self.refresh_worktrees();
+        self.refresh_worktrees(true);
         self.live.list_or(|| {
             let mut views: Vec<_> = {
                 let records = self.records.read().expect("records lock");
@@ -261,7 +261,7 @@ impl SessionService {
 
     /// One session.
     pub fn get(&self, name: &str) -> Result<SessionView> {
-        self.refresh_worktrees();
+        self.refresh_worktrees(true);
         let records = self.records.read().expect("records lock");
         let record = records.get(name).ok_or_else(|| not_found(name))?;
         let mut view = self.view(record, self.live.panes().get(name));

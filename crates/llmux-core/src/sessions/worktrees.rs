@@ -32,9 +32,9 @@ const MAX_REPO_FILE: u64 = 64 * 1024;
 pub(super) struct Worktrees {
     records: RwLock<HashMap<String, WorktreeRecord>>,
     status: Mutex<HashMap<String, Cached>>,
-    /// When [`Worktrees::claim_stale`] looks again (at most once a second: it is called on
-    /// every list request).
-    next_look: Mutex<Option<Instant>>,
+    /// When [`Worktrees::claim_stale`] looks again, for the refresher's tick and for looks
+    /// (each at most once a second: it is called on every list request).
+    next_look: Mutex<[Option<Instant>; 2]>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,22 +91,28 @@ impl Worktrees {
         })
     }
 
-    /// The worktrees whose status is older than [`FRESH`], claimed for reading.
-    fn claim_stale(&self) -> Vec<WorktreeRecord> {
+    /// The worktrees (of those `wanted`) whose status is older than [`FRESH`], claimed for
+    /// reading.
+    fn claim_stale(&self, all: bool, wanted: impl Fn(&str) -> bool) -> Vec<WorktreeRecord> {
         {
             let mut next = self.next_look.lock().expect("next look lock");
+            let next = &mut next[usize::from(all)];
             if next.is_some_and(|at| Instant::now() < at) {
                 return Vec::new();
             }
             *next = Some(Instant::now() + Duration::from_secs(1));
         }
-        if self.records.read().expect("worktrees lock").is_empty() {
+        let records: Vec<WorktreeRecord> = {
+            let records = self.records.read().expect("worktrees lock");
+            records.values().filter(|w| wanted(&w.name)).cloned().collect()
+        };
+        if records.is_empty() {
             return Vec::new();
         }
-        let records = self.records.read().expect("worktrees lock").clone();
         let mut status = self.status.lock().expect("status lock");
         let mut stale = Vec::new();
-        for (name, w) in records {
+        for w in records {
+            let name = w.name.clone();
             let entry = status.entry(name).or_default();
             if entry.claimed.is_none_or(|at| at.elapsed() >= FRESH) {
                 entry.claimed = Some(Instant::now());
@@ -425,10 +431,18 @@ impl SessionService {
     }
 
     /// Re-reads, in the background, the status of the worktrees not read for [`FRESH`]; the
-    /// list is rebuilt when one changed. Called when the sessions are looked at (list, show),
-    /// never per session on the request's path, so a daemon nobody looks at runs no git.
-    pub(super) fn refresh_worktrees(&self) {
-        let stale = self.worktrees.claim_stale();
+    /// list is rebuilt when one changed. `all`: every worktree (someone looks: list, show);
+    /// else only those whose agent is at work or stopped working in the last few seconds (the
+    /// refresher's tick), so idle agents nobody looks at cost no git.
+    pub(super) fn refresh_worktrees(&self, all: bool) {
+        let now = now_ms();
+        let busy = |name: &str| {
+            self.tracker.get(name).is_some_and(|t| {
+                !matches!(t.state, crate::api::AgentState::Idle | crate::api::AgentState::Exited)
+                    || now - t.since_ms < 2 * FRESH.as_millis() as i64
+            })
+        };
+        let stale = self.worktrees.claim_stale(all, |name| all || busy(name));
         if stale.is_empty() {
             return;
         }
