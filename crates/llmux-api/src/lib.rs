@@ -13,6 +13,7 @@ mod query;
 mod sessions;
 mod settings;
 mod state;
+mod uploads;
 
 pub use attach::*;
 pub use auth::*;
@@ -21,3 +22,4 @@ pub use query::*;
 pub use sessions::*;
 pub use settings::*;
 pub use state::*;
+pub use uploads::*;

@@ -159,6 +159,7 @@ impl Daemon {
         session_opts.init_prompts = effective.init_prompts.value.clone();
         session_opts.worktrees = config.worktrees.clone();
         session_opts.worktree_state_dir = Some(paths.state_dir.clone());
+        session_opts.uploads = config.server.uploads.resolve();
         // Non-admins' sessions run confined, each user on a tmux server of their own.
         let system = config.server.mode == llmux_core::config::DaemonMode::System;
         if system && !rustix::process::getuid().is_root() {

@@ -18,6 +18,7 @@ mod procs;
 mod queues;
 mod screens;
 mod status;
+pub mod uploads;
 mod wait;
 mod worktrees;
 
@@ -62,6 +63,8 @@ pub struct SessionOptions {
     pub worktrees: crate::git::WorktreesConfig,
     /// The state dir, for `worktrees.location: state` (`None`: that location is refused).
     pub worktree_state_dir: Option<PathBuf>,
+    /// What may be uploaded into a session's workspace (`server.uploads`).
+    pub uploads: crate::config::UploadLimits,
 }
 
 impl Default for SessionOptions {
@@ -75,11 +78,17 @@ impl Default for SessionOptions {
             isolation: None,
             worktrees: Default::default(),
             worktree_state_dir: None,
+            uploads: crate::config::UploadLimits::default(),
         }
     }
 }
 
 /// Owns every session: records, tmux sessions, and the rules between them.
+///
+/// Lock order: `records` before the live panes (`live.panes()`), never the other way, and no
+/// other lock of the service taken while holding either. std's `RwLock` makes a reader wait
+/// behind a waiting writer, so two readers taking the pair in opposite orders deadlock as soon
+/// as a writer queues on each.
 #[derive(Debug)]
 pub struct SessionService {
     store: Arc<Store>,
@@ -152,8 +161,9 @@ impl SessionService {
         service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {
-            let live = service.live.panes();
+            // Lock order everywhere: records, then panes (see `SessionService`).
             let records = service.records.read().expect("records lock");
+            let live = service.live.panes();
             let running = records.keys().filter(|n| live.get(*n).is_some_and(|p| !p.dead)).count();
             for name in live.keys().filter(|n| !records.contains_key(*n)) {
                 tracing::warn!(session.name = %name, "tmux session without a record; ignoring it");

@@ -108,12 +108,17 @@ pub(crate) struct Tracker {
     events: broadcast::Sender<StateEvent>,
 }
 
+/// State events kept for slow receivers (the notifier, event streams) before they lag.
+const STATE_EVENTS_BUFFER: usize = 4096;
+
 impl Default for Tracker {
     fn default() -> Self {
         Tracker {
             tracks: Mutex::new(HashMap::new()),
             observed: std::sync::atomic::AtomicBool::new(false),
-            events: broadcast::channel(256).0,
+            // Room for every session changing at once (1,000 sessions starting burst past 256
+            // within one tick, and the notifier missed their changes): an event is ~200 bytes.
+            events: broadcast::channel(STATE_EVENTS_BUFFER).0,
         }
     }
 }

@@ -13,6 +13,7 @@ mod meta;
 mod push;
 pub(crate) mod sessions;
 mod tokens;
+mod uploads;
 mod users;
 
 use std::sync::Arc;
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> (Routes, String) {
         OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
+        .merge(uploads::router())
         .merge(conversations::router())
         .merge(agents::router())
         .merge(auth::router())
