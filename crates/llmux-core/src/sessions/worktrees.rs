@@ -72,6 +72,14 @@ impl Worktrees {
         self.put(new);
     }
 
+    /// Follows a rename the store already made (its row cascaded with the session's name);
+    /// the path stays where it is.
+    pub(super) fn renamed_in_store(&self, old: &str, new: &str) {
+        if let Some(w) = self.get(old) {
+            self.rename(old, WorktreeRecord { name: new.to_owned(), ..w });
+        }
+    }
+
     /// The view of `name`'s worktree, with the last status read; `setup` adds its output.
     pub(super) fn view(&self, name: &str, setup: bool) -> Option<WorktreeView> {
         let w = self.get(name)?;
