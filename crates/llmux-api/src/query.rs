@@ -27,9 +27,26 @@ pub struct ConversationsQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
 pub struct RemoveSessionQuery {
-    /// Stop the session first if it is running.
+    /// Stop the session first if it is running; with `branch`, also remove a worktree that
+    /// has uncommitted changes or commits not in its base.
     #[serde(default)]
     pub force: bool,
+    /// What becomes of the branch of a worktree that is dirty or has unmerged commits, when
+    /// `force` removes it anyway: `keep` it, or `delete` it. Without it such a worktree is
+    /// refused (409) even with `force`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchChoice>,
+}
+
+/// The explicit choice a forced removal of a worktree with work in it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum BranchChoice {
+    /// Remove the worktree (its uncommitted changes go), keep the branch and its commits.
+    Keep,
+    /// Remove the worktree and delete the branch, commits and all.
+    Delete,
 }
 
 /// `?lines=N` (default 100; `GET /api/sessions/{name}/capture`).

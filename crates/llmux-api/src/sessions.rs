@@ -106,6 +106,61 @@ pub struct SessionView {
     /// started before isolation existed: it moves into the sandbox at its next restart.
     #[serde(default)]
     pub confined: bool,
+    /// The git worktree llmux made for this session (its cwd), when it was started with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeView>,
+}
+
+/// A session's git worktree: where it is, its branch, and how it stands against its base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WorktreeView {
+    /// The repository's top-level directory.
+    pub repo: String,
+    /// The worktree's directory (the session's cwd).
+    pub path: String,
+    /// The branch checked out in it.
+    pub branch: String,
+    /// What ahead/behind count against (a branch name, or a commit).
+    pub base: String,
+    /// Whether llmux made the branch (a new branch) rather than checking out an existing one.
+    pub created_branch: bool,
+    /// Commits on the branch not in the base; absent until first read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<u32>,
+    /// Commits in the base not on the branch; absent until first read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<u32>,
+    /// Uncommitted changes (untracked files count); absent until first read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
+    /// When ahead/behind/dirty were read (RFC 3339): they are refreshed in the background, at
+    /// most a few seconds old once the session list is looked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// The output (stdout and stderr) of the repository's setup command; only in
+    /// `GET /api/sessions/{name}`, not in the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_output: Option<String>,
+}
+
+/// `worktree` in `POST /api/sessions`: start the session in a git worktree of the repository
+/// its cwd is in. `{}` makes a new branch named after the session from the repository's base.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorktreeRequest {
+    /// The branch: an existing one is checked out, a new one is made from `base`. Default:
+    /// the session's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub branch: Option<String>,
+    /// Where a new branch starts (and what ahead/behind count against): a branch, tag or
+    /// commit. Default: the repository's `worktree.base` setting, else its current HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub base: Option<String>,
 }
 
 /// Environment given either as a JSON object or as `KEY=VALUE` lines (old daemon style).
@@ -160,6 +215,10 @@ pub struct CreateSessionRequest {
     /// Do not type the init prompts (daemon-wide or the session's) after this spawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_init: Option<bool>,
+    /// Run the session in a new git worktree of the repository `cwd` is in (README,
+    /// "Worktrees"); its files are copied and its setup command run before the agent starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeRequest>,
 }
 
 /// `PATCH /api/sessions/{name}`: absent fields are kept; `null` resets to the default.

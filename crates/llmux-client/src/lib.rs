@@ -368,7 +368,28 @@ impl Client {
 
     /// `DELETE /api/sessions/{name}[?force=true]`.
     pub async fn remove_session(&self, name: &str, force: bool) -> Result<()> {
-        let path = format!("{}{}", session_path(name, ""), if force { "?force=true" } else { "" });
+        self.remove_session_with(name, force, None).await
+    }
+
+    /// `DELETE /api/sessions/{name}?force=…&branch=…`: with a choice of what becomes of the
+    /// branch of a worktree that has work in it.
+    pub async fn remove_session_with(
+        &self,
+        name: &str,
+        force: bool,
+        branch: Option<llmux_api::BranchChoice>,
+    ) -> Result<()> {
+        let mut query = Vec::new();
+        if force {
+            query.push("force=true");
+        }
+        match branch {
+            Some(llmux_api::BranchChoice::Keep) => query.push("branch=keep"),
+            Some(llmux_api::BranchChoice::Delete) => query.push("branch=delete"),
+            None => {}
+        }
+        let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+        let path = format!("{}{query}", session_path(name, ""));
         self.delete::<OkResponse>(&path).await.map(drop)
     }
 

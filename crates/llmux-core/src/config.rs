@@ -38,6 +38,9 @@ pub struct Config {
     /// `notifications:` section: Web Push and the webhook.
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// `worktrees:` section: where session worktrees go and per-repository settings.
+    #[serde(default)]
+    pub worktrees: crate::git::WorktreesConfig,
 }
 
 /// `notifications:` section. Notifications are made when a session's agent goes from

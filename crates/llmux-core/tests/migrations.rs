@@ -203,6 +203,23 @@ fn check_data(v: usize, store: &Store) {
         // Migration 7 made the operator the owner of the conversations recorded before it.
         assert!(store.owns_conversation("claude", "conv-alpha", "").unwrap(), "{}", ctx("owner"));
     }
+    // Migration 13 (session worktrees): none before it; a migrated session can get one.
+    assert_eq!(store.worktrees().unwrap(), vec![], "{}", ctx("worktrees"));
+    if let Some(alpha) = store.list_sessions().unwrap().into_iter().find(|s| s.name == "alpha") {
+        let w = llmux_core::store::WorktreeRecord {
+            name: alpha.name.clone(),
+            repo: "/srv/r".into(),
+            path: "/srv/r/.worktrees/alpha".into(),
+            branch: "alpha".into(),
+            base: "main".into(),
+            created_branch: true,
+            setup_output: None,
+        };
+        store.set_worktree(&w).unwrap();
+        assert_eq!(store.worktrees().unwrap(), vec![w], "{}", ctx("worktree"));
+        store.forget_worktree("alpha").unwrap();
+        assert_eq!(store.worktrees().unwrap(), vec![], "{}", ctx("worktree forgotten"));
+    }
     if v >= 6 {
         let d = store.get_login_device("devalice0001").unwrap();
         assert_eq!(d.map(|d| d.secret_hash), Some("d".repeat(64)), "{}", ctx("device"));

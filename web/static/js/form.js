@@ -5,7 +5,7 @@ import { api, post, patch, onSessions } from "./api.js";
 import { navigate } from "./router.js";
 import { agentCard } from "./agents.js";
 
-const FIELDS = ["agent", "name", "cwd", "flags", "env", "init"];
+const FIELDS = ["agent", "name", "cwd", "flags", "env", "init", "worktree"];
 
 /** Which field a server message is about, from the way the daemon words its errors. */
 export function fieldOf(message) {
@@ -14,6 +14,7 @@ export function fieldOf(message) {
   if (/^(invalid )?env\b/i.test(message)) return "env";
   if (/^flags?\b/i.test(message)) return "flags";
   if (/^(unknown )?agent\b/i.test(message)) return "agent";
+  if (/branch|base |worktree|git repository/i.test(message)) return "worktree";
   return null;
 }
 
@@ -56,6 +57,7 @@ export default async function mount(root, { name }, pg) {
   const flagsIn = h("input", { tid: "field-flags", name: "flags", autocomplete: "off", autocapitalize: "none", spellcheck: "false" });
   const envIn = h("textarea", { tid: "field-env", name: "env", rows: 3, autocapitalize: "none", spellcheck: "false", placeholder: "KEY=VALUE, one per line" });
   const initIn = h("textarea", { tid: "field-init", name: "init", rows: 3, placeholder: "One prompt per line" });
+  const wtIn = h("input", { tid: "field-worktree", name: "worktree", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "branch (blank: none)" });
   const flagsHint = h("span");
   const envHint = h("span");
   const formError = h("p", { class: "error", tid: "form-error", role: "alert", hidden: true });
@@ -96,6 +98,7 @@ export default async function mount(root, { name }, pg) {
     field("flags", "Flags", flagsIn, flagsHint, "error-flags"),
     field("env", "Environment", envIn, envHint, "error-env"),
     field("init", "Init prompts", initIn, "Typed into the agent, one per line, once its screen settles.", "error-init"),
+    editing ? null : field("worktree", "Git worktree", wtIn, "A new git worktree of the directory's repository, on this branch (existing, or new from HEAD; BRANCH:BASE picks the base).", "error-worktree"),
     editing && s.status === "running" ? h("p", { class: "hint" }, "Changing the working directory, flags or environment restarts the running agent.") : null,
     formError,
     h("div", { class: "row" }, submit, h("a", { class: "btn", href: "/" }, "Cancel")));
@@ -116,6 +119,8 @@ export default async function mount(root, { name }, pg) {
       if (flags !== byKey.get(picker.value)?.flags) b.flags = flags;
       if (env) b.env = env;
       if (prompts.length) b.initPrompts = prompts;
+      const [branch, base] = wtIn.value.trim().split(":");
+      if (branch) b.worktree = base ? { branch, base } : { branch };
       return b;
     }
     if (nameIn.value.trim() && nameIn.value.trim() !== s.name) b.name = nameIn.value.trim();

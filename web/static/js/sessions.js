@@ -1,20 +1,31 @@
 // The sessions page: live list, filter, a ⋯ menu of actions per row, bulk actions in selection mode.
 
 import { h, enc, plural, toast, busy, confirmDialog, ask, ago, lazyWhen, menuDialog, popMenu } from "./ui.js";
-import { post, onSessions, onLive, changed } from "./api.js";
+import { post, del, onSessions, onLive, changed } from "./api.js";
 import { stateBadge, paintState, stateOf, bellButton, paintBell, toggleBell, followedSet } from "./agent.js";
 
 export const killText = (name, status) => status === "running"
   ? `Kill the running session ${name}? Its agent is stopped and the record removed.`
   : `Remove the exited session ${name}?`;
 
-/** Kill one session after confirming; resolves true when it was killed. */
+/** Kill one session after confirming; resolves true when it was killed. A worktree with work
+ * in it (409) needs an explicit choice: keep its branch, or delete it. */
 export async function killSession(name, status, btn) {
   if (!(await confirmDialog(killText(name, status), status === "running" ? "Kill" : "Remove"))) return false;
-  const r = await busy(btn, () => post(`/api/sessions/${enc(name)}/kill`), `${status === "running" ? "Killed" : "Removed"} ${name}`);
+  const kill = () => post(`/api/sessions/${enc(name)}/kill`).catch(async (e) => {
+    if (e.status !== 409 || !/worktree/.test(e.message)) throw e;
+    const to = (b) => del(`/api/sessions/${enc(name)}?force=true&branch=${b}`);
+    if (await confirmDialog(`${e.message.split(";")[0]}. Remove the worktree and keep its branch (uncommitted changes are lost)?`, "Keep branch")) return to("keep");
+    if (await confirmDialog(`Then delete branch and worktree of ${name}, commits and all?`, "Delete branch")) return to("delete");
+    return null;
+  });
+  const r = await busy(btn, kill, (r) => r ? `Removed ${name}` : "Nothing removed");
   changed();
   return !!r;
 }
+
+/** A worktree session's place: repository, branch, +ahead −behind, ● when dirty. */
+const gitText = (w) => w ? `${w.repo.split("/").pop()} ⎇ ${w.branch}${w.ahead == null ? "" : ` +${w.ahead} −${w.behind}`}${w.dirty ? " ●" : ""}` : "";
 
 /**
  * Rows built unrendered (class "later": content-visibility hidden) are rendered as they come
@@ -191,7 +202,9 @@ export default function mount(root, _params, pg) {
     const prev = row.s;
     row.s = s;
     p.select.checked = selected.has(s.name);
-    if (prev && SHOWN.every((k) => prev[k] === s[k])) return;
+    const git = gitText(s.worktree);
+    if (prev && SHOWN.every((k) => prev[k] === s[k]) && row.git === git) return;
+    row.git = git;
     li.dataset.name = s.name;
     li.dataset.status = s.status;
     li.dataset.state = stateOf(s);
@@ -199,8 +212,8 @@ export default function mount(root, _params, pg) {
     p.link.href = `/s/${enc(s.name)}`;
     paint(p, s);
     p.agent.textContent = s.agent;
-    paintCwd(p.cwd, s.cwdDisplay || s.cwd);
-    p.cwd.title = s.cwd;
+    paintCwd(p.cwd, git ? `${s.worktree.repo}/${git}` : s.cwdDisplay || s.cwd);
+    p.cwd.title = git ? `${s.cwd}${s.worktree.dirty ? " (uncommitted changes)" : ""}` : s.cwd;
     p.age.dateTime = s.startedAt;
     lazyWhen(p.age, s.startedAt, "started ");
     p.age.textContent = ago(s.startedAt);

@@ -406,16 +406,29 @@ impl Sessions {
     /// Kills the session and deletes its record; answers the status it had.
     pub async fn kill(&self, principal: &Principal, name: &str) -> Result<SessionStatus> {
         let name = self.find(principal, name, Action::DriveSessions)?;
-        let status = self.service.remove(&name, true).await.verbatim()?;
+        let status = self.service.remove(&name, true, None).await.verbatim()?;
         self.audit(principal, "session_killed", &name, status.as_str()).await;
         Ok(status)
     }
 
-    /// Removes the session's record; refused while it runs unless `force`.
-    pub async fn remove(&self, principal: &Principal, name: &str, force: bool) -> Result<()> {
+    /// Removes the session's record; refused while it runs unless `force`, and while its
+    /// worktree has work in it unless `force` with a `branch` choice.
+    pub async fn remove(
+        &self,
+        principal: &Principal,
+        name: &str,
+        force: bool,
+        branch: Option<llmux_core::api::BranchChoice>,
+    ) -> Result<()> {
         let name = self.find(principal, name, Action::DriveSessions)?;
-        self.service.remove(&name, force).await.verbatim()?;
-        self.audit(principal, "session_removed", &name, if force { "force" } else { "" }).await;
+        self.service.remove(&name, force, branch).await.verbatim()?;
+        let detail = match (force, branch) {
+            (false, _) => "",
+            (true, None) => "force",
+            (true, Some(llmux_core::api::BranchChoice::Keep)) => "force, branch kept",
+            (true, Some(llmux_core::api::BranchChoice::Delete)) => "force, branch deleted",
+        };
+        self.audit(principal, "session_removed", &name, detail).await;
         Ok(())
     }
 
@@ -793,7 +806,7 @@ mod tests {
             ("resume", Drive, outcome(s.resume(p, name, "x").await)),
             ("stop", Drive, outcome(s.stop(p, name).await)),
             ("kill", Drive, outcome(s.kill(p, name).await)),
-            ("remove", Drive, outcome(s.remove(p, name, false).await)),
+            ("remove", Drive, outcome(s.remove(p, name, false, None).await)),
             ("send", Drive, outcome(s.send(p, name, prompt()).await)),
             ("send --wait", Drive, outcome(s.send(p, name, waited()).await)),
             ("answer", Drive, outcome(s.answer(p, name, 1).await)),
@@ -914,7 +927,7 @@ mod tests {
         let alice = user("alice", false, TokenScope::User);
         let edit = EditSessionRequest { name: Some("a2".into()), ..Default::default() };
         assert_eq!(f.sessions.edit(&alice, "a", edit).await.unwrap().name, "a2");
-        f.sessions.remove(&alice, "a2", false).await.unwrap();
+        f.sessions.remove(&alice, "a2", false, None).await.unwrap();
         let entry = |action: &str, target: &str| ("alice".into(), action.into(), target.into());
         assert_eq!(
             f.audited().await,

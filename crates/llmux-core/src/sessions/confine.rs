@@ -50,6 +50,7 @@ pub(super) struct Target {
 }
 
 /// What the store says about an owner, for the decision.
+#[derive(Clone)]
 struct Owner {
     confined: bool,
     roots: Vec<PathBuf>,
@@ -220,6 +221,43 @@ impl SessionService {
             cwd.display(),
             roots.join(", ")
         )))
+    }
+
+    /// How to run a command (git, a worktree's setup) as `owner`'s sessions run: inside the
+    /// sandbox for a confined user, as their Unix account under a system daemon, else as the
+    /// daemon's user. With it, the roots the commands must stay in (`None`: unconfined).
+    pub(super) async fn runner_for(
+        &self,
+        owner: &str,
+    ) -> Result<(crate::git::Runner, Option<Vec<PathBuf>>)> {
+        use crate::git::Runner;
+        let Some((iso, o)) = self.owner(owner).await? else {
+            return Ok((Runner::direct(), None));
+        };
+        if iso.system && o.account.is_none() {
+            return Err(no_account(owner));
+        }
+        if o.account.is_none() && !o.confined {
+            return Ok((Runner::direct(), None));
+        }
+        let roots = o.confined.then(|| o.roots.clone());
+        let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
+        // setpriv keeps root's environment: the account's own, clean one instead.
+        let env = o.account.as_ref().map(|a| {
+            let mut env = sandbox::agent_env(std::env::vars(), []);
+            env.push(("HOME".into(), a.home.to_string_lossy().into_owned()));
+            env
+        });
+        let owner = owner.to_owned();
+        let wrap: crate::git::worktree::Wrapper = Arc::new(move |cwd: &Path, argv: Vec<String>| {
+            let inner = if o.confined {
+                sandboxed(&iso, &owner, o.clone(), cwd, argv, BTreeMap::new())?
+            } else {
+                argv
+            };
+            Ok(prefix.iter().cloned().chain(inner).collect())
+        });
+        Ok((Runner::wrapped(wrap, env), roots))
     }
 
     /// Where a spawn of `owner`'s session `name` goes and the argv its pane runs (inside the

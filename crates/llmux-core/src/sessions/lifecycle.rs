@@ -38,6 +38,7 @@ impl SessionService {
             }
         }
         let skip_init = req.skip_init.unwrap_or(false);
+        let worktree = req.worktree.clone();
         if !agent.is_installed() {
             return Err(Error::invalid(format!(
                 "agent {:?} is not installed (looked for {}); install it with: {}",
@@ -85,19 +86,50 @@ impl SessionService {
 
         let lock = self.session_lock(&record.name);
         let _guard = lock.lock().await;
-        if let Err(e) = self.spawn(&record, !skip_init).await {
-            let _registry = self.registry.lock().await;
-            let name = record.name.clone();
-            self.records.write().expect("records lock").remove(&name);
-            self.notify();
-            self.forget_lock(&name);
-            if let Err(db) = self.db(move |s| s.delete_session(&name)).await {
-                tracing::error!(error = %db, "cannot remove the record of a failed spawn");
+        let mut made = None;
+        if let Some(spec) = &worktree {
+            let cwd = std::path::PathBuf::from(&record.cwd);
+            let result = match self.make_worktree(&record.name, owner, &cwd, spec).await {
+                Ok(w) => {
+                    record.cwd = w.path.clone();
+                    made = Some(w.clone());
+                    match self.save(&record).await {
+                        Ok(()) => self.save_worktree(w).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                if let Some(w) = &made {
+                    self.discard_worktree_of(owner, w).await;
+                }
+                self.forget_failed(&record.name).await;
+                return Err(e);
             }
+        }
+        if let Err(e) = self.spawn(&record, !skip_init).await {
+            if let Some(w) = &made {
+                self.discard_worktree_of(owner, w).await;
+            }
+            self.forget_failed(&record.name).await;
             return Err(e);
         }
         tracing::info!(session.name = %record.name, agent = %record.agent, "session created");
         self.get(&record.name)
+    }
+
+    /// Removes the record of a session whose start failed (its worktree row goes with it).
+    async fn forget_failed(&self, name: &str) {
+        let _registry = self.registry.lock().await;
+        self.records.write().expect("records lock").remove(name);
+        self.worktrees.forget(name);
+        self.notify();
+        self.forget_lock(name);
+        let name = name.to_owned();
+        if let Err(db) = self.db(move |s| s.delete_session(&name)).await {
+            tracing::error!(error = %db, "cannot remove the record of a failed spawn");
+        }
     }
 
     /// Checks a cwd (`~` expanded; it must be a directory), off the runtime: a stat blocks.
@@ -230,7 +262,7 @@ impl SessionService {
             || new.resume_from != old.resume_from;
 
         if new.name != old.name {
-            self.rename(&old, &new).await?;
+            self.rename(&old, &mut new).await?;
         } else {
             let rec = new.clone();
             let key = old.name.clone();
@@ -247,11 +279,35 @@ impl SessionService {
         self.get(&new.name)
     }
 
-    async fn rename(&self, old: &SessionRecord, new: &SessionRecord) -> Result<()> {
+    async fn rename(&self, old: &SessionRecord, new: &mut SessionRecord) -> Result<()> {
         let _registry = self.registry.lock().await;
         if self.records.read().expect("records lock").contains_key(&new.name) {
             return Err(Error::AlreadyExists(format!("session {:?} already exists", new.name)));
         }
+        // The worktree follows (`git worktree move`), and the cwd with it; a running agent
+        // keeps its cwd (the directory moved, not another one).
+        let moved = self.move_worktree(&old.owner, &old.name, &new.name).await?;
+        if let Some((w, m)) = &moved
+            && new.cwd == w.path
+        {
+            new.cwd = m.path.clone();
+        }
+        let result = self.rename_records(old, new).await;
+        match (&moved, result) {
+            (Some((w, m)), Err(e)) => {
+                self.unmove_worktree(&old.owner, w, m).await;
+                Err(e)
+            }
+            (Some((_, m)), Ok(())) => {
+                self.renamed_worktree(&old.name, m.clone()).await?;
+                self.notify();
+                Ok(())
+            }
+            (None, result) => result,
+        }
+    }
+
+    async fn rename_records(&self, old: &SessionRecord, new: &SessionRecord) -> Result<()> {
         let live = self.live.contains(&old.name);
         // The record first, with the tmux rename it owes (`pending_tmux`, carried out by the
         // next start): a daemon killed between the two would otherwise leave the record under
@@ -349,27 +405,41 @@ impl SessionService {
     }
 
     /// Deletes the record; a running session is refused unless `force`, which stops it first.
-    pub async fn remove(&self, name: &str, force: bool) -> Result<SessionStatus> {
+    ///
+    /// A session's worktree goes with it when it is clean and has nothing unmerged; one with
+    /// work in it is refused unless `force` with a `branch` choice (see
+    /// [`crate::api::BranchChoice`]).
+    pub async fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        branch: Option<crate::api::BranchChoice>,
+    ) -> Result<SessionStatus> {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
-        self.record(name)?;
+        let record = self.record(name)?;
         let status = self.status(name);
         if status == SessionStatus::Running && !force {
             return Err(Error::Conflict(format!(
                 "session {name:?} is running; stop it first or remove it with force"
             )));
         }
+        let worktree = self.plan_removal(name, &record.owner, force, branch).await?;
         // Kill first, while the record still reserves the name against concurrent creates.
         self.end_processes(name).await;
         self.tmux_of(name).kill_session(name).await?;
         self.forget_pane(name);
         self.release_cgroup(name).await;
+        if let Some((w, removal)) = &worktree {
+            self.remove_worktree(&record.owner, w, *removal).await?;
+        }
         let _registry = self.registry.lock().await;
         let key = name.to_owned();
         if !self.db(move |s| s.delete_session(&key)).await? {
             return Err(not_found(name));
         }
         self.records.write().expect("records lock").remove(name);
+        self.worktrees.forget(name);
         self.conversations.remove(name);
         self.last_screens.forget(name);
         self.notify();

@@ -21,6 +21,7 @@ mod screens;
 mod status;
 pub mod uploads;
 mod wait;
+mod worktrees;
 
 pub use confine::Isolation;
 pub use status::SETTLE;
@@ -59,6 +60,10 @@ pub struct SessionOptions {
     /// Confinement of non-admins' sessions, per-user tmux servers; `None`: every session on
     /// one server as the daemon's user (library tests only: the daemon always sets it).
     pub isolation: Option<Isolation>,
+    /// Where session worktrees go and per-repository settings (the config's `worktrees:`).
+    pub worktrees: crate::git::WorktreesConfig,
+    /// The state dir, for `worktrees.location: state` (`None`: that location is refused).
+    pub worktree_state_dir: Option<PathBuf>,
     /// What may be uploaded into a session's workspace (`server.uploads`).
     pub uploads: crate::config::UploadLimits,
 }
@@ -72,6 +77,8 @@ impl Default for SessionOptions {
             init_prompts: Vec::new(),
             ready_timeout: Duration::from_secs(90),
             isolation: None,
+            worktrees: Default::default(),
+            worktree_state_dir: None,
             uploads: crate::config::UploadLimits::default(),
         }
     }
@@ -107,6 +114,8 @@ pub struct SessionService {
     last_screens: screens::KeptScreens,
     /// Whether each session last ran confined (where its agent's files are).
     last_confined: confine::LastConfined,
+    /// The sessions' git worktrees and their cached status.
+    worktrees: worktrees::Worktrees,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -119,9 +128,12 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let (records, conversations) = {
+        let (records, conversations, worktrees) = {
             let store = store.clone();
-            blocking(move || Ok((store.list_sessions()?, store.conversations()?))).await?
+            blocking(move || {
+                Ok((store.list_sessions()?, store.conversations()?, store.worktrees()?))
+            })
+            .await?
         };
         let servers = match &opts.isolation {
             Some(iso) => Servers::per_user(tmux, iso.paths.clone()),
@@ -142,6 +154,7 @@ impl SessionService {
             counts: counts::Counts::default(),
             last_screens: screens::KeptScreens::default(),
             last_confined: confine::LastConfined::default(),
+            worktrees: worktrees::Worktrees::load(worktrees),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -198,6 +211,9 @@ impl SessionService {
             loop {
                 tick.tick().await;
                 let Some(service) = weak.upgrade() else { break };
+                // Worktrees change with nobody looking (an agent at work, the web UI on the
+                // event stream): a working agent's is read again once a few seconds old.
+                service.refresh_worktrees(false);
                 if let Err(e) = service.refresh().await {
                     tracing::warn!(error = %e, "cannot refresh tmux state");
                 }
@@ -241,6 +257,7 @@ impl SessionService {
     /// Every session, newest first. Built once per generation and shared: reads between
     /// changes (and the once-a-second refresh) cost a clone of an `Arc`.
     pub fn list(&self) -> Arc<Vec<SessionView>> {
+        self.refresh_worktrees(true);
         self.live.list_or(|| {
             let mut views: Vec<_> = {
                 let records = self.records.read().expect("records lock");
@@ -255,9 +272,14 @@ impl SessionService {
 
     /// One session.
     pub fn get(&self, name: &str) -> Result<SessionView> {
+        self.refresh_worktrees(true);
         let records = self.records.read().expect("records lock");
         let record = records.get(name).ok_or_else(|| not_found(name))?;
-        Ok(self.view(record, self.live.panes().get(name)))
+        let mut view = self.view(record, self.live.panes().get(name));
+        if view.worktree.is_some() {
+            view.worktree = self.worktrees.view(name, true);
+        }
+        Ok(view)
     }
 
     /// The record of one session.
@@ -365,6 +387,7 @@ impl SessionService {
                 _ => self.servers.main().attach_command(&r.name),
             },
             confined: pane.is_some_and(|p| p.confined),
+            worktree: self.worktrees.view(&r.name, false),
         }
     }
 

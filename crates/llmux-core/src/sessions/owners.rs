@@ -20,6 +20,8 @@ impl SessionService {
             self.release_cgroup(name).await;
             self.records.write().expect("records lock").remove(name);
             self.conversations.remove(name);
+            // Its worktree stays on disk (never work lost); only llmux's record of it goes.
+            self.worktrees.forget(name);
             self.tracker.reset(name);
             self.forget_lock(name);
             tracing::info!(session.name = %name, "session ended with its owner's account");
@@ -40,6 +42,7 @@ impl SessionService {
             }
             self.tracker.rename(old, new);
             self.conversations.rename(old, new);
+            self.worktrees.renamed_in_store(old, new);
             self.forget_lock(old);
             tracing::info!(session.name = %new, old = %old, "session handed over");
         }

@@ -13,6 +13,7 @@ mod owners;
 mod push;
 mod review;
 mod sessions;
+mod worktrees;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use review::{CommentRecord, NewComment};
 pub use sessions::SessionRecord;
+pub use worktrees::WorktreeRecord;
 
 use crate::error::{Error, Result};
 
@@ -46,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
     include_str!("../../migrations/0012_imported_credentials.sql"),
     include_str!("../../migrations/0013_review_comments.sql"),
+    include_str!("../../migrations/0014_worktrees.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

@@ -44,7 +44,8 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Respon
     })
 }
 
-/// Spawn a session.
+/// Spawn a session; with `worktree`, in a new git worktree of the repository `cwd` is in
+/// (its setup command's failure answers 409 with the command's output).
 #[utoipa::path(post, path = "/api/sessions", operation_id = "createSession", tag = "sessions", request_body = CreateSessionRequest,
     responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -83,7 +84,9 @@ async fn edit(
     Ok(Json(SessionResponse { ok: true, session }))
 }
 
-/// Remove a session's record; refused (409) while it runs unless `force`.
+/// Remove a session's record; refused (409) while it runs unless `force`. Its worktree (if
+/// any) goes with it when clean with nothing unmerged; one with uncommitted changes or
+/// commits not in its base is refused (409) unless `force` with `branch=keep|delete`.
 #[utoipa::path(delete, path = "/api/sessions/{name}", operation_id = "removeSession", tag = "sessions", params(RemoveSessionQuery),
     responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -93,7 +96,7 @@ async fn remove(
     Path(name): Path<String>,
     Query(q): Query<RemoveSessionQuery>,
 ) -> ApiResult<Json<OkResponse>> {
-    state.facade.remove(&caller.0, &name, q.force).await?;
+    state.facade.remove(&caller.0, &name, q.force, q.branch).await?;
     Ok(Json(OkResponse { ok: true }))
 }
 

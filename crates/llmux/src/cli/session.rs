@@ -48,9 +48,16 @@ pub(crate) enum SessionCmd {
         /// Session names.
         #[arg(required = true)]
         names: Vec<String>,
-        /// Stop running sessions first.
+        /// Stop running sessions first; with --keep-branch or --delete-branch, also remove a
+        /// worktree with uncommitted changes or unmerged commits.
         #[arg(long, short)]
         force: bool,
+        /// With --force: remove the worktree but keep its branch and commits.
+        #[arg(long, requires = "force", conflicts_with = "delete_branch")]
+        keep_branch: bool,
+        /// With --force: remove the worktree and delete its branch, commits and all.
+        #[arg(long, requires = "force")]
+        delete_branch: bool,
     },
     /// Type a prompt into a session and press Enter.
     ///
@@ -206,6 +213,15 @@ pub(crate) struct StartArgs {
     /// Do not type the init prompts (the daemon's or --init ones).
     #[arg(long)]
     skip_init: bool,
+    /// Run the agent in a new git worktree of the repository --cwd is in, on BRANCH (an
+    /// existing branch, or a new one from --base) [default branch: the session's name].
+    /// Put it after the agent: `llmux session start claude --worktree fix-login`.
+    #[arg(long, value_name = "BRANCH", num_args = 0..=1, default_missing_value = "")]
+    worktree: Option<String>,
+    /// With --worktree: where a new branch starts [default: the repository's worktree.base,
+    /// else its current HEAD].
+    #[arg(long, value_name = "REF", requires = "worktree")]
+    base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -253,10 +269,23 @@ impl SessionCmd {
                 } else if sessions.is_empty() {
                     output::say!("no sessions; start one with `llmux session start <agent>`");
                 } else {
-                    output::table(
-                        &["NAME", "AGENT", "STATE", "STARTED", "CWD"],
-                        &sessions.iter().map(row).collect::<Vec<_>>(),
-                    )?;
+                    // The BRANCH column only where some session has a worktree.
+                    if sessions.iter().any(|s| s.worktree.is_some()) {
+                        let rows = sessions.iter().map(|s| {
+                            let mut r = row(s);
+                            r.push(super::show::git_cell(s));
+                            r
+                        });
+                        output::table(
+                            &["NAME", "AGENT", "STATE", "STARTED", "CWD", "BRANCH"],
+                            &rows.collect::<Vec<_>>(),
+                        )?;
+                    } else {
+                        output::table(
+                            &["NAME", "AGENT", "STATE", "STARTED", "CWD"],
+                            &sessions.iter().map(row).collect::<Vec<_>>(),
+                        )?;
+                    }
                 }
             }
             SessionCmd::Start(args) => {
@@ -271,6 +300,10 @@ impl SessionCmd {
                         session.agent,
                         session.cwd_display
                     );
+                    if let Some(w) = &session.worktree {
+                        let made = if w.created_branch { "new branch" } else { "branch" };
+                        output::say!("worktree on {made} {} (base {})", w.branch, w.base);
+                    }
                 }
             }
             SessionCmd::Show { name } => {
@@ -295,13 +328,18 @@ impl SessionCmd {
                 })
                 .await;
             }
-            SessionCmd::Remove { names, force } => {
+            SessionCmd::Remove { names, force, keep_branch, delete_branch } => {
+                let branch = match (keep_branch, delete_branch) {
+                    (true, _) => Some(llmux_api::BranchChoice::Keep),
+                    (_, true) => Some(llmux_api::BranchChoice::Delete),
+                    _ => None,
+                };
                 return each(ctx, &names, "remove", async |n| {
-                    match client.remove_session(n, force).await {
+                    match client.remove_session_with(n, force, branch).await {
                         Ok(_) => Ok(format!("removed {n}")),
                         // Refused because it runs: name the flag that does it.
-                        Err(llmux_client::Error::Api { status, code, .. })
-                            if status.as_u16() == 409 && !force =>
+                        Err(llmux_client::Error::Api { status, code, message })
+                            if status.as_u16() == 409 && !force && message.contains("running") =>
                         {
                             Err(llmux_client::Error::Api {
                                 status,
@@ -516,6 +554,10 @@ impl StartArgs {
             resume_from: self.resume_from,
             parent: std::env::var("LLMUX_SESSION").ok().filter(|s| !s.is_empty()),
             skip_init: self.skip_init.then_some(true),
+            worktree: self.worktree.map(|branch| llmux_api::WorktreeRequest {
+                branch: Some(branch).filter(|b| !b.is_empty()),
+                base: self.base,
+            }),
         })
     }
 }

@@ -16,6 +16,19 @@ pub(super) fn row(s: &SessionView) -> Vec<String> {
     vec![s.name.clone(), s.agent.clone(), status, output::ago(&s.started_at), s.cwd_display.clone()]
 }
 
+/// `fix +2 -1 dirty`: a worktree's branch and how it stands against its base ("" without one).
+pub(super) fn git_cell(s: &SessionView) -> String {
+    let Some(w) = &s.worktree else { return String::new() };
+    let mut cell = w.branch.clone();
+    if let (Some(ahead), Some(behind)) = (w.ahead, w.behind) {
+        cell.push_str(&format!(" +{ahead} -{behind}"));
+    }
+    if w.dirty == Some(true) {
+        cell.push_str(" dirty");
+    }
+    cell
+}
+
 pub(super) fn print_details(s: &SessionView) {
     output::say!("name        {}", s.name);
     output::say!("agent       {}", s.agent);
@@ -32,6 +45,24 @@ pub(super) fn print_details(s: &SessionView) {
         output::say!("pid         {pid}");
     }
     output::say!("cwd         {}", s.cwd);
+    if let Some(w) = &s.worktree {
+        output::say!("repository  {}", w.repo);
+        let made = if w.created_branch { "new" } else { "existing" };
+        output::say!("branch      {} ({made}; base {})", w.branch, w.base);
+        match (w.ahead, w.behind, w.dirty) {
+            (Some(a), Some(b), Some(d)) => output::say!(
+                "git         {a} ahead, {b} behind, {}",
+                if d { "uncommitted changes" } else { "clean" }
+            ),
+            _ => output::say!("git         not read yet"),
+        }
+        if let Some(out) = &w.setup_output {
+            output::say!("setup output");
+            for line in out.lines() {
+                output::say!("  {line}");
+            }
+        }
+    }
     output::say!("command     {}", shell_join(&s.argv));
     if let Some(env) = &s.env
         && !env.is_empty()

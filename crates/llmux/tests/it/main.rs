@@ -61,3 +61,5 @@ mod uploads;
 mod users_isolation_settings;
 /// Every validation rule answers its documented status and changes nothing.
 mod validation;
+/// Session worktrees: new and existing branches, copy and setup, remove, rename (issue 18).
+mod worktrees;
