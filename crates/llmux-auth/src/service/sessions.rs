@@ -25,8 +25,11 @@ use llmux_core::api::{
 use llmux_core::sessions::{SessionService, WaitOutcome, names};
 
 use super::AuthService;
+
+mod queue;
 use crate::policy::{Action, allows, require};
 use crate::{Error, Principal, Result};
+pub use queue::Queued;
 
 /// The agent key only admins may start ([`Action::StartShell`]).
 pub const SHELL: &str = "shell";

@@ -15,12 +15,14 @@ mod live;
 pub mod names;
 mod owners;
 mod procs;
+mod prompt_queue;
 mod queues;
 mod screens;
 mod status;
 mod wait;
 
 pub use confine::Isolation;
+pub use prompt_queue::{MAX_QUEUED, Schedule};
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 
@@ -97,6 +99,8 @@ pub struct SessionService {
     last_screens: screens::KeptScreens,
     /// Whether each session last ran confined (where its agent's files are).
     last_confined: confine::LastConfined,
+    /// The prompts waiting for each session (a copy of the store's `prompt_queue`).
+    prompt_queue: prompt_queue::PromptQueue,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -109,9 +113,12 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let (records, conversations) = {
+        let (records, conversations, queued) = {
             let store = store.clone();
-            blocking(move || Ok((store.list_sessions()?, store.conversations()?))).await?
+            blocking(move || {
+                Ok((store.list_sessions()?, store.conversations()?, store.queue_all()?))
+            })
+            .await?
         };
         let servers = match &opts.isolation {
             Some(iso) => Servers::per_user(tmux, iso.paths.clone()),
@@ -132,6 +139,7 @@ impl SessionService {
             counts: counts::Counts::default(),
             last_screens: screens::KeptScreens::default(),
             last_confined: confine::LastConfined::default(),
+            prompt_queue: prompt_queue::PromptQueue::new(queued),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -202,6 +210,11 @@ impl SessionService {
     /// Replaces the daemon-wide init prompts (for sessions spawned from now on).
     pub fn set_init_prompts(&self, prompts: Vec<String>) {
         *self.init_prompts.write().expect("init prompts lock") = prompts;
+    }
+
+    /// The store (for what the server keeps beside the sessions: idempotency keys).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// The agent catalog.
@@ -354,6 +367,7 @@ impl SessionService {
                 _ => self.servers.main().attach_command(&r.name),
             },
             confined: pane.is_some_and(|p| p.confined),
+            queued: self.prompt_queue.count(&r.name),
         }
     }
 

@@ -8,8 +8,10 @@ mod auth;
 pub mod backup;
 mod conversations;
 mod devices;
+mod idempotency;
 mod import;
 mod owners;
+mod prompt_queue;
 mod push;
 mod sessions;
 
@@ -22,8 +24,10 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
+pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyRecord};
 pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
+pub use prompt_queue::{NewQueueItem, QueueItemRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use sessions::SessionRecord;
 
@@ -43,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
     include_str!("../../migrations/0012_imported_credentials.sql"),
+    include_str!("../../migrations/0015_prompt_queue.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

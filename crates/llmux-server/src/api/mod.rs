@@ -11,6 +11,7 @@ pub(crate) use events::SHUTDOWN_REASON;
 mod health;
 mod meta;
 mod push;
+mod queue;
 pub(crate) mod sessions;
 mod tokens;
 mod users;
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> (Routes, String) {
         OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
+        .merge(queue::router())
         .merge(conversations::router())
         .merge(agents::router())
         .merge(auth::router())
