@@ -106,6 +106,9 @@ pub struct SessionView {
     /// started before isolation existed: it moves into the sandbox at its next restart.
     #[serde(default)]
     pub confined: bool,
+    /// While `limited`: when the agent's rate limit resets (RFC 3339), if its screen said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
     /// How many prompts wait in the session's queue (`GET /api/sessions/{name}/queue`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub queued: u32,

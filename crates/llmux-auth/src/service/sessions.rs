@@ -871,6 +871,7 @@ mod tests {
             since: String::new(),
             waiting_for: None,
             prompt: None,
+            resets_at: None,
         };
         assert!(f.sessions.state_event(&alice, event("b@bob", "bob")).is_none());
         assert!(f.sessions.state_event(&alice, event("op", "")).is_none());

@@ -318,6 +318,7 @@ impl SessionService {
             _ => SessionStatus::Exited,
         };
         let track = self.tracker.get(&r.name);
+        let resets_at = track.as_ref().and_then(|t| t.resets_at()).map(rfc3339_ms);
         let (state, state_since, waiting_for, prompt) = match (status, track) {
             (SessionStatus::Exited, t) => {
                 (AgentState::Exited, t.map_or(r.updated_at, |t| t.since_ms), None, None)
@@ -368,6 +369,7 @@ impl SessionService {
             },
             confined: pane.is_some_and(|p| p.confined),
             queued: self.prompt_queue.count(&r.name),
+            resets_at: if state == AgentState::Limited { resets_at } else { None },
         }
     }
 

@@ -275,8 +275,8 @@ impl SessionService {
     }
 
     /// When the agent's rate limit resets (unix ms), while it is limited.
-    fn limit_resets_at(&self, _name: &str) -> Option<i64> {
-        None
+    fn limit_resets_at(&self, name: &str) -> Option<i64> {
+        self.track(name).and_then(|t| t.resets_at())
     }
 
     fn queue_changed(&self) {

@@ -282,3 +282,42 @@ async fn the_owner_reorders_edits_and_cancels_others_cannot() {
     let (_, b) = call(&d, &alice, "GET", "/api/sessions/s/queue", Value::Null);
     assert_eq!(texts(&b), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_rate_limit_is_shown_and_after_limit_continues_once_it_resets() {
+    let d = TestDaemon::start().await;
+    d.spawn_fakeq("q", &[], &[]).await;
+    d.wait_for_state("q", llmux_api::AgentState::Idle).await;
+    let mut events = d.client.events().await.unwrap();
+    d.client.send("q", "please limit 4", true).await.unwrap();
+    let view = d.wait_for_state("q", llmux_api::AgentState::Limited).await;
+    let resets = view.resets_at.clone().expect("the reset time is read");
+    let resets_ms = llmux_core::time::parse_rfc3339_ms(&resets).unwrap();
+    let out = d.cli_ok(&["session", "prompt", "q", "--after-limit"]);
+    assert!(out.contains("after the rate limit"), "{out}");
+    assert_eq!(d.client.session("q").await.unwrap().queued, 1);
+    // still limited a moment later: nothing typed yet
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let screen = d.client.capture("q", 50).await.unwrap().text;
+    assert!(!screen.contains("Reply to: continue"), "{screen}");
+    // once reset: idle, "continue" typed once
+    d.wait_for_screen("q", "Reply to: continue").await;
+    assert!(llmux_core::time::now_ms() >= resets_ms, "typed only after the reset ({resets})");
+    wait_queue(&d, "q", "emptied", |items| items.is_empty()).await;
+    let screen = d.client.capture("q", 100).await.unwrap().text;
+    assert_eq!(screen.matches("Reply to: continue").count(), 1, "{screen}");
+    // the state events said limited (with the reset time), then not
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut saw_limited = false;
+    while Instant::now() < deadline && !saw_limited {
+        let ev = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
+        let Ok(Some(Ok(ev))) = ev else { break };
+        if let llmux_client::SessionEvent::State(s) = ev
+            && s.state == llmux_api::AgentState::Limited
+        {
+            assert_eq!(s.resets_at.as_deref(), Some(resets.as_str()));
+            saw_limited = true;
+        }
+    }
+    assert!(saw_limited, "a limited state event was sent");
+}
