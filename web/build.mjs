@@ -5,6 +5,8 @@
 // - Every script and stylesheet that an HTML page loads from /static/ is an entry point:
 //   bundled (its imports inlined, dynamic `import()`s of page modules included) and minified
 //   by esbuild, written where the original was (so /static/js/app.js is still the app).
+// - Every page module in pages/ is an on-demand bundle of its own: the app loads it by
+//   absolute URL when its page opens, so it is not in app.js (web/static/pages/README.md).
 // - HTML pages are copied with their `modulepreload` links to now-bundled modules removed.
 // - The service worker (sw.js) is minified on its own (no bundling: it imports nothing).
 // - Everything else (the manifest, icons, and any JS/CSS no entry reached) is copied as it is.
@@ -38,6 +40,7 @@ for (const page of pages) {
   for (const m of html.matchAll(/<script\b[^>]*\bsrc="\/static\/([^"?#]+\.js)"/g)) entries.add(m[1]);
   for (const m of html.matchAll(/<link\b[^>]*\brel="stylesheet"[^>]*\bhref="\/static\/([^"?#]+\.css)"/g)) entries.add(m[1]);
 }
+for (const f of all) if (/^pages\/[^/]+\.js$/.test(f)) entries.add(f);
 for (const e of entries) {
   if (!all.includes(e)) throw new Error(`a page loads /static/${e}, which is not in web/static/`);
 }

@@ -67,6 +67,17 @@ let daemons = 0;
 process.on('exit', () => {
   for (const d of live) d.stopSync();
 });
+// A test file that hangs (a daemon that stopped answering, a browser that never returns)
+// fails alone after 10 minutes, with its daemons' logs, instead of holding the whole suite
+// until CI's limit. Unref'd: it never keeps a finished file alive.
+const FILE_TIMEOUT_MS = Number(process.env.LLMUX_TEST_FILE_TIMEOUT_MS) || 10 * 60 * 1000;
+setTimeout(() => {
+  console.error(`this test file ran over ${FILE_TIMEOUT_MS / 1000} s; stopping it`);
+  for (const d of live) {
+    try { console.error(`daemon log (${d.url}):\n${d.log().split('\n').slice(-40).join('\n')}`); } catch { /* gone */ }
+  }
+  process.exit(1);
+}, FILE_TIMEOUT_MS).unref();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
     for (const d of live) d.stopSync();

@@ -18,6 +18,8 @@ const BUDGET_MS = 300;
 /** First visits measured per viewport, each in a fresh browser context. */
 const FIRST_VISITS = 5;
 const BUDGET_BYTES = 100 * 1000;
+/** Each on-demand page bundle (web/static/pages/). */
+const PAGE_BUDGET_BYTES = 60 * 1000;
 
 let browser;
 let d;
@@ -85,7 +87,8 @@ function rawGet(url, headers) {
 // What the daemon serves, before compression: the scripts and stylesheets the pages reference
 // (index.html signed in; login, setup and pair signed out), the modules they import (static and
 // dynamic imports of literal paths), the service worker, and anything else first-party the
-// sessions page requests in a browser.
+// sessions page requests in a browser: the shell every visit loads, under 100 KB. Then each
+// on-demand page bundle (web/static/pages/, loaded only when its page opens), under 60 KB each.
 test('first-party JS + CSS served stays under 100 KB', async () => {
   const { context, page } = await openPage(browser, 'desktop', d, { login: ADMIN });
   try {
@@ -127,6 +130,20 @@ test('first-party JS + CSS served stays under 100 KB', async () => {
     assert.ok(bytes < BUDGET_BYTES, `first-party JS+CSS served is ${bytes} bytes, over the ${BUDGET_BYTES}-byte budget`);
     // One script for the whole app (the bundle from web/build.mjs): no module waterfall.
     assert.deepEqual(scripts, ['/static/js/app.js'], 'the sessions page loads one bundled script (is esbuild installed? npm ci --prefix web, then rebuild)');
+
+    const onDemand = fs.readdirSync(path.join(WEB_DIR, 'static', 'pages')).filter((f) => f.endsWith('.js')).sort();
+    assert.ok(onDemand.length > 0, 'found the on-demand page bundles');
+    const pageSizes = [];
+    for (const f of onDemand) {
+      const url = `/static/pages/${f}`;
+      assert.ok(!sizes.has(url), `${url} is on demand, yet the shell loads it`);
+      const res = await fetch(`${d.url}${url}`, { headers: { 'Accept-Encoding': 'identity' } });
+      assert.equal(res.status, 200, `GET ${url}`);
+      const n = Buffer.byteLength(await res.text());
+      pageSizes.push(`${url} ${n}`);
+      assert.ok(n < PAGE_BUDGET_BYTES, `${url} is ${n} bytes, over the ${PAGE_BUDGET_BYTES}-byte budget of an on-demand page`);
+    }
+    console.log(`on-demand page bundles: ${pageSizes.join(', ')}; budget ${PAGE_BUDGET_BYTES} bytes each`);
   } finally {
     await context.close();
   }

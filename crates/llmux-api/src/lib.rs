@@ -14,6 +14,7 @@ mod queue;
 mod sessions;
 mod settings;
 mod state;
+mod uploads;
 
 pub use attach::*;
 pub use auth::*;
@@ -23,3 +24,4 @@ pub use queue::*;
 pub use sessions::*;
 pub use settings::*;
 pub use state::*;
+pub use uploads::*;

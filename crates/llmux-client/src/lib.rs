@@ -28,7 +28,7 @@ use llmux_api::{
     AgentView, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
     EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, QueueEditRequest,
     QueueItem, QueueResponse, SendRequest, SendResponse, SessionResponse, SessionView,
-    VersionResponse,
+    UploadResponse, VersionResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -331,6 +331,11 @@ impl Client {
             .transpose()
             .map_err(|e| Error::Protocol(e.to_string()))?;
         let res = self.raw(method, path, body, headers).await?;
+        self.decode(res)
+    }
+
+    /// The JSON body of a 2xx response, or the error a non-2xx one carries.
+    fn decode<T: DeserializeOwned>(&self, res: RawResponse) -> Result<T> {
         if !res.status.is_success() {
             return Err(self.api_error(res.status, &res.body));
         }
@@ -449,6 +454,19 @@ impl Client {
     /// `GET /api/sessions/{name}/capture?lines=N`.
     pub async fn capture(&self, name: &str, lines: u32) -> Result<CaptureResponse> {
         self.get(&format!("{}?lines={lines}", session_path(name, "/capture"))).await
+    }
+
+    /// `POST /api/sessions/{name}/uploads?filename=…` with the file's bytes.
+    pub async fn upload(
+        &self,
+        name: &str,
+        file_name: &str,
+        bytes: Bytes,
+    ) -> Result<UploadResponse> {
+        let path =
+            format!("{}?filename={}", session_path(name, "/uploads"), encode_segment(file_name));
+        let body = Some((bytes, "application/octet-stream"));
+        self.decode(self.raw(Method::POST, &path, body, &[]).await?)
     }
 
     /// `GET /api/agents` (installed) or `/api/agents/all`.

@@ -6,6 +6,8 @@
 //! what it says: [`effective`] resolves every layer in one place.
 
 pub mod effective;
+mod uploads;
+pub use uploads::{UploadLimits, UploadsConfig};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,6 +95,9 @@ pub struct ServerConfig {
     /// `server.limits:` timeouts and caps on connections and long-lived streams.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `server.uploads:` what may be uploaded into a session's workspace.
+    #[serde(default)]
+    pub uploads: UploadsConfig,
     /// How users are kept apart (`personal`, the default, or `system`); see [`DaemonMode`].
     #[serde(default)]
     pub mode: DaemonMode,

@@ -157,6 +157,7 @@ impl Daemon {
         tmux.seal().await.map_err(|e| fail(e.into()))?;
         let mut session_opts = opts.sessions;
         session_opts.init_prompts = effective.init_prompts.value.clone();
+        session_opts.uploads = config.server.uploads.resolve();
         // Non-admins' sessions run confined, each user on a tmux server of their own.
         let system = config.server.mode == llmux_core::config::DaemonMode::System;
         if system && !rustix::process::getuid().is_root() {

@@ -1,8 +1,9 @@
 // The app shell: who is signed in, the menu, page lifecycle, the service worker.
 
+import * as kit from "./api.js";
 import { api, post, me, toLogin, prefetchSessions } from "./api.js";
 import { h, $, toast } from "./ui.js";
-import { start } from "./router.js";
+import { start, navigate } from "./router.js";
 
 const main = $("#main");
 const nav = $("#nav");
@@ -68,7 +69,7 @@ async function onRoute(m, isNav) {
   fitViewport();
   const page = { controller: new AbortController(), cleanups: [] };
   current = page;
-  const ctx = { signal: page.controller.signal, cleanup: (fn) => page.cleanups.push(fn), setTitle };
+  const ctx = { ...kit, navigate, signal: page.controller.signal, cleanup: (fn) => page.cleanups.push(fn), setTitle };
   if (!m) {
     setTitle("Not found");
     main.replaceChildren(h("div", { class: "pad" }, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/" }, "Back to the sessions"))));
@@ -81,7 +82,9 @@ async function onRoute(m, isNav) {
   }
   let mod;
   try {
-    mod = await import(`./${m.route.mod}.js`);
+    // On-demand bundles load by absolute URL, so the bundler keeps them out of app.js.
+    const { mod: name } = m.route;
+    mod = await (name.startsWith("pages/") ? import(`/static/${name}.js`) : import(`./${name}.js`));
   } catch {
     main.replaceChildren(h("p", { class: "pad error", role: "alert" }, "Could not load this page; reload to try again."));
     return;

@@ -6,6 +6,7 @@
 import { h, enc, toast, busy, confirmDialog, ago, when } from "./ui.js";
 import { api, post, onSessions } from "./api.js";
 import { stateBadge, paintState, stateOf, bell } from "./agent.js";
+import { upload, fileButton, takeFiles, micButton } from "./files.js";
 
 /** A short summary of a tool call's input: its command, path or first string, else JSON. */
 function brief(input) {
@@ -43,7 +44,18 @@ export default async function mount(root, { name }, pg) {
   const send = h("button", { type: "submit", class: "btn primary", tid: "chat-send" }, "Send");
   const stop = h("button", { class: "btn danger", tid: "chat-stop", hidden: true, onclick: () => busy(stop, () => post(`${url}/interrupt`), "Sent Escape") }, "Stop");
   const restart = h("button", { type: "button", class: "btn primary", tid: "chat-restart", hidden: true, onclick: () => busy(restart, () => post(`${url}/respawn`), "Restarted") }, "Restart");
-  const composer = h("form", { class: "composer", tid: "chat-composer" }, input, stop, send, restart);
+  // Files and dictation add to the text being written, to edit before sending.
+  const insert = (text) => {
+    if (!text) return;
+    const at = input.selectionStart ?? input.value.length;
+    const before = input.value.slice(0, at);
+    input.value = `${before}${before && !/\s$/.test(before) ? " " : ""}${text} ${input.value.slice(at)}`;
+    input.dispatchEvent(new Event("input"));
+    input.focus();
+  };
+  const attach = async (files) => insert((await upload(name, files)).join(" "));
+  const composer = h("form", { class: "composer", tid: "chat-composer" }, ...fileButton(attach), micButton(insert), input, stop, send, restart);
+  takeFiles(composer, attach);
   const hist = h("ul", { class: "rows" });
   const history = h("details", { class: "card hist", tid: "history", hidden: true, ontoggle: () => history.open && loadHistory() },
     h("summary", {}, "History"), hist);

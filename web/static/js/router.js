@@ -1,4 +1,5 @@
 // History-API routing: each route names a page module whose default export mounts the page.
+// A name starting with "pages/" is an on-demand bundle (web/static/pages/README.md).
 
 const ROUTES = [
   ["/", "sessions", "Sessions"],
@@ -9,10 +10,10 @@ const ROUTES = [
   ["/agents", "agents", "Agents"],
   ["/tokens", "tokens", "Tokens"],
   ["/account", "account", "Account"],
-  ["/admin/users", "users", "Users", true],
-  ["/admin/settings", "settings", "Settings", true],
-  ["/admin/logs", "logs", "Logs", true],
-  ["/admin/audit", "audit", "Audit log", true],
+  ["/admin/users", "pages/users", "Users", true],
+  ["/admin/settings", "pages/settings", "Settings", true],
+  ["/admin/logs", "pages/logs", "Logs", true],
+  ["/admin/audit", "pages/audit", "Audit log", true],
   ["/about", "about", "About"],
 ].map(([path, mod, title, admin]) => ({
   re: new RegExp(`^${path.replace(/:name/, "([^/]+)")}/?$`),

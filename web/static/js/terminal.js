@@ -6,6 +6,7 @@ import { h, enc, toast, busy, copyText, ask, confirmDialog, menuDialog, popMenu 
 import { api, post, toLogin, onSessions } from "./api.js";
 import { stateBadge, paintState, stateOf, bell } from "./agent.js";
 import { keyBoard, applyMods } from "./keys.js";
+import { upload, fileButton, takeFiles } from "./files.js";
 
 const FONT_KEY = "llmux.term.fontSize";
 
@@ -50,7 +51,9 @@ export default async function mount(root, { name }, pg) {
     h("span", { class: "tfont", role: "group", "aria-label": "Text size" },
       mb("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"), size,
       mb("font-inc", "A+", () => setFont(term.options.fontSize + 1), "Larger text")),
-    restartBtn, stopBtn);
+    ...fileButton((fs) => { menu.close(); attach(fs); }, "term-upload", "Upload file"), restartBtn, stopBtn);
+  // An uploaded file's name is typed at the cursor, like a pasted path.
+  const attach = async (files) => { const m = await upload(name, files); if (m.length) send(`${m.join(" ")} `); };
   const menuBtn = h("button", { class: "icon tmbtn", tid: "term-menu", "aria-label": "Session menu", "aria-haspopup": "dialog", onclick: () => {
     const host = document.getElementById("host").textContent;
     hostText.textContent = host && ` · on ${host}`;
@@ -141,6 +144,7 @@ export default async function mount(root, { name }, pg) {
   let typed = 0;
   const mark = () => { typed = Date.now(); };
   for (const ev of ["keydown", "input", "paste", "click"]) box.addEventListener(ev, mark, true);
+  takeFiles(box, attach);
   for (const el of [bar, more]) el.addEventListener("click", mark, true);
   function send(data) {
     if (!data) return;

@@ -474,6 +474,21 @@ impl Sessions {
         Ok(())
     }
 
+    /// Writes a file into the session's `.llmux/uploads/` folder, as the session's owner.
+    pub async fn upload(
+        &self,
+        principal: &Principal,
+        name: &str,
+        file_name: &str,
+        body: &[u8],
+    ) -> Result<llmux_core::sessions::uploads::Uploaded> {
+        let name = self.find(principal, name, Action::DriveSessions)?;
+        let done = self.service.upload(&name, file_name, body).await.verbatim()?;
+        let detail = format!("{} ({} bytes)", done.relative, done.size);
+        self.audit(principal, "session_upload", &name, &detail).await;
+        Ok(done)
+    }
+
     /// Stops what the agent is doing (presses Escape).
     pub async fn interrupt(&self, principal: &Principal, name: &str) -> Result<()> {
         let name = self.find(principal, name, Action::DriveSessions)?;

@@ -152,6 +152,18 @@ pub trait AgentKind: Send + Sync + 'static {
     fn settle(&self) -> Option<Duration> {
         None
     }
+    /// How a prompt names a file in the session's folder (`path` is relative to it) so the
+    /// agent reads it, images included: the path as it is, which Claude Code and Codex read
+    /// (default), or `@path` for the CLIs that include files that way.
+    fn mention(&self, path: &str) -> String {
+        path.to_owned()
+    }
+    /// Whether the CLI reads a file git ignores when a prompt names it. Gemini CLI and Qwen
+    /// Code do not (their `@` and `read_file` skip such files; seen in the real-agent tests),
+    /// so their uploads stay where git sees them.
+    fn reads_ignored_files(&self) -> bool {
+        true
+    }
 }
 
 /// A handle on a known agent kind: what every caller asks about an agent.
@@ -191,6 +203,16 @@ impl Kind {
     /// Its built-in catalog row.
     pub fn builtin(self) -> Builtin {
         self.0.builtin()
+    }
+
+    /// How a prompt names a file in the session's folder ([`AgentKind::mention`]).
+    pub fn mention(self, path: &str) -> String {
+        self.0.mention(path)
+    }
+
+    /// Whether the CLI reads a file git ignores ([`AgentKind::reads_ignored_files`]).
+    pub fn reads_ignored_files(self) -> bool {
+        self.0.reads_ignored_files()
     }
 
     /// Arguments always added after the flags.

@@ -27,6 +27,11 @@ const HISTORY: History = History {
 };
 
 impl AgentKind for OpenCode {
+    fn mention(&self, path: &str) -> String {
+        // `@path` puts the file (an image too) into the prompt.
+        format!("@{path}")
+    }
+
     fn key(&self) -> &'static str {
         "opencode"
     }

@@ -26,6 +26,15 @@ const HISTORY: History = History {
 };
 
 impl AgentKind for Qwen {
+    fn mention(&self, path: &str) -> String {
+        // `@path` puts the file (an image too) into the prompt.
+        format!("@{path}")
+    }
+
+    fn reads_ignored_files(&self) -> bool {
+        false
+    }
+
     fn key(&self) -> &'static str {
         "qwen"
     }

@@ -261,6 +261,33 @@ impl SessionService {
         Ok(Target { argv, ..target })
     }
 
+    /// The argv that runs `argv` in `cwd` the way `owner`'s agents run: inside the sandbox
+    /// for a confined owner, as the owner's Unix account under a system daemon (`setpriv`),
+    /// else as it is (the daemon's user, whose sessions run as it). For every command the
+    /// daemon runs on a user's files (uploads, git): it reaches what the owner's agent
+    /// reaches, and nothing a process in the session planted (a symlink, a repo config) can
+    /// take it further. The caller still sets `cwd` as the command's directory (bwrap is
+    /// told it too).
+    pub(crate) async fn as_owner(
+        &self,
+        owner: &str,
+        cwd: &Path,
+        argv: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let Some((iso, o)) = self.owner(owner).await? else { return Ok(argv) };
+        if iso.system && o.account.is_none() {
+            return Err(no_account(owner));
+        }
+        let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
+        let argv = if o.confined {
+            let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
+            super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, BTreeMap::new())).await?
+        } else {
+            argv
+        };
+        Ok(prefix.into_iter().chain(argv).collect())
+    }
+
     /// The name of session `name`'s memory cgroup: the session's name after a hash of this
     /// daemon's tmux socket, so two daemons sharing a cgroup never share a session's.
     fn cgroup_key(&self, name: &str) -> String {

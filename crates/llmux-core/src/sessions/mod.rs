@@ -19,6 +19,7 @@ mod prompt_queue;
 mod queues;
 mod screens;
 mod status;
+pub mod uploads;
 mod wait;
 
 pub use confine::Isolation;
@@ -59,6 +60,8 @@ pub struct SessionOptions {
     /// Confinement of non-admins' sessions, per-user tmux servers; `None`: every session on
     /// one server as the daemon's user (library tests only: the daemon always sets it).
     pub isolation: Option<Isolation>,
+    /// What may be uploaded into a session's workspace (`server.uploads`).
+    pub uploads: crate::config::UploadLimits,
 }
 
 impl Default for SessionOptions {
@@ -70,11 +73,17 @@ impl Default for SessionOptions {
             init_prompts: Vec::new(),
             ready_timeout: Duration::from_secs(90),
             isolation: None,
+            uploads: crate::config::UploadLimits::default(),
         }
     }
 }
 
 /// Owns every session: records, tmux sessions, and the rules between them.
+///
+/// Lock order: `records` before the live panes (`live.panes()`), never the other way, and no
+/// other lock of the service taken while holding either. std's `RwLock` makes a reader wait
+/// behind a waiting writer, so two readers taking the pair in opposite orders deadlock as soon
+/// as a writer queues on each.
 #[derive(Debug)]
 pub struct SessionService {
     store: Arc<Store>,
@@ -147,8 +156,9 @@ impl SessionService {
         service.apply_pending_tmux().await?;
         service.refresh().await?;
         let (running, total) = {
-            let live = service.live.panes();
+            // Lock order everywhere: records, then panes (see `SessionService`).
             let records = service.records.read().expect("records lock");
+            let live = service.live.panes();
             let running = records.keys().filter(|n| live.get(*n).is_some_and(|p| !p.dead)).count();
             for name in live.keys().filter(|n| !records.contains_key(*n)) {
                 tracing::warn!(session.name = %name, "tmux session without a record; ignoring it");

@@ -14,6 +14,7 @@ mod push;
 mod queue;
 pub(crate) mod sessions;
 mod tokens;
+mod uploads;
 mod users;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub(crate) fn routes() -> (Routes, String) {
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
         .merge(queue::router())
+        .merge(uploads::router())
         .merge(conversations::router())
         .merge(agents::router())
         .merge(auth::router())

@@ -254,7 +254,7 @@ impl Assets {
         self.by_path.get(path)
     }
 
-    /// Total bytes of first-party JS and CSS (the budget the UI keeps under 100 KB).
+    /// Total bytes of first-party JS and CSS, on-demand pages included (logged at start).
     pub(crate) fn first_party_js_css_bytes(&self) -> usize {
         self.by_path
             .iter()

@@ -23,6 +23,7 @@ mod settings;
 mod show;
 mod target;
 mod token;
+mod upload;
 mod user;
 
 use std::path::PathBuf;

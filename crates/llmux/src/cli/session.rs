@@ -155,6 +155,22 @@ pub(crate) enum SessionCmd {
         #[arg(long)]
         insecure: bool,
     },
+    /// Put files (screenshots, logs, …) into a session's folder and print how to name them in
+    /// a prompt.
+    ///
+    /// Each lands in `.llmux/uploads/` in the session's cwd (kept out of git), written as the
+    /// session's owner. With --prompt, TEXT followed by the files' names is then typed into the
+    /// session as one prompt.
+    Upload {
+        /// Session name.
+        name: String,
+        /// The files.
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Then send this prompt with the files named after it.
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+    },
     /// Print the last lines of a session's screen and scrollback.
     Capture {
         /// Session name.
@@ -405,6 +421,9 @@ impl SessionCmd {
                         }
                     }
                 };
+            }
+            SessionCmd::Upload { name, files, prompt } => {
+                return super::upload::run(ctx, &client, &name, &files, prompt).await;
             }
             SessionCmd::Capture { name, lines } => {
                 let capture = client.capture(&name, lines).await?;

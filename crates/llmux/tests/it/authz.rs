@@ -118,6 +118,9 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("GET", "/api/sessions/{name}/capture") => {
             ("/api/sessions/alice-run/capture", json!(null), ReadSession(200))
         }
+        ("POST", "/api/sessions/{name}/uploads") => {
+            ("/api/sessions/alice-run/uploads?filename=x.exe", json!(null), DriveSession(400))
+        }
         ("POST", "/api/sessions/{name}/answer") => {
             ("/api/sessions/alice-run/answer", json!({"option": 1}), DriveSession(409))
         }

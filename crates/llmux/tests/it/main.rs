@@ -55,6 +55,8 @@ mod recovery;
 mod service;
 /// The Unix socket and TCP listeners: who is trusted and how.
 mod transport;
+/// Files into a session's workspace: naming, limits, owners, planted symlinks.
+mod uploads;
 /// Per-user isolation settings: granted workspace roots, session limits, no non-admin
 /// without a sandbox (issue 15).
 mod users_isolation_settings;

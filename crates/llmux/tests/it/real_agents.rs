@@ -106,6 +106,11 @@ struct AgentSpec {
     allow_label: &'static str,
     /// Deadline for the first start (OpenCode installs its provider package from npm first).
     ready: Duration,
+    /// Text of the model request that carries an uploaded image named in a prompt (issue 19),
+    /// where this has been verified for the CLI; `None`: not checked. Gemini sends the image
+    /// (`inlineData`); Qwen Code includes the file ("Content from …") and, as the mock is no
+    /// vision model, says it cannot show an image there.
+    image_in_request: Option<&'static str>,
 }
 
 const QWEN: AgentSpec = AgentSpec {
@@ -117,6 +122,7 @@ const QWEN: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT,
     allow_label: "allow",
     ready: READY,
+    image_in_request: Some("Content from "),
 };
 const GEMINI: AgentSpec = AgentSpec {
     key: "gemini",
@@ -127,6 +133,7 @@ const GEMINI: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT,
     allow_label: "allow",
     ready: READY,
+    image_in_request: Some("\"inlineData\""),
 };
 const CODEX: AgentSpec = AgentSpec {
     key: "codex",
@@ -137,6 +144,7 @@ const CODEX: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT_CODEX,
     allow_label: "yes",
     ready: READY,
+    image_in_request: None,
 };
 const OPENCODE: AgentSpec = AgentSpec {
     key: "opencode",
@@ -147,6 +155,7 @@ const OPENCODE: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT,
     allow_label: "allow",
     ready: Duration::from_secs(180),
+    image_in_request: None,
 };
 const CLAUDE: AgentSpec = AgentSpec {
     key: "claude",
@@ -157,6 +166,7 @@ const CLAUDE: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT,
     allow_label: "yes",
     ready: READY,
+    image_in_request: None,
 };
 
 fn write(path: PathBuf, text: &str) {
@@ -755,6 +765,45 @@ async fn prompt_wait(run: &mut Run, b: &Bench, spec: &AgentSpec, name: &str, pro
     }
 }
 
+/// A 1×1 PNG.
+const PIXEL: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
+
+/// Uploads an image, prompts with its mention (`--wait`), and checks the model's request
+/// carried the image (`needle`): what the README says each agent does with an upload.
+async fn image_prompt(run: &mut Run, b: &Bench, spec: &AgentSpec, name: &str, needle: &str) {
+    let up = match b.d.client.upload(name, "pixel.png", Bytes::from_static(PIXEL)).await {
+        Ok(up) => up,
+        Err(e) => {
+            run.check(false, "upload an image", e);
+            return;
+        }
+    };
+    run.check(up.mention.ends_with("uploads/pixel.png"), "upload named", &up.mention);
+    let before = std::fs::read_to_string(&b.mock.log).unwrap_or_default().len();
+    prompt_wait(run, b, spec, name, &format!("what is in {}", up.mention)).await;
+    let log = std::fs::read_to_string(&b.mock.log).unwrap_or_default();
+    let sent = log.get(before..).unwrap_or_default();
+    run.check(
+        sent.contains(needle),
+        "the image reached the model",
+        format!(
+            "no {needle:?} in the requests since the upload; where they name it: {:?}",
+            around(sent, "pixel")
+        ),
+    );
+}
+
+/// Up to 5 snippets of `text` around each `word`.
+fn around(text: &str, word: &str) -> Vec<String> {
+    text.match_indices(word)
+        .take(5)
+        .map(|(i, _)| {
+            let (from, to) = (i.saturating_sub(200), (i + 200).min(text.len()));
+            String::from_utf8_lossy(&text.as_bytes()[from..to]).into_owned()
+        })
+        .collect()
+}
+
 /// The whole contract, for any agent.
 async fn full_scenario(spec: &AgentSpec) {
     let Some(bin) = agents_bin(spec) else { return };
@@ -788,6 +837,11 @@ async fn full_scenario(spec: &AgentSpec) {
 
     // prompt --wait returns the mock's reply
     prompt_wait(&mut run, &b, spec, &name, "say hello").await;
+
+    // an image uploaded into the session and named as its agent reads it reaches the model
+    if let Some(needle) = spec.image_in_request {
+        image_prompt(&mut run, &b, spec, &name, needle).await;
+    }
 
     // a permission prompt: waiting, with its options
     let since = Instant::now();

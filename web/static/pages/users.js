@@ -1,9 +1,11 @@
 // Admin: user accounts.
 
-import { h, enc, busy, toast, confirmDialog, ask, when, field, plural, lines, section } from "./ui.js";
-import { api, post, patch, del, me, onSessions, changed } from "./api.js";
+import { h, enc, busy, toast, confirmDialog, ask, when, field, plural, lines, section } from "../js/ui.js";
+// Stateful helpers come from the app through mount's third argument (see README.md here).
+let api, post, patch, del, me, onSessions, changed;
 
 export default async function mount(root, _params, pg) {
+  ({ api, post, patch, del, me, onSessions, changed } = pg);
   const uname = h("input", { tid: "user-create-username", autocomplete: "off", autocapitalize: "none", spellcheck: "false", pattern: "[a-z0-9_-]{1,32}" });
   const name = h("input", { tid: "user-create-name", autocomplete: "off" });
   const pass = h("input", { tid: "user-create-pass", type: "password", autocomplete: "new-password" });

@@ -1,7 +1,8 @@
 // Admin: effective settings with their sources, and the daemon-wide init prompts.
 
-import { h, busy, section, lines } from "./ui.js";
-import { api } from "./api.js";
+import { h, busy, section, lines } from "../js/ui.js";
+// Stateful helpers come from the app through mount's third argument (see README.md here).
+let api;
 
 const show = (v) => (v == null ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
@@ -9,6 +10,7 @@ const show = (v) => (v == null ? "—" : typeof v === "string" ? v : JSON.string
 const parts = (t, cls) => h("code", { class: cls }, t.split(/(?<=[._/])/).flatMap((p, i) => (i ? [h("wbr"), p] : [p])));
 
 export default async function mount(root, _params, pg) {
+  ({ api } = pg);
   const s = await api("/api/settings", { signal: pg.signal });
   // On a phone each setting is a block: the key and its source on one line, the value below.
   const table = h("table", { class: "table settings", tid: "settings-table" },

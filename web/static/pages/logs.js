@@ -1,12 +1,14 @@
 // Admin: the daemon log, live.
 
-import { h } from "./ui.js";
-import { api } from "./api.js";
+import { h } from "../js/ui.js";
+// Stateful helpers come from the app through mount's third argument (see README.md here).
+let api;
 
 const RANK = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
 const MAX = 1000;
 
 export default async function mount(root, _params, pg) {
+  ({ api } = pg);
   const level = h("select", { tid: "log-level", id: "f-level" },
     h("option", { value: "trace" }, "all levels"), h("option", { value: "info" }, "info and above"),
     h("option", { value: "warn" }, "warnings and errors"), h("option", { value: "error" }, "errors only"));

@@ -1,9 +1,11 @@
 // Admin: the audit log, newest first.
 
-import { h, when } from "./ui.js";
-import { api } from "./api.js";
+import { h, when } from "../js/ui.js";
+// Stateful helpers come from the app through mount's third argument (see README.md here).
+let api;
 
 export default async function mount(root, _params, pg) {
+  ({ api } = pg);
   const filter = h("input", { type: "search", placeholder: "Filter by actor, action or target", "aria-label": "Filter the audit log" });
   const body = h("tbody");
   const refresh = h("button", { class: "btn sm", onclick: () => load().catch(() => {}) }, "Refresh");
