@@ -91,6 +91,7 @@ fn main() {
 //@2             created_at: T0,
 //@2             expires_at: None,
 //@2             last_used_at: Some(T0 + 5),
+//@12            imported_from: None,
 //@2         })
 //@2         .unwrap();
 //@2     store
@@ -103,6 +104,7 @@ fn main() {
 //@2             created_at: T0,
 //@2             expires_at: Some(T0 + 86_400_000_000),
 //@2             last_used_at: None,
+//@12            imported_from: Some("llmux 0.41".into()),
 //@2         })
 //@2         .unwrap();
 //@2     store
