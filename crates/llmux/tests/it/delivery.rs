@@ -321,3 +321,44 @@ async fn a_rate_limit_is_shown_and_after_limit_continues_once_it_resets() {
     }
     assert!(saw_limited, "a limited state event was sent");
 }
+
+#[tokio::test]
+async fn a_repeat_while_the_first_is_in_flight_is_409_then_replayed() {
+    let d = TestDaemon::start().await;
+    // the fake Qwen is blank for 3 s: a prompt sent meanwhile is held until it is ready
+    d.spawn_fakeq("slow", &[("FAKE_STARTUP_MS", "3000")], &[]).await;
+    let first = {
+        let client = d.client.clone();
+        tokio::spawn(async move {
+            let body =
+                Some((Bytes::from(json!({"prompt": "held"}).to_string()), "application/json"));
+            client
+                .raw(
+                    Method::POST,
+                    "/api/sessions/slow/send",
+                    body,
+                    &[("Idempotency-Key", "k-held")],
+                )
+                .await
+                .unwrap()
+        })
+    };
+    // the first is held (the agent is starting): the same key again meanwhile is 409
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (second, b, _) =
+        post_key(&d, "/api/sessions/slow/send", "k-held", json!({"prompt": "held"})).await;
+    let res = first.await.unwrap();
+    let mut statuses = [res.status.as_u16(), second];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "one applied, one refused while in flight: {b}");
+    if second == 409 {
+        assert_eq!(b["code"], "idempotency_in_flight", "{b}");
+    }
+    let (s, _, replayed) =
+        post_key(&d, "/api/sessions/slow/send", "k-held", json!({"prompt": "held"})).await;
+    assert_eq!(s, 200);
+    assert!(replayed);
+    d.wait_for_screen("slow", "Reply to: held").await;
+    let screen = d.client.capture("slow", 100).await.unwrap().text;
+    assert_eq!(screen.matches("Reply to: held").count(), 1, "{screen}");
+}
