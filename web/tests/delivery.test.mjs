@@ -112,3 +112,21 @@ test('queue: shown on the chat page; up, edit and cancel (phone)', async () => {
     await context.close();
   }
 });
+
+test('a rate-limited agent shows "limited until …" (phone)', async () => {
+  await d.cliOk(['session', 'start', 'fakeq', '--name', 'lim', '--cwd', d.work]);
+  await until(async () => (await d.cliOk(['session', 'show', 'lim'])).includes('idle'), { timeout: 15000, what: 'lim idle' });
+  await d.cliOk(['session', 'prompt', 'lim', 'please limit 600']);
+  const { context, page, guard } = await openPage(browser, 'phone', d, { login: ADMIN });
+  try {
+    await page.goto('/c/lim');
+    await page.locator('[data-testid=chat-state][data-state=limited]').waitFor();
+    assert.match(await page.getByTestId('chat-state').textContent(), /limited until \d/);
+    await d.cliOk(['session', 'prompt', 'lim', '--after-limit']);
+    await until(async () => (await page.getByTestId('queue-text').allTextContents()).join() === 'continue', { what: 'the after-limit prompt queued' });
+    await screenshot(page, 'limited', 'phone');
+    guard.check();
+  } finally {
+    await context.close();
+  }
+});
