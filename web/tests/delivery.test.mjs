@@ -57,6 +57,8 @@ test('outbox: prompts written offline are kept, then typed once each, in order, 
     for (const text of ['offline one', 'offline two']) {
       await input.fill(text);
       await input.press('Enter');
+      // kept (the composer clears once the outbox has it)
+      await until(async () => (await input.inputValue()) === '', { what: `${text} taken` });
     }
     await until(async () => (await page.locator('[data-testid=outbox-item][data-state=pending]').count()) === 2, { what: 'two pending items' });
     await screenshot(page, 'outbox-offline', 'phone');
@@ -107,6 +109,11 @@ test('queue: shown on the chat page; up, edit and cancel (phone)', async () => {
     // A change made elsewhere (the CLI) shows without a reload.
     await d.cliOk(['session', 'prompt', 'q', '--in', '2h', 'from the cli']);
     await until(async () => (await texts()).includes('from the cli'), { what: 'the CLI’s item shown live' });
+    // The terminal page says how many wait, and leads to the chat page where they are edited.
+    await page.goto('/s/q');
+    await page.getByTestId('term-menu').click();
+    await until(async () => (await page.getByTestId('term-queue').textContent()) === '3 queued', { what: 'the queue count on the terminal page' });
+    assert.equal(await page.getByTestId('term-queue').getAttribute('href'), '/c/q');
     guard.check();
   } finally {
     await context.close();
@@ -115,7 +122,7 @@ test('queue: shown on the chat page; up, edit and cancel (phone)', async () => {
 
 test('a rate-limited agent shows "limited until …" (phone)', async () => {
   await d.cliOk(['session', 'start', 'fakeq', '--name', 'lim', '--cwd', d.work]);
-  await until(async () => (await d.cliOk(['session', 'show', 'lim'])).includes('idle'), { timeout: 15000, what: 'lim idle' });
+  await until(async () => JSON.parse(await d.cliOk(['--json', 'session', 'show', 'lim'])).state === 'idle', { timeout: 15000, what: 'lim idle' });
   await d.cliOk(['session', 'prompt', 'lim', 'please limit 600']);
   const { context, page, guard } = await openPage(browser, 'phone', d, { login: ADMIN });
   try {
