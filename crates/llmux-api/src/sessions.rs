@@ -109,6 +109,16 @@ pub struct SessionView {
     /// The git worktree llmux made for this session (its cwd), when it was started with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<WorktreeView>,
+    /// While `limited`: when the agent's rate limit resets (RFC 3339), if its screen said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
+    /// How many prompts wait in the session's queue (`GET /api/sessions/{name}/queue`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub queued: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A session's git worktree: where it is, its branch, and how it stands against its base.
@@ -281,6 +291,29 @@ pub struct SendRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
     pub timeout: Option<u64>,
+    /// Queue it, to be typed at this time (RFC 3339, e.g. `2026-12-04T18:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Queue it, to be typed after this long (`90s`, `5m`, `1h30m`, or seconds).
+    #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+    pub in_: Option<String>,
+    /// Queue it, to be typed when the agent is `idle` (the only value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Queue it, to be typed once the agent's rate limit has reset (when it is not limited
+    /// and idle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_limit: Option<bool>,
+}
+
+impl SendRequest {
+    /// Whether the prompt is queued (scheduled) rather than typed now.
+    pub fn is_queued(&self) -> bool {
+        self.at.is_some()
+            || self.in_.is_some()
+            || self.when.is_some()
+            || self.after_limit == Some(true)
+    }
 }
 
 /// Response of `POST /api/sessions/{name}/send`: `{ok: true}`, plus the outcome with `wait`.
@@ -306,6 +339,23 @@ pub struct SendResponse {
     /// With `wait`: true when the timeout passed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
+    /// When the prompt was typed into the agent (RFC 3339), unless it was queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// A scheduled prompt: the queue item it became.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<crate::QueueItem>,
+}
+
+/// Response of `answer`, `key` and `interrupt`: done, and when.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredResponse {
+    /// Always true.
+    pub ok: bool,
+    /// When the keys reached the agent (RFC 3339).
+    pub delivered_at: String,
 }
 
 /// `POST /api/sessions/{name}/answer`: choose one option of the question on screen.

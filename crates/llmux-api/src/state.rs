@@ -20,6 +20,9 @@ pub enum AgentState {
     Waiting,
     /// The agent process is gone.
     Exited,
+    /// The agent's rate limit is reached (its screen says so); `resetsAt` says until when,
+    /// if the screen did.
+    Limited,
 }
 
 impl AgentState {
@@ -31,6 +34,7 @@ impl AgentState {
             AgentState::Working => "working",
             AgentState::Waiting => "waiting",
             AgentState::Exited => "exited",
+            AgentState::Limited => "limited",
         }
     }
 }
@@ -205,4 +209,7 @@ pub struct StateEvent {
     /// While `waiting`: the question and its options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<PendingPrompt>,
+    /// While `limited`: when the limit resets (RFC 3339), if the screen said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
 }

@@ -22,8 +22,8 @@ pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;
 pub use service::{
     Attachment, AuthService, Bootstrap, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, InitUser, Listing,
-    Login, MAX_ROOTS, MAX_SESSIONS_LIMIT, MAX_WAIT, PAIRING_TTL, Prompt, Revocation, SESSION_IDLE,
-    SESSION_LIFETIME, SHELL, Sessions, Target, validate_name, validate_username,
+    Login, MAX_ROOTS, MAX_SESSIONS_LIMIT, MAX_WAIT, PAIRING_TTL, Prompt, Queued, Revocation,
+    SESSION_IDLE, SESSION_LIFETIME, SHELL, Sessions, Target, validate_name, validate_username,
 };
 
 /// [`SESSION_LIFETIME`] in seconds, for cookie `Max-Age`.

@@ -72,13 +72,15 @@ impl Client {
             enter: Some(true),
             wait: Some(true),
             timeout: Some(timeout_secs),
+            ..Default::default()
         };
-        self.post(&session_path(name, "/send"), &req).await
+        self.call_once(Method::POST, &session_path(name, "/send"), Some(&req)).await
     }
 
     /// `POST /api/sessions/{name}/answer`: option `option` as the screen numbers them (from 1).
     pub async fn answer(&self, name: &str, option: usize) -> Result<()> {
-        self.post::<OkResponse>(&session_path(name, "/answer"), &AnswerRequest { option })
+        let req = AnswerRequest { option };
+        self.call_once::<OkResponse>(Method::POST, &session_path(name, "/answer"), Some(&req))
             .await
             .map(drop)
     }
@@ -86,7 +88,9 @@ impl Client {
     /// `POST /api/sessions/{name}/key`.
     pub async fn key(&self, name: &str, key: &str) -> Result<()> {
         let req = KeyRequest { key: key.to_owned() };
-        self.post::<OkResponse>(&session_path(name, "/key"), &req).await.map(drop)
+        self.call_once::<OkResponse>(Method::POST, &session_path(name, "/key"), Some(&req))
+            .await
+            .map(drop)
     }
 
     /// `GET /api/sessions/{name}/conversations`.

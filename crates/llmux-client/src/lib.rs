@@ -27,8 +27,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use llmux_api::{
     AgentView, BroadcastRequest, BroadcastResponse, CaptureResponse, CreateSessionRequest,
-    EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, SendRequest,
-    SessionResponse, SessionView, UploadResponse, VersionResponse,
+    EditSessionRequest, ErrorBody, HealthResponse, KillResponse, OkResponse, QueueEditRequest,
+    QueueItem, QueueResponse, SendRequest, SendResponse, SessionResponse, SessionView,
+    UploadResponse, VersionResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -305,11 +306,32 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T> {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    /// [`Client::call`] with a fresh `Idempotency-Key`: the daemon applies it at most once.
+    pub(crate) async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        let key = idempotency_key();
+        self.call_with(method, path, body, &[("idempotency-key", &key)]).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        headers: &[(&str, &str)],
+    ) -> Result<T> {
         let body = body
             .map(|b| serde_json::to_vec(b).map(|v| (Bytes::from(v), "application/json")))
             .transpose()
             .map_err(|e| Error::Protocol(e.to_string()))?;
-        let res = self.raw(method, path, body, &[]).await?;
+        let res = self.raw(method, path, body, headers).await?;
         self.decode(res)
     }
 
@@ -408,16 +430,47 @@ impl Client {
         Ok(self.post::<SessionResponse>(&session_path(name, "/respawn"), &()).await?.session)
     }
 
-    /// `POST /api/sessions/{name}/send`.
+    /// `POST /api/sessions/{name}/send` (with an `Idempotency-Key`).
     pub async fn send(&self, name: &str, prompt: &str, enter: bool) -> Result<()> {
         let req =
             SendRequest { prompt: prompt.to_owned(), enter: Some(enter), ..Default::default() };
-        self.post::<OkResponse>(&session_path(name, "/send"), &req).await.map(drop)
+        self.send_request(name, &req).await.map(drop)
     }
 
-    /// `POST /api/sessions/broadcast`.
+    /// `POST /api/sessions/{name}/send` with any request (a scheduled one answers `queued`).
+    pub async fn send_request(&self, name: &str, req: &SendRequest) -> Result<SendResponse> {
+        self.call_once(Method::POST, &session_path(name, "/send"), Some(req)).await
+    }
+
+    /// `POST /api/sessions/broadcast` (with an `Idempotency-Key`).
     pub async fn broadcast(&self, req: &BroadcastRequest) -> Result<BroadcastResponse> {
-        self.post("/api/sessions/broadcast", req).await
+        self.call_once(Method::POST, "/api/sessions/broadcast", Some(req)).await
+    }
+
+    /// `GET /api/sessions/{name}/queue`.
+    pub async fn queue(&self, name: &str) -> Result<QueueResponse> {
+        self.get(&session_path(name, "/queue")).await
+    }
+
+    /// `PATCH /api/sessions/{name}/queue/{id}`.
+    pub async fn queue_edit(
+        &self,
+        name: &str,
+        id: i64,
+        req: &QueueEditRequest,
+    ) -> Result<QueueItem> {
+        self.call_once(Method::PATCH, &session_path(name, &format!("/queue/{id}")), Some(req)).await
+    }
+
+    /// `DELETE /api/sessions/{name}/queue/{id}`.
+    pub async fn queue_cancel(&self, name: &str, id: i64) -> Result<()> {
+        self.call_once::<OkResponse>(
+            Method::DELETE,
+            &session_path(name, &format!("/queue/{id}")),
+            None::<&()>,
+        )
+        .await
+        .map(drop)
     }
 
     /// `GET /api/sessions/{name}/capture?lines=N`.
@@ -442,6 +495,13 @@ impl Client {
     pub async fn agents(&self, all: bool) -> Result<Vec<AgentView>> {
         self.get(if all { "/api/agents/all" } else { "/api/agents" }).await
     }
+}
+
+/// A fresh `Idempotency-Key`: 128 random bits as hex.
+pub fn idempotency_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `/api/sessions/<percent-encoded name><suffix>`.

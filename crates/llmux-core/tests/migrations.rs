@@ -87,6 +87,9 @@ fn every_older_schema_migrates_to_the_current_one_with_its_data() {
     for v in fixture_versions() {
         let (_dir, db, store) = migrated(v);
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION, "v{v}");
+        // issue 19: the prompt queue and the idempotency keys start empty, and work
+        assert!(store.queue_all().unwrap().is_empty(), "v{v}");
+        assert_eq!(store.idempotency_get("", "k", T0).unwrap(), None, "v{v}");
         check_data(v, &store);
         drop(store);
         health(&db);

@@ -119,6 +119,17 @@ impl PushPayload {
                 };
                 (title, body)
             }
+            AgentState::Limited => (
+                format!("{} hit its rate limit", ev.name),
+                match &ev.resets_at {
+                    Some(at) => format!("{} can go on at {at}", ev.agent),
+                    None => format!("{} stopped at its usage limit", ev.agent),
+                },
+            ),
+            _ if ev.previous == AgentState::Limited => (
+                format!("{}'s rate limit has reset", ev.name),
+                format!("{} is {} again", ev.agent, ev.state),
+            ),
             _ => (
                 format!("{} is {}", ev.name, ev.state),
                 format!("{} finished and waits for your next prompt", ev.agent),
@@ -146,11 +157,13 @@ impl PushPayload {
 
 /// Whether a change is worth a notification: an agent that was working finished, or an agent
 /// now waits for its person (from whatever it did before: a permission can pop up between two
-/// screen reads, so `idle → waiting` counts too).
+/// screen reads, so `idle → waiting` counts too), or hit its rate limit, or its limit reset.
 pub fn is_notable(ev: &StateEvent) -> bool {
     match ev.state {
-        AgentState::Idle => ev.previous == AgentState::Working,
+        AgentState::Idle => matches!(ev.previous, AgentState::Working | AgentState::Limited),
         AgentState::Waiting => ev.previous != AgentState::Waiting,
+        // the limit is reached (and, above, when it has reset: idle again)
+        AgentState::Limited => ev.previous != AgentState::Limited,
         _ => false,
     }
 }

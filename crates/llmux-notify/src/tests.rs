@@ -241,6 +241,7 @@ fn event(name: &str, owner: &str, previous: AgentState, state: AgentState) -> St
             detail: String::new(),
             options: vec![],
         }),
+        resets_at: None,
     }
 }
 

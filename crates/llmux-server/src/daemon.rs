@@ -201,6 +201,8 @@ impl Daemon {
         // A tick lists every pane over the tmux control client (cheap) and captures only the
         // panes with activity: fast enough for status events within half a second.
         sessions.spawn_refresher(Duration::from_millis(250));
+        // Types queued (scheduled) prompts when due.
+        sessions.spawn_scheduler();
         // Every state change goes to the notifier, which picks the ones worth telling.
         notifier.listen(sessions.state_events());
         let public_url =

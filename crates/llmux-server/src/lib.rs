@@ -14,6 +14,7 @@ mod conn;
 pub mod daemon;
 mod error;
 mod extract;
+mod idempotency;
 pub mod listen;
 pub mod logbuf;
 mod metrics;
@@ -48,6 +49,7 @@ impl AppState {
         let metrics = Arc::new(metrics::Metrics::new(sessions.clone(), notifier.clone()));
         AppState {
             facade: llmux_auth::Sessions::new(sessions.clone(), auth.clone()),
+            idempotency: Arc::new(idempotency::Keys::new(sessions.store().clone())),
             metrics,
             sessions,
             auth,
@@ -109,6 +111,8 @@ pub fn app(state: AppState, transport: Transport) -> Router {
     router
         // counted per route template, so around every other check (a 401 or 421 counts too)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // for the idempotency layer of the routes that act on sessions
+        .layer(axum::Extension(state.idempotency.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // gzip/brotli for what benefits (never event streams or images; tower-http's default)
         .layer(tower_http::compression::CompressionLayer::new())

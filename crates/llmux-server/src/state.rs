@@ -18,6 +18,8 @@ pub struct AppState {
     /// Session actions on behalf of a principal (policy, 404 masking, names, audit): what
     /// handlers call instead of the service.
     pub facade: llmux_auth::Sessions,
+    /// The outcomes of requests made with an `Idempotency-Key`.
+    pub(crate) idempotency: Arc<crate::idempotency::Keys>,
     /// Users, credentials, audit.
     pub auth: Arc<AuthService>,
     /// The log ring buffer.

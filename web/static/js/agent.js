@@ -16,7 +16,8 @@ export const stateBadge = (tid = "session-state") =>
 
 export function paintState(el, s) {
   const st = stateOf(s);
-  const label = st === "waiting" && s.waitingFor ? `waiting: ${s.waitingFor}` : st;
+  const label = st === "waiting" && s.waitingFor ? `waiting: ${s.waitingFor}`
+    : st === "limited" && s.resetsAt ? `limited until ${new Date(s.resetsAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : st;
   el.dataset.state = st;
   el.title = label;
   el.firstChild.textContent = label;

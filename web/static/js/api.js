@@ -18,6 +18,8 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
   if (method !== "GET") {
     init.headers["Content-Type"] = "application/json";
+    // Applied once by the daemon (issue 19); getRandomValues works without a secure context.
+    init.headers["Idempotency-Key"] = crypto.getRandomValues(new Uint32Array(4)).join("-");
     if (body !== undefined || method !== "DELETE") init.body = JSON.stringify(body ?? {});
   }
   let res;

@@ -61,9 +61,19 @@ export default async function mount(root, { name }, pg) {
     h("summary", {}, "History"), hist);
   const termLink = h("a", { class: "btn sm", href: `/s/${enc(name)}`, tid: "open-terminal" }, "Terminal");
 
+  // The outbox and the queue (issue 19), an on-demand bundle.
+  const outList = h("ul", { class: "rows", tid: "outbox", hidden: true });
+  let ob = null, qp = null;
+  import("/static/pages/delivery.js").then((m) => {
+    ob = m.outbox(url, outList);
+    qp = m.queuePanel(url);
+    outList.before(qp.card);
+    if (session) qp.update(session);
+    pg.cleanup(() => ob.close());
+  }).catch(() => {});
   root.append(h("div", { class: "page chat" },
     h("div", { class: "bar" }, h("h1", { class: "sr" }, `Chat: ${name}`), termLink, bell(name)),
-    history, notice, turns, card, composer));
+    history, notice, turns, card, outList, composer));
 
   let session = null;
   let transcript = null;
@@ -145,6 +155,7 @@ export default async function mount(root, { name }, pg) {
       return;
     }
     session = s;
+    qp?.update(s);
     composer.hidden = false;
     paintState(badge, s);
     const st = stateOf(s);
@@ -209,7 +220,7 @@ export default async function mount(root, { name }, pg) {
     e.preventDefault();
     const prompt = input.value;
     if (!prompt.trim() || send.disabled) return;
-    if (await busy(send, () => post(`${url}/send`, { prompt }))) {
+    if (await busy(send, () => (ob ? ob.send(prompt) : post(`${url}/send`, { prompt })))) {
       input.value = "";
       input.style.height = "";
       if (!transcript?.conversationId || !transcript.turns.length) {

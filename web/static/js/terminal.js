@@ -43,11 +43,13 @@ export default async function mount(root, { name }, pg) {
   const restartBtn = mb("term-restart", "Restart", () => restart(restartBtn, true));
   const stopBtn = mb("term-stop", "Stop", stop);
   const bellBtn = bell(name);
+  // Prompts waiting for the session (issue 19): edited on the chat page.
+  const queueLink = h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "term-queue", hidden: true });
   bellBtn.append(h("span", { class: "tm-only" }, "Notify me"));
   // On a phone the ⋯ menu (ui.js); from 1000 px the same elements inline in the header (CSS).
   const menu = menuDialog({ class: "smenu tmenu", tid: "term-menu-panel", "aria-label": "Session" },
     h("span", { class: "tm-only muted small" }, statusText, hostText), badge,
-    h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), bellBtn,
+    h("a", { class: "btn sm", href: `/c/${enc(name)}`, tid: "open-chat" }, "Chat"), queueLink, bellBtn,
     h("span", { class: "tfont", role: "group", "aria-label": "Text size" },
       mb("font-dec", "A−", () => setFont(term.options.fontSize - 1), "Smaller text"), size,
       mb("font-inc", "A+", () => setFont(term.options.fontSize + 1), "Larger text")),
@@ -68,6 +70,8 @@ export default async function mount(root, { name }, pg) {
     const s = list.find((x) => x.name === name);
     if (s) cur = s;
     badge.hidden = !s;
+    queueLink.hidden = !s?.queued;
+    queueLink.textContent = `${s?.queued} queued`;
     if (s) paintState(badge, s);
     paintHead();
   }));

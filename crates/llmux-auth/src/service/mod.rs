@@ -7,7 +7,7 @@ mod sessions;
 mod signin;
 
 pub use isolation::{MAX_ROOTS, MAX_SESSIONS_LIMIT};
-pub use sessions::{Attachment, Listing, MAX_WAIT, Prompt, SHELL, Sessions, Target};
+pub use sessions::{Attachment, Listing, MAX_WAIT, Prompt, Queued, SHELL, Sessions, Target};
 pub use signin::{DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME};
 
 use std::collections::HashMap;

@@ -25,8 +25,11 @@ use llmux_core::api::{
 use llmux_core::sessions::{SessionService, WaitOutcome, names};
 
 use super::AuthService;
+
+mod queue;
 use crate::policy::{Action, allows, require};
 use crate::{Error, Principal, Result};
+pub use queue::Queued;
 
 /// The agent key only admins may start ([`Action::StartShell`]).
 pub const SHELL: &str = "shell";
@@ -912,6 +915,7 @@ mod tests {
             since: String::new(),
             waiting_for: None,
             prompt: None,
+            resets_at: None,
         };
         assert!(f.sessions.state_event(&alice, event("b@bob", "bob")).is_none());
         assert!(f.sessions.state_event(&alice, event("op", "")).is_none());

@@ -15,6 +15,8 @@
 //! The patterns come from captures of the real CLIs (see `tests/screens/`), except where a
 //! detector's comments say otherwise (Copilot's working and permission screens).
 
+pub mod limit;
+
 use crate::agents::Detector;
 use crate::api::{AgentState, Detection, PendingPrompt, PromptOption};
 

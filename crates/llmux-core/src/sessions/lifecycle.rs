@@ -339,6 +339,7 @@ impl SessionService {
         }
         self.tracker.rename(&old.name, &new.name);
         self.conversations.rename(&old.name, &new.name);
+        self.queue_session_renamed(&old.name, &new.name).await;
         self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
@@ -441,6 +442,7 @@ impl SessionService {
         self.records.write().expect("records lock").remove(name);
         self.worktrees.forget(name);
         self.conversations.remove(name);
+        self.queue_session_removed(name).await;
         self.last_screens.forget(name);
         self.notify();
         self.forget_lock(name);

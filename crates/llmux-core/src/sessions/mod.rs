@@ -15,6 +15,7 @@ mod live;
 pub mod names;
 mod owners;
 mod procs;
+mod prompt_queue;
 mod queues;
 mod review;
 mod screens;
@@ -24,6 +25,7 @@ mod wait;
 mod worktrees;
 
 pub use confine::Isolation;
+pub use prompt_queue::{MAX_QUEUED, Schedule};
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 
@@ -116,6 +118,8 @@ pub struct SessionService {
     last_confined: confine::LastConfined,
     /// The sessions' git worktrees and their cached status.
     worktrees: worktrees::Worktrees,
+    /// The prompts waiting for each session (a copy of the store's `prompt_queue`).
+    prompt_queue: prompt_queue::PromptQueue,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -128,10 +132,15 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let (records, conversations, worktrees) = {
+        let (records, conversations, worktrees, queued) = {
             let store = store.clone();
             blocking(move || {
-                Ok((store.list_sessions()?, store.conversations()?, store.worktrees()?))
+                Ok((
+                    store.list_sessions()?,
+                    store.conversations()?,
+                    store.worktrees()?,
+                    store.queue_all()?,
+                ))
             })
             .await?
         };
@@ -155,6 +164,7 @@ impl SessionService {
             last_screens: screens::KeptScreens::default(),
             last_confined: confine::LastConfined::default(),
             worktrees: worktrees::Worktrees::load(worktrees),
+            prompt_queue: prompt_queue::PromptQueue::new(queued),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -229,6 +239,11 @@ impl SessionService {
     /// Replaces the daemon-wide init prompts (for sessions spawned from now on).
     pub fn set_init_prompts(&self, prompts: Vec<String>) {
         *self.init_prompts.write().expect("init prompts lock") = prompts;
+    }
+
+    /// The store (for what the server keeps beside the sessions: idempotency keys).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// The agent catalog.
@@ -338,6 +353,7 @@ impl SessionService {
             _ => SessionStatus::Exited,
         };
         let track = self.tracker.get(&r.name);
+        let resets_at = track.as_ref().and_then(|t| t.resets_at()).map(rfc3339_ms);
         let (state, state_since, waiting_for, prompt) = match (status, track) {
             (SessionStatus::Exited, t) => {
                 (AgentState::Exited, t.map_or(r.updated_at, |t| t.since_ms), None, None)
@@ -388,6 +404,8 @@ impl SessionService {
             },
             confined: pane.is_some_and(|p| p.confined),
             worktree: self.worktrees.view(&r.name, false),
+            queued: self.prompt_queue.count(&r.name),
+            resets_at: if state == AgentState::Limited { resets_at } else { None },
         }
     }
 

@@ -48,6 +48,9 @@ pub(crate) struct Track {
     captured_sec: i64,
     /// Counts state changes: lets a waiter see that something happened.
     pub transitions: u64,
+    /// The last rate-limit message seen on screen and when it resets (unix ms): the same
+    /// message keeps the reset time read when it first appeared.
+    pub limit: Option<(String, Option<i64>)>,
 }
 
 impl Track {
@@ -63,6 +66,7 @@ impl Track {
             changed_at: Instant::now(),
             captured_sec: 0,
             transitions: 0,
+            limit: None,
         }
     }
 
@@ -195,7 +199,10 @@ impl Tracker {
             }
             let quiet = track.changed_at.elapsed() >= SETTLE;
             let kind = kind(&record.agent);
-            if track.captured_sec == 0 || pane.activity >= track.captured_sec {
+            // A limit that has reset: read the screen again (it has not changed).
+            let limit_over = track.state == AgentState::Limited
+                && track.resets_at().is_some_and(|t| t <= now_ms());
+            if track.captured_sec == 0 || pane.activity >= track.captured_sec || limit_over {
                 due.push(Due { name: name.clone(), kind, home: home(record), pid: pane.pid });
             } else if quiet
                 && (!kind.has_detector() || (track.ready && track.state == AgentState::Starting))
@@ -263,7 +270,7 @@ impl Tracker {
             None if screen_changed && track.ready => Some(Detection::state(AgentState::Working)),
             None => None,
         };
-        let next = next?;
+        let next = with_limit(track, next?, screen);
         track.enter(next).then(|| event(&d.name, record, track, previous))
     }
 }
@@ -366,6 +373,38 @@ impl SessionService {
     }
 }
 
+/// `limited` instead of `idle` or `waiting` while the screen shows a rate-limit message that
+/// has not reset; remembers the message and its reset time in the track.
+fn with_limit(track: &mut Track, seen: Detection, screen: &str) -> Detection {
+    if !matches!(seen.state, AgentState::Idle | AgentState::Waiting | AgentState::Limited) {
+        return seen;
+    }
+    let now = now_ms();
+    let Some(limit) = crate::detect::limit::read(screen, now) else {
+        track.limit = None;
+        return seen;
+    };
+    let resets_at = match &track.limit {
+        Some((text, at)) if *text == limit.text => *at,
+        _ => limit.resets_at,
+    };
+    track.limit = Some((limit.text, resets_at));
+    if resets_at.is_some_and(|t| t <= now) {
+        return seen;
+    }
+    Detection { state: AgentState::Limited, ..seen }
+}
+
+impl Track {
+    /// While `limited`: when the limit resets (unix ms), if known.
+    pub fn resets_at(&self) -> Option<i64> {
+        if self.state != AgentState::Limited {
+            return None;
+        }
+        self.limit.as_ref().and_then(|(_, at)| *at)
+    }
+}
+
 fn event(name: &str, record: &SessionRecord, track: &Track, previous: AgentState) -> StateEvent {
     StateEvent {
         name: name.to_owned(),
@@ -376,6 +415,7 @@ fn event(name: &str, record: &SessionRecord, track: &Track, previous: AgentState
         since: rfc3339_ms(track.since_ms),
         waiting_for: track.waiting_for.clone(),
         prompt: track.prompt.clone(),
+        resets_at: track.resets_at().map(rfc3339_ms),
     }
 }
 

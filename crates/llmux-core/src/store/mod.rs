@@ -8,8 +8,10 @@ mod auth;
 pub mod backup;
 mod conversations;
 mod devices;
+mod idempotency;
 mod import;
 mod owners;
+mod prompt_queue;
 mod push;
 mod review;
 mod sessions;
@@ -24,8 +26,10 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
+pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyRecord};
 pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
+pub use prompt_queue::{NewQueueItem, QueueItemRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use review::{CommentRecord, NewComment};
 pub use sessions::SessionRecord;
@@ -49,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0012_imported_credentials.sql"),
     include_str!("../../migrations/0013_review_comments.sql"),
     include_str!("../../migrations/0014_worktrees.sql"),
+    include_str!("../../migrations/0015_prompt_queue.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

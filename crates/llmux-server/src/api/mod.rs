@@ -12,6 +12,7 @@ mod health;
 mod meta;
 mod push;
 mod review;
+mod queue;
 pub(crate) mod sessions;
 mod tokens;
 mod uploads;
@@ -61,6 +62,7 @@ pub(crate) fn routes() -> (Routes, String) {
         OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(sessions::router())
+        .merge(queue::router())
         .merge(uploads::router())
         .merge(review::router())
         .merge(conversations::router())

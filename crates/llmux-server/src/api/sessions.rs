@@ -5,13 +5,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use llmux_api::{
     AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureQuery, CaptureResponse,
-    CreateSessionRequest, EditSessionRequest, ErrorBody, KeyRequest, KillResponse, OkResponse,
-    RemoveSessionQuery, SendRequest, SendResponse, SessionResponse, SessionView,
+    CreateSessionRequest, DeliveredResponse, EditSessionRequest, ErrorBody, KeyRequest,
+    KillResponse, OkResponse, RemoveSessionQuery, SendRequest, SendResponse, SessionResponse,
+    SessionView,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use llmux_auth::{Listing, Prompt};
+use llmux_auth::{Listing, Prompt, Queued};
+use llmux_core::sessions::Schedule;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -20,12 +22,16 @@ use crate::extract::{Caller, Json, Path, Query};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(broadcast))
         .routes(routes!(show, edit, remove))
-        .routes(routes!(send))
-        .routes(routes!(answer))
-        .routes(routes!(key))
-        .routes(routes!(interrupt))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(broadcast))
+                .routes(routes!(send))
+                .routes(routes!(answer))
+                .routes(routes!(key))
+                .routes(routes!(interrupt))
+                .route_layer(axum::middleware::from_fn(crate::idempotency::layer)),
+        )
         .routes(routes!(kill))
         .routes(routes!(stop))
         .routes(routes!(respawn))
@@ -102,9 +108,13 @@ async fn remove(
 
 /// Type a prompt into a running session (Enter follows unless `enter` is false). Prompts to one
 /// session are queued in order; one sent while the agent starts is held until it is ready.
-/// With `wait`, answers once the agent leaves `working`, with its reply.
+/// With `wait`, answers once the agent leaves `working`, with its reply. The answer says when
+/// it was typed (`deliveredAt`). With `at`, `in`, `when: "idle"` or `afterLimit` the prompt is
+/// queued instead (kept in the store; see `GET /api/sessions/{name}/queue`) and the answer is
+/// the queue item (`queued`).
 #[utoipa::path(post, path = "/api/sessions/{name}/send", operation_id = "sendPrompt", tag = "sessions", request_body = SendRequest,
-    responses((status = 200, body = SendResponse), (status = 400, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Apply this request once: a repeat with the same key answers the first outcome (a day long; 422 for a different request, 409 while the first is in flight)")),
+    responses((status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody), (status = 200, body = SendResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody)))]
 async fn send(
@@ -113,10 +123,32 @@ async fn send(
     Path(name): Path<String>,
     Json(req): Json<SendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
+    if req.is_queued() {
+        if req.wait == Some(true) {
+            return Err(llmux_auth::Error::Invalid(
+                "wait cannot be combined with at, in, when or afterLimit".into(),
+            )
+            .into());
+        }
+        let schedule = Schedule::parse(
+            req.at.as_deref(),
+            req.in_.as_deref(),
+            req.when.as_deref(),
+            req.after_limit == Some(true),
+            llmux_core::time::now_ms(),
+        )?;
+        let queued = Queued { text: req.prompt, enter: req.enter, schedule };
+        let item = state.facade.enqueue(&caller.0, &name, queued).await?;
+        return Ok(Json(SendResponse { ok: true, queued: Some(item), ..Default::default() }));
+    }
     let prompt =
         Prompt { text: req.prompt, enter: req.enter, wait: req.wait, timeout: req.timeout };
     let Some(out) = state.facade.send(&caller.0, &name, prompt).await? else {
-        return Ok(Json(SendResponse { ok: true, ..Default::default() }));
+        return Ok(Json(SendResponse {
+            ok: true,
+            delivered_at: Some(now()),
+            ..Default::default()
+        }));
     };
     Ok(Json(SendResponse {
         ok: true,
@@ -125,49 +157,63 @@ async fn send(
         waiting_for: out.waiting_for,
         prompt: out.prompt,
         timed_out: out.timed_out,
+        delivered_at: None,
+        queued: None,
     }))
+}
+
+/// Now, as the acknowledgement's `deliveredAt`.
+fn now() -> String {
+    llmux_core::time::rfc3339_ms(llmux_core::time::now_ms())
+}
+
+fn delivered() -> Json<DeliveredResponse> {
+    Json(DeliveredResponse { ok: true, delivered_at: now() })
 }
 
 /// Choose one option of the question a `waiting` agent shows, by its number as the screen
 /// shows it (1 is the first of `prompt.options`).
 #[utoipa::path(post, path = "/api/sessions/{name}/answer", operation_id = "answerQuestion", tag = "sessions", request_body = AnswerRequest,
-    responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Apply this request once: a repeat with the same key answers the first outcome (a day long; 422 for a different request, 409 while the first is in flight)")),
+    responses((status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody), (status = 200, body = DeliveredResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn answer(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
     Json(req): Json<AnswerRequest>,
-) -> ApiResult<Json<OkResponse>> {
+) -> ApiResult<Json<DeliveredResponse>> {
     state.facade.answer(&caller.0, &name, req.option).await?;
-    Ok(Json(OkResponse { ok: true }))
+    Ok(delivered())
 }
 
 /// Press one key (arrows, Enter, Escape, Tab, …, or one letter or digit).
 #[utoipa::path(post, path = "/api/sessions/{name}/key", operation_id = "sendKey", tag = "sessions", request_body = KeyRequest,
-    responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Apply this request once: a repeat with the same key answers the first outcome (a day long; 422 for a different request, 409 while the first is in flight)")),
+    responses((status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody), (status = 200, body = DeliveredResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn key(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
     Json(req): Json<KeyRequest>,
-) -> ApiResult<Json<OkResponse>> {
+) -> ApiResult<Json<DeliveredResponse>> {
     state.facade.press_key(&caller.0, &name, &req.key).await?;
-    Ok(Json(OkResponse { ok: true }))
+    Ok(delivered())
 }
 
 /// Stop what the agent is doing (presses Escape).
 #[utoipa::path(post, path = "/api/sessions/{name}/interrupt", operation_id = "interruptSession", tag = "sessions",
-    responses((status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = OkResponse), (status = 404, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Apply this request once: a repeat with the same key answers the first outcome (a day long; 422 for a different request, 409 while the first is in flight)")),
+    responses((status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody), (status = 400, description = "Bad input: malformed JSON, a value outside the documented schema (length, pattern, range), a query number out of range", body = ErrorBody), (status = 200, body = DeliveredResponse), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn interrupt(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> ApiResult<Json<OkResponse>> {
+) -> ApiResult<Json<DeliveredResponse>> {
     state.facade.interrupt(&caller.0, &name).await?;
-    Ok(Json(OkResponse { ok: true }))
+    Ok(delivered())
 }
 
 /// Kill the session and delete its record (the old daemon's `kill`).
@@ -210,7 +256,8 @@ async fn respawn(
 /// Send one prompt to several sessions: `names`, or every running one (of `agent`).
 #[utoipa::path(post, path = "/api/sessions/broadcast", operation_id = "broadcastPrompt", tag = "sessions",
     request_body = BroadcastRequest,
-    responses((status = 200, body = BroadcastResponse), (status = 400, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Apply this request once: a repeat with the same key answers the first outcome (a day long; 422 for a different request, 409 while the first is in flight)")),
+    responses((status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorBody), (status = 200, body = BroadcastResponse), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody)))]
 async fn broadcast(
     State(state): State<AppState>,

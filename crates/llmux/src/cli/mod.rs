@@ -16,6 +16,7 @@ mod import;
 mod logs;
 mod man;
 mod pair;
+mod queue;
 mod server;
 mod service;
 mod session;

@@ -66,6 +66,9 @@ pub(crate) enum SessionCmd {
     /// done and prints its reply. Exit codes with --wait: 0 idle, 8 waiting for an answer
     /// (a permission or a choice), 9 timeout, 5 the agent exited.
     ///
+    /// With --at, --in, --when idle or --after-limit the prompt is queued instead: kept by the
+    /// daemon (across restarts) and typed when due; see `llmux session queue NAME`.
+    ///
     /// Flags may stand before or after the text. Text that starts with `-` goes after `--`:
     /// `llmux session prompt NAME --wait -- --literal text`.
     #[command(visible_alias = "send")]
@@ -73,19 +76,24 @@ pub(crate) enum SessionCmd {
         /// Session name.
         name: String,
         /// The prompt; several words are joined with spaces; `-` reads stdin; put it after
-        /// `--` if it starts with `-`.
-        #[arg(required = true, num_args = 1..)]
+        /// `--` if it starts with `-`. With --after-limit it defaults to "continue".
+        #[arg(required_unless_present = "after_limit", num_args = 1..)]
         text: Vec<String>,
+        #[command(flatten)]
+        when: super::queue::WhenArgs,
         /// Type the text without pressing Enter.
         #[arg(long, conflicts_with = "wait")]
         no_enter: bool,
         /// Wait until the agent is done and print its reply.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["at", "within", "when", "after_limit"])]
         wait: bool,
         /// With --wait: give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS", requires = "wait")]
         timeout: u64,
     },
+    /// Show the prompts waiting for a session, or change one: --cancel ID, --move ID --to N,
+    /// --edit ID TEXT.
+    Queue(super::queue::QueueArgs),
     /// Follow sessions' states live (`working`, `idle`, `waiting`, …) until Ctrl-C.
     Watch {
         /// Only these sessions (default: all).
@@ -394,6 +402,15 @@ impl SessionCmd {
                     output::say!("answered {name} with option {option}");
                 }
             }
+            SessionCmd::Prompt { name, text, no_enter, when, .. } if when.is_queued() => {
+                let prompt =
+                    if text.is_empty() { "continue".to_owned() } else { prompt_text(text)? };
+                return super::queue::prompt_later(ctx, &client, &name, prompt, !no_enter, when)
+                    .await;
+            }
+            SessionCmd::Queue(args) => {
+                return super::queue::run(ctx, &client, args).await;
+            }
             SessionCmd::Prompt { name, text, no_enter, .. } => {
                 let prompt = prompt_text(text)?;
                 client.send(&name, &prompt, !no_enter).await?;
@@ -506,7 +523,7 @@ async fn each(
 }
 
 /// Joins prompt words; a lone `-` reads the prompt from stdin.
-fn prompt_text(words: Vec<String>) -> Result<String> {
+pub(super) fn prompt_text(words: Vec<String>) -> Result<String> {
     if words.len() == 1 && words[0] == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).context("cannot read the prompt from stdin")?;

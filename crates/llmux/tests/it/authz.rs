@@ -170,6 +170,17 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         ("POST", "/api/sessions/{name}/interrupt") => {
             ("/api/sessions/alice-stopped/interrupt", json!(null), DriveSession(409))
         }
+        // the queue: reading it is a read; editing or cancelling an item that is not there is
+        // the allowed caller's 404 (refusals are 403 or the 404 of an unseen session first)
+        ("GET", "/api/sessions/{name}/queue") => {
+            ("/api/sessions/alice-run/queue", json!(null), ReadSession(200))
+        }
+        ("PATCH", "/api/sessions/{name}/queue/{id}") => {
+            ("/api/sessions/alice-run/queue/999999", json!({"to": 1}), DriveSession(404))
+        }
+        ("DELETE", "/api/sessions/{name}/queue/{id}") => {
+            ("/api/sessions/alice-run/queue/999999", json!(null), DriveSession(404))
+        }
         ("GET", "/api/sessions/{name}/conversations") => {
             ("/api/sessions/alice-run/conversations", json!(null), ReadSession(200))
         }

@@ -24,6 +24,9 @@ mod awareness;
 /// `llmux backup` and `llmux restore`: a new state dir gets everything back; refusals.
 mod backup;
 
+/// Issue 19: idempotency keys, the prompt queue, scheduling, rate limits.
+mod delivery;
+
 /// SIGKILL at random points of a few hundred changes: nothing answered is lost.
 mod crash;
 
