@@ -510,6 +510,12 @@ pub struct AboutResponse {
     pub sessions: usize,
     /// Running sessions.
     pub running: usize,
+    /// The machine's one-minute load average (Linux), for a hub's `host list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    /// The machine's available memory in bytes (Linux `MemAvailable`).
+    #[serde(default, rename = "memAvailable", skip_serializing_if = "Option::is_none")]
+    pub mem_available: Option<u64>,
 }
 
 /// One address of the daemon.

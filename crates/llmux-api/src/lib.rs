@@ -8,6 +8,7 @@
 
 mod attach;
 mod auth;
+mod hosts;
 mod push;
 mod query;
 mod sessions;
@@ -16,6 +17,7 @@ mod state;
 
 pub use attach::*;
 pub use auth::*;
+pub use hosts::*;
 pub use push::*;
 pub use query::*;
 pub use sessions::*;

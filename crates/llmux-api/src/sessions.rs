@@ -106,6 +106,14 @@ pub struct SessionView {
     /// started before isolation existed: it moves into the sandbox at its next restart.
     #[serde(default)]
     pub confined: bool,
+    /// The fleet host the session runs on, on a hub (its `name` is then `host:name`); absent
+    /// for the hub's own sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// On a hub: the session's host cannot be reached now, so this is its last known state
+    /// (not an exit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// Environment given either as a JSON object or as `KEY=VALUE` lines (old daemon style).
@@ -160,6 +168,13 @@ pub struct CreateSessionRequest {
     /// Do not type the init prompts (daemon-wide or the session's) after this spawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_init: Option<bool>,
+    /// On a hub: start the session on this fleet host (admins); absent = on the hub itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
+    pub host: Option<String>,
 }
 
 /// `PATCH /api/sessions/{name}`: absent fields are kept; `null` resets to the default.

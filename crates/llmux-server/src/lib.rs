@@ -17,6 +17,7 @@ mod extract;
 pub mod listen;
 pub mod logbuf;
 mod metrics;
+mod relay;
 mod security;
 mod state;
 pub mod systemd;
@@ -42,6 +43,7 @@ impl AppState {
         web: WebPolicy,
         info: DaemonInfo,
         notifier: Arc<llmux_notify::Notifier>,
+        fleet: Arc<llmux_fleet::Fleet>,
         limits: &llmux_core::config::Limits,
     ) -> Self {
         let (_, openapi) = api::routes();
@@ -55,6 +57,7 @@ impl AppState {
             web: Arc::new(web),
             info: Arc::new(info),
             notifier,
+            fleet,
             openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
@@ -84,7 +87,11 @@ pub enum Transport {
 /// authentication layer on the protected routes only, so unknown paths stay 404 on the socket
 /// (on TCP, where nothing is known to an anonymous caller, they answer 401).
 pub fn app(state: AppState, transport: Transport) -> Router {
-    let (routes, _) = api::routes();
+    let (mut routes, _) = api::routes();
+    // Actions on a remote session (`host:name`) go to its host; inside authentication.
+    routes.protected = routes
+        .protected
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::relay));
     let router = match transport {
         Transport::Unix => Router::new()
             .merge(routes.public)

@@ -354,6 +354,8 @@ impl SessionService {
                 _ => self.servers.main().attach_command(&r.name),
             },
             confined: pane.is_some_and(|p| p.confined),
+            host: None,
+            unreachable: false,
         }
     }
 

@@ -8,6 +8,7 @@ mod auth;
 pub mod backup;
 mod conversations;
 mod devices;
+mod hosts;
 mod import;
 mod owners;
 mod push;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
+pub use hosts::{HostAddress, HostRecord};
 pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_unix_accounts.sql"),
     include_str!("../../migrations/0011_session_memory_ceiling.sql"),
     include_str!("../../migrations/0012_imported_credentials.sql"),
+    include_str!("../../migrations/0016_hosts.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

@@ -11,6 +11,7 @@ mod auth;
 mod backup;
 mod converse;
 mod credentials;
+mod host;
 mod import;
 mod logs;
 mod man;
@@ -100,6 +101,9 @@ enum Command {
     Logs(logs::LogsCmd),
     /// The audit log (admins).
     Audit(audit::AuditArgs),
+    /// Fleet hosts: other llmux daemons whose sessions this one shows and drives (admins).
+    #[command(subcommand)]
+    Host(host::HostCmd),
     /// Run the daemon.
     #[command(subcommand)]
     Server(server::ServerCmd),
@@ -206,6 +210,7 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
+        Command::Host(cmd) => cmd.run(ctx).await,
         Command::Server(_)
         | Command::Service(_)
         | Command::Import(_)
