@@ -102,14 +102,16 @@ impl Fleet {
         let address = match (req.url, req.token, req.ssh) {
             (Some(url), Some(token), None) => {
                 if req.socket.is_some() {
-                    return Err(Error::invalid("--socket goes with --ssh, not --url"));
+                    return Err(Error::invalid("a socket path goes with --ssh, not --url"));
                 }
                 Client::remote(&url, Some(token.clone()))
                     .map_err(|e| Error::invalid(e.to_string()))?;
                 HostAddress::Url { url: url.trim_end_matches('/').to_owned(), token }
             }
             (Some(_), None, None) => {
-                return Err(Error::invalid("a host added by URL needs --token (minted on it)"));
+                return Err(Error::invalid(
+                    "a host added by URL needs a token minted on it (--host-token)",
+                ));
             }
             (None, None, Some(ssh)) => {
                 SshTarget::parse(&ssh)?;

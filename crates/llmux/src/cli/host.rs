@@ -33,12 +33,13 @@ pub(crate) enum HostCmd {
 pub(crate) struct AddArgs {
     /// The host's name on this hub (its sessions show as NAME:session).
     name: String,
-    /// The host daemon's URL (https://…, e.g. its Tailscale name); needs --token.
+    /// The host daemon's URL (https://…, e.g. its Tailscale name); needs --host-token.
     #[arg(long, conflicts_with = "ssh", required_unless_present = "ssh")]
     url: Option<String>,
     /// A token minted on the host (`llmux token create` there); `-` reads it from stdin.
-    #[arg(long, requires = "url")]
-    token: Option<String>,
+    /// (`--token` is the global flag: the hub's own credential.)
+    #[arg(long, value_name = "TOKEN", requires = "url")]
+    host_token: Option<String>,
     /// Reach the host's daemon socket over OpenSSH: [USER@]HOST[:PORT] (your ssh config,
     /// keys and known_hosts; never a password prompt).
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
@@ -53,7 +54,7 @@ impl HostCmd {
         let client = ctx.client()?;
         match self {
             HostCmd::Add(args) => {
-                let token = match args.token.as_deref() {
+                let token = match args.host_token.as_deref() {
                     Some("-") => {
                         let mut t = String::new();
                         std::io::stdin().read_to_string(&mut t).context("cannot read the token")?;
@@ -62,7 +63,7 @@ impl HostCmd {
                     other => other.map(str::to_owned),
                 };
                 if args.url.is_some() && token.is_none() {
-                    bail!("a host added by --url needs --token (a token minted on that host)");
+                    bail!("a host added by --url needs --host-token (a token minted on that host)");
                 }
                 let req = AddHostRequest {
                     name: args.name,

@@ -173,6 +173,13 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             ("/api/admin/users/nobody", json!(null), Admin(404))
         }
         ("GET", "/api/settings") => (template, json!(null), Admin(200)),
+        // Fleet hosts (issue 17): admins only; the test daemon has none.
+        ("GET", "/api/hosts") => (template, json!(null), Admin(200)),
+        ("POST", "/api/hosts") => {
+            (template, json!({"name": "-oProxyCommand=x", "ssh": "box"}), Admin(400))
+        }
+        ("DELETE", "/api/hosts/{name}") => ("/api/hosts/nope", json!(null), Admin(404)),
+        ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
         ("GET", "/metrics") => (template, json!(null), Metrics(200)),
         ("GET", "/api/health") => (template, json!(null), Admin(200)),
         ("PUT", "/api/settings/init-prompts") => (template, json!({"initPrompts": []}), Admin(200)),
