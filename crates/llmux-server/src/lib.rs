@@ -36,6 +36,8 @@ pub use state::{AppState, DaemonInfo, WebPolicy};
 
 impl AppState {
     /// State over running services.
+    // One argument per service the daemon starts; a builder would only restate them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         sessions: Arc<llmux_core::sessions::SessionService>,
         auth: Arc<llmux_auth::AuthService>,

@@ -101,10 +101,10 @@ async fn forward(
     };
     let mut out = Response::new(Body::from(body));
     *out.status_mut() = status;
-    if let Some(ct) = res.headers.get("content-type").and_then(|v| v.to_str().ok()) {
-        if let Ok(v) = HeaderValue::from_str(ct) {
-            out.headers_mut().insert(header::CONTENT_TYPE, v);
-        }
+    if let Some(ct) = res.headers.get("content-type").and_then(|v| v.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(ct)
+    {
+        out.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     Ok(out)
 }

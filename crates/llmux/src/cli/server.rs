@@ -41,7 +41,7 @@ impl ServerCmd {
         match self {
             ServerCmd::Start(args) => start(args, ctx).await,
             ServerCmd::Socket => {
-                println!("{}", ctx.paths.socket.display());
+                output::say!("{}", ctx.paths.socket.display());
                 Ok(0)
             }
         }
