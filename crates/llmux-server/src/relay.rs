@@ -139,6 +139,113 @@ pub(crate) async fn create_on(
     Ok(llmux_fleet::present(host, view, false))
 }
 
+/// `GET /ws/host:name`: the host's terminal, relayed (admins only). The hub opens the host's
+/// terminal WebSocket over the link's transport first (so a refusal is an HTTP answer), then
+/// pumps frames both ways until either side closes, the caller's credential is revoked, or
+/// the hub stops.
+pub(crate) async fn attach(
+    state: AppState,
+    principal: Principal,
+    host: &str,
+    name: &str,
+    q: llmux_api::AttachQuery,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if !principal.is_admin() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no session named {:?}", format!("{host}:{name}")),
+        ));
+    }
+    let client = state.fleet.client(host)?;
+    let opts = llmux_client::AttachOptions {
+        cols: q.cols.unwrap_or(80),
+        rows: q.rows.unwrap_or(24),
+        history: q.history.unwrap_or(1000).min(5_000),
+        read_only: q.read_only,
+        insecure: false,
+    };
+    let remote = client.attach(name, opts).await.map_err(|e| match e.status() {
+        Some(s) if s.as_u16() != 401 => ApiError::new(
+            StatusCode::from_u16(s.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            "host_refused",
+            format!("host {host:?}: {e}"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "host_unreachable",
+            format!("host {host:?}: {e}"),
+        ),
+    })?;
+    let slot = state.streams.acquire(crate::conn::StreamKind::WebSocket, &principal)?;
+    tracing::info!(host = %host, session.name = %name, "relaying a terminal");
+    Ok(ws
+        .max_message_size(1 << 20)
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            let _open = state.stream_guard();
+            pump(state, principal, socket, remote).await;
+        })
+        .into_response())
+}
+
+async fn pump(
+    state: AppState,
+    principal: Principal,
+    mut socket: axum::extract::ws::WebSocket,
+    mut remote: llmux_client::Terminal,
+) {
+    use axum::extract::ws::Message as A;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as T;
+    let mut revocations = state.auth.subscribe();
+    let stopped = state.stopped();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            from_viewer = socket.recv() => {
+                let msg = match from_viewer {
+                    Some(Ok(A::Binary(b))) => T::Binary(b),
+                    Some(Ok(A::Text(t))) => T::Text(t.as_str().into()),
+                    Some(Ok(A::Ping(_) | A::Pong(_))) => continue,
+                    _ => break,
+                };
+                if remote.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            from_host = remote.next() => {
+                let msg = match from_host {
+                    Some(Ok(T::Binary(b))) => A::Binary(b),
+                    Some(Ok(T::Text(t))) => A::Text(t.as_str().into()),
+                    Some(Ok(T::Close(frame))) => {
+                        let frame = frame.map(|f| axum::extract::ws::CloseFrame {
+                            code: u16::from(f.code),
+                            reason: f.reason.as_str().into(),
+                        });
+                        let _ = socket.send(A::Close(frame)).await;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                    _ => break,
+                };
+                if socket.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            revoked = revocations.recv() => match revoked {
+                Ok(r) if principal.is_revoked_by(&r) => break,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            },
+            () = &mut stopped => break,
+        }
+    }
+    let _ = remote.close(None).await;
+    let _ = socket.send(A::Close(None)).await;
+}
+
 /// Puts the host's session names in the hub's terms: a session view (`name`, or `session`
 /// holding one) gets `host:` and its `host`.
 fn rename(json: &mut serde_json::Value, host: &str) {

@@ -13,6 +13,7 @@ use hyper::Method;
 use llmux_api::{HostStatus, SessionStatus, SessionView};
 use serde_json::json;
 
+use crate::harness::ws::read_until;
 use crate::harness::{NETNS_PORT, TestDaemon, in_netns, local, token};
 
 /// Why namespaces cannot be made here, if they cannot.
@@ -146,6 +147,24 @@ async fn host_until(
     }
 }
 
+/// Opens `name`'s terminal through the hub, sees the agent's screen, types `text` and Enter,
+/// and sees the agent echo it back.
+async fn attach_and_type(hub: &TestDaemon, name: &str, text: &str) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let opts = llmux_client::AttachOptions {
+        cols: 100,
+        rows: 30,
+        history: 100,
+        read_only: false,
+        insecure: false,
+    };
+    let mut term = hub.client.attach(name, opts).await.expect("attach through the hub");
+    read_until(&mut term, "FAKE AGENT READY").await;
+    term.send(Message::Binary(format!("{text}\r").into_bytes().into())).await.unwrap();
+    read_until(&mut term, &format!("PROMPT[1]: {text}")).await;
+}
+
 fn find<'a>(list: &'a [SessionView], name: &str) -> Option<&'a SessionView> {
     list.iter().find(|s| s.name == name)
 }
@@ -223,6 +242,9 @@ async fn a_host_added_by_url_shows_its_sessions_and_obeys_the_hub() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Reply to: say hi"), "{out:?}");
     let screen = hub.client.capture("h1:r1", 50).await.unwrap();
     assert!(screen.text.contains("FAKE AGENT READY"), "{screen:?}");
+    attach_and_type(&hub, "h1:r1", "typed through the hub").await;
+    let screen = h1.client.capture("r1", 50).await.unwrap().text;
+    assert!(screen.contains("PROMPT[1]: typed through the hub"), "{screen}");
     hub.cli_ok(&["session", "stop", "h1:q1"]);
     assert_eq!(h1.client.session("q1@hubber").await.unwrap().status, SessionStatus::Exited);
     hub_until(&hub, "h1:q1 exited", |l| {
@@ -438,6 +460,7 @@ async fn a_host_added_by_ssh_is_driven_through_its_forwarded_socket() {
     assert!(out.contains('✓'), "{out}");
     hub.cli_ok(&["session", "start", "fake", "--host", "s1", "--name", "over-ssh"]);
     assert_eq!(h1.client.session("over-ssh").await.unwrap().status, SessionStatus::Running);
+    attach_and_type(&hub, "s1:over-ssh", "over the forward").await;
     hub.cli_ok(&["session", "stop", "s1:over-ssh"]);
     assert_eq!(h1.client.session("over-ssh").await.unwrap().status, SessionStatus::Exited);
     // the ControlMaster socket and the forwarded socket live in the hub's own run dir
