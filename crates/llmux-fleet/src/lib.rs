@@ -140,7 +140,9 @@ impl Fleet {
         if !self.store.delete_host(name)? {
             return Err(Error::NotFound(format!("no host named {name:?}")));
         }
-        self.links.write().expect("links lock").remove(name);
+        if let Some(link) = self.links.write().expect("links lock").remove(name) {
+            link.stop();
+        }
         self.changes.send_modify(|g| *g += 1);
         tracing::info!(host = %name, "fleet host removed");
         Ok(())

@@ -46,9 +46,7 @@ pub(crate) struct Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        if let Some(task) = self.task.lock().expect("link task lock").take() {
-            task.abort();
-        }
+        self.stop();
     }
 }
 
@@ -72,6 +70,14 @@ impl Link {
             }),
             task: Mutex::new(None),
         })
+    }
+
+    /// Stops the task (its connection and tunnel close with it). The task holds the link
+    /// while it follows the host's stream, so dropping the registry's handle alone would not.
+    pub fn stop(&self) {
+        if let Some(task) = self.task.lock().expect("link task lock").take() {
+            task.abort();
+        }
     }
 
     /// Starts the task; `changed` is called after every change of what is known.
