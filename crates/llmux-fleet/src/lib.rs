@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use llmux_api::{AddHostRequest, HostStatus, HostTestResponse, HostView, SessionView};
+use llmux_api::{AddHostRequest, HostStatus, HostTestResponse, HostView, SessionView, StateEvent};
 use llmux_client::Client;
 use llmux_core::Error;
 use llmux_core::store::{HostAddress, HostRecord, Store};
@@ -35,6 +35,7 @@ pub struct Fleet {
     ssh: SshSettings,
     links: RwLock<BTreeMap<String, Arc<Link>>>,
     changes: tokio::sync::watch::Sender<u64>,
+    states: tokio::sync::broadcast::Sender<StateEvent>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -51,6 +52,7 @@ impl Fleet {
             ssh,
             links: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::watch::channel(0).0,
+            states: tokio::sync::broadcast::channel(256).0,
         });
         for record in fleet.store.list_hosts()? {
             fleet.spawn(record);
@@ -61,12 +63,18 @@ impl Fleet {
     fn spawn(self: &Arc<Fleet>, record: HostRecord) {
         let link = Link::new(record);
         let weak = Arc::downgrade(self);
+        let host = link.record.name.clone();
+        let states = self.states.clone();
         link.spawn(
             self.ssh.clone(),
             Arc::new(move || {
                 if let Some(fleet) = weak.upgrade() {
                     fleet.changes.send_modify(|g| *g += 1);
                 }
+            }),
+            Arc::new(move |mut ev: StateEvent| {
+                ev.name = format!("{host}:{}", ev.name);
+                let _ = states.send(ev);
             }),
         );
         let name = link.record.name.clone();
@@ -86,6 +94,11 @@ impl Fleet {
     /// Counts every change of what the fleet knows (hosts, their status, their sessions).
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// Every state change of a host's agent, named `host:name` (admins' event streams).
+    pub fn state_events(&self) -> tokio::sync::broadcast::Receiver<StateEvent> {
+        self.states.subscribe()
     }
 
     /// The current generation of [`Fleet::changes`].

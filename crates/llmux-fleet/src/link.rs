@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use llmux_api::{AboutResponse, HostStatus, SessionView};
+use llmux_api::{AboutResponse, HostStatus, SessionView, StateEvent};
 use llmux_client::{Client, SessionEvent};
 use llmux_core::store::{HostAddress, HostRecord};
 use llmux_core::time::now_ms;
@@ -80,8 +80,14 @@ impl Link {
         }
     }
 
-    /// Starts the task; `changed` is called after every change of what is known.
-    pub fn spawn(self: &Arc<Link>, ssh: SshSettings, changed: Arc<dyn Fn() + Send + Sync>) {
+    /// Starts the task; `changed` is called after every change of the host's status or list,
+    /// `on_state` with each state change of one of its agents (host's names).
+    pub fn spawn(
+        self: &Arc<Link>,
+        ssh: SshSettings,
+        changed: Arc<dyn Fn() + Send + Sync>,
+        on_state: Arc<dyn Fn(StateEvent) + Send + Sync>,
+    ) {
         let weak = Arc::downgrade(self);
         let task = tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;
@@ -93,7 +99,7 @@ impl Link {
                 let Some(link) = weak.upgrade() else { return };
                 match outcome {
                     Ok(conn) => {
-                        let ended = link.follow(conn, &changed).await;
+                        let ended = link.follow(conn, &changed, &on_state).await;
                         // Reached: the next failure starts the backoff from the bottom.
                         backoff = MIN_BACKOFF;
                         link.down(ended, &changed);
@@ -109,7 +115,12 @@ impl Link {
     }
 
     /// Reads the host's event stream until it ends; why it ended.
-    async fn follow(&self, mut conn: Connection, changed: &Arc<dyn Fn() + Send + Sync>) -> String {
+    async fn follow(
+        &self,
+        mut conn: Connection,
+        changed: &Arc<dyn Fn() + Send + Sync>,
+        on_state: &Arc<dyn Fn(StateEvent) + Send + Sync>,
+    ) -> String {
         let first = match about(&conn.client).await {
             Ok(first) => first,
             Err(e) => return e,
@@ -145,9 +156,18 @@ impl Link {
                         drop(k);
                         changed();
                     }
-                    Some(Ok(SessionEvent::State(_))) => {
-                        // The list event that follows every change carries the new state.
-                        self.known.lock().expect("known lock").last_seen = Some(now_ms());
+                    Some(Ok(SessionEvent::State(ev))) => {
+                        // The host sends no list for a state change: the cached view follows.
+                        let mut k = self.known.lock().expect("known lock");
+                        k.last_seen = Some(now_ms());
+                        if let Some(s) = k.sessions.iter_mut().find(|s| s.name == ev.name) {
+                            s.state = ev.state;
+                            s.state_since = ev.since.clone();
+                            s.waiting_for = ev.waiting_for.clone();
+                            s.prompt = ev.prompt.clone();
+                        }
+                        drop(k);
+                        on_state(ev);
                     }
                     Some(Err(e)) => return describe(&e),
                     None => return "the host ended its event stream".into(),

@@ -48,15 +48,16 @@ async fn events(
     let changes = state.facade.changes();
     // Fleet hosts' lists (admins see them): a change there is a change of the list too.
     let fleet = state.fleet.changes();
+    let remote_states = state.fleet.state_events();
     let revocations = state.auth.subscribe();
     let states = state.facade.state_events();
     let stopping = state.stopping.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, caller.0, (changes, fleet), revocations, states, true, stopping),
+        (state, caller.0, (changes, fleet, remote_states), revocations, states, true, stopping),
         |(
             state,
             principal,
-            (mut changes, mut fleet),
+            (mut changes, mut fleet, mut remote_states),
             mut revocations,
             mut states,
             first,
@@ -99,10 +100,22 @@ async fn events(
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),
-                                    (state, principal, (changes, fleet), revocations, states, false, stopping),
+                                    (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
                                 ));
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return None,
+                        },
+                        ev = remote_states.recv() => match ev {
+                            // A fleet host's agent (`host:name`): admins only, like its list.
+                            Ok(ev) if principal.is_admin() => {
+                                let event = Event::default().event("state").json_data(&ev).ok()?;
+                                return Some((
+                                    Ok(event),
+                                    (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
+                                ));
+                            }
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => return None,
                         },
                         revoked = revocations.recv() => match revoked {
@@ -118,7 +131,7 @@ async fn events(
                                 .ok()?;
                             return Some((
                                 Ok(event),
-                                (state, principal, (changes, fleet), revocations, states, false, stopping),
+                                (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
                             ));
                         }
                     }
@@ -131,7 +144,15 @@ async fn events(
             let event = Event::default().event("sessions").json_data(sessions).ok()?;
             Some((
                 Ok(event),
-                (state, principal, (changes, fleet), revocations, states, false, stopping),
+                (
+                    state,
+                    principal,
+                    (changes, fleet, remote_states),
+                    revocations,
+                    states,
+                    false,
+                    stopping,
+                ),
             ))
         },
     );

@@ -237,9 +237,27 @@ async fn a_host_added_by_url_shows_its_sessions_and_obeys_the_hub() {
     assert!(out.contains("h1:q1"), "{out}");
     // made with the hub's token: on the host it is the token's user's session (`q1@hubber`)
     assert_eq!(h1.client.session("q1@hubber").await.unwrap().agent, "fakeq");
+    let mut events = hub.client.events().await.unwrap();
     let out = hub.cli(&["session", "prompt", "h1:q1", "--wait", "say", "hi"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Reply to: say hi"), "{out:?}");
+    // the host's agent states reach the hub's event stream, named in the hub's terms
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ev = tokio::time::timeout_at(deadline.into(), events.next()).await;
+        let ev = ev.expect("no state event for h1:q1 in time").expect("stream open").unwrap();
+        if let llmux_client::SessionEvent::State(ev) = ev
+            && ev.name == "h1:q1"
+            && ev.state == llmux_api::AgentState::Idle
+        {
+            break;
+        }
+    }
+    let on_host = h1.client.session("q1@hubber").await.unwrap().state;
+    hub_until(&hub, "h1:q1's state as on the host", |l| {
+        find(l, "h1:q1").is_some_and(|s| s.state == on_host)
+    })
+    .await;
     let screen = hub.client.capture("h1:r1", 50).await.unwrap();
     assert!(screen.text.contains("FAKE AGENT READY"), "{screen:?}");
     attach_and_type(&hub, "h1:r1", "typed through the hub").await;
