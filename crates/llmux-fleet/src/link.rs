@@ -220,11 +220,25 @@ pub(crate) async fn connect(record: &HostRecord, ssh: &SshSettings) -> Result<Co
                     )
                 })?,
             };
-            let local = ssh.dir.join(format!("{}.sock", record.name));
+            let local = forwarded_socket(&ssh.dir, &record.name);
             let tunnel = ssh.open(&target, &remote, &local).await.map_err(|e| e.to_string())?;
             Ok(Connection { client: Client::unix(tunnel.socket()), tunnel: Some(tunnel) })
         }
     }
+}
+
+/// The hub's end of a host's forwarded socket: `<dir>/NAME.sock`, or a hash of the name
+/// where that would not fit in `sun_path` (108 bytes with its NUL).
+pub(crate) fn forwarded_socket(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let plain = dir.join(format!("{name}.sock"));
+    if plain.as_os_str().len() <= 100 {
+        return plain;
+    }
+    // FNV-1a: stable across runs, so a restarted hub reuses (and unlinks) the same path.
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    dir.join(format!("{hash:016x}.sock"))
 }
 
 /// `GET /api/about`, with a deadline; a failure as text.
@@ -258,5 +272,18 @@ pub(crate) fn describe(e: &llmux_client::Error) -> String {
             "the host refused the hub's credential (401): revoked, expired or wrong".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn forwarded_sockets_fit_in_sun_path() {
+        let dir = std::path::Path::new("/home/someone/.local/state/llmux/run/ssh");
+        assert_eq!(super::forwarded_socket(dir, "gpu"), dir.join("gpu.sock"));
+        let long = "a".repeat(64);
+        let path = super::forwarded_socket(dir, &long);
+        assert!(path.as_os_str().len() <= 100, "{path:?}");
+        assert_ne!(path, super::forwarded_socket(dir, &"b".repeat(64)));
     }
 }
