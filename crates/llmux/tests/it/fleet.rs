@@ -329,6 +329,15 @@ async fn a_host_whose_daemon_dies_is_unreachable_then_resynced() {
     })
     .await;
     assert!(list.iter().filter(|s| s.host.is_some()).all(|s| !s.unreachable));
+
+    // a hub restart: its hosts come from its store, their lists from their streams again
+    let mut hub = hub;
+    hub.restart().await;
+    host_until(&hub, "h1", HostStatus::Up, Duration::from_secs(20)).await;
+    hub_until(&hub, "h1:r1 and h1:r2 after a hub restart", |l| {
+        find(l, "h1:r1").is_some() && find(l, "h1:r2").is_some()
+    })
+    .await;
     drop((hub, h1));
 }
 
