@@ -86,11 +86,23 @@ impl Net {
 }
 
 impl Drop for Net {
+    /// Kills whatever still runs in the test's namespaces (all started by the test: sshd's
+    /// per-connection children, the hub's ssh clients, a daemon a failed test left), then
+    /// deletes them: deleting a namespace alone would leave its processes running.
     fn drop(&mut self) {
-        for i in 1..=self.hosts {
-            let _ = Command::new("ip").args(["netns", "del", &self.host(i)]).status();
+        let names: Vec<String> =
+            (1..=self.hosts).map(|i| self.host(i)).chain(std::iter::once(self.hub())).collect();
+        for ns in &names {
+            let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() else {
+                continue;
+            };
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.hub()]).status();
+        for ns in &names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
     }
 }
 
