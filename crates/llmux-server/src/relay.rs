@@ -80,7 +80,10 @@ async fn forward(
         .unwrap_or("application/json");
     let body = (!body.is_empty()).then_some((body, content_type));
     tracing::info!(host = %host, session.name = %name, method = %parts.method, "relayed to host");
-    let res = client.raw(parts.method.clone(), &path, body, &[]).await.map_err(|e| {
+    // The host records who acted when the hub's credential there is a `hub` token.
+    let actor = principal.actor();
+    let on_behalf = [(crate::security::ON_BEHALF_OF, actor.as_str())];
+    let res = client.raw(parts.method.clone(), &path, body, &on_behalf).await.map_err(|e| {
         ApiError::new(StatusCode::BAD_GATEWAY, "host_unreachable", format!("host {host:?}: {e}"))
     })?;
     let status = StatusCode::from_u16(res.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -124,19 +127,37 @@ pub(crate) async fn create_on(
         ));
     }
     let client = state.fleet.client(host)?;
-    let view = client.create_session(&req).await.map_err(|e| match e.status() {
-        Some(s) if s.as_u16() != 401 => ApiError::new(
-            StatusCode::from_u16(s.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-            "host_refused",
-            format!("host {host:?}: {e}"),
-        ),
-        _ => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "host_unreachable",
-            format!("host {host:?}: {e}"),
-        ),
+    let body = bytes::Bytes::from(serde_json::to_vec(&req).expect("a request serializes"));
+    let actor = principal.actor();
+    let res = client
+        .raw(
+            axum::http::Method::POST,
+            "/api/sessions",
+            Some((body, "application/json")),
+            &[(crate::security::ON_BEHALF_OF, actor.as_str())],
+        )
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "host_unreachable",
+                format!("host {host:?}: {e}"),
+            )
+        })?;
+    if !res.status.is_success() {
+        let message = serde_json::from_slice::<llmux_api::ErrorBody>(&res.body)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| format!("HTTP {}", res.status));
+        let status = match res.status.as_u16() {
+            401 => StatusCode::BAD_GATEWAY,
+            s => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
+        };
+        return Err(ApiError::new(status, "host_refused", format!("host {host:?}: {message}")));
+    }
+    let created: llmux_api::SessionResponse = serde_json::from_slice(&res.body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_GATEWAY, "host_protocol", format!("host {host:?}: {e}"))
     })?;
-    Ok(llmux_fleet::present(host, view, false))
+    Ok(llmux_fleet::present(host, created.session, false))
 }
 
 /// `GET /ws/host:name`: the host's terminal, relayed (admins only). The hub opens the host's

@@ -107,7 +107,7 @@ impl Drop for Net {
 }
 
 /// A host daemon in namespace `i` of `net`, listening on 10.77.`i`.2, with the admin `hubber`
-/// whose admin token the hub is given; returns the daemon, its URL, the token and its id.
+/// whose `hub`-scope token the hub is given; returns the daemon, its URL, the token and its id.
 async fn host(net: &Net, i: usize) -> (TestDaemon, String, String, String) {
     let d = TestDaemon::builder()
         .netns(&net.host(i))
@@ -115,7 +115,7 @@ async fn host(net: &Net, i: usize) -> (TestDaemon, String, String, String) {
         .admin("hubber")
         .start()
         .await;
-    let (tok, id) = token(&d, "hubber", "admin", None).await;
+    let (tok, id) = token(&d, "hubber", "hub", None).await;
     (d, format!("http://10.77.{i}.2:{NETNS_PORT}"), tok, id)
 }
 
@@ -247,8 +247,16 @@ async fn a_host_added_by_url_shows_its_sessions_and_obeys_the_hub() {
     // start, prompt --wait, capture, stop and remove on the host, through the hub
     let out = hub.cli_ok(&["session", "start", "fakeq", "--host", "h1", "--name", "q1"]);
     assert!(out.contains("h1:q1"), "{out}");
-    // made with the hub's token: on the host it is the token's user's session (`q1@hubber`)
+    // made with the hub's token: on the host it is the token's user's session (`q1@hubber`),
+    // and the host's audit log names the hub user who acted (the hub's operator: `local`)
     assert_eq!(h1.client.session("q1@hubber").await.unwrap().agent, "fakeq");
+    let (_, audit) = local(&h1, Method::GET, "/api/audit?limit=50", json!(null)).await;
+    let created = audit.as_array().unwrap().iter().find(|e| {
+        e["action"] == "session_created"
+            && e["target"].as_str().is_some_and(|t| t.starts_with("q1"))
+    });
+    let created = created.unwrap_or_else(|| panic!("no session_created in {audit}"));
+    assert_eq!(created["actor"], "hubber for hub user local", "{created}");
     let mut events = hub.client.events().await.unwrap();
     let out = hub.cli(&["session", "prompt", "h1:q1", "--wait", "say", "hi"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");

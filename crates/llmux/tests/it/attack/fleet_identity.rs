@@ -1,9 +1,10 @@
 //! Attacks: fleet_identity (see the table in the parent module).
 //!
-//! Issue 17: a hub tells nothing to a host by header, and no daemon takes a caller's word for
-//! who acts. An `X-Llmux-On-Behalf-Of` (the header a later hub-scope token may carry) from a
-//! normal token or an anonymous client changes nothing: not the identity, not the rights over
-//! fleet hosts and remote sessions, not the audit log's actor.
+//! Issue 17: no daemon takes a caller's word for who acts. `X-Llmux-On-Behalf-Of` is read
+//! only from a `hub`-scope token (an admin's, minted on the host), and then only into the
+//! audit log; from a normal token or an anonymous client it changes nothing: not the
+//! identity, not the rights over fleet hosts and remote sessions, not the audit log's actor.
+//! A hub token itself drives sessions and nothing else.
 
 use hyper::Method;
 use serde_json::json;
@@ -85,4 +86,56 @@ async fn on_behalf_of_headers_are_ignored_for_normal_tokens_and_anonymous_caller
     assert_eq!(add["actor"], "root", "{add}");
     let by_bob = audit.as_array().unwrap().iter().any(|e| e["actor"] == "bob");
     assert!(!by_bob, "bob named as an actor: {audit}");
+}
+
+#[tokio::test]
+async fn a_hub_token_drives_sessions_and_nothing_else_and_only_admins_mint_one() {
+    let d = TestDaemon::builder().admin("root").user("bob").start().await;
+    let (hub, _) = token(&d, "root", "hub", None).await;
+    let hub = format!("Bearer {hub}");
+    let (bob, _) = token(&d, "bob", "user", None).await;
+    let bob = format!("Bearer {bob}");
+
+    // bob cannot mint one, for himself or for root
+    for body in [json!({"scope": "hub"}), json!({"scope": "hub", "username": "root"})] {
+        let (status, res) = call_with_headers(&d, &bob, &[], "POST", "/api/tokens", body);
+        assert_eq!(status, 403, "{res}");
+    }
+    // the hub token: sessions yes, administration and credentials no
+    let (status, _) = call_with_headers(&d, &hub, &[], "GET", "/api/sessions", json!(null));
+    assert_eq!(status, 200);
+    for (method, path, body) in [
+        ("GET", "/api/admin/users", json!(null)),
+        ("GET", "/api/hosts", json!(null)),
+        ("GET", "/api/settings", json!(null)),
+        ("POST", "/api/tokens", json!({"scope": "admin"})),
+        ("POST", "/api/tokens", json!({"scope": "hub"})),
+        ("POST", "/api/account/profile", json!({"name": "x"})),
+    ] {
+        let (status, res) = call_with_headers(&d, &hub, &[], method, path, body);
+        assert_eq!(status, 403, "{method} {path}: {res}");
+    }
+    // what it does is audited as the token's user for the hub user it names; a value that
+    // is not a plain name is dropped
+    let work = d.work().display().to_string();
+    for (name, claim) in [("h1", "alice"), ("h2", "alice (admin) x/y")] {
+        let body = json!({"agent": "fake", "name": name, "cwd": work});
+        let (status, res) =
+            call_with_headers(&d, &hub, &[(ON_BEHALF, claim)], "POST", "/api/sessions", body);
+        assert_eq!(status, 201, "{res}");
+    }
+    let (_, audit) = local(&d, Method::GET, "/api/audit?limit=20", json!(null)).await;
+    let actor = |target: &str| {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["action"] == "session_created"
+                    && e["target"].as_str().is_some_and(|t| t.starts_with(target))
+            })
+            .map(|e| e["actor"].clone())
+    };
+    assert_eq!(actor("h1"), Some(json!("root for hub user alice")), "{audit}");
+    assert_eq!(actor("h2"), Some(json!("root")), "{audit}");
 }
