@@ -50,7 +50,6 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
                     | Action::DriveSessions
                     | Action::OwnIdentity
                     | Action::StartShell
-                    | Action::BrowseHistory
             );
     }
     if principal.is_metrics_only() {
@@ -160,7 +159,7 @@ mod tests {
             // a hub's token: every session, nothing else; a non-admin's: nothing
             (
                 user(true, token(TokenScope::Hub)),
-                [true, true, true, true, false, false, false, true, true, false],
+                [true, true, true, true, false, false, false, true, false, false],
             ),
             (user(false, token(TokenScope::Hub)), [false; 10]),
         ];

@@ -34,9 +34,11 @@ enum Who {
     /// carol, a non-admin brought over from llmux 0.41, with her old `sas_…` token: a `user`
     /// token like bob's (issue 16 §3).
     CarolImported,
+    /// root's `hub`-scope token (issue 17): every session as an admin, nothing else.
+    RootHub,
 }
 
-const EVERYONE: [Who; 13] = [
+const EVERYONE: [Who; 14] = [
     Who::Anonymous,
     Who::Malformed,
     Who::Expired,
@@ -50,6 +52,7 @@ const EVERYONE: [Who; 13] = [
     Who::RootAdmin,
     Who::RootMetrics,
     Who::CarolImported,
+    Who::RootHub,
 ];
 
 /// What a route needs, and the status an allowed caller gets with the request we send.
@@ -213,7 +216,10 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
 /// The path naming alice's sessions the way `who` does: alice by their bare names, anyone
 /// else in full (`alice-run@alice`), since a bare name means the caller's own session.
 fn as_seen_by(who: Who, path: &str) -> String {
-    if matches!(who, Who::Bob | Who::RootAdmin | Who::RootMetrics | Who::CarolImported) {
+    if matches!(
+        who,
+        Who::Bob | Who::RootAdmin | Who::RootMetrics | Who::CarolImported | Who::RootHub
+    ) {
         path.replace("/alice-run", "/alice-run@alice")
             .replace("/alice-stopped", "/alice-stopped@alice")
     } else {
@@ -242,6 +248,11 @@ fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
         },
         _ if matches!(need, Logout) => return None,
         _ if matches!(need, Page) => 200,
+        RootHub => match need {
+            Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok) => ok,
+            Account(_) | Tokens(_) | Admin(_) | Metrics(_) => 403,
+            _ => unreachable!(),
+        },
         RootAdmin => match need {
             Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
             | Account(ok) | Tokens(ok) | Admin(ok) | Metrics(ok) => ok,
@@ -275,6 +286,7 @@ struct Creds {
     bob: String,
     admin: String,
     metrics: String,
+    hub: String,
     cookie: String,
     carol: String,
 }
@@ -302,6 +314,7 @@ fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
         Who::RootAdmin => bearer(&c.admin),
         Who::RootMetrics => bearer(&c.metrics),
         Who::CarolImported => bearer(&c.carol),
+        Who::RootHub => bearer(&c.hub),
     }
 }
 
@@ -346,6 +359,7 @@ async fn fixture(d: &mut TestDaemon) -> Creds {
     let (bob, _) = token(d, "bob", "user", None).await;
     let (admin, _) = token(d, "root", "admin", None).await;
     let (metrics, _) = token(d, "root", "metrics", None).await;
+    let (hub, _) = token(d, "root", "hub", None).await;
     let (revoked, revoked_id) = token(d, "alice", "user", None).await;
     assert_eq!(
         local(d, Method::DELETE, &format!("/api/tokens/{revoked_id}"), json!(null)).await.0,
@@ -376,7 +390,7 @@ async fn fixture(d: &mut TestDaemon) -> Creds {
         assert!(Instant::now() < deadline, "token never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, cookie, carol }
+    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, hub, cookie, carol }
 }
 
 /// Runs every case against `port` with `host`; returns the list of failures.
@@ -386,7 +400,11 @@ async fn run_matrix(d: &TestDaemon, creds: &Creds, port: u16, host: &str) -> Vec
     for (method, template) in routes(d).await {
         let (path, body, need) = entry(&method, &template);
         for who in EVERYONE {
-            let Some(want) = expected(who, &method, need) else { continue };
+            let Some(mut want) = expected(who, &method, need) else { continue };
+            // a hub has no devices: it reads its (empty) lists, changes nothing there
+            if who == Who::RootHub && template.starts_with("/api/push/") && method != "GET" {
+                want = 403;
+            }
             let path = as_seen_by(who, &path);
             let mut headers = headers_for(who, creds, &origin);
             headers.push(("Host".into(), host.into()));
