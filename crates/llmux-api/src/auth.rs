@@ -20,6 +20,10 @@ pub enum TokenScope {
     ReadOnly,
     /// Read `GET /metrics` and nothing else (a Prometheus scraper's credential); admins only.
     Metrics,
+    /// A fleet hub's credential on this host (issue 17): every session, as an admin would,
+    /// and nothing else (no users, tokens, settings); the hub names the hub user it acts for
+    /// in `X-Llmux-On-Behalf-Of`, which the audit log records. Admins only.
+    Hub,
 }
 
 impl TokenScope {
@@ -30,6 +34,7 @@ impl TokenScope {
             TokenScope::User => "user",
             TokenScope::ReadOnly => "read-only",
             TokenScope::Metrics => "metrics",
+            TokenScope::Hub => "hub",
         }
     }
 
@@ -40,6 +45,7 @@ impl TokenScope {
             "user" => Some(TokenScope::User),
             "read-only" | "readonly" | "read_only" => Some(TokenScope::ReadOnly),
             "metrics" => Some(TokenScope::Metrics),
+            "hub" => Some(TokenScope::Hub),
             _ => None,
         }
     }
@@ -510,6 +516,12 @@ pub struct AboutResponse {
     pub sessions: usize,
     /// Running sessions.
     pub running: usize,
+    /// The machine's one-minute load average (Linux), for a hub's `host list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    /// The machine's available memory in bytes (Linux `MemAvailable`).
+    #[serde(default, rename = "memAvailable", skip_serializing_if = "Option::is_none")]
+    pub mem_available: Option<u64>,
 }
 
 /// One address of the daemon.

@@ -8,6 +8,7 @@
 
 mod attach;
 mod auth;
+mod hosts;
 mod push;
 mod query;
 mod review;
@@ -19,6 +20,7 @@ mod uploads;
 
 pub use attach::*;
 pub use auth::*;
+pub use hosts::*;
 pub use push::*;
 pub use query::*;
 pub use review::*;

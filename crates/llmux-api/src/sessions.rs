@@ -115,6 +115,14 @@ pub struct SessionView {
     /// How many prompts wait in the session's queue (`GET /api/sessions/{name}/queue`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub queued: u32,
+    /// The fleet host the session runs on, on a hub (its `name` is then `host:name`); absent
+    /// for the hub's own sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// On a hub: the session's host cannot be reached now, so this is its last known state
+    /// (not an exit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -229,6 +237,13 @@ pub struct CreateSessionRequest {
     /// "Worktrees"); its files are copied and its setup command run before the agent starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<WorktreeRequest>,
+    /// On a hub: start the session on this fleet host (admins); absent = on the hub itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
+    pub host: Option<String>,
 }
 
 /// `PATCH /api/sessions/{name}`: absent fields are kept; `null` resets to the default.

@@ -123,6 +123,9 @@ pub struct UserPrincipal {
     /// passphrase itself (a browser signed in with it, a token without expiry). Whatever
     /// this credential mints must end no later.
     pub limit: Option<i64>,
+    /// With a `hub`-scope token only: the hub user the hub says it acts for
+    /// (`X-Llmux-On-Behalf-Of`), recorded in the audit log. Never set for other credentials.
+    pub on_behalf_of: Option<String>,
 }
 
 /// Who made a request.
@@ -147,6 +150,12 @@ impl Principal {
     /// Whether the credential is read-only.
     pub fn is_read_only(&self) -> bool {
         self.scope() == TokenScope::ReadOnly
+    }
+
+    /// Whether the caller is a fleet hub: an admin's `hub`-scope token (every session, as an
+    /// admin would, and nothing else; see [`policy::allows`]).
+    pub fn is_hub(&self) -> bool {
+        matches!(self, Principal::User(u) if u.admin) && self.scope() == TokenScope::Hub
     }
 
     /// Whether the credential may read `GET /metrics` and nothing else.
@@ -223,13 +232,16 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self {
             Principal::LocalOperator => "local".into(),
+            Principal::User(UserPrincipal { username, on_behalf_of: Some(hub_user), .. }) => {
+                format!("{username} for hub user {hub_user}")
+            }
             Principal::User(u) => u.username.clone(),
         }
     }
 
     /// Whether the caller may see and act on a session owned by `owner` (admins see all).
     pub fn can_access(&self, owner: &str) -> bool {
-        self.is_admin() || self.owner() == owner
+        self.is_admin() || self.is_hub() || self.owner() == owner
     }
 
     /// Whether a revocation ends this principal's credential.
@@ -250,6 +262,6 @@ fn scope_rank(scope: TokenScope) -> u8 {
         TokenScope::ReadOnly => 0,
         TokenScope::User => 1,
         // daemon-wide figures: only an admin credential makes one
-        TokenScope::Metrics | TokenScope::Admin => 2,
+        TokenScope::Metrics | TokenScope::Hub | TokenScope::Admin => 2,
     }
 }

@@ -40,6 +40,18 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
     if principal.is_admin() {
         return true;
     }
+    if principal.scope() == llmux_core::api::TokenScope::Hub {
+        // A hub drives sessions; it manages nothing (and a non-admin's hub token nothing).
+        return principal.is_hub()
+            && matches!(
+                action,
+                Action::ReadSessions
+                    | Action::ViewTerminal
+                    | Action::DriveSessions
+                    | Action::OwnIdentity
+                    | Action::StartShell
+            );
+    }
     if principal.is_metrics_only() {
         return action == Action::ReadMetrics && matches!(principal, Principal::User(u) if u.admin);
     }
@@ -64,6 +76,9 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
             "listing conversations by directory is for admins; use a session's conversations"
         }
         _ if principal.is_metrics_only() => "this token can only read /metrics",
+        _ if principal.scope() == llmux_core::api::TokenScope::Hub => {
+            "a hub token drives sessions and nothing else"
+        }
         _ if principal.is_read_only() => "this token is read-only",
         _ => "admin only",
     };
@@ -84,6 +99,7 @@ mod tests {
             admin,
             via,
             limit: None,
+            on_behalf_of: None,
         })
     }
 
@@ -140,6 +156,12 @@ mod tests {
                 [false, false, false, false, false, false, false, false, false, true],
             ),
             (user(false, token(TokenScope::Metrics)), [false; 10]),
+            // a hub's token: every session, nothing else; a non-admin's: nothing
+            (
+                user(true, token(TokenScope::Hub)),
+                [true, true, true, true, false, false, false, true, false, false],
+            ),
+            (user(false, token(TokenScope::Hub)), [false; 10]),
         ];
         let actions = [
             ReadSessions,

@@ -9,6 +9,7 @@
 mod accounts;
 mod agent;
 mod review;
+mod hosts;
 mod sse;
 mod url;
 mod ws;
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -39,6 +40,8 @@ pub use crate::agent::{EventStream, SessionEvent};
 pub use crate::sse::LogStream;
 pub use crate::url::ServerUrl;
 pub use crate::ws::{AttachOptions, Io, Terminal};
+/// HTTP methods and statuses, for [`Client::raw`] callers.
+pub use hyper::{Method, StatusCode};
 
 /// What went wrong talking to the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -369,6 +372,11 @@ impl Client {
     /// `GET /api/sessions`.
     pub async fn list_sessions(&self) -> Result<Vec<SessionView>> {
         self.get("/api/sessions").await
+    }
+
+    /// `GET /api/sessions?host=HOST`: one fleet host's sessions on a hub (`local`: its own).
+    pub async fn list_sessions_on(&self, host: &str) -> Result<Vec<SessionView>> {
+        self.get(&format!("/api/sessions?host={}", encode_segment(host))).await
     }
 
     /// `GET /api/sessions/{name}`.

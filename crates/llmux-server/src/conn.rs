@@ -443,6 +443,7 @@ mod tests {
             admin: false,
             via: Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin },
             limit: None,
+            on_behalf_of: None,
         })
     }
 

@@ -197,6 +197,10 @@ impl Daemon {
         let bound = tcp
             .local_addr()
             .map_err(|e| fail(llmux_core::Error::io("cannot read the TCP address", e).into()))?;
+        // Fleet hosts: one link per host, started now (they reconnect on their own).
+        let fleet =
+            llmux_fleet::Fleet::start(store.clone(), llmux_fleet::ssh_settings(&paths.run_dir))
+                .map_err(|e| fail(e.into()))?;
         // Nothing can fail from here: start the background work.
         // A tick lists every pane over the tmux control client (cheap) and captures only the
         // panes with activity: fast enough for status events within half a second.
@@ -216,7 +220,7 @@ impl Daemon {
             overlay: paths.overlay.clone(),
         };
         let state =
-            AppState::new(sessions, auth, opts.logs, web, info, notifier, &effective.limits);
+            AppState::new(sessions, auth, opts.logs, web, info, notifier, fleet, &effective.limits);
         Ok(Daemon { state, bootstrap, paths, unix, users, tcp, own_socket, store, _lock: lock })
     }
 

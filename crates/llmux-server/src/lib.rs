@@ -18,6 +18,7 @@ mod idempotency;
 pub mod listen;
 pub mod logbuf;
 mod metrics;
+mod relay;
 mod security;
 mod state;
 pub mod systemd;
@@ -36,6 +37,8 @@ pub use state::{AppState, DaemonInfo, WebPolicy};
 
 impl AppState {
     /// State over running services.
+    // One argument per service the daemon starts; a builder would only restate them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         sessions: Arc<llmux_core::sessions::SessionService>,
         auth: Arc<llmux_auth::AuthService>,
@@ -43,6 +46,7 @@ impl AppState {
         web: WebPolicy,
         info: DaemonInfo,
         notifier: Arc<llmux_notify::Notifier>,
+        fleet: Arc<llmux_fleet::Fleet>,
         limits: &llmux_core::config::Limits,
     ) -> Self {
         let (_, openapi) = api::routes();
@@ -57,6 +61,7 @@ impl AppState {
             web: Arc::new(web),
             info: Arc::new(info),
             notifier,
+            fleet,
             openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
@@ -86,7 +91,11 @@ pub enum Transport {
 /// authentication layer on the protected routes only, so unknown paths stay 404 on the socket
 /// (on TCP, where nothing is known to an anonymous caller, they answer 401).
 pub fn app(state: AppState, transport: Transport) -> Router {
-    let (routes, _) = api::routes();
+    let (mut routes, _) = api::routes();
+    // Actions on a remote session (`host:name`) go to its host; inside authentication.
+    routes.protected = routes
+        .protected
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::relay));
     let router = match transport {
         Transport::Unix => Router::new()
             .merge(routes.public)

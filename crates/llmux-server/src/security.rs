@@ -251,7 +251,8 @@ pub(crate) async fn require_credentials(
             ApiError::from(llmux_auth::Error::Forbidden("this token can only read /metrics".into()))
                 .into_response()
         }
-        Ok(principal) => {
+        Ok(mut principal) => {
+            on_behalf_of(&mut principal, req.headers());
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
@@ -266,6 +267,25 @@ pub(crate) async fn require_credentials(
             }
             res
         }
+    }
+}
+
+/// The header a fleet hub names the hub user it acts for in (issue 17).
+pub(crate) const ON_BEHALF_OF: &str = "x-llmux-on-behalf-of";
+
+/// Records `X-Llmux-On-Behalf-Of` for a hub's token only (it changes no right: the audit log
+/// names the hub user beside the token's user); from anyone else the header is ignored.
+fn on_behalf_of(principal: &mut Principal, headers: &HeaderMap) {
+    if !principal.is_hub() {
+        return;
+    }
+    let Some(value) = headers.get(ON_BEHALF_OF).and_then(|v| v.to_str().ok()) else { return };
+    let value = value.trim();
+    let plain = !value.is_empty()
+        && value.len() <= 100
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-@:".contains(c));
+    if let (true, Principal::User(u)) = (plain, principal) {
+        u.on_behalf_of = Some(value.to_owned());
     }
 }
 

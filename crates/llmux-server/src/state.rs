@@ -30,6 +30,8 @@ pub struct AppState {
     pub notifier: Arc<llmux_notify::Notifier>,
     /// What `GET /api/settings` reports.
     pub info: Arc<DaemonInfo>,
+    /// Fleet hosts (issue 17): their sessions in the lists, relays to them.
+    pub fleet: Arc<llmux_fleet::Fleet>,
     /// The OpenAPI document, rendered once.
     pub(crate) openapi: Arc<String>,
     /// `GET /api/sessions` for admins, serialized once per generation of the session list.

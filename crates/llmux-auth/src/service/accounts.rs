@@ -293,6 +293,11 @@ impl AuthService {
                 "only admins can mint admin tokens, and only for admins".into(),
             ));
         }
+        if scope == TokenScope::Hub && !(user.admin && p.is_admin()) {
+            return Err(Error::Forbidden(
+                "only admins can mint hub tokens, and only for admins".into(),
+            ));
+        }
         if scope == TokenScope::Metrics && !(user.admin && p.is_admin()) {
             return Err(Error::Forbidden(
                 "only admins can mint metrics tokens, and only for admins".into(),

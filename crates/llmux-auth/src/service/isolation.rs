@@ -385,6 +385,7 @@ mod tests {
                 admin,
                 via: Via::Token { id: "t".into(), scope },
                 limit: None,
+                on_behalf_of: None,
             })
         }
 

@@ -368,6 +368,7 @@ impl AuthService {
             admin: user.admin,
             via: Via::Token { id: token.id, scope },
             limit: token.expires_at,
+            on_behalf_of: None,
         }))
     }
 
@@ -400,6 +401,7 @@ impl AuthService {
             admin: user.admin,
             via: Via::Cookie { session_id: session.id, scope },
             limit: session.limit_expires_at,
+            on_behalf_of: None,
         }))
     }
 
@@ -422,6 +424,7 @@ impl AuthService {
                 admin: u.admin,
                 via: Via::Unix { uid },
                 limit: None,
+                on_behalf_of: None,
             })
         }))
     }

@@ -110,6 +110,12 @@ fn no_session(name: &str) -> Error {
     Error::Core(llmux_core::Error::NotFound(format!("no session named {name:?}")))
 }
 
+/// Whether `principal` sees every session as an admin does: admins, and a fleet hub's
+/// `hub`-scope token (which names them as an admin user would).
+fn sees_all(principal: &Principal) -> bool {
+    principal.is_admin() || principal.is_hub()
+}
+
 impl Sessions {
     /// The facade over `service`, auditing through `auth`.
     pub fn new(service: Arc<SessionService>, auth: Arc<AuthService>) -> Sessions {
@@ -141,7 +147,7 @@ impl Sessions {
     /// own sessions. Checks nothing: for the caller's own records (an opt-in to drop).
     pub fn resolve(&self, principal: &Principal, name: &str) -> String {
         let own = names::resolve(name, principal.owner());
-        if name.contains(names::SEP) || principal.owner().is_empty() || !principal.is_admin() {
+        if name.contains(names::SEP) || principal.owner().is_empty() || !sees_all(principal) {
             return own;
         }
         if !self.service.contains(&own) && self.service.contains(name) {
@@ -157,7 +163,7 @@ impl Sessions {
     pub fn shown(&self, principal: &Principal, canonical: &str) -> String {
         let (base, owner) = names::split(canonical);
         if owner.is_empty()
-            && principal.is_admin()
+            && sees_all(principal)
             && !principal.owner().is_empty()
             && !self.service.contains(&names::canonical(base, principal.owner()))
         {
@@ -198,7 +204,7 @@ impl Sessions {
     /// Whose conversations (and running counts) the caller may see: `None` (all) for an
     /// admin, else its own.
     fn mine<'p>(&self, principal: &'p Principal) -> Option<&'p str> {
-        (!principal.is_admin()).then(|| principal.owner())
+        (!sees_all(principal)).then(|| principal.owner())
     }
 
     async fn audit(&self, principal: &Principal, action: &str, target: &str, detail: &str) {
@@ -757,6 +763,7 @@ mod tests {
             admin,
             via: Via::Token { id: format!("{username}-{}", scope.as_str()), scope },
             limit: None,
+            on_behalf_of: None,
         })
     }
 

@@ -406,6 +406,8 @@ impl SessionService {
             worktree: self.worktrees.view(&r.name, false),
             queued: self.prompt_queue.count(&r.name),
             resets_at: if state == AgentState::Limited { resets_at } else { None },
+            host: None,
+            unreachable: false,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod backup;
 mod conversations;
 mod devices;
 mod idempotency;
+mod hosts;
 mod import;
 mod owners;
 mod prompt_queue;
@@ -27,6 +28,7 @@ pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyRecord};
+pub use hosts::{HostAddress, HostRecord};
 pub use import::ImportBatch;
 pub use owners::{DeletedUser, UserSessions};
 pub use prompt_queue::{NewQueueItem, QueueItemRecord};
@@ -54,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0013_review_comments.sql"),
     include_str!("../../migrations/0014_worktrees.sql"),
     include_str!("../../migrations/0015_prompt_queue.sql"),
+    include_str!("../../migrations/0016_hosts.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

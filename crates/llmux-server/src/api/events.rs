@@ -46,17 +46,29 @@ async fn events(
     let slot = state.streams.acquire(StreamKind::EventStream, &caller.0)?;
     let open = (state.metrics.event_client(), state.stream_guard());
     let changes = state.facade.changes();
+    // Fleet hosts' lists (admins see them): a change there is a change of the list too.
+    let fleet = state.fleet.changes();
+    let remote_states = state.fleet.state_events();
     let revocations = state.auth.subscribe();
     let states = state.facade.state_events();
     let stopping = state.stopping.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, caller.0, changes, revocations, states, true, stopping),
-        |(state, principal, mut changes, mut revocations, mut states, first, mut stopping)| async move {
+        (state, caller.0, (changes, fleet, remote_states), revocations, states, true, stopping),
+        |(
+            state,
+            principal,
+            (mut changes, mut fleet, mut remote_states),
+            mut revocations,
+            mut states,
+            first,
+            mut stopping,
+        )| async move {
             if *stopping.borrow() {
                 return None;
             }
             if first {
                 changes.borrow_and_update();
+                fleet.borrow_and_update();
             } else {
                 loop {
                     tokio::select! {
@@ -69,6 +81,17 @@ async fn events(
                             changes.borrow_and_update();
                             break;
                         }
+                        changed = fleet.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            fleet.borrow_and_update();
+                            if !principal.is_admin() {
+                                continue;
+                            }
+                            break;
+                        }
                         ev = states.recv() => match ev {
                             Ok(ev) => {
                                 let Some(ev) = state.facade.state_event(&principal, ev) else {
@@ -77,10 +100,22 @@ async fn events(
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),
-                                    (state, principal, changes, revocations, states, false, stopping),
+                                    (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
                                 ));
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return None,
+                        },
+                        ev = remote_states.recv() => match ev {
+                            // A fleet host's agent (`host:name`): admins only, like its list.
+                            Ok(ev) if principal.is_admin() => {
+                                let event = Event::default().event("state").json_data(&ev).ok()?;
+                                return Some((
+                                    Ok(event),
+                                    (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
+                                ));
+                            }
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => return None,
                         },
                         revoked = revocations.recv() => match revoked {
@@ -96,15 +131,29 @@ async fn events(
                                 .ok()?;
                             return Some((
                                 Ok(event),
-                                (state, principal, changes, revocations, states, false, stopping),
+                                (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
                             ));
                         }
                     }
                 }
             }
-            let sessions = state.facade.list(&principal).ok()?.into_vec();
+            let mut sessions = state.facade.list(&principal).ok()?.into_vec();
+            if principal.is_admin() {
+                sessions.extend(state.fleet.sessions(None));
+            }
             let event = Event::default().event("sessions").json_data(sessions).ok()?;
-            Some((Ok(event), (state, principal, changes, revocations, states, false, stopping)))
+            Some((
+                Ok(event),
+                (
+                    state,
+                    principal,
+                    (changes, fleet, remote_states),
+                    revocations,
+                    states,
+                    false,
+                    stopping,
+                ),
+            ))
         },
     );
     let stream = futures_util::StreamExt::map(stream, move |event| {

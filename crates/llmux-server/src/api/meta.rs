@@ -57,5 +57,14 @@ async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
             .collect(),
         running: sessions.iter().filter(|s| s.status == SessionStatus::Running).count(),
         sessions: sessions.len(),
+        load: tokio::fs::read_to_string("/proc/loadavg")
+            .await
+            .ok()
+            .and_then(|l| l.split_whitespace().next()?.parse().ok()),
+        mem_available: tokio::fs::read_to_string("/proc/meminfo").await.ok().and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        }),
     }))
 }

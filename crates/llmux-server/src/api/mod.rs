@@ -9,6 +9,7 @@ mod conversations;
 mod events;
 pub(crate) use events::SHUTDOWN_REASON;
 mod health;
+mod hosts;
 mod meta;
 mod push;
 mod review;
@@ -43,6 +44,7 @@ use crate::AppState;
         (name = "users", description = "User management (admins)"),
         (name = "admin", description = "Settings, logs and audit (admins)"),
         (name = "meta", description = "Health and version (no credentials needed)"),
+        (name = "hosts", description = "Fleet hosts: other llmux daemons this hub shows and drives (admins)"),
         (name = "monitoring", description = "Prometheus metrics and detailed health (admins; metrics tokens)"),
     )
 )]
@@ -76,6 +78,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(meta::signed_in_router())
         .merge(push::router())
         .merge(health::router())
+        .merge(hosts::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);

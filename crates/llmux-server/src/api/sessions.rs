@@ -7,7 +7,7 @@ use llmux_api::{
     AnswerRequest, BroadcastRequest, BroadcastResponse, CaptureQuery, CaptureResponse,
     CreateSessionRequest, DeliveredResponse, EditSessionRequest, ErrorBody, KeyRequest,
     KillResponse, OkResponse, RemoveSessionQuery, SendRequest, SendResponse, SessionResponse,
-    SessionView,
+    SessionView, SessionsQuery,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,11 +38,35 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(capture))
 }
 
-/// Every session the caller may see, newest first.
+/// Every session the caller may see, newest first; on a hub, admins also see every host's
+/// sessions (`host:name`, with `host`), as last known: the list never waits on a host.
 #[utoipa::path(get, path = "/api/sessions", operation_id = "listSessions", tag = "sessions",
-    responses((status = 200, body = Vec<SessionView>)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    Ok(match state.facade.list(&caller.0)? {
+    params(SessionsQuery),
+    responses((status = 200, body = Vec<SessionView>), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SessionsQuery>,
+) -> ApiResult<Response> {
+    let listing = state.facade.list(&caller.0)?;
+    let remote = caller.0.is_admin() && !state.fleet.is_empty();
+    match q.host.as_deref() {
+        None | Some("local") if !remote => {}
+        None => {
+            let mut all = listing.into_vec();
+            all.extend(state.fleet.sessions(None));
+            return Ok(Json(all).into_response());
+        }
+        Some("local") => return Ok(Json(listing.into_vec()).into_response()),
+        Some(host) => {
+            if !remote || state.fleet.view(host).is_none() {
+                return Err(llmux_core::Error::NotFound(format!("no host named {host:?}")).into());
+            }
+            return Ok(Json(state.fleet.sessions(Some(host))).into_response());
+        }
+    }
+    Ok(match listing {
         // The operator sees canonical names, the same list for every request: serialize it
         // once per change, not once per request.
         Listing::All(_) => state.list_json(),
@@ -58,8 +82,12 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Respon
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<CreateSessionRequest>,
+    Json(mut req): Json<CreateSessionRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
+    if let Some(host) = req.host.take() {
+        let session = crate::relay::create_on(&state, &caller.0, &host, req).await?;
+        return Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })));
+    }
     let session = state.facade.create(&caller.0, req).await?;
     Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
 }

@@ -43,6 +43,10 @@ async fn attach(
         None if browser => return Err(forbidden("a browser WebSocket must send its Origin")),
         _ => {}
     }
+    // A fleet host's session (`host:name`): relayed to the host over the link's transport.
+    if let Some((host, remote)) = llmux_fleet::split_remote(&name) {
+        return crate::relay::attach(state.clone(), caller.0, host, remote, q, ws).await;
+    }
     let session = state.facade.attach(&caller.0, &name, q.read_only).await?;
     let opts = bridge::Options {
         name: session.name,

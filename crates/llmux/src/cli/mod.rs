@@ -12,6 +12,7 @@ mod backup;
 mod converse;
 mod credentials;
 mod diff;
+mod host;
 mod import;
 mod logs;
 mod man;
@@ -103,6 +104,9 @@ enum Command {
     Logs(logs::LogsCmd),
     /// The audit log (admins).
     Audit(audit::AuditArgs),
+    /// Fleet hosts: other llmux daemons whose sessions this one shows and drives (admins).
+    #[command(subcommand)]
+    Host(host::HostCmd),
     /// Run the daemon.
     #[command(subcommand)]
     Server(server::ServerCmd),
@@ -209,6 +213,7 @@ async fn run_client(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Settings(cmd) => cmd.run(ctx).await,
         Command::Logs(cmd) => cmd.run(ctx).await,
         Command::Audit(args) => args.run(ctx).await,
+        Command::Host(cmd) => cmd.run(ctx).await,
         Command::Server(_)
         | Command::Service(_)
         | Command::Import(_)

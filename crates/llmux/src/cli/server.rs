@@ -19,6 +19,8 @@ pub(crate) enum ServerCmd {
     /// Run the daemon in the foreground (Ctrl-C stops it; agent sessions keep running).
     #[command(visible_alias = "serve")]
     Start(StartArgs),
+    /// Print the path of the daemon's Unix socket for this state dir (a hub asks it over SSH).
+    Socket,
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +40,10 @@ impl ServerCmd {
     pub async fn run(self, ctx: &Ctx) -> Result<u8> {
         match self {
             ServerCmd::Start(args) => start(args, ctx).await,
+            ServerCmd::Socket => {
+                output::say!("{}", ctx.paths.socket.display());
+                Ok(0)
+            }
         }
     }
 }

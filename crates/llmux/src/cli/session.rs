@@ -14,9 +14,13 @@ use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SessionCmd {
-    /// List sessions, newest first.
+    /// List sessions, newest first (on a hub, with its hosts' sessions as `host:name`).
     #[command(visible_alias = "ls")]
-    List,
+    List {
+        /// Only this fleet host's sessions (`local`: the hub's own).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+    },
     /// Start a new session of an agent.
     #[command(visible_alias = "spawn")]
     Start(StartArgs),
@@ -230,6 +234,10 @@ pub(crate) struct StartArgs {
     /// else its current HEAD].
     #[arg(long, value_name = "REF", requires = "worktree")]
     base: Option<String>,
+    /// Start it on this fleet host of the hub (see `llmux host list`); its name is then
+    /// `HOST:NAME`. The cwd is a path on that host.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -264,14 +272,17 @@ pub(crate) struct EditArgs {
 
 impl SessionCmd {
     pub fn list() -> SessionCmd {
-        SessionCmd::List
+        SessionCmd::List { host: None }
     }
 
     pub async fn run(self, ctx: &Ctx) -> Result<u8> {
         let client = ctx.client()?;
         match self {
-            SessionCmd::List => {
-                let sessions = client.list_sessions().await?;
+            SessionCmd::List { host } => {
+                let sessions = match host {
+                    Some(host) => client.list_sessions_on(&host).await?,
+                    None => client.list_sessions().await?,
+                };
                 if ctx.json {
                     output::json(&sessions)?;
                 } else if sessions.is_empty() {
@@ -554,14 +565,16 @@ fn absolute(path: PathBuf) -> Result<String> {
 
 impl StartArgs {
     fn into_request(self) -> Result<CreateSessionRequest> {
-        let cwd = match self.cwd {
-            Some(cwd) => absolute(cwd)?,
-            None => absolute(PathBuf::from("."))?,
+        let cwd = match (self.cwd, &self.host) {
+            (Some(cwd), _) => absolute(cwd)?,
+            // The current directory is this machine's: on a host, the daemon's default.
+            (None, Some(_)) => String::new(),
+            (None, None) => absolute(PathBuf::from("."))?,
         };
         Ok(CreateSessionRequest {
             agent: self.agent,
             name: self.name,
-            cwd: Some(cwd),
+            cwd: (!cwd.is_empty()).then_some(cwd),
             flags: self.flags,
             env: (!self.env.is_empty())
                 .then(|| parse_env(&self.env))
@@ -575,6 +588,7 @@ impl StartArgs {
                 branch: Some(branch).filter(|b| !b.is_empty()),
                 base: self.base,
             }),
+            host: self.host,
         })
     }
 }

@@ -34,9 +34,11 @@ enum Who {
     /// carol, a non-admin brought over from llmux 0.41, with her old `sas_…` token: a `user`
     /// token like bob's (issue 16 §3).
     CarolImported,
+    /// root's `hub`-scope token (issue 17): every session as an admin, nothing else.
+    RootHub,
 }
 
-const EVERYONE: [Who; 13] = [
+const EVERYONE: [Who; 14] = [
     Who::Anonymous,
     Who::Malformed,
     Who::Expired,
@@ -50,6 +52,7 @@ const EVERYONE: [Who; 13] = [
     Who::RootAdmin,
     Who::RootMetrics,
     Who::CarolImported,
+    Who::RootHub,
 ];
 
 /// What a route needs, and the status an allowed caller gets with the request we send.
@@ -227,6 +230,13 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             ("/api/admin/users/nobody", json!(null), Admin(404))
         }
         ("GET", "/api/settings") => (template, json!(null), Admin(200)),
+        // Fleet hosts (issue 17): admins only; the test daemon has none.
+        ("GET", "/api/hosts") => (template, json!(null), Admin(200)),
+        ("POST", "/api/hosts") => {
+            (template, json!({"name": "-oProxyCommand=x", "ssh": "box"}), Admin(400))
+        }
+        ("DELETE", "/api/hosts/{name}") => ("/api/hosts/nope", json!(null), Admin(404)),
+        ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
         ("GET", "/metrics") => (template, json!(null), Metrics(200)),
         ("GET", "/api/health") => (template, json!(null), Admin(200)),
         ("PUT", "/api/settings/init-prompts") => (template, json!({"initPrompts": []}), Admin(200)),
@@ -260,7 +270,10 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
 /// The path naming alice's sessions the way `who` does: alice by their bare names, anyone
 /// else in full (`alice-run@alice`), since a bare name means the caller's own session.
 fn as_seen_by(who: Who, path: &str) -> String {
-    if matches!(who, Who::Bob | Who::RootAdmin | Who::RootMetrics | Who::CarolImported) {
+    if matches!(
+        who,
+        Who::Bob | Who::RootAdmin | Who::RootMetrics | Who::CarolImported | Who::RootHub
+    ) {
         path.replace("/alice-run", "/alice-run@alice")
             .replace("/alice-stopped", "/alice-stopped@alice")
     } else {
@@ -289,6 +302,11 @@ fn expected(who: Who, method: &str, need: Need) -> Option<u16> {
         },
         _ if matches!(need, Logout) => return None,
         _ if matches!(need, Page) => 200,
+        RootHub => match need {
+            Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok) => ok,
+            Account(_) | Tokens(_) | Admin(_) | Metrics(_) => 403,
+            _ => unreachable!(),
+        },
         RootAdmin => match need {
             Read(ok) | ReadSession(ok) | Drive(ok) | DriveSession(ok) | Identity(ok)
             | Account(ok) | Tokens(ok) | Admin(ok) | Metrics(ok) => ok,
@@ -322,6 +340,7 @@ struct Creds {
     bob: String,
     admin: String,
     metrics: String,
+    hub: String,
     cookie: String,
     carol: String,
 }
@@ -349,6 +368,7 @@ fn headers_for(who: Who, c: &Creds, origin: &str) -> Vec<(String, String)> {
         Who::RootAdmin => bearer(&c.admin),
         Who::RootMetrics => bearer(&c.metrics),
         Who::CarolImported => bearer(&c.carol),
+        Who::RootHub => bearer(&c.hub),
     }
 }
 
@@ -393,6 +413,7 @@ async fn fixture(d: &mut TestDaemon) -> Creds {
     let (bob, _) = token(d, "bob", "user", None).await;
     let (admin, _) = token(d, "root", "admin", None).await;
     let (metrics, _) = token(d, "root", "metrics", None).await;
+    let (hub, _) = token(d, "root", "hub", None).await;
     let (revoked, revoked_id) = token(d, "alice", "user", None).await;
     assert_eq!(
         local(d, Method::DELETE, &format!("/api/tokens/{revoked_id}"), json!(null)).await.0,
@@ -423,7 +444,7 @@ async fn fixture(d: &mut TestDaemon) -> Creds {
         assert!(Instant::now() < deadline, "token never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, cookie, carol }
+    Creds { expired, revoked, alice, alice_ro, bob, admin, metrics, hub, cookie, carol }
 }
 
 /// Runs every case against `port` with `host`; returns the list of failures.
@@ -433,7 +454,11 @@ async fn run_matrix(d: &TestDaemon, creds: &Creds, port: u16, host: &str) -> Vec
     for (method, template) in routes(d).await {
         let (path, body, need) = entry(&method, &template);
         for who in EVERYONE {
-            let Some(want) = expected(who, &method, need) else { continue };
+            let Some(mut want) = expected(who, &method, need) else { continue };
+            // a hub has no devices: it reads its (empty) lists, changes nothing there
+            if who == Who::RootHub && template.starts_with("/api/push/") && method != "GET" {
+                want = 403;
+            }
             let path = as_seen_by(who, &path);
             let mut headers = headers_for(who, creds, &origin);
             headers.push(("Host".into(), host.into()));

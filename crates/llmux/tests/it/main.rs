@@ -32,6 +32,8 @@ mod crash;
 
 /// The command line: output, exit codes, hints.
 mod cli;
+/// Fleet hosts (issue 17): hubs and hosts in network namespaces, over HTTP and OpenSSH.
+mod fleet;
 /// `llmux import llmux-0.41` against an install made by the real llmux 0.41.1.
 mod import;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.

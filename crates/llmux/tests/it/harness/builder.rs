@@ -20,6 +20,7 @@ pub struct Builder {
     users: Vec<(String, bool)>,
     plain_users: Vec<String>,
     account: Option<Account>,
+    netns: Option<String>,
 }
 
 impl Builder {
@@ -73,6 +74,13 @@ impl Builder {
         self
     }
 
+    /// Runs the daemon inside the network namespace `ns` (`ip netns exec`): a fleet host or
+    /// hub of its own (issue 17). Its Unix socket is still the test's to reach.
+    pub fn netns(mut self, ns: &str) -> Builder {
+        self.netns = Some(ns.to_owned());
+        self
+    }
+
     /// Writes the config, starts the daemon, waits until it answers and creates the accounts.
     pub async fn start(self) -> TestDaemon {
         // Short paths: Unix socket paths are limited to ~100 bytes.
@@ -101,6 +109,7 @@ impl Builder {
             port: 0,
             account: self.account,
             relay,
+            netns: self.netns,
         };
         daemon.spawn_daemon().await;
         for (username, admin) in &self.users {

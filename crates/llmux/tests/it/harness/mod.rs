@@ -40,6 +40,25 @@ pub fn fake_agent() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-agent")
 }
 
+/// The TCP port of a daemon in a network namespace of its own ([`Builder::netns`]).
+pub const NETNS_PORT: &str = "3001";
+
+/// `cmd` (program, arguments so far, environment, directory) run by `ip netns exec ns`.
+pub fn in_netns(cmd: &Command, ns: &str) -> Command {
+    let mut wrapped = Command::new("ip");
+    wrapped.args(["netns", "exec", ns]).arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
 /// A running daemon for one test; stopped (with its tmux server) on drop.
 pub struct TestDaemon {
     dir: tempfile::TempDir,
@@ -54,6 +73,8 @@ pub struct TestDaemon {
     account: Option<account::Account>,
     /// Carries [`TestDaemon::client`]'s calls to the socket as that account.
     relay: Option<account::Relay>,
+    /// The network namespace the daemon runs in ([`Builder::netns`]).
+    netns: Option<String>,
 }
 
 impl TestDaemon {
@@ -95,7 +116,12 @@ impl TestDaemon {
             .open(self.log_path())
             .expect("log file");
         let mut cmd = self.command();
-        cmd.args(["server", "start", "--port", "0", "--config"])
+        // In a namespace of its own the port is free and stays the same across restarts.
+        let port = if self.netns.is_some() { NETNS_PORT } else { "0" };
+        if let Some(ns) = &self.netns {
+            cmd = in_netns(&cmd, ns);
+        }
+        cmd.args(["server", "start", "--port", port, "--config"])
             .arg(self.dir.path().join("config.yaml"))
             .env("LLMUX_LOG", "info,tower_http=debug")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -1,0 +1,118 @@
+//! Fleet hosts (`/api/hosts`, admins): the other llmux daemons a hub shows and drives.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+/// `POST /api/hosts`: one of `url` (with `token`) or `ssh`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddHostRequest {
+    /// The host's name on this hub (its sessions show as `name:session`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+    )]
+    pub name: String,
+    /// The host daemon's URL (`https://…`, or `http://…`), reached with `token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A token minted on the host; stored on the hub and never shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// `[user@]host[:port]`: reach the host's daemon socket through OpenSSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    /// With `ssh`: the daemon's socket on the host (default: asked of `llmux` there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+}
+
+impl std::fmt::Debug for AddHostRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddHostRequest")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ssh", &self.ssh)
+            .field("socket", &self.socket)
+            .finish()
+    }
+}
+
+/// Whether the hub reaches a host now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HostStatus {
+    /// Not reached yet since the hub started or the host was added.
+    Connecting,
+    /// Its event stream is open.
+    Up,
+    /// Unreachable (or refusing the hub's credential); retried with backoff.
+    Down,
+}
+
+/// A host as `GET /api/hosts` shows it (never its token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HostView {
+    /// The host's name on this hub.
+    pub name: String,
+    /// `url` or `ssh`.
+    pub transport: String,
+    /// The URL, or the `[user@]host[:port]` SSH target.
+    pub address: String,
+    /// Up, down or connecting.
+    pub status: HostStatus,
+    /// Why it is down, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the hub last heard from it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Its llmux version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// How many sessions it has (last known).
+    pub sessions: u32,
+    /// Its one-minute load average, when it reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    /// Its available memory in bytes, when it reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_available: Option<u64>,
+    /// When it was added (RFC 3339).
+    pub created_at: String,
+}
+
+/// `POST /api/hosts/{name}/test`: one round trip to the host now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HostTestResponse {
+    /// Whether the host answered and accepted the hub's credential.
+    pub ok: bool,
+    /// Its llmux version, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Who the host says the hub is (`local` over SSH: the SSH user's own daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Round-trip time in milliseconds.
+    pub millis: u64,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `?host=NAME` (`GET /api/sessions`): only that host's sessions (`local`: the hub's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct SessionsQuery {
+    /// A host name, or `local`.
+    pub host: Option<String>,
+}

@@ -1,0 +1,27 @@
+//! Fleet hosts on a hub (`/api/hosts`, admins).
+
+use llmux_api::{AddHostRequest, HostTestResponse, HostView, OkResponse};
+
+use crate::{Client, Result, encode_segment};
+
+impl Client {
+    /// `GET /api/hosts`.
+    pub async fn list_hosts(&self) -> Result<Vec<HostView>> {
+        self.get("/api/hosts").await
+    }
+
+    /// `POST /api/hosts`.
+    pub async fn add_host(&self, req: &AddHostRequest) -> Result<HostView> {
+        self.post("/api/hosts", req).await
+    }
+
+    /// `DELETE /api/hosts/{name}`.
+    pub async fn remove_host(&self, name: &str) -> Result<()> {
+        self.delete::<OkResponse>(&format!("/api/hosts/{}", encode_segment(name))).await.map(drop)
+    }
+
+    /// `POST /api/hosts/{name}/test`.
+    pub async fn test_host(&self, name: &str) -> Result<HostTestResponse> {
+        self.post(&format!("/api/hosts/{}/test", encode_segment(name)), &()).await
+    }
+}

@@ -1,0 +1,135 @@
+//! The `hosts` table: a hub's fleet hosts (issue 17). Who may change them is decided in the
+//! server (admins); reaching them lives in `llmux-fleet`.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Store;
+use crate::error::Result;
+
+/// How a hub reaches one host.
+#[derive(Clone, PartialEq, Eq)]
+pub enum HostAddress {
+    /// The host daemon's URL and a token minted there (a secret: never logged or shown).
+    Url {
+        /// `https://…` or `http://…`.
+        url: String,
+        /// The token.
+        token: String,
+    },
+    /// OpenSSH to `[user@]host[:port]`, forwarding the host daemon's Unix socket.
+    Ssh {
+        /// The SSH target as given.
+        target: String,
+        /// The daemon's socket on the host; `None`: asked of `llmux` there.
+        socket: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for HostAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostAddress::Url { url, .. } => {
+                f.debug_struct("Url").field("url", url).field("token", &"<redacted>").finish()
+            }
+            HostAddress::Ssh { target, socket } => {
+                f.debug_struct("Ssh").field("target", target).field("socket", socket).finish()
+            }
+        }
+    }
+}
+
+/// One fleet host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    /// Its name on the hub.
+    pub name: String,
+    /// How it is reached.
+    pub address: HostAddress,
+    /// When it was added, unix ms.
+    pub created_at: i64,
+}
+
+const COLS: &str = "name, url, token, ssh, socket, created_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
+    let url: Option<String> = r.get(1)?;
+    let address = match url {
+        Some(url) => {
+            HostAddress::Url { url, token: r.get::<_, Option<String>>(2)?.unwrap_or_default() }
+        }
+        None => HostAddress::Ssh {
+            target: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            socket: r.get(4)?,
+        },
+    };
+    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)? })
+}
+
+impl Store {
+    /// Adds a host; [`Error::AlreadyExists`] if the name is taken.
+    pub fn insert_host(&self, h: &HostRecord) -> Result<()> {
+        let (url, token, ssh, socket) = match &h.address {
+            HostAddress::Url { url, token } => (Some(url), Some(token), None, None),
+            HostAddress::Ssh { target, socket } => (None, None, Some(target), socket.as_ref()),
+        };
+        self.conn()
+            .execute(
+                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![h.name, url, token, ssh, socket, h.created_at],
+            )
+            .map(drop)
+            .map_err(|e| super::on_conflict(e, || format!("host {:?} already exists", h.name)))
+    }
+
+    /// Every host, by name.
+    pub fn list_hosts(&self) -> Result<Vec<HostRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM hosts ORDER BY name"))?;
+        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The host named `name`.
+    pub fn get_host(&self, name: &str) -> Result<Option<HostRecord>> {
+        Ok(self
+            .conn()
+            .query_row(&format!("SELECT {COLS} FROM hosts WHERE name = ?1"), [name], row)
+            .optional()?)
+    }
+
+    /// Removes a host; whether it existed.
+    pub fn delete_host(&self, name: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn hosts_round_trip_and_names_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let a = HostRecord {
+            name: "gpu".into(),
+            address: HostAddress::Url { url: "https://gpu.ts.net".into(), token: "llmux_x".into() },
+            created_at: 1,
+        };
+        let b = HostRecord {
+            name: "box".into(),
+            address: HostAddress::Ssh { target: "me@box:2222".into(), socket: None },
+            created_at: 2,
+        };
+        store.insert_host(&a).unwrap();
+        store.insert_host(&b).unwrap();
+        assert!(matches!(store.insert_host(&a), Err(Error::AlreadyExists(_))));
+        assert_eq!(store.list_hosts().unwrap(), vec![b.clone(), a.clone()]);
+        assert_eq!(store.get_host("gpu").unwrap(), Some(a.clone()));
+        assert!(!format!("{a:?}").contains("llmux_x"), "the token is never in Debug");
+        assert!(store.delete_host("gpu").unwrap());
+        assert!(!store.delete_host("gpu").unwrap());
+        assert_eq!(store.list_hosts().unwrap(), vec![b]);
+    }
+}
