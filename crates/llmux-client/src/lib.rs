@@ -8,8 +8,8 @@
 
 mod accounts;
 mod agent;
-mod review;
 mod hosts;
+mod review;
 mod sse;
 mod url;
 mod ws;
