@@ -15,6 +15,7 @@ const ROUTES = [
   ["/admin/settings", "pages/settings", "Settings", true],
   ["/admin/logs", "pages/logs", "Logs", true],
   ["/admin/audit", "pages/audit", "Audit log", true],
+  ["/admin/hosts", "pages/hosts", "Hosts", true],
   ["/about", "about", "About"],
 ].map(([path, mod, title, admin]) => ({
   re: new RegExp(`^${path.replace(/:name/, "([^/]+)")}/?$`),

@@ -1,7 +1,7 @@
 // Admin: the audit log, newest first.
 
 import { h, when } from "../js/ui.js";
-// Stateful helpers come from the app through mount's third argument (see README.md here).
+// Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
 let api;
 
 export default async function mount(root, _params, pg) {

@@ -1,7 +1,7 @@
 // Admin: the daemon log, live.
 
 import { h } from "../js/ui.js";
-// Stateful helpers come from the app through mount's third argument (see README.md here).
+// Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
 let api;
 
 const RANK = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };

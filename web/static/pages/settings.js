@@ -1,7 +1,7 @@
 // Admin: effective settings with their sources, and the daemon-wide init prompts.
 
 import { h, busy, section, lines } from "../js/ui.js";
-// Stateful helpers come from the app through mount's third argument (see README.md here).
+// Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
 let api;
 
 const show = (v) => (v == null ? "—" : typeof v === "string" ? v : JSON.stringify(v));

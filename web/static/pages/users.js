@@ -1,7 +1,7 @@
 // Admin: user accounts.
 
 import { h, enc, busy, toast, confirmDialog, ask, when, field, plural, lines, section } from "../js/ui.js";
-// Stateful helpers come from the app through mount's third argument (see README.md here).
+// Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
 let api, post, patch, del, me, onSessions, changed;
 
 export default async function mount(root, _params, pg) {

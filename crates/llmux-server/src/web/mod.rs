@@ -40,6 +40,7 @@ const APP_PAGES: &[&str] = &[
     "/admin/settings",
     "/admin/logs",
     "/admin/audit",
+    "/admin/hosts",
     "/about",
 ];
 

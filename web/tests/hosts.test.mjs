@@ -1,0 +1,88 @@
+// The hosts page (issue 17), at phone size: an admin adds a second daemon by URL with a hub
+// token minted there, sees it up with its version and sessions, tests it, sees its session
+// in the hub's list as host:name, and removes it; a wrong token shows the host down with the
+// host's refusal; a non-admin gets no hosts page.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemon, launchBrowser, openPage, screenshot, until, ADMIN } from './harness.mjs';
+
+let browser;
+let hub;
+let host;
+before(async () => {
+  [browser, hub, host] = await Promise.all([launchBrowser(), startDaemon({ admin: true }), startDaemon({ admin: true })]);
+  await host.cliOk(['session', 'start', 'fake', '--name', 'far', '--cwd', host.work]);
+  await hub.cliOk(['user', 'create', 'bob', '--passphrase', 'bob-passphrase-long']);
+});
+after(async () => {
+  await browser?.close();
+  await Promise.all([hub?.stop(), host?.stop()]);
+});
+
+test('an admin adds, tests and removes a host; its session shows on the hub (phone)', async () => {
+  const minted = JSON.parse(await host.cliOk(['--json', 'token', 'create', '--user', ADMIN.username, '--name', 'hub', '--scope', 'hub']));
+  const { context, page, guard } = await openPage(browser, 'phone', hub, { login: ADMIN });
+  try {
+    await page.goto('/admin/hosts');
+    await page.getByText('No hosts yet').waitFor();
+
+    // A wrong token: the host is kept but shown down, with the host's refusal.
+    await page.getByTestId('host-name').fill('box');
+    await page.getByTestId('host-url').fill(host.url);
+    await page.getByTestId('host-token').fill('llmux_nope_nope');
+    await page.getByTestId('host-add').click();
+    const bad = page.locator('[data-testid=host-row][data-name=box]');
+    await bad.waitFor();
+    await until(async () => {
+      await page.getByTestId('hosts-refresh').click();
+      return (await bad.getByTestId('host-status').textContent()) === 'down';
+    }, { what: 'the host down with a wrong token', timeout: 15000 });
+    const why = await bad.textContent();
+    assert.match(why, /401|credential|token|sign/i, why);
+    await bad.getByTestId('host-remove').click();
+    await page.getByRole('button', { name: 'Remove' }).last().click();
+    await page.getByText('No hosts yet').waitFor();
+
+    await page.getByTestId('host-name').fill('box');
+    await page.getByTestId('host-url').fill(host.url);
+    // The real token: the host comes up with its version and its session.
+    await page.getByTestId('host-token').fill(minted.value);
+    await page.getByTestId('host-add').click();
+    const row = page.locator('[data-testid=host-row][data-name=box]');
+    await row.waitFor();
+    await until(async () => {
+      await page.getByTestId('hosts-refresh').click();
+      return (await row.getByTestId('host-status').textContent()) === 'up' && /1 session/.test(await row.textContent());
+    }, { what: 'the host up with its session', timeout: 15000 });
+    assert.match(await row.textContent(), /llmux \d/);
+    assert.ok(!(await page.content()).includes(minted.value), 'the token is never shown');
+    await screenshot(page, 'hosts', 'phone');
+
+    await row.getByTestId('host-test').click();
+    await page.getByText(/box answered in \d+ ms/).waitFor();
+
+    // The hub's list has the remote session as host:name.
+    await page.goto('/');
+    await page.locator('[data-testid=session-row]', { hasText: 'box:far' }).waitFor();
+
+    await page.goto('/admin/hosts');
+    await page.locator('[data-testid=host-row][data-name=box]').getByTestId('host-remove').click();
+    await page.getByRole('button', { name: 'Remove' }).last().click();
+    await page.getByText('No hosts yet').waitFor();
+    guard.check();
+  } finally {
+    await context.close();
+  }
+});
+
+test('a non-admin has no hosts page', async () => {
+  const { context, page } = await openPage(browser, 'phone', hub, { login: { username: 'bob', passphrase: 'bob-passphrase-long' } });
+  try {
+    await page.goto('/admin/hosts');
+    await page.getByText('This page is for admins only.').waitFor();
+    assert.equal(await page.getByTestId('host-add').count(), 0);
+  } finally {
+    await context.close();
+  }
+});
