@@ -60,4 +60,23 @@ pub struct QueueResponse {
     pub session: String,
     /// The waiting prompts, first first.
     pub items: Vec<QueueItem>,
+    /// Prompts sent to be typed now that wait their turn (behind another sender, or for the
+    /// agent to finish starting), first first: typed before `items`; not stored, not editable
+    /// (their senders are still waiting for the answer).
+    #[serde(default)]
+    pub waiting: Vec<WaitingPrompt>,
+}
+
+/// A prompt sent to be typed now, waiting its turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingPrompt {
+    /// The text.
+    pub text: String,
+    /// When it was sent (RFC 3339).
+    pub since: String,
+    /// `behind` (another sender's prompt is being typed) or `starting` (held until the agent
+    /// is ready).
+    pub reason: String,
 }

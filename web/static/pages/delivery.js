@@ -138,8 +138,12 @@ export function queuePanel(url) {
   async function load() {
     const r = await keyed("GET", `${url}/queue`);
     const items = r.ok ? r.data.items : [];
-    card.hidden = !items.length;
-    rows.replaceChildren(...items.map((i) => {
+    // Prompts sent to be typed now, waiting their turn: shown first, not editable.
+    const waiting = (r.ok && r.data.waiting) || [];
+    card.hidden = !items.length && !waiting.length;
+    rows.replaceChildren(...waiting.map((w) => h("li", { class: "row-item", tid: "queue-waiting" },
+      h("div", { class: "grow" }, h("span", {}, w.text),
+        h("p", { class: "muted small" }, w.reason === "starting" ? "typed once the agent is ready" : "typed after the prompt before it")))), ...items.map((i) => {
       const when = [i.notBefore && `at ${time(i.notBefore)}`, i.whenIdle && "when idle", i.afterLimit && "after the limit"].filter(Boolean).join(", ") || "next";
       return h("li", { class: "row-item", tid: "queue-item" },
         h("div", { class: "grow" }, h("span", { tid: "queue-text" }, i.text), h("p", { class: "muted small" }, when)),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::SessionService;
+use super::queues::{WaitReason, Waiting};
 use crate::api::{
     AgentState, BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES,
     SessionStatus,
@@ -24,14 +25,51 @@ impl SessionService {
     /// Senders to one session queue up (a fair lock held for the whole prompt), so their
     /// keystrokes never interleave. A prompt sent while the agent is still `starting` is held
     /// until it is ready, up to [`SessionOptions::ready_timeout`](super::SessionOptions).
+    ///
+    /// A prompt that has to wait (behind another sender, or for the agent to be ready) is
+    /// listed with the session's queue meanwhile ([`SessionService::waiting`]); one typed at
+    /// once is never registered.
     pub async fn send(&self, name: &str, prompt: &str, enter: bool) -> Result<()> {
         validate::prompt(prompt)?;
         let record = self.record(name)?;
         let queue = self.input_lock(name);
-        let _turn = queue.lock().await;
-        self.ensure_running(name)?;
-        self.wait_until_ready(name, self.opts.ready_timeout).await?;
+        let starting = || self.track(name).is_none_or(|t| t.state == AgentState::Starting);
+        let (_turn, ticket) = match queue.clone().try_lock_owned() {
+            Ok(turn) if !starting() => (turn, None),
+            Ok(turn) => {
+                let ticket = self.queues.wait(name, prompt, WaitReason::Starting);
+                self.notify();
+                (turn, Some(ticket))
+            }
+            Err(_) => {
+                let ticket = self.queues.wait(name, prompt, WaitReason::Behind);
+                self.notify();
+                let turn = queue.lock_owned().await;
+                if starting() {
+                    ticket.set(WaitReason::Starting);
+                    self.notify();
+                }
+                (turn, Some(ticket))
+            }
+        };
+        let ready = async {
+            self.ensure_running(name)?;
+            self.wait_until_ready(name, self.opts.ready_timeout).await
+        }
+        .await;
+        if ticket.is_some() {
+            drop(ticket);
+            self.notify();
+        }
+        ready?;
         self.type_prompt(name, &record.agent, prompt, enter).await
+    }
+
+    /// The prompts sent to be typed now that wait their turn at session `name`'s input
+    /// (behind another sender, or for the agent to start), first first. Never stored: each
+    /// one's sender is still waiting for its answer.
+    pub fn waiting(&self, name: &str) -> Vec<Waiting> {
+        self.queues.waiting(name)
     }
 
     /// Types `prompt`, then (with `enter`) presses Enter after the agent's settle delay. For

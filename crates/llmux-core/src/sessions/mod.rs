@@ -17,6 +17,7 @@ mod owners;
 mod procs;
 mod prompt_queue;
 mod queues;
+pub use queues::{WaitReason, Waiting};
 mod review;
 mod screens;
 mod status;
@@ -404,7 +405,7 @@ impl SessionService {
             },
             confined: pane.is_some_and(|p| p.confined),
             worktree: self.worktrees.view(&r.name, false),
-            queued: self.prompt_queue.count(&r.name),
+            queued: self.prompt_queue.count(&r.name) + self.queues.waiting_count(&r.name) as u32,
             resets_at: if state == AgentState::Limited { resets_at } else { None },
             host: None,
             unreachable: false,

@@ -18,8 +18,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     )
 }
 
-/// The prompts waiting for the session, first first. Queue changes show on `/api/events` as
-/// a change of the session's `queued` count.
+/// The prompts waiting for the session, first first: `waiting`, sent to be typed now and
+/// waiting their turn (behind another sender, or for the agent to start), then `items`,
+/// queued for later. Changes show on `/api/events` as a change of the session's `queued`
+/// count (both kinds).
 #[utoipa::path(get, path = "/api/sessions/{name}/queue", operation_id = "listQueue", tag = "sessions",
     responses((status = 200, body = QueueResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -28,8 +30,8 @@ async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<QueueResponse>> {
-    let (session, items) = state.facade.queue(&caller.0, &name)?;
-    Ok(Json(QueueResponse { session, items }))
+    let (session, items, waiting) = state.facade.queue(&caller.0, &name)?;
+    Ok(Json(QueueResponse { session, items, waiting }))
 }
 
 /// Edit a waiting prompt's text and/or move it to another place (`to`, 1 = first). 409 while

@@ -139,9 +139,19 @@ pub(crate) async fn run(ctx: &Ctx, client: &Client, args: QueueArgs) -> Result<u
         output::json(&queue)?;
         return Ok(0);
     }
-    if queue.items.is_empty() {
+    if queue.items.is_empty() && queue.waiting.is_empty() {
         output::say!("no prompts waiting for {}", queue.session);
         return Ok(0);
+    }
+    for w in &queue.waiting {
+        let first = w.text.lines().next().unwrap_or_default();
+        let text: String = first.chars().take(60).collect();
+        let more = if text.len() < w.text.len() { "…" } else { "" };
+        let why = match w.reason.as_str() {
+            "starting" => "typing once the agent is ready",
+            _ => "typing after the prompt before it",
+        };
+        output::say!("  now        {why:<28} {text}{more}");
     }
     for item in &queue.items {
         let first = item.text.lines().next().unwrap_or_default();

@@ -362,3 +362,69 @@ async fn a_repeat_while_the_first_is_in_flight_is_409_then_replayed() {
     let screen = d.client.capture("slow", 100).await.unwrap().text;
     assert_eq!(screen.matches("Reply to: held").count(), 1, "{screen}");
 }
+
+/// Polls session `name`'s queue until `done(waiting)`; returns that list.
+async fn wait_waiting(
+    d: &TestDaemon,
+    name: &str,
+    what: &str,
+    done: impl Fn(&[llmux_api::WaitingPrompt]) -> bool,
+) -> Vec<llmux_api::WaitingPrompt> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let q = d.client.queue(name).await.unwrap();
+        if done(&q.waiting) {
+            return q.waiting;
+        }
+        assert!(Instant::now() < deadline, "{what}: never seen; waiting {:?}", q.waiting);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn prompts_waiting_their_turn_are_listed_with_the_queue_until_typed() {
+    let d = TestDaemon::start().await;
+
+    // Sent while the agent starts: held, and listed as such.
+    let req = llmux_api::CreateSessionRequest {
+        agent: "fake".into(),
+        name: Some("w".into()),
+        cwd: Some(d.work().display().to_string()),
+        ..Default::default()
+    };
+    d.client.create_session(&req).await.unwrap();
+    let client = d.client.clone();
+    let early = tokio::spawn(async move { client.send("w", "early-bird", true).await });
+    let seen = wait_waiting(&d, "w", "a prompt held while starting", |w| !w.is_empty()).await;
+    assert_eq!(seen[0].text, "early-bird");
+    assert_eq!(seen[0].reason, "starting", "{seen:?}");
+    let view = d.client.session("w").await.unwrap();
+    assert!(view.queued >= 1, "the session counts it: {view:?}");
+    early.await.unwrap().unwrap();
+    d.wait_for_screen("w", "]: early-bird").await;
+
+    // Three senders at once: those behind the first are listed in order, then typed.
+    let sends: Vec<_> = ["one", "two", "three"]
+        .into_iter()
+        .map(|t| {
+            let client = d.client.clone();
+            tokio::spawn(async move { client.send("w", t, true).await })
+        })
+        .collect();
+    let behind =
+        wait_waiting(&d, "w", "prompts behind another", |w| w.iter().any(|x| x.reason == "behind"))
+            .await;
+    assert!(
+        behind.iter().all(|x| ["one", "two", "three"].contains(&x.text.as_str())),
+        "{behind:?}"
+    );
+    for s in sends {
+        s.await.unwrap().unwrap();
+    }
+    wait_waiting(&d, "w", "nothing left waiting", <[_]>::is_empty).await;
+    let screen = d.wait_for_screen("w", "]: three").await;
+    for t in ["one", "two", "three"] {
+        assert_eq!(prompts_of(&screen, t), 1, "{t} typed once:\n{screen}");
+    }
+    assert_eq!(d.client.session("w").await.unwrap().queued, 0);
+}

@@ -5,8 +5,8 @@
 //! Audited: `session_queued` (length and when; never the text), `queue_edited` (item id and
 //! what changed), `queue_cancelled` (item id).
 
-use llmux_core::api::QueueItem;
-use llmux_core::sessions::Schedule;
+use llmux_core::api::{QueueItem, WaitingPrompt};
+use llmux_core::sessions::{Schedule, WaitReason};
 use llmux_core::store::QueueItemRecord;
 use llmux_core::time::rfc3339_ms;
 
@@ -78,10 +78,24 @@ impl Sessions {
         Ok(self.item(principal, rec, place))
     }
 
-    /// The prompts waiting for session `name` (its name in the caller's terms, the items).
-    pub fn queue(&self, principal: &Principal, name: &str) -> Result<(String, Vec<QueueItem>)> {
+    /// The prompts waiting for session `name`: its name in the caller's terms, the queued
+    /// items, and the prompts sent to be typed now that wait their turn.
+    pub fn queue(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<(String, Vec<QueueItem>, Vec<WaitingPrompt>)> {
         let name = self.find(principal, name, Action::ReadSessions)?;
-        Ok((self.shown(principal, &name), self.items(principal, &name)?))
+        let waiting = self.service.waiting(&name).into_iter().map(|w| WaitingPrompt {
+            text: w.text,
+            since: rfc3339_ms(w.since),
+            reason: match w.reason {
+                WaitReason::Behind => "behind",
+                WaitReason::Starting => "starting",
+            }
+            .into(),
+        });
+        Ok((self.shown(principal, &name), self.items(principal, &name)?, waiting.collect()))
     }
 
     /// Edits the text of a waiting prompt and/or moves it to place `to` (1 = first).
