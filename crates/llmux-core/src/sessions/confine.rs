@@ -318,8 +318,16 @@ impl SessionService {
         }
         let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
         let argv = if o.confined {
+            // bwrap clears the environment and sets the agent's own.
             let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
             super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, BTreeMap::new())).await?
+        } else if let Some(account) = &o.account {
+            // setpriv keeps root's environment (HOME=/root: git would fail reading its
+            // config there): the account's own, clean one instead.
+            let home = ("HOME".to_owned(), account.home.to_string_lossy().into_owned());
+            let env = sandbox::agent_env(std::env::vars(), [home]);
+            let env = env.into_iter().map(|(k, v)| format!("{k}={v}"));
+            ["env".to_owned(), "-i".to_owned()].into_iter().chain(env).chain(argv).collect()
         } else {
             argv
         };

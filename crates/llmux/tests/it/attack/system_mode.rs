@@ -109,6 +109,14 @@ async fn each_users_sessions_run_as_their_own_unix_account() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&report).unwrap().uid(), uid, "the file is hers");
 
+    // Her uploads are written as her account, inside her sandbox (issue 19).
+    let (status, res) =
+        call(&d, &alice, "POST", "/api/sessions/probe/uploads?filename=note.txt", json!("hi"));
+    assert_eq!(status, 201, "{res}\n{}", d.log());
+    let note = home.join(".llmux/uploads/note.txt");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "\"hi\"");
+    assert_eq!(std::fs::metadata(&note).unwrap().uid(), uid, "the upload is hers");
+
     // Her session lives on her account's tmux server, not on llmux's (root's) own.
     let own = as_account(uid, &["tmux", "-L", "llmux", "ls", "-F", "#{session_name}"]);
     assert!(String::from_utf8_lossy(&own.stdout).contains("probe@alice"), "{own:?}");
