@@ -245,13 +245,16 @@ async fn diff_refusals_bad_base_not_a_repository_and_other_users() {
     let out = d.cli(&["session", "diff", "plain"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not inside a git repository"));
-    for base in ["--output=/tmp/x", "no-such-branch", "a..b", "x%20y"] {
+    // An option as a base would have git write a file: refused before git runs.
+    let written = d.dir().join("written-by-git");
+    let option = format!("--output={}", written.display());
+    for base in [option.as_str(), "no-such-branch", "a..b", "x%20y"] {
         let (status, body) =
             local(&d, Method::GET, &format!("/api/sessions/rev/diff?base={base}"), Value::Null)
                 .await;
         assert_eq!(status, 400, "{base}: {body}");
     }
-    assert!(!Path::new("/tmp/x").exists());
+    assert!(!written.exists());
     let (status, _) = local(&d, Method::GET, "/api/sessions/ghost/diff", Value::Null).await;
     assert_eq!(status, 404);
 
