@@ -156,9 +156,10 @@ test('phone: light rows, 8+ on a screen, tap opens, ⋯ menu, selection mode, 44
   const menu = page.getByTestId('session-menu-dialog');
   await menu.waitFor();
   const items = await tapTargets(page, '[data-testid=session-menu-dialog] .mitems > *', 'menu items');
-  assert.deepEqual(items.map((i) => i.text), ['Open terminal', 'Chat', 'Edit', 'Restart', 'Stop', 'Notify me', 'Kill']);
+  assert.deepEqual(items.map((i) => i.text), ['Open terminal', 'Chat', 'Review changes', 'Edit', 'Restart', 'Stop', 'Notify me', 'Kill']);
   const mb = await box(menu);
-  assert.ok(mb.bottom <= 915 + 1 && mb.y > 915 / 2, `the menu is a sheet at the bottom: ${JSON.stringify(mb)}`);
+  // A sheet at the bottom, under two thirds of the screen (8 items of 44 px or more).
+  assert.ok(mb.bottom <= 915 + 1 && mb.bottom >= 915 - 1 && mb.y > 915 / 3, `the menu is a sheet at the bottom: ${JSON.stringify(mb)}`);
   await screenshot(page, 'list-menu', 'phone');
   await menu.getByTestId('session-stop').tap();
   await page.getByTestId('confirm-dialog').waitFor();
