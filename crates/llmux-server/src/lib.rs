@@ -63,7 +63,7 @@ impl AppState {
             notifier,
             fleet,
             openapi: Arc::new(openapi),
-            list_cache: Arc::new(std::sync::Mutex::new((0, bytes::Bytes::new()))),
+            list_cache: Arc::new(std::sync::Mutex::new(((0, None), bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
             limits: *limits,
             stopping: Arc::new(tokio::sync::watch::channel(false).0),

@@ -54,15 +54,7 @@ async fn forward(
     tail: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
-    // Remote sessions are for the hub's admins (README "Hosts"): everyone else learns
-    // nothing, not even whether the host exists.
-    if !principal.is_admin() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no session named {:?}", format!("{host}:{name}")),
-        ));
-    }
+    may_reach(principal, host, name)?;
     let client = state.fleet.client(host)?;
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, MAX_RELAYED_BODY)
@@ -172,13 +164,7 @@ pub(crate) async fn attach(
     q: llmux_api::AttachQuery,
     ws: axum::extract::ws::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !principal.is_admin() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no session named {:?}", format!("{host}:{name}")),
-        ));
-    }
+    may_reach(&principal, host, name)?;
     let client = state.fleet.client(host)?;
     let opts = llmux_client::AttachOptions {
         cols: q.cols.unwrap_or(80),
@@ -295,6 +281,19 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Remote sessions are for the hub's admins (README "Hosts"): everyone else learns nothing,
+/// not even whether the host exists (the 404 of a session that is not there).
+fn may_reach(principal: &Principal, host: &str, name: &str) -> Result<(), ApiError> {
+    if principal.is_admin() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no session named {:?}", format!("{host}:{name}")),
+    ))
 }
 
 #[cfg(test)]

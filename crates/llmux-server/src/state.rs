@@ -34,8 +34,9 @@ pub struct AppState {
     pub fleet: Arc<llmux_fleet::Fleet>,
     /// The OpenAPI document, rendered once.
     pub(crate) openapi: Arc<String>,
-    /// `GET /api/sessions` for admins, serialized once per generation of the session list.
-    pub(crate) list_cache: Arc<std::sync::Mutex<(u64, bytes::Bytes)>>,
+    /// `GET /api/sessions` for admins, serialized once per generation of the session list
+    /// (and of the fleet's, when it has hosts).
+    pub(crate) list_cache: Arc<std::sync::Mutex<(ListKey, bytes::Bytes)>>,
     /// Per-user caps on open WebSockets and event streams.
     pub(crate) streams: Arc<crate::StreamCaps>,
     /// The Prometheus metrics (`GET /metrics`).
@@ -90,27 +91,33 @@ impl AppState {
         }
     }
 
-    /// The full session list as JSON, cached until the list changes.
-    pub(crate) fn list_json(&self) -> axum::response::Response {
+    /// The full session list as JSON, with the fleet's remote sessions after the local ones
+    /// when `with_fleet`, cached until either list changes.
+    pub(crate) fn list_json(&self, with_fleet: bool) -> axum::response::Response {
         use axum::response::IntoResponse;
-        let generation = self.sessions.generation();
+        let key = (self.sessions.generation(), with_fleet.then(|| self.fleet.generation()));
         let cached = {
             let cache = self.list_cache.lock().expect("list cache lock");
-            (cache.0 == generation).then(|| cache.1.clone())
+            (cache.0 == key).then(|| cache.1.clone())
         };
         let body = match cached {
             Some(body) => body,
             None => {
-                let body = bytes::Bytes::from(
-                    serde_json::to_vec(&*self.sessions.list()).expect("views serialize"),
-                );
-                *self.list_cache.lock().expect("list cache lock") = (generation, body.clone());
+                let local = self.sessions.list();
+                let remote = if with_fleet { self.fleet.sessions(None) } else { Vec::new() };
+                let all: Vec<&llmux_core::api::SessionView> = local.iter().chain(&remote).collect();
+                let body = bytes::Bytes::from(serde_json::to_vec(&all).expect("views serialize"));
+                *self.list_cache.lock().expect("list cache lock") = (key, body.clone());
                 body
             }
         };
         ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
+
+/// What a cached list was built from: the session list's generation and, when it includes
+/// remote sessions, the fleet's.
+pub(crate) type ListKey = (u64, Option<u64>);
 
 /// Which `Host` and `Origin` values TCP requests may carry, and how cookies are set.
 #[derive(Debug, Clone, Default)]

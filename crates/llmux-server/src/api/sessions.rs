@@ -54,6 +54,9 @@ async fn list(
     match q.host.as_deref() {
         None | Some("local") if !remote => {}
         None => {
+            if let Listing::All(_) = listing {
+                return Ok(state.list_json(true));
+            }
             let mut all = listing.into_vec();
             all.extend(state.fleet.sessions(None));
             return Ok(Json(all).into_response());
@@ -69,7 +72,7 @@ async fn list(
     Ok(match listing {
         // The operator sees canonical names, the same list for every request: serialize it
         // once per change, not once per request.
-        Listing::All(_) => state.list_json(),
+        Listing::All(_) => state.list_json(false),
         Listing::Visible(views) => Json(views).into_response(),
     })
 }
