@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::harness::http::call_with;
+use crate::harness::http::{alice_and_bob_each_with_s, call_with};
 use crate::harness::{TestDaemon, call, create_as, token};
 
 /// POSTs JSON over the socket as the local operator with an `Idempotency-Key`; returns
@@ -121,12 +121,7 @@ async fn bad_keys_are_refused_and_failures_are_not_remembered() {
 #[tokio::test]
 async fn one_users_keys_do_not_touch_anothers() {
     let d = TestDaemon::builder().user("alice").user("bob").start().await;
-    let (alice, _) = token(&d, "alice", "user", None).await;
-    let (bob, _) = token(&d, "bob", "user", None).await;
-    assert_eq!(create_as(&d, &alice, "s").0, 201);
-    assert_eq!(create_as(&d, &bob, "s").0, 201);
-    d.wait_for_screen("s@alice", "SIZE").await;
-    d.wait_for_screen("s@bob", "SIZE").await;
+    let (alice, bob) = alice_and_bob_each_with_s(&d).await;
     let key = [("Idempotency-Key", "shared-key")];
     let (s, b) =
         call_with(&d, &alice, &key, "POST", "/api/sessions/s/send", json!({"prompt": "from-a"}));

@@ -3,18 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::http::call_with;
-use crate::harness::{TestDaemon, call, create_as, token};
+use crate::harness::http::{alice_and_bob_each_with_s, call_with};
+use crate::harness::{TestDaemon, call};
 
 #[tokio::test]
 async fn keys_and_queues_give_nothing_to_others() {
     let d = TestDaemon::builder().user("alice").user("bob").start().await;
-    let (alice, _) = token(&d, "alice", "user", None).await;
-    let (bob, _) = token(&d, "bob", "user", None).await;
-    assert_eq!(create_as(&d, &alice, "s").0, 201);
-    assert_eq!(create_as(&d, &bob, "s").0, 201);
-    d.wait_for_screen("s@alice", "SIZE").await;
-    d.wait_for_screen("s@bob", "SIZE").await;
+    let (alice, bob) = alice_and_bob_each_with_s(&d).await;
 
     // anonymous: refused before the key is looked at, and the refusal is not remembered
     let key = [("Idempotency-Key", "probe")];

@@ -184,3 +184,15 @@ pub fn http_to(
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
     (status, response)
 }
+
+/// For a daemon with the users `alice` and `bob`: a `user` token each, and a running `fake`
+/// session named `s` of each (`s@alice`, `s@bob` to the operator); returns (alice's, bob's).
+pub async fn alice_and_bob_each_with_s(d: &TestDaemon) -> (String, String) {
+    let (alice, _) = token(d, "alice", "user", None).await;
+    let (bob, _) = token(d, "bob", "user", None).await;
+    assert_eq!(create_as(d, &alice, "s").0, 201);
+    assert_eq!(create_as(d, &bob, "s").0, 201);
+    d.wait_for_screen("s@alice", "SIZE").await;
+    d.wait_for_screen("s@bob", "SIZE").await;
+    (alice, bob)
+}
