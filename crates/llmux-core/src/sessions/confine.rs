@@ -243,11 +243,7 @@ impl SessionService {
         let roots = o.confined.then(|| o.roots.clone());
         let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
         // setpriv keeps root's environment: the account's own, clean one instead.
-        let env = o.account.as_ref().map(|a| {
-            let mut env = sandbox::agent_env(std::env::vars(), []);
-            env.push(("HOME".into(), a.home.to_string_lossy().into_owned()));
-            env
-        });
+        let env = o.account.as_ref().map(account_env);
         let owner = owner.to_owned();
         let wrap: crate::git::worktree::Wrapper = Arc::new(move |cwd: &Path, argv: Vec<String>| {
             let inner = if o.confined {
@@ -324,9 +320,7 @@ impl SessionService {
         } else if let Some(account) = &o.account {
             // setpriv keeps root's environment (HOME=/root: git would fail reading its
             // config there): the account's own, clean one instead.
-            let home = ("HOME".to_owned(), account.home.to_string_lossy().into_owned());
-            let env = sandbox::agent_env(std::env::vars(), [home]);
-            let env = env.into_iter().map(|(k, v)| format!("{k}={v}"));
+            let env = account_env(account).into_iter().map(|(k, v)| format!("{k}={v}"));
             ["env".to_owned(), "-i".to_owned()].into_iter().chain(env).chain(argv).collect()
         } else {
             argv
@@ -391,6 +385,13 @@ impl Ceiling {
         let procs = h.create(name, self.mb, self.account).map_err(refuse)?;
         Ok(sandbox::cgroup::wrap(&helper, &procs, argv))
     }
+}
+
+/// The environment of a command run as `account` outside the sandbox: the agents' kept
+/// variables and the account's own HOME (`setpriv` would keep root's).
+fn account_env(account: &Account) -> Vec<(String, String)> {
+    let home = ("HOME".to_owned(), account.home.to_string_lossy().into_owned());
+    sandbox::agent_env(std::env::vars(), [home])
 }
 
 fn no_account(owner: &str) -> Error {
