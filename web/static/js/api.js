@@ -107,7 +107,7 @@ function connectEvents() {
     try { ev = JSON.parse(e.data); } catch { return; }
     if (sessions?.some((s) => s.name === ev.name)) {
       publish(sessions.map((s) => (s.name === ev.name
-        ? { ...s, state: ev.state, stateSince: ev.since, waitingFor: ev.waitingFor, prompt: ev.prompt }
+        ? { ...s, state: ev.state, stateSince: ev.since, waitingFor: ev.waitingFor, prompt: ev.prompt, resetsAt: ev.resetsAt }
         : s)));
     }
     for (const fn of agentListeners) fn(ev);
@@ -146,7 +146,7 @@ export function onSessions(fn) {
   return () => listeners.delete(fn);
 }
 
-/** Calls fn({name, owner, state, previous, since, waitingFor?, prompt?}) on every agent state change. */
+/** Calls fn({name, owner, state, previous, since, waitingFor?, prompt?, resetsAt?}) on every agent state change. */
 export function onStateChange(fn) {
   agentListeners.add(fn);
   connectEvents();

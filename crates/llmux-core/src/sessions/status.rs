@@ -270,8 +270,14 @@ impl Tracker {
             None if screen_changed && track.ready => Some(Detection::state(AgentState::Working)),
             None => None,
         };
-        let next = with_limit(track, next?, screen);
-        track.enter(next).then(|| event(&d.name, record, track, previous))
+        let next = next?;
+        // A limit's reset time can be read after the state changed (a capture taken while
+        // the message was half drawn): that is news too, or clients keep "limited" without it.
+        let resets_before = track.resets_at();
+        let next = with_limit(track, next, screen);
+        let changed = track.enter(next);
+        (changed || track.resets_at() != resets_before)
+            .then(|| event(&d.name, record, track, previous))
     }
 }
 
@@ -562,6 +568,36 @@ mod tests {
         assert_eq!(agent_home(&r, Path::new("/d")), Path::new("/d"));
         r.env.insert("HOME".into(), "/s".into());
         assert_eq!(agent_home(&r, Path::new("/d")), Path::new("/s"));
+    }
+
+    #[test]
+    fn a_reset_time_read_after_the_limit_is_news() {
+        let tracker = Tracker::default();
+        let records = BTreeMap::from([("a".to_owned(), record("a"))]);
+        let qwen = |_: &str| crate::agents::kind("qwen").unwrap();
+        let (due, _) =
+            tracker.observe(&records, &panes(&[("a", 7, false)]), &qwen, &|_| PathBuf::from("/h"));
+        let idle = include_str!("../../tests/screens/qwen/idle-after-reply.txt");
+        let with =
+            |line: &str| idle.replace("  ? for shortcuts", &format!("  {line}\n  ? for shortcuts"));
+        // Captured while the message was half drawn: limited, no reset time yet.
+        let half = tracker.detect(
+            &due[0],
+            &records["a"],
+            100,
+            &with("✕ You've hit your usage limit."),
+            None,
+        );
+        let half = half.expect("limited is a change");
+        assert_eq!((half.state, half.resets_at.as_deref()), (AgentState::Limited, None));
+        // The whole line: still limited, but now the reset time is known, and that is sent.
+        let full = with("✕ You've hit your usage limit. Try again in 600 seconds.");
+        let whole = tracker.detect(&due[0], &records["a"], 101, &full, None);
+        let whole = whole.expect("a reset time read later is a change");
+        assert_eq!((whole.state, whole.previous), (AgentState::Limited, AgentState::Limited));
+        assert!(whole.resets_at.is_some());
+        // The same screen again says nothing new (the relative time is not re-read).
+        assert!(tracker.detect(&due[0], &records["a"], 102, &full, None).is_none());
     }
 
     #[test]
