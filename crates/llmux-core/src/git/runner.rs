@@ -43,6 +43,12 @@ const HARDENED: [&str; 19] = [
     "diff.suppressBlankEmpty=false",
 ];
 
+/// What every git, gh or glab command is given, so none waits for a password or colours its
+/// output. The argv of a command run as a session's owner carries them too
+/// ([`crate::sessions::SessionService`]'s `as_owner`): a wrapper clears the rest.
+pub const NEVER_ASK: &[(&str, &str)] =
+    &[("GIT_TERMINAL_PROMPT", "0"), ("GH_PROMPT_DISABLED", "1"), ("NO_COLOR", "1")];
+
 /// Environment variables that would point git elsewhere or run something.
 const DROPPED_ENV: [&str; 12] = [
     "GIT_DIR",
@@ -202,9 +208,7 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GH_PROMPT_DISABLED", "1")
-        .env("NO_COLOR", "1");
+        .envs(NEVER_ASK.iter().copied());
     for key in DROPPED_ENV {
         cmd.env_remove(key);
     }

@@ -17,16 +17,16 @@ pub const GIT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const KEPT_OUTPUT: usize = 64 * 1024;
 
 /// Turns an argv into the argv that runs it as the session's identity, in its confinement,
-/// in `cwd` (the sandbox's `--chdir`, or nothing more).
-pub type Wrapper = Arc<dyn Fn(&Path, Vec<String>) -> Result<Vec<String>> + Send + Sync>;
+/// in `cwd` (the sandbox's `--chdir`, or nothing more), with the given variables added to the
+/// environment it gets.
+pub type Wrapper =
+    Arc<dyn Fn(&Path, Vec<String>, &[(&str, &str)]) -> Result<Vec<String>> + Send + Sync>;
 
 /// Runs commands as one session owner: directly (the daemon's user), or through a wrapper
-/// (the sandbox, `setpriv` to a Unix account) with a clean environment.
+/// (the sandbox, `setpriv` to a Unix account), which gives the command its environment.
 #[derive(Clone)]
 pub struct Runner {
     wrap: Option<Wrapper>,
-    /// `Some`: the whole environment (nothing inherited); `None`: the daemon's.
-    env: Option<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -60,27 +60,27 @@ pub struct WorktreeStatus {
 impl Runner {
     /// Runs as the daemon's own user, with its environment.
     pub fn direct() -> Runner {
-        Runner { wrap: None, env: None }
+        Runner { wrap: None }
     }
 
-    /// Runs every argv through `wrap`, with exactly `env` (`None`: the daemon's).
-    pub fn wrapped(wrap: Wrapper, env: Option<Vec<(String, String)>>) -> Runner {
-        Runner { wrap: Some(wrap), env }
+    /// Runs every argv through `wrap`.
+    pub fn wrapped(wrap: Wrapper) -> Runner {
+        Runner { wrap: Some(wrap) }
     }
 
     fn command(&self, cwd: &Path, argv: Vec<String>) -> Result<tokio::process::Command> {
+        // Never wait for a password or an editor.
+        const NEVER_ASK: &[(&str, &str)] = &[("GIT_TERMINAL_PROMPT", "0"), ("GIT_EDITOR", "true")];
         let argv = match &self.wrap {
-            Some(wrap) => wrap(cwd, argv)?,
+            Some(wrap) => wrap(cwd, argv, NEVER_ASK)?,
             None => argv,
         };
         let (program, args) = argv.split_first().ok_or_else(|| Error::invalid("empty command"))?;
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args).current_dir(cwd).stdin(Stdio::null()).kill_on_drop(true);
-        if let Some(env) = &self.env {
-            cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        if self.wrap.is_none() {
+            cmd.envs(NEVER_ASK.iter().copied());
         }
-        // Never wait for a password or an editor.
-        cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_EDITOR", "true");
         Ok(cmd)
     }
 

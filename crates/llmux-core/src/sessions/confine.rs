@@ -223,37 +223,34 @@ impl SessionService {
         )))
     }
 
-    /// How to run a command (git, a worktree's setup) as `owner`'s sessions run: inside the
-    /// sandbox for a confined user, as their Unix account under a system daemon, else as the
-    /// daemon's user. With it, the roots the commands must stay in (`None`: unconfined).
+    /// How commands (git, a worktree's setup, an upload's write) run as `owner`'s agents
+    /// run, decided once from the store ([`RunAs`]).
+    pub(crate) async fn run_as(&self, owner: &str) -> Result<RunAs> {
+        let how = match self.owner(owner).await? {
+            Some((iso, o)) if iso.system && o.account.is_none() => return Err(no_account(owner)),
+            Some((_, o)) if o.account.is_none() && !o.confined => None,
+            found => found,
+        };
+        Ok(RunAs { owner: owner.to_owned(), how })
+    }
+
+    /// How to run git as `owner`'s sessions run, with the roots the commands must stay in
+    /// (`None`: unconfined).
     pub(super) async fn runner_for(
         &self,
         owner: &str,
     ) -> Result<(crate::git::Runner, Option<Vec<PathBuf>>)> {
         use crate::git::Runner;
-        let Some((iso, o)) = self.owner(owner).await? else {
-            return Ok((Runner::direct(), None));
-        };
-        if iso.system && o.account.is_none() {
-            return Err(no_account(owner));
-        }
-        if o.account.is_none() && !o.confined {
+        let run_as = self.run_as(owner).await?;
+        if run_as.how.is_none() {
             return Ok((Runner::direct(), None));
         }
-        let roots = o.confined.then(|| o.roots.clone());
-        let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
-        // setpriv keeps root's environment: the account's own, clean one instead.
-        let env = o.account.as_ref().map(account_env);
-        let owner = owner.to_owned();
-        let wrap: crate::git::worktree::Wrapper = Arc::new(move |cwd: &Path, argv: Vec<String>| {
-            let inner = if o.confined {
-                sandboxed(&iso, &owner, o.clone(), cwd, argv, BTreeMap::new())?
-            } else {
-                argv
-            };
-            Ok(prefix.iter().cloned().chain(inner).collect())
-        });
-        Ok((Runner::wrapped(wrap, env), roots))
+        let roots = run_as.roots();
+        let wrap: crate::git::worktree::Wrapper =
+            Arc::new(move |cwd: &Path, argv: Vec<String>, env: &[(&str, &str)]| {
+                run_as.argv(cwd, argv, env)
+            });
+        Ok((Runner::wrapped(wrap), roots))
     }
 
     /// Where a spawn of `owner`'s session `name` goes and the argv its pane runs (inside the
@@ -295,37 +292,18 @@ impl SessionService {
         Ok(Target { argv, ..target })
     }
 
-    /// The argv that runs `argv` in `cwd` the way `owner`'s agents run: inside the sandbox
-    /// for a confined owner, as the owner's Unix account under a system daemon (`setpriv`),
-    /// else as it is (the daemon's user, whose sessions run as it). For every command the
-    /// daemon runs on a user's files (uploads, git): it reaches what the owner's agent
-    /// reaches, and nothing a process in the session planted (a symlink, a repo config) can
-    /// take it further. The caller still sets `cwd` as the command's directory (bwrap is
-    /// told it too).
+    /// The argv that runs `argv` in `cwd` the way `owner`'s agents run, with `env` added to
+    /// its environment ([`RunAs::argv`], off the runtime).
     pub(crate) async fn as_owner(
         &self,
         owner: &str,
         cwd: &Path,
         argv: Vec<String>,
+        env: &'static [(&'static str, &'static str)],
     ) -> Result<Vec<String>> {
-        let Some((iso, o)) = self.owner(owner).await? else { return Ok(argv) };
-        if iso.system && o.account.is_none() {
-            return Err(no_account(owner));
-        }
-        let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
-        let argv = if o.confined {
-            // bwrap clears the environment and sets the agent's own.
-            let (owner, cwd) = (owner.to_owned(), cwd.to_owned());
-            super::blocking(move || sandboxed(&iso, &owner, o, &cwd, argv, BTreeMap::new())).await?
-        } else if let Some(account) = &o.account {
-            // setpriv keeps root's environment (HOME=/root: git would fail reading its
-            // config there): the account's own, clean one instead.
-            let env = account_env(account).into_iter().map(|(k, v)| format!("{k}={v}"));
-            ["env".to_owned(), "-i".to_owned()].into_iter().chain(env).chain(argv).collect()
-        } else {
-            argv
-        };
-        Ok(prefix.into_iter().chain(argv).collect())
+        let run_as = self.run_as(owner).await?;
+        let cwd = cwd.to_owned();
+        super::blocking(move || run_as.argv(&cwd, argv, env)).await
     }
 
     /// The name of session `name`'s memory cgroup: the session's name after a hash of this
@@ -347,6 +325,57 @@ impl SessionService {
     pub(super) async fn release_cgroup(&self, name: &str) {
         let key = self.cgroup_key(name);
         let _ = tokio::task::spawn_blocking(move || sandbox::cgroup::release(&key)).await;
+    }
+}
+
+/// How commands the daemon runs on a user's files run: inside the sandbox for a confined
+/// owner, as the owner's Unix account under a system daemon (`setpriv`), else as they are (the
+/// daemon's user, whose sessions run as it). Such a command reaches what the owner's agent
+/// reaches, and nothing a process in the session planted (a symlink, a repo config) can take
+/// it further.
+#[derive(Clone)]
+pub(crate) struct RunAs {
+    owner: String,
+    /// `None`: as the daemon's user.
+    how: Option<(Isolation, Owner)>,
+}
+
+impl RunAs {
+    /// The workspace roots the commands must stay in (`None`: unconfined).
+    pub fn roots(&self) -> Option<Vec<PathBuf>> {
+        self.how.as_ref().filter(|(_, o)| o.confined).map(|(_, o)| o.roots.clone())
+    }
+
+    /// The argv that runs `argv` in `cwd` with `env` added to the environment it gets: the
+    /// daemon's for an unwrapped command, the sandbox's for a confined one (bwrap clears the
+    /// rest), the account's own clean one under `setpriv` (which would keep root's: HOME=/root,
+    /// where git fails reading its config). The variables travel in the argv because a wrapper
+    /// clears what the command's process is given. The caller still sets `cwd` as the
+    /// command's directory (bwrap is told it too). Blocking: the sandbox looks at the disk.
+    pub fn argv(&self, cwd: &Path, argv: Vec<String>, env: &[(&str, &str)]) -> Result<Vec<String>> {
+        let pairs = || env.iter().map(|(k, v)| format!("{k}={v}"));
+        let Some((iso, o)) = &self.how else {
+            if env.is_empty() {
+                return Ok(argv);
+            }
+            return Ok(["env".to_owned()].into_iter().chain(pairs()).chain(argv).collect());
+        };
+        let prefix = o.account.as_ref().map(Account::setpriv).unwrap_or_default();
+        let argv = if o.confined {
+            let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            sandboxed(iso, &self.owner, o.clone(), cwd, argv, env)?
+        } else if let Some(account) = &o.account {
+            let clean = account_env(account).into_iter().map(|(k, v)| format!("{k}={v}"));
+            ["env".to_owned(), "-i".to_owned()]
+                .into_iter()
+                .chain(clean)
+                .chain(pairs())
+                .chain(argv)
+                .collect()
+        } else {
+            argv
+        };
+        Ok(prefix.into_iter().chain(argv).collect())
     }
 }
 
@@ -499,4 +528,21 @@ fn sandboxed(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_the_daemon_a_command_runs_as_it_is_and_gets_its_variables_in_the_argv() {
+        let run_as = RunAs { owner: "admin".into(), how: None };
+        let git = || vec!["git".to_owned(), "status".to_owned()];
+        assert_eq!(run_as.argv(Path::new("/"), git(), &[]).unwrap(), git());
+        assert_eq!(
+            run_as.argv(Path::new("/"), git(), &[("GIT_EDITOR", "true")]).unwrap(),
+            ["env", "GIT_EDITOR=true", "git", "status"]
+        );
+        assert!(run_as.roots().is_none());
+    }
 }

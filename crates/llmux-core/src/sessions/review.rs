@@ -9,7 +9,7 @@ use crate::api::{
     ReviewComment,
 };
 use crate::error::{Error, Result};
-use crate::git::runner::Git;
+use crate::git::runner::{Git, NEVER_ASK};
 use crate::store::{CommentRecord, NewComment};
 use crate::time::{now_ms, rfc3339_ms};
 
@@ -32,7 +32,7 @@ impl SessionService {
                 cwd.display()
             )));
         }
-        let argv = self.as_owner(&record.owner, &cwd, vec!["git".to_owned()]).await?;
+        let argv = self.as_owner(&record.owner, &cwd, vec!["git".to_owned()], NEVER_ASK).await?;
         Ok(Git::new(argv, cwd))
     }
 
@@ -43,7 +43,7 @@ impl SessionService {
         let found = crate::git::runner::find_program(program)
             .ok_or_else(|| Error::Conflict(format!("{program} is not installed")))?;
         let cwd = PathBuf::from(&record.cwd);
-        self.as_owner(&record.owner, &cwd, vec![found.display().to_string()]).await
+        self.as_owner(&record.owner, &cwd, vec![found.display().to_string()], NEVER_ASK).await
     }
 
     /// The diff of session `name`'s repository ([`crate::git::diff::diff`]).

@@ -98,7 +98,7 @@ impl SessionService {
         let args =
             [limits.max_files.to_string(), stem, format!(".{ext}"), dir.into(), ignore.into()];
         let argv: Vec<String> = argv.chain(args).collect();
-        let argv = self.as_owner(&record.owner, cwd, argv).await?;
+        let argv = self.as_owner(&record.owner, cwd, argv, &[]).await?;
         let chosen = run_script(&argv, cwd, body).await?;
         let relative = format!("{dir}/{chosen}");
         Ok(Uploaded {
