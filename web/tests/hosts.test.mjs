@@ -1,7 +1,8 @@
 // The hosts page (issue 17), at phone size: an admin adds a second daemon by URL with a hub
 // token minted there, sees it up with its version and sessions, tests it, sees its session
 // in the hub's list as host:name, and removes it; a wrong token shows the host down with the
-// host's refusal; a non-admin gets no hosts page.
+// host's refusal; a non-admin gets no hosts page. A session is started on a host from the
+// new-session form, and a host that goes away shows its sessions as unreachable.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +83,39 @@ test('a non-admin has no hosts page', async () => {
     await page.goto('/admin/hosts');
     await page.getByText('This page is for admins only.').waitFor();
     assert.equal(await page.getByTestId('host-add').count(), 0);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a session started on a host from the form; a host gone shows its sessions unreachable (phone)', async () => {
+  const minted = JSON.parse(await host.cliOk(['--json', 'token', 'create', '--user', ADMIN.username, '--name', 'hub2', '--scope', 'hub']));
+  await hub.cliOk(['host', 'add', 'box', '--url', host.url, '--host-token', minted.value]);
+  const { context, page, guard } = await openPage(browser, 'phone', hub, { login: ADMIN });
+  try {
+    await page.goto('/new');
+    // The form offers this machine and the host.
+    const choices = await page.getByTestId('field-host').locator('option').allTextContents();
+    assert.deepEqual(choices, ['This machine', 'box']);
+    await page.getByTestId('agent-picker').selectOption('fake');
+    await page.getByTestId('field-host').selectOption('box');
+    await page.getByTestId('field-name').fill('near');
+    await page.getByTestId('field-cwd').fill(host.work);
+    await page.getByTestId('form-submit').click();
+    await page.waitForURL(/\/s\/box(:|%3A)near$/);
+    assert.match(await host.cliOk(['session', 'list']), /\bnear\b/, 'the session runs on the host');
+
+    // The host goes away: its sessions stay listed, as unreachable, never as exited.
+    await page.goto('/');
+    const far = page.locator('[data-testid=session-row][data-name="box:far"]');
+    await far.waitFor();
+    await host.stop();
+    await until(async () => (await far.getByTestId('session-state').getAttribute('data-state')) === 'unreachable', { what: 'box:far unreachable', timeout: 15000 });
+    assert.match(await far.getByTestId('session-state').getAttribute('title'), /box cannot be reached/);
+    await page.getByTestId('filter').fill('box');
+    await until(async () => (await page.locator('[data-testid=session-row]:not([hidden])').count()) === 2, { what: 'the filter by host' });
+    await screenshot(page, 'host-unreachable', 'phone');
+    guard.check();
   } finally {
     await context.close();
   }

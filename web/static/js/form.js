@@ -1,11 +1,11 @@
 // New session (/new) and edit session (/edit/<name>).
 
 import { h, enc, field, setError, lines, toast } from "./ui.js";
-import { api, post, patch, onSessions } from "./api.js";
+import { api, post, patch, onSessions, me } from "./api.js";
 import { navigate } from "./router.js";
 import { agentCard } from "./agents.js";
 
-const FIELDS = ["agent", "name", "cwd", "flags", "env", "init", "worktree"];
+const FIELDS = ["agent", "host", "name", "cwd", "flags", "env", "init", "worktree"];
 
 /** Which field a server message is about, from the way the daemon words its errors. */
 export function fieldOf(message) {
@@ -14,6 +14,7 @@ export function fieldOf(message) {
   if (/^(invalid )?env\b/i.test(message)) return "env";
   if (/^flags?\b/i.test(message)) return "flags";
   if (/^(unknown )?agent\b/i.test(message)) return "agent";
+  if (/^(no )?host\b/i.test(message)) return "host";
   if (/branch|base |worktree|git repository/i.test(message)) return "worktree";
   return null;
 }
@@ -22,9 +23,11 @@ const envText = (env) => Object.entries(env || {}).map(([k, v]) => `${k}=${v}`).
 
 export default async function mount(root, { name }, pg) {
   const editing = name != null;
-  const [agents, s] = await Promise.all([
+  const [agents, s, hosts] = await Promise.all([
     api("/api/agents/all", { signal: pg.signal }),
     editing ? api(`/api/sessions/${enc(name)}`, { signal: pg.signal }) : null,
+    // Other machines this daemon drives (admins manage them); none: no host field.
+    !editing && me.admin ? api("/api/hosts", { signal: pg.signal }).catch(() => []) : [],
   ]);
   const byKey = new Map(agents.map((a) => [a.key, a]));
 
@@ -58,6 +61,9 @@ export default async function mount(root, { name }, pg) {
   const envIn = h("textarea", { tid: "field-env", name: "env", rows: 3, autocapitalize: "none", spellcheck: "false", placeholder: "KEY=VALUE, one per line" });
   const initIn = h("textarea", { tid: "field-init", name: "init", rows: 3, placeholder: "One prompt per line" });
   const wtIn = h("input", { tid: "field-worktree", name: "worktree", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "branch (blank: none)" });
+  const hostSel = hosts.length ? h("select", { tid: "field-host", name: "host" },
+    h("option", { value: "" }, "This machine"),
+    hosts.map((x) => h("option", { value: x.name, disabled: x.status === "down" }, x.status === "down" ? `${x.name} (unreachable)` : x.name))) : null;
   const flagsHint = h("span");
   const envHint = h("span");
   const formError = h("p", { class: "error", tid: "form-error", role: "alert", hidden: true });
@@ -93,6 +99,7 @@ export default async function mount(root, { name }, pg) {
       h("div", { class: "row" }, picker, help),
       h("p", { class: "ferr", id: "e-agent", tid: "error-agent", hidden: true })),
     helpPanel,
+    hostSel && field("host", "Host", hostSel, "The machine the agent runs on: the folder and the agent must be there.", "error-host"),
     field("name", "Name", nameIn, editing ? "Renaming is live; the agent keeps running." : "Letters, digits, '.', '_' and '-'.", "error-name"),
     field("cwd", "Working directory", cwdIn, "An absolute path on the daemon's host, or ~/…", "error-cwd"), cwdList,
     field("flags", "Flags", flagsIn, flagsHint, "error-flags"),
@@ -114,6 +121,7 @@ export default async function mount(root, { name }, pg) {
     const prompts = lines(initIn.value);
     if (!editing) {
       b.agent = picker.value;
+      if (hostSel?.value) b.host = hostSel.value;
       if (nameIn.value.trim()) b.name = nameIn.value.trim();
       if (cwdIn.value.trim()) b.cwd = cwdIn.value.trim();
       if (flags !== byKey.get(picker.value)?.flags) b.flags = flags;

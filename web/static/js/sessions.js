@@ -68,6 +68,12 @@ function paintCwd(el, path) {
 function paint(p, s) {
   paintState(p.state, s);
   if (s.status === "exited" && s.exitStatus != null) p.state.title = p.state.firstChild.textContent = `exited (exit ${s.exitStatus})`;
+  // A session on a host the hub cannot reach: what it last was, not a live state.
+  if (s.unreachable) {
+    p.state.dataset.state = "unreachable";
+    p.state.firstChild.textContent = "unreachable";
+    p.state.title = `${s.host} cannot be reached; last seen ${p.state.title}`;
+  }
 }
 
 export default function mount(root, _params, pg) {
@@ -78,7 +84,7 @@ export default function mount(root, _params, pg) {
   const wide = matchMedia("(min-width: 760px)");
 
   const filter = h("input", {
-    type: "search", tid: "filter", placeholder: "Filter by name, agent, folder or state", "aria-label": "Filter sessions",
+    type: "search", tid: "filter", placeholder: "Filter by name, host, agent, folder or state", "aria-label": "Filter sessions",
     autocomplete: "off", spellcheck: "false", oninput: applyFilter,
   });
   const selBtn = h("button", { class: "btn", tid: "select-mode", "aria-pressed": "false", hidden: true, onclick: () => setSelecting(!selecting) }, "Select");
@@ -195,7 +201,7 @@ export default function mount(root, _params, pg) {
 
   // What a row shows of a session: a list event that changes none of these leaves the row alone
   // (a write, even of the same text, would cost the browser a style and layout pass).
-  const SHOWN = ["name", "status", "exitStatus", "state", "stateSince", "waitingFor", "agent", "cwd", "cwdDisplay", "startedAt"];
+  const SHOWN = ["name", "status", "exitStatus", "state", "stateSince", "waitingFor", "agent", "cwd", "cwdDisplay", "startedAt", "unreachable"];
 
   function fill(row, s) {
     const { li, p } = row;
@@ -293,7 +299,7 @@ export default function mount(root, _params, pg) {
     let shown = 0;
     for (const row of rows.values()) {
       const { li, s } = row;
-      const ok = !q || [s.name, s.agent, s.cwd, s.cwdDisplay, stateOf(s)].some((v) => v?.toLowerCase().includes(q));
+      const ok = !q || [s.name, s.host, s.agent, s.cwd, s.cwdDisplay, stateOf(s)].some((v) => v?.toLowerCase().includes(q));
       li.hidden = !ok;
       if (ok) shown++;
       else if (selected.has(s.name)) pick(row, false, true);
