@@ -116,3 +116,37 @@ pub struct SessionsQuery {
     /// A host name, or `local`.
     pub host: Option<String>,
 }
+
+/// `POST /api/installs`: put this hub's llmux on an SSH target and start it there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallRequest {
+    /// `[user@]host[:port]`, reached with the hub's ssh (its config, keys, known_hosts).
+    pub ssh: String,
+}
+
+/// What an install or upgrade over SSH found and did (`POST /api/installs`,
+/// `POST /api/hosts/{name}/upgrade`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InstallReport {
+    /// `installed` (there was none), `upgraded` (there was an older one) or `current`
+    /// (nothing copied: the host's llmux is this version or newer).
+    pub action: String,
+    /// The host's machine (`uname -m`).
+    pub arch: String,
+    /// The llmux version found there before, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// The llmux version running there now.
+    pub version: String,
+    /// How the daemon runs there: `systemd` (a user unit) or `detached` (no systemd --user:
+    /// started in the background, not restarted at boot).
+    pub service: String,
+    /// The daemon's socket on the host (what the hub forwards).
+    pub socket: String,
+    /// What was done, step by step, for the CLI to print.
+    pub steps: Vec<String>,
+}

@@ -5,11 +5,13 @@
 //!   relaying actions.
 //! - [`target`]: host names and SSH targets, checked at the edge.
 //! - [`ssh`]: the OpenSSH transport (ControlMaster, Unix-socket forwarding).
+//! - [`install`]: bootstrap over SSH (copy this binary, start it as a user service).
 //!
 //! Nothing here decides who may do what: the server lets only admins reach hosts.
 
 #![forbid(unsafe_code)]
 
+pub mod install;
 mod link;
 pub mod ssh;
 pub mod target;

@@ -1,10 +1,10 @@
-//! `llmux host add|list|remove|test`: the fleet hosts of a hub (admins; issue 17).
+//! `llmux host add|list|remove|test|upgrade`: the fleet hosts of a hub (admins; issue 17).
 
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_api::{AddHostRequest, HostStatus};
+use llmux_api::{AddHostRequest, HostStatus, InstallReport};
 
 use super::Ctx;
 use crate::output;
@@ -24,6 +24,12 @@ pub(crate) enum HostCmd {
     },
     /// Reach a host now: version, who the host says the hub is, round-trip time.
     Test {
+        /// The host's name.
+        name: String,
+    },
+    /// Upgrade an SSH host to this hub's llmux: stop its daemon, replace the binary in
+    /// ~/.local/bin, start it again (its sessions keep running in tmux).
+    Upgrade {
         /// The host's name.
         name: String,
     },
@@ -47,6 +53,10 @@ pub(crate) struct AddArgs {
     /// With --ssh: the daemon's socket on the host [default: asked of `llmux` there].
     #[arg(long, requires = "ssh", value_name = "PATH")]
     socket: Option<String>,
+    /// With --ssh: put this hub's llmux on the host first if it has none or an older one
+    /// (same architecture; else says what to install), and start its daemon there.
+    #[arg(long, requires = "ssh", conflicts_with = "socket")]
+    install: bool,
 }
 
 impl HostCmd {
@@ -65,16 +75,32 @@ impl HostCmd {
                 if args.url.is_some() && token.is_none() {
                     bail!("a host added by --url needs --host-token (a token minted on that host)");
                 }
-                let req = AddHostRequest {
-                    name: args.name,
-                    url: args.url,
-                    token,
-                    ssh: args.ssh,
-                    socket: args.socket,
-                };
+                let mut socket = args.socket;
+                if args.install
+                    && let Some(ssh) = &args.ssh
+                {
+                    if !ctx.json {
+                        output::say!("installing llmux on {ssh} over SSH…");
+                    }
+                    let report = client.install_over_ssh(ssh).await?;
+                    if !ctx.json {
+                        print_report(&report);
+                    }
+                    socket = Some(report.socket);
+                }
+                let req =
+                    AddHostRequest { name: args.name, url: args.url, token, ssh: args.ssh, socket };
                 let host = client.add_host(&req).await?;
                 if ctx.json {
                     output::json(&host)?;
+                } else if args.install {
+                    let up = wait_up(&client, &host.name).await?;
+                    output::say!(
+                        "added host {} ({} {}): {up}",
+                        host.name,
+                        host.transport,
+                        host.address
+                    );
                 } else {
                     output::say!(
                         "added host {} ({} {}); `llmux host list` shows when it is up",
@@ -145,7 +171,59 @@ impl HostCmd {
                     return Ok(1);
                 }
             }
+            HostCmd::Upgrade { name } => {
+                if !ctx.json {
+                    output::say!("upgrading {name} over SSH…");
+                }
+                let report = client.upgrade_host(&name).await?;
+                if ctx.json {
+                    output::json(&report)?;
+                } else {
+                    print_report(&report);
+                    let up = wait_up(&client, &name).await?;
+                    output::say!("{name}: {up}");
+                }
+            }
         }
         Ok(0)
+    }
+}
+
+fn print_report(report: &InstallReport) {
+    for step in &report.steps {
+        output::say!("  · {step}");
+    }
+    let how = match report.action.as_str() {
+        "current" => "already current",
+        "upgraded" => "upgraded",
+        _ => "installed",
+    };
+    let from = report.previous.as_deref().map(|p| format!(" from {p}")).unwrap_or_default();
+    output::say!("✓ llmux {} {how}{from} ({}, {})", report.version, report.arch, report.service);
+}
+
+/// How long the CLI waits for a host it just installed or upgraded to be up at the hub.
+const UP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until the hub reaches host `name`; what to say about it.
+async fn wait_up(client: &llmux_client::Client, name: &str) -> Result<String> {
+    let deadline = std::time::Instant::now() + UP_WAIT;
+    loop {
+        let hosts = client.list_hosts().await?;
+        let host = hosts.iter().find(|h| h.name == name).context("the host vanished")?;
+        if host.status == HostStatus::Up {
+            return Ok(format!(
+                "up, llmux {}, {} session(s)",
+                host.version.as_deref().unwrap_or("?"),
+                host.sessions
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(format!(
+                "not up yet ({}); `llmux host list` shows when it is",
+                host.error.as_deref().unwrap_or("connecting")
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
