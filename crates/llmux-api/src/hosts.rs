@@ -28,6 +28,9 @@ pub struct AddHostRequest {
     /// With `ssh`: the daemon's socket on the host (default: asked of `llmux` there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
+    /// Labels for placement (`gpu`, `fast-disk`): `session start --host label:gpu`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 impl std::fmt::Debug for AddHostRequest {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for AddHostRequest {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ssh", &self.ssh)
             .field("socket", &self.socket)
+            .field("labels", &self.labels)
             .finish()
     }
 }
@@ -87,6 +91,50 @@ pub struct HostView {
     pub mem_available: Option<u64>,
     /// When it was added (RFC 3339).
     pub created_at: String,
+    /// Its labels, for placement (`--host label:NAME`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// `PATCH /api/hosts/{name}`: labels added and removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditHostRequest {
+    /// Labels to add.
+    #[serde(default)]
+    pub label: Vec<String>,
+    /// Labels to remove.
+    #[serde(default)]
+    pub unlabel: Vec<String>,
+}
+
+/// `GET /api/placement`: could the caller start `agent` in `cwd` here (a dry run of a
+/// start's own checks, nothing made)? A hub asks it of each host for `--host auto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementQuery {
+    /// The agent's key.
+    pub agent: String,
+    /// The directory (absolute or `~/…`); none: the caller's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}
+
+/// The answer of `GET /api/placement`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementCheck {
+    /// Whether a start would pass these checks (the agent installed, the cwd usable).
+    pub ok: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// This machine's available memory in bytes (`MemAvailable`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_available: Option<u64>,
 }
 
 /// `POST /api/hosts/{name}/test`: one round trip to the host now.

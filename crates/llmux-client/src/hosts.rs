@@ -1,7 +1,9 @@
 //! Fleet hosts on a hub (`/api/hosts`, admins).
 
+use hyper::Method;
 use llmux_api::{
-    AddHostRequest, HostTestResponse, HostView, InstallReport, InstallRequest, OkResponse,
+    AddHostRequest, EditHostRequest, HostTestResponse, HostView, InstallReport, InstallRequest,
+    OkResponse,
 };
 
 use crate::{Client, Result, encode_segment};
@@ -35,5 +37,10 @@ impl Client {
     /// `POST /api/hosts/{name}/upgrade`.
     pub async fn upgrade_host(&self, name: &str) -> Result<InstallReport> {
         self.post(&format!("/api/hosts/{}/upgrade", encode_segment(name)), &()).await
+    }
+
+    /// `PATCH /api/hosts/{name}`: labels added and removed.
+    pub async fn edit_host(&self, name: &str, req: &EditHostRequest) -> Result<HostView> {
+        self.call(Method::PATCH, &format!("/api/hosts/{}", encode_segment(name)), Some(req)).await
     }
 }

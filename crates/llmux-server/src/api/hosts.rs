@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
-    AddHostRequest, ErrorBody, HostTestResponse, HostView, InstallReport, InstallRequest,
-    OkResponse,
+    AddHostRequest, EditHostRequest, ErrorBody, HostTestResponse, HostView, InstallReport,
+    InstallRequest, OkResponse,
 };
 use llmux_auth::Action;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +18,7 @@ use crate::extract::{Caller, Json, Path};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
-        .routes(routes!(remove))
+        .routes(routes!(remove, edit))
         .routes(routes!(test))
         .routes(routes!(install))
         .routes(routes!(upgrade))
@@ -113,4 +113,21 @@ async fn upgrade(
     let detail = format!("{} {}", report.action, report.version);
     state.auth.audit(&caller.0.actor(), "host.upgrade", &name, &detail).await;
     Ok(Json(report))
+}
+
+/// Add and remove a host's labels (for `--host label:NAME`).
+#[utoipa::path(patch, path = "/api/hosts/{name}", operation_id = "editHost", tag = "hosts",
+    request_body = EditHostRequest,
+    responses((status = 200, body = HostView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditHostRequest>,
+) -> ApiResult<Json<HostView>> {
+    caller.require(Action::Administer)?;
+    let view = state.fleet.edit_labels(&name, req.label, &req.unlabel)?;
+    state.auth.audit(&caller.0.actor(), "host.edit", &name, &view.labels.join(" ")).await;
+    Ok(Json(view))
 }

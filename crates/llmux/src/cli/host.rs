@@ -1,10 +1,10 @@
-//! `llmux host add|list|remove|test|upgrade`: the fleet hosts of a hub (admins; issue 17).
+//! `llmux host add|list|edit|remove|test|upgrade`: the fleet hosts of a hub (admins; issue 17).
 
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_api::{AddHostRequest, HostStatus, InstallReport};
+use llmux_api::{AddHostRequest, EditHostRequest, HostStatus, InstallReport};
 
 use super::Ctx;
 use crate::output;
@@ -26,6 +26,17 @@ pub(crate) enum HostCmd {
     Test {
         /// The host's name.
         name: String,
+    },
+    /// Add or remove labels of a host (for `session start --host label:NAME`).
+    Edit {
+        /// The host's name.
+        name: String,
+        /// A label to add (repeatable), e.g. gpu or fast-disk.
+        #[arg(long = "label", value_name = "LABEL")]
+        label: Vec<String>,
+        /// A label to remove (repeatable).
+        #[arg(long = "unlabel", value_name = "LABEL")]
+        unlabel: Vec<String>,
     },
     /// Upgrade an SSH host to this hub's llmux: stop its daemon, replace the binary in
     /// ~/.local/bin, start it again (its sessions keep running in tmux).
@@ -57,6 +68,9 @@ pub(crate) struct AddArgs {
     /// (same architecture; else says what to install), and start its daemon there.
     #[arg(long, requires = "ssh", conflicts_with = "socket")]
     install: bool,
+    /// A label for placement (repeatable): `session start --host label:LABEL`.
+    #[arg(long = "label", value_name = "LABEL")]
+    labels: Vec<String>,
 }
 
 impl HostCmd {
@@ -88,8 +102,14 @@ impl HostCmd {
                     }
                     socket = Some(report.socket);
                 }
-                let req =
-                    AddHostRequest { name: args.name, url: args.url, token, ssh: args.ssh, socket };
+                let req = AddHostRequest {
+                    name: args.name,
+                    url: args.url,
+                    token,
+                    ssh: args.ssh,
+                    socket,
+                    labels: args.labels,
+                };
                 let host = client.add_host(&req).await?;
                 if ctx.json {
                     output::json(&host)?;
@@ -137,13 +157,14 @@ impl HostCmd {
                                 h.mem_available
                                     .map(|m| format!("{} MiB", m >> 20))
                                     .unwrap_or_default(),
+                                h.labels.join(","),
                             ]
                         })
                         .collect();
                     output::table(
                         &[
                             "NAME", "ADDRESS", "STATUS", "SEEN", "VERSION", "SESSIONS", "LOAD",
-                            "FREE",
+                            "FREE", "LABELS",
                         ],
                         &rows,
                     )?;
@@ -169,6 +190,20 @@ impl HostCmd {
                 } else {
                     output::say!("✗ {name}: {}", t.error.unwrap_or_default());
                     return Ok(1);
+                }
+            }
+            HostCmd::Edit { name, label, unlabel } => {
+                if label.is_empty() && unlabel.is_empty() {
+                    bail!("nothing to change: give --label or --unlabel");
+                }
+                let req = EditHostRequest { label, unlabel };
+                let host = client.edit_host(&name, &req).await?;
+                if ctx.json {
+                    output::json(&host)?;
+                } else if host.labels.is_empty() {
+                    output::say!("{name} has no labels");
+                } else {
+                    output::say!("{name} labels: {}", host.labels.join(", "));
                 }
             }
             HostCmd::Upgrade { name } => {

@@ -182,7 +182,7 @@ pub(crate) fn find<'a>(list: &'a [SessionView], name: &str) -> Option<&'a Sessio
 }
 
 /// The CLI inside the hub's namespace, against its TCP port with `token`.
-fn cli_over_tcp(hub: &TestDaemon, net: &Net, token: &str, args: &[&str]) -> Output {
+pub(crate) fn cli_over_tcp(hub: &TestDaemon, net: &Net, token: &str, args: &[&str]) -> Output {
     let mut cmd = hub.command();
     cmd.args(["--server", &format!("http://127.0.0.1:{NETNS_PORT}"), "--token", token]).args(args);
     in_netns(&cmd, &net.hub()).output().expect("run the CLI")
