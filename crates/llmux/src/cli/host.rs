@@ -93,6 +93,10 @@ impl HostCmd {
                 if args.install
                     && let Some(ssh) = &args.ssh
                 {
+                    // A name the hub would refuse fails now, before anything is copied.
+                    if client.list_hosts().await?.iter().any(|h| h.name == args.name) {
+                        bail!("a host named {:?} exists already", args.name);
+                    }
                     if !ctx.json {
                         output::say!("installing llmux on {ssh} over SSH…");
                     }

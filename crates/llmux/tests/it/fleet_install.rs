@@ -116,6 +116,10 @@ async fn host_add_install_puts_llmux_on_a_bare_host_and_upgrade_replaces_an_olde
     assert_eq!(meta.uid(), uid, "installed as the host account, not as root");
     let first = daemon_pid(&home);
     assert!(!first.is_empty(), "a daemon holds the host's lock");
+    let out = hub.cli(&["host", "add", "s1", "--ssh", "lxfleet@10.77.1.2", "--install"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists already"), "a taken name fails before any copy: {out:?}");
+    assert_eq!(daemon_pid(&home), first, "nothing restarted");
 
     // the host's own sessions appear at the hub; the hub starts one there too
     host_cli(uid, gid, &home, &["session", "start", "fake", "--name", "r1"]);
