@@ -172,3 +172,22 @@ async fn host_add_install_puts_llmux_on_a_bare_host_and_upgrade_replaces_an_olde
     assert_eq!(daemon_pid(&home), second);
     drop((hub, sshd, net));
 }
+
+/// `llmux server stop` (what an upgrade runs on a host without systemd): the daemon holding
+/// the state dir's lock ends gracefully, its agents keep running in tmux, and a second stop
+/// finds nothing to do.
+#[tokio::test]
+async fn server_stop_ends_the_daemon_of_its_state_dir_and_its_agents_live_on() {
+    let mut d = TestDaemon::start().await;
+    d.spawn_fake("keep").await;
+    let pid = d.pid();
+    let out = d.cli_ok(&["server", "stop"]);
+    assert!(out.contains(&format!("stopped the daemon (pid {pid})")), "{out}");
+    let status = d.wait_for_exit();
+    assert!(status.success(), "a graceful stop: {status}");
+    assert!(d.tmux_sessions().iter().any(|s| s.contains("keep")), "{:?}", d.tmux_sessions());
+    let out = d.cli_ok(&["server", "stop"]);
+    assert!(out.contains("no daemon running"), "{out}");
+    d.spawn_daemon().await;
+    assert_eq!(d.client.session("keep").await.unwrap().status, llmux_api::SessionStatus::Running);
+}
