@@ -10,6 +10,7 @@
 mod agents;
 mod attach;
 mod daemon;
+mod fleet;
 mod half_open;
 mod login_burst;
 mod measure;
@@ -51,6 +52,7 @@ usage: llmux-bench [--llmux PATH] [--sessions N] [--runs N] [--duration SECS] [-
        llmux-bench half-open --help  (half-sent requests: TCP cap, header timeout, the socket)
        llmux-bench login-burst --help  (a burst of bad sign-ins: RSS, another user's sign-in)
        llmux-bench stop --help       (ending sessions: stop and kill latency, 100 kills in a row)
+       llmux-bench fleet --help      (a hub and N hosts: list latency, events, RSS, reconnect)
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --sessions N      sessions to spawn [default: 100]
@@ -155,6 +157,9 @@ async fn run() -> Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("stop") {
         return stop::run(&root, std::env::args().skip(2)).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("fleet") {
+        return fleet::run(&root, std::env::args().skip(2)).await;
     }
     if std::env::args().nth(1).as_deref() == Some("login-burst") {
         return login_burst::run(&root, std::env::args().skip(2)).await;

@@ -49,6 +49,7 @@ test('an admin adds, tests and removes a host; its session shows on the hub (pho
     await page.getByTestId('host-url').fill(host.url);
     // The real token: the host comes up with its version and its session.
     await page.getByTestId('host-token').fill(minted.value);
+    await page.getByTestId('host-labels').fill('gpu, fast-disk');
     await page.getByTestId('host-add').click();
     const row = page.locator('[data-testid=host-row][data-name=box]');
     await row.waitFor();
@@ -57,6 +58,8 @@ test('an admin adds, tests and removes a host; its session shows on the hub (pho
       return (await row.getByTestId('host-status').textContent()) === 'up' && /1 session/.test(await row.textContent());
     }, { what: 'the host up with its session', timeout: 15000 });
     assert.match(await row.textContent(), /llmux \d/);
+    assert.match(await row.textContent(), /labels fast-disk, gpu/);
+    assert.equal(await row.getByTestId('host-upgrade').count(), 0, 'only SSH hosts are upgraded from here');
     assert.ok(!(await page.content()).includes(minted.value), 'the token is never shown');
     await screenshot(page, 'hosts', 'phone');
 

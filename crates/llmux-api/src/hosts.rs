@@ -28,6 +28,9 @@ pub struct AddHostRequest {
     /// With `ssh`: the daemon's socket on the host (default: asked of `llmux` there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
+    /// Labels for placement (`gpu`, `fast-disk`): `session start --host label:gpu`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 impl std::fmt::Debug for AddHostRequest {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for AddHostRequest {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ssh", &self.ssh)
             .field("socket", &self.socket)
+            .field("labels", &self.labels)
             .finish()
     }
 }
@@ -87,6 +91,50 @@ pub struct HostView {
     pub mem_available: Option<u64>,
     /// When it was added (RFC 3339).
     pub created_at: String,
+    /// Its labels, for placement (`--host label:NAME`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// `PATCH /api/hosts/{name}`: labels added and removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditHostRequest {
+    /// Labels to add.
+    #[serde(default)]
+    pub label: Vec<String>,
+    /// Labels to remove.
+    #[serde(default)]
+    pub unlabel: Vec<String>,
+}
+
+/// `GET /api/placement`: could the caller start `agent` in `cwd` here (a dry run of a
+/// start's own checks, nothing made)? A hub asks it of each host for `--host auto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementQuery {
+    /// The agent's key.
+    pub agent: String,
+    /// The directory (absolute or `~/…`); none: the caller's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}
+
+/// The answer of `GET /api/placement`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementCheck {
+    /// Whether a start would pass these checks (the agent installed, the cwd usable).
+    pub ok: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// This machine's available memory in bytes (`MemAvailable`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_available: Option<u64>,
 }
 
 /// `POST /api/hosts/{name}/test`: one round trip to the host now.
@@ -115,4 +163,38 @@ pub struct HostTestResponse {
 pub struct SessionsQuery {
     /// A host name, or `local`.
     pub host: Option<String>,
+}
+
+/// `POST /api/installs`: put this hub's llmux on an SSH target and start it there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallRequest {
+    /// `[user@]host[:port]`, reached with the hub's ssh (its config, keys, known_hosts).
+    pub ssh: String,
+}
+
+/// What an install or upgrade over SSH found and did (`POST /api/installs`,
+/// `POST /api/hosts/{name}/upgrade`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InstallReport {
+    /// `installed` (there was none), `upgraded` (there was an older one) or `current`
+    /// (nothing copied: the host's llmux is this version or newer).
+    pub action: String,
+    /// The host's machine (`uname -m`).
+    pub arch: String,
+    /// The llmux version found there before, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// The llmux version running there now.
+    pub version: String,
+    /// How the daemon runs there: `systemd` (a user unit) or `detached` (no systemd --user:
+    /// started in the background, not restarted at boot).
+    pub service: String,
+    /// The daemon's socket on the host (what the hub forwards).
+    pub socket: String,
+    /// What was done, step by step, for the CLI to print.
+    pub steps: Vec<String>,
 }

@@ -238,10 +238,17 @@ pub struct CreateSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<WorktreeRequest>,
     /// On a hub: start the session on this fleet host (admins); absent = on the hub itself.
+    /// `auto`: on the reachable host where the agent is installed and the cwd exists with
+    /// the most free memory; `label:NAME`: the same among the hosts with that label. The
+    /// answer's `host` says which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)
+        schema(
+            pattern = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|label:[a-z0-9][a-z0-9._-]{0,31})$",
+            min_length = 1,
+            max_length = 70
+        )
     )]
     pub host: Option<String>,
 }

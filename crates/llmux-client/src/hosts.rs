@@ -1,6 +1,10 @@
 //! Fleet hosts on a hub (`/api/hosts`, admins).
 
-use llmux_api::{AddHostRequest, HostTestResponse, HostView, OkResponse};
+use hyper::Method;
+use llmux_api::{
+    AddHostRequest, EditHostRequest, HostTestResponse, HostView, InstallReport, InstallRequest,
+    OkResponse,
+};
 
 use crate::{Client, Result, encode_segment};
 
@@ -23,5 +27,20 @@ impl Client {
     /// `POST /api/hosts/{name}/test`.
     pub async fn test_host(&self, name: &str) -> Result<HostTestResponse> {
         self.post(&format!("/api/hosts/{}/test", encode_segment(name)), &()).await
+    }
+
+    /// `POST /api/installs`: this hub's llmux put on an SSH target and started there.
+    pub async fn install_over_ssh(&self, ssh: &str) -> Result<InstallReport> {
+        self.post("/api/installs", &InstallRequest { ssh: ssh.to_owned() }).await
+    }
+
+    /// `POST /api/hosts/{name}/upgrade`.
+    pub async fn upgrade_host(&self, name: &str) -> Result<InstallReport> {
+        self.post(&format!("/api/hosts/{}/upgrade", encode_segment(name)), &()).await
+    }
+
+    /// `PATCH /api/hosts/{name}`: labels added and removed.
+    pub async fn edit_host(&self, name: &str, req: &EditHostRequest) -> Result<HostView> {
+        self.call(Method::PATCH, &format!("/api/hosts/{}", encode_segment(name)), Some(req)).await
     }
 }

@@ -5,12 +5,16 @@
 //!   relaying actions.
 //! - [`target`]: host names and SSH targets, checked at the edge.
 //! - [`ssh`]: the OpenSSH transport (ControlMaster, Unix-socket forwarding).
+//! - [`install`]: bootstrap over SSH (copy this binary, start it as a user service).
+//! - [`placement`]: host labels and the choice of a host for `--host auto|label:NAME`.
 //!
 //! Nothing here decides who may do what: the server lets only admins reach hosts.
 
 #![forbid(unsafe_code)]
 
+pub mod install;
 mod link;
+pub mod placement;
 pub mod ssh;
 pub mod target;
 
@@ -34,6 +38,8 @@ pub struct Fleet {
     store: Arc<Store>,
     ssh: SshSettings,
     links: RwLock<BTreeMap<String, Arc<Link>>>,
+    /// Each host's labels (editable while its link runs).
+    labels: RwLock<BTreeMap<String, Vec<String>>>,
     changes: tokio::sync::watch::Sender<u64>,
     states: tokio::sync::broadcast::Sender<StateEvent>,
 }
@@ -51,6 +57,7 @@ impl Fleet {
             store,
             ssh,
             links: RwLock::new(BTreeMap::new()),
+            labels: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::watch::channel(0).0,
             states: tokio::sync::broadcast::channel(256).0,
         });
@@ -61,6 +68,10 @@ impl Fleet {
     }
 
     fn spawn(self: &Arc<Fleet>, record: HostRecord) {
+        self.labels
+            .write()
+            .expect("labels lock")
+            .insert(record.name.clone(), record.labels.clone());
         let link = Link::new(record);
         let weak = Arc::downgrade(self);
         let host = link.record.name.clone();
@@ -112,6 +123,9 @@ impl Fleet {
         if req.name == "local" {
             return Err(Error::invalid("\"local\" names the hub's own sessions; pick another"));
         }
+        if req.name == "auto" {
+            return Err(Error::invalid("\"auto\" asks the hub to place a session; pick another"));
+        }
         let address = match (req.url, req.token, req.ssh) {
             (Some(url), Some(token), None) => {
                 if req.socket.is_some() {
@@ -141,7 +155,8 @@ impl Fleet {
             }
             _ => return Err(Error::invalid("give exactly one of --url (with --token) or --ssh")),
         };
-        let record = HostRecord { name: req.name, address, created_at: now_ms() };
+        let labels = placement::labels(req.labels)?;
+        let record = HostRecord { name: req.name, address, created_at: now_ms(), labels };
         self.store.insert_host(&record)?;
         tracing::info!(host = %record.name, "fleet host added");
         self.spawn(record.clone());
@@ -156,6 +171,7 @@ impl Fleet {
         if let Some(link) = self.links.write().expect("links lock").remove(name) {
             link.stop();
         }
+        self.labels.write().expect("labels lock").remove(name);
         self.changes.send_modify(|g| *g += 1);
         tracing::info!(host = %name, "fleet host removed");
         Ok(())
@@ -172,12 +188,13 @@ impl Fleet {
 
     /// One host as `GET /api/hosts` shows it.
     pub fn view(&self, name: &str) -> Option<HostView> {
-        self.link(name).ok().map(|l| view(&l))
+        self.link(name).ok().map(|l| view(&l, self.labels_of(name)))
     }
 
     /// Every host.
     pub fn list(&self) -> Vec<HostView> {
-        self.links.read().expect("links lock").values().map(|l| view(l)).collect()
+        let links = self.links.read().expect("links lock");
+        links.iter().map(|(name, l)| view(l, self.labels_of(name))).collect()
     }
 
     /// Remote sessions, named `host:name` with `host` set, of every host or of `host` only;
@@ -242,7 +259,7 @@ impl Fleet {
     }
 }
 
-fn view(link: &Link) -> HostView {
+fn view(link: &Link, labels: Vec<String>) -> HostView {
     let k = link.known.lock().expect("known lock");
     let (transport, address) = match &link.record.address {
         HostAddress::Url { url, .. } => ("url", url.clone()),
@@ -260,6 +277,7 @@ fn view(link: &Link) -> HostView {
         load: k.about.as_ref().and_then(|a| a.load),
         mem_available: k.about.as_ref().and_then(|a| a.mem_available),
         created_at: rfc3339_ms(link.record.created_at),
+        labels,
     }
 }
 

@@ -32,7 +32,7 @@ pub struct SshSettings {
 
 impl SshSettings {
     /// The options every ssh the hub runs gets (before `--` and the destination).
-    fn common(&self, target: &SshTarget) -> Vec<OsString> {
+    pub(crate) fn common(&self, target: &SshTarget) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         if let Some(config) = &self.config {
             args.push("-F".into());
@@ -166,7 +166,7 @@ impl Drop for Tunnel {
     }
 }
 
-fn ensure_dir(dir: &Path) -> Result<(), Error> {
+pub(crate) fn ensure_dir(dir: &Path) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -176,7 +176,7 @@ fn ensure_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// The last non-empty line of ssh's standard error, without control characters.
-fn last_line(stderr: &[u8]) -> String {
+pub(crate) fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
     line.chars().filter(|c| !c.is_control()).take(300).collect()

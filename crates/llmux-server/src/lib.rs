@@ -18,6 +18,7 @@ mod idempotency;
 pub mod listen;
 pub mod logbuf;
 mod metrics;
+mod placement;
 mod relay;
 mod security;
 mod state;

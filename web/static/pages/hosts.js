@@ -1,5 +1,6 @@
 // Admin: fleet hosts (issue 17), the other llmux daemons this one shows and drives as a hub.
-// Add one by URL (with a token minted there) or by SSH, test it, remove it.
+// Add one by URL (with a token minted there) or by SSH (installing llmux there if asked), with
+// labels for placement; test it, upgrade an SSH host, remove it.
 
 import { h, enc, busy, toast, confirmDialog, field, section, plural, ago } from "../js/ui.js";
 // Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
@@ -20,18 +21,31 @@ export default async function mount(root, _params, pg) {
   const token = h("input", { tid: "host-token", type: "password", autocomplete: "off" });
   const ssh = h("input", { tid: "host-ssh", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "user@host:22" });
   const socket = h("input", { tid: "host-socket", autocomplete: "off", placeholder: "asked of llmux there" });
+  const install = h("input", { tid: "host-install", type: "checkbox" });
+  const labels = h("input", { tid: "host-labels", autocomplete: "off", autocapitalize: "none", spellcheck: "false", placeholder: "gpu fast-disk" });
   const byUrl = h("div", {}, field("hurl", "URL", url), field("htok", "Token", token, "A token minted on that host for this hub: llmux token create --user ADMIN --scope hub (kept here, never shown again)."));
-  const bySsh = h("div", { hidden: true }, field("hssh", "SSH target", ssh, "Reached with this machine's ssh, its config, keys and known_hosts; never a password."), field("hsock", "Daemon socket (optional)", socket));
+  const bySsh = h("div", { hidden: true }, field("hssh", "SSH target", ssh, "Reached with this machine's ssh, its config, keys and known_hosts; never a password."), field("hsock", "Daemon socket (optional)", socket),
+    h("label", { class: "check" }, install, " Install llmux there first (if it has none or an older one) and start it"));
   kind.addEventListener("change", () => { byUrl.hidden = kind.value !== "url"; bySsh.hidden = kind.value !== "ssh"; });
   const add = h("button", { type: "submit", class: "btn primary", tid: "host-add" }, "Add host");
   const form = h("form", { class: "card form", novalidate: true }, h("h2", {}, "Add a host"),
-    field("hname", "Name", name, "Its sessions show as NAME:session."), field("hkind", "Reached by", kind), byUrl, bySsh, add);
+    field("hname", "Name", name, "Its sessions show as NAME:session."), field("hkind", "Reached by", kind), byUrl, bySsh,
+    field("hlab", "Labels (optional)", labels, "For placement: llmux session start AGENT --host label:gpu."), add);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    const tags = labels.value.split(/[\s,]+/).filter(Boolean);
     const body = kind.value === "url"
-      ? { name: name.value.trim(), url: url.value.trim(), token: token.value }
-      : { name: name.value.trim(), ssh: ssh.value.trim(), ...(socket.value.trim() && { socket: socket.value.trim() }) };
-    if (await busy(add, () => post("/api/hosts", body), `Added ${body.name}`)) {
+      ? { name: name.value.trim(), url: url.value.trim(), token: token.value, labels: tags }
+      : { name: name.value.trim(), ssh: ssh.value.trim(), labels: tags, ...(socket.value.trim() && { socket: socket.value.trim() }) };
+    const adding = async () => {
+      if (kind.value === "ssh" && install.checked) {
+        const r = await post("/api/installs", { ssh: body.ssh });
+        toast(`llmux ${r.version} ${r.action === "current" ? "already there" : r.action} (${r.service})`, "ok");
+        body.socket = r.socket;
+      }
+      return post("/api/hosts", body);
+    };
+    if (await busy(add, adding, `Added ${body.name}`)) {
       form.reset();
       token.value = "";
       byUrl.hidden = false;
@@ -48,11 +62,15 @@ export default async function mount(root, _params, pg) {
     const [cls, label] = STATUS[x.status] || ["off", x.status];
     const facts = [x.transport === "ssh" ? `ssh ${x.address}` : x.address, x.version && `llmux ${x.version}`,
       plural(x.sessions, "session"), x.load != null && `load ${x.load.toFixed(2)}`, mib(x.memAvailable),
-      x.lastSeen && `seen ${ago(x.lastSeen)}`].filter(Boolean).join(" · ");
+      x.lastSeen && `seen ${ago(x.lastSeen)}`, x.labels?.length && `labels ${x.labels.join(", ")}`].filter(Boolean).join(" · ");
     const test = h("button", { class: "btn sm", tid: "host-test", onclick: async () => {
       const r = await busy(test, () => post(`/api/hosts/${enc(x.name)}/test`, {}));
       if (r) toast(r.ok ? `${x.name} answered in ${r.millis} ms${r.version ? ` (llmux ${r.version})` : ""}` : `${x.name}: ${r.error || "no answer"}`, r.ok ? "ok" : "error");
     } }, "Test");
+    const upgrade = x.transport === "ssh" && h("button", { class: "btn sm", tid: "host-upgrade", onclick: async () => {
+      const r = await busy(upgrade, () => post(`/api/hosts/${enc(x.name)}/upgrade`, {}));
+      if (r) toast(`${x.name}: llmux ${r.version} ${r.action === "current" ? "already current" : r.action}`, "ok");
+    } }, "Upgrade");
     const remove = h("button", { class: "btn sm danger", tid: "host-remove", onclick: async () => {
       if (!(await confirmDialog(`Remove host ${x.name}? Its sessions keep running there; this hub stops showing them.`, "Remove"))) return;
       if (await busy(remove, () => del(`/api/hosts/${enc(x.name)}`), `Removed ${x.name}`)) await load();
@@ -60,7 +78,7 @@ export default async function mount(root, _params, pg) {
     return h("li", { class: "row-item", tid: "host-row", "data-name": x.name },
       h("div", { class: "grow" }, h("strong", {}, x.name), h("span", { class: `badge ${cls}`, tid: "host-status" }, label),
         h("p", { class: "muted small" }, facts), x.error && h("p", { class: "small error" }, x.error)),
-      test, remove);
+      test, upgrade || null, remove);
   }
 
   async function load() {

@@ -345,6 +345,21 @@ impl Sessions {
         Ok(self.present(principal, session))
     }
 
+    /// Whether the caller could start `agent` in `cwd` (a start's own checks, nothing made):
+    /// what a hub asks to place a session. Needs what a start needs.
+    pub async fn can_start(
+        &self,
+        principal: &Principal,
+        agent: &str,
+        cwd: Option<&str>,
+    ) -> Result<()> {
+        require(principal, Action::DriveSessions)?;
+        if agent.trim() == SHELL {
+            require(principal, Action::StartShell)?;
+        }
+        self.service.can_start(agent, cwd, principal.owner()).await.verbatim()
+    }
+
     /// Edits a session; a change of cwd, flags, env or resume id respawns it if running. A
     /// rename keeps the owner.
     pub async fn edit(

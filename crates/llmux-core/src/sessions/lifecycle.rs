@@ -119,6 +119,25 @@ impl SessionService {
         self.get(&record.name)
     }
 
+    /// Whether `owner` could start `agent` in `cwd` here: the first checks of
+    /// [`Self::create`] (the agent known and installed, the cwd a directory inside what the
+    /// owner may use), nothing made. A hub asks it to place a session (issue 17).
+    pub async fn can_start(&self, agent: &str, cwd: Option<&str>, owner: &str) -> Result<()> {
+        let agent = self.catalog.require(agent.trim())?.clone();
+        if !agent.is_installed() {
+            return Err(Error::invalid(format!(
+                "agent {:?} is not installed (looked for {})",
+                agent.key,
+                agent.program()
+            )));
+        }
+        let cwd = match cwd.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(raw) => Some(self.valid_cwd(raw).await?),
+            None => None,
+        };
+        self.owner_cwd(owner, cwd).await.map(drop)
+    }
+
     /// Removes the record of a session whose start failed (its worktree row goes with it).
     async fn forget_failed(&self, name: &str) {
         let _registry = self.registry.lock().await;

@@ -47,9 +47,11 @@ pub struct HostRecord {
     pub address: HostAddress,
     /// When it was added, unix ms.
     pub created_at: i64,
+    /// Its labels (`gpu`, `fast-disk`), for placement; sorted, no duplicates.
+    pub labels: Vec<String>,
 }
 
-const COLS: &str = "name, url, token, ssh, socket, created_at";
+const COLS: &str = "name, url, token, ssh, socket, created_at, labels";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
     let url: Option<String> = r.get(1)?;
@@ -62,7 +64,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
             socket: r.get(4)?,
         },
     };
-    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)? })
+    let labels: String = r.get(6)?;
+    let labels = labels.split_whitespace().map(str::to_owned).collect();
+    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)?, labels })
 }
 
 impl Store {
@@ -74,8 +78,8 @@ impl Store {
         };
         self.conn()
             .execute(
-                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![h.name, url, token, ssh, socket, h.created_at],
+                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![h.name, url, token, ssh, socket, h.created_at, h.labels.join(" ")],
             )
             .map(drop)
             .map_err(|e| super::on_conflict(e, || format!("host {:?} already exists", h.name)))
@@ -97,6 +101,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Replaces a host's labels; whether the host exists.
+    pub fn set_host_labels(&self, name: &str, labels: &[String]) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE hosts SET labels = ?2 WHERE name = ?1",
+            params![name, labels.join(" ")],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Removes a host; whether it existed.
     pub fn delete_host(&self, name: &str) -> Result<bool> {
         Ok(self.conn().execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
@@ -116,11 +129,13 @@ mod tests {
             name: "gpu".into(),
             address: HostAddress::Url { url: "https://gpu.ts.net".into(), token: "llmux_x".into() },
             created_at: 1,
+            labels: vec!["fast-disk".into(), "gpu".into()],
         };
         let b = HostRecord {
             name: "box".into(),
             address: HostAddress::Ssh { target: "me@box:2222".into(), socket: None },
             created_at: 2,
+            labels: vec![],
         };
         store.insert_host(&a).unwrap();
         store.insert_host(&b).unwrap();
@@ -128,6 +143,10 @@ mod tests {
         assert_eq!(store.list_hosts().unwrap(), vec![b.clone(), a.clone()]);
         assert_eq!(store.get_host("gpu").unwrap(), Some(a.clone()));
         assert!(!format!("{a:?}").contains("llmux_x"), "the token is never in Debug");
+        assert!(store.set_host_labels("box", &["arm".into()]).unwrap());
+        assert!(!store.set_host_labels("nope", &[]).unwrap());
+        let b = HostRecord { labels: vec!["arm".into()], ..b };
+        assert_eq!(store.get_host("box").unwrap(), Some(b.clone()));
         assert!(store.delete_host("gpu").unwrap());
         assert!(!store.delete_host("gpu").unwrap());
         assert_eq!(store.list_hosts().unwrap(), vec![b]);

@@ -3,7 +3,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_api::{AddHostRequest, ErrorBody, HostTestResponse, HostView, OkResponse};
+use llmux_api::{
+    AddHostRequest, EditHostRequest, ErrorBody, HostTestResponse, HostView, InstallReport,
+    InstallRequest, OkResponse,
+};
 use llmux_auth::Action;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +16,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(remove)).routes(routes!(test))
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(remove, edit))
+        .routes(routes!(test))
+        .routes(routes!(install))
+        .routes(routes!(upgrade))
 }
 
 /// Every host: up or down, last seen, version, sessions, load and free memory.
@@ -68,4 +76,58 @@ async fn test(
 ) -> ApiResult<Json<HostTestResponse>> {
     caller.require(Action::Administer)?;
     Ok(Json(state.fleet.test(&name).await.map_err(ApiError::from)?))
+}
+
+/// Put this hub's llmux on an SSH target and start its daemon there (a user service, or
+/// detached without systemd --user); `llmux host add --ssh --install` then adds the host.
+#[utoipa::path(post, path = "/api/installs", operation_id = "installOverSsh", tag = "hosts",
+    request_body = InstallRequest,
+    responses((status = 200, body = InstallReport), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn install(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<InstallRequest>,
+) -> ApiResult<Json<InstallReport>> {
+    caller.require(Action::Administer)?;
+    let report = state.fleet.install(&req.ssh).await?;
+    let detail = format!("{} {}", report.action, report.version);
+    state.auth.audit(&caller.0.actor(), "host.install", &req.ssh, &detail).await;
+    Ok(Json(report))
+}
+
+/// Upgrade an SSH host to this hub's llmux: stop its daemon, replace the binary, start it
+/// (its sessions keep running in tmux); nothing is copied when it is already current.
+#[utoipa::path(post, path = "/api/hosts/{name}/upgrade", operation_id = "upgradeHost",
+    tag = "hosts",
+    responses((status = 200, body = InstallReport), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn upgrade(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<InstallReport>> {
+    caller.require(Action::Administer)?;
+    let report = state.fleet.upgrade(&name).await?;
+    let detail = format!("{} {}", report.action, report.version);
+    state.auth.audit(&caller.0.actor(), "host.upgrade", &name, &detail).await;
+    Ok(Json(report))
+}
+
+/// Add and remove a host's labels (for `--host label:NAME`).
+#[utoipa::path(patch, path = "/api/hosts/{name}", operation_id = "editHost", tag = "hosts",
+    request_body = EditHostRequest,
+    responses((status = 200, body = HostView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditHostRequest>,
+) -> ApiResult<Json<HostView>> {
+    caller.require(Action::Administer)?;
+    let view = state.fleet.edit_labels(&name, req.label, &req.unlabel)?;
+    state.auth.audit(&caller.0.actor(), "host.edit", &name, &view.labels.join(" ")).await;
+    Ok(Json(view))
 }

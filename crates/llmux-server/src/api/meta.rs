@@ -61,10 +61,14 @@ async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
             .await
             .ok()
             .and_then(|l| l.split_whitespace().next()?.parse().ok()),
-        mem_available: tokio::fs::read_to_string("/proc/meminfo").await.ok().and_then(|m| {
-            let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        }),
+        mem_available: mem_available().await,
     }))
+}
+
+/// This machine's `MemAvailable` in bytes, when `/proc/meminfo` says it.
+pub(crate) async fn mem_available() -> Option<u64> {
+    let m = tokio::fs::read_to_string("/proc/meminfo").await.ok()?;
+    let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

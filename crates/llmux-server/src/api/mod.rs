@@ -11,6 +11,7 @@ pub(crate) use events::SHUTDOWN_REASON;
 mod health;
 mod hosts;
 mod meta;
+mod placement;
 mod push;
 mod queue;
 mod review;
@@ -79,6 +80,7 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(push::router())
         .merge(health::router())
         .merge(hosts::router())
+        .merge(placement::router())
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(public_doc);

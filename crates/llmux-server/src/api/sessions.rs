@@ -88,6 +88,7 @@ async fn create(
     Json(mut req): Json<CreateSessionRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     if let Some(host) = req.host.take() {
+        let host = crate::placement::resolve(&state, &caller.0, host, &req).await?;
         let session = crate::relay::create_on(&state, &caller.0, &host, req).await?;
         return Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })));
     }

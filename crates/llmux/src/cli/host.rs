@@ -1,10 +1,10 @@
-//! `llmux host add|list|remove|test`: the fleet hosts of a hub (admins; issue 17).
+//! `llmux host add|list|edit|remove|test|upgrade`: the fleet hosts of a hub (admins; issue 17).
 
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_api::{AddHostRequest, HostStatus};
+use llmux_api::{AddHostRequest, EditHostRequest, HostStatus, InstallReport};
 
 use super::Ctx;
 use crate::output;
@@ -24,6 +24,23 @@ pub(crate) enum HostCmd {
     },
     /// Reach a host now: version, who the host says the hub is, round-trip time.
     Test {
+        /// The host's name.
+        name: String,
+    },
+    /// Add or remove labels of a host (for `session start --host label:NAME`).
+    Edit {
+        /// The host's name.
+        name: String,
+        /// A label to add (repeatable), e.g. gpu or fast-disk.
+        #[arg(long = "label", value_name = "LABEL")]
+        label: Vec<String>,
+        /// A label to remove (repeatable).
+        #[arg(long = "unlabel", value_name = "LABEL")]
+        unlabel: Vec<String>,
+    },
+    /// Upgrade an SSH host to this hub's llmux: stop its daemon, replace the binary in
+    /// ~/.local/bin, start it again (its sessions keep running in tmux).
+    Upgrade {
         /// The host's name.
         name: String,
     },
@@ -47,6 +64,13 @@ pub(crate) struct AddArgs {
     /// With --ssh: the daemon's socket on the host [default: asked of `llmux` there].
     #[arg(long, requires = "ssh", value_name = "PATH")]
     socket: Option<String>,
+    /// With --ssh: put this hub's llmux on the host first if it has none or an older one
+    /// (same architecture; else says what to install), and start its daemon there.
+    #[arg(long, requires = "ssh", conflicts_with = "socket")]
+    install: bool,
+    /// A label for placement (repeatable): `session start --host label:LABEL`.
+    #[arg(long = "label", value_name = "LABEL")]
+    labels: Vec<String>,
 }
 
 impl HostCmd {
@@ -65,16 +89,42 @@ impl HostCmd {
                 if args.url.is_some() && token.is_none() {
                     bail!("a host added by --url needs --host-token (a token minted on that host)");
                 }
+                let mut socket = args.socket;
+                if args.install
+                    && let Some(ssh) = &args.ssh
+                {
+                    // A name the hub would refuse fails now, before anything is copied.
+                    if client.list_hosts().await?.iter().any(|h| h.name == args.name) {
+                        bail!("a host named {:?} exists already", args.name);
+                    }
+                    if !ctx.json {
+                        output::say!("installing llmux on {ssh} over SSH…");
+                    }
+                    let report = client.install_over_ssh(ssh).await?;
+                    if !ctx.json {
+                        print_report(&report);
+                    }
+                    socket = Some(report.socket);
+                }
                 let req = AddHostRequest {
                     name: args.name,
                     url: args.url,
                     token,
                     ssh: args.ssh,
-                    socket: args.socket,
+                    socket,
+                    labels: args.labels,
                 };
                 let host = client.add_host(&req).await?;
                 if ctx.json {
                     output::json(&host)?;
+                } else if args.install {
+                    let up = wait_up(&client, &host.name).await?;
+                    output::say!(
+                        "added host {} ({} {}): {up}",
+                        host.name,
+                        host.transport,
+                        host.address
+                    );
                 } else {
                     output::say!(
                         "added host {} ({} {}); `llmux host list` shows when it is up",
@@ -111,13 +161,14 @@ impl HostCmd {
                                 h.mem_available
                                     .map(|m| format!("{} MiB", m >> 20))
                                     .unwrap_or_default(),
+                                h.labels.join(","),
                             ]
                         })
                         .collect();
                     output::table(
                         &[
                             "NAME", "ADDRESS", "STATUS", "SEEN", "VERSION", "SESSIONS", "LOAD",
-                            "FREE",
+                            "FREE", "LABELS",
                         ],
                         &rows,
                     )?;
@@ -145,7 +196,73 @@ impl HostCmd {
                     return Ok(1);
                 }
             }
+            HostCmd::Edit { name, label, unlabel } => {
+                if label.is_empty() && unlabel.is_empty() {
+                    bail!("nothing to change: give --label or --unlabel");
+                }
+                let req = EditHostRequest { label, unlabel };
+                let host = client.edit_host(&name, &req).await?;
+                if ctx.json {
+                    output::json(&host)?;
+                } else if host.labels.is_empty() {
+                    output::say!("{name} has no labels");
+                } else {
+                    output::say!("{name} labels: {}", host.labels.join(", "));
+                }
+            }
+            HostCmd::Upgrade { name } => {
+                if !ctx.json {
+                    output::say!("upgrading {name} over SSH…");
+                }
+                let report = client.upgrade_host(&name).await?;
+                if ctx.json {
+                    output::json(&report)?;
+                } else {
+                    print_report(&report);
+                    let up = wait_up(&client, &name).await?;
+                    output::say!("{name}: {up}");
+                }
+            }
         }
         Ok(0)
+    }
+}
+
+fn print_report(report: &InstallReport) {
+    for step in &report.steps {
+        output::say!("  · {step}");
+    }
+    let how = match report.action.as_str() {
+        "current" => "already current",
+        "upgraded" => "upgraded",
+        _ => "installed",
+    };
+    let from = report.previous.as_deref().map(|p| format!(" from {p}")).unwrap_or_default();
+    output::say!("✓ llmux {} {how}{from} ({}, {})", report.version, report.arch, report.service);
+}
+
+/// How long the CLI waits for a host it just installed or upgraded to be up at the hub.
+const UP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until the hub reaches host `name`; what to say about it.
+async fn wait_up(client: &llmux_client::Client, name: &str) -> Result<String> {
+    let deadline = std::time::Instant::now() + UP_WAIT;
+    loop {
+        let hosts = client.list_hosts().await?;
+        let host = hosts.iter().find(|h| h.name == name).context("the host vanished")?;
+        if host.status == HostStatus::Up {
+            return Ok(format!(
+                "up, llmux {}, {} session(s)",
+                host.version.as_deref().unwrap_or("?"),
+                host.sessions
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(format!(
+                "not up yet ({}); `llmux host list` shows when it is",
+                host.error.as_deref().unwrap_or("connecting")
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

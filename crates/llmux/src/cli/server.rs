@@ -21,6 +21,9 @@ pub(crate) enum ServerCmd {
     Start(StartArgs),
     /// Print the path of the daemon's Unix socket for this state dir (a hub asks it over SSH).
     Socket,
+    /// Stop the daemon of this state dir (SIGTERM to the process holding its lock) and wait
+    /// until it is gone; agent sessions keep running in tmux. Nothing running: nothing to do.
+    Stop,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +47,45 @@ impl ServerCmd {
                 output::say!("{}", ctx.paths.socket.display());
                 Ok(0)
             }
+            ServerCmd::Stop => stop(ctx).await,
         }
+    }
+}
+
+/// How long `server stop` waits for the daemon to let go of its lock.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn stop(ctx: &Ctx) -> Result<u8> {
+    use llmux_core::state_lock::try_lock;
+    let held = match try_lock(&ctx.paths)? {
+        Ok(_free) => {
+            output::say!("no daemon running for {}", ctx.paths.state_dir.display());
+            return Ok(0);
+        }
+        Err(held) => held,
+    };
+    let pid = held
+        .pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .with_context(|| format!("the daemon's lock holds no pid ({:?})", held.pid))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .with_context(|| format!("cannot signal the daemon (pid {})", pid.as_raw_nonzero()))?;
+    let deadline = std::time::Instant::now() + STOP_WAIT;
+    loop {
+        if try_lock(&ctx.paths)?.is_ok() {
+            output::say!("stopped the daemon (pid {})", pid.as_raw_nonzero());
+            return Ok(0);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the daemon (pid {}) is still running after {} s",
+                pid.as_raw_nonzero(),
+                STOP_WAIT.as_secs()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

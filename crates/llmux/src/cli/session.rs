@@ -235,7 +235,9 @@ pub(crate) struct StartArgs {
     #[arg(long, value_name = "REF", requires = "worktree")]
     base: Option<String>,
     /// Start it on this fleet host of the hub (see `llmux host list`); its name is then
-    /// `HOST:NAME`. The cwd is a path on that host.
+    /// `HOST:NAME`. The cwd is a path on that host. `auto`: the reachable host where the
+    /// agent is installed and the cwd exists, with the most free memory; `label:NAME`: the
+    /// same among the hosts with that label (`llmux host edit HOST --label NAME`).
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
 }
@@ -309,10 +311,17 @@ impl SessionCmd {
             }
             SessionCmd::Start(args) => {
                 let req = args.into_request()?;
+                let placed =
+                    req.host.as_deref().is_some_and(|h| h == "auto" || h.starts_with("label:"));
                 let session = client.create_session(&req).await?;
                 if ctx.json {
                     output::json(&session)?;
                 } else {
+                    if placed && let Some(host) = &session.host {
+                        output::say!(
+                            "placed on host {host} (the agent and the cwd are there; most free memory)"
+                        );
+                    }
                     output::say!(
                         "spawned {} (agent: {}, cwd: {})",
                         session.name,

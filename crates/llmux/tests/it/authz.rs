@@ -237,6 +237,18 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
         }
         ("DELETE", "/api/hosts/{name}") => ("/api/hosts/nope", json!(null), Admin(404)),
         ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
+        ("PATCH", "/api/hosts/{name}") => {
+            ("/api/hosts/nope", json!({"label": ["gpu"]}), Admin(404))
+        }
+        // Placement: a dry run of a start's checks, for whoever may start sessions.
+        ("GET", "/api/placement") => {
+            ("/api/placement?agent=fake&cwd=/tmp", json!(null), Drive(200))
+        }
+        // Bootstrap over SSH: an option-like target is refused before any ssh runs.
+        ("POST", "/api/installs") => (template, json!({"ssh": "-oProxyCommand=x"}), Admin(400)),
+        ("POST", "/api/hosts/{name}/upgrade") => {
+            ("/api/hosts/nope/upgrade", json!(null), Admin(404))
+        }
         ("GET", "/metrics") => (template, json!(null), Metrics(200)),
         ("GET", "/api/health") => (template, json!(null), Admin(200)),
         ("PUT", "/api/settings/init-prompts") => (template, json!({"initPrompts": []}), Admin(200)),

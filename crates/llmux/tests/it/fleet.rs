@@ -17,7 +17,7 @@ use crate::harness::ws::read_until;
 use crate::harness::{NETNS_PORT, TestDaemon, in_netns, local, token};
 
 /// Why namespaces cannot be made here, if they cannot.
-fn unavailable() -> Option<String> {
+pub(crate) fn unavailable() -> Option<String> {
     if rustix::process::getuid().as_raw() != 0 {
         return Some("not root: network namespaces need root".into());
     }
@@ -44,13 +44,13 @@ fn ip(args: &[&str]) {
 
 /// The namespaces of one test: a hub and `n` hosts, host `i` at 10.77.`i`.2 and the hub at
 /// 10.77.`i`.1 on their own veth. Deleted on drop (after the daemons in them stopped).
-struct Net {
+pub(crate) struct Net {
     prefix: String,
     hosts: usize,
 }
 
 impl Net {
-    fn new(hosts: usize) -> Net {
+    pub(crate) fn new(hosts: usize) -> Net {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("lx{}x{n}", std::process::id() % 100_000);
@@ -76,11 +76,11 @@ impl Net {
         net
     }
 
-    fn hub(&self) -> String {
+    pub(crate) fn hub(&self) -> String {
         format!("{}hub", self.prefix)
     }
 
-    fn host(&self, i: usize) -> String {
+    pub(crate) fn host(&self, i: usize) -> String {
         format!("{}h{i}", self.prefix)
     }
 }
@@ -120,7 +120,7 @@ async fn host(net: &Net, i: usize) -> (TestDaemon, String, String, String) {
 }
 
 /// Polls the hub's list (as the operator) until `pred` holds; returns the sessions.
-async fn hub_until(
+pub(crate) async fn hub_until(
     hub: &TestDaemon,
     what: &str,
     pred: impl Fn(&[SessionView]) -> bool,
@@ -137,7 +137,7 @@ async fn hub_until(
 }
 
 /// Polls the hub's host list until host `name` has `status`; returns how long it took.
-async fn host_until(
+pub(crate) async fn host_until(
     hub: &TestDaemon,
     name: &str,
     status: HostStatus,
@@ -177,12 +177,12 @@ async fn attach_and_type(hub: &TestDaemon, name: &str, text: &str) {
     read_until(&mut term, &format!("PROMPT[1]: {text}")).await;
 }
 
-fn find<'a>(list: &'a [SessionView], name: &str) -> Option<&'a SessionView> {
+pub(crate) fn find<'a>(list: &'a [SessionView], name: &str) -> Option<&'a SessionView> {
     list.iter().find(|s| s.name == name)
 }
 
 /// The CLI inside the hub's namespace, against its TCP port with `token`.
-fn cli_over_tcp(hub: &TestDaemon, net: &Net, token: &str, args: &[&str]) -> Output {
+pub(crate) fn cli_over_tcp(hub: &TestDaemon, net: &Net, token: &str, args: &[&str]) -> Output {
     let mut cmd = hub.command();
     cmd.args(["--server", &format!("http://127.0.0.1:{NETNS_PORT}"), "--token", token]).args(args);
     in_netns(&cmd, &net.hub()).output().expect("run the CLI")
@@ -396,13 +396,13 @@ async fn revoking_the_hubs_token_on_the_host_cuts_the_hub_off_within_a_second() 
 
 /// An `sshd` in a host's namespace with a test-made host key, and the hub's side: a client key
 /// authorized there, a known_hosts naming that host key, and an ssh config using both.
-struct Sshd {
+pub(crate) struct Sshd {
     child: Child,
     dir: tempfile::TempDir,
 }
 
 impl Sshd {
-    fn start(net: &Net, i: usize) -> Sshd {
+    pub(crate) fn start(net: &Net, i: usize) -> Sshd {
         let dir = tempfile::Builder::new().prefix("lxssh").tempdir_in("/tmp").unwrap();
         let p = |name: &str| dir.path().join(name);
         for key in ["hostkey", "id"] {
@@ -453,11 +453,11 @@ impl Sshd {
         Sshd { child, dir }
     }
 
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("ssh_config")
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
 }

@@ -34,6 +34,11 @@ mod crash;
 mod cli;
 /// Fleet hosts (issue 17): hubs and hosts in network namespaces, over HTTP and OpenSSH.
 mod fleet;
+/// Fleet bootstrap (issue 17): `host add --ssh --install` and `host upgrade` on a host account
+/// without llmux, over a real sshd in a namespace.
+mod fleet_install;
+/// Fleet placement (issue 17): host labels, `--host auto` and `--host label:NAME`.
+mod fleet_placement;
 /// `llmux import llmux-0.41` against an install made by the real llmux 0.41.1.
 mod import;
 /// Spawn, prompt, restart, edit, stop, remove: a session's whole life.

@@ -41,10 +41,10 @@ async fn unix_socket_serves_every_route_to_the_owner() {
             // no push devices (400 `no_account`, see notify.rs)
             continue;
         }
-        let path = if path == "/api/conversations" {
-            "/api/conversations?agent=fake&cwd=/tmp".into()
-        } else {
-            path
+        let path = match path.as_str() {
+            "/api/conversations" => "/api/conversations?agent=fake&cwd=/tmp".into(),
+            "/api/placement" => "/api/placement?agent=fake".into(),
+            _ => path,
         };
         let res = d.client.raw(method.parse().unwrap(), &path, None, &[]).await.unwrap();
         // s1's folder is no git repository: its diff is refused as for any caller
