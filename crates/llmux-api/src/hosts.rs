@@ -28,6 +28,60 @@ pub struct AddHostRequest {
     /// With `ssh`: the daemon's socket on the host (default: asked of `llmux` there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
+    /// Which hub users reach their own sessions there, as which host user (default: none;
+    /// remote sessions stay admins' only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<HostUsers>,
+}
+
+/// A host's user mapping: which of the hub's non-admin users see, drive and start sessions
+/// on the host, and as which user of the host. A hub user with an entry in `map` is that host
+/// user; with `sameNames`, every other hub user is the host user of the same name (unless
+/// that host user is already an entry's target). Each host user stands for one hub user at
+/// most. Admins of the hub are not mapped: they reach every session with the hub's credential.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostUsers {
+    /// Every hub user is the host user of the same name.
+    #[serde(default)]
+    pub same_names: bool,
+    /// Hub user → host user.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+}
+
+impl HostUsers {
+    /// The host user `hub_user` acts as, if any.
+    pub fn host_user<'a>(&'a self, hub_user: &'a str) -> Option<&'a str> {
+        if let Some(to) = self.map.get(hub_user) {
+            return Some(to);
+        }
+        (self.same_names && !self.map.values().any(|v| v == hub_user)).then_some(hub_user)
+    }
+
+    /// The hub user who acts as `host_user`, if any (the inverse of [`HostUsers::host_user`]).
+    pub fn hub_user<'a>(&'a self, host_user: &'a str) -> Option<&'a str> {
+        if let Some((from, _)) = self.map.iter().find(|(_, to)| *to == host_user) {
+            return Some(from);
+        }
+        (self.same_names && !self.map.contains_key(host_user)).then_some(host_user)
+    }
+
+    /// Whether nobody is mapped.
+    pub fn is_empty(&self) -> bool {
+        !self.same_names && self.map.is_empty()
+    }
+}
+
+/// `PATCH /api/hosts/{name}`: change what the hub keeps about a host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditHostRequest {
+    /// The new user mapping (replaces the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<HostUsers>,
 }
 
 impl std::fmt::Debug for AddHostRequest {
@@ -38,6 +92,7 @@ impl std::fmt::Debug for AddHostRequest {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ssh", &self.ssh)
             .field("socket", &self.socket)
+            .field("users", &self.users)
             .finish()
     }
 }
@@ -87,6 +142,9 @@ pub struct HostView {
     pub mem_available: Option<u64>,
     /// When it was added (RFC 3339).
     pub created_at: String,
+    /// Which hub users reach their sessions there, as which host user.
+    #[serde(default)]
+    pub users: HostUsers,
 }
 
 /// `POST /api/hosts/{name}/test`: one round trip to the host now.
@@ -115,4 +173,24 @@ pub struct HostTestResponse {
 pub struct SessionsQuery {
     /// A host name, or `local`.
     pub host: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostUsers;
+
+    #[test]
+    fn a_mapping_goes_both_ways_and_entries_win_over_same_names() {
+        let mut u = HostUsers { same_names: true, ..HostUsers::default() };
+        u.map.insert("ann".into(), "bob".into());
+        assert_eq!(u.host_user("ann"), Some("bob"));
+        assert_eq!(u.hub_user("bob"), Some("ann"));
+        // bob (hub) would be host bob by name, but host bob is ann's
+        assert_eq!(u.host_user("bob"), None);
+        // host ann is nobody's: ann (hub) has an entry elsewhere
+        assert_eq!(u.hub_user("ann"), None);
+        assert_eq!((u.host_user("cy"), u.hub_user("cy")), (Some("cy"), Some("cy")));
+        let none = HostUsers::default();
+        assert!(none.is_empty() && none.host_user("cy").is_none() && none.hub_user("cy").is_none());
+    }
 }

@@ -1,6 +1,6 @@
 //! Fleet hosts on a hub (`/api/hosts`, admins).
 
-use llmux_api::{AddHostRequest, HostTestResponse, HostView, OkResponse};
+use llmux_api::{AddHostRequest, EditHostRequest, HostTestResponse, HostView, OkResponse};
 
 use crate::{Client, Result, encode_segment};
 
@@ -13,6 +13,12 @@ impl Client {
     /// `POST /api/hosts`.
     pub async fn add_host(&self, req: &AddHostRequest) -> Result<HostView> {
         self.post("/api/hosts", req).await
+    }
+
+    /// `PATCH /api/hosts/{name}`.
+    pub async fn edit_host(&self, name: &str, req: &EditHostRequest) -> Result<HostView> {
+        let path = format!("/api/hosts/{}", encode_segment(name));
+        self.call(hyper::Method::PATCH, &path, Some(req)).await
     }
 
     /// `DELETE /api/hosts/{name}`.

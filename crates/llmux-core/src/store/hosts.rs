@@ -47,9 +47,11 @@ pub struct HostRecord {
     pub address: HostAddress,
     /// When it was added, unix ms.
     pub created_at: i64,
+    /// Which hub users reach their sessions there, as which host user.
+    pub users: llmux_api::HostUsers,
 }
 
-const COLS: &str = "name, url, token, ssh, socket, created_at";
+const COLS: &str = "name, url, token, ssh, socket, created_at, users";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
     let url: Option<String> = r.get(1)?;
@@ -62,7 +64,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
             socket: r.get(4)?,
         },
     };
-    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)? })
+    // Written only by this module: an unreadable mapping maps nobody.
+    let users = serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
+    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)?, users })
 }
 
 impl Store {
@@ -74,8 +78,8 @@ impl Store {
         };
         self.conn()
             .execute(
-                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![h.name, url, token, ssh, socket, h.created_at],
+                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![h.name, url, token, ssh, socket, h.created_at, users_json(&h.users)],
             )
             .map(drop)
             .map_err(|e| super::on_conflict(e, || format!("host {:?} already exists", h.name)))
@@ -97,10 +101,23 @@ impl Store {
             .optional()?)
     }
 
+    /// Replaces a host's user mapping; whether the host exists.
+    pub fn set_host_users(&self, name: &str, users: &llmux_api::HostUsers) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE hosts SET users = ?2 WHERE name = ?1",
+            params![name, users_json(users)],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Removes a host; whether it existed.
     pub fn delete_host(&self, name: &str) -> Result<bool> {
         Ok(self.conn().execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
     }
+}
+
+fn users_json(users: &llmux_api::HostUsers) -> String {
+    serde_json::to_string(users).expect("a mapping serializes")
 }
 
 #[cfg(test)]
@@ -116,17 +133,25 @@ mod tests {
             name: "gpu".into(),
             address: HostAddress::Url { url: "https://gpu.ts.net".into(), token: "llmux_x".into() },
             created_at: 1,
+            users: Default::default(),
         };
         let b = HostRecord {
             name: "box".into(),
             address: HostAddress::Ssh { target: "me@box:2222".into(), socket: None },
             created_at: 2,
+            users: Default::default(),
         };
         store.insert_host(&a).unwrap();
         store.insert_host(&b).unwrap();
         assert!(matches!(store.insert_host(&a), Err(Error::AlreadyExists(_))));
         assert_eq!(store.list_hosts().unwrap(), vec![b.clone(), a.clone()]);
         assert_eq!(store.get_host("gpu").unwrap(), Some(a.clone()));
+        let mut users = llmux_api::HostUsers { same_names: true, ..Default::default() };
+        users.map.insert("ann".into(), "bob".into());
+        assert!(store.set_host_users("gpu", &users).unwrap());
+        assert!(!store.set_host_users("nope", &users).unwrap());
+        assert_eq!(store.get_host("gpu").unwrap().unwrap().users, users);
+        store.set_host_users("gpu", &Default::default()).unwrap();
         assert!(!format!("{a:?}").contains("llmux_x"), "the token is never in Debug");
         assert!(store.delete_host("gpu").unwrap());
         assert!(!store.delete_host("gpu").unwrap());

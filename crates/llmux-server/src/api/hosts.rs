@@ -3,7 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use llmux_api::{AddHostRequest, ErrorBody, HostTestResponse, HostView, OkResponse};
+use llmux_api::{
+    AddHostRequest, EditHostRequest, ErrorBody, HostTestResponse, HostView, OkResponse,
+};
 use llmux_auth::Action;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +15,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(remove)).routes(routes!(test))
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(remove, edit))
+        .routes(routes!(test))
 }
 
 /// Every host: up or down, last seen, version, sessions, load and free memory.
@@ -55,6 +60,40 @@ async fn remove(
     state.fleet.remove(&name)?;
     state.auth.audit(&caller.0.actor(), "host.remove", &name, "").await;
     Ok(Json(OkResponse { ok: true }))
+}
+
+/// Change what the hub keeps about a host: its user mapping (which hub users reach their own
+/// sessions there, as which host user; README "Hosts").
+#[utoipa::path(patch, path = "/api/hosts/{name}", operation_id = "editHost", tag = "hosts",
+    request_body = EditHostRequest,
+    responses((status = 200, body = HostView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditHostRequest>,
+) -> ApiResult<Json<HostView>> {
+    caller.require(Action::Administer)?;
+    let Some(users) = req.users else {
+        return Ok(Json(state.fleet.view(&name).ok_or_else(|| {
+            ApiError::from(llmux_core::Error::NotFound(format!("no host named {name:?}")))
+        })?));
+    };
+    let detail = describe_users(&users);
+    let view = state.fleet.set_users(&name, users)?;
+    state.auth.audit(&caller.0.actor(), "host.users", &name, &detail).await;
+    Ok(Json(view))
+}
+
+/// A mapping as the audit log records it: `same names; ann=bob`.
+pub(crate) fn describe_users(users: &llmux_api::HostUsers) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if users.same_names {
+        parts.push("same names".into());
+    }
+    parts.extend(users.map.iter().map(|(from, to)| format!("{from}={to}")));
+    if parts.is_empty() { "nobody".into() } else { parts.join("; ") }
 }
 
 /// Reach the host now over a fresh connection: version, who the host says the hub is, time.

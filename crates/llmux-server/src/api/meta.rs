@@ -66,5 +66,6 @@ async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
             let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kib * 1024)
         }),
+        acts_as_users: true,
     }))
 }

@@ -1,12 +1,13 @@
-//! `llmux host add|list|remove|test`: the fleet hosts of a hub (admins; issue 17).
+//! `llmux host add|list|edit|remove|test`: the fleet hosts of a hub (admins; issue 17).
 
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use llmux_api::{AddHostRequest, HostStatus};
+use llmux_api::{AddHostRequest, EditHostRequest, HostStatus};
 
 use super::Ctx;
+use super::host_users::{MapArgs, UnmapArgs, describe};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -16,6 +17,15 @@ pub(crate) enum HostCmd {
     /// List the hosts: up or down, last seen, version, sessions, load, free memory.
     #[command(visible_alias = "ls")]
     List,
+    /// Change which hub users reach their own sessions on a host, as which host user.
+    Edit {
+        /// The host's name.
+        name: String,
+        #[command(flatten)]
+        map: MapArgs,
+        #[command(flatten)]
+        unmap: UnmapArgs,
+    },
     /// Remove a host (nothing changes on the host itself).
     #[command(visible_alias = "rm")]
     Remove {
@@ -47,6 +57,8 @@ pub(crate) struct AddArgs {
     /// With --ssh: the daemon's socket on the host [default: asked of `llmux` there].
     #[arg(long, requires = "ssh", value_name = "PATH")]
     socket: Option<String>,
+    #[command(flatten)]
+    map: MapArgs,
 }
 
 impl HostCmd {
@@ -71,6 +83,13 @@ impl HostCmd {
                     token,
                     ssh: args.ssh,
                     socket: args.socket,
+                    users: if args.map.given() {
+                        let mut users = llmux_api::HostUsers::default();
+                        args.map.apply(&mut users)?;
+                        Some(users)
+                    } else {
+                        None
+                    },
                 };
                 let host = client.add_host(&req).await?;
                 if ctx.json {
@@ -121,6 +140,26 @@ impl HostCmd {
                         ],
                         &rows,
                     )?;
+                }
+            }
+            HostCmd::Edit { name, map, unmap } => {
+                if !map.given() && !unmap.given() {
+                    bail!(
+                        "nothing to change: give --map-user, --map-same-names, --unmap-user or --no-map-same-names"
+                    );
+                }
+                let hosts = client.list_hosts().await?;
+                let Some(host) = hosts.into_iter().find(|h| h.name == name) else {
+                    bail!("no host named {name:?}");
+                };
+                let mut users = host.users;
+                unmap.apply(&mut users);
+                map.apply(&mut users)?;
+                let host = client.edit_host(&name, &EditHostRequest { users: Some(users) }).await?;
+                if ctx.json {
+                    output::json(&host)?;
+                } else {
+                    output::say!("host {name}: remote sessions for {}", describe(&host.users));
                 }
             }
             HostCmd::Remove { name } => {

@@ -236,6 +236,9 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             (template, json!({"name": "-oProxyCommand=x", "ssh": "box"}), Admin(400))
         }
         ("DELETE", "/api/hosts/{name}") => ("/api/hosts/nope", json!(null), Admin(404)),
+        ("PATCH", "/api/hosts/{name}") => {
+            ("/api/hosts/nope", json!({"users": {"sameNames": true}}), Admin(404))
+        }
         ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
         ("GET", "/metrics") => (template, json!(null), Metrics(200)),
         ("GET", "/api/health") => (template, json!(null), Admin(200)),

@@ -554,3 +554,5 @@ fn ssh_clients(ns: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+mod users;
