@@ -19,6 +19,7 @@ pub mod listen;
 pub mod logbuf;
 mod metrics;
 mod relay;
+mod remote_push;
 mod security;
 mod state;
 pub mod systemd;

@@ -112,7 +112,9 @@ impl Store {
 
     /// Removes a host; whether it existed.
     pub fn delete_host(&self, name: &str) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
+        let conn = self.conn();
+        super::push::forget_remote_opt_ins(&conn, name)?;
+        Ok(conn.execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
     }
 }
 

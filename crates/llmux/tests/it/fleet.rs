@@ -555,4 +555,5 @@ fn ssh_clients(ns: &str) -> Vec<String> {
         .collect()
 }
 
+mod notify;
 mod users;

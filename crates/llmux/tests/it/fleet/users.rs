@@ -12,18 +12,13 @@ use super::*;
 /// A TCP port on the test's own loopback leading to `127.0.0.1:3001` inside namespace `ns`:
 /// a thread moved into `ns` dials (a socket stays in the namespace it was made in), and the
 /// bytes are copied both ways. Lives as long as the test's runtime.
-async fn bridge(ns: &str) -> u16 {
+pub(super) async fn bridge(ns: &str) -> u16 {
     let (dial, requests) = std::sync::mpsc::channel::<
         tokio::sync::oneshot::Sender<std::io::Result<std::net::TcpStream>>,
     >();
-    let path = format!("/run/netns/{ns}");
+    let ns = ns.to_owned();
     std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("the namespace's file");
-        rustix::thread::move_into_link_name_space(
-            file.as_fd(),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .expect("setns");
+        enter(&ns);
         for reply in requests {
             let _ = reply.send(std::net::TcpStream::connect(("127.0.0.1", 3001)));
         }
@@ -47,14 +42,24 @@ async fn bridge(ns: &str) -> u16 {
     port
 }
 
+/// Moves the calling thread into network namespace `ns` (sockets it makes are made there).
+pub(super) fn enter(ns: &str) {
+    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("the namespace's file");
+    rustix::thread::move_into_link_name_space(
+        file.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .expect("setns");
+}
+
 /// `name`'s client of the hub over TCP, with a `user` token of theirs.
-async fn user_client(hub: &TestDaemon, port: u16, name: &str) -> Client {
+pub(super) async fn user_client(hub: &TestDaemon, port: u16, name: &str) -> Client {
     let (tok, _) = token(hub, name, "user", None).await;
     Client::remote(&format!("http://127.0.0.1:{port}"), Some(tok)).unwrap()
 }
 
 /// The remote sessions in `client`'s list, by name.
-async fn remote_names(client: &Client) -> Vec<String> {
+pub(super) async fn remote_names(client: &Client) -> Vec<String> {
     let list = client.list_sessions().await.unwrap();
     let mut names: Vec<String> =
         list.into_iter().filter(|s| s.host.is_some()).map(|s| s.name).collect();
@@ -63,7 +68,7 @@ async fn remote_names(client: &Client) -> Vec<String> {
 }
 
 /// Polls `client`'s list until its remote sessions are exactly `want`.
-async fn remote_until(client: &Client, want: &[&str]) {
+pub(super) async fn remote_until(client: &Client, want: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let names = remote_names(client).await;
@@ -75,7 +80,7 @@ async fn remote_until(client: &Client, want: &[&str]) {
     }
 }
 
-fn fake_on(host: &str, name: &str, cwd: &str) -> CreateSessionRequest {
+pub(super) fn fake_on(host: &str, name: &str, cwd: &str) -> CreateSessionRequest {
     CreateSessionRequest {
         agent: "fake".into(),
         name: Some(name.into()),
@@ -85,7 +90,7 @@ fn fake_on(host: &str, name: &str, cwd: &str) -> CreateSessionRequest {
     }
 }
 
-fn status(e: &llmux_client::Error) -> u16 {
+pub(super) fn status(e: &llmux_client::Error) -> u16 {
     e.status().map_or(0, |s| s.as_u16())
 }
 
