@@ -274,3 +274,68 @@ async fn attach_as(client: &Client, name: &str, text: &str) {
     term.send(Message::Binary(format!("{text}\r").into_bytes().into())).await.unwrap();
     read_until(&mut term, &format!(": {text}")).await;
 }
+
+/// Over SSH the hub is the host's operator (its socket's uid); a mapped user's request still
+/// arrives narrowed to their host user: the session they start is that user's there, and the
+/// operator's sessions stay out of their reach.
+#[tokio::test]
+async fn over_ssh_a_mapped_user_acts_as_their_host_user() {
+    need_netns!();
+    if !Path::new("/usr/sbin/sshd").exists() {
+        eprintln!("skipping: no /usr/sbin/sshd (Debian openssh-server)");
+        return;
+    }
+    let net = Net::new(1);
+    let sshd = Sshd::start(&net, 1);
+    let h1 = TestDaemon::builder()
+        .netns(&net.host(1))
+        .server("host: 10.77.1.2")
+        .user("ann")
+        .start()
+        .await;
+    let hub = TestDaemon::builder()
+        .netns(&net.hub())
+        .env("LLMUX_SSH_CONFIG", &sshd.config().display().to_string())
+        .user("ann")
+        .user("bob")
+        .start()
+        .await;
+    h1.spawn_fake("r1").await;
+    let socket = h1.paths.socket.display().to_string();
+    hub.cli_ok(&[
+        "host",
+        "add",
+        "s1",
+        "--ssh",
+        "root@10.77.1.2:22",
+        "--socket",
+        &socket,
+        "--map-same-names",
+    ]);
+    host_until(&hub, "s1", HostStatus::Up, Duration::from_secs(30)).await;
+    let port = bridge(&net.hub()).await;
+    let ann = user_client(&hub, port, "ann").await;
+    let bob = user_client(&hub, port, "bob").await;
+    let cwd = h1.work().display().to_string();
+    ann.create_session(&fake_on("s1", "a1", &cwd)).await.unwrap();
+    assert_eq!(h1.client.session("a1@ann").await.unwrap().owner, "ann");
+    remote_until(&ann, &["s1:a1"]).await;
+    // bob maps by name to a host user that does not exist: nothing to see, nothing to start
+    remote_until(&bob, &[]).await;
+    let err = bob.create_session(&fake_on("s1", "b1", &cwd)).await.unwrap_err();
+    assert_eq!(status(&err), 403, "{err}");
+    for name in ["s1:r1", "s1:r1@", "s1:a1@ann"] {
+        let err = bob.session(name).await.unwrap_err();
+        assert!(matches!(status(&err), 403 | 404), "bob: {name}: {err}");
+    }
+    assert_eq!(status(&ann.session("s1:r1@").await.unwrap_err()), 404);
+    attach_as(&ann, "s1:a1", "over ssh as ann").await;
+    let (_, audit) =
+        crate::harness::local(&h1, Method::GET, "/api/audit?limit=50", json!(null)).await;
+    let by_ann =
+        audit.as_array().unwrap().iter().any(|e| {
+            e["action"] == "session_created" && e["actor"] == "local for hub user ann as ann"
+        });
+    assert!(by_ann, "{audit}");
+    drop((hub, h1, sshd));
+}
