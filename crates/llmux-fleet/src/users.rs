@@ -145,3 +145,40 @@ fn as_user(mut s: SessionView, host_user: &str) -> SessionView {
     });
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mappings_name_usernames_and_each_host_user_once() {
+        let mut users = HostUsers::default();
+        users.map.insert("ann".into(), "ann".into());
+        users.map.insert("bob".into(), "robert".into());
+        assert!(check_users(&users).is_ok());
+        users.map.insert("cy".into(), "robert".into());
+        assert!(check_users(&users).is_err(), "robert twice");
+        for (from, to) in [("Ann", "ann"), ("ann", "-oX"), ("", "x"), ("a b", "x"), ("x", "a:b")] {
+            let mut bad = HostUsers::default();
+            bad.map.insert(from.into(), to.into());
+            assert!(check_users(&bad).is_err(), "{from}={to}");
+        }
+    }
+
+    #[test]
+    fn a_host_users_sessions_are_named_in_their_terms() {
+        let view: SessionView = serde_json::from_value(serde_json::json!({
+            "name": "fix@ann", "agent": "fake", "cwd": "/", "cwdDisplay": "/", "defaultFlags": "",
+            "argv": [], "defaultEnv": {}, "initPrompts": [], "hasHistory": false,
+            "conversationCount": 0, "owner": "ann", "createdAt": "", "updatedAt": "",
+            "startedAt": "", "parent": "lead@ann", "status": "running", "state": "idle",
+            "stateSince": "", "tmuxName": "x", "attachCommand": "tmux"
+        }))
+        .unwrap();
+        let mine = as_user(view.clone(), "ann");
+        assert_eq!((mine.name.as_str(), mine.parent.as_deref()), ("fix", Some("lead")));
+        let mut other = view;
+        other.parent = Some("boss@bob".into());
+        assert_eq!(as_user(other, "ann").parent, None, "another user's name stays hidden");
+    }
+}

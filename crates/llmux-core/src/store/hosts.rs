@@ -154,8 +154,30 @@ mod tests {
         assert!(!store.set_host_users("nope", &users).unwrap());
         assert_eq!(store.get_host("gpu").unwrap().unwrap().users, users);
         store.set_host_users("gpu", &Default::default()).unwrap();
+        // opt-ins to a host's sessions have their own table, and go with the host
+        store
+            .insert_user(&crate::store::UserRecord {
+                username: "ann".into(),
+                name: "Ann".into(),
+                passphrase_hash: "h".into(),
+                admin: false,
+                created_at: 1,
+                updated_at: 1,
+                roots: Vec::new(),
+                max_sessions: None,
+                unix_account: None,
+                max_session_memory_mb: None,
+            })
+            .unwrap();
+        store.set_push_session("ann", "gpu:fix@ann", "ann", 1).unwrap();
+        store.set_push_session("ann", "gpuz:fix@ann", "ann", 1).unwrap();
+        let followed = |s: &Store| -> Vec<String> {
+            s.list_push_sessions("ann").unwrap().into_iter().map(|r| r.session).collect()
+        };
+        assert_eq!(followed(&store), ["gpu:fix@ann", "gpuz:fix@ann"]);
         assert!(!format!("{a:?}").contains("llmux_x"), "the token is never in Debug");
         assert!(store.delete_host("gpu").unwrap());
+        assert_eq!(followed(&store), ["gpuz:fix@ann"], "only gpu's go");
         assert!(!store.delete_host("gpu").unwrap());
         assert_eq!(store.list_hosts().unwrap(), vec![b]);
     }
