@@ -1,8 +1,9 @@
 // The hosts page (issue 17), at phone size: an admin adds a second daemon by URL with a hub
-// token minted there, sees it up with its version and sessions, tests it, sees its session
-// in the hub's list as host:name, and removes it; a wrong token shows the host down with the
-// host's refusal; a non-admin gets no hosts page. A session is started on a host from the
-// new-session form, and a host that goes away shows its sessions as unreachable.
+// token minted there and labels, sees it up with its version and sessions, tests it, maps its
+// users, sees its session in the hub's list as host:name, and removes it; a wrong token shows
+// the host down with the host's refusal; a non-admin gets no hosts page. A session is started
+// on a host from the new-session form, and a host that goes away shows its sessions as
+// unreachable.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,6 +66,15 @@ test('an admin adds, tests and removes a host; its session shows on the hub (pho
 
     await row.getByTestId('host-test').click();
     await page.getByText(/box answered in \d+ ms/).waitFor();
+
+    // Its user mapping: bob by his own name, and everyone by the same name.
+    await row.getByTestId('host-users').click();
+    await page.getByTestId('host-users-input').fill('bob, *');
+    await page.getByTestId('host-users-ok').click();
+    await until(async () => /users: same names, bob→bob/.test(await row.textContent()),
+      { what: 'the mapping shown', timeout: 10000 });
+    const listed = JSON.parse(await hub.cliOk(['--json', 'host', 'list']));
+    assert.deepEqual(listed[0].users, { sameNames: true, map: { bob: 'bob' } });
 
     // The hub's list has the remote session as host:name.
     await page.goto('/');

@@ -522,6 +522,10 @@ pub struct AboutResponse {
     /// The machine's available memory in bytes (Linux `MemAvailable`).
     #[serde(default, rename = "memAvailable", skip_serializing_if = "Option::is_none")]
     pub mem_available: Option<u64>,
+    /// This daemon lets a fleet hub act as one of its users (`X-Llmux-Act-As`): a hub maps
+    /// its non-admin users only onto hosts that say so.
+    #[serde(default, rename = "actsAsUsers", skip_serializing_if = "std::ops::Not::not")]
+    pub acts_as_users: bool,
 }
 
 /// One address of the daemon.

@@ -31,6 +31,50 @@ pub struct AddHostRequest {
     /// Labels for placement (`gpu`, `fast-disk`): `session start --host label:gpu`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Which hub users reach their own sessions there, as which host user (default: none;
+    /// remote sessions stay admins' only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<HostUsers>,
+}
+
+/// A host's user mapping: which of the hub's non-admin users see, drive and start sessions
+/// on the host, and as which user of the host. A hub user with an entry in `map` is that host
+/// user; with `sameNames`, every other hub user is the host user of the same name (unless
+/// that host user is already an entry's target). Each host user stands for one hub user at
+/// most. Admins of the hub are not mapped: they reach every session with the hub's credential.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostUsers {
+    /// Every hub user is the host user of the same name.
+    #[serde(default)]
+    pub same_names: bool,
+    /// Hub user → host user.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+}
+
+impl HostUsers {
+    /// The host user `hub_user` acts as, if any.
+    pub fn host_user<'a>(&'a self, hub_user: &'a str) -> Option<&'a str> {
+        if let Some(to) = self.map.get(hub_user) {
+            return Some(to);
+        }
+        (self.same_names && !self.map.values().any(|v| v == hub_user)).then_some(hub_user)
+    }
+
+    /// The hub user who acts as `host_user`, if any (the inverse of [`HostUsers::host_user`]).
+    pub fn hub_user<'a>(&'a self, host_user: &'a str) -> Option<&'a str> {
+        if let Some((from, _)) = self.map.iter().find(|(_, to)| *to == host_user) {
+            return Some(from);
+        }
+        (self.same_names && !self.map.contains_key(host_user)).then_some(host_user)
+    }
+
+    /// Whether nobody is mapped.
+    pub fn is_empty(&self) -> bool {
+        !self.same_names && self.map.is_empty()
+    }
 }
 
 impl std::fmt::Debug for AddHostRequest {
@@ -42,6 +86,7 @@ impl std::fmt::Debug for AddHostRequest {
             .field("ssh", &self.ssh)
             .field("socket", &self.socket)
             .field("labels", &self.labels)
+            .field("users", &self.users)
             .finish()
     }
 }
@@ -91,16 +136,23 @@ pub struct HostView {
     pub mem_available: Option<u64>,
     /// When it was added (RFC 3339).
     pub created_at: String,
+    /// Which hub users reach their sessions there, as which host user.
+    #[serde(default)]
+    pub users: HostUsers,
     /// Its labels, for placement (`--host label:NAME`).
     #[serde(default)]
     pub labels: Vec<String>,
 }
 
-/// `PATCH /api/hosts/{name}`: labels added and removed.
+/// `PATCH /api/hosts/{name}`: change what the hub keeps about a host (each field left out
+/// stays as it is).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditHostRequest {
+    /// The new user mapping (replaces the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<HostUsers>,
     /// Labels to add.
     #[serde(default)]
     pub label: Vec<String>,
@@ -197,4 +249,24 @@ pub struct InstallReport {
     pub socket: String,
     /// What was done, step by step, for the CLI to print.
     pub steps: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostUsers;
+
+    #[test]
+    fn a_mapping_goes_both_ways_and_entries_win_over_same_names() {
+        let mut u = HostUsers { same_names: true, ..HostUsers::default() };
+        u.map.insert("ann".into(), "bob".into());
+        assert_eq!(u.host_user("ann"), Some("bob"));
+        assert_eq!(u.hub_user("bob"), Some("ann"));
+        // bob (hub) would be host bob by name, but host bob is ann's
+        assert_eq!(u.host_user("bob"), None);
+        // host ann is nobody's: ann (hub) has an entry elsewhere
+        assert_eq!(u.hub_user("ann"), None);
+        assert_eq!((u.host_user("cy"), u.hub_user("cy")), (Some("cy"), Some("cy")));
+        let none = HostUsers::default();
+        assert!(none.is_empty() && none.host_user("cy").is_none() && none.hub_user("cy").is_none());
+    }
 }

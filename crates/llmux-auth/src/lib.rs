@@ -126,6 +126,11 @@ pub struct UserPrincipal {
     /// With a `hub`-scope token only: the hub user the hub says it acts for
     /// (`X-Llmux-On-Behalf-Of`), recorded in the audit log. Never set for other credentials.
     pub on_behalf_of: Option<String>,
+    /// Set when a fleet hub acts as this user (`X-Llmux-Act-As`, see
+    /// [`AuthService::act_as`]): the user of the hub's credential (`local` for the host's
+    /// operator socket, the SSH transport). Such a principal reads and drives this user's own
+    /// sessions and nothing else ([`policy::allows`]).
+    pub relayed_by: Option<String>,
 }
 
 /// Who made a request.
@@ -232,6 +237,15 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self {
             Principal::LocalOperator => "local".into(),
+            Principal::User(UserPrincipal {
+                username,
+                on_behalf_of,
+                relayed_by: Some(hub),
+                ..
+            }) => match on_behalf_of {
+                Some(hub_user) => format!("{hub} for hub user {hub_user} as {username}"),
+                None => format!("{hub} as {username}"),
+            },
             Principal::User(UserPrincipal { username, on_behalf_of: Some(hub_user), .. }) => {
                 format!("{username} for hub user {hub_user}")
             }
@@ -248,7 +262,9 @@ impl Principal {
     pub fn is_revoked_by(&self, revocation: &Revocation) -> bool {
         let Principal::User(u) = self else { return false };
         match (revocation, &u.via) {
-            (Revocation::User(name), _) => *name == u.username,
+            (Revocation::User(name), _) => {
+                *name == u.username || u.relayed_by.as_deref() == Some(name.as_str())
+            }
             (Revocation::Token(id), Via::Token { id: mine, .. }) => id == mine,
             (Revocation::BrowserSession(id), Via::Cookie { session_id, .. }) => id == session_id,
             _ => false,

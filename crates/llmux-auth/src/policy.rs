@@ -40,6 +40,19 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
     if principal.is_admin() {
         return true;
     }
+    if let Principal::User(u) = principal
+        && u.relayed_by.is_some()
+    {
+        // A hub acting as one of this host's users (never an admin): that user's sessions,
+        // read and driven, and nothing of the account (no tokens, no devices, no shell).
+        return matches!(
+            action,
+            Action::ReadSessions
+                | Action::ViewTerminal
+                | Action::DriveSessions
+                | Action::OwnIdentity
+        );
+    }
     if principal.scope() == llmux_core::api::TokenScope::Hub {
         // A hub drives sessions; it manages nothing (and a non-admin's hub token nothing).
         return principal.is_hub()
@@ -100,6 +113,7 @@ mod tests {
             via,
             limit: None,
             on_behalf_of: None,
+            relayed_by: None,
         })
     }
 

@@ -1,6 +1,5 @@
 //! Fleet hosts on a hub (`/api/hosts`, admins).
 
-use hyper::Method;
 use llmux_api::{
     AddHostRequest, EditHostRequest, HostTestResponse, HostView, InstallReport, InstallRequest,
     OkResponse,
@@ -17,6 +16,12 @@ impl Client {
     /// `POST /api/hosts`.
     pub async fn add_host(&self, req: &AddHostRequest) -> Result<HostView> {
         self.post("/api/hosts", req).await
+    }
+
+    /// `PATCH /api/hosts/{name}`.
+    pub async fn edit_host(&self, name: &str, req: &EditHostRequest) -> Result<HostView> {
+        let path = format!("/api/hosts/{}", encode_segment(name));
+        self.call(hyper::Method::PATCH, &path, Some(req)).await
     }
 
     /// `DELETE /api/hosts/{name}`.
@@ -37,10 +42,5 @@ impl Client {
     /// `POST /api/hosts/{name}/upgrade`.
     pub async fn upgrade_host(&self, name: &str) -> Result<InstallReport> {
         self.post(&format!("/api/hosts/{}/upgrade", encode_segment(name)), &()).await
-    }
-
-    /// `PATCH /api/hosts/{name}`: labels added and removed.
-    pub async fn edit_host(&self, name: &str, req: &EditHostRequest) -> Result<HostView> {
-        self.call(Method::PATCH, &format!("/api/hosts/{}", encode_segment(name)), Some(req)).await
     }
 }

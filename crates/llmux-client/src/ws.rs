@@ -38,6 +38,17 @@ pub struct AttachOptions {
 impl Client {
     /// Opens the terminal of session `name`.
     pub async fn attach(&self, name: &str, opts: AttachOptions) -> Result<Terminal> {
+        self.attach_with(name, opts, &[]).await
+    }
+
+    /// [`Client::attach`] with extra headers on the upgrade request (a fleet hub's
+    /// `X-Llmux-On-Behalf-Of` and `X-Llmux-Act-As`).
+    pub async fn attach_with(
+        &self,
+        name: &str,
+        opts: AttachOptions,
+        headers: &[(&str, &str)],
+    ) -> Result<Terminal> {
         let path = format!(
             "/ws/{}?cols={}&rows={}&history={}&readOnly={}",
             encode_segment(name),
@@ -89,6 +100,13 @@ impl Client {
                 .map_err(|e| Error::Protocol(e.to_string()))?;
             value.set_sensitive(true);
             request.headers_mut().insert("authorization", value);
+        }
+        for (name, value) in headers {
+            let name =
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| Error::Protocol(e.to_string()))?;
+            let value = HeaderValue::from_str(value).map_err(|e| Error::Protocol(e.to_string()))?;
+            request.headers_mut().insert(name, value);
         }
         match tokio_tungstenite::client_async(request, stream).await {
             Ok((ws, _)) => Ok(ws),

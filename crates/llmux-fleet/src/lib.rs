@@ -17,6 +17,7 @@ mod link;
 pub mod placement;
 pub mod ssh;
 pub mod target;
+mod users;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use llmux_core::time::{now_ms, rfc3339_ms};
 use crate::link::Link;
 pub use crate::ssh::SshSettings;
 pub use crate::target::{SshTarget, validate_host_name};
+pub use crate::users::check_users;
 
 /// The hub's hosts and what it knows of each.
 pub struct Fleet {
@@ -156,7 +158,9 @@ impl Fleet {
             _ => return Err(Error::invalid("give exactly one of --url (with --token) or --ssh")),
         };
         let labels = placement::labels(req.labels)?;
-        let record = HostRecord { name: req.name, address, created_at: now_ms(), labels };
+        let users = req.users.unwrap_or_default();
+        check_users(&users)?;
+        let record = HostRecord { name: req.name, address, created_at: now_ms(), labels, users };
         self.store.insert_host(&record)?;
         tracing::info!(host = %record.name, "fleet host added");
         self.spawn(record.clone());
@@ -278,6 +282,7 @@ fn view(link: &Link, labels: Vec<String>) -> HostView {
         mem_available: k.about.as_ref().and_then(|a| a.mem_available),
         created_at: rfc3339_ms(link.record.created_at),
         labels,
+        users: link.users.read().expect("users lock").clone(),
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct Known {
 #[derive(Debug)]
 pub(crate) struct Link {
     pub record: HostRecord,
+    /// The host's user mapping now (the record's, then as edited).
+    pub users: std::sync::RwLock<llmux_api::HostUsers>,
     pub known: Mutex<Known>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -59,6 +61,7 @@ pub(crate) struct Connection {
 impl Link {
     pub fn new(record: HostRecord) -> Arc<Link> {
         Arc::new(Link {
+            users: std::sync::RwLock::new(record.users.clone()),
             record,
             known: Mutex::new(Known {
                 status: HostStatus::Connecting,

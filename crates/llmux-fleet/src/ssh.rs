@@ -6,10 +6,16 @@
 //!
 //! Every argument is an argv word; the target was checked by [`SshTarget::parse`] and comes
 //! after `--`, so nothing a user typed can be read as an option.
+//!
+//! Every ssh runs under `setpriv --pdeathsig KILL` (util-linux) where that works: the kernel
+//! kills it when the hub dies, even by SIGKILL (asking for a parent-death signal ourselves
+//! would need `unsafe`, which the workspace forbids). Without `setpriv`, a graceful stop still
+//! kills the tunnels (`kill_on_drop`); a killed hub's tunnel lives until its connection ends.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use llmux_core::Error;
@@ -64,7 +70,7 @@ impl SshSettings {
     /// its standard output, trimmed.
     pub async fn run(&self, target: &SshTarget, words: &[&str]) -> Result<String, Error> {
         ensure_dir(&self.dir)?;
-        let out = Command::new("ssh")
+        let out = ssh_command()
             .args(self.common(target))
             .arg("--")
             .arg(target.destination())
@@ -99,7 +105,7 @@ impl SshSettings {
         let mut forward = OsString::from(local);
         forward.push(":");
         forward.push(remote);
-        let mut child = Command::new("ssh")
+        let mut child = ssh_command()
             .args(self.common(target))
             .args(["-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes"])
             .arg("-L")
@@ -164,6 +170,47 @@ impl Drop for Tunnel {
         let _ = self.child.start_kill();
         let _ = std::fs::remove_file(&self.local);
     }
+}
+
+/// `ssh`, under `setpriv --pdeathsig KILL --` when it is there: the parent-death signal is
+/// kept across `exec` (ssh is not set-uid), so the ssh dies with the hub. The signal follows
+/// the *thread* that spawned it: the link tasks spawn from the runtime's worker threads, which
+/// live as long as the daemon (never from `spawn_blocking`, whose threads come and go).
+fn ssh_command() -> Command {
+    match setpriv() {
+        Some(setpriv) => {
+            let mut cmd = Command::new(setpriv);
+            cmd.args(["--pdeathsig", "KILL", "--", "ssh"]);
+            cmd
+        }
+        None => Command::new("ssh"),
+    }
+}
+
+/// The `setpriv` that takes `--pdeathsig` (util-linux ≥ 2.33), looked for once.
+fn setpriv() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let path = ["/usr/bin/setpriv", "/bin/setpriv", "/usr/local/bin/setpriv"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())?;
+            // One try: an old setpriv without --pdeathsig refuses the option.
+            let works = std::process::Command::new(&path)
+                .args(["--pdeathsig", "KILL", "--", "true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !works {
+                tracing::warn!(setpriv = %path.display(),
+                    "setpriv has no --pdeathsig: a killed hub's ssh tunnels outlive it");
+            }
+            works.then_some(path)
+        })
+        .as_deref()
 }
 
 pub(crate) fn ensure_dir(dir: &Path) -> Result<(), Error> {

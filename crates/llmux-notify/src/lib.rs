@@ -296,7 +296,15 @@ impl Notifier {
                 group.push(next);
             }
             let mut shown = ev.clone();
-            shown.name = llmux_core::sessions::names::display(&ev.name, &user);
+            shown.name = match ev.name.split_once(':') {
+                // A fleet host's session on a hub (`host:name@hostuser`): its hub owner reads
+                // it as their list shows it, without the host user's suffix; admins in full.
+                Some((host, rest)) if user == ev.owner => {
+                    format!("{host}:{}", llmux_core::sessions::names::split(rest).0)
+                }
+                Some(_) => ev.name.clone(),
+                None => llmux_core::sessions::names::display(&ev.name, &user),
+            };
             let payload = PushPayload::for_event(&shown);
             let part = self.push_all(group, &payload, urgency, Some(&topic)).await;
             report.sent += part.sent;

@@ -444,6 +444,7 @@ mod tests {
             via: Via::Cookie { session_id: "s".into(), scope: TokenScope::Admin },
             limit: None,
             on_behalf_of: None,
+            relayed_by: None,
         })
     }
 

@@ -209,6 +209,8 @@ impl Daemon {
         sessions.spawn_scheduler();
         // Every state change goes to the notifier, which picks the ones worth telling.
         notifier.listen(sessions.state_events());
+        // And every fleet host's (`host:name`), owned by whom the host's mapping says.
+        crate::remote_push::feed(&fleet, &notifier);
         let public_url =
             effective.public_url.value.as_deref().map(|u| u.trim_end_matches('/').to_owned());
         let info = DaemonInfo {

@@ -20,6 +20,7 @@ pub mod logbuf;
 mod metrics;
 mod placement;
 mod relay;
+mod remote_push;
 mod security;
 mod state;
 pub mod systemd;
@@ -98,11 +99,11 @@ pub fn app(state: AppState, transport: Transport) -> Router {
         .protected
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::relay));
     let router = match transport {
-        Transport::Unix => Router::new()
-            .merge(routes.public)
-            .merge(routes.protected)
-            .fallback(not_found)
-            .layer(axum::middleware::from_fn(security::local_operator)),
+        Transport::Unix => {
+            Router::new().merge(routes.public).merge(routes.protected).fallback(not_found).layer(
+                axum::middleware::from_fn_with_state(state.clone(), security::local_operator),
+            )
+        }
         Transport::UnixUsers => Router::new()
             .merge(routes.public)
             .merge(routes.protected)

@@ -1,18 +1,21 @@
 //! Actions on a remote session, relayed to its host (issue 17).
 //!
 //! A hub names a host's session `host:name` (plain names have no `:`). A request to
-//! `/api/sessions/host:name[/…]` is checked here, after authentication: only admins reach
-//! remote sessions (anyone else gets the same 404 as for a session that does not exist), and
-//! the request goes to the host with the host's own name, through the link's client (the
-//! hub's credential on the host: its token, or over SSH the SSH user's uid). The host's answer
-//! comes back as it is, session names put back in the hub's terms.
+//! `/api/sessions/host:name[/…]` is checked here, after authentication, and goes to the host
+//! with the host's own name, through the link's client (the hub's credential on the host: its
+//! token, or over SSH the SSH user's uid). Admins reach every session with that credential.
+//! A non-admin reaches a host only where its user mapping names them a host user, and then
+//! the request says so (`X-Llmux-Act-As`): the host narrows it to that user, so their own
+//! sessions only, under the host's policy for them. Anyone else gets the same 404 as for a
+//! session that does not exist. The host's answer comes back as it is, session names put
+//! back in the hub's terms.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use llmux_auth::Principal;
+use llmux_auth::{Action, Principal, policy};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -54,8 +57,14 @@ async fn forward(
     tail: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
-    may_reach(principal, host, name)?;
+    let action = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        Action::ReadSessions
+    } else {
+        Action::DriveSessions
+    };
+    let reach = may_reach(state, principal, host, name, action)?;
     let client = state.fleet.client(host)?;
+    reach.check_host(state, host)?;
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, MAX_RELAYED_BODY)
         .await
@@ -74,8 +83,8 @@ async fn forward(
     tracing::info!(host = %host, session.name = %name, method = %parts.method, "relayed to host");
     // The host records who acted when the hub's credential there is a `hub` token.
     let actor = principal.actor();
-    let on_behalf = [(crate::security::ON_BEHALF_OF, actor.as_str())];
-    let res = client.raw(parts.method.clone(), &path, body, &on_behalf).await.map_err(|e| {
+    let headers = reach.headers(&actor);
+    let res = client.raw(parts.method.clone(), &path, body, &headers).await.map_err(|e| {
         ApiError::new(StatusCode::BAD_GATEWAY, "host_unreachable", format!("host {host:?}: {e}"))
     })?;
     let status = StatusCode::from_u16(res.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -104,21 +113,30 @@ async fn forward(
     Ok(out)
 }
 
-/// `POST /api/sessions` with `host`: the session is started on that host (admins only).
+/// `POST /api/sessions` with `host`: the session is started on that host, by an admin with
+/// the hub's credential, by a mapped non-admin as their host user (who then owns it there).
+/// What the hub's policy refuses the caller here (`shell` for a non-admin) is refused first.
 pub(crate) async fn create_on(
     state: &AppState,
     principal: &Principal,
     host: &str,
     req: llmux_api::CreateSessionRequest,
 ) -> Result<llmux_api::SessionView, ApiError> {
-    if !principal.is_admin() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "starting a session on a fleet host is for admins",
-        ));
-    }
+    let reach = if principal.is_admin() {
+        Reach::Hub
+    } else {
+        let mapped = principal.username().and_then(|u| state.fleet.host_user(host, u));
+        let Some(host_user) = mapped else {
+            return Err(llmux_core::Error::NotFound(format!("no host named {host:?}")).into());
+        };
+        policy::require(principal, Action::DriveSessions)?;
+        if req.agent == llmux_auth::SHELL {
+            policy::require(principal, Action::StartShell)?;
+        }
+        Reach::As(host_user)
+    };
     let client = state.fleet.client(host)?;
+    reach.check_host(state, host)?;
     let body = bytes::Bytes::from(serde_json::to_vec(&req).expect("a request serializes"));
     let actor = principal.actor();
     let res = client
@@ -126,7 +144,7 @@ pub(crate) async fn create_on(
             axum::http::Method::POST,
             "/api/sessions",
             Some((body, "application/json")),
-            &[(crate::security::ON_BEHALF_OF, actor.as_str())],
+            &reach.headers(&actor),
         )
         .await
         .map_err(|e| {
@@ -164,27 +182,33 @@ pub(crate) async fn attach(
     q: llmux_api::AttachQuery,
     ws: axum::extract::ws::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    may_reach(&principal, host, name)?;
+    let reach = may_reach(&state, &principal, host, name, Action::ViewTerminal)?;
     let client = state.fleet.client(host)?;
+    reach.check_host(&state, host)?;
     let opts = llmux_client::AttachOptions {
         cols: q.cols.unwrap_or(80),
         rows: q.rows.unwrap_or(24),
         history: q.history.unwrap_or(1000).min(5_000),
-        read_only: q.read_only,
+        // a caller who may not type here gets a view-only terminal there
+        read_only: q.read_only || !policy::allows(&principal, Action::DriveSessions),
         insecure: false,
     };
-    let remote = client.attach(name, opts).await.map_err(|e| match e.status() {
-        Some(s) if s.as_u16() != 401 => ApiError::new(
-            StatusCode::from_u16(s.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-            "host_refused",
-            format!("host {host:?}: {e}"),
-        ),
-        _ => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "host_unreachable",
-            format!("host {host:?}: {e}"),
-        ),
-    })?;
+    let actor = principal.actor();
+    let remote =
+        client.attach_with(name, opts, &reach.headers(&actor)).await.map_err(|e| {
+            match e.status() {
+                Some(s) if s.as_u16() != 401 => ApiError::new(
+                    StatusCode::from_u16(s.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+                    "host_refused",
+                    format!("host {host:?}: {e}"),
+                ),
+                _ => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "host_unreachable",
+                    format!("host {host:?}: {e}"),
+                ),
+            }
+        })?;
     let slot = state.streams.acquire(crate::conn::StreamKind::WebSocket, &principal)?;
     tracing::info!(host = %host, session.name = %name, "relaying a terminal");
     Ok(ws
@@ -283,17 +307,101 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Remote sessions are for the hub's admins (README "Hosts"): everyone else learns nothing,
-/// not even whether the host exists (the 404 of a session that is not there).
-fn may_reach(principal: &Principal, host: &str, name: &str) -> Result<(), ApiError> {
+/// Whether `principal` sees any remote session: the hub's admins (when it has hosts), and a
+/// non-admin some host's mapping names.
+pub(crate) fn sees_remote(state: &AppState, principal: &Principal) -> bool {
+    !state.fleet.is_empty()
+        && (principal.is_admin() || principal.username().is_some_and(|u| state.fleet.maps(u)))
+}
+
+/// The remote sessions `principal` sees (of `host` only, if given): every one for admins,
+/// a non-admin's own through the mappings, none for anyone else. Never waits on a host.
+pub(crate) fn remote_sessions(
+    state: &AppState,
+    principal: &Principal,
+    host: Option<&str>,
+) -> Vec<llmux_api::SessionView> {
     if principal.is_admin() {
-        return Ok(());
+        return state.fleet.sessions(host);
     }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no session named {:?}", format!("{host}:{name}")),
-    ))
+    match principal.username() {
+        Some(user) if policy::allows(principal, Action::ReadSessions) => {
+            state.fleet.sessions_of(user, host)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A remote agent's state change as `principal` may see it (`None`: not theirs to see).
+pub(crate) fn remote_state_event(
+    state: &AppState,
+    principal: &Principal,
+    ev: llmux_api::StateEvent,
+) -> Option<llmux_api::StateEvent> {
+    if principal.is_admin() {
+        return Some(ev);
+    }
+    let user = principal.username()?;
+    policy::allows(principal, Action::ReadSessions).then_some(())?;
+    state.fleet.state_event_of(user, &ev)
+}
+
+/// How a caller reaches a host's sessions.
+enum Reach {
+    /// With the hub's credential there (the hub's admins).
+    Hub,
+    /// As this host user (a non-admin the host's mapping names).
+    As(String),
+}
+
+impl Reach {
+    /// The headers that tell the host who acts: the hub user (audit), and as whom.
+    fn headers<'a>(&'a self, actor: &'a str) -> Vec<(&'static str, &'a str)> {
+        let mut headers = vec![(crate::security::ON_BEHALF_OF, actor)];
+        if let Reach::As(user) = self {
+            headers.push((crate::security::ACT_AS, user.as_str()));
+        }
+        headers
+    }
+
+    /// 409 when a mapped non-admin would reach a host that does not act as its users (an
+    /// older llmux would take the request as the hub's own: every session).
+    fn check_host(&self, state: &AppState, host: &str) -> Result<(), ApiError> {
+        if matches!(self, Reach::As(_)) && !state.fleet.acts_as_users(host) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "host_too_old",
+                format!("host {host:?} cannot act for the hub's users yet: upgrade llmux there"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Who reaches `host:name`: admins with the hub's credential; a non-admin as the host user
+/// the host's mapping names (their own sessions there, checked by the host), if the hub's
+/// policy lets them do `action` at all. Anyone else learns nothing, not even whether the
+/// host exists: the 404 of a session that is not there.
+fn may_reach(
+    state: &AppState,
+    principal: &Principal,
+    host: &str,
+    name: &str,
+    action: Action,
+) -> Result<Reach, ApiError> {
+    if principal.is_admin() {
+        return Ok(Reach::Hub);
+    }
+    let mapped = principal.username().and_then(|u| state.fleet.host_user(host, u));
+    let Some(host_user) = mapped else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no session named {:?}", format!("{host}:{name}")),
+        ));
+    };
+    policy::require(principal, action)?;
+    Ok(Reach::As(host_user))
 }
 
 #[cfg(test)]

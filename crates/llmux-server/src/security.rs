@@ -46,7 +46,11 @@ pub(crate) fn is_proxy_header(name: &str) -> bool {
 /// Unix socket: the kernel checked the peer uid at accept, so the caller is the local
 /// operator — unless the request carries proxy headers, which means something is relaying
 /// remote traffic into the socket. Such requests are refused outright.
-pub(crate) async fn local_operator(mut req: Request, next: Next) -> Response {
+pub(crate) async fn local_operator(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if let Some(name) = req.headers().keys().find(|n| is_proxy_header(n.as_str())) {
         tracing::warn!(header = %name, "refused a proxied request on the Unix socket");
         return ApiError::new(
@@ -59,7 +63,12 @@ pub(crate) async fn local_operator(mut req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    req.extensions_mut().insert(Principal::LocalOperator);
+    let principal =
+        match act_as(&state, Principal::LocalOperator, req.headers(), req.uri().path()).await {
+            Ok(principal) => principal,
+            Err(e) => return e.into_response(),
+        };
+    req.extensions_mut().insert(principal);
     next.run(req).await
 }
 
@@ -86,6 +95,11 @@ pub(crate) async fn unix_user(
     };
     match state.auth.principal_for_uid(uid).await {
         Ok(Some(principal)) => {
+            // a user's own socket never acts as anyone else (refused with 403)
+            let principal = match act_as(&state, principal, req.headers(), req.uri().path()).await {
+                Ok(principal) => principal,
+                Err(e) => return e.into_response(),
+            };
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
@@ -253,6 +267,10 @@ pub(crate) async fn require_credentials(
         }
         Ok(mut principal) => {
             on_behalf_of(&mut principal, req.headers());
+            let principal = match act_as(&state, principal, req.headers(), req.uri().path()).await {
+                Ok(principal) => principal,
+                Err(e) => return e.into_response(),
+            };
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
@@ -273,20 +291,60 @@ pub(crate) async fn require_credentials(
 /// The header a fleet hub names the hub user it acts for in (issue 17).
 pub(crate) const ON_BEHALF_OF: &str = "x-llmux-on-behalf-of";
 
+/// The header a fleet hub names the host user it acts as in (issue 17).
+pub(crate) const ACT_AS: &str = "x-llmux-act-as";
+
 /// Records `X-Llmux-On-Behalf-Of` for a hub's token only (it changes no right: the audit log
 /// names the hub user beside the token's user); from anyone else the header is ignored.
 fn on_behalf_of(principal: &mut Principal, headers: &HeaderMap) {
     if !principal.is_hub() {
         return;
     }
-    let Some(value) = headers.get(ON_BEHALF_OF).and_then(|v| v.to_str().ok()) else { return };
-    let value = value.trim();
+    if let (Some(value), Principal::User(u)) = (plain_on_behalf(headers), principal) {
+        u.on_behalf_of = Some(value);
+    }
+}
+
+/// `X-Llmux-On-Behalf-Of` when it is a plain name (≤ 100 characters), else `None`.
+fn plain_on_behalf(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(ON_BEHALF_OF)?.to_str().ok()?.trim();
     let plain = !value.is_empty()
         && value.len() <= 100
         && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-@:".contains(c));
-    if let (true, Principal::User(u)) = (plain, principal) {
-        u.on_behalf_of = Some(value.to_owned());
+    plain.then(|| value.to_owned())
+}
+
+/// With `X-Llmux-Act-As: USER`: a fleet hub (a `hub` token, or the operator's socket over
+/// SSH) acting as the host user `USER`, narrowed to that user's own sessions and policy
+/// ([`llmux_auth::AuthService::act_as`]); anyone else, an unknown user or an admin is 403.
+/// Only session routes (`/api/sessions…`, `/ws/…`: all a hub relays) take it: elsewhere it
+/// is 403 too. Without the header the principal is unchanged.
+async fn act_as(
+    state: &AppState,
+    principal: Principal,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Principal, ApiError> {
+    let Some(value) = headers.get(ACT_AS) else { return Ok(principal) };
+    if !(path == "/api/sessions" || path.starts_with("/api/sessions/") || path.starts_with("/ws/"))
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "X-Llmux-Act-As is for session routes only",
+        ));
     }
+    let name = value.to_str().unwrap_or_default().trim();
+    let on_behalf = match &principal {
+        Principal::User(u) => u.on_behalf_of.clone(),
+        Principal::LocalOperator => plain_on_behalf(headers),
+    };
+    let uid = rustix::process::getuid().as_raw();
+    let acting = state.auth.act_as(&principal, name, on_behalf, uid).await.map_err(|e| {
+        tracing::warn!(error = %e, "refused X-Llmux-Act-As");
+        ApiError::from(e)
+    })?;
+    Ok(acting)
 }
 
 fn wants_html(req: &Request) -> bool {

@@ -1,16 +1,27 @@
 // Admin: fleet hosts (issue 17), the other llmux daemons this one shows and drives as a hub.
 // Add one by URL (with a token minted there) or by SSH (installing llmux there if asked), with
-// labels for placement; test it, upgrade an SSH host, remove it.
+// labels for placement; test it, map its users, upgrade an SSH host, remove it.
 
-import { h, enc, busy, toast, confirmDialog, field, section, plural, ago } from "../js/ui.js";
+import { h, enc, busy, toast, confirmDialog, field, section, plural, ago, ask } from "../js/ui.js";
 // Stateful helpers come from the app through mount's third argument (web/README.md, "On-demand pages").
-let api, post, del;
+let api, post, patch, del;
 
 const STATUS = { up: ["ok", "up"], down: ["warnb", "down"], connecting: ["off", "connecting"] };
 const mib = (b) => (b == null ? null : `${Math.round(b / 1048576).toLocaleString()} MiB free`);
+// A user mapping as text and back: "ann, bob=robert, *" (* = everyone by the same name).
+const usersText = (u = {}) => [...Object.entries(u.map || {}).map(([a, b]) => (a === b ? a : `${a}=${b}`)), ...(u.sameNames ? ["*"] : [])].join(", ");
+const usersShown = (u = {}) => [...(u.sameNames ? ["same names"] : []), ...Object.entries(u.map || {}).map(([a, b]) => `${a}→${b}`)].join(", ");
+function parseUsers(text) {
+  const users = { sameNames: false, map: {} };
+  for (const w of text.split(/[\s,]+/).filter(Boolean)) {
+    if (w === "*") users.sameNames = true;
+    else { const [a, b] = w.split("="); users.map[a] = b || a; }
+  }
+  return users;
+}
 
 export default async function mount(root, _params, pg) {
-  ({ api, post, del } = pg);
+  ({ api, post, patch, del } = pg);
   const list = h("ul", { class: "rows", tid: "host-list" });
   const count = h("span", { class: "muted" });
   const refresh = h("button", { class: "btn sm", tid: "hosts-refresh", onclick: () => load().catch(() => {}) }, "Refresh");
@@ -62,7 +73,8 @@ export default async function mount(root, _params, pg) {
     const [cls, label] = STATUS[x.status] || ["off", x.status];
     const facts = [x.transport === "ssh" ? `ssh ${x.address}` : x.address, x.version && `llmux ${x.version}`,
       plural(x.sessions, "session"), x.load != null && `load ${x.load.toFixed(2)}`, mib(x.memAvailable),
-      x.lastSeen && `seen ${ago(x.lastSeen)}`, x.labels?.length && `labels ${x.labels.join(", ")}`].filter(Boolean).join(" · ");
+      x.lastSeen && `seen ${ago(x.lastSeen)}`, x.labels?.length && `labels ${x.labels.join(", ")}`,
+      usersShown(x.users) && `users: ${usersShown(x.users)}`].filter(Boolean).join(" · ");
     const test = h("button", { class: "btn sm", tid: "host-test", onclick: async () => {
       const r = await busy(test, () => post(`/api/hosts/${enc(x.name)}/test`, {}));
       if (r) toast(r.ok ? `${x.name} answered in ${r.millis} ms${r.version ? ` (llmux ${r.version})` : ""}` : `${x.name}: ${r.error || "no answer"}`, r.ok ? "ok" : "error");
@@ -71,6 +83,11 @@ export default async function mount(root, _params, pg) {
       const r = await busy(upgrade, () => post(`/api/hosts/${enc(x.name)}/upgrade`, {}));
       if (r) toast(`${x.name}: llmux ${r.version} ${r.action === "current" ? "already current" : r.action}`, "ok");
     } }, "Upgrade");
+    const users = h("button", { class: "btn sm", tid: "host-users", onclick: async () => {
+      const text = await ask({ title: `Users on ${x.name}`, label: "Hub users and their host users", value: usersText(x.users), tid: "host-users",
+        hint: "Non-admins who see, drive and start their own sessions there: ann (the same name), bob=robert (host user robert), * (everyone by the same name). Empty: admins only." });
+      if (text != null && (await busy(users, () => patch(`/api/hosts/${enc(x.name)}`, { users: parseUsers(text) }), `Users of ${x.name} saved`))) await load();
+    } }, "Users");
     const remove = h("button", { class: "btn sm danger", tid: "host-remove", onclick: async () => {
       if (!(await confirmDialog(`Remove host ${x.name}? Its sessions keep running there; this hub stops showing them.`, "Remove"))) return;
       if (await busy(remove, () => del(`/api/hosts/${enc(x.name)}`), `Removed ${x.name}`)) await load();
@@ -78,7 +95,7 @@ export default async function mount(root, _params, pg) {
     return h("li", { class: "row-item", tid: "host-row", "data-name": x.name },
       h("div", { class: "grow" }, h("strong", {}, x.name), h("span", { class: `badge ${cls}`, tid: "host-status" }, label),
         h("p", { class: "muted small" }, facts), x.error && h("p", { class: "small error" }, x.error)),
-      test, upgrade || null, remove);
+      test, users, upgrade || null, remove);
   }
 
   async function load() {

@@ -386,6 +386,7 @@ mod tests {
                 via: Via::Token { id: "t".into(), scope },
                 limit: None,
                 on_behalf_of: None,
+                relayed_by: None,
             })
         }
 

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod isolation;
+mod relayed;
 mod review;
 mod sessions;
 mod signin;
@@ -369,6 +370,7 @@ impl AuthService {
             via: Via::Token { id: token.id, scope },
             limit: token.expires_at,
             on_behalf_of: None,
+            relayed_by: None,
         }))
     }
 
@@ -402,6 +404,7 @@ impl AuthService {
             via: Via::Cookie { session_id: session.id, scope },
             limit: session.limit_expires_at,
             on_behalf_of: None,
+            relayed_by: None,
         }))
     }
 
@@ -425,6 +428,7 @@ impl AuthService {
                 via: Via::Unix { uid },
                 limit: None,
                 on_behalf_of: None,
+                relayed_by: None,
             })
         }))
     }

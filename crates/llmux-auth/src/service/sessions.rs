@@ -779,6 +779,7 @@ mod tests {
             via: Via::Token { id: format!("{username}-{}", scope.as_str()), scope },
             limit: None,
             on_behalf_of: None,
+            relayed_by: None,
         })
     }
 

@@ -49,9 +49,11 @@ pub struct HostRecord {
     pub created_at: i64,
     /// Its labels (`gpu`, `fast-disk`), for placement; sorted, no duplicates.
     pub labels: Vec<String>,
+    /// Which hub users reach their sessions there, as which host user.
+    pub users: llmux_api::HostUsers,
 }
 
-const COLS: &str = "name, url, token, ssh, socket, created_at, labels";
+const COLS: &str = "name, url, token, ssh, socket, created_at, labels, users";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
     let url: Option<String> = r.get(1)?;
@@ -66,7 +68,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<HostRecord> {
     };
     let labels: String = r.get(6)?;
     let labels = labels.split_whitespace().map(str::to_owned).collect();
-    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)?, labels })
+    // Written only by this module: an unreadable mapping maps nobody.
+    let users = serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default();
+    Ok(HostRecord { name: r.get(0)?, address, created_at: r.get(5)?, labels, users })
 }
 
 impl Store {
@@ -78,8 +82,17 @@ impl Store {
         };
         self.conn()
             .execute(
-                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![h.name, url, token, ssh, socket, h.created_at, h.labels.join(" ")],
+                &format!("INSERT INTO hosts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    h.name,
+                    url,
+                    token,
+                    ssh,
+                    socket,
+                    h.created_at,
+                    h.labels.join(" "),
+                    users_json(&h.users)
+                ],
             )
             .map(drop)
             .map_err(|e| super::on_conflict(e, || format!("host {:?} already exists", h.name)))
@@ -110,10 +123,25 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Replaces a host's user mapping; whether the host exists.
+    pub fn set_host_users(&self, name: &str, users: &llmux_api::HostUsers) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE hosts SET users = ?2 WHERE name = ?1",
+            params![name, users_json(users)],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Removes a host; whether it existed.
     pub fn delete_host(&self, name: &str) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
+        let conn = self.conn();
+        super::push::forget_remote_opt_ins(&conn, name)?;
+        Ok(conn.execute("DELETE FROM hosts WHERE name = ?1", [name])? > 0)
     }
+}
+
+fn users_json(users: &llmux_api::HostUsers) -> String {
+    serde_json::to_string(users).expect("a mapping serializes")
 }
 
 #[cfg(test)]
@@ -130,24 +158,54 @@ mod tests {
             address: HostAddress::Url { url: "https://gpu.ts.net".into(), token: "llmux_x".into() },
             created_at: 1,
             labels: vec!["fast-disk".into(), "gpu".into()],
+            users: Default::default(),
         };
         let b = HostRecord {
             name: "box".into(),
             address: HostAddress::Ssh { target: "me@box:2222".into(), socket: None },
             created_at: 2,
             labels: vec![],
+            users: Default::default(),
         };
         store.insert_host(&a).unwrap();
         store.insert_host(&b).unwrap();
         assert!(matches!(store.insert_host(&a), Err(Error::AlreadyExists(_))));
         assert_eq!(store.list_hosts().unwrap(), vec![b.clone(), a.clone()]);
         assert_eq!(store.get_host("gpu").unwrap(), Some(a.clone()));
+        let mut users = llmux_api::HostUsers { same_names: true, ..Default::default() };
+        users.map.insert("ann".into(), "bob".into());
+        assert!(store.set_host_users("gpu", &users).unwrap());
+        assert!(!store.set_host_users("nope", &users).unwrap());
+        assert_eq!(store.get_host("gpu").unwrap().unwrap().users, users);
+        store.set_host_users("gpu", &Default::default()).unwrap();
+        // opt-ins to a host's sessions have their own table, and go with the host
+        store
+            .insert_user(&crate::store::UserRecord {
+                username: "ann".into(),
+                name: "Ann".into(),
+                passphrase_hash: "h".into(),
+                admin: false,
+                created_at: 1,
+                updated_at: 1,
+                roots: Vec::new(),
+                max_sessions: None,
+                unix_account: None,
+                max_session_memory_mb: None,
+            })
+            .unwrap();
+        store.set_push_session("ann", "gpu:fix@ann", "ann", 1).unwrap();
+        store.set_push_session("ann", "gpuz:fix@ann", "ann", 1).unwrap();
+        let followed = |s: &Store| -> Vec<String> {
+            s.list_push_sessions("ann").unwrap().into_iter().map(|r| r.session).collect()
+        };
+        assert_eq!(followed(&store), ["gpu:fix@ann", "gpuz:fix@ann"]);
         assert!(!format!("{a:?}").contains("llmux_x"), "the token is never in Debug");
         assert!(store.set_host_labels("box", &["arm".into()]).unwrap());
         assert!(!store.set_host_labels("nope", &[]).unwrap());
         let b = HostRecord { labels: vec!["arm".into()], ..b };
         assert_eq!(store.get_host("box").unwrap(), Some(b.clone()));
         assert!(store.delete_host("gpu").unwrap());
+        assert_eq!(followed(&store), ["gpuz:fix@ann"], "only gpu's go");
         assert!(!store.delete_host("gpu").unwrap());
         assert_eq!(store.list_hosts().unwrap(), vec![b]);
     }

@@ -162,9 +162,12 @@ impl Store {
         at: i64,
     ) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO push_sessions (username, session, owner, created_at) \
-             VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (username, session) DO UPDATE SET owner = excluded.owner",
+            &format!(
+                "INSERT INTO {} (username, session, owner, created_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (username, session) DO UPDATE SET owner = excluded.owner",
+                opt_ins(session)
+            ),
             params![username, session, owner, at],
         )?;
         Ok(())
@@ -173,7 +176,7 @@ impl Store {
     /// Opts `username` out of `session`; returns whether they were opted in.
     pub fn unset_push_session(&self, username: &str, session: &str) -> Result<bool> {
         Ok(self.conn().execute(
-            "DELETE FROM push_sessions WHERE username = ?1 AND session = ?2",
+            &format!("DELETE FROM {} WHERE username = ?1 AND session = ?2", opt_ins(session)),
             params![username, session],
         )? > 0)
     }
@@ -182,7 +185,8 @@ impl Store {
     pub fn list_push_sessions(&self, username: &str) -> Result<Vec<PushSessionRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT username, session, owner, created_at FROM push_sessions \
+            "SELECT username, session, owner, created_at FROM push_sessions WHERE username = ?1 \
+             UNION ALL SELECT username, session, owner, created_at FROM push_remote_sessions \
              WHERE username = ?1 ORDER BY session",
         )?;
         Ok(stmt
@@ -204,13 +208,29 @@ impl Store {
         let cols = SUB_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
         let mut stmt = conn.prepare(&format!(
             "SELECT {cols} FROM push_subscriptions s \
-             JOIN push_sessions p ON p.username = s.username \
+             JOIN {} p ON p.username = s.username \
              JOIN users u ON u.username = s.username \
              WHERE p.session = ?1 AND p.owner = ?2 AND (s.username = ?2 OR u.admin = 1) \
-             ORDER BY s.username, s.created_at, s.id"
+             ORDER BY s.username, s.created_at, s.id",
+            opt_ins(session)
         ))?;
         Ok(stmt.query_map(params![session, owner], sub_row)?.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// The table of opt-ins to `session`: a fleet host's (`host:name`; plain names have no `:`)
+/// or one of this daemon's own.
+fn opt_ins(session: &str) -> &'static str {
+    if session.contains(':') { "push_remote_sessions" } else { "push_sessions" }
+}
+
+/// Forgets every opt-in to the sessions of fleet host `host` (the host was removed).
+pub(crate) fn forget_remote_opt_ins(conn: &rusqlite::Connection, host: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM push_remote_sessions WHERE substr(session, 1, length(?1) + 1) = ?1 || ':'",
+        [host],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ async fn events(
                             }
                             tokio::time::sleep(Duration::from_millis(30)).await;
                             fleet.borrow_and_update();
-                            if !principal.is_admin() {
+                            if !crate::relay::sees_remote(&state, &principal) {
                                 continue;
                             }
                             break;
@@ -107,15 +107,18 @@ async fn events(
                             Err(_) => return None,
                         },
                         ev = remote_states.recv() => match ev {
-                            // A fleet host's agent (`host:name`): admins only, like its list.
-                            Ok(ev) if principal.is_admin() => {
+                            // A fleet host's agent (`host:name`): whoever sees it in the list.
+                            Ok(ev) => {
+                                let Some(ev) = crate::relay::remote_state_event(&state, &principal, ev) else {
+                                    continue;
+                                };
                                 let event = Event::default().event("state").json_data(&ev).ok()?;
                                 return Some((
                                     Ok(event),
                                     (state, principal, (changes, fleet, remote_states), revocations, states, false, stopping),
                                 ));
                             }
-                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => return None,
                         },
                         revoked = revocations.recv() => match revoked {
@@ -138,9 +141,7 @@ async fn events(
                 }
             }
             let mut sessions = state.facade.list(&principal).ok()?.into_vec();
-            if principal.is_admin() {
-                sessions.extend(state.fleet.sessions(None));
-            }
+            sessions.extend(crate::relay::remote_sessions(&state, &principal, None));
             let event = Event::default().event("sessions").json_data(sessions).ok()?;
             Some((
                 Ok(event),

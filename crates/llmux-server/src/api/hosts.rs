@@ -65,6 +65,53 @@ async fn remove(
     Ok(Json(OkResponse { ok: true }))
 }
 
+/// Change what the hub keeps about a host: its user mapping (which hub users reach their own
+/// sessions there, as which host user; README "Hosts") and its labels (for
+/// `--host label:NAME`). Fields left out stay; nothing changes when one is invalid.
+#[utoipa::path(patch, path = "/api/hosts/{name}", operation_id = "editHost", tag = "hosts",
+    request_body = EditHostRequest,
+    responses((status = 200, body = HostView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditHostRequest>,
+) -> ApiResult<Json<HostView>> {
+    caller.require(Action::Administer)?;
+    // Checked before the mapping is applied, so a bad label changes nothing.
+    llmux_fleet::placement::labels(req.label.clone())?;
+    llmux_fleet::placement::labels(req.unlabel.clone())?;
+    let mut view = None;
+    if let Some(users) = req.users {
+        let detail = describe_users(&users);
+        view = Some(state.fleet.set_users(&name, users)?);
+        state.auth.audit(&caller.0.actor(), "host.users", &name, &detail).await;
+    }
+    if !req.label.is_empty() || !req.unlabel.is_empty() {
+        let v = state.fleet.edit_labels(&name, req.label, &req.unlabel)?;
+        state.auth.audit(&caller.0.actor(), "host.edit", &name, &v.labels.join(" ")).await;
+        view = Some(v);
+    }
+    let view = match view {
+        Some(view) => view,
+        None => state.fleet.view(&name).ok_or_else(|| {
+            ApiError::from(llmux_core::Error::NotFound(format!("no host named {name:?}")))
+        })?,
+    };
+    Ok(Json(view))
+}
+
+/// A mapping as the audit log records it: `same names; ann=bob`.
+pub(crate) fn describe_users(users: &llmux_api::HostUsers) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if users.same_names {
+        parts.push("same names".into());
+    }
+    parts.extend(users.map.iter().map(|(from, to)| format!("{from}={to}")));
+    if parts.is_empty() { "nobody".into() } else { parts.join("; ") }
+}
+
 /// Reach the host now over a fresh connection: version, who the host says the hub is, time.
 #[utoipa::path(post, path = "/api/hosts/{name}/test", operation_id = "testHost", tag = "hosts",
     responses((status = 200, body = HostTestResponse), (status = 400, body = ErrorBody),
@@ -113,21 +160,4 @@ async fn upgrade(
     let detail = format!("{} {}", report.action, report.version);
     state.auth.audit(&caller.0.actor(), "host.upgrade", &name, &detail).await;
     Ok(Json(report))
-}
-
-/// Add and remove a host's labels (for `--host label:NAME`).
-#[utoipa::path(patch, path = "/api/hosts/{name}", operation_id = "editHost", tag = "hosts",
-    request_body = EditHostRequest,
-    responses((status = 200, body = HostView), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn edit(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-    Json(req): Json<EditHostRequest>,
-) -> ApiResult<Json<HostView>> {
-    caller.require(Action::Administer)?;
-    let view = state.fleet.edit_labels(&name, req.label, &req.unlabel)?;
-    state.auth.audit(&caller.0.actor(), "host.edit", &name, &view.labels.join(" ")).await;
-    Ok(Json(view))
 }

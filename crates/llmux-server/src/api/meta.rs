@@ -62,6 +62,7 @@ async fn about(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
             .ok()
             .and_then(|l| l.split_whitespace().next()?.parse().ok()),
         mem_available: mem_available().await,
+        acts_as_users: true,
     }))
 }
 

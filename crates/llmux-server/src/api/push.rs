@@ -125,13 +125,19 @@ async fn followed(
     caller: Caller,
 ) -> ApiResult<Json<PushSessionListResponse>> {
     caller.require(Action::OwnIdentity)?;
-    let sessions = state.notifier.followed(username(&caller)?).await?;
-    let shown = |r: PushSessionRecord| session_view(state.facade.shown(&caller.0, &r.session), r);
+    let me = username(&caller)?;
+    let sessions = state.notifier.followed(me).await?;
+    let shown = |r: PushSessionRecord| {
+        let name = crate::remote_push::shown(&r.session, &r.owner, me)
+            .unwrap_or_else(|| state.facade.shown(&caller.0, &r.session));
+        session_view(name, r)
+    };
     Ok(Json(PushSessionListResponse { sessions: sessions.into_iter().map(shown).collect() }))
 }
 
 /// Get notifications when this session's agent needs its person (`working` → `waiting` or
-/// `idle`). Only for sessions the caller may see: anyone else's answers 404.
+/// `idle`). Only for sessions the caller may see: anyone else's answers 404. On a hub, a
+/// fleet host's session (`host:name`) too, for those who see it in their list.
 #[utoipa::path(put, path = "/api/push/sessions/{name}", operation_id = "followSession", tag = "push",
     responses((status = 200, body = OkResponse), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -141,6 +147,12 @@ async fn follow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     let username = username(&caller)?;
+    // A fleet host's session (`host:name`): whoever sees it in their list may follow it.
+    if let Some((host, remote)) = llmux_fleet::split_remote(&name) {
+        let (session, owner) = crate::remote_push::follow_target(&state, &caller.0, host, remote)?;
+        state.notifier.follow(username, &session, &owner).await?;
+        return Ok(Json(OkResponse { ok: true }));
+    }
     let session = state.facade.target(&caller.0, &name, Action::OwnTokens)?;
     state.notifier.follow(username, &session.name, &session.owner).await?;
     Ok(Json(OkResponse { ok: true }))
@@ -157,7 +169,10 @@ async fn unfollow(
     Path(name): Path<String>,
 ) -> ApiResult<Json<OkResponse>> {
     caller.require(Action::OwnTokens)?;
-    let name = state.facade.resolve(&caller.0, &name);
+    let name = match llmux_fleet::split_remote(&name) {
+        Some((host, remote)) => crate::remote_push::stored_name(&state, &caller.0, host, remote),
+        None => state.facade.resolve(&caller.0, &name),
+    };
     state.notifier.unfollow(username(&caller)?, &name).await?;
     Ok(Json(OkResponse { ok: true }))
 }

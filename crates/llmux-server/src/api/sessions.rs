@@ -50,7 +50,7 @@ async fn list(
     Query(q): Query<SessionsQuery>,
 ) -> ApiResult<Response> {
     let listing = state.facade.list(&caller.0)?;
-    let remote = caller.0.is_admin() && !state.fleet.is_empty();
+    let remote = crate::relay::sees_remote(&state, &caller.0);
     match q.host.as_deref() {
         None | Some("local") if !remote => {}
         None => {
@@ -58,15 +58,19 @@ async fn list(
                 return Ok(state.list_json(true));
             }
             let mut all = listing.into_vec();
-            all.extend(state.fleet.sessions(None));
+            all.extend(crate::relay::remote_sessions(&state, &caller.0, None));
             return Ok(Json(all).into_response());
         }
         Some("local") => return Ok(Json(listing.into_vec()).into_response()),
         Some(host) => {
-            if !remote || state.fleet.view(host).is_none() {
+            let mapped = caller.0.is_admin()
+                || caller.0.username().is_some_and(|u| state.fleet.host_user(host, u).is_some());
+            if !remote || !mapped || state.fleet.view(host).is_none() {
                 return Err(llmux_core::Error::NotFound(format!("no host named {host:?}")).into());
             }
-            return Ok(Json(state.fleet.sessions(Some(host))).into_response());
+            return Ok(
+                Json(crate::relay::remote_sessions(&state, &caller.0, Some(host))).into_response()
+            );
         }
     }
     Ok(match listing {

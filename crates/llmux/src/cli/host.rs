@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use llmux_api::{AddHostRequest, EditHostRequest, HostStatus, InstallReport};
 
 use super::Ctx;
+use super::host_users::{MapArgs, UnmapArgs, describe};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -16,6 +17,22 @@ pub(crate) enum HostCmd {
     /// List the hosts: up or down, last seen, version, sessions, load, free memory.
     #[command(visible_alias = "ls")]
     List,
+    /// Change a host: which hub users reach their own sessions there (as which host user),
+    /// and its labels (for `session start --host label:NAME`).
+    Edit {
+        /// The host's name.
+        name: String,
+        #[command(flatten)]
+        map: MapArgs,
+        #[command(flatten)]
+        unmap: UnmapArgs,
+        /// A label to add (repeatable), e.g. gpu or fast-disk.
+        #[arg(long = "label", value_name = "LABEL")]
+        label: Vec<String>,
+        /// A label to remove (repeatable).
+        #[arg(long = "unlabel", value_name = "LABEL")]
+        unlabel: Vec<String>,
+    },
     /// Remove a host (nothing changes on the host itself).
     #[command(visible_alias = "rm")]
     Remove {
@@ -26,17 +43,6 @@ pub(crate) enum HostCmd {
     Test {
         /// The host's name.
         name: String,
-    },
-    /// Add or remove labels of a host (for `session start --host label:NAME`).
-    Edit {
-        /// The host's name.
-        name: String,
-        /// A label to add (repeatable), e.g. gpu or fast-disk.
-        #[arg(long = "label", value_name = "LABEL")]
-        label: Vec<String>,
-        /// A label to remove (repeatable).
-        #[arg(long = "unlabel", value_name = "LABEL")]
-        unlabel: Vec<String>,
     },
     /// Upgrade an SSH host to this hub's llmux: stop its daemon, replace the binary in
     /// ~/.local/bin, start it again (its sessions keep running in tmux).
@@ -71,6 +77,8 @@ pub(crate) struct AddArgs {
     /// A label for placement (repeatable): `session start --host label:LABEL`.
     #[arg(long = "label", value_name = "LABEL")]
     labels: Vec<String>,
+    #[command(flatten)]
+    map: MapArgs,
 }
 
 impl HostCmd {
@@ -113,6 +121,13 @@ impl HostCmd {
                     ssh: args.ssh,
                     socket,
                     labels: args.labels,
+                    users: if args.map.given() {
+                        let mut users = llmux_api::HostUsers::default();
+                        args.map.apply(&mut users)?;
+                        Some(users)
+                    } else {
+                        None
+                    },
                 };
                 let host = client.add_host(&req).await?;
                 if ctx.json {
@@ -174,6 +189,41 @@ impl HostCmd {
                     )?;
                 }
             }
+            HostCmd::Edit { name, map, unmap, label, unlabel } => {
+                let mapping = map.given() || unmap.given();
+                if !mapping && label.is_empty() && unlabel.is_empty() {
+                    bail!(
+                        "nothing to change: give --map-user, --map-same-names, --unmap-user, \
+                         --no-map-same-names, --label or --unlabel"
+                    );
+                }
+                let users = if mapping {
+                    let hosts = client.list_hosts().await?;
+                    let Some(host) = hosts.into_iter().find(|h| h.name == name) else {
+                        bail!("no host named {name:?}");
+                    };
+                    let mut users = host.users;
+                    unmap.apply(&mut users);
+                    map.apply(&mut users)?;
+                    Some(users)
+                } else {
+                    None
+                };
+                let req = EditHostRequest { users, label, unlabel };
+                let host = client.edit_host(&name, &req).await?;
+                if ctx.json {
+                    output::json(&host)?;
+                } else {
+                    if mapping {
+                        output::say!("host {name}: remote sessions for {}", describe(&host.users));
+                    }
+                    if host.labels.is_empty() {
+                        output::say!("host {name} has no labels");
+                    } else {
+                        output::say!("host {name} labels: {}", host.labels.join(", "));
+                    }
+                }
+            }
             HostCmd::Remove { name } => {
                 client.remove_host(&name).await?;
                 if !ctx.json {
@@ -194,20 +244,6 @@ impl HostCmd {
                 } else {
                     output::say!("✗ {name}: {}", t.error.unwrap_or_default());
                     return Ok(1);
-                }
-            }
-            HostCmd::Edit { name, label, unlabel } => {
-                if label.is_empty() && unlabel.is_empty() {
-                    bail!("nothing to change: give --label or --unlabel");
-                }
-                let req = EditHostRequest { label, unlabel };
-                let host = client.edit_host(&name, &req).await?;
-                if ctx.json {
-                    output::json(&host)?;
-                } else if host.labels.is_empty() {
-                    output::say!("{name} has no labels");
-                } else {
-                    output::say!("{name} labels: {}", host.labels.join(", "));
                 }
             }
             HostCmd::Upgrade { name } => {

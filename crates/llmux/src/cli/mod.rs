@@ -13,6 +13,7 @@ mod converse;
 mod credentials;
 mod diff;
 mod host;
+mod host_users;
 mod import;
 mod logs;
 mod man;

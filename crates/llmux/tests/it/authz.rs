@@ -236,10 +236,10 @@ fn entry(method: &str, template: &str) -> (String, Value, Need) {
             (template, json!({"name": "-oProxyCommand=x", "ssh": "box"}), Admin(400))
         }
         ("DELETE", "/api/hosts/{name}") => ("/api/hosts/nope", json!(null), Admin(404)),
-        ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
         ("PATCH", "/api/hosts/{name}") => {
-            ("/api/hosts/nope", json!({"label": ["gpu"]}), Admin(404))
+            ("/api/hosts/nope", json!({"users": {"sameNames": true}, "label": ["gpu"]}), Admin(404))
         }
+        ("POST", "/api/hosts/{name}/test") => ("/api/hosts/nope/test", json!(null), Admin(404)),
         // Placement: a dry run of a start's checks, for whoever may start sessions.
         ("GET", "/api/placement") => {
             ("/api/placement?agent=fake&cwd=/tmp", json!(null), Drive(200))

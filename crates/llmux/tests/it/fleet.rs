@@ -513,5 +513,47 @@ async fn a_host_added_by_ssh_is_driven_through_its_forwarded_socket() {
     // the ControlMaster socket and the forwarded socket live in the hub's own run dir
     let ssh_dir = hub.paths.run_dir.join("ssh");
     assert!(ssh_dir.join("s1.sock").exists(), "{ssh_dir:?}");
+
+    // a hub killed outright takes its ssh clients with it (parent-death signal via setpriv)
+    let before = ssh_clients(&net.hub());
+    assert!(!before.is_empty(), "no ssh client of the hub in its namespace");
+    let mut hub = hub;
+    hub.kill("KILL");
+    let started = Instant::now();
+    loop {
+        let left = ssh_clients(&net.hub());
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "ssh clients {left:?} outlived the SIGKILLed hub"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("fleet: SIGKILLed hub -> its ssh clients gone in {:?}", started.elapsed());
+    // and a restarted hub opens a new tunnel over the stale socket path, list resynced
+    h1.spawn_fake("r2").await;
+    hub.spawn_daemon().await;
+    host_until(&hub, "s1", HostStatus::Up, Duration::from_secs(30)).await;
+    hub_until(&hub, "s1:r1 and s1:r2 after the hub came back", |l| {
+        find(l, "s1:r1").is_some() && find(l, "s1:r2").is_some()
+    })
+    .await;
     drop((hub, h1, sshd));
 }
+
+/// The pids of `ssh` processes running in namespace `ns` (the hub's clients).
+fn ssh_clients(ns: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "pids", ns]).output().expect("ip netns pids");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "ssh")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+mod notify;
+mod users;

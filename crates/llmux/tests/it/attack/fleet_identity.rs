@@ -139,3 +139,95 @@ async fn a_hub_token_drives_sessions_and_nothing_else_and_only_admins_mint_one()
     assert_eq!(actor("h1"), Some(json!("root for hub user alice")), "{audit}");
     assert_eq!(actor("h2"), Some(json!("root")), "{audit}");
 }
+
+const ACT_AS: &str = "X-Llmux-Act-As";
+
+/// A host's side of hub users (issue 17): `X-Llmux-Act-As` narrows a hub's credential to one
+/// non-admin user of the host (their sessions, their policy, nothing of their account); from
+/// anyone else, or naming an admin or nobody, it is refused outright.
+#[tokio::test]
+async fn acting_as_a_user_narrows_a_hub_token_and_nobody_else_may_ask() {
+    let d = TestDaemon::builder().admin("root").user("alice").user("bob").start().await;
+    let (alice, bob) = crate::harness::http::alice_and_bob_each_with_s(&d).await;
+    d.spawn_fake("op").await;
+    let (hub, _) = token(&d, "root", "hub", None).await;
+    let (root, _) = token(&d, "root", "admin", None).await;
+    let hub = format!("Bearer {hub}");
+    let as_alice = [(ACT_AS, "alice"), (ON_BEHALF, "ann")];
+
+    // as alice: alice's sessions only, in her terms; bob's and the operator's are absent
+    let (status, list) =
+        call_with_headers(&d, &hub, &as_alice, "GET", "/api/sessions", json!(null));
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> =
+        list.as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["s"], "{list}");
+    for path in ["/api/sessions/s@bob", "/api/sessions/op@", "/api/sessions/op"] {
+        let (status, body) = call_with_headers(&d, &hub, &as_alice, "GET", path, json!(null));
+        assert_eq!(status, 404, "{path}: {body}");
+        let (status, body) = call_with_headers(
+            &d,
+            &hub,
+            &as_alice,
+            "POST",
+            &format!("{path}/send"),
+            json!({"prompt": "x"}),
+        );
+        assert_eq!(status, 404, "{path}/send: {body}");
+    }
+    // what she starts is hers; a shell, tokens, devices, admin routes are not hers to have
+    let work = d.work().display().to_string();
+    let (status, body) = call_with_headers(
+        &d,
+        &hub,
+        &as_alice,
+        "POST",
+        "/api/sessions",
+        json!({"agent": "fake", "name": "via-hub", "cwd": work}),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(d.client.session("via-hub@alice").await.unwrap().owner, "alice");
+    for (method, path, body) in [
+        ("POST", "/api/sessions", json!({"agent": "shell", "name": "sh", "cwd": work})),
+        ("POST", "/api/tokens", json!({"scope": "user"})),
+        ("GET", "/api/tokens", json!(null)),
+        ("POST", "/api/account/profile", json!({"name": "x"})),
+        ("GET", "/api/admin/users", json!(null)),
+        ("GET", "/api/hosts", json!(null)),
+    ] {
+        let (status, res) = call_with_headers(&d, &hub, &as_alice, method, path, body);
+        assert_eq!(status, 403, "{method} {path}: {res}");
+    }
+    let (_, audit) = local(&d, Method::GET, "/api/audit?limit=50", json!(null)).await;
+    let made = audit.as_array().unwrap().iter().find(|e| {
+        e["action"] == "session_created"
+            && e["target"].as_str().is_some_and(|t| t.starts_with("via-hub"))
+    });
+    assert_eq!(made.map(|e| e["actor"].clone()), Some(json!("root for hub user ann as alice")));
+
+    // only a hub token may ask, and only for an existing non-admin
+    for (cred, target) in [
+        (format!("Bearer {bob}"), "alice"),
+        (format!("Bearer {alice}"), "alice"),
+        (format!("Bearer {root}"), "alice"),
+        (hub.clone(), "root"),
+        (hub.clone(), "nobody"),
+        (hub.clone(), "alice x"),
+    ] {
+        let (status, res) =
+            call_with_headers(&d, &cred, &[(ACT_AS, target)], "GET", "/api/sessions", json!(null));
+        assert_eq!(status, 403, "{target}: {res}");
+    }
+    let (status, _) =
+        call_with_headers(&d, "", &[(ACT_AS, "alice")], "GET", "/api/sessions", json!(null));
+    assert_eq!(status, 401);
+
+    // the operator's socket (a hub over SSH) narrows the same way
+    let res = d.client.raw(Method::GET, "/api/sessions", None, &[(ACT_AS, "bob")]).await.unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    let names: Vec<&str> =
+        list.as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["s"], "{list}");
+    let res = d.client.raw(Method::GET, "/api/sessions", None, &[(ACT_AS, "root")]).await.unwrap();
+    assert_eq!(res.status.as_u16(), 403);
+}

@@ -19,8 +19,9 @@
 //! | a process inside a non-admin's session | the daemon's socket, store, key, overlay; other users' logins; any tmux server; the daemon's processes | [`confinement`] |
 //! | a process inside a user's session under a system daemon | root's files and groups, the daemon's state, llmux's own tmux server | [`system_mode`] |
 //! | a new account | inheriting a deleted user's sessions | [`deleted_users`] |
-//! | a non-admin, an anonymous client | acting for someone else with `X-Llmux-On-Behalf-Of`; reaching fleet hosts or remote sessions (issue 17) | [`fleet_identity`] |
 //! | a non-admin, a read-only token | learning of paths or agents through the placement check (issue 17) more than a start tells | [`placement`] |
+//! | a non-admin, an anonymous client | acting for someone else with `X-Llmux-On-Behalf-Of` or `X-Llmux-Act-As`; reaching fleet hosts or remote sessions (issue 17) | [`fleet_identity`] |
+//! | a non-admin of a hub, mapped to a host or not | seeing, prompting, stopping, removing, attaching another user's (or the host operator's) remote session (netns: `fleet::users`) | `fleet::users` |
 //! | a proxy pointed at the Unix socket | relayed requests trusted as the operator | [`relay_headers`] |
 //! | anonymous client; a non-admin | another user's idempotency keys and queued prompts | [`idempotency`] |
 //! | anyone | pairing links, WebSocket origins, inputs the API document does not describe | [`web_edges`] |
