@@ -108,6 +108,7 @@ test('a session started on a host from the form; a host gone shows its sessions 
   try {
     await page.goto('/new');
     // The form offers this machine and the host.
+    await page.getByTestId('field-host').waitFor();
     const choices = await page.getByTestId('field-host').locator('option').allTextContents();
     assert.deepEqual(choices, ['This machine', 'box']);
     await page.getByTestId('agent-picker').selectOption('fake');
