@@ -382,11 +382,20 @@ impl SessionService {
 /// `limited` instead of `idle` or `waiting` while the screen shows a rate-limit message that
 /// has not reset; remembers the message and its reset time in the track.
 fn with_limit(track: &mut Track, seen: Detection, screen: &str) -> Detection {
-    if !matches!(seen.state, AgentState::Idle | AgentState::Waiting | AgentState::Limited) {
+    let working = seen.state == AgentState::Working;
+    if !working
+        && !matches!(seen.state, AgentState::Idle | AgentState::Waiting | AgentState::Limited)
+    {
         return seen;
     }
     let now = now_ms();
-    let Some(limit) = crate::detect::limit::read(screen, now) else {
+    let limit = crate::detect::limit::read(screen, now);
+    // A working screen: an agent that retries by itself (OpenCode) is limited; any other
+    // limit message is an old one above new work, remembered as it was.
+    if working && !limit.as_ref().is_some_and(|l| l.retrying) {
+        return seen;
+    }
+    let Some(limit) = limit else {
         track.limit = None;
         return seen;
     };
