@@ -209,6 +209,8 @@ impl Daemon {
         sessions.spawn_scheduler();
         // Every state change goes to the notifier, which picks the ones worth telling.
         notifier.listen(sessions.state_events());
+        // ... and every after-limit text typed (issue 19): "it went on at 15:02".
+        notifier.listen_after_limit(sessions.after_limit_events());
         let public_url =
             effective.public_url.value.as_deref().map(|u| u.trim_end_matches('/').to_owned());
         let info = DaemonInfo {

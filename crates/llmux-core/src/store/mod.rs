@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0014_worktrees.sql"),
     include_str!("../../migrations/0015_prompt_queue.sql"),
     include_str!("../../migrations/0016_hosts.sql"),
+    // 0017 is reserved for another branch: the lead puts the two in merge order.
+    include_str!("../../migrations/0018_session_after_limit.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

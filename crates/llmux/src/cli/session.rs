@@ -238,6 +238,10 @@ pub(crate) struct StartArgs {
     /// `HOST:NAME`. The cwd is a path on that host.
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
+    /// Whenever the agent stops at a rate limit, type TEXT once the limit has reset
+    /// [default TEXT: continue].
+    #[arg(long, value_name = "TEXT", num_args = 0..=1, default_missing_value = "continue")]
+    after_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +272,19 @@ pub(crate) struct EditArgs {
     /// Remove the init prompts.
     #[arg(long)]
     clear_init: bool,
+    /// Whenever the agent stops at a rate limit, type TEXT once the limit has reset
+    /// [default TEXT: continue].
+    #[arg(
+        long,
+        value_name = "TEXT",
+        num_args = 0..=1,
+        default_missing_value = "continue",
+        conflicts_with = "no_after_limit"
+    )]
+    after_limit: Option<String>,
+    /// Turn the after-limit setting off.
+    #[arg(long)]
+    no_after_limit: bool,
 }
 
 impl SessionCmd {
@@ -589,6 +606,7 @@ impl StartArgs {
                 base: self.base,
             }),
             host: self.host,
+            after_limit: self.after_limit,
         })
     }
 }
@@ -612,15 +630,17 @@ impl EditArgs {
                 (!self.init.is_empty()).then_some(self.init)
             },
             resume_from: None,
+            after_limit: if self.no_after_limit { Some(None) } else { self.after_limit.map(Some) },
         };
         if req.name.is_none()
             && req.cwd.is_none()
             && req.flags.is_none()
             && req.env.is_none()
             && req.init_prompts.is_none()
+            && req.after_limit.is_none()
         {
             bail!(
-                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init"
+                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init, --after-limit, --no-after-limit"
             );
         }
         Ok(req)
