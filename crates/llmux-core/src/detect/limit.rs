@@ -153,7 +153,8 @@ fn relative(text: &str) -> Option<i64> {
     seen.then_some(total)
 }
 
-/// `3:15 pm utc`, `3pm (europe/berlin)`, `15:15` → the next such time after `now`.
+/// `3:15 pm utc`, `3pm (europe/berlin)`, `15:15` → the next such time after `now` (one in
+/// the current minute is now).
 fn clock(text: &str, now: i64, offset: i64) -> Option<i64> {
     let b = text.as_bytes();
     let mut i = 0;
@@ -201,7 +202,9 @@ fn clock(text: &str, now: i64, offset: i64) -> Option<i64> {
     let local_now = now + offset * 1000;
     let midnight = local_now.div_euclid(day) * day;
     let mut t = midnight + (hour * 3600 + minute * 60) * 1000;
-    if t <= local_now {
+    // A time within the last minute is this one (a reset shown to the minute, now), not
+    // tomorrow's.
+    if t <= local_now - 60_000 {
         t += day;
     }
     Some(t - offset * 1000)
@@ -233,7 +236,8 @@ mod tests {
         assert_eq!(r("your limit will reset at 3pm (europe/berlin)."), Some(NOON + 3 * H));
         assert_eq!(r("resets 3pm"), Some(NOON + 3 * H));
         assert_eq!(r("try again at 9:30 am."), Some(NOON + 21 * H + 30 * 60_000), "tomorrow");
-        assert_eq!(r("resets at 12:00 pm utc"), Some(NOON + 24 * H), "now is past: tomorrow");
+        assert_eq!(r("resets at 12:00 pm utc"), Some(NOON), "this minute: now, not tomorrow");
+        assert_eq!(r("resets at 11:59 am utc"), Some(NOON - 60_000 + 24 * H), "past: tomorrow");
         assert_eq!(r("resets at 12:00 am utc"), Some(NOON + 12 * H));
         // in another zone offset (UTC+1): 3pm local is 14:00Z
         assert_eq!(reset_time("resets 3pm", NOON, 3600), Some(NOON + 2 * H));
