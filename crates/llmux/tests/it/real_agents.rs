@@ -47,6 +47,7 @@ const TURN: Duration = Duration::from_secs(60);
 const GONE: Duration = Duration::from_secs(20);
 
 mod confined;
+mod limits;
 
 #[tokio::test]
 async fn qwen_end_to_end() {
