@@ -123,3 +123,26 @@ async fn the_api_sets_it_for_owners_only_and_refuses_an_empty_text() {
     let (code, _) = call(&d, &alice, "PATCH", "/api/sessions/s", json!({"afterLimit": " "}));
     assert_eq!(code, 400);
 }
+
+/// An agent that says it retries after a limit by itself (as OpenCode does) is `limited` with
+/// the reset it names while it waits, goes on alone, and is not told to continue.
+#[tokio::test]
+async fn an_agent_retrying_by_itself_is_limited_and_not_told_to_continue() {
+    let d = TestDaemon::start().await;
+    d.spawn_fakeq("r", &[], &[]).await;
+    let on = llmux_api::EditSessionRequest {
+        after_limit: Some(Some("continue".into())),
+        ..Default::default()
+    };
+    d.client.edit_session("r", &on).await.unwrap();
+    d.wait_for_state("r", AgentState::Idle).await;
+    d.client.send("r", "please retry 3", true).await.unwrap();
+    let view = d.wait_for_state("r", AgentState::Limited).await;
+    let resets = view.resets_at.as_deref().and_then(llmux_core::time::parse_rfc3339_ms);
+    let now = llmux_core::time::now_ms();
+    assert!(resets.is_some_and(|t| t > now && t <= now + 4_000), "{view:?}");
+    d.wait_for_screen("r", "Reply to: please retry 3").await;
+    d.wait_for_state("r", AgentState::Idle).await;
+    assert!(d.client.queue("r").await.unwrap().items.is_empty());
+    assert_eq!(counts(&d), (0, 0), "nothing queued or typed");
+}
