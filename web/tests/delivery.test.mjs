@@ -40,6 +40,37 @@ async function restartDaemon() {
   await until(async () => { try { return (await fetch(`${d.url}/health`)).ok; } catch { return false; } }, { timeout: 20000, what: 'the daemon back' });
 }
 
+test('the after-limit toggle in a session\'s settings is saved, shown and turned off (phone)', async () => {
+  const { context, page } = await openPage(browser, 'phone', d, { login: ADMIN });
+  const setting = async () => JSON.parse(await d.cliOk(['--json', 'session', 'show', 'q'])).afterLimit;
+  try {
+    await page.goto('/edit/q');
+    const on = page.getByTestId('field-after-limit-on');
+    const text = page.getByTestId('field-after-limit');
+    await on.waitFor();
+    assert.equal(await on.isChecked(), false);
+    assert.equal(await text.isDisabled(), true, 'the text is off with the toggle');
+    await on.check();
+    assert.equal(await text.inputValue(), 'continue', 'the default text');
+    await text.fill('go on');
+    await page.getByTestId('form-submit').click();
+    await until(async () => (await setting()) === 'go on', { what: 'the setting saved' });
+    await page.goto('/edit/q');
+    await on.waitFor();
+    assert.equal(await on.isChecked(), true);
+    assert.equal(await text.inputValue(), 'go on');
+    // an empty text is refused next to the field
+    await text.fill('');
+    await page.getByTestId('form-submit').click();
+    await page.getByTestId('error-after-limit').filter({ hasText: 'afterLimit' }).waitFor();
+    await on.uncheck();
+    await page.getByTestId('form-submit').click();
+    await until(async () => (await setting()) === undefined, { what: 'the setting off' });
+  } finally {
+    await context.close();
+  }
+});
+
 test('outbox: prompts written offline are kept, then typed once each, in order, across a daemon restart (phone)', async () => {
   const { context, page, guard } = await openPage(browser, 'phone', d, { login: ADMIN });
   try {

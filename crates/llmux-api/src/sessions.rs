@@ -112,6 +112,10 @@ pub struct SessionView {
     /// While `limited`: when the agent's rate limit resets (RFC 3339), if its screen said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets_at: Option<String>,
+    /// The session's after-limit setting: whenever its agent stops at a rate limit, this
+    /// text is queued to be typed once the limit has reset. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_limit: Option<String>,
     /// How many prompts wait in the session's queue (`GET /api/sessions/{name}/queue`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub queued: u32,
@@ -237,6 +241,11 @@ pub struct CreateSessionRequest {
     /// "Worktrees"); its files are copied and its setup command run before the agent starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<WorktreeRequest>,
+    /// Turn the after-limit setting on with this text (like `"continue"`): whenever the
+    /// agent stops at a rate limit, it is typed once the limit has reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub after_limit: Option<String>,
     /// On a hub: start the session on this fleet host (admins); absent = on the hub itself.
     /// `auto`: on the reachable host where the agent is installed and the cwd exists with
     /// the most free memory; `label:NAME`: the same among the hosts with that label. The
@@ -284,6 +293,10 @@ pub struct EditSessionRequest {
     #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub resume_from: Option<Option<String>>,
+    /// The after-limit setting: a text turns it on (or changes the text), `null` turns it off.
+    #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1))]
+    pub after_limit: Option<Option<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

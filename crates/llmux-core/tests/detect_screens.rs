@@ -4,6 +4,7 @@ use std::path::Path;
 
 use llmux_core::agents::kind;
 use llmux_core::api::{AgentState, Detection};
+use llmux_core::detect::limit;
 
 /// Whether the agent kind with this key has a screen detector (what the catalog resolves a
 /// session's agent to).
@@ -23,6 +24,7 @@ fn expected(name: &str) -> AgentState {
         "working" => AgentState::Working,
         "waiting" => AgentState::Waiting,
         "exited" => AgentState::Exited,
+        "limited" => AgentState::Limited,
         other => panic!("{name}: unknown state prefix {other:?}"),
     }
 }
@@ -33,6 +35,7 @@ fn every_capture_detects_its_state() {
     let mut agents: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
     agents.sort();
     let mut failures = Vec::new();
+    let mut limited = Vec::new();
     let mut checked = 0;
     for dir in agents {
         let agent = dir.file_name().unwrap().to_str().unwrap().to_owned();
@@ -46,6 +49,18 @@ fn every_capture_detects_its_state() {
             let want = expected(name);
             let got = detect(&agent, &text).unwrap();
             checked += 1;
+            // the rate-limit reading on top of the detector's (as the tracker applies it)
+            let limit = limit::read(&text, NOON).filter(|l| l.applies_to(got.state));
+            if want == AgentState::Limited {
+                match limit {
+                    Some(l) => limited.push((format!("{agent}/{name}"), l)),
+                    None => failures.push(format!("{agent}/{name}: no limit read ({got:?})")),
+                }
+                continue;
+            }
+            if let Some(l) = limit {
+                failures.push(format!("{agent}/{name}: a limit where there is none: {l:?}"));
+            }
             if got.state != want {
                 failures.push(format!("{agent}/{name}: want {want}, got {got:?}"));
                 continue;
@@ -66,12 +81,43 @@ fn every_capture_detects_its_state() {
         }
     }
     assert!(checked > 50, "only {checked} captures");
+    check_resets(&limited, &mut failures);
     assert!(
         failures.is_empty(),
         "{} of {checked} failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// 2026-12-04T12:00:00Z: "now" for reading reset times off the captures.
+const NOON: i64 = 1_796_385_600_000;
+const MIN: i64 = 60_000;
+
+/// The reset each `limited-*` capture says (clock times read as UTC; the lab ran on UTC).
+fn check_resets(limited: &[(String, limit::Limit)], failures: &mut Vec<String>) {
+    let clock = |h: i64, m: i64| Some(NOON - 12 * 60 * MIN + (h * 60 + m) * MIN);
+    let want = |name: &str| match name {
+        "claude/limited-plan-idle" | "claude/limited-plan-options" => clock(22, 17),
+        "codex/limited-plan-idle" | "codex/limited-plan-switch-prompt" => clock(22, 14),
+        "gemini/limited-plan-dialog" | "gemini/limited-plan-dialog-pro" => clock(22, 14),
+        "gemini/limited-plan-stopped" => Some(NOON + 7200 * 1000),
+        "opencode/limited-api-retrying-wide" => Some(NOON + (60 + 59) * MIN),
+        // no time on screen: Claude's API-key 429; OpenCode's line cut at 120 columns
+        "claude/limited-api-error" | "opencode/limited-api-retrying" => None,
+        other => panic!("{other}: say what reset it shows"),
+    };
+    for (name, l) in limited {
+        if l.resets_at != want(name) {
+            failures.push(format!("{name}: resets at {:?}, want {:?}", l.resets_at, want(name)));
+        }
+    }
+    let mut retrying: Vec<&str> =
+        limited.iter().filter(|(_, l)| l.retrying).map(|(n, _)| n.as_str()).collect();
+    retrying.sort_unstable();
+    if retrying != ["opencode/limited-api-retrying", "opencode/limited-api-retrying-wide"] {
+        failures.push(format!("retrying by themselves: {retrying:?}"));
+    }
 }
 
 fn read(agent: &str, name: &str) -> String {

@@ -18,6 +18,7 @@
 //! domain crate stays free of an HTTP client and crypto (docs/DESIGN-NOTES.md).
 
 mod http;
+mod typed;
 mod vapid;
 
 use std::path::Path;
@@ -271,20 +272,40 @@ impl Notifier {
     }
 
     async fn push_event(&self, ev: &StateEvent) -> PushReport {
-        let (session, owner) = (ev.name.clone(), ev.owner.clone());
-        let targets = match self.blocking(move |s| s.push_targets(&session, &owner)).await {
+        let urgency = if ev.state == AgentState::Waiting { "high" } else { "normal" };
+        let report = self
+            .push_followers(&ev.name, &ev.owner, urgency, |shown| {
+                let mut ev = ev.clone();
+                ev.name = shown.to_owned();
+                PushPayload::for_event(&ev)
+            })
+            .await;
+        tracing::debug!(session.name = %ev.name, ?report, "pushed a state change");
+        report
+    }
+
+    /// Pushes to the devices of everyone who follows session `session` of `owner`: the
+    /// payload `make` builds from the session's name in each recipient's own terms.
+    async fn push_followers(
+        &self,
+        session: &str,
+        owner: &str,
+        urgency: &'static str,
+        make: impl Fn(&str) -> PushPayload,
+    ) -> PushReport {
+        let (key, who) = (session.to_owned(), owner.to_owned());
+        let targets = match self.blocking(move |s| s.push_targets(&key, &who)).await {
             Ok(t) => t,
             Err(e) => {
-                tracing::error!(error = %e, session.name = %ev.name, "cannot read push targets");
+                tracing::error!(error = %e, session.name = %session, "cannot read push targets");
                 return PushReport::default();
             }
         };
         if targets.is_empty() {
             return PushReport::default();
         }
-        let urgency = if ev.state == AgentState::Waiting { "high" } else { "normal" };
         // One topic per session: a device that was offline gets only the latest change.
-        let topic = llmux_core::hex::encode(&sha2::Sha256::digest(ev.name.as_bytes())[..16]);
+        let topic = llmux_core::hex::encode(&sha2::Sha256::digest(session.as_bytes())[..16]);
         // Each recipient reads the session's name in its own terms (its own without a
         // suffix), as the API would show it: targets come ordered by username.
         let mut report = PushReport::default();
@@ -295,23 +316,21 @@ impl Notifier {
             while let Some(next) = targets.next_if(|t| t.username == user) {
                 group.push(next);
             }
-            let mut shown = ev.clone();
-            shown.name = match ev.name.split_once(':') {
+            let shown = match session.split_once(':') {
                 // A fleet host's session on a hub (`host:name@hostuser`): its hub owner reads
                 // it as their list shows it, without the host user's suffix; admins in full.
-                Some((host, rest)) if user == ev.owner => {
+                Some((host, rest)) if user == owner => {
                     format!("{host}:{}", llmux_core::sessions::names::split(rest).0)
                 }
-                Some(_) => ev.name.clone(),
-                None => llmux_core::sessions::names::display(&ev.name, &user),
+                Some(_) => session.to_owned(),
+                None => llmux_core::sessions::names::display(session, &user),
             };
-            let payload = PushPayload::for_event(&shown);
+            let payload = make(&shown);
             let part = self.push_all(group, &payload, urgency, Some(&topic)).await;
             report.sent += part.sent;
             report.failed += part.failed;
             report.removed += part.removed;
         }
-        tracing::debug!(session.name = %ev.name, ?report, "pushed a state change");
         report
     }
 

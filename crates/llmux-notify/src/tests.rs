@@ -536,3 +536,47 @@ async fn push_deliveries_reach_public_addresses_only() {
     assert_eq!(http::send(&http::client(false), get(), Duration::from_secs(5)).await, Ok(201));
     assert_eq!(next(&mut rx).await.path, "/p");
 }
+
+#[tokio::test]
+async fn an_after_limit_typing_is_pushed_to_followers_and_posted_to_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let (push_port, _, mut pushes) = local_server().await;
+    let (hook_port, _, mut hooks) = local_server().await;
+    let (notifier, _) = notifier(dir.path(), Some(format!("http://127.0.0.1:{hook_port}/hook")));
+    let (ua, p256dh, auth) = browser();
+    let endpoint = format!("http://127.0.0.1:{push_port}/push/alice-phone");
+    notifier
+        .subscribe("alice", &endpoint, &p256dh, &URL_SAFE_NO_PAD.encode(auth), "phone")
+        .await
+        .unwrap();
+    notifier.follow("alice", "s@alice", "alice").await.unwrap();
+    let (tx, events) = tokio::sync::broadcast::channel(16);
+    let task = notifier.listen_after_limit(events);
+    let typed = llmux_core::sessions::AfterLimitTyped {
+        name: "s@alice".into(),
+        owner: "alice".into(),
+        agent: "qwen".into(),
+        text: "continue".into(),
+        at: 1_796_385_600_000,
+    };
+    tx.send(typed).unwrap();
+    let got = next(&mut pushes).await;
+    assert_eq!(got.headers["urgency"], "normal");
+    let payload: serde_json::Value =
+        serde_json::from_slice(&decrypt(&got.body, &ua, &auth).plaintext).unwrap();
+    assert_eq!(
+        payload,
+        serde_json::json!({
+            "title": "s: its rate limit reset, and it goes on",
+            "body": "Typed \"continue\" into qwen at 2026-12-04T12:00:00Z",
+            "session": "s",
+            "state": "afterLimitTyped",
+            "url": "/c/s",
+        })
+    );
+    let hook: serde_json::Value = serde_json::from_slice(&next(&mut hooks).await.body).unwrap();
+    assert_eq!(hook["event"], "afterLimitTyped");
+    assert_eq!((hook["name"].as_str(), hook["text"].as_str()), (Some("s@alice"), Some("continue")));
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+}

@@ -211,6 +211,8 @@ impl Daemon {
         notifier.listen(sessions.state_events());
         // And every fleet host's (`host:name`), owned by whom the host's mapping says.
         crate::remote_push::feed(&fleet, &notifier);
+        // ... and every after-limit text typed (issue 19): "it went on at 15:02".
+        notifier.listen_after_limit(sessions.after_limit_events());
         let public_url =
             effective.public_url.value.as_deref().map(|u| u.trim_end_matches('/').to_owned());
         let info = DaemonInfo {

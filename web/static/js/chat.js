@@ -165,10 +165,12 @@ export default async function mount(root, { name }, pg) {
     input.disabled = send.hidden = dead;
     restart.hidden = !dead;
     input.placeholder = dead ? `Agent exited${s.exitStatus != null ? ` (status ${s.exitStatus})` : ""}` : "Message";
-    const key = st === "waiting" ? JSON.stringify([s.waitingFor, s.prompt]) : "";
+    // a question shown at a rate limit (limited, with its prompt) is answered the same way
+    const asking = st === "waiting" || (st === "limited" && s.prompt);
+    const key = asking ? JSON.stringify([s.waitingFor, s.prompt]) : "";
     if (key !== shownPrompt) {
       shownPrompt = key;
-      renderCard(st === "waiting" && s);
+      renderCard(asking && s);
     }
   }));
   const tick = setInterval(() => session && paintState(badge, session), 30000);

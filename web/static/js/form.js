@@ -5,7 +5,7 @@ import { api, post, patch, onSessions, me } from "./api.js";
 import { navigate } from "./router.js";
 import { agentCard } from "./agents.js";
 
-const FIELDS = ["agent", "host", "name", "cwd", "flags", "env", "init", "worktree"];
+const FIELDS = ["agent", "host", "name", "cwd", "flags", "env", "init", "worktree", "afterLimit"];
 
 /** Which field a server message is about, from the way the daemon words its errors. */
 export function fieldOf(message) {
@@ -16,6 +16,7 @@ export function fieldOf(message) {
   if (/^(unknown )?agent\b/i.test(message)) return "agent";
   if (/^(no )?host\b/i.test(message)) return "host";
   if (/branch|base |worktree|git repository/i.test(message)) return "worktree";
+  if (/^afterLimit\b/.test(message)) return "afterLimit";
   return null;
 }
 
@@ -64,6 +65,10 @@ export default async function mount(root, { name }, pg) {
   const hostSel = hosts.length ? h("select", { tid: "field-host", name: "host" },
     h("option", { value: "" }, "This machine"),
     hosts.map((x) => h("option", { value: x.name, disabled: x.status === "down" }, x.status === "down" ? `${x.name} (unreachable)` : x.name))) : null;
+  // The after-limit setting: a toggle and the text it types (issue 19).
+  const alOn = h("input", { type: "checkbox", tid: "field-after-limit-on" });
+  const alIn = h("input", { tid: "field-after-limit", id: "f-afterLimit", autocomplete: "off", value: "continue", disabled: true, "aria-label": "Text typed after a rate limit" });
+  alOn.addEventListener("change", () => { alIn.disabled = !alOn.checked; });
   const flagsHint = h("span");
   const envHint = h("span");
   const formError = h("p", { class: "error", tid: "form-error", role: "alert", hidden: true });
@@ -87,6 +92,9 @@ export default async function mount(root, { name }, pg) {
     flagsIn.value = s.flags ?? s.defaultFlags;
     envIn.value = envText(s.env);
     initIn.value = s.initPrompts.join("\n");
+    alOn.checked = s.afterLimit != null;
+    alIn.disabled = !alOn.checked;
+    if (alOn.checked) alIn.value = s.afterLimit;
   }
   agentChanged();
   pg.cleanup(onSessions((list) => {
@@ -105,6 +113,9 @@ export default async function mount(root, { name }, pg) {
     field("flags", "Flags", flagsIn, flagsHint, "error-flags"),
     field("env", "Environment", envIn, envHint, "error-env"),
     field("init", "Init prompts", initIn, "Typed into the agent, one per line, once its screen settles.", "error-init"),
+    h("div", { class: "field" }, h("label", {}, alOn, " After a rate limit, type"), alIn,
+      h("p", { class: "hint" }, "Each time the agent stops at its usage limit, typed once the limit has reset."),
+      h("p", { class: "ferr", id: "e-afterLimit", tid: "error-after-limit", hidden: true })),
     editing ? null : field("worktree", "Git worktree", wtIn, "A new git worktree of the directory's repository, on this branch (existing, or new from HEAD; BRANCH:BASE picks the base).", "error-worktree"),
     editing && s.status === "running" ? h("p", { class: "hint" }, "Changing the working directory, flags or environment restarts the running agent.") : null,
     formError,
@@ -129,8 +140,11 @@ export default async function mount(root, { name }, pg) {
       if (prompts.length) b.initPrompts = prompts;
       const [branch, base] = wtIn.value.trim().split(":");
       if (branch) b.worktree = base ? { branch, base } : { branch };
+      if (alOn.checked) b.afterLimit = alIn.value.trim();
       return b;
     }
+    const after = alOn.checked ? alIn.value.trim() : null;
+    if (after !== (s.afterLimit ?? null)) b.afterLimit = after;
     if (nameIn.value.trim() && nameIn.value.trim() !== s.name) b.name = nameIn.value.trim();
     if (cwdIn.value.trim() && cwdIn.value.trim() !== s.cwd) b.cwd = cwdIn.value.trim();
     if (flags !== (s.flags ?? s.defaultFlags)) b.flags = flags === s.defaultFlags && s.flags != null ? null : flags;

@@ -640,6 +640,9 @@ fn edited_fields(req: &EditSessionRequest) -> Vec<&'static str> {
     if req.resume_from.is_some() {
         fields.push("resumeFrom");
     }
+    if req.after_limit.is_some() {
+        fields.push("afterLimit");
+    }
     fields
 }
 

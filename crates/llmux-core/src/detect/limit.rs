@@ -1,15 +1,30 @@
 //! Rate-limit screens: "limit reached, resets at …", read for every agent with a detector.
 //!
-//! What each agent shows (issue 19):
-//! - Gemini CLI 0.61 (read in its bundle, `interactiveCli-*.js`): a dialog
-//!   `Usage limit reached for <model>.` / `Access resets at 3:15 PM UTC.` (the time from
-//!   `Intl.DateTimeFormat("en-US", {hour, minute, timeZoneName: "short"})`).
-//! - Codex (not installed in the lab; from its published messages, not verified here):
-//!   `You've hit your usage limit. … try again in 2 hours 5 minutes.` or `… try again at
-//!   3:15 PM.`
-//! - Claude Code (not verified here: its limit needs a subscription account, the lab's mock
-//!   model cannot make it): `Claude usage limit reached. Your limit will reset at 3pm
-//!   (Europe/Berlin).` and `5-hour limit reached ∙ resets 3pm`.
+//! Captured in the lab (issue 19): each real CLI against the mock model
+//! (`crates/llmux/tests/fixtures/mock-model`, prompt `please limit N [api]`), which answers
+//! HTTP 429 the way each provider does (body and headers: `retry-after`, OpenAI's
+//! `x-ratelimit-reset-requests`, Anthropic's `anthropic-ratelimit-*` and unified
+//! subscription headers, Gemini's `RESOURCE_EXHAUSTED` with `RetryInfo`, Codex's
+//! `usage_limit_reached` with `resets_at`). The screens are in
+//! `tests/screens/<agent>/limited-*.txt`:
+//! - **Claude Code 2.1.197**, subscription (OAuth) limit: `⎿ You've hit your session limit ·
+//!   resets 10:17pm (UTC)` and a `What do you want to do?` choice (`Stop and wait for limit to
+//!   reset`); with an API key: `API Error: Request rejected (429) · This request would exceed
+//!   your account's rate limit. Please try again later.` (no time: `limited`, reset unknown).
+//! - **Codex 0.171**: `■ You've hit your usage limit. Upgrade to Pro (…) or try again at
+//!   10:14 PM.` (with a `Switch to …?` prompt first, then idle), and a status line
+//!   `⚠ 5h limit: … resets at 22:14`. An API-key 429 (OpenAI `rate_limit_exceeded`) is
+//!   retried: `Server is busy, reconnecting 1/5 … last status: 429 Too Many Requests` while
+//!   working, no reset shown (stays `working`).
+//! - **Gemini CLI 0.61**: a dialog `Usage limit reached for <model>.` / `Access resets at
+//!   10:14 PM UTC.` (choices `Switch to …`, `Keep trying`, `Stop`); after `Stop`: `✕ [API
+//!   Error: You exceeded your current quota, … Please retry in 7200s. Suggested retry after
+//!   7200s.]`. A per-day quota (`…PerDay…` quota id) is retried silently (`Thinking...`).
+//! - **OpenCode 1.18**: retries by itself and says so while working: `Rate limit reached for
+//!   <model> … [retrying in 1h 59m attempt #1]` (the time is dropped when the line is cut at
+//!   120 columns). `limited`, with the reset where shown; it goes on by itself afterwards.
+//! - **Qwen Code 0.15.10**: retries silently with backoff (about every 30 s) and shows only
+//!   its spinner: nothing limit-like on screen, so it stays `working`.
 //!
 //! A clock time is the next such time from now, read as UTC (a zone other than UTC/GMT is
 //! not converted: on a machine not on UTC such a reset is off by its offset; the state is
@@ -22,10 +37,32 @@ pub struct Limit {
     pub text: String,
     /// When it resets (unix ms), if the screen says.
     pub resets_at: Option<i64>,
+    /// The agent says it retries by itself (OpenCode's `[retrying in …]`): its screen is a
+    /// working one, and it goes on without being told.
+    pub retrying: bool,
+}
+
+impl Limit {
+    /// Whether this limit makes a screen the detector read as `state` `limited`: an idle or
+    /// waiting agent stopped at it; a working one only while it says it retries (else the
+    /// message is an old one above new work).
+    pub fn applies_to(&self, state: crate::api::AgentState) -> bool {
+        use crate::api::AgentState::*;
+        match state {
+            Idle | Waiting | Limited => true,
+            Working => self.retrying,
+            _ => false,
+        }
+    }
 }
 
 const SIGNS: &[&str] = &[
     "usage limit reached",
+    "ve hit your",
+    "exceeded your current quota",
+    "rate limit reached for",
+    "would exceed your account's rate limit",
+    "request rejected (429)",
     "limit reached for",
     "hit your usage limit",
     "hit your limit",
@@ -49,7 +86,8 @@ pub fn read(screen: &str, now: i64) -> Option<Limit> {
     let text = bottom[at].to_owned();
     // the reset is said on that line or the next few
     let tail: String = bottom[at..(at + 4).min(bottom.len())].join(" ").to_lowercase();
-    Some(Limit { text, resets_at: reset_time(&tail, now, local_offset_secs()) })
+    let retrying = tail.contains("[retrying in") || tail.contains("retrying in ");
+    Some(Limit { text, resets_at: reset_time(&tail, now, local_offset_secs()), retrying })
 }
 
 /// The offset a zone-less clock time is read in. `time` can tell the local offset only in a
@@ -59,13 +97,17 @@ fn local_offset_secs() -> i64 {
 }
 
 /// The reset time said in `text` (lower case): `resets at 3:15 pm utc`, `reset at 3pm`,
-/// `resets 3pm`, `try again at 3:15 pm`, `try again in 2 hours 5 minutes`, `resets in 90s`.
+/// `resets 3pm`, `try again at 3:15 pm`, `try again in 2 hours 5 minutes`, `resets in 90s`,
+/// `retry in 7200s`, `retrying in 1h 59m`, `retry after 60s`.
 fn reset_time(text: &str, now: i64, offset: i64) -> Option<i64> {
-    for key in ["resets", "reset", "try again"] {
+    for key in ["resets", "reset", "try again", "retrying", "retry"] {
         let Some(i) = text.find(key) else { continue };
         let rest = text[i + key.len()..].trim_start();
-        if let Some(rel) = rest.strip_prefix("in ") {
-            return relative(rel).map(|ms| now + ms);
+        if let Some(rel) = rest.strip_prefix("in ").or_else(|| rest.strip_prefix("after ")) {
+            match relative(rel) {
+                Some(ms) => return Some(now + ms),
+                None => continue,
+            }
         }
         let rest = rest.strip_prefix("at ").unwrap_or(rest);
         if let Some(t) = clock(rest, now, offset) {
@@ -111,7 +153,8 @@ fn relative(text: &str) -> Option<i64> {
     seen.then_some(total)
 }
 
-/// `3:15 pm utc`, `3pm (europe/berlin)`, `15:15` → the next such time after `now`.
+/// `3:15 pm utc`, `3pm (europe/berlin)`, `15:15` → the next such time after `now` (one in
+/// the current minute is now).
 fn clock(text: &str, now: i64, offset: i64) -> Option<i64> {
     let b = text.as_bytes();
     let mut i = 0;
@@ -159,7 +202,9 @@ fn clock(text: &str, now: i64, offset: i64) -> Option<i64> {
     let local_now = now + offset * 1000;
     let midnight = local_now.div_euclid(day) * day;
     let mut t = midnight + (hour * 3600 + minute * 60) * 1000;
-    if t <= local_now {
+    // A time within the last minute is this one (a reset shown to the minute, now), not
+    // tomorrow's.
+    if t <= local_now - 60_000 {
         t += day;
     }
     Some(t - offset * 1000)
@@ -191,12 +236,34 @@ mod tests {
         assert_eq!(r("your limit will reset at 3pm (europe/berlin)."), Some(NOON + 3 * H));
         assert_eq!(r("resets 3pm"), Some(NOON + 3 * H));
         assert_eq!(r("try again at 9:30 am."), Some(NOON + 21 * H + 30 * 60_000), "tomorrow");
-        assert_eq!(r("resets at 12:00 pm utc"), Some(NOON + 24 * H), "now is past: tomorrow");
+        assert_eq!(r("resets at 12:00 pm utc"), Some(NOON), "this minute: now, not tomorrow");
+        assert_eq!(r("resets at 11:59 am utc"), Some(NOON - 60_000 + 24 * H), "past: tomorrow");
         assert_eq!(r("resets at 12:00 am utc"), Some(NOON + 12 * H));
         // in another zone offset (UTC+1): 3pm local is 14:00Z
         assert_eq!(reset_time("resets 3pm", NOON, 3600), Some(NOON + 2 * H));
         assert_eq!(reset_time("resets 3pm utc", NOON, 3600), Some(NOON + 3 * H));
         assert_eq!(r("resets soon"), None);
+        assert_eq!(r("please retry in 7200s. suggested retry after 7200s."), Some(NOON + 2 * H));
+        assert_eq!(r("[retrying in 1h 59m attempt #1]"), Some(NOON + H + 59 * 60_000));
+        assert_eq!(r("[retrying in attempt #1]"), None);
+        assert_eq!(r("please try again later."), None);
+        assert_eq!(
+            r("you've hit your session limit · resets 10:17pm (utc)"),
+            Some(NOON + 617 * 60_000)
+        );
+    }
+
+    #[test]
+    fn who_is_limited() {
+        use crate::api::AgentState::*;
+        let stopped =
+            read("⎿  You've hit your session limit · resets 10:17pm (UTC)\n❯\n", NOON).unwrap();
+        assert!(!stopped.retrying && stopped.applies_to(Idle) && !stopped.applies_to(Working));
+        let retrying =
+            read("⬝⬝Rate limit reached for m (… [retrying in 2m attempt #1] esc interrupt", NOON)
+                .unwrap();
+        assert!(retrying.retrying && retrying.applies_to(Working));
+        assert_eq!(retrying.resets_at, Some(NOON + 120_000));
     }
 
     #[test]

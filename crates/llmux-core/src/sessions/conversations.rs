@@ -273,7 +273,11 @@ impl SessionService {
         let _turn = queue.lock().await;
         self.poke(name).await;
         let track = self.track(name).ok_or_else(|| Error::Conflict("no state yet".into()))?;
-        if track.state != AgentState::Waiting {
+        // A question shown at a rate limit (Claude Code's options, Gemini CLI's dialog) is
+        // `limited` with its question: answerable as any.
+        let asking = track.state == AgentState::Waiting
+            || track.state == AgentState::Limited && track.prompt.is_some();
+        if !asking {
             return Err(Error::Conflict(format!(
                 "session {name:?} is not waiting for an answer (it is {})",
                 track.state

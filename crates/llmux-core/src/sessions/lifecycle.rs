@@ -39,6 +39,7 @@ impl SessionService {
         }
         let skip_init = req.skip_init.unwrap_or(false);
         let worktree = req.worktree.clone();
+        let after_limit = super::valid_after_limit(req.after_limit.as_deref())?;
         if !agent.is_installed() {
             return Err(Error::invalid(format!(
                 "agent {:?} is not installed (looked for {}); install it with: {}",
@@ -78,9 +79,16 @@ impl SessionService {
                 }
                 None => self.free_name(&agent.key, owner),
             };
-            let rec = record.clone();
-            self.db(move |s| s.insert_session(&rec)).await?;
+            let (rec, after) = (record.clone(), after_limit.clone());
+            self.db(move |s| {
+                s.insert_session(&rec)?;
+                s.set_after_limit(&rec.name, after.as_deref())
+            })
+            .await?;
             self.records.write().expect("records lock").insert(record.name.clone(), record.clone());
+            if let Some(text) = after_limit {
+                self.after_limits.set(&record.name, Some(text));
+            }
             self.notify();
         }
 
@@ -143,6 +151,7 @@ impl SessionService {
         let _registry = self.registry.lock().await;
         self.records.write().expect("records lock").remove(name);
         self.worktrees.forget(name);
+        self.after_limits.forget(name);
         self.notify();
         self.forget_lock(name);
         let name = name.to_owned();
@@ -237,6 +246,9 @@ impl SessionService {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         let old = self.record(name)?;
+        if let Some(after) = &req.after_limit {
+            super::valid_after_limit(after.as_deref())?;
+        }
         let mut new = old.clone();
         if let Some(n) = &req.name {
             // A new name stays in the owner's namespace (an admin renaming `fix@bob` to
@@ -270,6 +282,10 @@ impl SessionService {
                 }
             }
             new.resume_from = resume;
+        }
+        if let Some(after) = &req.after_limit {
+            // its own table, and no respawn: applied once every other field is known good
+            self.set_after_limit(name, after.as_deref()).await?;
         }
         if new == old {
             return self.get(name);
@@ -359,6 +375,7 @@ impl SessionService {
         self.tracker.rename(&old.name, &new.name);
         self.conversations.rename(&old.name, &new.name);
         self.queue_session_renamed(&old.name, &new.name).await;
+        self.after_limits.rename(&old.name, &new.name);
         self.notify();
         self.forget_lock(&old.name);
         self.refresh().await?;
@@ -462,6 +479,7 @@ impl SessionService {
         self.worktrees.forget(name);
         self.conversations.remove(name);
         self.queue_session_removed(name).await;
+        self.after_limits.forget(name);
         self.last_screens.forget(name);
         self.notify();
         self.forget_lock(name);

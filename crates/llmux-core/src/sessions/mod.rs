@@ -5,6 +5,7 @@
 //! never wait for tmux. Changes to one session are serialized by a per-session lock; creating,
 //! renaming and removing records are serialized by the registry lock.
 
+mod after_limit;
 mod confine;
 mod conversations;
 mod counts;
@@ -25,8 +26,9 @@ pub mod uploads;
 mod wait;
 mod worktrees;
 
+pub use after_limit::{DEFAULT_AFTER_LIMIT, valid_after_limit};
 pub use confine::Isolation;
-pub use prompt_queue::{MAX_QUEUED, Schedule};
+pub use prompt_queue::{AfterLimitTyped, MAX_QUEUED, Schedule};
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 
@@ -121,6 +123,8 @@ pub struct SessionService {
     worktrees: worktrees::Worktrees,
     /// The prompts waiting for each session (a copy of the store's `prompt_queue`).
     prompt_queue: prompt_queue::PromptQueue,
+    /// Each session's after-limit text (a copy of the store's `session_after_limit`).
+    after_limits: after_limit::AfterLimits,
     /// A handle on itself, for tasks spawned from `&self` methods (init prompts).
     me: std::sync::OnceLock<std::sync::Weak<SessionService>>,
 }
@@ -133,7 +137,7 @@ impl SessionService {
         catalog: Arc<Catalog>,
         opts: SessionOptions,
     ) -> Result<Arc<SessionService>> {
-        let (records, conversations, worktrees, queued) = {
+        let (records, conversations, worktrees, queued, after_limits) = {
             let store = store.clone();
             blocking(move || {
                 Ok((
@@ -141,6 +145,7 @@ impl SessionService {
                     store.conversations()?,
                     store.worktrees()?,
                     store.queue_all()?,
+                    store.after_limits()?,
                 ))
             })
             .await?
@@ -166,6 +171,7 @@ impl SessionService {
             last_confined: confine::LastConfined::default(),
             worktrees: worktrees::Worktrees::load(worktrees),
             prompt_queue: prompt_queue::PromptQueue::new(queued),
+            after_limits: after_limit::AfterLimits::new(after_limits),
             me: std::sync::OnceLock::new(),
         });
         let _ = service.me.set(Arc::downgrade(&service));
@@ -407,6 +413,7 @@ impl SessionService {
             worktree: self.worktrees.view(&r.name, false),
             queued: self.prompt_queue.count(&r.name) + self.queues.waiting_count(&r.name) as u32,
             resets_at: if state == AgentState::Limited { resets_at } else { None },
+            after_limit: self.after_limits.get(&r.name),
             host: None,
             unreachable: false,
         }

@@ -108,8 +108,24 @@ pub fn parse_duration_ms(text: &str) -> Result<i64> {
     Ok(total)
 }
 
+/// An after-limit prompt was typed (a `--after-limit` prompt, or the session's setting):
+/// what the notifier tells the session's people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterLimitTyped {
+    /// The session (canonical name).
+    pub name: String,
+    /// Its owner's username (`""`: the local operator).
+    pub owner: String,
+    /// Its agent's catalog key.
+    pub agent: String,
+    /// What was typed.
+    pub text: String,
+    /// When the typing ended (unix ms).
+    pub at: i64,
+}
+
 /// The waiting prompts in memory, and which are being typed now.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct PromptQueue {
     items: Mutex<Vec<QueueItemRecord>>,
     /// Sessions with an item being typed now (one at a time per session), by item id.
@@ -117,11 +133,19 @@ pub(super) struct PromptQueue {
     /// Item ids not to try again before a time (unix ms): they failed.
     backoff: Mutex<Vec<(i64, i64)>>,
     wake: tokio::sync::Notify,
+    /// Each after-limit prompt typed.
+    typed: tokio::sync::broadcast::Sender<AfterLimitTyped>,
 }
 
 impl PromptQueue {
     pub fn new(items: Vec<QueueItemRecord>) -> PromptQueue {
-        PromptQueue { items: Mutex::new(items), ..Default::default() }
+        PromptQueue {
+            items: Mutex::new(items),
+            typing: Mutex::default(),
+            backoff: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            typed: tokio::sync::broadcast::channel(256).0,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueueItemRecord>> {
@@ -364,6 +388,9 @@ impl SessionService {
                         Err(e) => tracing::error!(item = id, error = %e, "cannot dequeue"),
                     }
                     tracing::info!(session.name = %item.session, item = id, "queued prompt typed");
+                    if item.after_limit {
+                        service.after_limit_typed(&item);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(session.name = %item.session, item = item.id, error = %e,
@@ -386,8 +413,26 @@ impl SessionService {
         });
     }
 
-    /// Types queued prompts when due, until the service is dropped.
+    /// Every after-limit prompt typed, as it happens (for the notifier).
+    pub fn after_limit_events(&self) -> tokio::sync::broadcast::Receiver<AfterLimitTyped> {
+        self.prompt_queue.typed.subscribe()
+    }
+
+    fn after_limit_typed(&self, item: &QueueItemRecord) {
+        let Ok(record) = self.record(&item.session) else { return };
+        let _ = self.prompt_queue.typed.send(AfterLimitTyped {
+            name: item.session.clone(),
+            owner: record.owner,
+            agent: record.agent,
+            text: item.text.clone(),
+            at: now_ms(),
+        });
+    }
+
+    /// Types queued prompts when due, and queues each session's after-limit text when its
+    /// agent stops at a limit ([`SessionService::after_limit`]), until the service is dropped.
     pub fn spawn_scheduler(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_after_limit_watch();
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {

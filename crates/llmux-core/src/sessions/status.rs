@@ -51,6 +51,8 @@ pub(crate) struct Track {
     /// The last rate-limit message seen on screen and when it resets (unix ms): the same
     /// message keeps the reset time read when it first appeared.
     pub limit: Option<(String, Option<i64>)>,
+    /// The agent says it retries by itself after that limit (it goes on alone).
+    pub limit_retrying: bool,
 }
 
 impl Track {
@@ -67,6 +69,7 @@ impl Track {
             captured_sec: 0,
             transitions: 0,
             limit: None,
+            limit_retrying: false,
         }
     }
 
@@ -380,16 +383,28 @@ impl SessionService {
 }
 
 /// `limited` instead of `idle` or `waiting` while the screen shows a rate-limit message that
-/// has not reset; remembers the message and its reset time in the track.
+/// has not reset (and instead of `working` while the agent says it retries after one);
+/// remembers the message and its reset time in the track.
 fn with_limit(track: &mut Track, seen: Detection, screen: &str) -> Detection {
-    if !matches!(seen.state, AgentState::Idle | AgentState::Waiting | AgentState::Limited) {
+    let working = seen.state == AgentState::Working;
+    if !working
+        && !matches!(seen.state, AgentState::Idle | AgentState::Waiting | AgentState::Limited)
+    {
         return seen;
     }
     let now = now_ms();
-    let Some(limit) = crate::detect::limit::read(screen, now) else {
+    let limit = crate::detect::limit::read(screen, now);
+    // A working screen: an agent that retries by itself (OpenCode) is limited; any other
+    // limit message is an old one above new work, remembered as it was.
+    if working && !limit.as_ref().is_some_and(|l| l.retrying) {
+        return seen;
+    }
+    let Some(limit) = limit else {
         track.limit = None;
+        track.limit_retrying = false;
         return seen;
     };
+    track.limit_retrying = limit.retrying;
     let resets_at = match &track.limit {
         Some((text, at)) if *text == limit.text => *at,
         _ => limit.resets_at,

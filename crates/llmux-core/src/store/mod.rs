@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0016_hosts.sql"),
     include_str!("../../migrations/0017_host_labels.sql"),
     include_str!("../../migrations/0018_host_users.sql"),
+    include_str!("../../migrations/0019_session_after_limit.sql"),
 ];
 
 /// The schema version this binary's store is at after [`Store::open`]: the number of

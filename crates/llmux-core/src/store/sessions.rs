@@ -133,6 +133,28 @@ impl Store {
         Ok(())
     }
 
+    /// Sets (`Some(text)`) or clears (`None`) session `name`'s after-limit text.
+    pub fn set_after_limit(&self, name: &str, text: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        match text {
+            Some(text) => conn.execute(
+                "INSERT INTO session_after_limit (name, text) VALUES (?1, ?2) \
+                 ON CONFLICT(name) DO UPDATE SET text = excluded.text",
+                params![name, text],
+            )?,
+            None => conn.execute("DELETE FROM session_after_limit WHERE name = ?1", [name])?,
+        };
+        Ok(())
+    }
+
+    /// Every session's after-limit text: (session name, text).
+    pub fn after_limits(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, text FROM session_after_limit")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every recorded session conversation: (session name, conversation id).
     pub fn conversations(&self) -> Result<Vec<(String, String)>> {
         let conn = self.conn();
@@ -251,6 +273,23 @@ mod tests {
             updated_at: 1,
             started_at: 1,
         }
+    }
+
+    /// The after-limit setting follows its session's renames and goes with it.
+    #[test]
+    fn after_limit_follows_the_session() {
+        let store = Store::open_in_memory().unwrap();
+        store.insert_session(&record("a")).unwrap();
+        assert!(store.set_after_limit("nope", Some("x")).is_err(), "no such session");
+        store.set_after_limit("a", Some("continue")).unwrap();
+        store.set_after_limit("a", Some("go on")).unwrap();
+        store.update_session("a", &record("b")).unwrap();
+        assert_eq!(store.after_limits().unwrap(), [("b".to_owned(), "go on".to_owned())]);
+        store.set_after_limit("b", None).unwrap();
+        assert!(store.after_limits().unwrap().is_empty());
+        store.set_after_limit("b", Some("continue")).unwrap();
+        store.delete_session("b").unwrap();
+        assert!(store.after_limits().unwrap().is_empty());
     }
 
     /// Walks a record through its whole life: create, conflict, read, rename, delete.

@@ -240,6 +240,10 @@ pub(crate) struct StartArgs {
     /// same among the hosts with that label (`llmux host edit HOST --label NAME`).
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
+    /// Whenever the agent stops at a rate limit, type TEXT once the limit has reset
+    /// [default TEXT: continue].
+    #[arg(long, value_name = "TEXT", num_args = 0..=1, default_missing_value = "continue")]
+    after_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +274,19 @@ pub(crate) struct EditArgs {
     /// Remove the init prompts.
     #[arg(long)]
     clear_init: bool,
+    /// Whenever the agent stops at a rate limit, type TEXT once the limit has reset
+    /// [default TEXT: continue].
+    #[arg(
+        long,
+        value_name = "TEXT",
+        num_args = 0..=1,
+        default_missing_value = "continue",
+        conflicts_with = "no_after_limit"
+    )]
+    after_limit: Option<String>,
+    /// Turn the after-limit setting off.
+    #[arg(long)]
+    no_after_limit: bool,
 }
 
 impl SessionCmd {
@@ -598,6 +615,7 @@ impl StartArgs {
                 base: self.base,
             }),
             host: self.host,
+            after_limit: self.after_limit,
         })
     }
 }
@@ -621,15 +639,17 @@ impl EditArgs {
                 (!self.init.is_empty()).then_some(self.init)
             },
             resume_from: None,
+            after_limit: if self.no_after_limit { Some(None) } else { self.after_limit.map(Some) },
         };
         if req.name.is_none()
             && req.cwd.is_none()
             && req.flags.is_none()
             && req.env.is_none()
             && req.init_prompts.is_none()
+            && req.after_limit.is_none()
         {
             bail!(
-                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init"
+                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init, --after-limit, --no-after-limit"
             );
         }
         Ok(req)

@@ -78,6 +78,12 @@ pub(super) fn print_details(s: &SessionView) {
     if let Some(id) = &s.resume_from {
         output::say!("resume      {id}");
     }
+    if let Some(at) = &s.resets_at {
+        output::say!("limit       resets at {at}");
+    }
+    if let Some(text) = &s.after_limit {
+        output::say!("after limit types {text:?} once the rate limit has reset");
+    }
     output::say!("created     {} ({})", s.created_at, output::ago(&s.created_at));
     output::say!("started     {} ({})", s.started_at, output::ago(&s.started_at));
     output::say!("attach      {}", s.attach_command);

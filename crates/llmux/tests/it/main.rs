@@ -27,6 +27,9 @@ mod backup;
 /// Issue 19: idempotency keys, the prompt queue, scheduling, rate limits.
 mod delivery;
 
+/// Issue 19: a session's after-limit setting (start, edit, view, restart, the push).
+mod after_limit;
+
 /// SIGKILL at random points of a few hundred changes: nothing answered is lost.
 mod crash;
 

@@ -255,3 +255,59 @@ async fn an_operator_session_waiting_is_pushed_to_an_admin_and_not_to_others() {
         panic!("a push to someone other than the admin: {head}");
     }
 }
+
+/// Issue 19: when a session's after-limit text is typed after its rate limit reset, its
+/// follower's device gets a push and the webhook says what was typed, after the limit's own
+/// notifications (limited, then reset).
+#[tokio::test]
+async fn the_after_limit_typing_is_pushed_and_posted_to_the_webhook() {
+    let (push_port, _, pushes) = push_service();
+    let (hook_port, _, hooks) = push_service();
+    let d = with_hook(hook_port).user("alice").start().await;
+    let (alice, _) = token(&d, "alice", "user", None).await;
+    let endpoint = format!("http://127.0.0.1:{push_port}/push/phone");
+    let sub = json!({"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}});
+    assert_eq!(call(&d, &alice, "POST", "/api/push/subscriptions", sub).0, 201);
+    let body = json!({"agent": "fakeq", "name": "aq", "cwd": d.work(), "afterLimit": "continue"});
+    assert_eq!(call(&d, &alice, "POST", "/api/sessions", body).0, 201);
+    assert_eq!(call(&d, &alice, "PUT", "/api/push/sessions/aq", json!(null)).0, 200);
+    let hi = json!({"prompt": "hi", "wait": true});
+    let (code, res) = call(&d, &alice, "POST", "/api/sessions/aq/send", hi);
+    assert_eq!((code, res["state"].as_str()), (200, Some("idle")), "{res}");
+    let (code, res) =
+        call(&d, &alice, "POST", "/api/sessions/aq/send", json!({"prompt": "please limit 2"}));
+    assert_eq!(code, 200, "{res}");
+    // the webhook hears: limited, the reset, then what was typed
+    let mut seen = Vec::new();
+    let typed = loop {
+        let Ok((_, body)) = hooks.recv_timeout(Duration::from_secs(20)) else {
+            panic!("no afterLimitTyped webhook call after {seen:?}\n{}", d.log());
+        };
+        let ev: Value = serde_json::from_slice(&body).unwrap();
+        if ev["event"] == "afterLimitTyped" {
+            break ev;
+        }
+        seen.push(format!(
+            "{}→{}",
+            ev["previous"].as_str().unwrap(),
+            ev["state"].as_str().unwrap()
+        ));
+    };
+    assert_eq!(
+        (typed["name"].as_str(), typed["text"].as_str()),
+        (Some("aq@alice"), Some("continue"))
+    );
+    assert!(typed["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{typed}");
+    let limited = seen.iter().position(|s| s.ends_with("→limited"));
+    let reset = seen.iter().position(|s| s.starts_with("limited→"));
+    assert!(limited.is_some() && reset > limited, "{seen:?}");
+    // a push for each of those (and the first reply's idle)
+    let mut count = 0;
+    while pushes.recv_timeout(Duration::from_secs(5)).is_ok() {
+        count += 1;
+        if count == seen.len() + 1 {
+            break;
+        }
+    }
+    assert_eq!(count, seen.len() + 1, "a push per notable change and one for the typing: {seen:?}");
+}

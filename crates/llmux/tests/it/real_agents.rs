@@ -47,6 +47,7 @@ const TURN: Duration = Duration::from_secs(60);
 const GONE: Duration = Duration::from_secs(20);
 
 mod confined;
+mod limits;
 
 #[tokio::test]
 async fn qwen_end_to_end() {
@@ -144,6 +145,8 @@ const CODEX: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT_CODEX,
     allow_label: "yes",
     ready: READY,
+    // Checked (issue 19): the path reaches the model as text only (no `input_image`); a
+    // model opens it with Codex's `view_image` tool, which the mock never calls.
     image_in_request: None,
 };
 const OPENCODE: AgentSpec = AgentSpec {
@@ -166,6 +169,8 @@ const CLAUDE: AgentSpec = AgentSpec {
     touch_prompt: TOUCH_PROMPT,
     allow_label: "yes",
     ready: READY,
+    // Checked (issue 19): the path reaches the model as text only (no image block); a model
+    // opens it with Claude Code's Read tool, which the mock never calls.
     image_in_request: None,
 };
 

@@ -2,7 +2,9 @@
 //!
 //! - starting: the pane stays blank for seconds (keys sent then are lost);
 //! - idle: footer `<cwd> … ctrl+p commands`;
-//! - working: footer `■■■■⬝⬝⬝⬝  esc interrupt`;
+//! - working: footer `■■■■⬝⬝⬝⬝  esc interrupt`; while it retries after an error (a rate
+//!   limit) the footer is `⬝⬝⬝⬝⬝<error> [retrying in 1h 59m attempt #1] esc interrupt`,
+//!   which at 120 columns wraps so that `esc interrupt` is cut off: `[retrying in` counts;
 //! - waiting, permission: `△ Permission required` `$ touch approved.txt` and the row
 //!   `Allow once   Allow always   Reject` (`⇆ select  enter confirm`). The cursor is shown
 //!   by colour only, so the keys assume it is on `Allow once`, where the row opens
@@ -62,7 +64,7 @@ pub(super) fn detect(s: &Screen) -> Detection {
             return waiting("choice".to_owned(), question, String::new(), options);
         }
     }
-    if s.has_in_last(2, "esc interrupt") {
+    if s.has_in_last(2, "esc interrupt") || s.has_in_last(2, "[retrying in") {
         return state(AgentState::Working);
     }
     if s.has_in_last(2, "ctrl+p commands") {
