@@ -159,7 +159,9 @@ test('a rate-limited agent shows "limited until …" (phone)', async () => {
   try {
     await page.goto('/c/lim');
     await page.locator('[data-testid=chat-state][data-state=limited]').waitFor();
-    assert.match(await page.getByTestId('chat-state').textContent(), /limited until \d/);
+    // The reset time can be read a capture after the state (the message half drawn at first).
+    await until(async () => /limited until \d/.test(await page.getByTestId('chat-state').textContent()),
+      { what: 'the reset time shown' });
     await d.cliOk(['session', 'prompt', 'lim', '--after-limit']);
     await until(async () => (await page.getByTestId('queue-text').allTextContents()).join() === 'continue', { what: 'the after-limit prompt queued' });
     await screenshot(page, 'limited', 'phone');
