@@ -524,4 +524,48 @@ mod tests {
         let head = a.lock().head_since.unwrap();
         assert_eq!(a.deadline(&policy), Some(head + policy.header_timeout));
     }
+    /// Sends one request on `client` and reads its whole response (the route answers `ok`).
+    async fn get(client: &mut tokio::net::UnixStream, headers: &str) -> String {
+        use tokio::io::AsyncReadExt;
+        let request = format!("GET / HTTP/1.1\r\nhost: x\r\n{headers}\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !response.ends_with(b"ok") {
+            assert!(Instant::now() < deadline, "no response: {response:?}");
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+                .await
+                .expect("the response in time")
+                .unwrap();
+            assert!(n > 0, "closed before the response ended: {response:?}");
+            response.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(response).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_unix_connection_gets_the_small_send_buffer_once_it_asks_for_a_websocket() {
+        let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+        // The same socket through a second descriptor, to read its option while hyper owns it.
+        let probe = server.as_fd().try_clone_to_owned().unwrap();
+        let send_buffer = || socket2::SockRef::from(&probe).send_buffer_size().unwrap();
+        let default = send_buffer();
+        let app = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let (_stop, stopped) = watch::channel(false);
+        let policy = ConnPolicy::unix(&Limits::default());
+        let peer = Some(crate::listen::PeerUid(0));
+        tokio::spawn(serve_conn(server, peer, None, app, policy, stopped));
+
+        // A plain request (a large list) keeps the kernel's buffer: few writes per response.
+        assert!(get(&mut client, "").await.starts_with("HTTP/1.1 200"));
+        assert_eq!(send_buffer(), default);
+        // A WebSocket's screens must back up to tmux when the viewer is slow.
+        get(&mut client, "connection: upgrade\r\nupgrade: websocket\r\n").await;
+        let limited = send_buffer();
+        assert!(
+            limited < default && limited >= 64 * 1024,
+            "send buffer {limited} (kernel default {default})"
+        );
+    }
 }
