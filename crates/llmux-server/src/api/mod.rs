@@ -90,8 +90,8 @@ fn parts() -> Parts {
 
 /// The routers, built once per process and shared by every transport's [`crate::app`]
 /// (cloning a router is cheap). `utoipa-axum` builds each route's piece of the OpenAPI document
-/// with it; the daemon's three transports built three at once, the largest transient of its
-/// start (~3 MB of heap that stayed with the process; issue 14, daemon memory).
+/// with it, ~3 MB of transient heap each time (the largest of the start, and glibc keeps it);
+/// the daemon's three transports built it three times, one after another (issue 14).
 pub(crate) fn routes() -> Routes {
     static ROUTES: OnceLock<Routes> = OnceLock::new();
     ROUTES
