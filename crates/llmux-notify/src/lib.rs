@@ -237,7 +237,7 @@ impl Notifier {
     /// many events it missed and goes on.
     pub fn listen(
         &self,
-        mut events: tokio::sync::broadcast::Receiver<StateEvent>,
+        mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<StateEvent>>,
     ) -> tokio::task::JoinHandle<()> {
         use tokio::sync::broadcast::error::RecvError;
         let this = self.clone();

@@ -370,7 +370,7 @@ async fn listen_feeds_a_broadcast_of_state_events_to_on_state() {
     let (tx, events) = tokio::sync::broadcast::channel(16);
     let task = notifier.listen(events);
     let ev = event("s", "", AgentState::Working, AgentState::Idle);
-    tx.send(ev.clone()).unwrap();
+    tx.send(std::sync::Arc::new(ev.clone())).unwrap();
     let sent: StateEvent = serde_json::from_slice(&next(&mut rx).await.body).unwrap();
     assert_eq!(sent, ev);
     drop(tx);

@@ -11,10 +11,16 @@
 //! - A connection's slot travels with its socket into a WebSocket upgrade, so upgraded
 //!   connections count against the cap until they close.
 //! - [`StreamCaps`]: per-user caps on WebSockets and event streams (429 beyond them).
+//! - A WebSocket on the Unix socket gets a small send buffer once it is asked for
+//!   ([`crate::listen::limit_send_buffer`]: a slow terminal viewer must back up to tmux); plain
+//!   responses keep the kernel's, so a large one (the list at 1,000 sessions is ~620 KB) goes
+//!   out in one or two writes instead of ten.
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsFd;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -76,7 +82,7 @@ pub(crate) async fn serve<L>(
 ) -> io::Result<()>
 where
     L: axum::serve::Listener,
-    L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    L::Io: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
     L::Addr: crate::listen::PeerCredentials,
 {
     let slots = policy.max_connections.map(|n| Arc::new(Semaphore::new(n)));
@@ -143,15 +149,23 @@ async fn serve_conn<Io>(
     policy: ConnPolicy,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    Io: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
-    let io = Tracked { inner: io, activity: activity.clone(), _permit: permit };
+    let io = Tracked {
+        inner: io,
+        activity: activity.clone(),
+        _permit: permit,
+        send_buffer_limited: false,
+    };
     let svc_activity = activity.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             if let Some(peer) = peer {
                 req.extensions_mut().insert(peer);
+                if is_websocket(&req) {
+                    svc_activity.limit_send_buffer.store(true, Ordering::Release);
+                }
             }
             let guard = InFlight::start(svc_activity.clone());
             let call = tower::ServiceExt::oneshot(app.clone(), req.map(Body::new));
@@ -201,12 +215,23 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Whether a request asks to become a WebSocket (`Upgrade: websocket`).
+fn is_websocket<B>(req: &hyper::Request<B>) -> bool {
+    req.headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 /// What the watchdog knows of one connection.
 #[derive(Debug)]
 struct Activity {
     state: Mutex<ActivityState>,
     /// Woken when the deadline may have moved (a response ended, a new request began).
     changed: Notify,
+    /// Set when a request on a Unix connection asks for a WebSocket: the socket's send buffer
+    /// is made small before the next write (the `101` that answers it).
+    limit_send_buffer: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -229,6 +254,7 @@ impl Activity {
                 idle_since: now,
             }),
             changed: Notify::new(),
+            limit_send_buffer: AtomicBool::new(false),
         }
     }
 
@@ -291,6 +317,18 @@ struct Tracked<Io> {
     inner: Io,
     activity: Arc<Activity>,
     _permit: Option<OwnedSemaphorePermit>,
+    /// Whether [`Activity::limit_send_buffer`] was applied to the socket.
+    send_buffer_limited: bool,
+}
+
+impl<Io: AsFd> Tracked<Io> {
+    /// Before a write: limits the send buffer once a WebSocket was asked for.
+    fn before_write(&mut self) {
+        if !self.send_buffer_limited && self.activity.limit_send_buffer.load(Ordering::Acquire) {
+            self.send_buffer_limited = true;
+            crate::listen::limit_send_buffer(&self.inner);
+        }
+    }
 }
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Tracked<Io> {
@@ -308,12 +346,13 @@ impl<Io: AsyncRead + Unpin> AsyncRead for Tracked<Io> {
     }
 }
 
-impl<Io: AsyncWrite + Unpin> AsyncWrite for Tracked<Io> {
+impl<Io: AsyncWrite + AsFd + Unpin> AsyncWrite for Tracked<Io> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.before_write();
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -330,6 +369,7 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Tracked<Io> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.before_write();
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -484,5 +524,49 @@ mod tests {
         a.on_read();
         let head = a.lock().head_since.unwrap();
         assert_eq!(a.deadline(&policy), Some(head + policy.header_timeout));
+    }
+    /// Sends one request on `client` and reads its whole response (the route answers `ok`).
+    async fn get(client: &mut tokio::net::UnixStream, headers: &str) -> String {
+        use tokio::io::AsyncReadExt;
+        let request = format!("GET / HTTP/1.1\r\nhost: x\r\n{headers}\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !response.ends_with(b"ok") {
+            assert!(Instant::now() < deadline, "no response: {response:?}");
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+                .await
+                .expect("the response in time")
+                .unwrap();
+            assert!(n > 0, "closed before the response ended: {response:?}");
+            response.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(response).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_unix_connection_gets_the_small_send_buffer_once_it_asks_for_a_websocket() {
+        let (server, mut client) = tokio::net::UnixStream::pair().unwrap();
+        // The same socket through a second descriptor, to read its option while hyper owns it.
+        let probe = server.as_fd().try_clone_to_owned().unwrap();
+        let send_buffer = || socket2::SockRef::from(&probe).send_buffer_size().unwrap();
+        let default = send_buffer();
+        let app = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let (_stop, stopped) = watch::channel(false);
+        let policy = ConnPolicy::unix(&Limits::default());
+        let peer = Some(crate::listen::PeerUid(0));
+        tokio::spawn(serve_conn(server, peer, None, app, policy, stopped));
+
+        // A plain request (a large list) keeps the kernel's buffer: few writes per response.
+        assert!(get(&mut client, "").await.starts_with("HTTP/1.1 200"));
+        assert_eq!(send_buffer(), default);
+        // A WebSocket's screens must back up to tmux when the viewer is slow.
+        get(&mut client, "connection: upgrade\r\nupgrade: websocket\r\n").await;
+        let limited = send_buffer();
+        assert!(
+            limited < default && limited >= 64 * 1024,
+            "send buffer {limited} (kernel default {default})"
+        );
     }
 }

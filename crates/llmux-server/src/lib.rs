@@ -51,7 +51,6 @@ impl AppState {
         fleet: Arc<llmux_fleet::Fleet>,
         limits: &llmux_core::config::Limits,
     ) -> Self {
-        let (_, openapi) = api::routes();
         let metrics = Arc::new(metrics::Metrics::new(sessions.clone(), notifier.clone()));
         AppState {
             facade: llmux_auth::Sessions::new(sessions.clone(), auth.clone()),
@@ -64,7 +63,6 @@ impl AppState {
             info: Arc::new(info),
             notifier,
             fleet,
-            openapi: Arc::new(openapi),
             list_cache: Arc::new(std::sync::Mutex::new(((0, None), bytes::Bytes::new()))),
             streams: Arc::new(conn::StreamCaps::new(limits)),
             limits: *limits,
@@ -72,6 +70,13 @@ impl AppState {
             open_streams: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
+}
+
+/// Builds the API's routers now (once per process; [`app`] uses them). `server start` calls this
+/// first: the OpenAPI parts built with them are ~3 MB of heap freed right after, which the
+/// services then fill instead of growing the heap past them (issue 14, daemon memory).
+pub fn build_routes() {
+    let _ = api::routes();
 }
 
 /// Which listener a router serves; decides how callers are authenticated.
@@ -93,7 +98,7 @@ pub enum Transport {
 /// authentication layer on the protected routes only, so unknown paths stay 404 on the socket
 /// (on TCP, where nothing is known to an anonymous caller, they answer 401).
 pub fn app(state: AppState, transport: Transport) -> Router {
-    let (mut routes, _) = api::routes();
+    let mut routes = api::routes();
     // Actions on a remote session (`host:name`) go to its host; inside authentication.
     routes.protected = routes
         .protected
@@ -151,7 +156,8 @@ pub async fn serve<L>(
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
-    L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    L::Io:
+        tokio::io::AsyncRead + tokio::io::AsyncWrite + std::os::fd::AsFd + Unpin + Send + 'static,
     L::Addr: listen::PeerCredentials,
 {
     let policy = match transport {

@@ -76,7 +76,6 @@ async fn accept_peer(inner: &UnixListener, admit: impl Fn(u32) -> bool) -> (Unix
         match inner.accept().await {
             Ok((stream, _)) => match stream.peer_cred() {
                 Ok(cred) if admit(cred.uid()) => {
-                    limit_send_buffer(&stream);
                     return (stream, UnixPeer { uid: cred.uid(), pid: cred.pid() });
                 }
                 Ok(cred) => tracing::warn!(
@@ -123,12 +122,17 @@ impl axum::serve::Listener for PeerUidListener {
     }
 }
 
-/// Bytes a Unix connection may queue towards its client before writes wait (the kernel
-/// doubles it). The default (~200 KiB) hides a slow terminal viewer from tmux: the bridge keeps
-/// writing screens nobody has read yet instead of letting tmux skip them (issue 14's fan-out).
+/// Bytes a WebSocket on a Unix connection may queue towards its client before writes wait (the
+/// kernel doubles it). The default (~200 KiB) hides a slow terminal viewer from tmux: the
+/// bridge keeps writing screens nobody has read yet instead of letting tmux skip them (issue
+/// 14's fan-out). Plain responses keep the default: a 620 KB list through 64 KiB took nine
+/// writes and as many wake-ups of the client, a third more daemon CPU per request.
 const UNIX_SEND_BUFFER: usize = 64 * 1024;
 
-fn limit_send_buffer(stream: &UnixStream) {
+/// Limits the send buffer of a Unix connection that became a WebSocket (`conn.rs`, once its
+/// upgrade is asked for). TCP connections keep the kernel's autotuning (a phone over LTE needs
+/// the window).
+pub(crate) fn limit_send_buffer(stream: &impl std::os::fd::AsFd) {
     if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(UNIX_SEND_BUFFER) {
         tracing::debug!(error = %e, "cannot set the send buffer of a Unix connection");
     }

@@ -32,8 +32,6 @@ pub struct AppState {
     pub info: Arc<DaemonInfo>,
     /// Fleet hosts (issue 17): their sessions in the lists, relays to them.
     pub fleet: Arc<llmux_fleet::Fleet>,
-    /// The OpenAPI document, rendered once.
-    pub(crate) openapi: Arc<String>,
     /// `GET /api/sessions` for admins, serialized once per generation of the session list
     /// (and of the fleet's, when it has hosts).
     pub(crate) list_cache: Arc<std::sync::Mutex<(ListKey, bytes::Bytes)>>,

@@ -306,7 +306,7 @@ impl Sessions {
 
     /// Every agent state change, of every session: pass each through
     /// [`Sessions::state_event`].
-    pub fn state_events(&self) -> tokio::sync::broadcast::Receiver<StateEvent> {
+    pub fn state_events(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<StateEvent>> {
         self.service.state_events()
     }
 

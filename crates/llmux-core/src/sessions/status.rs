@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
@@ -112,10 +112,13 @@ pub(crate) struct Tracker {
     /// Has a refresh run yet? The panes seen by the first one were running before this
     /// daemon started.
     observed: std::sync::atomic::AtomicBool,
-    events: broadcast::Sender<StateEvent>,
+    events: broadcast::Sender<Arc<StateEvent>>,
 }
 
-/// State events kept for slow receivers (the notifier, event streams) before they lag.
+/// State events kept for slow receivers (the notifier, event streams) before they lag. Each
+/// slot holds an `Arc` (~40 bytes with the channel's own fields), not the ~230-byte event:
+/// tokio fills every slot when the channel is made, and 4,096 events inline were 1 MB of the
+/// idle daemon's heap (issue 14, daemon memory).
 const STATE_EVENTS_BUFFER: usize = 4096;
 
 impl Default for Tracker {
@@ -148,7 +151,7 @@ impl Tracker {
     }
 
     /// Every state change, as it happens.
-    pub fn subscribe(&self) -> broadcast::Receiver<StateEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StateEvent>> {
         self.events.subscribe()
     }
 
@@ -156,7 +159,7 @@ impl Tracker {
     pub fn publish(&self, changes: Vec<StateEvent>) {
         for change in changes {
             tracing::debug!(session.name = %change.name, state = %change.state, "state");
-            let _ = self.events.send(change);
+            let _ = self.events.send(Arc::new(change));
         }
     }
 
@@ -300,7 +303,7 @@ pub(crate) struct Due {
 
 impl SessionService {
     /// Every state change, as it happens.
-    pub fn state_events(&self) -> broadcast::Receiver<StateEvent> {
+    pub fn state_events(&self) -> broadcast::Receiver<Arc<StateEvent>> {
         self.tracker.subscribe()
     }
 

@@ -94,6 +94,7 @@ async fn events(
                         }
                         ev = states.recv() => match ev {
                             Ok(ev) => {
+                                let ev = std::sync::Arc::unwrap_or_clone(ev);
                                 let Some(ev) = state.facade.state_event(&principal, ev) else {
                                     continue;
                                 };

@@ -20,10 +20,9 @@ mod tokens;
 mod uploads;
 mod users;
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -52,6 +51,7 @@ use crate::AppState;
 struct ApiDoc;
 
 /// The routes, split by who may call them.
+#[derive(Clone)]
 pub(crate) struct Routes {
     /// Answer without credentials.
     pub public: Router<AppState>,
@@ -59,8 +59,13 @@ pub(crate) struct Routes {
     pub protected: Router<AppState>,
 }
 
-/// Builds the routers and the OpenAPI document (as JSON).
-pub(crate) fn routes() -> (Routes, String) {
+/// The public and protected routers, then their OpenAPI parts in the same order.
+type Parts =
+    (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi, utoipa::openapi::OpenApi);
+
+/// The API's routers and their OpenAPI parts, as `utoipa-axum` builds them together from the
+/// handlers' annotations.
+fn parts() -> Parts {
     let (public, public_doc) =
         OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
     let (protected, protected_doc) = OpenApiRouter::new()
@@ -82,26 +87,44 @@ pub(crate) fn routes() -> (Routes, String) {
         .merge(hosts::router())
         .merge(placement::router())
         .split_for_parts();
-    let mut doc = ApiDoc::openapi();
-    doc.merge(public_doc);
-    doc.merge(protected_doc);
-    let json = doc.to_pretty_json().expect("the OpenAPI document serializes");
-    let public = public.merge(crate::web::public_router());
-    let protected = protected
-        .route("/api/openapi.json", get(openapi))
-        .merge(crate::web::protected_router())
-        .merge(crate::attach::router());
-    (Routes { public, protected }, json)
+    (public, protected, public_doc, protected_doc)
+}
+
+/// The routers, built once per process and shared by every transport's [`crate::app`]
+/// (cloning a router is cheap). `utoipa-axum` builds each route's piece of the OpenAPI document
+/// with it, ~3 MB of transient heap each time (the largest of the start, and glibc keeps it);
+/// the daemon's three transports built it three times, one after another (issue 14).
+pub(crate) fn routes() -> Routes {
+    static ROUTES: OnceLock<Routes> = OnceLock::new();
+    ROUTES
+        .get_or_init(|| {
+            let (public, protected, _, _) = parts();
+            let public = public.merge(crate::web::public_router());
+            let protected = protected
+                .route("/api/openapi.json", get(openapi))
+                .merge(crate::web::protected_router())
+                .merge(crate::attach::router());
+            Routes { public, protected }
+        })
+        .clone()
+}
+
+/// The OpenAPI document as JSON, rendered on its first request and kept: most daemons are
+/// never asked for it, and at start it cost ~220 KB of heap and the code that renders it
+/// (issue 14, daemon memory).
+pub(crate) fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, _, public_doc, protected_doc) = parts();
+        let mut doc = ApiDoc::openapi();
+        doc.merge(public_doc);
+        doc.merge(protected_doc);
+        doc.to_pretty_json().expect("the OpenAPI document serializes")
+    })
 }
 
 /// The OpenAPI 3.1 document of this API.
-async fn openapi(
-    State(state): State<AppState>,
-    caller: crate::extract::Caller,
-) -> crate::error::ApiResult<impl IntoResponse> {
+async fn openapi(caller: crate::extract::Caller) -> crate::error::ApiResult<impl IntoResponse> {
     caller.require(llmux_auth::Action::ReadSessions)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Arc::clone(&state.openapi).as_str().to_owned(),
-    ))
+    Ok(([(header::CONTENT_TYPE, "application/json")], document()))
 }
