@@ -1,7 +1,8 @@
 //! `llmux-bench fleet` (issue 17): one hub and N hosts on this machine, each host a real
 //! daemon on its own state dir, tmux socket and loopback port, added to the hub by URL with
-//! a `hub` token; M idle sessions per host plus one fake-qwen agent per host. Figures: the
-//! hub's `session list` and `GET /api/sessions` (c=1, c=16) over all N×M remote sessions, a
+//! a `hub` token; M idle sessions per host plus one fake-qwen agent and one `cat`-like echo
+//! per host. Figures: the hub's `session list` and `GET /api/sessions` (c=1, c=16) over all
+//! N×(M+2) remote sessions, a
 //! host's agent state change reaching the hub's `/api/events` (and the host's own, to show
 //! what the hop adds), keystroke echo through the hub's relayed terminal (`/ws/h0:echo`)
 //! against the host's own (`/ws/echo`), the hub's RSS, and the time for a restarted hub to
