@@ -2,10 +2,11 @@
 //! `tmux attach` on a PTY — keystroke echo latency, output throughput, time to first byte,
 //! and the daemon's memory per viewer. Prints figures; never passes or fails on them.
 
+pub(crate) mod echo;
 mod fanout;
 pub(crate) mod procs;
 mod report;
-mod viewer;
+pub(crate) mod viewer;
 mod vt;
 
 use std::os::unix::fs::PermissionsExt;
@@ -34,12 +35,6 @@ usage: llmux-bench attach [--llmux PATH] [--keystrokes N] [--burst-mb N] [--burs
                     in the fan-out phase [default: 50]
   --out FILE        JSON results [default: <workspace>/bench-results/issue4.json]";
 
-/// Untimed keystrokes per path before the timed ones.
-const WARMUP_KEYS: usize = 20;
-/// Timed keystrokes alternate between the paths in blocks of this many.
-const KEY_BLOCK: usize = 50;
-/// Letters typed, in turn (any letter; tmux's escape sequences are stripped before matching).
-const KEYS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 /// Longest wait for one echo, one first frame, or `READY`.
 const WAIT: Duration = Duration::from_secs(10);
 /// Longest wait for one burst's end marker.
@@ -142,9 +137,7 @@ fn write_agents(state: &Path, burst_bytes: usize) -> Result<PathBuf> {
     let dump = state.join("dump.txt");
     write_burst(&dump, DUMP_BYTES)?;
     let scripts = [
-        // Raw mode, no tty echo: cat reads each byte as it comes and writes it back, as an
-        // agent's TUI echoes what it reads in raw mode.
-        ("echo", "stty raw -echo\necho READY\nexec cat\n".to_owned()),
+        ("echo", echo::SCRIPT.to_owned()),
         (
             "burst",
             format!(
@@ -377,24 +370,13 @@ async fn bench(args: &Args, daemon: &Daemon, state: &Path) -> Result<Results> {
 
     phase_load.push(("keystrokes", crate::load_average()));
     step(&format!(
-        "keystroke → echo, {} per path, alternating blocks of {KEY_BLOCK}",
-        args.keystrokes
+        "keystroke → echo, {} per path, alternating blocks of {}",
+        args.keystrokes,
+        echo::KEY_BLOCK
     ));
     let (mut ws, _) = Viewer::websocket(&socket, ECHO_WS, "?history=0").await?;
     let mut tm = Viewer::tmux(&tmux_socket, &llmux_core::tmux::tmux_name(ECHO_TMUX))?;
-    let (mut echo_ws, mut echo_tmux) = (Vec::new(), Vec::new());
-    let mut typed = 0;
-    for (v, samples) in [(&mut ws, &mut echo_ws), (&mut tm, &mut echo_tmux)] {
-        v.wait_text("READY", WAIT).await?;
-        v.settle(Duration::from_millis(300), WAIT).await?;
-        keystrokes(v, WARMUP_KEYS, &mut typed, samples).await?;
-        samples.clear();
-    }
-    while echo_ws.len() < args.keystrokes {
-        let n = KEY_BLOCK.min(args.keystrokes - echo_ws.len());
-        keystrokes(&mut ws, n, &mut typed, &mut echo_ws).await?;
-        keystrokes(&mut tm, n, &mut typed, &mut echo_tmux).await?;
-    }
+    let (echo_ws, echo_tmux) = echo::alternate(&mut ws, &mut tm, args.keystrokes).await?;
     ws.close().await;
     tm.close().await;
 
@@ -484,34 +466,6 @@ async fn connect_once(socket: &Path, query: &str, into: &mut Ttfb) -> Result<()>
     into.screen.push(start.elapsed());
     v.close().await;
     tokio::time::sleep(CONNECT_PAUSE).await;
-    Ok(())
-}
-
-/// Types `n` letters one at a time, each once the previous one's echo has come back, and
-/// records each keystroke's send → echo time.
-async fn keystrokes(
-    v: &mut Viewer,
-    n: usize,
-    typed: &mut usize,
-    samples: &mut Vec<Duration>,
-) -> Result<()> {
-    let mut vt = vt::Stripper::default();
-    let mut text = Vec::new();
-    for _ in 0..n {
-        let key = KEYS[*typed % KEYS.len()];
-        *typed += 1;
-        let start = Instant::now();
-        v.send(&[key]).await?;
-        loop {
-            let chunk = v.recv_within(WAIT, "an echo").await?;
-            text.clear();
-            vt.feed(&chunk, &mut text);
-            if text.contains(&key) {
-                break;
-            }
-        }
-        samples.push(start.elapsed());
-    }
     Ok(())
 }
 

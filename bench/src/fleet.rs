@@ -1,10 +1,14 @@
 //! `llmux-bench fleet` (issue 17): one hub and N hosts on this machine, each host a real
 //! daemon on its own state dir, tmux socket and loopback port, added to the hub by URL with
-//! a `hub` token; M idle sessions per host plus one fake-qwen agent per host. Figures: the
-//! hub's `session list` and `GET /api/sessions` (c=1, c=16) over all N×M remote sessions, a
+//! a `hub` token; M idle sessions per host plus one fake-qwen agent and one `cat`-like echo
+//! per host. Figures: the hub's `session list` and `GET /api/sessions` (c=1, c=16) over all
+//! N×(M+2) remote sessions, a
 //! host's agent state change reaching the hub's `/api/events` (and the host's own, to show
-//! what the hop adds), the hub's RSS, and the time for a restarted hub to see every host.
+//! what the hop adds), keystroke echo through the hub's relayed terminal (`/ws/h0:echo`)
+//! against the host's own (`/ws/echo`), the hub's RSS, and the time for a restarted hub to
+//! see every host.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,8 @@ use llmux_client::Client;
 use llmux_client::SessionEvent;
 use serde_json::{Value, json};
 
+use crate::attach::echo;
+use crate::attach::viewer::Viewer;
 use crate::daemon::Daemon;
 use crate::measure;
 use crate::setup::Setup;
@@ -22,19 +28,24 @@ use crate::stats::{Summary, fmt_ms, percentile};
 
 const USAGE: &str = "\
 usage: llmux-bench fleet [--llmux PATH] [--hosts N] [--sessions M] [--samples K] [--duration SECS]
+                         [--keystrokes N]
 
   --llmux PATH      llmux binary [default: <workspace>/target/release/llmux]
   --hosts N         host daemons [default: 10]
   --sessions M      idle sessions per host [default: 100]
   --samples K       state changes timed (host to hub events) [default: 20]
-  --duration SECS   measured seconds per GET /api/sessions load phase [default: 3]";
+  --duration SECS   measured seconds per GET /api/sessions load phase [default: 3]
+  --keystrokes N    timed keystrokes per path (through the hub, on the host) [default: 200]";
 
-/// Whatever `sleep infinity` is, and the fake Qwen Code whose states change on a prompt.
-fn config(fake: &Path) -> String {
+/// Whatever `sleep infinity` is, the fake Qwen Code whose states change on a prompt, and the
+/// echoing agent of the keystroke figures (`echo_script`, running [`echo::SCRIPT`]).
+fn config(fake: &Path, echo_script: &Path) -> String {
     format!(
         "agents:\n  idle:\n    cmd: \"sleep\"\n    flags: \"infinity\"\n  fakeq:\n    cmd: {:?}\n    \
-         detector: qwen\n    env:\n      FAKE_THINK_MS: \"300\"\n",
-        fake.display().to_string()
+         detector: qwen\n    env:\n      FAKE_THINK_MS: \"300\"\n  echo:\n    cmd: {:?}\n    \
+         flags: \"\"\n",
+        fake.display().to_string(),
+        echo_script.display().to_string()
     )
 }
 
@@ -49,6 +60,7 @@ struct Args {
     sessions: usize,
     samples: usize,
     duration: Duration,
+    keystrokes: usize,
 }
 
 /// One host: its daemon, URL and the hub's token there.
@@ -67,6 +79,7 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
         sessions: 100,
         samples: 20,
         duration: Duration::from_secs(3),
+        keystrokes: 200,
     };
     for (flag, value) in pairs {
         match flag.as_str() {
@@ -74,6 +87,7 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
             "--hosts" => args.hosts = crate::number(&flag, &value)?.clamp(1, 50),
             "--sessions" => args.sessions = crate::number(&flag, &value)?.clamp(0, 1000),
             "--samples" => args.samples = crate::number(&flag, &value)?.clamp(1, 1000),
+            "--keystrokes" => args.keystrokes = crate::number(&flag, &value)?.clamp(1, 100_000),
             "--duration" => {
                 let secs: f64 = value.parse().context("--duration: not a number")?;
                 args.duration = Duration::from_secs_f64(secs.clamp(0.1, 600.0));
@@ -86,14 +100,17 @@ pub async fn run(root: &Path, argv: impl Iterator<Item = String>) -> Result<()> 
         bail!("no fake agent at {}", fake.display());
     }
     let setup = Setup::new(root, &args.llmux, "fleet")?;
-    let config = setup.write_config(&config(&fake))?;
+    let echo_script = setup.state().join("echo.sh");
+    std::fs::write(&echo_script, format!("#!/bin/sh\n{}", echo::SCRIPT))?;
+    std::fs::set_permissions(&echo_script, std::fs::Permissions::from_mode(0o755))?;
+    let config = setup.write_config(&config(&fake, &echo_script))?;
     bench(&args, &setup, &config).await
 }
 
 async fn bench(args: &Args, setup: &Setup, config: &Path) -> Result<()> {
     let llmux = &setup.llmux;
     let dir = setup.state();
-    let per_host = args.sessions + 1;
+    let per_host = args.sessions + 2;
     let total = args.hosts * per_host;
 
     step(&format!("starting {} hosts with {} sessions each", args.hosts, per_host));
@@ -115,6 +132,7 @@ async fn bench(args: &Args, setup: &Setup, config: &Path) -> Result<()> {
             bail!("host h{i}: {} spawns failed, first: {e}", batch.errors.len());
         }
         create(&client, "fakeq", "fq", &cwd).await.map_err(anyhow::Error::msg)?;
+        create(&client, "echo", "echo", &cwd).await.map_err(anyhow::Error::msg)?;
         hosts.push(Host { daemon, url, token });
     }
 
@@ -151,6 +169,14 @@ async fn bench(args: &Args, setup: &Setup, config: &Path) -> Result<()> {
     let rss_kib = hub.rss_kib()?;
     let threads = hub.status_kib("Threads:")?;
 
+    step(&format!(
+        "keystroke → echo of h0's `echo`, {} per path (hub /ws/h0:echo, host /ws/echo), \
+         alternating blocks of {}",
+        args.keystrokes,
+        echo::KEY_BLOCK
+    ));
+    let (via_hub, on_host) = keystroke_echo(&hub, &hosts[0].daemon, args.keystrokes).await?;
+
     step("restarting the hub");
     hub.stop();
     let restarted = Instant::now();
@@ -167,7 +193,7 @@ async fn bench(args: &Args, setup: &Setup, config: &Path) -> Result<()> {
     );
     println!("  {}", setup.version);
     let row = |what: &str, figure: String, target: &str| {
-        println!("  {what:<46} {figure:<44} {target}");
+        println!("  {what:<48} {figure:<44} {target}");
     };
     row(
         "hub `llmux session list`",
@@ -203,6 +229,23 @@ async fn bench(args: &Args, setup: &Setup, config: &Path) -> Result<()> {
         "  of which the hub's hop",
         format!("p50 {}  p95 {}", fmt_ms(p(&hop, 50.0)), fmt_ms(p(&hop, 95.0))),
         "",
+    );
+    let (hub50, host50) = (p(&via_hub, 50.0), p(&on_host, 50.0));
+    let (hub95, host95) = (p(&via_hub, 95.0), p(&on_host, 95.0));
+    row(
+        "keystroke -> echo, on the host (/ws/echo)",
+        format!("p50 {}  p95 {}", fmt_ms(host50), fmt_ms(host95)),
+        "",
+    );
+    row(
+        "keystroke -> echo, through the hub (/ws/h0:echo)",
+        format!("p50 {}  p95 {}", fmt_ms(hub50), fmt_ms(hub95)),
+        "",
+    );
+    row(
+        "  hub - host",
+        format!("p50 {:+.2} ms  p95 {:+.2} ms", hub50 - host50, hub95 - host95),
+        "<= +2 ms p50",
     );
     row(
         "hub RSS, hosts connected",
@@ -333,6 +376,23 @@ async fn state_changes(
         }
     }
     Ok((to_host, to_hub))
+}
+
+/// Keystroke → echo of host `h0`'s `echo` session through the hub's relayed terminal
+/// (`/ws/h0:echo` on the hub's socket) and on the host's own (`/ws/echo` on the host's
+/// socket), both viewers open at once, in alternating blocks; ms each, hub first.
+async fn keystroke_echo(hub: &Daemon, host: &Daemon, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (mut via_hub, _) = Viewer::websocket(&hub.paths().socket, "h0:echo", "?history=0")
+        .await
+        .context("the hub's /ws/h0:echo")?;
+    let (mut on_host, _) = Viewer::websocket(&host.paths().socket, "echo", "?history=0")
+        .await
+        .context("the host's /ws/echo")?;
+    let (a, b) = echo::alternate(&mut via_hub, &mut on_host, n).await?;
+    via_hub.close().await;
+    on_host.close().await;
+    let ms = |v: Vec<Duration>| v.into_iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    Ok((ms(a), ms(b)))
 }
 
 /// Reads `events` until `name` enters `state` (within [`WAIT`]).
