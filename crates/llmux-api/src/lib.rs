@@ -1,6 +1,7 @@
 //! Wire types of the REST API: every request and response body, shared by the server and the
-//! client (and re-exported by `llmux-core` as `llmux_core::api` while core's services still take
-//! some of them as inputs; see docs/DESIGN-NOTES.md, issue 14 item 3).
+//! client. `llmux-core` uses the value types among them (states, turns, views) as its own, but
+//! never a request body: its services take their own inputs (docs/DESIGN-NOTES.md, issue 14
+//! item 3).
 //!
 //! Field names are camelCase JSON, matching the old Node daemon where it had the route, so its
 //! scripts keep working. Only serde (and, with the `openapi` feature, utoipa schemas) here: no

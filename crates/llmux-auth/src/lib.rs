@@ -16,7 +16,7 @@ pub mod secrets;
 mod service;
 mod throttle;
 
-use llmux_core::api::TokenScope;
+use llmux_api::TokenScope;
 
 pub use password::MIN_PASSPHRASE_LEN;
 pub use policy::Action;

@@ -53,7 +53,7 @@ pub fn allows(principal: &Principal, action: Action) -> bool {
                 | Action::OwnIdentity
         );
     }
-    if principal.scope() == llmux_core::api::TokenScope::Hub {
+    if principal.scope() == llmux_api::TokenScope::Hub {
         // A hub drives sessions; it manages nothing (and a non-admin's hub token nothing).
         return principal.is_hub()
             && matches!(
@@ -89,7 +89,7 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
             "listing conversations by directory is for admins; use a session's conversations"
         }
         _ if principal.is_metrics_only() => "this token can only read /metrics",
-        _ if principal.scope() == llmux_core::api::TokenScope::Hub => {
+        _ if principal.scope() == llmux_api::TokenScope::Hub => {
             "a hub token drives sessions and nothing else"
         }
         _ if principal.is_read_only() => "this token is read-only",
@@ -100,7 +100,7 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use llmux_core::api::TokenScope;
+    use llmux_api::TokenScope;
 
     use super::*;
     use crate::{UserPrincipal, Via};

@@ -4,8 +4,9 @@
 //!   stop, remove, send, capture) over the [`store::Store`] and the [`tmux::Tmux`] driver.
 //! - [`agents::Catalog`] knows which agent CLIs exist and how to launch them.
 //! - [`config`] reads the optional YAML file; [`paths`] says where files live.
-//! - [`api`] re-exports the wire types of `llmux-api` (a transition of issue 14: core's
-//!   services still take some requests as inputs; see docs/DESIGN-NOTES.md).
+//! - The value types it shares with the API (agent states, detections, turns, session
+//!   views, diffs) are `llmux-api`'s; its services take their own inputs
+//!   ([`sessions::NewSession`], [`sessions::SessionEdit`]), never request bodies.
 //! - [`sandbox`] confines a non-admin's session with bubblewrap (issue 15).
 //!
 //! This crate knows nothing about HTTP, users or the web.
@@ -28,9 +29,6 @@ pub mod tmux;
 pub mod validate;
 
 pub use error::{Error, Result};
-/// The wire types, from `llmux-api`: kept at this path for core's own code until its services
-/// take domain inputs (issue 14 item 3); the server and the client import `llmux_api`.
-pub use llmux_api as api;
 
 /// The llmux version, shared by daemon and CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

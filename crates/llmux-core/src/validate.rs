@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::api::{EnvInput, MAX_PROMPT_BYTES};
+use llmux_api::{EnvInput, MAX_PROMPT_BYTES};
+
 use crate::error::{Error, Result};
 
 /// Longest session name.

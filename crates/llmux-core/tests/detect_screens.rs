@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use llmux_api::{AgentState, Detection};
 use llmux_core::agents::kind;
-use llmux_core::api::{AgentState, Detection};
 use llmux_core::detect::limit;
 
 /// Whether the agent kind with this key has a screen detector (what the catalog resolves a

@@ -11,16 +11,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Turn, TurnPart, TurnRole};
 use llmux_core::Error;
-use llmux_core::api::{Turn, TurnPart, TurnRole};
 use llmux_core::history::Transcript;
 
 /// The history of an agent kind, reached by its key as the catalog resolves a session's agent.
 mod history {
     use std::path::Path;
 
+    use llmux_api::Conversation;
     use llmux_core::agents::{Kind, kind};
-    use llmux_core::api::Conversation;
     use llmux_core::history::Transcript;
     use llmux_core::{Error, Result};
 
@@ -101,7 +101,7 @@ fn check_agent(agent: &str, titles: &[&str]) {
     assert_eq!(got, titles, "{agent} titles: {list:#?}");
     assert_eq!(history::count(agent, &home, &cwd).unwrap() as usize, titles.len(), "{agent} count");
     for pair in list.windows(2) {
-        let t = |c: &llmux_core::api::Conversation| {
+        let t = |c: &llmux_api::Conversation| {
             llmux_core::time::parse_rfc3339_ms(c.last_message_at.as_deref().unwrap()).unwrap()
         };
         assert!(t(&pair[0]) >= t(&pair[1]), "{agent}: not newest first: {list:#?}");

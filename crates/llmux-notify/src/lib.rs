@@ -30,7 +30,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Uri};
-use llmux_core::api::{AgentState, StateEvent};
+use llmux_api::{AgentState, StateEvent};
 use llmux_core::config::NotificationsConfig;
 use llmux_core::store::{PushSessionRecord, PushSubscriptionRecord, Store};
 use llmux_core::{Error, Result};

@@ -236,7 +236,7 @@ fn event(name: &str, owner: &str, previous: AgentState, state: AgentState) -> St
         previous,
         since: "2026-11-27T06:00:00.000Z".into(),
         waiting_for: (state == AgentState::Waiting).then(|| "permission: touch".into()),
-        prompt: (state == AgentState::Waiting).then(|| llmux_core::api::PendingPrompt {
+        prompt: (state == AgentState::Waiting).then(|| llmux_api::PendingPrompt {
             question: "Allow execution of: 'touch'?".into(),
             detail: String::new(),
             options: vec![],
@@ -516,7 +516,7 @@ fn titles_and_bodies_are_short() {
     let p = PushPayload::for_event(&ev);
     assert_eq!((p.title.as_str(), p.body.as_str()), ("s is waiting", "qwen needs you"));
     ev.prompt =
-        Some(llmux_core::api::PendingPrompt { question: "é".repeat(1000), ..Default::default() });
+        Some(llmux_api::PendingPrompt { question: "é".repeat(1000), ..Default::default() });
     assert_eq!(PushPayload::for_event(&ev).body.chars().count(), 240);
 }
 

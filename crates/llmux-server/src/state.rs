@@ -103,7 +103,7 @@ impl AppState {
             None => {
                 let local = self.sessions.list();
                 let remote = if with_fleet { self.fleet.sessions(None) } else { Vec::new() };
-                let all: Vec<&llmux_core::api::SessionView> = local.iter().chain(&remote).collect();
+                let all: Vec<&llmux_api::SessionView> = local.iter().chain(&remote).collect();
                 let body = bytes::Bytes::from(serde_json::to_vec(&all).expect("views serialize"));
                 *self.list_cache.lock().expect("list cache lock") = (key, body.clone());
                 body

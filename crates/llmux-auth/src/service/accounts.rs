@@ -1,7 +1,7 @@
 //! Managing users, tokens and browser sessions. Every method takes the caller and checks what
 //! it may do here, so handlers cannot forget.
 
-use llmux_core::api::{
+use llmux_api::{
     BrowserSessionView, CreateTokenRequest, CreateUserRequest, TokenScope, TokenView,
     UpdateUserRequest, UserView,
 };

@@ -341,7 +341,7 @@ mod tests {
     }
 
     mod service {
-        use llmux_core::api::{CreateUserRequest, TokenScope, UpdateUserRequest};
+        use llmux_api::{CreateUserRequest, TokenScope, UpdateUserRequest};
         use llmux_core::store::Store;
 
         use super::*;

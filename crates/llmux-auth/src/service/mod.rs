@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use llmux_core::api::{SetupRequest, TokenScope, TokenView, UserView};
+use llmux_api::{SetupRequest, TokenScope, TokenView, UserView};
 use llmux_core::paths::Paths;
 use llmux_core::store::{AuditRecord, BrowserSessionRecord, Store, TokenRecord, UserRecord};
 use llmux_core::time::{now_ms, rfc3339_ms};
@@ -480,11 +480,11 @@ impl AuthService {
     }
 
     /// The newest audit events, oldest first.
-    pub async fn list_audit(&self, limit: u32) -> Result<Vec<llmux_core::api::AuditEvent>> {
+    pub async fn list_audit(&self, limit: u32) -> Result<Vec<llmux_api::AuditEvent>> {
         let records = self.db(move |s| s.list_audit(limit)).await?;
         Ok(records
             .into_iter()
-            .map(|a| llmux_core::api::AuditEvent {
+            .map(|a| llmux_api::AuditEvent {
                 id: a.id,
                 ts: rfc3339_ms(a.ts),
                 actor: a.actor,
@@ -571,7 +571,7 @@ pub(crate) fn token_view(t: &TokenRecord) -> TokenView {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use llmux_core::api::{CreateUserRequest, LoginRequest};
+    use llmux_api::{CreateUserRequest, LoginRequest};
 
     use super::*;
 

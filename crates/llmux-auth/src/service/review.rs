@@ -7,7 +7,7 @@
 //! `review_comment_deleted`; the actions as `review_committed`, `review_merged`,
 //! `review_pushed`, `review_pull_request` and `review_discarded`.
 
-use llmux_core::api::{
+use llmux_api::{
     ActionResponse, CommitRequest, DiffQuery, DiffResponse, EditCommentRequest, MergeRequest,
     NewCommentRequest, ReviewComment,
 };

@@ -18,11 +18,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llmux_core::api::{
-    AgentView, BroadcastRequest, BroadcastResponse, Conversation, CreateSessionRequest,
-    EditSessionRequest, SessionStatus, SessionView, StateEvent, TranscriptResponse,
+use llmux_api::{
+    AgentView, BroadcastRequest, BroadcastResponse, Conversation, SessionStatus, SessionView,
+    StateEvent, TranscriptResponse,
 };
-use llmux_core::sessions::{SessionService, WaitOutcome, names};
+use llmux_core::sessions::{NewSession, SessionEdit, SessionService, WaitOutcome, names};
 
 use super::AuthService;
 
@@ -323,11 +323,7 @@ impl Sessions {
     // ---- changes ----
 
     /// Starts a session owned by the caller ([`Action::StartShell`] for the `shell` agent).
-    pub async fn create(
-        &self,
-        principal: &Principal,
-        mut req: CreateSessionRequest,
-    ) -> Result<SessionView> {
+    pub async fn create(&self, principal: &Principal, mut req: NewSession) -> Result<SessionView> {
         require(principal, Action::DriveSessions)?;
         if req.agent.trim() == SHELL {
             require(principal, Action::StartShell)?;
@@ -366,7 +362,7 @@ impl Sessions {
         &self,
         principal: &Principal,
         name: &str,
-        mut req: EditSessionRequest,
+        mut req: SessionEdit,
     ) -> Result<SessionView> {
         let target = self.target(principal, name, Action::DriveSessions)?;
         let name = target.name;
@@ -442,15 +438,15 @@ impl Sessions {
         principal: &Principal,
         name: &str,
         force: bool,
-        branch: Option<llmux_core::api::BranchChoice>,
+        branch: Option<llmux_api::BranchChoice>,
     ) -> Result<()> {
         let name = self.find(principal, name, Action::DriveSessions)?;
         self.service.remove(&name, force, branch).await.verbatim()?;
         let detail = match (force, branch) {
             (false, _) => "",
             (true, None) => "force",
-            (true, Some(llmux_core::api::BranchChoice::Keep)) => "force, branch kept",
-            (true, Some(llmux_core::api::BranchChoice::Delete)) => "force, branch deleted",
+            (true, Some(llmux_api::BranchChoice::Keep)) => "force, branch kept",
+            (true, Some(llmux_api::BranchChoice::Delete)) => "force, branch deleted",
         };
         self.audit(principal, "session_removed", &name, detail).await;
         Ok(())
@@ -623,7 +619,7 @@ impl Sessions {
 
 /// The fields an edit changes, as the API names them (values stay out of the audit log: an
 /// env value may be a secret).
-fn edited_fields(req: &EditSessionRequest) -> Vec<&'static str> {
+fn edited_fields(req: &SessionEdit) -> Vec<&'static str> {
     let mut fields = Vec::new();
     if req.cwd.is_some() {
         fields.push("cwd");
@@ -689,8 +685,8 @@ impl Drop for PendingAudit {
 
 #[cfg(test)]
 mod tests {
+    use llmux_api::{AgentState, StateEvent, TokenScope};
     use llmux_core::agents::Catalog;
-    use llmux_core::api::{AgentState, StateEvent, TokenScope};
     use llmux_core::sessions::SessionOptions;
     use llmux_core::store::{SessionRecord, Store, UserRecord};
     use llmux_core::tmux::Tmux;
@@ -822,7 +818,7 @@ mod tests {
             timeout: Some(1),
             ..Default::default()
         };
-        let edit = EditSessionRequest { cwd: Some("/".into()), ..Default::default() };
+        let edit = SessionEdit { cwd: Some("/".into()), ..Default::default() };
         let broadcast = BroadcastRequest {
             prompt: "hi".into(),
             enter: None,
@@ -888,7 +884,7 @@ mod tests {
             f.sessions.attach(&read_only, "a", false).await,
             Err(Error::NotRunning(_))
         ));
-        let create = CreateSessionRequest { agent: "claude".into(), ..Default::default() };
+        let create = NewSession { agent: "claude".into(), ..Default::default() };
         assert_eq!(outcome(f.sessions.create(&read_only, create).await), Outcome::Refused);
         assert_eq!(f.audited().await, before, "a refusal is not a change");
         assert!(f.sessions.get(&read_only, "a").is_ok(), "alice's session is still there");
@@ -897,7 +893,7 @@ mod tests {
     #[tokio::test]
     async fn only_admins_start_a_shell_or_read_any_directory() {
         let f = Fixture::new().await;
-        let shell = || CreateSessionRequest { agent: " shell ".into(), ..Default::default() };
+        let shell = || NewSession { agent: " shell ".into(), ..Default::default() };
         for p in [
             user("alice", false, TokenScope::User),
             user("alice", false, TokenScope::Admin),
@@ -955,7 +951,7 @@ mod tests {
     async fn a_change_is_audited_under_the_sessions_canonical_name() {
         let f = Fixture::new().await;
         let alice = user("alice", false, TokenScope::User);
-        let edit = EditSessionRequest { name: Some("a2".into()), ..Default::default() };
+        let edit = SessionEdit { name: Some("a2".into()), ..Default::default() };
         assert_eq!(f.sessions.edit(&alice, "a", edit).await.unwrap().name, "a2");
         f.sessions.remove(&alice, "a2", false, None).await.unwrap();
         let entry = |action: &str, target: &str| ("alice".into(), action.into(), target.into());

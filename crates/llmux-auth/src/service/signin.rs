@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use llmux_core::api::{LoginRequest, PairPeekResponse, PairingResponse, TokenScope};
+use llmux_api::{LoginRequest, PairPeekResponse, PairingResponse, TokenScope};
 use llmux_core::store::LoginDeviceRecord;
 use llmux_core::time::{now_ms, rfc3339_ms};
 

@@ -7,10 +7,11 @@ mod screen;
 use std::borrow::Cow;
 use std::path::Path;
 
+use llmux_api::Turn;
+
 use super::kind::{
     AgentKind, Builtin, Detector, FileState, History, IdSyntax, Live, StateFileReader,
 };
-use crate::api::Turn;
 
 /// Claude Code.
 pub struct Claude;

@@ -13,9 +13,9 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use llmux_api::{Conversation, Detection, Turn};
 use serde_json::Value;
 
-use crate::api::{Conversation, Detection, Turn};
 use crate::detect::Screen;
 use crate::error::{Error, Result};
 use crate::history::{self, Transcript};

@@ -20,15 +20,15 @@
 
 use std::path::PathBuf;
 
+use llmux_api::SettingView;
 use serde::Serialize;
 
 use super::{DEFAULT_HOST, DEFAULT_PORT, Limits, LoadedConfig, Overlay};
-use crate::api::SettingView;
 use crate::error::{Error, Result};
 
 /// Where an effective value came from: the wire type of `GET /api/settings`, so the resolver
 /// and the settings page cannot name a layer differently.
-pub use crate::api::SettingSource as Source;
+pub use llmux_api::SettingSource as Source;
 
 /// A value in effect and the layer it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

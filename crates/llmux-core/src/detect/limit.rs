@@ -46,8 +46,8 @@ impl Limit {
     /// Whether this limit makes a screen the detector read as `state` `limited`: an idle or
     /// waiting agent stopped at it; a working one only while it says it retries (else the
     /// message is an old one above new work).
-    pub fn applies_to(&self, state: crate::api::AgentState) -> bool {
-        use crate::api::AgentState::*;
+    pub fn applies_to(&self, state: llmux_api::AgentState) -> bool {
+        use llmux_api::AgentState::*;
         match state {
             Idle | Waiting | Limited => true,
             Working => self.retrying,
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn who_is_limited() {
-        use crate::api::AgentState::*;
+        use llmux_api::AgentState::*;
         let stopped =
             read("⎿  You've hit your session limit · resets 10:17pm (UTC)\n❯\n", NOON).unwrap();
         assert!(!stopped.retrying && stopped.applies_to(Idle) && !stopped.applies_to(Working));

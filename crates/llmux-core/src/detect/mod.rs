@@ -17,8 +17,9 @@
 
 pub mod limit;
 
+use llmux_api::{AgentState, Detection, PendingPrompt, PromptOption};
+
 use crate::agents::Detector;
-use crate::api::{AgentState, Detection, PendingPrompt, PromptOption};
 
 /// How many non-blank lines at the bottom of the screen a detector looks at.
 pub const BOTTOM_LINES: usize = 25;

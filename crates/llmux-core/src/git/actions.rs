@@ -2,7 +2,8 @@
 //! branch into the base, push it, open a pull request, discard what is uncommitted. Never
 //! forced: a merge with conflicts is reported and undone, a push is never `--force`.
 
-use crate::api::{ActionResponse, MergeMode};
+use llmux_api::{ActionResponse, MergeMode};
+
 use crate::error::{Error, Result};
 
 use super::diff::{self, RepoInfo};

@@ -12,7 +12,8 @@
 //! than [`LARGE_FILE_LINES`] changed lines, a lock file or one marked `linguist-generated`
 //! comes without its hunks (`collapsed`), which asking for that file alone (`path`) shows.
 
-use crate::api::{Collapsed, DiffFile, DiffQuery, DiffRange, DiffResponse, FileStatus};
+use llmux_api::{Collapsed, DiffFile, DiffQuery, DiffRange, DiffResponse, FileStatus};
+
 use crate::error::{Error, Result};
 
 use super::patch;

@@ -5,7 +5,7 @@
 //! or mode-only change). A hunk is read for exactly as many lines as its header counts, so a
 //! changed line that looks like a header (`--- x`) is never taken for one.
 
-use crate::api::{DiffFile, DiffHunk, DiffLine, FileStatus, LineKind};
+use llmux_api::{DiffFile, DiffHunk, DiffLine, FileStatus, LineKind};
 
 /// Longest line text kept, in bytes (minified files have lines of megabytes).
 pub const MAX_LINE_BYTES: usize = 2000;

@@ -9,12 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use llmux_api::Turn;
 use serde_json::Value;
 
 use super::MAX_TURNS;
 use super::tail::{Polled, Tail};
 use crate::agents::{Kind, LineFn, Live};
-use crate::api::Turn;
 use crate::error::{Error, Result};
 
 /// How often a transcript that is not there yet is looked for again.

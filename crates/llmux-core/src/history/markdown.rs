@@ -13,9 +13,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use ammonia::{Builder, UrlRelative};
+use llmux_api::{Turn, TurnPart, TurnRole};
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
-
-use crate::api::{Turn, TurnPart, TurnRole};
 
 /// The tags the chat view shows.
 const TAGS: &[&str] = &[

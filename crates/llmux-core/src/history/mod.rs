@@ -14,9 +14,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::{Error, Result};
 
 mod live;

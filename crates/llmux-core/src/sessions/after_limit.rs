@@ -16,10 +16,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use llmux_api::{AgentState, StateEvent};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Schedule, SessionService};
-use crate::api::{AgentState, StateEvent};
 use crate::error::{Error, Result};
 use crate::validate;
 

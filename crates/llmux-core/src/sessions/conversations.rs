@@ -11,9 +11,10 @@ mod feed;
 
 use std::path::Path;
 
+use llmux_api::{AgentState, Conversation, SessionView, TranscriptResponse};
+
 use super::SessionService;
 use crate::agents::Kind;
-use crate::api::{AgentState, Conversation, SessionView, TranscriptResponse};
 use crate::error::{Error, Result};
 use crate::history;
 use crate::store::{ConversationHow, ConversationOwnerRecord, SessionRecord};
@@ -123,12 +124,8 @@ impl SessionService {
         }
         kind.validate_id(id)?;
         self.check_resume(&record.agent, Some(id), mine, Some(name)).await?;
-        let req = crate::api::EditSessionRequest {
-            resume_from: Some(Some(id.to_owned())),
-            ..Default::default()
-        };
-        let view = self.edit(name, req).await?;
-        if self.status(name) != crate::api::SessionStatus::Running {
+        let view = self.edit(name, super::SessionEdit::resume_from(id)).await?;
+        if self.status(name) != llmux_api::SessionStatus::Running {
             return self.restart(name).await;
         }
         Ok(view)

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use llmux_api::{
+    AgentState, BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES,
+    SessionStatus,
+};
 use tokio::task::JoinSet;
 
 use super::SessionService;
 use super::queues::{WaitReason, Waiting};
-use crate::api::{
-    AgentState, BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES,
-    SessionStatus,
-};
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
 use crate::validate;

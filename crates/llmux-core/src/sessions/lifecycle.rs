@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{SessionService, not_found};
-use crate::api::{CreateSessionRequest, EditSessionRequest, SessionStatus, SessionView};
+use llmux_api::{SessionStatus, SessionView};
+
+use super::{NewSession, SessionEdit, SessionService, not_found};
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
 use crate::time::now_ms;
@@ -15,10 +16,10 @@ use crate::validate;
 const KEPT_SCREEN_LINES: u32 = 2000;
 
 impl SessionService {
-    /// Validates a request, records the session and starts it in tmux.
+    /// Checks `req`, records the session and starts it in tmux.
     ///
     /// Nothing is left behind when it fails: the record is removed again if tmux refuses.
-    pub async fn create(&self, req: CreateSessionRequest, owner: &str) -> Result<SessionView> {
+    pub async fn create(&self, req: NewSession, owner: &str) -> Result<SessionView> {
         let agent = self.catalog.require(req.agent.trim())?.clone();
         if let Some(name) = &req.name {
             validate::session_name(name)?;
@@ -37,7 +38,7 @@ impl SessionService {
                 agent.kind.validate_id(id)?;
             }
         }
-        let skip_init = req.skip_init.unwrap_or(false);
+        let skip_init = req.skip_init;
         let worktree = req.worktree.clone();
         let after_limit = super::valid_after_limit(req.after_limit.as_deref())?;
         if !agent.is_installed() {
@@ -55,7 +56,7 @@ impl SessionService {
             cwd: cwd.to_string_lossy().into_owned(),
             flags,
             env,
-            init_prompts: req.init_prompts.unwrap_or_default(),
+            init_prompts: req.init_prompts,
             resume_from: req.resume_from.filter(|r| !r.is_empty()),
             owner: owner.to_owned(),
             parent: req.parent.filter(|p| !p.is_empty()),
@@ -242,7 +243,7 @@ impl SessionService {
 
     /// Applies an edit. A change of cwd, flags, env or resume id respawns a running session;
     /// a rename is live.
-    pub async fn edit(&self, name: &str, req: EditSessionRequest) -> Result<SessionView> {
+    pub async fn edit(&self, name: &str, req: SessionEdit) -> Result<SessionView> {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         let old = self.record(name)?;
@@ -445,12 +446,12 @@ impl SessionService {
     ///
     /// A session's worktree goes with it when it is clean and has nothing unmerged; one with
     /// work in it is refused unless `force` with a `branch` choice (see
-    /// [`crate::api::BranchChoice`]).
+    /// [`llmux_api::BranchChoice`]).
     pub async fn remove(
         &self,
         name: &str,
         force: bool,
-        branch: Option<crate::api::BranchChoice>,
+        branch: Option<llmux_api::BranchChoice>,
     ) -> Result<SessionStatus> {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;

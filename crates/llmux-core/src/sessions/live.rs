@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
+use llmux_api::SessionView;
 use tokio::sync::watch;
 
-use crate::api::SessionView;
 use crate::tmux::PaneInfo;
 
 /// Panes by session name, as of the last refresh (and the changes made since).

@@ -21,6 +21,7 @@ mod queues;
 pub use queues::{WaitReason, Waiting};
 mod review;
 mod screens;
+mod spec;
 mod status;
 pub mod uploads;
 mod wait;
@@ -29,6 +30,7 @@ mod worktrees;
 pub use after_limit::{DEFAULT_AFTER_LIMIT, valid_after_limit};
 pub use confine::Isolation;
 pub use prompt_queue::{AfterLimitTyped, MAX_QUEUED, Schedule};
+pub use spec::{NewSession, SessionEdit};
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 
@@ -37,10 +39,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use llmux_api::{AgentState, AgentView, SessionStatus, SessionView};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::agents::Catalog;
-use crate::api::{AgentState, AgentView, SessionStatus, SessionView};
 use crate::error::{Error, Result};
 use crate::paths::display_path;
 use crate::store::{SessionRecord, Store};

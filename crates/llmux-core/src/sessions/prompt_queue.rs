@@ -15,8 +15,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use llmux_api::{AgentState, SessionStatus};
+
 use super::SessionService;
-use crate::api::{AgentState, SessionStatus};
 use crate::error::{Error, Result};
 use crate::store::{NewQueueItem, QueueItemRecord};
 use crate::time::now_ms;

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::SessionService;
-use crate::api::{
+use llmux_api::{
     CommentSide, CommentStatus, DiffQuery, DiffResponse, EditCommentRequest, NewCommentRequest,
     ReviewComment,
 };
+
+use super::SessionService;
 use crate::error::{Error, Result};
 use crate::git::runner::{Git, NEVER_ASK};
 use crate::store::{CommentRecord, NewComment};

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use llmux_api::{AgentState, Detection, PendingPrompt, StateEvent};
 use tokio::sync::broadcast;
 
 use super::SessionService;
 use crate::agents::{FileState, Kind};
-use crate::api::{AgentState, Detection, PendingPrompt, StateEvent};
 use crate::store::SessionRecord;
 use crate::time::{now_ms, rfc3339_ms};
 use crate::tmux::PaneInfo;

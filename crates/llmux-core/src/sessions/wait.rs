@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use llmux_api::{AgentState, PendingPrompt, TurnPart, TurnRole};
 use tokio::time::Instant;
 
 use super::SessionService;
-use crate::api::{AgentState, PendingPrompt, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::validate;
 

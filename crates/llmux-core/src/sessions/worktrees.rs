@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use llmux_api::{BranchChoice, WorktreeRequest, WorktreeView};
+
 use super::SessionService;
-use crate::api::{BranchChoice, WorktreeRequest, WorktreeView};
 use crate::error::{Error, Result};
 use crate::git::worktree::{self as wt, WorktreeStatus};
 use crate::git::{RepoSettings, Runner, WorktreeLocation};
@@ -446,7 +447,7 @@ impl SessionService {
         let now = now_ms();
         let busy = |name: &str| {
             self.tracker.get(name).is_some_and(|t| {
-                !matches!(t.state, crate::api::AgentState::Idle | crate::api::AgentState::Exited)
+                !matches!(t.state, llmux_api::AgentState::Idle | llmux_api::AgentState::Exited)
                     || now - t.since_ms < 2 * FRESH.as_millis() as i64
             })
         };

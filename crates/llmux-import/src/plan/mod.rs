@@ -20,9 +20,9 @@ mod users;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use llmux_api::TokenScope;
 use llmux_auth::legacy::{self, ORIGIN, ScryptHash};
 use llmux_core::agents::Catalog;
-use llmux_core::api::TokenScope;
 use llmux_core::config::Overlay;
 use llmux_core::paths::Paths;
 use llmux_core::sessions::names;

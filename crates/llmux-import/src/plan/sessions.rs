@@ -139,7 +139,7 @@ pub(super) fn session_record(
                 };
                 env.insert(k.clone(), v.to_owned());
             }
-            if let Err(e) = validate::env(&llmux_core::api::EnvInput::Map(env.clone())) {
+            if let Err(e) = validate::env(&llmux_api::EnvInput::Map(env.clone())) {
                 return Ok(refused(e.to_string()));
             }
         }

@@ -29,10 +29,17 @@ async fn until_stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
 pub(crate) const SHUTDOWN_REASON: &str = "the llmux daemon is stopping";
 
 /// `event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after
-/// every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever
+/// every change; `event: state` with a [`StateEvent`](llmux_api::StateEvent) whenever
 /// one of the caller's agents changes state. Ends when the caller's credential is revoked, and
 /// when the daemon stops, after an `event: shutdown` (data `{"reason": "…"}`).
+// The summary is the doc comment as it read when the type was `llmux_core::api::StateEvent`:
+// utoipa would take the comment's new link text into the OpenAPI document (issue 14 item 3
+// kept the document byte for byte).
 #[utoipa::path(get, path = "/api/events", operation_id = "streamSessionEvents", tag = "sessions",
+    summary = "`event: sessions` with the caller's sessions (as `GET /api/sessions`), at once and after\n\
+        every change; `event: state` with a [`StateEvent`](llmux_core::api::StateEvent) whenever\n\
+        one of the caller's agents changes state. Ends when the caller's credential is revoked, and\n\
+        when the daemon stops, after an `event: shutdown` (data `{\"reason\": \"…\"}`).",
     responses((status = 200, description = "text/event-stream: `event: sessions` (data = SessionView[]), `event: state` (data = StateEvent), and `event: shutdown` (data = {\"reason\": …}) last when the daemon stops"),
         (status = 403, body = ErrorBody),
         (status = 429, description = "the caller already has the maximum of event streams open (`server.limits.maxEventStreamsPerUser`)", body = ErrorBody)))]

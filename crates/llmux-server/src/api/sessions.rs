@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use llmux_auth::{Listing, Prompt, Queued};
-use llmux_core::sessions::Schedule;
+use llmux_core::sessions::{NewSession, Schedule, SessionEdit};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -96,8 +96,40 @@ async fn create(
         let session = crate::relay::create_on(&state, &caller.0, &host, req).await?;
         return Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })));
     }
-    let session = state.facade.create(&caller.0, req).await?;
+    let session = state.facade.create(&caller.0, new_session(req)).await?;
     Ok((StatusCode::CREATED, Json(SessionResponse { ok: true, session })))
+}
+
+/// The session service's input for a start here: the request as it came (the service checks
+/// it), but for `host`, which the handler took first.
+fn new_session(req: CreateSessionRequest) -> NewSession {
+    let CreateSessionRequest {
+        agent,
+        name,
+        cwd,
+        flags,
+        env,
+        init_prompts,
+        resume_from,
+        parent,
+        skip_init,
+        worktree,
+        after_limit,
+        host: _,
+    } = req;
+    NewSession {
+        agent,
+        name,
+        cwd,
+        flags,
+        env,
+        init_prompts: init_prompts.unwrap_or_default(),
+        resume_from,
+        parent,
+        skip_init: skip_init.unwrap_or(false),
+        worktree,
+        after_limit,
+    }
 }
 
 /// One session.
@@ -122,8 +154,14 @@ async fn edit(
     Path(name): Path<String>,
     Json(req): Json<EditSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let session = state.facade.edit(&caller.0, &name, req).await?;
+    let session = state.facade.edit(&caller.0, &name, session_edit(req)).await?;
     Ok(Json(SessionResponse { ok: true, session }))
+}
+
+/// The session service's input for an edit: field for field (`null` = back to the default).
+fn session_edit(req: EditSessionRequest) -> SessionEdit {
+    let EditSessionRequest { name, cwd, flags, env, init_prompts, resume_from, after_limit } = req;
+    SessionEdit { name, cwd, flags, env, init_prompts, resume_from, after_limit }
 }
 
 /// Remove a session's record; refused (409) while it runs unless `force`. Its worktree (if

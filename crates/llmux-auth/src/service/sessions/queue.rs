@@ -5,7 +5,7 @@
 //! Audited: `session_queued` (length and when; never the text), `queue_edited` (item id and
 //! what changed), `queue_cancelled` (item id).
 
-use llmux_core::api::{QueueItem, WaitingPrompt};
+use llmux_api::{QueueItem, WaitingPrompt};
 use llmux_core::sessions::{Schedule, WaitReason};
 use llmux_core::store::QueueItemRecord;
 use llmux_core::time::rfc3339_ms;

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, flatten_text, norm_ts, push_reply, sanitize_cwd, str_of, summarize, text_turn,

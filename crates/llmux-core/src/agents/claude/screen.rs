@@ -7,7 +7,8 @@
 //!   options `❯ 1. Yes`; keys Up/Down + Enter (digits also answer at once);
 //! - exited: `Resume this session with:` / `claude --resume <uuid>`.
 
-use crate::api::{AgentState, Detection};
+use llmux_api::{AgentState, Detection};
+
 use crate::detect::{
     Screen, collapse, is_rule, nav_options, numbered_options, permission_for, question_above,
     state, waiting,

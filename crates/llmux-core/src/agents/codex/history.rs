@@ -10,9 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, first_json_line, flatten_text, for_each_json_line, is_uuid, line_hash,

@@ -9,7 +9,8 @@
 //!   also answer: `y` verified);
 //! - exited: `codex resume <id>` (`To reconnect, run:` / `To continue this session, run`).
 
-use crate::api::{AgentState, Detection};
+use llmux_api::{AgentState, Detection};
+
 use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };

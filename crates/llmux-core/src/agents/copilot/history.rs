@@ -13,10 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use rusqlite::types::ValueRef;
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts, open_db_read_only,

@@ -12,7 +12,8 @@
 //! list footer; permission = `Do you want to run this command?` (or `Do you want to …`) with
 //! a numbered `❯` list; exited = `copilot --resume`.
 
-use crate::api::{AgentState, Detection};
+use llmux_api::{AgentState, Detection};
+
 use crate::detect::{
     Screen, collapse, is_rule, nav_options, numbered_options, permission_for, question_above,
     state, waiting,

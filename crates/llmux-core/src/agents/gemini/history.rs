@@ -17,9 +17,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, files_in, flatten_text, for_each_json_line, is_uuid, later, mtime_rfc3339, norm_ts,

@@ -9,7 +9,8 @@
 //!   keys Up/Down + Enter (digits also answer at once: `2` verified);
 //! - exited: `Agent powering down. Goodbye!` … `To resume this session: gemini --resume <uuid>`.
 
-use crate::api::{AgentState, Detection};
+use llmux_api::{AgentState, Detection};
+
 use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };

@@ -15,10 +15,10 @@
 
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{Transcript, db_watch, epoch_to_rfc3339, open_db_read_only, str_of, title_of};
 

@@ -13,7 +13,8 @@
 //!   by colour only; the digit answers at once whatever is selected (`1` verified);
 //! - exited: logo + `Session   <title>` + `Continue  opencode -s ses_…`.
 
-use crate::api::{AgentState, Detection, PromptOption};
+use llmux_api::{AgentState, Detection, PromptOption};
+
 use crate::detect::{
     Screen, collapse, numbered_options, permission_for, question_above, state, waiting,
 };

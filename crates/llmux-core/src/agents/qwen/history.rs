@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use llmux_api::{Conversation, Turn, TurnPart, TurnRole};
 use serde_json::Value;
 
-use crate::api::{Conversation, Turn, TurnPart, TurnRole};
 use crate::error::Result;
 use crate::history::{
     Transcript, flatten_text, is_uuid, norm_ts, push_reply, sanitize_cwd, str_of, summarize,

@@ -7,7 +7,8 @@
 //!   composer is hidden meanwhile. Keys Up/Down + Enter (digits also answer: `1` verified);
 //! - exited: stats box + `To continue this session, run qwen --resume <uuid>`.
 
-use crate::api::{AgentState, Detection};
+use llmux_api::{AgentState, Detection};
+
 use crate::detect::{
     Screen, collapse, nav_options, numbered_options, permission_for, question_above, state, waiting,
 };

@@ -14,10 +14,10 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use llmux_api::{TranscriptResponse, Turn};
 use tokio::sync::watch;
 
 use super::super::SessionService;
-use crate::api::{TranscriptResponse, Turn};
 use crate::error::Result;
 use crate::history::LiveTranscript;
 use crate::history::markdown::rendered;
