@@ -8,10 +8,10 @@
 //! `review_pushed`, `review_pull_request` and `review_discarded`.
 
 use llmux_api::{
-    ActionResponse, CommitRequest, DiffQuery, DiffResponse, EditCommentRequest, MergeRequest,
-    NewCommentRequest, ReviewComment,
+    ActionResponse, CommitRequest, DiffQuery, DiffResponse, MergeRequest, ReviewComment,
 };
 use llmux_core::git::actions;
+use llmux_core::sessions::{NewReviewComment, ReviewCommentEdit};
 
 use super::{Prompt, Sessions};
 use crate::policy::Action;
@@ -42,7 +42,7 @@ impl Sessions {
         &self,
         principal: &Principal,
         name: &str,
-        req: NewCommentRequest,
+        req: NewReviewComment,
     ) -> Result<ReviewComment> {
         let target = self.target(principal, name, Action::DriveSessions)?;
         let actor = principal.actor();
@@ -58,7 +58,7 @@ impl Sessions {
         principal: &Principal,
         name: &str,
         id: i64,
-        req: EditCommentRequest,
+        req: ReviewCommentEdit,
     ) -> Result<ReviewComment> {
         let target = self.target(principal, name, Action::DriveSessions)?;
         let c = self.service().edit_comment(&target.name, id, req).await.map_err(Error::Core)?;

@@ -19,10 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llmux_api::{
-    AgentView, BroadcastRequest, BroadcastResponse, Conversation, SessionStatus, SessionView,
-    StateEvent, TranscriptResponse,
+    AgentView, BroadcastResponse, Conversation, SessionStatus, SessionView, StateEvent,
+    TranscriptResponse,
 };
-use llmux_core::sessions::{NewSession, SessionEdit, SessionService, WaitOutcome, names};
+use llmux_core::sessions::{
+    Broadcast, NewSession, SessionEdit, SessionService, WaitOutcome, names,
+};
 
 use super::AuthService;
 
@@ -548,7 +550,7 @@ impl Sessions {
     pub async fn broadcast(
         &self,
         principal: &Principal,
-        mut req: BroadcastRequest,
+        mut req: Broadcast,
     ) -> Result<BroadcastResponse> {
         require(principal, Action::DriveSessions)?;
         let visible: Vec<String> = self
@@ -571,7 +573,7 @@ impl Sessions {
             None => req.names = Some(self.running(visible, req.agent.as_deref())),
         }
         let chars = req.prompt.chars().count();
-        let enter = req.enter.unwrap_or(true);
+        let enter = req.enter;
         let mut out = self.service.broadcast(req).await.verbatim()?;
         let detail = format!("{chars} chars{}, broadcast", if enter { "" } else { ", no enter" });
         for name in &out.sent {
@@ -819,9 +821,9 @@ mod tests {
             ..Default::default()
         };
         let edit = SessionEdit { cwd: Some("/".into()), ..Default::default() };
-        let broadcast = BroadcastRequest {
+        let broadcast = Broadcast {
             prompt: "hi".into(),
-            enter: None,
+            enter: true,
             names: Some(vec![name.into()]),
             agent: None,
         };

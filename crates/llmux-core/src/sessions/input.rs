@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llmux_api::{
-    AgentState, BroadcastFailure, BroadcastRequest, BroadcastResponse, MAX_CAPTURE_LINES,
-    SessionStatus,
+    AgentState, BroadcastFailure, BroadcastResponse, MAX_CAPTURE_LINES, SessionStatus,
 };
 use tokio::task::JoinSet;
 
-use super::SessionService;
 use super::queues::{WaitReason, Waiting};
+use super::{Broadcast, SessionService};
 use crate::error::{Error, Result};
 use crate::store::SessionRecord;
 use crate::validate;
@@ -174,7 +173,7 @@ impl SessionService {
     }
 
     /// Sends one prompt to many sessions at once.
-    pub async fn broadcast(self: &Arc<Self>, req: BroadcastRequest) -> Result<BroadcastResponse> {
+    pub async fn broadcast(self: &Arc<Self>, req: Broadcast) -> Result<BroadcastResponse> {
         validate::prompt(&req.prompt)?;
         if let Some(agent) = &req.agent {
             self.catalog.require(agent)?;
@@ -189,7 +188,7 @@ impl SessionService {
                 .map(|s| s.name.clone())
                 .collect(),
         };
-        let enter = req.enter.unwrap_or(true);
+        let enter = req.enter;
         let mut tasks = JoinSet::new();
         for name in targets {
             let service = self.clone();

@@ -30,7 +30,7 @@ mod worktrees;
 pub use after_limit::{DEFAULT_AFTER_LIMIT, valid_after_limit};
 pub use confine::Isolation;
 pub use prompt_queue::{AfterLimitTyped, MAX_QUEUED, Schedule};
-pub use spec::{NewSession, SessionEdit};
+pub use spec::{Broadcast, NewReviewComment, NewSession, ReviewCommentEdit, SessionEdit};
 pub use status::SETTLE;
 pub use wait::WaitOutcome;
 

@@ -3,12 +3,9 @@
 
 use std::path::PathBuf;
 
-use llmux_api::{
-    CommentSide, CommentStatus, DiffQuery, DiffResponse, EditCommentRequest, NewCommentRequest,
-    ReviewComment,
-};
+use llmux_api::{CommentSide, CommentStatus, DiffQuery, DiffResponse, ReviewComment};
 
-use super::SessionService;
+use super::{NewReviewComment, ReviewCommentEdit, SessionService};
 use crate::error::{Error, Result};
 use crate::git::runner::{Git, NEVER_ASK};
 use crate::store::{CommentRecord, NewComment};
@@ -68,7 +65,7 @@ impl SessionService {
         &self,
         name: &str,
         author: &str,
-        req: NewCommentRequest,
+        req: NewReviewComment,
     ) -> Result<ReviewComment> {
         self.record(name)?;
         let end_line = req.end_line.unwrap_or(req.start_line);
@@ -85,7 +82,7 @@ impl SessionService {
         let c = NewComment {
             session: name.to_owned(),
             path: req.path,
-            side: req.side.unwrap_or_default().as_str().to_owned(),
+            side: req.side.as_str().to_owned(),
             start_line: req.start_line,
             end_line,
             code: req.code,
@@ -110,7 +107,7 @@ impl SessionService {
         &self,
         name: &str,
         id: i64,
-        req: EditCommentRequest,
+        req: ReviewCommentEdit,
     ) -> Result<ReviewComment> {
         self.record(name)?;
         if let Some(body) = &req.body {

@@ -1,13 +1,14 @@
-//! What callers ask of the session service: a session to start ([`NewSession`]) and a change
-//! to one ([`SessionEdit`]).
+//! What callers ask of the session service: a session to start ([`NewSession`]), a change to
+//! one ([`SessionEdit`]), a prompt for many ([`Broadcast`]), a review comment to add
+//! ([`NewReviewComment`]) or change ([`ReviewCommentEdit`]).
 //!
-//! These are the service's own inputs, not the API's request bodies: the server turns
-//! `POST /api/sessions` and `PATCH /api/sessions/{name}` into them (dropping what is not the
-//! service's business, such as a hub's `host`), and core's own callers build them directly
-//! (a resume is an edit of the resume id). They hold what the caller asked for, unchecked:
-//! [`SessionService::create`] and [`SessionService::edit`] validate every field, in their own
-//! order, once the caller's permissions were checked (a caller who may not start sessions is
-//! answered 403, whatever its input).
+//! These are the service's own inputs, not the API's request bodies: the server turns the
+//! requests into them (dropping what is not the service's business, such as a hub's `host`,
+//! and filling in the documented defaults), and core's own callers build them directly (a
+//! resume is an edit of the resume id). They hold what the caller asked for, unchecked:
+//! [`SessionService::create`], [`SessionService::edit`] and the others validate every field,
+//! in their own order, once the caller's permissions were checked (a caller who may not start
+//! sessions is answered 403, whatever its input).
 //!
 //! Two values inside stay the API's shared types, as the service reads them as they are:
 //! [`EnvInput`] (an object or `KEY=VALUE` lines, parsed and checked by
@@ -16,7 +17,7 @@
 //! [`SessionService::create`]: super::SessionService::create
 //! [`SessionService::edit`]: super::SessionService::edit
 
-use llmux_api::{EnvInput, WorktreeRequest};
+use llmux_api::{CommentSide, CommentStatus, EnvInput, WorktreeRequest};
 
 /// A session to start, as [`SessionService::create`](super::SessionService::create) takes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,4 +74,47 @@ impl SessionEdit {
     pub fn resume_from(id: &str) -> Self {
         SessionEdit { resume_from: Some(Some(id.to_owned())), ..SessionEdit::default() }
     }
+}
+
+/// One prompt for many sessions, as
+/// [`SessionService::broadcast`](super::SessionService::broadcast) takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broadcast {
+    /// Text typed into every target.
+    pub prompt: String,
+    /// Press Enter after the text.
+    pub enter: bool,
+    /// The targets, by canonical name; `None`: every running session (of `agent`).
+    pub names: Option<Vec<String>>,
+    /// Only sessions of this agent.
+    pub agent: Option<String>,
+}
+
+/// A review comment to add, as
+/// [`SessionService::add_comment`](super::SessionService::add_comment) takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewReviewComment {
+    /// File path in the repository.
+    pub path: String,
+    /// Which side's line numbers.
+    pub side: CommentSide,
+    /// First line (1 or more).
+    pub start_line: u32,
+    /// Last line; `None`: `start_line`.
+    pub end_line: Option<u32>,
+    /// The lines quoted.
+    pub code: String,
+    /// The reviewer's words.
+    pub body: String,
+}
+
+/// A change to a review comment, as
+/// [`SessionService::edit_comment`](super::SessionService::edit_comment) takes it: `None`
+/// keeps a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewCommentEdit {
+    /// Open or resolved.
+    pub status: Option<CommentStatus>,
+    /// New words.
+    pub body: Option<String>,
 }

@@ -11,6 +11,8 @@ use llmux_api::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use llmux_core::sessions::{NewReviewComment, ReviewCommentEdit};
+
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
@@ -66,8 +68,14 @@ async fn add_comment(
     Path(name): Path<String>,
     Json(req): Json<NewCommentRequest>,
 ) -> ApiResult<(StatusCode, Json<CommentResponse>)> {
-    let comment = state.facade.add_comment(&caller.0, &name, req).await?;
+    let comment = state.facade.add_comment(&caller.0, &name, new_comment(req)).await?;
     Ok((StatusCode::CREATED, Json(CommentResponse { ok: true, comment })))
+}
+
+/// The session service's input for a new comment (on the new side unless `side` says).
+fn new_comment(req: NewCommentRequest) -> NewReviewComment {
+    let NewCommentRequest { path, side, start_line, end_line, code, body } = req;
+    NewReviewComment { path, side: side.unwrap_or_default(), start_line, end_line, code, body }
 }
 
 /// Resolve, reopen or reword a comment.
@@ -81,7 +89,9 @@ async fn edit_comment(
     Path((name, id)): Path<(String, i64)>,
     Json(req): Json<EditCommentRequest>,
 ) -> ApiResult<Json<CommentResponse>> {
-    let comment = state.facade.edit_comment(&caller.0, &name, id, req).await?;
+    let EditCommentRequest { status, body } = req;
+    let edit = ReviewCommentEdit { status, body };
+    let comment = state.facade.edit_comment(&caller.0, &name, id, edit).await?;
     Ok(Json(CommentResponse { ok: true, comment }))
 }
 

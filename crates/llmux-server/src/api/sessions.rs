@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use llmux_auth::{Listing, Prompt, Queued};
-use llmux_core::sessions::{NewSession, Schedule, SessionEdit};
+use llmux_core::sessions::{Broadcast, NewSession, Schedule, SessionEdit};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -338,7 +338,13 @@ async fn broadcast(
     caller: Caller,
     Json(req): Json<BroadcastRequest>,
 ) -> ApiResult<Json<BroadcastResponse>> {
-    Ok(Json(state.facade.broadcast(&caller.0, req).await?))
+    Ok(Json(state.facade.broadcast(&caller.0, broadcast_of(req)).await?))
+}
+
+/// The session service's input for a broadcast (Enter pressed unless `enter` is false).
+fn broadcast_of(req: BroadcastRequest) -> Broadcast {
+    let BroadcastRequest { prompt, enter, names, agent } = req;
+    Broadcast { prompt, enter: enter.unwrap_or(true), names, agent }
 }
 
 /// The last lines of the session's screen and scrollback.
