@@ -18,7 +18,7 @@ use llmux_api::InstallReport;
 use llmux_core::Error;
 use tokio::process::Command;
 
-use crate::ssh::{SshSettings, ensure_dir, last_line};
+use crate::ssh::{SshSettings, ensure_dir};
 use crate::target::SshTarget;
 
 /// Which llmux a script means: the one we manage in `~/.local/bin`, else the one on `PATH`.
@@ -260,26 +260,12 @@ async fn run(
         .args(ssh.common(target))
         .arg("--")
         .arg(target.destination())
-        .arg(format!("{LOCATE}\n{script}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .arg(format!("{LOCATE}\n{script}"));
     match stdin {
         Some(f) => cmd.stdin(Stdio::from(f)),
         None => cmd.stdin(Stdio::null()),
     };
-    let out = tokio::time::timeout(timeout, cmd.output())
-        .await
-        .map_err(|_| Error::Conflict(format!("ssh to {} timed out", target.destination())))?
-        .map_err(|e| Error::io("cannot run ssh", e))?;
-    if !out.status.success() {
-        return Err(Error::Conflict(format!(
-            "ssh to {} failed: {}",
-            target.destination(),
-            last_line(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    crate::ssh::stdout_of(&mut cmd, target, timeout).await
 }
 
 impl crate::Fleet {

@@ -70,26 +70,13 @@ impl SshSettings {
     /// its standard output, trimmed.
     pub async fn run(&self, target: &SshTarget, words: &[&str]) -> Result<String, Error> {
         ensure_dir(&self.dir)?;
-        let out = ssh_command()
-            .args(self.common(target))
+        let mut cmd = ssh_command();
+        cmd.args(self.common(target))
             .arg("--")
             .arg(target.destination())
             .args(words)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let out = tokio::time::timeout(OPEN_TIMEOUT, out)
-            .await
-            .map_err(|_| Error::Conflict(format!("ssh to {} timed out", target.destination())))?
-            .map_err(|e| Error::io("cannot run ssh", e))?;
-        if !out.status.success() {
-            return Err(Error::Conflict(format!(
-                "ssh to {} failed: {}",
-                target.destination(),
-                last_line(&out.stderr)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .stdin(Stdio::null());
+        stdout_of(&mut cmd, target, OPEN_TIMEOUT).await
     }
 
     /// Opens the tunnel: `local` (a socket path of the hub's) forwarded to `remote` (the host
@@ -223,6 +210,28 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// The last non-empty line of ssh's standard error, without control characters.
+/// Runs an ssh `cmd` to `target` to its end within `timeout`; its standard output, trimmed,
+/// or the last line ssh (or the remote command) wrote to standard error.
+pub(crate) async fn stdout_of(
+    cmd: &mut Command,
+    target: &SshTarget,
+    timeout: Duration,
+) -> Result<String, Error> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| Error::Conflict(format!("ssh to {} timed out", target.destination())))?
+        .map_err(|e| Error::io("cannot run ssh", e))?;
+    if !out.status.success() {
+        return Err(Error::Conflict(format!(
+            "ssh to {} failed: {}",
+            target.destination(),
+            last_line(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 pub(crate) fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
