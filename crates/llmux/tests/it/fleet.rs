@@ -159,9 +159,9 @@ pub(crate) async fn host_until(
     }
 }
 
-/// Opens `name`'s terminal through the hub, sees the agent's screen, types `text` and Enter,
-/// and sees the agent echo it back.
-async fn attach_and_type(hub: &TestDaemon, name: &str, text: &str) {
+/// Opens `name`'s terminal through the hub as `client`, sees the agent's screen, types `text`
+/// and Enter, and sees the agent echo it back as a prompt.
+pub(crate) async fn attach_and_type(client: &llmux_client::Client, name: &str, text: &str) {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let opts = llmux_client::AttachOptions {
@@ -171,10 +171,10 @@ async fn attach_and_type(hub: &TestDaemon, name: &str, text: &str) {
         read_only: false,
         insecure: false,
     };
-    let mut term = hub.client.attach(name, opts).await.expect("attach through the hub");
+    let mut term = client.attach(name, opts).await.expect("attach through the hub");
     read_until(&mut term, "FAKE AGENT READY").await;
     term.send(Message::Binary(format!("{text}\r").into_bytes().into())).await.unwrap();
-    read_until(&mut term, &format!("PROMPT[1]: {text}")).await;
+    read_until(&mut term, &format!("]: {text}")).await;
 }
 
 pub(crate) fn find<'a>(list: &'a [SessionView], name: &str) -> Option<&'a SessionView> {
@@ -280,7 +280,7 @@ async fn a_host_added_by_url_shows_its_sessions_and_obeys_the_hub() {
     .await;
     let screen = hub.client.capture("h1:r1", 50).await.unwrap();
     assert!(screen.text.contains("FAKE AGENT READY"), "{screen:?}");
-    attach_and_type(&hub, "h1:r1", "typed through the hub").await;
+    attach_and_type(&hub.client, "h1:r1", "typed through the hub").await;
     let screen = h1.client.capture("r1", 50).await.unwrap().text;
     assert!(screen.contains("PROMPT[1]: typed through the hub"), "{screen}");
     hub.cli_ok(&["session", "stop", "h1:q1"]);
@@ -507,7 +507,7 @@ async fn a_host_added_by_ssh_is_driven_through_its_forwarded_socket() {
     assert!(out.contains('✓'), "{out}");
     hub.cli_ok(&["session", "start", "fake", "--host", "s1", "--name", "over-ssh"]);
     assert_eq!(h1.client.session("over-ssh").await.unwrap().status, SessionStatus::Running);
-    attach_and_type(&hub, "s1:over-ssh", "over the forward").await;
+    attach_and_type(&hub.client, "s1:over-ssh", "over the forward").await;
     hub.cli_ok(&["session", "stop", "s1:over-ssh"]);
     assert_eq!(h1.client.session("over-ssh").await.unwrap().status, SessionStatus::Exited);
     // the ControlMaster socket and the forwarded socket live in the hub's own run dir

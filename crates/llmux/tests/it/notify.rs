@@ -2,7 +2,7 @@
 //! push endpoint on loopback, the device forgotten when the endpoint says 410, and the VAPID
 //! key kept across restarts. (Encryption and `on_state` are tested in `llmux-notify`.)
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -32,18 +32,7 @@ fn push_service() -> (u16, Arc<AtomicU16>, mpsc::Receiver<Pushed>) {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if conn.read(&mut byte).unwrap_or(0) == 0 {
-                    break;
-                }
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let len = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0u8; len];
-            let _ = conn.read_exact(&mut body);
+            let (head, body) = crate::harness::http::read_request(&mut conn);
             let code = answer.load(Ordering::SeqCst);
             let _ =
                 write!(conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

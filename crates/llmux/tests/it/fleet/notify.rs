@@ -2,7 +2,7 @@
 //! see (their own through the host's mapping, or any as an admin) gets a push when its agent
 //! finishes or waits; someone it is not mapped to can neither follow it nor is told.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::mpsc;
 
 use llmux_api::SendRequest;
@@ -26,26 +26,7 @@ fn push_service_in(ns: &str) -> (u16, mpsc::Receiver<String>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         port_tx.send(listener.local_addr().unwrap().port()).unwrap();
         for mut conn in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if conn.read(&mut byte).unwrap_or(0) == 0 {
-                    break;
-                }
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.trim()
-                        .eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            let mut body = vec![0u8; len];
-            let _ = conn.read_exact(&mut body);
+            let (head, _) = crate::harness::http::read_request(&mut conn);
             let _ =
                 write!(conn, "HTTP/1.1 201 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = tx.send(head.lines().next().unwrap_or_default().to_owned());

@@ -200,7 +200,7 @@ async fn mapped_users_reach_their_own_remote_sessions_and_nobody_elses() {
         }
     }
     assert!(ann.capture("h1:a1", 50).await.unwrap().text.contains("say hi"));
-    attach_as(&ann, "h1:a1", "typed by ann").await;
+    attach_and_type(&ann, "h1:a1", "typed by ann").await;
     let (_, audit) =
         crate::harness::local(&h1, Method::GET, "/api/audit?limit=50", json!(null)).await;
     let by_ann = audit.as_array().unwrap().iter().any(|e| {
@@ -258,23 +258,6 @@ async fn mapped_users_reach_their_own_remote_sessions_and_nobody_elses() {
     drop((hub, h1));
 }
 
-/// Opens `name`'s terminal through the hub as `client`, types `text`, sees it echoed.
-async fn attach_as(client: &Client, name: &str, text: &str) {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    let opts = llmux_client::AttachOptions {
-        cols: 100,
-        rows: 30,
-        history: 100,
-        read_only: false,
-        insecure: false,
-    };
-    let mut term = client.attach(name, opts).await.expect("attach through the hub");
-    read_until(&mut term, "FAKE AGENT READY").await;
-    term.send(Message::Binary(format!("{text}\r").into_bytes().into())).await.unwrap();
-    read_until(&mut term, &format!(": {text}")).await;
-}
-
 /// Over SSH the hub is the host's operator (its socket's uid); a mapped user's request still
 /// arrives narrowed to their host user: the session they start is that user's there, and the
 /// operator's sessions stay out of their reach.
@@ -329,7 +312,7 @@ async fn over_ssh_a_mapped_user_acts_as_their_host_user() {
         assert!(matches!(status(&err), 403 | 404), "bob: {name}: {err}");
     }
     assert_eq!(status(&ann.session("s1:r1@").await.unwrap_err()), 404);
-    attach_as(&ann, "s1:a1", "over ssh as ann").await;
+    attach_and_type(&ann, "s1:a1", "over ssh as ann").await;
     let (_, audit) =
         crate::harness::local(&h1, Method::GET, "/api/audit?limit=50", json!(null)).await;
     let by_ann =

@@ -196,3 +196,27 @@ pub async fn alice_and_bob_each_with_s(d: &TestDaemon) -> (String, String) {
     d.wait_for_screen("s@bob", "SIZE").await;
     (alice, bob)
 }
+
+/// Reads one HTTP/1.1 request from `conn` as a small test server does: its head (request line
+/// and headers, up to the blank line) and a body of the head's `Content-Length`.
+pub fn read_request(conn: &mut impl std::io::Read) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    let _ = conn.read_exact(&mut body);
+    (head, body)
+}
