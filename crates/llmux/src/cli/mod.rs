@@ -22,6 +22,7 @@ mod queue;
 mod server;
 mod service;
 mod session;
+mod session_args;
 mod settings;
 mod show;
 mod target;
