@@ -51,6 +51,11 @@ for (const vp of Object.keys(VIEWPORTS)) {
     await row.waitFor();
     await page.waitForFunction((n) => /⎇ b-\S+ \+0 −0 ●/.test(document.querySelector(`[data-testid=session-row][data-name="${n}"]`)?.textContent || ''), name, { polling: 100, timeout: 20000 });
     await screenshot(page, 'worktree-row', vp);
+    // On a phone too, where the folder column is hidden, the branch shows beside the state.
+    const place = row.getByTestId('session-cwd');
+    assert.ok(await place.isVisible(), 'the branch is on screen');
+    assert.match(await place.innerText(), new RegExp(`⎇ b-${vp} \\+0 −0 ●`));
+    assert.ok(await place.evaluate((e) => e.lastChild.scrollWidth <= e.lastChild.clientWidth), 'the branch is not cut');
 
     // Remove: confirmed, refused by the daemon (uncommitted changes), then the branch choice.
     await row.getByTestId('session-menu').click();

@@ -24,8 +24,8 @@ export async function killSession(name, status, btn) {
   return !!r;
 }
 
-/** A worktree session's place: repository, branch, +ahead −behind, ● when dirty. */
-const gitText = (w) => w ? `${w.repo.split("/").pop()} ⎇ ${w.branch}${w.ahead == null ? "" : ` +${w.ahead} −${w.behind}`}${w.dirty ? " ●" : ""}` : "";
+/** A worktree session's branch, +ahead −behind, ● when dirty (shown after its repository). */
+const gitText = (w) => w ? `⎇ ${w.branch}${w.ahead == null ? "" : ` +${w.ahead} −${w.behind}`}${w.dirty ? " ●" : ""}` : "";
 
 /**
  * Rows built unrendered (class "later": content-visibility hidden) are rendered as they come
@@ -211,6 +211,7 @@ export default function mount(root, _params, pg) {
     const git = gitText(s.worktree);
     if (prev && SHOWN.every((k) => prev[k] === s[k]) && row.git === git) return;
     row.git = git;
+    if (git) li.dataset.git = ""; else delete li.dataset.git;
     li.dataset.name = s.name;
     li.dataset.status = s.status;
     li.dataset.state = stateOf(s);
@@ -218,7 +219,9 @@ export default function mount(root, _params, pg) {
     p.link.href = `/s/${enc(s.name)}`;
     paint(p, s);
     p.agent.textContent = s.agent;
-    paintCwd(p.cwd, git ? `${s.worktree.repo}/${git}` : s.cwdDisplay || s.cwd);
+    // A worktree: its repository (cut as folders are) and the branch whole (it may hold "/").
+    if (git) [p.cwd.firstChild.textContent, p.cwd.lastChild.textContent] = [`${s.worktree.repo}/ `, git];
+    else paintCwd(p.cwd, s.cwdDisplay || s.cwd);
     p.cwd.title = git ? `${s.cwd}${s.worktree.dirty ? " (uncommitted changes)" : ""}` : s.cwd;
     p.age.dateTime = s.startedAt;
     lazyWhen(p.age, s.startedAt, "started ");
