@@ -99,8 +99,8 @@ impl SessionService {
         if let Some(spec) = &worktree {
             let cwd = std::path::PathBuf::from(&record.cwd);
             let result = match self.make_worktree(&record.name, owner, &cwd, spec).await {
-                Ok(w) => {
-                    record.cwd = w.path.clone();
+                Ok((w, cwd)) => {
+                    record.cwd = cwd;
                     made = Some(w.clone());
                     match self.save(&record).await {
                         Ok(()) => self.save_worktree(w).await,
@@ -324,9 +324,13 @@ impl SessionService {
         // keeps its cwd (the directory moved, not another one).
         let moved = self.move_worktree(&old.owner, &old.name, &new.name).await?;
         if let Some((w, m)) = &moved
-            && new.cwd == w.path
+            && let Some(sub) = std::path::Path::new(&new.cwd).strip_prefix(&w.path).ok()
         {
-            new.cwd = m.path.clone();
+            // the cwd may be a folder inside the worktree (`join("")` would add a "/")
+            new.cwd = match sub.as_os_str().is_empty() {
+                true => m.path.clone(),
+                false => std::path::Path::new(&m.path).join(sub).to_string_lossy().into_owned(),
+            };
         }
         let result = self.rename_records(old, new).await;
         match (&moved, result) {

@@ -158,17 +158,18 @@ impl SessionService {
     /// Makes the worktree of the new session `name` from the repository `cwd` is in: checks
     /// roots, reads the settings, adds the worktree, copies the files, runs the setup. On any
     /// failure nothing it made is left (worktree, branch). The record it returns is not yet
-    /// stored.
+    /// stored; with it, the session's cwd in the worktree: where `cwd` lies in the repository.
     pub(super) async fn make_worktree(
         &self,
         name: &str,
         owner: &str,
         cwd: &Path,
         req: &WorktreeRequest,
-    ) -> Result<WorktreeRecord> {
+    ) -> Result<(WorktreeRecord, String)> {
         let (run, roots) = self.runner_for(owner).await?;
         let top = wt::toplevel(&run, cwd).await?;
         let top = canonical(&top).await;
+        let sub = canonical(cwd).await.strip_prefix(&top).map(Path::to_owned).unwrap_or_default();
         inside_roots(&roots, &top, "the repository")?;
         let settings = self.repo_settings(&run, &top).await?;
         let branch = match req.branch.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
@@ -217,7 +218,8 @@ impl SessionService {
         let status = wt::status(&run, &path, &record.base).await.ok();
         self.worktrees.set_status(name, status);
         tracing::info!(session.name = %name, path = %record.path, branch = %record.branch, "worktree made");
-        Ok(record)
+        let cwd = subdir_in(&path, &sub).await;
+        Ok((record, cwd))
     }
 
     /// Copies the files and runs the setup command in a fresh worktree.
@@ -493,6 +495,26 @@ fn describe(s: &WorktreeStatus, base: &str) -> String {
 }
 
 /// `path` with symlinks resolved (as is when it cannot be).
+/// `sub` (a cwd relative to the repository's top) in the worktree at `path` when the branch
+/// has that directory, really inside the worktree (a symlink in the branch may point anywhere);
+/// else the worktree's top.
+async fn subdir_in(path: &Path, sub: &Path) -> String {
+    let top = path.to_string_lossy().into_owned();
+    if sub.as_os_str().is_empty() {
+        return top;
+    }
+    let (Ok(real_top), Ok(real)) =
+        (tokio::fs::canonicalize(path).await, tokio::fs::canonicalize(path.join(sub)).await)
+    else {
+        return top;
+    };
+    let is_dir = tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir());
+    match real.strip_prefix(&real_top) {
+        Ok(rel) if is_dir && rel == sub => path.join(rel).to_string_lossy().into_owned(),
+        _ => top,
+    }
+}
+
 async fn canonical(path: &Path) -> PathBuf {
     tokio::fs::canonicalize(path).await.unwrap_or_else(|_| path.to_owned())
 }

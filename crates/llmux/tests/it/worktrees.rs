@@ -353,6 +353,46 @@ async fn rename_moves_the_worktree_and_restarts_keep_it() {
     wait_worktree(&d, "r2", |w| w["dirty"] == true).await;
 }
 
+/// Started from a folder inside the repository, the session starts in the same folder of its
+/// worktree, and keeps it through a rename; a folder the branch does not have (untracked
+/// here), or one that is a symlink in the branch, gives the worktree's top.
+#[tokio::test]
+async fn a_cwd_inside_the_repository_is_the_same_folder_in_the_worktree() {
+    let d = TestDaemon::start().await;
+    let repo = repo(&d.work().join("repo"));
+    std::fs::create_dir_all(repo.join("crates/core")).unwrap();
+    std::fs::write(repo.join("crates/core/lib.rs"), "x\n").unwrap();
+    git(&repo, &["add", "crates"]);
+    git(&repo, &["commit", "-qm", "crates"]);
+    // a branch where crates/core is a symlink out of the repository
+    git(&repo, &["checkout", "-qb", "linked"]);
+    git(&repo, &["rm", "-rq", "crates/core"]);
+    std::fs::create_dir_all(repo.join("crates")).unwrap();
+    std::os::unix::fs::symlink("/tmp", repo.join("crates/core")).unwrap();
+    git(&repo, &["add", "crates/core"]);
+    git(&repo, &["commit", "-qm", "linked"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    std::fs::create_dir_all(repo.join("scratch")).unwrap();
+
+    assert_eq!(start(&d, "sub", &repo.join("crates/core"), json!({})).await.0, 201);
+    let inside = repo.join(".worktrees/sub/crates/core");
+    assert_eq!(show(&d, "sub").await["cwd"], inside.display().to_string());
+    d.wait_for_screen("sub", &format!("cwd={}", inside.display())).await;
+    d.cli_ok(&["session", "edit", "sub", "--rename", "sub2"]);
+    let moved = repo.join(".worktrees/sub2/crates/core");
+    assert_eq!(show(&d, "sub2").await["cwd"], moved.display().to_string());
+
+    assert_eq!(start(&d, "untracked", &repo.join("scratch"), json!({})).await.0, 201);
+    let top = repo.join(".worktrees/untracked");
+    assert_eq!(show(&d, "untracked").await["cwd"], top.display().to_string());
+
+    let (status, body) =
+        start(&d, "linked", &repo.join("crates/core"), json!({"branch": "linked"})).await;
+    assert_eq!(status, 201, "{body}");
+    let s = show(&d, "linked").await;
+    assert_eq!(s["cwd"], repo.join(".worktrees/linked").display().to_string(), "{s}");
+}
+
 /// A non-admin's worktree git and setup run in their sandbox, and nothing of it reaches
 /// outside their roots.
 #[tokio::test]
