@@ -109,12 +109,23 @@ impl Drop for Net {
 /// A host daemon in namespace `i` of `net`, listening on 10.77.`i`.2, with the admin `hubber`
 /// whose `hub`-scope token the hub is given; returns the daemon, its URL, the token and its id.
 async fn host(net: &Net, i: usize) -> (TestDaemon, String, String, String) {
-    let d = TestDaemon::builder()
+    host_with(net, i, &[]).await
+}
+
+/// [`host`] with these (non-admin) users of the host's own.
+pub(crate) async fn host_with(
+    net: &Net,
+    i: usize,
+    users: &[&str],
+) -> (TestDaemon, String, String, String) {
+    let mut b = TestDaemon::builder()
         .netns(&net.host(i))
         .server(&format!("host: 10.77.{i}.2"))
-        .admin("hubber")
-        .start()
-        .await;
+        .admin("hubber");
+    for u in users {
+        b = b.user(u);
+    }
+    let d = b.start().await;
     let (tok, id) = token(&d, "hubber", "hub", None).await;
     (d, format!("http://10.77.{i}.2:{NETNS_PORT}"), tok, id)
 }

@@ -39,15 +39,7 @@ fn push_service_in(ns: &str) -> (u16, mpsc::Receiver<String>) {
 async fn a_remote_agent_that_finishes_is_pushed_to_its_mapped_owner_and_followers() {
     need_netns!();
     let net = Net::new(1);
-    let h1 = TestDaemon::builder()
-        .netns(&net.host(1))
-        .server("host: 10.77.1.2")
-        .admin("hubber")
-        .user("ann")
-        .start()
-        .await;
-    let (tok, _) = token(&h1, "hubber", "hub", None).await;
-    let url = format!("http://10.77.1.2:{NETNS_PORT}");
+    let (h1, url, tok, _) = super::host_with(&net, 1, &["ann"]).await;
     let hub = TestDaemon::builder()
         .netns(&net.hub())
         .config("notifications:\n  allowLoopbackPush: true\n")

@@ -98,16 +98,7 @@ pub(super) fn status(e: &llmux_client::Error) -> u16 {
 async fn mapped_users_reach_their_own_remote_sessions_and_nobody_elses() {
     need_netns!();
     let net = Net::new(1);
-    let h1 = TestDaemon::builder()
-        .netns(&net.host(1))
-        .server("host: 10.77.1.2")
-        .admin("hubber")
-        .user("ann")
-        .user("cy")
-        .start()
-        .await;
-    let (tok, _) = token(&h1, "hubber", "hub", None).await;
-    let url = format!("http://10.77.1.2:{NETNS_PORT}");
+    let (h1, url, tok, _) = super::host_with(&net, 1, &["ann", "cy"]).await;
     let hub =
         TestDaemon::builder().netns(&net.hub()).user("ann").user("bob").user("dan").start().await;
     h1.spawn_fake("r1").await;
