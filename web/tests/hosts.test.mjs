@@ -3,7 +3,7 @@
 // users, sees its session in the hub's list as host:name, and removes it; a wrong token shows
 // the host down with the host's refusal; a non-admin gets no hosts page. A session is started
 // on a host from the new-session form, and a host that goes away shows its sessions as
-// unreachable.
+// unreachable; a non-admin the host maps is offered it too.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,6 +118,17 @@ test('a session started on a host from the form; a host gone shows its sessions 
     await page.getByTestId('form-submit').click();
     await page.waitForURL(/\/s\/box(:|%3A)near$/);
     assert.match(await host.cliOk(['session', 'list']), /\bnear\b/, 'the session runs on the host');
+
+    // A non-admin the host's mapping names gets the Host field too (whoami lists the host).
+    await hub.cliOk(['host', 'edit', 'box', '--map-user', 'bob']);
+    const bob = await openPage(browser, 'phone', hub, { login: { username: 'bob', passphrase: 'bob-passphrase-long' } });
+    try {
+      await bob.page.goto('/new');
+      await bob.page.getByTestId('field-host').waitFor();
+      assert.deepEqual(await bob.page.getByTestId('field-host').locator('option').allTextContents(), ['This machine', 'box']);
+    } finally {
+      await bob.context.close();
+    }
 
     // The host goes away: its sessions stay listed, as unreachable, never as exited.
     await page.goto('/');

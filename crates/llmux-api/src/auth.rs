@@ -212,6 +212,10 @@ pub struct WhoamiResponse {
     /// The token's id, for token callers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<String>,
+    /// The other machines (issue 17) the caller may start sessions on from here: every host
+    /// for an admin; for others, the hosts whose user mapping names them. Absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<crate::HostChoice>,
 }
 
 /// `POST /api/account/passphrase`.

@@ -104,6 +104,17 @@ pub enum HostStatus {
     Down,
 }
 
+/// A host the caller may start sessions on, as `GET /api/auth/whoami` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HostChoice {
+    /// The host's name on this hub.
+    pub name: String,
+    /// Whether the hub reaches it now.
+    pub status: HostStatus,
+}
+
 /// A host as `GET /api/hosts` shows it (never its token).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -4,7 +4,7 @@
 //! user's part and named in that user's terms: `host:name` for the host user's own `name`.
 //! Deciding who may is the server's; this module only answers what a mapping says.
 
-use llmux_api::{HostUsers, HostView, SessionView, StateEvent};
+use llmux_api::{HostChoice, HostStatus, HostUsers, HostView, SessionView, StateEvent};
 use llmux_core::Error;
 use llmux_core::sessions::names;
 
@@ -56,6 +56,26 @@ impl Fleet {
         let link = self.link(host).ok()?;
         let users = link.users.read().expect("users lock");
         users.host_user(hub_user).map(str::to_owned)
+    }
+
+    /// The hosts a start may go to: all of them for an admin (`hub_user` `None`); for a hub
+    /// user, those whose mapping names them and that act as their users (or are not reached
+    /// yet, shown so). By name.
+    pub fn start_choices(&self, hub_user: Option<&str>) -> Vec<HostChoice> {
+        let mut out: Vec<HostChoice> = self
+            .list()
+            .into_iter()
+            .filter(|h| match hub_user {
+                None => true,
+                Some(u) => {
+                    self.host_user(&h.name, u).is_some()
+                        && (h.status != HostStatus::Up || self.acts_as_users(&h.name))
+                }
+            })
+            .map(|h| HostChoice { name: h.name, status: h.status })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// Whether `hub_user` is mapped on any host.

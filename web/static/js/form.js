@@ -27,8 +27,10 @@ export default async function mount(root, { name }, pg) {
   const [agents, s, hosts] = await Promise.all([
     api("/api/agents/all", { signal: pg.signal }),
     editing ? api(`/api/sessions/${enc(name)}`, { signal: pg.signal }) : null,
-    // Other machines this daemon drives (admins manage them); none: no host field.
-    !editing && me.admin ? api("/api/hosts", { signal: pg.signal }).catch(() => []) : [],
+    // Other machines this daemon drives: every host for an admin, the hosts that map them for
+    // a user (whoami says which); none: no host field.
+    editing ? [] : api(me.admin ? "/api/hosts" : "/api/auth/whoami", { signal: pg.signal })
+      .then((r) => (Array.isArray(r) ? r : r.hosts || []), () => []),
   ]);
   const byKey = new Map(agents.map((a) => [a.key, a]));
 

@@ -155,9 +155,17 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
 /// Who the caller is and what the credential may do.
 #[utoipa::path(get, path = "/api/auth/whoami", operation_id = "whoami", tag = "auth",
     responses((status = 200, body = WhoamiResponse)))]
-async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
+async fn whoami(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
     caller.require(Action::OwnIdentity)?;
     let admin = caller.0.is_admin();
+    // where a start may go: the fleet's own rule for a mapped user, and only for a caller
+    // whose credential may start sessions at all
+    let hosts = match &caller.0 {
+        _ if !llmux_auth::policy::allows(&caller.0, Action::DriveSessions) => Vec::new(),
+        _ if admin => state.fleet.start_choices(None),
+        Principal::User(u) => state.fleet.start_choices(Some(&u.username)),
+        Principal::LocalOperator => Vec::new(),
+    };
     Ok(Json(match caller.0 {
         Principal::LocalOperator => WhoamiResponse {
             username: String::new(),
@@ -166,6 +174,7 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
             via: "local".into(),
             scope: None,
             token_id: None,
+            hosts,
         },
         Principal::User(u) => {
             let (via, scope, token_id) = match u.via {
@@ -182,6 +191,7 @@ async fn whoami(caller: Caller) -> ApiResult<Json<WhoamiResponse>> {
                 via: via.into(),
                 scope,
                 token_id,
+                hosts,
             }
         }
     }))

@@ -122,6 +122,12 @@ async fn mapped_users_reach_their_own_remote_sessions_and_nobody_elses() {
     let ann = user_client(&hub, port, "ann").await;
     let bob = user_client(&hub, port, "bob").await;
     let dan = user_client(&hub, port, "dan").await;
+    // whoami names the hosts a start may go to (the web form's Host field): the mapped only
+    let hosts =
+        |w: llmux_api::WhoamiResponse| w.hosts.into_iter().map(|h| h.name).collect::<Vec<_>>();
+    assert_eq!(hosts(ann.whoami().await.unwrap()), ["h1"]);
+    assert_eq!(hosts(bob.whoami().await.unwrap()), ["h1"]);
+    assert!(hosts(dan.whoami().await.unwrap()).is_empty(), "dan is mapped nowhere");
 
     // starting on the host: the session is the mapped host user's there
     let cwd = h1.work().display().to_string();
