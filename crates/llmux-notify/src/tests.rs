@@ -156,10 +156,7 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
                 admin,
                 created_at: 1,
                 updated_at: 1,
-                roots: Vec::new(),
-                max_sessions: None,
-                unix_account: None,
-                max_session_memory_mb: None,
+                ..Default::default()
             })
             .unwrap();
     }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::paths::Paths;
 
 /// A user account.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct UserRecord {
     /// Login name.
     pub username: String,
@@ -521,10 +521,7 @@ mod tests {
             admin,
             created_at: 1,
             updated_at: 1,
-            roots: Vec::new(),
-            max_sessions: None,
-            unix_account: None,
-            max_session_memory_mb: None,
+            ..Default::default()
         }
     }
 

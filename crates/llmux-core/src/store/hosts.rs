@@ -187,10 +187,7 @@ mod tests {
                 admin: false,
                 created_at: 1,
                 updated_at: 1,
-                roots: Vec::new(),
-                max_sessions: None,
-                unix_account: None,
-                max_session_memory_mb: None,
+                ..Default::default()
             })
             .unwrap();
         store.set_push_session("ann", "gpu:fix@ann", "ann", 1).unwrap();

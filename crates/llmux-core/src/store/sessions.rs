@@ -329,10 +329,7 @@ mod tests {
                 admin: true,
                 created_at: 1,
                 updated_at: 1,
-                roots: Vec::new(),
-                max_sessions: None,
-                unix_account: None,
-                max_session_memory_mb: None,
+                ..Default::default()
             })
             .unwrap();
     }

@@ -139,10 +139,7 @@ fn accounts_made_here_are_never_touched_and_get_no_old_tokens() {
         admin: false,
         created_at: 1,
         updated_at: 1,
-        roots: Vec::new(),
-        max_sessions: None,
-        unix_account: None,
-        max_session_memory_mb: None,
+        ..Default::default()
     };
     s.store.insert_user(&mine).unwrap();
     let users =
