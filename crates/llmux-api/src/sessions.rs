@@ -297,6 +297,11 @@ pub struct EditSessionRequest {
     #[serde(default, deserialize_with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1))]
     pub after_limit: Option<Option<String>>,
+    /// Move the session into a new git worktree of the repository its cwd is in, as at start
+    /// (the agent restarts there when it runs); only alone, and only for a session that has
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeRequest>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

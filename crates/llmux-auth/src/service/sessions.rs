@@ -493,6 +493,9 @@ fn edited_fields(req: &SessionEdit) -> Vec<&'static str> {
     if req.after_limit.is_some() {
         fields.push("afterLimit");
     }
+    if req.worktree.is_some() {
+        fields.push("worktree");
+    }
     fields
 }
 

@@ -182,7 +182,7 @@ impl SessionService {
 
     /// Starts the record's tmux session (killing a leftover one of the same name first).
     /// Init prompts follow when `init` is set and the spawn is not a resume.
-    async fn spawn(&self, record: &SessionRecord, init: bool) -> Result<()> {
+    pub(super) async fn spawn(&self, record: &SessionRecord, init: bool) -> Result<()> {
         let agent = self.catalog.require(&record.agent)?;
         let mut argv = agent.argv(record.flags.as_deref())?;
         argv.extend(self.conversation_args(
@@ -247,6 +247,9 @@ impl SessionService {
         let lock = self.session_lock(name);
         let _guard = lock.lock().await;
         let old = self.record(name)?;
+        if let Some(spec) = &req.worktree {
+            return self.move_into_worktree(&old, &req, spec).await;
+        }
         if let Some(after) = &req.after_limit {
             super::valid_after_limit(after.as_deref())?;
         }
@@ -388,7 +391,8 @@ impl SessionService {
         Ok(())
     }
 
-    async fn save(&self, record: &SessionRecord) -> Result<()> {
+    /// Stores a changed record and tells the lists.
+    pub(super) async fn save(&self, record: &SessionRecord) -> Result<()> {
         let rec = record.clone();
         self.db(move |s| s.update_session(&rec.name, &rec)).await?;
         self.records.write().expect("records lock").insert(record.name.clone(), record.clone());

@@ -67,6 +67,8 @@ pub struct SessionEdit {
     pub resume_from: Option<Option<String>>,
     /// The after-limit setting: a text turns it on (or changes it), `Some(None)` turns it off.
     pub after_limit: Option<Option<String>>,
+    /// Move the session into a new git worktree (only alone, and only if it has none).
+    pub worktree: Option<WorktreeRequest>,
 }
 
 impl SessionEdit {

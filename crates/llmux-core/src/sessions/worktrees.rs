@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use llmux_api::{BranchChoice, WorktreeRequest, WorktreeView};
+use llmux_api::{BranchChoice, SessionStatus, SessionView, WorktreeRequest, WorktreeView};
 
-use super::SessionService;
+use super::{SessionEdit, SessionService};
 use crate::error::{Error, Result};
 use crate::git::worktree::{self as wt, WorktreeStatus};
 use crate::git::{RepoSettings, Runner, WorktreeLocation};
-use crate::store::WorktreeRecord;
+use crate::store::{SessionRecord, WorktreeRecord};
 use crate::time::{now_ms, rfc3339_ms};
 
 /// How long a worktree's ahead/behind/dirty is shown before it is read again (when the
@@ -220,6 +220,48 @@ impl SessionService {
         tracing::info!(session.name = %name, path = %record.path, branch = %record.branch, "worktree made");
         let cwd = subdir_in(&path, &sub).await;
         Ok((record, cwd))
+    }
+
+    /// The edit that moves session `old` into a new worktree of the repository its cwd is in
+    /// (the caller holds its lock): made as at start, the cwd moved there, and the agent
+    /// restarted in it when it runs. Refused combined with other changes (400) and for a
+    /// session that has a worktree already (409).
+    pub(super) async fn move_into_worktree(
+        &self,
+        old: &SessionRecord,
+        req: &SessionEdit,
+        spec: &WorktreeRequest,
+    ) -> Result<SessionView> {
+        let alone = SessionEdit { worktree: Some(spec.clone()), ..SessionEdit::default() };
+        if *req != alone {
+            return Err(Error::invalid("a worktree is made by an edit of its own"));
+        }
+        if self.worktrees.get(&old.name).is_some() {
+            return Err(Error::Conflict(format!("session {:?} has a worktree already", old.name)));
+        }
+        let (w, cwd) = self.make_worktree(&old.name, &old.owner, Path::new(&old.cwd), spec).await?;
+        let mut new = old.clone();
+        new.cwd = cwd;
+        new.updated_at = now_ms();
+        let saved = match self.save(&new).await {
+            Ok(()) => self.save_worktree(w.clone()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            if let Err(undo) = self.save(old).await {
+                tracing::warn!(error = %undo, "cannot restore a session's record");
+            }
+            self.discard_worktree_of(&old.owner, &w).await;
+            self.worktrees.set_status(&old.name, None);
+            return Err(e);
+        }
+        if self.status(&new.name) == SessionStatus::Running {
+            new.started_at = now_ms();
+            self.save(&new).await?;
+            self.spawn(&new, true).await?;
+            tracing::info!(session.name = %new.name, "session respawned in its new worktree");
+        }
+        self.get(&new.name)
     }
 
     /// Copies the files and runs the setup command in a fresh worktree.

@@ -160,8 +160,17 @@ async fn edit(
 
 /// The session service's input for an edit: field for field (`null` = back to the default).
 fn session_edit(req: EditSessionRequest) -> SessionEdit {
-    let EditSessionRequest { name, cwd, flags, env, init_prompts, resume_from, after_limit } = req;
-    SessionEdit { name, cwd, flags, env, init_prompts, resume_from, after_limit }
+    let EditSessionRequest {
+        name,
+        cwd,
+        flags,
+        env,
+        init_prompts,
+        resume_from,
+        after_limit,
+        worktree,
+    } = req;
+    SessionEdit { name, cwd, flags, env, init_prompts, resume_from, after_limit, worktree }
 }
 
 /// Remove a session's record; refused (409) while it runs unless `force`. Its worktree (if

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use llmux_api::{CreateSessionRequest, EditSessionRequest, EnvInput};
+use llmux_api::{CreateSessionRequest, EditSessionRequest, EnvInput, WorktreeRequest};
 
 #[derive(Debug, Args)]
 pub(crate) struct StartArgs {
@@ -94,6 +94,19 @@ pub(crate) struct EditArgs {
     /// Turn the after-limit setting off.
     #[arg(long)]
     no_after_limit: bool,
+    /// Move the session into a new git worktree of the repository its cwd is in, on BRANCH
+    /// (as `session start --worktree`); a running agent restarts there. Only on its own.
+    #[arg(
+        long,
+        value_name = "BRANCH",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["rename", "cwd", "flags", "default_flags", "env", "clear_env", "init", "clear_init", "after_limit", "no_after_limit"]
+    )]
+    worktree: Option<String>,
+    /// With --worktree: where a new branch starts.
+    #[arg(long, value_name = "REF", requires = "worktree")]
+    base: Option<String>,
 }
 
 pub(super) fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
@@ -166,8 +179,13 @@ impl EditArgs {
             },
             resume_from: None,
             after_limit: if self.no_after_limit { Some(None) } else { self.after_limit.map(Some) },
+            worktree: self.worktree.map(|branch| WorktreeRequest {
+                branch: Some(branch).filter(|b| !b.is_empty()),
+                base: self.base,
+            }),
         };
-        if req.name.is_none()
+        if req.worktree.is_none()
+            && req.name.is_none()
             && req.cwd.is_none()
             && req.flags.is_none()
             && req.env.is_none()
@@ -175,7 +193,7 @@ impl EditArgs {
             && req.after_limit.is_none()
         {
             bail!(
-                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init, --after-limit, --no-after-limit"
+                "nothing to change: give at least one of --rename, --cwd, --flags, --default-flags, --env, --clear-env, --init, --clear-init, --after-limit, --no-after-limit, --worktree"
             );
         }
         Ok(req)

@@ -393,6 +393,51 @@ async fn a_cwd_inside_the_repository_is_the_same_folder_in_the_worktree() {
     assert_eq!(s["cwd"], repo.join(".worktrees/linked").display().to_string(), "{s}");
 }
 
+/// A session started without a worktree moves into one by an edit of its own: made as at
+/// start (the same folder of it), the agent restarted there; a second one, or one combined
+/// with other changes, is refused and changes nothing.
+#[tokio::test]
+async fn an_existing_session_moves_into_a_new_worktree() {
+    let d = TestDaemon::start().await;
+    let repo = repo(&d.work().join("repo"));
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/main.rs"), "fn main() {}\n").unwrap();
+    git(&repo, &["add", "src"]);
+    git(&repo, &["commit", "-qm", "src"]);
+    let src = repo.join("src").display().to_string();
+    d.cli_ok(&["session", "start", "fake", "--name", "later", "--cwd", &src]);
+    d.wait_for_screen("later", &format!("cwd={src}")).await;
+
+    // not with other changes; nothing made
+    let out = d.cli(&["session", "edit", "later", "--worktree", "--rename", "x"]);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let (status, body) = local(
+        &d,
+        Method::PATCH,
+        "/api/sessions/later",
+        json!({"worktree": {}, "initPrompts": ["hi"]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!repo.join(".worktrees").exists());
+
+    d.cli_ok(&["session", "edit", "later", "--worktree", "moved", "--base", "main"]);
+    let inside = repo.join(".worktrees/later/src");
+    let s = show(&d, "later").await;
+    assert_eq!(s["cwd"], inside.display().to_string(), "{s}");
+    assert_eq!(s["worktree"]["branch"], "moved");
+    assert_eq!(git(&repo.join(".worktrees/later"), &["branch", "--show-current"]), "moved");
+    // the running agent restarted in it
+    d.wait_for_screen("later", &format!("cwd={}", inside.display())).await;
+    assert_eq!(s["status"], "running");
+
+    // a second worktree: refused
+    let (status, body) =
+        local(&d, Method::PATCH, "/api/sessions/later", json!({"worktree": {}})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(show(&d, "later").await["cwd"], inside.display().to_string());
+}
+
 /// A non-admin's worktree git and setup run in their sandbox, and nothing of it reaches
 /// outside their roots.
 #[tokio::test]
