@@ -452,16 +452,42 @@ impl Sshd {
         .unwrap();
         // sshd's privilege-separation dir (the Debian package makes it at boot)
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let log = std::fs::File::create(p("sshd.log")).unwrap();
+        let child = Sshd::spawn(dir.path(), net, i);
+        Sshd { child, dir }
+    }
+
+    fn spawn(dir: &Path, net: &Net, i: usize) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("sshd.log"))
+            .unwrap();
         let mut cmd = Command::new("/usr/sbin/sshd");
-        cmd.args(["-D", "-e", "-f"]).arg(p("sshd_config"));
-        let child = in_netns(&cmd, &net.host(i))
+        cmd.args(["-D", "-e", "-f"]).arg(dir.join("sshd_config"));
+        in_netns(&cmd, &net.host(i))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("start sshd");
-        Sshd { child, dir }
+            .expect("start sshd")
+    }
+
+    /// Kills sshd in host `i`'s namespace, its connections' processes too (the tunnels end).
+    pub(crate) fn kill_all(&mut self, net: &Net, i: usize) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let out = Command::new("ip").args(["netns", "pids", &net.host(i)]).output().unwrap();
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim().starts_with("sshd") {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+    }
+
+    /// Starts sshd again (same keys and config) after [`Sshd::kill_all`].
+    pub(crate) fn back(&mut self, net: &Net, i: usize) {
+        self.child = Sshd::spawn(self.dir.path(), net, i);
     }
 
     pub(crate) fn config(&self) -> PathBuf {
@@ -524,6 +550,17 @@ async fn a_host_added_by_ssh_is_driven_through_its_forwarded_socket() {
     // the ControlMaster socket and the forwarded socket live in the hub's own run dir
     let ssh_dir = hub.paths.run_dir.join("ssh");
     assert!(ssh_dir.join("s1.sock").exists(), "{ssh_dir:?}");
+
+    // the host's sshd killed (with its connections): the host is down, its sessions kept as
+    // unreachable; sshd back: the link reconnects and the list is whole again
+    let mut sshd = sshd;
+    sshd.kill_all(&net, 1);
+    host_until(&hub, "s1", HostStatus::Down, Duration::from_secs(20)).await;
+    hub_until(&hub, "s1:r1 unreachable", |l| find(l, "s1:r1").is_some_and(|s| s.unreachable)).await;
+    sshd.back(&net, 1);
+    host_until(&hub, "s1", HostStatus::Up, Duration::from_secs(30)).await;
+    hub_until(&hub, "s1:r1 reachable again", |l| find(l, "s1:r1").is_some_and(|s| !s.unreachable))
+        .await;
 
     // a hub killed outright takes its ssh clients with it (parent-death signal via setpriv)
     let before = ssh_clients(&net.hub());
