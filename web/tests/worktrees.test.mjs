@@ -1,6 +1,7 @@
 // Worktrees (issue 18) in the web UI: the new-session form's "Git worktree" field starts a
 // session in a new worktree of the repository; the list shows its branch; removing it with
-// uncommitted changes asks what becomes of the branch (keep it here), and nothing goes unasked.
+// uncommitted changes asks what becomes of the branch (keep it here), and nothing goes unasked;
+// an existing session moves into one from its edit form.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,3 +72,26 @@ for (const vp of Object.keys(VIEWPORTS)) {
     assert.ok(git(dir, 'branch', '--format=%(refname:short)').split('\n').includes(`b-${vp}`), 'the branch is kept');
   });
 }
+
+test('an existing session moves into a new worktree from its edit form (phone)', async (t) => {
+  const { context, page } = await openPage(browser, 'phone', d, { login: ADMIN });
+  t.after(() => context.close());
+  const dir = repo(path.join(d.work, 'repo-edit'));
+  const name = 'wt-edit';
+  await d.cliOk(['session', 'start', 'fake', '--name', name, '--cwd', dir]);
+
+  await page.goto(`/edit/${name}`);
+  await page.getByTestId('field-worktree').fill('later');
+  await page.getByTestId('field-init').fill('hello');
+  await page.getByTestId('form-submit').click();
+  await page.waitForURL((u) => u.pathname === '/');
+  const s = await (await page.request.get(`${d.url}/api/sessions/${name}`)).json();
+  assert.equal(s.worktree?.branch, 'later', JSON.stringify(s));
+  assert.equal(s.cwd, path.join(dir, '.worktrees', name));
+  assert.deepEqual(s.initPrompts, ['hello'], 'the other change went first, on its own');
+
+  // a session with a worktree has no such field
+  await page.goto(`/edit/${name}`);
+  await page.getByTestId('field-name').waitFor();
+  assert.equal(await page.getByTestId('field-worktree').count(), 0);
+});

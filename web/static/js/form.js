@@ -118,7 +118,9 @@ export default async function mount(root, { name }, pg) {
     h("div", { class: "field" }, h("label", {}, alOn, " After a rate limit, type"), alIn,
       h("p", { class: "hint" }, "Each time the agent stops at its usage limit, typed once the limit has reset."),
       h("p", { class: "ferr", id: "e-afterLimit", tid: "error-after-limit", hidden: true })),
-    editing ? null : field("worktree", "Git worktree", wtIn, "A new git worktree of the directory's repository, on this branch (existing, or new from HEAD; BRANCH:BASE picks the base).", "error-worktree"),
+    editing && s.worktree ? null : field("worktree", "Git worktree", wtIn, editing
+      ? "Move the session into a new git worktree of its directory's repository, on this branch (BRANCH:BASE picks the base); a running agent restarts there."
+      : "A new git worktree of the directory's repository, on this branch (existing, or new from HEAD; BRANCH:BASE picks the base).", "error-worktree"),
     editing && s.status === "running" ? h("p", { class: "hint" }, "Changing the working directory, flags or environment restarts the running agent.") : null,
     formError,
     h("div", { class: "row" }, submit, h("a", { class: "btn", href: "/" }, "Cancel")));
@@ -126,6 +128,12 @@ export default async function mount(root, { name }, pg) {
   picker.setAttribute("aria-describedby", "e-agent");
 
   root.append(h("div", { class: "page narrow" }, h("h1", {}, editing ? `Edit ${name}` : "New session"), form));
+
+  /** The worktree asked for in the field (`BRANCH` or `BRANCH:BASE`), or null. */
+  function worktree() {
+    const [branch, base] = wtIn.value.trim().split(":");
+    return branch ? (base ? { branch, base } : { branch }) : null;
+  }
 
   function body() {
     const b = {};
@@ -140,8 +148,7 @@ export default async function mount(root, { name }, pg) {
       if (flags !== byKey.get(picker.value)?.flags) b.flags = flags;
       if (env) b.env = env;
       if (prompts.length) b.initPrompts = prompts;
-      const [branch, base] = wtIn.value.trim().split(":");
-      if (branch) b.worktree = base ? { branch, base } : { branch };
+      if (worktree()) b.worktree = worktree();
       if (alOn.checked) b.afterLimit = alIn.value.trim();
       return b;
     }
@@ -161,12 +168,15 @@ export default async function mount(root, { name }, pg) {
     formError.hidden = true;
     if (!editing && !picker.value) return setError(form, "agent", "Choose an agent.");
     const b = body();
-    if (editing && !Object.keys(b).length) { toast("Nothing changed"); return navigate("/"); }
+    // a worktree is an edit of its own (the daemon refuses it with other changes): after them
+    const wt = editing && !s.worktree ? worktree() : null;
+    if (editing && !Object.keys(b).length && !wt) { toast("Nothing changed"); return navigate("/"); }
     submit.disabled = true;
     submit.setAttribute("aria-busy", "true");
     try {
       if (editing) {
-        const r = await patch(`/api/sessions/${enc(name)}`, b);
+        let r = Object.keys(b).length ? await patch(`/api/sessions/${enc(name)}`, b) : { session: s };
+        if (wt) r = await patch(`/api/sessions/${enc(r.session.name)}`, { worktree: wt });
         toast(`Saved ${r.session.name}`);
         navigate("/");
       } else {
