@@ -408,8 +408,10 @@ fn with_limit(track: &mut Track, seen: Detection, screen: &str) -> Detection {
         return seen;
     };
     track.limit_retrying = limit.retrying;
+    // The same message keeps the reset time first read (read again later it would move to
+    // "tomorrow"); a message first caught half drawn, with no time yet, takes it when read.
     let resets_at = match &track.limit {
-        Some((text, at)) if *text == limit.text => *at,
+        Some((text, Some(at))) if *text == limit.text => Some(*at),
         _ => limit.resets_at,
     };
     track.limit = Some((limit.text, resets_at));

@@ -145,6 +145,17 @@ fn a_reset_time_read_after_the_limit_is_news() {
     assert!(whole.resets_at.is_some());
     // The same screen again says nothing new (the relative time is not re-read).
     assert!(tracker.detect(&due[0], &records["a"], 102, &full, None).is_none());
+
+    // The same message with its time on the next line, drawn a capture later: the message
+    // first remembered without a time takes it.
+    let b = BTreeMap::from([("b".to_owned(), record("b"))]);
+    let (due, _) = tracker.observe(&b, &panes(&[("b", 8, false)]), &qwen, &|_| PathBuf::from("/h"));
+    let first =
+        tracker.detect(&due[0], &b["b"], 100, &with("✕ You've hit your usage limit."), None);
+    assert_eq!(first.expect("limited").resets_at, None);
+    let two = with("✕ You've hit your usage limit.\n  Try again in 600 seconds.");
+    let later = tracker.detect(&due[0], &b["b"], 101, &two, None).expect("the time is news");
+    assert!(later.resets_at.is_some(), "{later:?}");
 }
 
 #[test]
