@@ -148,7 +148,8 @@ export default async function mount(root, { name }, pg) {
       if (flags !== byKey.get(picker.value)?.flags) b.flags = flags;
       if (env) b.env = env;
       if (prompts.length) b.initPrompts = prompts;
-      if (worktree()) b.worktree = worktree();
+      const wt = worktree();
+      if (wt) b.worktree = wt;
       if (alOn.checked) b.afterLimit = alIn.value.trim();
       return b;
     }

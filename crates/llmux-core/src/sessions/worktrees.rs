@@ -243,6 +243,10 @@ impl SessionService {
         let mut new = old.clone();
         new.cwd = cwd;
         new.updated_at = now_ms();
+        let running = self.status(&new.name) == SessionStatus::Running;
+        if running {
+            new.started_at = new.updated_at;
+        }
         let saved = match self.save(&new).await {
             Ok(()) => self.save_worktree(w.clone()).await,
             Err(e) => Err(e),
@@ -255,9 +259,7 @@ impl SessionService {
             self.worktrees.set_status(&old.name, None);
             return Err(e);
         }
-        if self.status(&new.name) == SessionStatus::Running {
-            new.started_at = now_ms();
-            self.save(&new).await?;
+        if running {
             self.spawn(&new, true).await?;
             tracing::info!(session.name = %new.name, "session respawned in its new worktree");
         }
