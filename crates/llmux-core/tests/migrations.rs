@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use llmux_core::store::{SCHEMA_VERSION, Store};
+use rusqlite::OptionalExtension;
+use rusqlite::types::Value::{Integer, Null, Text};
 
 const T0: i64 = 1_764_000_000_000;
 
@@ -152,37 +154,60 @@ fn check_data(v: usize, store: &Store) {
         );
     }
 
-    let alice = store.get_user("alice").unwrap().unwrap_or_else(|| panic!("{}", ctx("alice")));
-    assert!(alice.admin);
-    assert_eq!(alice.name, "Alice Admin");
-    assert!(alice.passphrase_hash.ends_with("hash-of-alice"), "{}", ctx("hash kept"));
-    let bob = store.get_user("bob").unwrap().unwrap_or_else(|| panic!("{}", ctx("bob")));
+    // Users and credentials, read with plain SQL (their records are llmux-auth's), and what
+    // the session side reads of a user.
+    let row = |sql: &str| -> Option<Vec<rusqlite::types::Value>> {
+        store
+            .read(|c| {
+                c.query_row(sql, [], |r| (0..r.as_ref().column_count()).map(|i| r.get(i)).collect())
+                    .optional()
+            })
+            .unwrap()
+    };
+    let text = |s: &str| Text(s.to_owned());
+    let alice = row("SELECT admin, name, passphrase_hash FROM users WHERE username = 'alice'")
+        .unwrap_or_else(|| panic!("{}", ctx("alice")));
+    assert_eq!(alice[..2], [Integer(1), text("Alice Admin")]);
+    assert!(matches!(&alice[2], Text(h) if h.ends_with("hash-of-alice")), "{}", ctx("hash kept"));
+    let bob = row("SELECT admin, max_sessions FROM users WHERE username = 'bob'")
+        .unwrap_or_else(|| panic!("{}", ctx("bob")));
+    assert_eq!(bob, [Integer(0), if v >= 9 { Integer(3) } else { Null }]);
+    let facts = store.owner_facts().unwrap();
+    let names: Vec<&str> = facts.iter().map(|u| u.username.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let bob = &facts[1];
     assert!(!bob.admin);
     assert_eq!(bob.roots, if v >= 9 { vec!["/srv/bob".to_owned()] } else { vec![] });
-    assert_eq!(bob.max_sessions, (v >= 9).then_some(3));
     assert_eq!(bob.unix_account.as_deref(), (v >= 10).then_some("llmux-bob"));
     assert_eq!(bob.max_session_memory_mb, (v >= 11).then_some(512));
-    assert_eq!(store.list_users().unwrap().len(), 2);
 
-    let t = store.get_token("tokalice0001").unwrap().unwrap_or_else(|| panic!("{}", ctx("token")));
-    assert_eq!((t.username.as_str(), t.scope.as_str()), ("alice", "admin"));
-    assert_eq!(t.secret_hash, "a".repeat(64));
-    assert_eq!((t.expires_at, t.last_used_at), (None, Some(T0 + 5)));
-    let t = store.get_token("tokbob000002").unwrap().unwrap_or_else(|| panic!("{}", ctx("token")));
-    assert_eq!((t.username.as_str(), t.scope.as_str()), ("bob", "read-only"));
-    assert_eq!(t.expires_at, Some(T0 + 86_400_000_000));
+    let token = |id: &str| {
+        row(&format!(
+            "SELECT username, scope, secret_hash, expires_at, last_used_at FROM tokens \
+             WHERE id = '{id}'"
+        ))
+        .unwrap_or_else(|| panic!("{}", ctx("token")))
+    };
+    assert_eq!(
+        token("tokalice0001"),
+        [text("alice"), text("admin"), text(&"a".repeat(64)), Null, Integer(T0 + 5)]
+    );
+    let t = token("tokbob000002");
+    assert_eq!(
+        (&t[0], &t[1], &t[3]),
+        (&text("bob"), &text("read-only"), &Integer(T0 + 86_400_000_000))
+    );
 
-    let b = store
-        .get_browser_session("bsalice00001")
-        .unwrap()
-        .unwrap_or_else(|| panic!("{}", ctx("browser")));
-    assert_eq!(b.username, "alice");
-    assert_eq!(b.secret_hash, "c".repeat(64));
-    assert_eq!(b.user_agent, "Mozilla/5.0 (phone)");
-    assert_eq!(b.scope, "admin", "{}", ctx("browser session scope"));
-    let audit = store.list_audit(100).unwrap();
+    let b = row("SELECT username, secret_hash, user_agent, scope FROM browser_sessions \
+         WHERE id = 'bsalice00001'")
+    .unwrap_or_else(|| panic!("{}", ctx("browser")));
+    assert_eq!(b[..3], [text("alice"), text(&"c".repeat(64)), text("Mozilla/5.0 (phone)")]);
+    assert_eq!(b[3], text("admin"), "{}", ctx("browser session scope"));
     assert!(
-        audit.iter().any(|a| a.action == "user.create" && a.target == "bob" && a.ts == T0),
+        row(&format!(
+            "SELECT 1 FROM audit WHERE action = 'user.create' AND target = 'bob' AND ts = {T0}"
+        ))
+        .is_some(),
         "{}",
         ctx("audit")
     );

@@ -432,7 +432,7 @@ fn no_account(owner: &str) -> Error {
 
 fn owner_in_store(store: &Store, iso: &Isolation, owner: &str) -> Result<Owner> {
     let paths = &iso.paths;
-    let users = store.list_users()?;
+    let users = store.owner_facts()?;
     // A session whose owner is gone (or never was a user) is confined: never the other way.
     let me = users.iter().find(|u| u.username == owner);
     let confined = me.is_none_or(|u| !u.admin);

@@ -77,23 +77,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::UserRecord;
 
     #[test]
     fn devices_keep_the_newest_and_go_with_their_user() {
         let store = Store::open_in_memory().unwrap();
         for (name, admin) in [("root", true), ("bob", false)] {
-            store
-                .insert_user(&UserRecord {
-                    username: name.into(),
-                    name: name.into(),
-                    passphrase_hash: "h".into(),
-                    admin,
-                    created_at: 1,
-                    updated_at: 1,
-                    ..Default::default()
-                })
-                .unwrap();
+            crate::store::insert_test_user(&store, name, admin);
         }
         let device = |id: &str, at: i64| LoginDeviceRecord {
             id: id.into(),

@@ -179,17 +179,7 @@ mod tests {
         assert_eq!(store.get_host("gpu").unwrap().unwrap().users, users);
         store.set_host_users("gpu", &Default::default()).unwrap();
         // opt-ins to a host's sessions have their own table, and go with the host
-        store
-            .insert_user(&crate::store::UserRecord {
-                username: "ann".into(),
-                name: "Ann".into(),
-                passphrase_hash: "h".into(),
-                admin: false,
-                created_at: 1,
-                updated_at: 1,
-                ..Default::default()
-            })
-            .unwrap();
+        crate::store::insert_test_user(&store, "ann", false);
         store.set_push_session("ann", "gpu:fix@ann", "ann", 1).unwrap();
         store.set_push_session("ann", "gpuz:fix@ann", "ann", 1).unwrap();
         let followed = |s: &Store| -> Vec<String> {

@@ -3,8 +3,14 @@
 //!
 //! Every write is one transaction, so a crash leaves the previous or the next state. Methods
 //! are synchronous: async callers run them on a blocking thread.
+//!
+//! Core owns the schema (every migration) and the queries of the domain's tables. The records
+//! of accounts and credentials (`users`, `tokens`, `browser_sessions`, `audit`) are read and
+//! written by `llmux-auth` (`llmux_auth::store`) through the seams [`Store::read`] and
+//! [`Store::transaction`]; core reads only what the session side needs of a user
+//! ([`Store::owner_facts`]) and deletes users with everything of theirs
+//! ([`Store::delete_user`]), since every other table refers to them.
 
-mod auth;
 pub mod backup;
 mod conversations;
 mod devices;
@@ -16,25 +22,26 @@ mod prompt_queue;
 mod push;
 mod review;
 mod sessions;
+#[cfg(test)]
+mod tests;
 mod worktrees;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-pub use auth::{AuditRecord, BrowserSessionRecord, TokenRecord, UserRecord};
 pub use conversations::{ConversationHow, ConversationOwnerRecord};
 pub use devices::LoginDeviceRecord;
 pub use hosts::{HostAddress, HostRecord};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyRecord};
-pub use import::ImportBatch;
-pub use owners::{DeletedUser, UserSessions};
+pub use import::record_imported;
+pub use owners::{DeletedUser, OwnerFacts, UserSessions, granted_roots};
 pub use prompt_queue::{NewQueueItem, QueueItemRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use review::{CommentRecord, NewComment};
-pub use sessions::SessionRecord;
+pub use sessions::{SessionRecord, insert_session};
 pub use worktrees::WorktreeRecord;
 
 use crate::error::{Error, Result};
@@ -170,6 +177,32 @@ impl Store {
         Ok(())
     }
 
+    /// Runs the queries of `f` on the connection: the seam through which other crates read
+    /// their own tables (`llmux-auth`'s users and credentials), under this store's one lock.
+    ///
+    /// The lock is held for the whole closure, so `f` is short, synchronous (an async caller
+    /// runs it on a blocking thread; nothing in it awaits) and never calls back into this
+    /// store. It is for reads: a write goes through [`Store::transaction`].
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        Ok(f(&self.conn())?)
+    }
+
+    /// Runs `f` in one transaction, committed if it returns `Ok` and rolled back (nothing
+    /// written) if it returns an error: the seam through which other crates write their own
+    /// tables (`llmux-auth`'s users and credentials), and an import writes users, tokens and
+    /// sessions all or nothing.
+    ///
+    /// The lock is held for the whole closure, as with [`Store::read`]: `f` is short,
+    /// synchronous, and never calls back into this store (it uses `tx`). Helpers that take a
+    /// `&Connection` ([`insert_session`], [`record_imported`]) take `tx` as one.
+    pub fn transaction<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned lock is still usable.
@@ -177,8 +210,9 @@ impl Store {
     }
 }
 
-/// Maps a unique-constraint violation to [`Error::AlreadyExists`].
-fn on_conflict(err: rusqlite::Error, message: impl FnOnce() -> String) -> Error {
+/// Maps a unique-constraint violation to [`Error::AlreadyExists`] with `message`, any other
+/// SQLite error to [`Error::Store`] (for writes through [`Store::transaction`] too).
+pub fn on_conflict(err: rusqlite::Error, message: impl FnOnce() -> String) -> Error {
     match err {
         rusqlite::Error::SqliteFailure(e, _)
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -187,4 +221,21 @@ fn on_conflict(err: rusqlite::Error, message: impl FnOnce() -> String) -> Error 
         }
         other => Error::Store(other),
     }
+}
+
+/// Inserts a user the way `llmux-auth` does (the next id from `user_id_seq`), with plain SQL:
+/// core's own tests need users for what refers to them.
+#[cfg(test)]
+pub(crate) fn insert_test_user(store: &Store, username: &str, admin: bool) {
+    store
+        .transaction(|tx| {
+            tx.execute("UPDATE user_id_seq SET last = last + 1", [])?;
+            tx.execute(
+                "INSERT INTO users (username, name, passphrase_hash, admin, created_at, \
+                 updated_at, id) VALUES (?1, ?1, 'h', ?2, 1, 1, (SELECT last FROM user_id_seq))",
+                rusqlite::params![username, admin],
+            )?;
+            Ok(())
+        })
+        .unwrap();
 }

@@ -1,10 +1,53 @@
-//! What a user owns, by their immutable id: looking the id up, and deleting a user with
-//! everything of theirs (their sessions ending or passing to another user) in one transaction.
+//! What a user owns, by their immutable id: looking the id up, what the session side needs to
+//! know of a session's owner ([`OwnerFacts`]), and deleting a user with everything of theirs
+//! (their sessions ending or passing to another user) in one transaction.
+//!
+//! The `users` table is core's schema, since every other table refers to it; its records and
+//! their queries are `llmux-auth`'s (`llmux_auth::store`).
+
+use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, params};
 
 use super::Store;
 use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// What confining a session needs to know of a user: their rights, their Unix account, their
+/// workspace roots and their memory ceiling (from the `users` table, whose records are
+/// `llmux-auth`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerFacts {
+    /// Login name.
+    pub username: String,
+    /// Admin flag (an admin's sessions are not confined).
+    pub admin: bool,
+    /// Workspace roots granted read-write to the user's confined sessions; empty: the
+    /// default workspace (see [`OwnerFacts::granted_roots`]).
+    pub roots: Vec<String>,
+    /// The Unix account the user's sessions run as under a system daemon; `None`: none mapped.
+    pub unix_account: Option<String>,
+    /// The memory ceiling of each of the user's sessions, in MiB; `None`: no ceiling.
+    pub max_session_memory_mb: Option<u32>,
+}
+
+impl OwnerFacts {
+    /// The workspace roots the user's confined sessions get read-write ([`granted_roots`]).
+    pub fn granted_roots(&self, paths: &Paths) -> Vec<PathBuf> {
+        granted_roots(paths, &self.username, &self.roots)
+    }
+}
+
+/// The workspace roots `username`'s confined sessions get read-write: the granted `roots`, or
+/// when none was granted, the default workspace `<state>/workspaces/<username>`
+/// ([`Paths::default_workspace`], which the caller creates when first needed).
+pub fn granted_roots(paths: &Paths, username: &str, roots: &[String]) -> Vec<PathBuf> {
+    if roots.is_empty() {
+        vec![paths.default_workspace(username)]
+    } else {
+        roots.iter().map(PathBuf::from).collect()
+    }
+}
 
 /// What becomes of a deleted user's sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +79,34 @@ impl Store {
             .conn()
             .query_row("SELECT id FROM users WHERE username = ?1", [username], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Every user's [`OwnerFacts`], by name: a session's owner's own, and the others' roots to
+    /// hide from it.
+    pub fn owner_facts(&self) -> Result<Vec<OwnerFacts>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT username, admin, roots, unix_account, max_session_memory_mb FROM users \
+             ORDER BY username",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            // the JSON list of paths llmux-auth writes (`[]` by default, migration 9)
+            let roots: String = r.get(2)?;
+            Ok(OwnerFacts {
+                username: r.get(0)?,
+                admin: r.get(1)?,
+                roots: serde_json::from_str(&roots).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                unix_account: r.get(3)?,
+                max_session_memory_mb: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Deletes a user in one transaction: their tokens, browser sessions, push subscriptions

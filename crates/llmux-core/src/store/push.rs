@@ -236,21 +236,7 @@ pub(crate) fn forget_remote_opt_ins(conn: &rusqlite::Connection, host: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SessionRecord, UserRecord};
-
-    fn user(store: &Store, name: &str, admin: bool) {
-        store
-            .insert_user(&UserRecord {
-                username: name.into(),
-                name: name.into(),
-                passphrase_hash: "h".into(),
-                admin,
-                created_at: 1,
-                updated_at: 1,
-                ..Default::default()
-            })
-            .unwrap();
-    }
+    use crate::store::{SessionRecord, insert_test_user as user};
 
     fn sub(id: &str, username: &str, endpoint: &str) -> PushSubscriptionRecord {
         PushSubscriptionRecord {
@@ -346,9 +332,11 @@ mod tests {
         assert!(store.push_targets("s", "carol").unwrap().is_empty());
 
         // a demoted admin stops hearing about other people's sessions
-        let mut root = store.get_user("root").unwrap().unwrap();
-        root.admin = false;
-        store.update_user(&root).unwrap();
+        store
+            .transaction(|tx| {
+                Ok(tx.execute("UPDATE users SET admin = 0 WHERE username = 'root'", [])?)
+            })
+            .unwrap();
         assert_eq!(ids(&store.push_targets("s", "alice").unwrap()), ["a1", "a2"]);
 
         assert!(store.unset_push_session("alice", "s").unwrap());

@@ -190,8 +190,9 @@ impl Store {
     }
 }
 
-/// [`Store::insert_session`] on `conn` (which may be a transaction).
-pub(super) fn insert_session(conn: &rusqlite::Connection, rec: &SessionRecord) -> Result<()> {
+/// [`Store::insert_session`] on `conn`: inside a [`Store::transaction`], for a write of
+/// sessions together with other tables' rows (an import).
+pub fn insert_session(conn: &rusqlite::Connection, rec: &SessionRecord) -> Result<()> {
     let (env, prompts) = rec.json();
     let inserted = conn
         .execute(
@@ -321,17 +322,7 @@ mod tests {
     }
 
     fn add_user(store: &Store, name: &str) {
-        store
-            .insert_user(&crate::store::UserRecord {
-                username: name.into(),
-                name: name.into(),
-                passphrase_hash: "h".into(),
-                admin: true,
-                created_at: 1,
-                updated_at: 1,
-                ..Default::default()
-            })
-            .unwrap();
+        crate::store::insert_test_user(store, name, true);
     }
 
     /// Sessions belong to an account (by id): none for a missing user, none outliving the
