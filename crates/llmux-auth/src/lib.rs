@@ -7,6 +7,8 @@
 //!   in the caller's terms, audit), over core's session service.
 //! - [`AuthService`]: users, passphrases (Argon2id), tokens (SHA-256, shown once), browser
 //!   sessions, the setup token, pairing codes, login throttling and the audit log.
+//! - [`store`]: the records of users, tokens, browser sessions and the audit log, and their
+//!   queries on core's store ([`store::AuthStore`]).
 
 mod hashing;
 pub mod legacy;
@@ -14,6 +16,7 @@ mod password;
 pub mod policy;
 pub mod secrets;
 mod service;
+pub mod store;
 mod throttle;
 
 use llmux_api::TokenScope;

@@ -5,7 +5,7 @@ use llmux_api::{
     BrowserSessionView, CreateTokenRequest, CreateUserRequest, TokenScope, TokenView,
     UpdateUserRequest, UserView,
 };
-use llmux_core::store::{DeletedUser, UserRecord, UserSessions};
+use llmux_core::store::{DeletedUser, UserSessions};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 
 use super::isolation::{
@@ -13,6 +13,7 @@ use super::isolation::{
 };
 use super::{AuthService, Revocation, new_username, token_view, validate_name};
 use crate::policy::{Action, require};
+use crate::store::{AuthStore, TokenRecord, UserRecord};
 use crate::{Error, Principal, Result, Via, password};
 
 fn me(principal: &Principal) -> Result<&str> {
@@ -317,7 +318,7 @@ impl AuthService {
         &self,
         p: &Principal,
         id: &str,
-    ) -> Result<llmux_core::store::TokenRecord> {
+    ) -> Result<TokenRecord> {
         let key = id.to_owned();
         let token = self.db(move |s| s.get_token(&key)).await?;
         match token {

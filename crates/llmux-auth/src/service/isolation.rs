@@ -14,6 +14,7 @@ use llmux_core::paths::Paths;
 use tokio::sync::OwnedMutexGuard;
 
 use super::AuthService;
+use crate::store::AuthStore;
 use crate::{Error, Result};
 
 /// Most workspace roots one user may be granted.

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use llmux_api::{SetupRequest, TokenScope, TokenView, UserView};
 use llmux_core::paths::Paths;
-use llmux_core::store::{AuditRecord, BrowserSessionRecord, Store, TokenRecord, UserRecord};
+use llmux_core::store::Store;
+
+use crate::store::{AuditRecord, AuthStore, BrowserSessionRecord, TokenRecord, UserRecord};
 use llmux_core::time::{now_ms, rfc3339_ms};
 use tokio::sync::broadcast;
 

@@ -9,6 +9,7 @@
 //! drives sessions and nothing else) to an admin's account rights.
 
 use super::AuthService;
+use crate::store::AuthStore;
 use crate::{Error, Principal, Result, UserPrincipal, Via};
 
 impl AuthService {

@@ -13,6 +13,7 @@ use llmux_core::time::{now_ms, rfc3339_ms};
 use super::{AuthService, Login, PAIRING_TTL, validate_username};
 use crate::hashing::{Busy, Lane};
 use crate::secrets::{self, parse_cookie, verify_secret};
+use crate::store::AuthStore;
 use crate::throttle::Throttled;
 use crate::{Error, Principal, Result, password};
 

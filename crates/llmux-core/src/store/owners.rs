@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -72,6 +72,20 @@ pub struct DeletedUser {
     pub moved: Vec<(String, String)>,
 }
 
+/// The `roots` column of `users` as stored: a JSON list of paths (`[]` for none, the default
+/// since migration 9). For whoever writes users (`llmux-auth`).
+pub fn roots_json(roots: &[String]) -> String {
+    serde_json::to_string(roots).expect("a string list always serializes")
+}
+
+/// The `roots` column (see [`roots_json`]) at `idx` of the row `r`.
+pub fn roots_column(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
+    let roots: String = r.get(idx)?;
+    serde_json::from_str(&roots).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 impl Store {
     /// The immutable id of the user named `username`.
     pub fn user_id(&self, username: &str) -> Result<Option<i64>> {
@@ -90,18 +104,10 @@ impl Store {
              ORDER BY username",
         )?;
         let rows = stmt.query_map([], |r| {
-            // the JSON list of paths llmux-auth writes (`[]` by default, migration 9)
-            let roots: String = r.get(2)?;
             Ok(OwnerFacts {
                 username: r.get(0)?,
                 admin: r.get(1)?,
-                roots: serde_json::from_str(&roots).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?,
+                roots: roots_column(r, 2)?,
                 unix_account: r.get(3)?,
                 max_session_memory_mb: r.get(4)?,
             })

@@ -3,7 +3,9 @@
 use llmux_api::{AgentState, StateEvent, TokenScope};
 use llmux_core::agents::Catalog;
 use llmux_core::sessions::{Broadcast, SessionOptions};
-use llmux_core::store::{SessionRecord, Store, UserRecord};
+use llmux_core::store::{SessionRecord, Store};
+
+use crate::store::{AuthStore, UserRecord};
 use llmux_core::tmux::Tmux;
 
 use super::*;
