@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+use llmux_auth::store::{AuthStore, UserRecord};
 use tokio::sync::mpsc;
 
 use super::*;
@@ -149,7 +150,7 @@ fn notifier(state_dir: &Path, webhook: Option<String>) -> (Notifier, Arc<Store>)
     let store = Arc::new(Store::open_in_memory().unwrap());
     for (name, admin) in [("alice", false), ("root", true), ("bob", false)] {
         store
-            .insert_user(&llmux_core::store::UserRecord {
+            .insert_user(&UserRecord {
                 username: name.into(),
                 name: name.into(),
                 passphrase_hash: "h".into(),

@@ -22,11 +22,12 @@ use std::path::{Path, PathBuf};
 
 use llmux_api::TokenScope;
 use llmux_auth::legacy::{self, ORIGIN, ScryptHash};
+use llmux_auth::store::{AuthStore, ImportBatch, TokenRecord, UserRecord};
 use llmux_core::agents::Catalog;
 use llmux_core::config::Overlay;
 use llmux_core::paths::Paths;
 use llmux_core::sessions::names;
-use llmux_core::store::{ImportBatch, SessionRecord, Store, TokenRecord, UserRecord};
+use llmux_core::store::{SessionRecord, Store};
 use llmux_core::time::{now_ms, parse_rfc3339_ms, rfc3339_ms};
 use llmux_core::validate;
 use serde::Serialize;

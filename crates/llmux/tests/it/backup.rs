@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use llmux_api::{CreateSessionRequest, EditSessionRequest, EnvInput};
+use llmux_auth::store::AuthStore;
 use llmux_core::paths::Paths;
 use llmux_core::store::Store;
 use serde_json::json;

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use hyper::Method;
 use llmux_api::SessionStatus;
+use llmux_auth::store::AuthStore;
 use llmux_core::store::Store;
 use serde_json::{Value, json};
 

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hyper::Method;
+use llmux_auth::store::AuthStore;
 use llmux_core::sandbox::cgroup::{self, Version};
 use serde_json::{Value, json};
 
