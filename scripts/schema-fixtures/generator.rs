@@ -1,7 +1,9 @@
 //! Makes one schema fixture with the llmux-core `Store` API of an old commit of this
 //! repository: `scripts/make-schema-fixtures` copies it into a worktree at that commit as an
 //! example of llmux-core, keeping the lines marked for the schema version at hand:
-//! `//@N ` lines only from version N on, `//@<N ` lines only before version N.
+//! `//@N ` lines only from version N on, `//@<N ` lines only before version N. At a commit
+//! where the users' and tokens' records are llmux-auth's (`llmux_auth::store`), it is an
+//! example of llmux-auth, and keeps its `//@auth ` lines.
 //! Usage: schema_fixture OUT [MIGRATION_SQL…]: the extra SQL files (HEAD's own migrations)
 //! are applied after, each moving `user_version` up by one (for a version no commit had).
 #![allow(missing_docs, unused, clippy::all)]
@@ -10,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use llmux_core::store::*;
+//@auth use llmux_auth::store::*;
 
 const T0: i64 = 1_764_000_000_000;
 
