@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use aes_gcm::aead::{Aead as _, KeyInit as _};
 use axum::http::HeaderMap;
+use llmux_auth::store::{AuthStore, UserRecord};
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use llmux_auth::store::{AuthStore, UserRecord};
 use tokio::sync::mpsc;
 
 use super::*;

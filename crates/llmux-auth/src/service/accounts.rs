@@ -314,11 +314,7 @@ impl AuthService {
         self.mint_token(&p.actor(), &owner, &name, scope, expires_at).await
     }
 
-    async fn visible_token(
-        &self,
-        p: &Principal,
-        id: &str,
-    ) -> Result<TokenRecord> {
+    async fn visible_token(&self, p: &Principal, id: &str) -> Result<TokenRecord> {
         let key = id.to_owned();
         let token = self.db(move |s| s.get_token(&key)).await?;
         match token {

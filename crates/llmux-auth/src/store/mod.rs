@@ -85,8 +85,11 @@ pub trait AuthStore: sealed::Sealed {
     /// Ends a browser session; returns whether it existed.
     fn delete_browser_session(&self, id: &str) -> Result<bool>;
     /// Ends every browser session of a user except `keep`; returns the ended ids.
-    fn delete_user_browser_sessions(&self, username: &str, keep: Option<&str>)
-    -> Result<Vec<String>>;
+    fn delete_user_browser_sessions(
+        &self,
+        username: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>>;
     /// Deletes expired browser sessions.
     fn purge_browser_sessions(&self, now: i64) -> Result<u64>;
 
@@ -133,7 +136,8 @@ impl AuthStore for Store {
 
     fn list_users(&self) -> Result<Vec<UserRecord>> {
         self.read(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
+            let mut stmt =
+                c.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
             stmt.query_map([], user_row)?.collect()
         })
     }

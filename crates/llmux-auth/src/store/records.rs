@@ -209,7 +209,9 @@ pub(super) fn insert_user(conn: &Connection, u: &UserRecord) -> llmux_core::Resu
             ],
         )
     };
-    insert().map(drop).map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))
+    insert()
+        .map(drop)
+        .map_err(|e| on_conflict(e, || format!("user {:?} already exists", u.username)))
 }
 
 /// Inserts a token on `conn` (a transaction).

@@ -37,9 +37,7 @@ pub use devices::LoginDeviceRecord;
 pub use hosts::{HostAddress, HostRecord};
 pub use idempotency::{IDEMPOTENCY_TTL_MS, IdempotencyRecord};
 pub use import::record_imported;
-pub use owners::{
-    DeletedUser, OwnerFacts, UserSessions, granted_roots, roots_column, roots_json,
-};
+pub use owners::{DeletedUser, OwnerFacts, UserSessions, granted_roots, roots_column, roots_json};
 pub use prompt_queue::{NewQueueItem, QueueItemRecord};
 pub use push::{PushSessionRecord, PushSubscriptionRecord};
 pub use review::{CommentRecord, NewComment};
