@@ -1,19 +1,18 @@
 //! `/api/account/…`: the caller's own profile, passphrase and browser sessions.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use llmux_api::{
     BrowserSessionView, ChangePassphraseRequest, ErrorBody, OkResponse, ProfileRequest,
     UserResponse,
 };
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(passphrase))
         .routes(routes!(profile))
         .routes(routes!(sessions))

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -12,16 +13,14 @@ use llmux_api::{
 };
 use llmux_auth::{Action, Principal};
 use tokio::sync::broadcast;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Query};
 use crate::logbuf::LOG_CAPACITY;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(settings))
         .routes(routes!(set_init_prompts))
         .routes(routes!(logs))

@@ -1,16 +1,15 @@
 //! `/api/agents`: the agent catalog.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use llmux_api::AgentView;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(installed)).routes(routes!(all))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(installed)).routes(routes!(all))
 }
 
 /// Installed agents.

@@ -1,5 +1,6 @@
 //! Signing in and out: setup, login, pairing, logout, whoami.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -9,8 +10,6 @@ use llmux_api::{
     PairingResponse, SetupRequest, TokenScope, WhoamiResponse,
 };
 use llmux_auth::{Action, DEVICE_COOKIE_PREFIX, DEVICE_LIFETIME, Login, Principal, Via};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -18,8 +17,8 @@ use crate::extract::{Caller, Json, UserAgent};
 use crate::security::{clear_cookie, session_cookie, session_cookie_header, wants_secure};
 
 /// Routes that work without a credential.
-pub(crate) fn public_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn public_router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(setup))
         .routes(routes!(login))
         .routes(routes!(pair))
@@ -27,8 +26,8 @@ pub(crate) fn public_router() -> OpenApiRouter<AppState> {
 }
 
 /// Routes that need one.
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(logout)).routes(routes!(whoami)).routes(routes!(pairing))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(logout)).routes(routes!(whoami)).routes(routes!(pairing))
 }
 
 fn signed_in(state: &AppState, headers: &HeaderMap, login: Login) -> Response {

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::{ApiRouter, routes};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
@@ -13,15 +14,13 @@ use futures_util::StreamExt;
 use llmux_api::{
     Conversation, ConversationsQuery, ErrorBody, ResumeRequest, SessionResponse, TranscriptResponse,
 };
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(resume))
         .routes(routes!(transcript))

@@ -4,20 +4,19 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use llmux_api::ErrorBody;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::conn::StreamKind;
 use crate::error::ApiResult;
 use crate::extract::Caller;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(events))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(events))
 }
 
 /// Completes when the daemon stops (the guard `wait_for` returns is not `Send`: dropped here).

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,8 +12,6 @@ use llmux_api::ErrorBody;
 use llmux_auth::Action;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -23,8 +22,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Less free space than this in the state dir fails the disk check.
 const MIN_FREE_BYTES: u64 = 100 << 20;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(metrics)).routes(routes!(health_details))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(metrics)).routes(routes!(health_details))
 }
 
 /// The daemon's metrics in the Prometheus text format (0.0.4): sessions by agent and state,

@@ -1,6 +1,7 @@
 //! `/api/hosts…`: the hub's fleet hosts (admins). A host's token is stored on the hub and
 //! never returned by any route; the list shows each host's status from its event stream.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
@@ -8,15 +9,13 @@ use llmux_api::{
     InstallRequest, OkResponse,
 };
 use llmux_auth::Action;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list, add))
         .routes(routes!(remove, edit))
         .routes(routes!(test))

@@ -1,23 +1,22 @@
 //! The daemon itself: `/health` and `GET /api/version` (public), `GET /api/about` (any
 //! signed-in caller).
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use llmux_api::{AboutResponse, Endpoint, HealthResponse, SessionStatus, VersionResponse};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json};
 
 /// The routes that answer without credentials.
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(version))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(health)).routes(routes!(version))
 }
 
 /// The routes for any signed-in caller.
-pub(crate) fn signed_in_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(about))
+pub(crate) fn signed_in_router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(about))
 }
 
 /// Liveness: answers without credentials, so it says only that the daemon is up (no counts

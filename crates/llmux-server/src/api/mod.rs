@@ -15,6 +15,8 @@ mod placement;
 mod push;
 mod queue;
 mod review;
+mod router;
+pub(crate) use router::{ApiRouter, routes};
 pub(crate) mod sessions;
 mod tokens;
 mod uploads;
@@ -27,7 +29,6 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
@@ -59,16 +60,11 @@ pub(crate) struct Routes {
     pub protected: Router<AppState>,
 }
 
-/// The public and protected routers, then their OpenAPI parts in the same order.
-type Parts =
-    (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi, utoipa::openapi::OpenApi);
-
-/// The API's routers and their OpenAPI parts, as `utoipa-axum` builds them together from the
-/// handlers' annotations.
-fn parts() -> Parts {
-    let (public, public_doc) =
-        OpenApiRouter::new().merge(meta::router()).merge(auth::public_router()).split_for_parts();
-    let (protected, protected_doc) = OpenApiRouter::new()
+/// The routes that answer without credentials, and those that need an authenticated
+/// principal: one description each, for serving and for the OpenAPI document.
+fn api_routers() -> (ApiRouter, ApiRouter) {
+    let public = ApiRouter::new().merge(meta::router()).merge(auth::public_router());
+    let protected = ApiRouter::new()
         .merge(sessions::router())
         .merge(queue::router())
         .merge(uploads::router())
@@ -85,22 +81,22 @@ fn parts() -> Parts {
         .merge(push::router())
         .merge(health::router())
         .merge(hosts::router())
-        .merge(placement::router())
-        .split_for_parts();
-    (public, protected, public_doc, protected_doc)
+        .merge(placement::router());
+    (public, protected)
 }
 
 /// The routers, built once per process and shared by every transport's [`crate::app`]
-/// (cloning a router is cheap). `utoipa-axum` builds each route's piece of the OpenAPI document
-/// with it, ~3 MB of transient heap each time (the largest of the start, and glibc keeps it);
-/// the daemon's three transports built it three times, one after another (issue 14).
+/// (cloning a router is cheap), without the OpenAPI document: building it is the largest
+/// allocation of the start, and glibc would keep that heap for the daemon's life
+/// (`router.rs`; issue 14).
 pub(crate) fn routes() -> Routes {
     static ROUTES: OnceLock<Routes> = OnceLock::new();
     ROUTES
         .get_or_init(|| {
-            let (public, protected, _, _) = parts();
-            let public = public.merge(crate::web::public_router());
+            let (public, protected) = api_routers();
+            let public = public.plain().merge(crate::web::public_router());
             let protected = protected
+                .plain()
                 .route("/api/openapi.json", get(openapi))
                 .merge(crate::web::protected_router())
                 .merge(crate::attach::router());
@@ -109,16 +105,15 @@ pub(crate) fn routes() -> Routes {
         .clone()
 }
 
-/// The OpenAPI document as JSON, rendered on its first request and kept: most daemons are
-/// never asked for it, and at start it cost ~220 KB of heap and the code that renders it
-/// (issue 14, daemon memory).
+/// The OpenAPI document as JSON, built and rendered on its first request and kept: most
+/// daemons are never asked for it (issue 14, daemon memory).
 pub(crate) fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        let (_, _, public_doc, protected_doc) = parts();
+        let (public, protected) = api_routers();
         let mut doc = ApiDoc::openapi();
-        doc.merge(public_doc);
-        doc.merge(protected_doc);
+        doc.merge(public.documented().into_openapi());
+        doc.merge(protected.documented().into_openapi());
         doc.to_pretty_json().expect("the OpenAPI document serializes")
     })
 }

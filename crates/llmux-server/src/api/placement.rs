@@ -3,18 +3,17 @@
 //! dry run of a start's own checks under the caller's own rights, so it tells nobody more
 //! than a start would (a caller who may not start sessions gets 403, not an answer).
 
+use super::{ApiRouter, routes};
 use llmux_api::{ErrorBody, PlacementCheck, PlacementQuery};
 use llmux_auth::Action;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Query};
 use axum::extract::State;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(check))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(check))
 }
 
 /// Whether a start of `agent` in `cwd` would pass its checks here (nothing is made), and

@@ -4,6 +4,7 @@
 //! changing needs `OwnTokens` (so read-only tokens cannot). The local operator (Unix socket)
 //! is nobody's browser: every route but `vapid` answers 400 `no_account` for it.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
@@ -13,15 +14,13 @@ use llmux_api::{
 };
 use llmux_auth::Action;
 use llmux_core::store::{PushSessionRecord, PushSubscriptionRecord};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, UserAgent};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(vapid))
         .routes(routes!(list, subscribe))
         .routes(routes!(unsubscribe))

@@ -1,21 +1,18 @@
 //! `/api/sessions/{name}/queue…`: the prompts waiting for a session (scheduled with `at`,
 //! `in`, `when: "idle"` or `afterLimit` on send): list, edit or move, cancel.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use llmux_api::{ErrorBody, OkResponse, QueueEditRequest, QueueItem, QueueResponse};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).merge(
-        OpenApiRouter::new()
-            .routes(routes!(edit, cancel))
-            .route_layer(axum::middleware::from_fn(crate::idempotency::layer)),
-    )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list))
+        .merge(ApiRouter::new().routes(routes!(edit, cancel)).idempotent())
 }
 
 /// The prompts waiting for the session, first first: `waiting`, sent to be typed now and

@@ -1,6 +1,7 @@
 //! `/api/sessions/{name}/diff` and `/api/sessions/{name}/review/…`: reviewing what a
 //! session's agent changed in its git repository, and sending comments back (issue 18).
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
@@ -8,8 +9,6 @@ use llmux_api::{
     EditCommentRequest, ErrorBody, MergeRequest, NewCommentRequest, OkResponse, PullRequestRequest,
     ReviewComment, SendCommentsResponse,
 };
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use llmux_core::sessions::{NewReviewComment, ReviewCommentEdit};
 
@@ -17,8 +16,8 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(diff))
         .routes(routes!(comments, add_comment))
         .routes(routes!(edit_comment, delete_comment))

@@ -1,5 +1,6 @@
 //! `/api/sessions…`: list, create, show, edit, remove, and act on sessions.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,8 +10,6 @@ use llmux_api::{
     KillResponse, OkResponse, RemoveSessionQuery, SendRequest, SendResponse, SessionResponse,
     SessionView, SessionsQuery,
 };
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use llmux_auth::{Listing, Prompt, Queued};
 use llmux_core::sessions::{Broadcast, NewSession, Schedule, SessionEdit};
@@ -19,18 +18,18 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, edit, remove))
         .merge(
-            OpenApiRouter::new()
+            ApiRouter::new()
                 .routes(routes!(broadcast))
                 .routes(routes!(send))
                 .routes(routes!(answer))
                 .routes(routes!(key))
                 .routes(routes!(interrupt))
-                .route_layer(axum::middleware::from_fn(crate::idempotency::layer)),
+                .idempotent(),
         )
         .routes(routes!(kill))
         .routes(routes!(stop))

@@ -1,20 +1,19 @@
 //! `/api/tokens…`: API tokens, shown once, stored hashed.
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
     CreateTokenRequest, CreateTokenResponse, ErrorBody, ListTokensQuery, OkResponse,
     RenameTokenRequest, RevokeTokensQuery, RevokedResponse, TokenListResponse, TokenResponse,
 };
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create, revoke_all)).routes(routes!(rename, revoke))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(list, create, revoke_all)).routes(routes!(rename, revoke))
 }
 
 /// The caller's tokens (admins: everyone's with `all=true`).

@@ -2,19 +2,18 @@
 //! workspace (issue 19). The body is the file's bytes as they are (no multipart: one file per
 //! request, so a phone's retry resends one file and a progress bar is the request's own).
 
+use super::{ApiRouter, routes};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{ErrorBody, UploadQuery, UploadResponse};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(upload))
 }
 
 /// Write a file into the session's `.llmux/uploads/` folder (kept out of git), as the

@@ -1,5 +1,6 @@
 //! `/api/admin/users…`: user management (admins and the local operator).
 
+use super::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use llmux_api::{
@@ -7,15 +8,13 @@ use llmux_api::{
     UserDeletedResponse, UserResponse, UserView,
 };
 use llmux_core::store::UserSessions;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Json, Path, Query};
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(update, delete))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(list, create)).routes(routes!(update, delete))
 }
 
 /// Every user.
