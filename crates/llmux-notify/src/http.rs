@@ -92,9 +92,35 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x0064 && ip.segments()[1] == 0xff9b)) // NAT64 (maps to IPv4 anywhere)
 }
 
-/// A client for `http` and `https` URLs; with `public_only`, names resolving only to
-/// non-public addresses cannot be reached (IP literals are for the caller to check).
-pub(crate) fn client(public_only: bool) -> HttpClient {
+/// A client made on its first request: its TLS roots (the system's store, ~100 KB of heap per
+/// client) are read then, off the runtime, so a daemon that sends no push and no webhook never
+/// holds them (issue 14, daemon memory).
+#[derive(Debug)]
+pub(crate) struct LazyClient {
+    public_only: bool,
+    client: tokio::sync::OnceCell<HttpClient>,
+}
+
+impl LazyClient {
+    /// A client for `http` and `https` URLs; with `public_only`, names resolving only to
+    /// non-public addresses cannot be reached (IP literals are for the caller to check).
+    pub(crate) fn new(public_only: bool) -> LazyClient {
+        LazyClient { public_only, client: tokio::sync::OnceCell::new() }
+    }
+
+    async fn get(&self) -> Result<&HttpClient, String> {
+        let public_only = self.public_only;
+        self.client
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || client(public_only))
+                    .await
+                    .map_err(|e| format!("making the HTTP client: {e}"))
+            })
+            .await
+    }
+}
+
+fn client(public_only: bool) -> HttpClient {
     let resolver = Resolver { system: GaiResolver::new(), public_only };
     let mut tcp = HttpConnector::new_with_resolver(resolver);
     tcp.enforce_http(false);
@@ -129,11 +155,12 @@ fn tls_config() -> rustls::ClientConfig {
 /// `timeout`. Errors are text for the log (never containing the URL: push endpoints are
 /// capabilities).
 pub(crate) async fn send(
-    client: &HttpClient,
+    client: &LazyClient,
     req: Request<Full<Bytes>>,
     timeout: Duration,
 ) -> Result<u16, String> {
     let exchange = async {
+        let client = client.get().await?;
         let res = client.request(req).await.map_err(|e| error_chain(&e))?;
         let status = res.status().as_u16();
         // Read (a bounded amount of) the body so the connection can be reused.

@@ -37,7 +37,7 @@ use llmux_core::{Error, Result};
 use serde::Serialize;
 use sha2::Digest as _;
 
-use self::http::HttpClient;
+use self::http::LazyClient;
 use self::vapid::VapidKey;
 
 /// How long a push service keeps a notification for an offline device.
@@ -72,9 +72,9 @@ struct Inner {
     allow_loopback: bool,
     /// For pushes: endpoints come from browsers, so only public addresses are reached
     /// (unless `allowLoopbackPush`).
-    push_http: HttpClient,
+    push_http: LazyClient,
     /// For the webhook: the admin's own choice, which may well be on the local network.
-    webhook_http: HttpClient,
+    webhook_http: LazyClient,
     /// Every push since start, as [`Notifier::push_totals`] reports (metrics).
     totals: std::sync::Mutex<PushReport>,
 }
@@ -207,8 +207,8 @@ impl Notifier {
                 subject,
                 webhook,
                 allow_loopback: config.allow_loopback_push,
-                push_http: http::client(!config.allow_loopback_push),
-                webhook_http: http::client(false),
+                push_http: LazyClient::new(!config.allow_loopback_push),
+                webhook_http: LazyClient::new(false),
                 totals: std::sync::Mutex::new(PushReport::default()),
             }),
         })

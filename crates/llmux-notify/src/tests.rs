@@ -528,10 +528,13 @@ async fn push_deliveries_reach_public_addresses_only() {
             .body(http_body_util::Full::new(Bytes::new()))
             .unwrap()
     };
-    let refused = http::send(&http::client(true), get(), Duration::from_secs(5)).await;
+    let refused = http::send(&http::LazyClient::new(true), get(), Duration::from_secs(5)).await;
     assert!(refused.as_ref().is_err_and(|e| e.contains("no public address")), "{refused:?}");
     assert!(rx.try_recv().is_err());
-    assert_eq!(http::send(&http::client(false), get(), Duration::from_secs(5)).await, Ok(201));
+    assert_eq!(
+        http::send(&http::LazyClient::new(false), get(), Duration::from_secs(5)).await,
+        Ok(201)
+    );
     assert_eq!(next(&mut rx).await.path, "/p");
 }
 

@@ -280,18 +280,27 @@ impl Daemon {
             self.paths.socket.display()
         );
         // Two accept loops with their own limits: a flood on TCP never reaches the socket.
-        let unix = crate::serve(
+        // One set of routes for every listener (routes are layered one by one).
+        let routed = crate::routed(self.state.clone());
+        let unix = crate::serve_routed(
             PeerUidListener::new(self.unix, uid),
-            self.state.clone(),
+            &self.state,
+            routed.clone(),
             Transport::Unix,
             stopped(rx.clone()),
         );
         let users_path = self.users.as_ref().and_then(|(_, path)| path.clone());
         let users = self.users.map(|(listener, _)| {
             let users = crate::listen::AnyPeerListener::new(listener);
-            crate::serve(users, self.state.clone(), Transport::UnixUsers, stopped(rx.clone()))
+            crate::serve_routed(
+                users,
+                &self.state,
+                routed.clone(),
+                Transport::UnixUsers,
+                stopped(rx.clone()),
+            )
         });
-        let tcp = crate::serve(self.tcp, self.state.clone(), Transport::Tcp, stopped(rx));
+        let tcp = crate::serve_routed(self.tcp, &self.state, routed, Transport::Tcp, stopped(rx));
         let (stop_state, stop_notifier) = (self.state.clone(), notifier.clone());
         tokio::spawn(async move {
             shutdown.await;

@@ -91,42 +91,48 @@ pub enum Transport {
     UnixUsers,
 }
 
-/// The router for one transport.
-///
-/// Layers, outermost first: security headers, request tracing (path only: never a query
-/// string), body limit; on TCP the `Host` and `Origin` checks; then per transport the
-/// authentication layer on the protected routes only, so unknown paths stay 404 on the socket
-/// (on TCP, where nothing is known to an anonymous caller, they answer 401).
+/// The router for one transport: [`routed`] under [`for_transport`].
 pub fn app(state: AppState, transport: Transport) -> Router {
-    let mut routes = api::routes();
-    // Actions on a remote session (`host:name`) go to its host; inside authentication.
-    routes.protected = routes
+    for_transport(&state, routed(state.clone()), transport)
+}
+
+/// The routes over `state` with their per-route layers, the same for every transport (each
+/// request carries its transport: [`for_transport`]). Routes are layered one by one, per
+/// method, so the daemon builds this once and its listeners share it (issue 14, daemon memory).
+///
+/// Per route, outermost first: the request metrics (counted per route template, so around
+/// every other check: a 401 or 421 counts too), the transport's gate (`security::gate`: the
+/// socket's caller, or on TCP the `Host` and `Origin` checks), then on the protected routes
+/// only a credential on TCP (so unknown paths stay 404 on the socket; on TCP, where nothing is
+/// known to an anonymous caller, they answer 401), and the relay of actions on a remote
+/// session (`host:name`) to its host.
+pub fn routed(state: AppState) -> Router {
+    let routes = api::routes();
+    let protected = routes
         .protected
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::relay));
-    let router = match transport {
-        Transport::Unix => {
-            Router::new().merge(routes.public).merge(routes.protected).fallback(not_found).layer(
-                axum::middleware::from_fn_with_state(state.clone(), security::local_operator),
-            )
-        }
-        Transport::UnixUsers => Router::new()
-            .merge(routes.public)
-            .merge(routes.protected)
-            .fallback(not_found)
-            .layer(axum::middleware::from_fn_with_state(state.clone(), security::unix_user)),
-        Transport::Tcp => Router::new()
-            .merge(routes.public)
-            .merge(routes.protected.route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                security::require_credentials,
-            )))
-            .fallback(tcp_fallback)
-            .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
-            .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host)),
-    };
-    router
-        // counted per route template, so around every other check (a 401 or 421 counts too)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::relay))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::require_credentials,
+        ));
+    Router::new()
+        .merge(routes.public)
+        .merge(protected)
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// [`routed`] served on `transport`. Layers, outermost first: security headers, request
+/// tracing (path only: never a query string), compression, body limit, the idempotency keys,
+/// and the transport every request carries in.
+pub fn for_transport(state: &AppState, routed: Router, transport: Transport) -> Router {
+    // What applies to every request alike wraps the routed whole once: `Router::layer` wraps
+    // each route's handler per method.
+    Router::new()
+        .fallback_service(routed)
+        .layer(axum::Extension(transport))
         // for the idempotency layer of the routes that act on sessions
         .layer(axum::Extension(state.idempotency.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -138,19 +144,36 @@ pub fn app(state: AppState, transport: Transport) -> Router {
             }),
         )
         .layer(axum::middleware::from_fn(security::security_headers))
-        .with_state(state)
 }
 
 /// Serves the router of `transport` over `state` on `listener` until `shutdown` completes; then
 /// stops accepting, lets idle connections close and open responses finish (5 s at most).
 ///
 /// The accept loop enforces the daemon's limits (`server.limits`): header and idle timeouts on
-/// both transports, and on TCP the connection cap. This is what the daemon runs for each of its
-/// listeners; a test can run it on a listener of its own, or skip it and call [`app`] with
-/// tower's `oneshot`.
+/// both transports, and on TCP the connection cap. A test can run it on a listener of its own,
+/// or skip it and call [`app`] with tower's `oneshot`; the daemon runs [`serve_routed`] for
+/// each of its listeners, over one [`routed`].
 pub async fn serve<L>(
     listener: L,
     state: AppState,
+    transport: Transport,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Io:
+        tokio::io::AsyncRead + tokio::io::AsyncWrite + std::os::fd::AsFd + Unpin + Send + 'static,
+    L::Addr: listen::PeerCredentials,
+{
+    let routed = routed(state.clone());
+    serve_routed(listener, &state, routed, transport, shutdown).await
+}
+
+/// [`serve`] with the routes built already ([`routed`] over `state`).
+pub async fn serve_routed<L>(
+    listener: L,
+    state: &AppState,
+    routed: Router,
     transport: Transport,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
@@ -165,7 +188,8 @@ where
         Transport::Tcp => conn::ConnPolicy::tcp(&state.limits),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serving = conn::serve(listener, app(state, transport), policy, stopped);
+    let app = for_transport(state, routed, transport);
+    let serving = conn::serve(listener, app, policy, stopped);
     tokio::pin!(serving);
     tokio::select! {
         done = &mut serving => return done,
@@ -174,6 +198,14 @@ where
         }
     }
     serving.await
+}
+
+/// Unknown paths, by transport: [`not_found`] on the sockets, [`tcp_fallback`] on TCP.
+async fn fallback(state: axum::extract::State<AppState>, req: Request) -> Response {
+    match req.extensions().get::<Transport>() {
+        Some(Transport::Tcp) => tcp_fallback(state, req).await,
+        _ => not_found(req).await,
+    }
 }
 
 /// Unknown paths: the app's "Page not found" page for a browser asking for a page, else JSON.

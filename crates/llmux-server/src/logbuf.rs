@@ -29,10 +29,7 @@ pub struct LogBuffer {
 impl LogBuffer {
     /// An empty buffer.
     pub fn new() -> Arc<LogBuffer> {
-        Arc::new(LogBuffer {
-            entries: Mutex::new(VecDeque::with_capacity(LOG_CAPACITY)),
-            tx: broadcast::channel(256).0,
-        })
+        Arc::new(LogBuffer { entries: Mutex::new(VecDeque::new()), tx: broadcast::channel(256).0 })
     }
 
     /// The tracing layer that fills this buffer.

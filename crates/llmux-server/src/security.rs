@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use llmux_auth::Principal;
 
+use crate::Transport;
 use crate::error::ApiError;
 use crate::state::{AppState, WebPolicy};
 
@@ -46,14 +47,10 @@ pub(crate) fn is_proxy_header(name: &str) -> bool {
 /// Unix socket: the kernel checked the peer uid at accept, so the caller is the local
 /// operator — unless the request carries proxy headers, which means something is relaying
 /// remote traffic into the socket. Such requests are refused outright.
-pub(crate) async fn local_operator(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+async fn local_operator(state: &AppState, req: &mut Request) -> Result<(), Response> {
     if let Some(name) = req.headers().keys().find(|n| is_proxy_header(n.as_str())) {
         tracing::warn!(header = %name, "refused a proxied request on the Unix socket");
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "proxied_request",
             format!(
@@ -61,49 +58,42 @@ pub(crate) async fn local_operator(
                  point proxies at the TCP port"
             ),
         )
-        .into_response();
+        .into_response());
     }
-    let principal =
-        match act_as(&state, Principal::LocalOperator, req.headers(), req.uri().path()).await {
-            Ok(principal) => principal,
-            Err(e) => return e.into_response(),
-        };
+    let principal = act_as(state, Principal::LocalOperator, req.headers(), req.uri().path())
+        .await
+        .map_err(IntoResponse::into_response)?;
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    Ok(())
 }
 
 /// A system daemon's users' socket: the caller is the llmux user whose mapped Unix account
 /// the kernel says it runs as; any other uid (root included: it has the operator's socket) is
 /// refused. Proxy headers are refused as on the operator's socket.
-pub(crate) async fn unix_user(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+async fn unix_user(state: &AppState, req: &mut Request) -> Result<(), Response> {
     if let Some(name) = req.headers().keys().find(|n| is_proxy_header(n.as_str())) {
         tracing::warn!(header = %name, "refused a proxied request on the users' socket");
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "proxied_request",
             format!("the users' socket does not accept proxied requests ({name} header present)"),
         )
-        .into_response();
+        .into_response());
     }
     let Some(crate::listen::PeerUid(uid)) = req.extensions().get().copied() else {
-        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "no peer credentials")
-            .into_response();
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "no peer credentials")
+            .into_response());
     };
     match state.auth.principal_for_uid(uid).await {
         Ok(Some(principal)) => {
             // a user's own socket never acts as anyone else (refused with 403)
-            let principal = match act_as(&state, principal, req.headers(), req.uri().path()).await {
-                Ok(principal) => principal,
-                Err(e) => return e.into_response(),
-            };
+            let principal = act_as(state, principal, req.headers(), req.uri().path())
+                .await
+                .map_err(IntoResponse::into_response)?;
             req.extensions_mut().insert(principal);
-            next.run(req).await
+            Ok(())
         }
-        Ok(None) => ApiError::new(
+        Ok(None) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
@@ -111,8 +101,8 @@ pub(crate) async fn unix_user(
                  llmux user edit NAME --unix-account ACCOUNT"
             ),
         )
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        .into_response()),
+        Err(e) => Err(ApiError::from(e).into_response()),
     }
 }
 
@@ -139,25 +129,20 @@ pub(crate) fn host_allowed(policy: &WebPolicy, host: &str) -> bool {
 }
 
 /// TCP, every route: unknown `Host` → 421.
-pub(crate) async fn check_host(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+fn check_host(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !host_allowed(&state.web, host) {
         tracing::warn!(host = %host, "refused a request for an unknown Host");
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
             "unknown_host",
             format!(
                 "this daemon does not answer to host {host:?}; add it to server.allowedHosts \
                  in the config"
             ),
-        )
-        .into_response();
+        ));
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// Whether a browser says this request comes from our own page: `Sec-Fetch-Site:
@@ -188,21 +173,41 @@ fn is_unsafe(method: &Method) -> bool {
 }
 
 /// TCP, every route: a browser's unsafe request must come from our own origin.
-pub(crate) async fn check_origin(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+fn check_origin(state: &AppState, req: &Request) -> Result<(), ApiError> {
     if is_unsafe(req.method()) && same_origin(&state.web, req.headers()) == Some(false) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
-        return forbidden_origin();
+        return Err(cross_origin());
     }
-    next.run(req).await
+    Ok(())
 }
 
-fn forbidden_origin() -> Response {
+/// Every route and the fallback, by the transport the request came in on (the extension the
+/// transport's own router puts on every request; none is a bug, refused): on the Unix socket
+/// the caller is the local operator, on the users' socket the user mapped to the peer uid; on
+/// TCP the `Host` and `Origin` checks (credentials are [`require_credentials`]'s, on the
+/// protected routes only).
+pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let checked = match req.extensions().get::<Transport>().copied() {
+        Some(Transport::Unix) => local_operator(&state, &mut req).await,
+        Some(Transport::UnixUsers) => unix_user(&state, &mut req).await,
+        Some(Transport::Tcp) => check_host(&state, &req)
+            .and_then(|()| check_origin(&state, &req))
+            .map_err(IntoResponse::into_response),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "a request reached the routes without its transport",
+        )
+        .into_response()),
+    };
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(refused) => refused,
+    }
+}
+
+fn cross_origin() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "cross_origin", "cross-origin requests are not allowed")
-        .into_response()
 }
 
 /// The bearer token of `Authorization: Bearer …` (scheme case-insensitive).
@@ -253,12 +258,16 @@ pub(crate) async fn principal_of(
 }
 
 /// TCP, protected routes: a credential is required. API paths answer 401 JSON; pages
-/// redirect to the sign-in page with a same-origin `returnTo`.
+/// redirect to the sign-in page with a same-origin `returnTo`. The sockets' callers were
+/// authenticated by [`gate`].
 pub(crate) async fn require_credentials(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    if req.extensions().get::<Transport>() != Some(&Transport::Tcp) {
+        return next.run(req).await;
+    }
     match principal_of(&state, req.headers(), req.method()).await {
         // A metrics token reads /metrics and nothing else, whatever a route's own check says.
         Ok(principal) if principal.is_metrics_only() && req.uri().path() != "/metrics" => {

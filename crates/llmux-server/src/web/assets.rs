@@ -172,43 +172,48 @@ in the llmux source tree and rebuild llmux.';p.setAttribute('role','alert');docu
 impl Assets {
     /// Loads the assets from `dir` (a `web/` folder) if given, else from the embedded copies.
     pub(crate) fn load(dir: Option<&Path>) -> Assets {
-        let mut files: Vec<(String, Cow<'static, [u8]>)> = Vec::new();
+        // Each file with its SHA-256 when the build computed it: hashing an embedded file here
+        // would read all of it, and its pages would stay resident for the daemon's life.
+        let mut files: Vec<Found> = Vec::new();
         match dir {
             Some(dir) => {
                 collect_dir(&dir.join("static"), &dir.join("static"), &mut files);
                 for (name, rel) in VENDOR {
                     if let Ok(data) = std::fs::read(dir.join("node_modules/@xterm").join(rel)) {
-                        files.push((format!("/vendor/xterm/{name}"), Cow::Owned(data)));
+                        files.push((format!("/vendor/xterm/{name}"), Cow::Owned(data), None));
                     }
                 }
             }
             None => {
                 for path in Static::iter() {
                     if let Some(file) = Static::get(&path) {
-                        files.push((format!("/static/{path}"), file.data));
+                        let hash = file.metadata.sha256_hash();
+                        files.push((format!("/static/{path}"), file.data, Some(hash)));
                     }
                 }
                 for (name, rel) in VENDOR {
                     if let Some(file) = Xterm::get(rel) {
-                        files.push((format!("/vendor/xterm/{name}"), file.data));
+                        let hash = file.metadata.sha256_hash();
+                        files.push((format!("/vendor/xterm/{name}"), file.data, Some(hash)));
                     }
                 }
             }
         }
         let mut assets = Assets::default();
-        for (path, data) in files {
+        for (path, data, hash) in files {
             // Embedded files are served from the binary as they are, not copied to the heap.
             let body = match data {
                 Cow::Borrowed(data) => Bytes::from_static(data),
                 Cow::Owned(data) => Bytes::from(data),
             };
-            assets.insert(path, body);
+            assets.insert(path, body, hash);
         }
         if !assets.by_path.contains_key("/vendor/xterm/xterm.js") {
             tracing::warn!("xterm.js is not in this build; run `npm ci --prefix web` and rebuild");
             assets.insert(
                 "/vendor/xterm/xterm.js".into(),
                 Bytes::from_static(MISSING_XTERM.as_bytes()),
+                None,
             );
         }
         // The service worker must be served from the root to control the whole origin.
@@ -219,8 +224,10 @@ impl Assets {
         assets
     }
 
-    fn insert(&mut self, path: String, body: Bytes) {
-        let version = llmux_auth::secrets::hex(&Sha256::digest(&body)[..8]);
+    /// Adds an asset; `sha256` is its body's hash when known, else it is computed.
+    fn insert(&mut self, path: String, body: Bytes, sha256: Option<[u8; 32]>) {
+        let sha256 = sha256.unwrap_or_else(|| Sha256::digest(&body).into());
+        let version = llmux_auth::secrets::hex(&sha256[..8]);
         let content_type = content_type(&path);
         let compressible = content_type.starts_with("text/")
             || content_type.contains("json")
@@ -245,7 +252,7 @@ impl Assets {
             for (asset, version) in &versions {
                 text = text.replace(&format!("\"{asset}\""), &format!("\"{asset}?v={version}\""));
             }
-            self.insert(path, Bytes::from(text));
+            self.insert(path, Bytes::from(text), None);
         }
     }
 
@@ -266,14 +273,18 @@ impl Assets {
     }
 }
 
-fn collect_dir(root: &Path, dir: &Path, out: &mut Vec<(String, Cow<'static, [u8]>)>) {
+/// A file found for an asset: its URL path, its bytes, and their SHA-256 when the build computed
+/// it.
+type Found = (String, Cow<'static, [u8]>, Option<[u8; 32]>);
+
+fn collect_dir(root: &Path, dir: &Path, out: &mut Vec<Found>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             collect_dir(root, &path, out);
         } else if let (Ok(rel), Ok(data)) = (path.strip_prefix(root), std::fs::read(&path)) {
-            out.push((format!("/static/{}", rel.display()), Cow::Owned(data)));
+            out.push((format!("/static/{}", rel.display()), Cow::Owned(data), None));
         }
     }
 }
@@ -335,8 +346,8 @@ mod tests {
     async fn text_assets_are_compressed_once_and_decode_to_themselves() {
         let mut assets = Assets::default();
         let text = "body{color:red}\n".repeat(2000);
-        assets.insert("/static/a.css".into(), Bytes::from(text.clone()));
-        assets.insert("/static/icons/a.png".into(), Bytes::from_static(b"\x89PNG...."));
+        assets.insert("/static/a.css".into(), Bytes::from(text.clone()), None);
+        assets.insert("/static/icons/a.png".into(), Bytes::from_static(b"\x89PNG...."), None);
         let css = assets.get("/static/a.css").expect("inserted");
         assert!(css.compressible());
         // Not ready on the first ask (the caller sends the body as it is meanwhile).
@@ -359,5 +370,20 @@ mod tests {
         assert!(!png.compressible());
         assert_eq!(png.encoded(Encoding::Brotli), None);
         assert_eq!(png.encoded(Encoding::Gzip), None);
+    }
+
+    /// Embedded files take their hash from the build (so starting does not read them): it must
+    /// be the hash of what is served, or `?v=` and the ETag would not change with the file.
+    #[test]
+    fn every_asset_is_versioned_by_the_hash_of_its_body() {
+        let assets = Assets::load(None);
+        assert!(
+            assets.get("/static/app.js").is_some() || assets.get("/static/index.html").is_some()
+        );
+        for (path, asset) in &assets.by_path {
+            let version = llmux_auth::secrets::hex(&Sha256::digest(&asset.body)[..8]);
+            assert_eq!(asset.version, version, "{path}");
+            assert_eq!(asset.etag, format!("\"{version}\""), "{path}");
+        }
     }
 }
