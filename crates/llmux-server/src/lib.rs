@@ -72,13 +72,6 @@ impl AppState {
     }
 }
 
-/// Builds the API's routers now (once per process; [`app`] uses them). `server start` calls this
-/// first: the OpenAPI parts built with them are ~3 MB of heap freed right after, which the
-/// services then fill instead of growing the heap past them (issue 14, daemon memory).
-pub fn build_routes() {
-    let _ = api::routes();
-}
-
 /// Which listener a router serves; decides how callers are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

@@ -265,7 +265,8 @@ pub(crate) async fn require_credentials(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if req.extensions().get::<Transport>() != Some(&Transport::Tcp) {
+    // Only where `gate` authenticated the caller; any other request needs a credential.
+    if matches!(req.extensions().get::<Transport>(), Some(Transport::Unix | Transport::UnixUsers)) {
         return next.run(req).await;
     }
     match principal_of(&state, req.headers(), req.method()).await {

@@ -176,3 +176,21 @@ async fn serve_runs_the_router_on_a_listener_until_shutdown() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
     stop(d).await;
 }
+
+/// The routes every listener shares know the caller only from the transport the listener puts
+/// on each request: one reaching them without it is refused, public or protected, never served
+/// as the socket's operator.
+#[tokio::test]
+async fn the_shared_routes_refuse_a_request_without_its_transport() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(&dir, "").await;
+    for path in ["/health", "/api/sessions", "/api/no-such-route"] {
+        let req = Request::builder().uri(path).header("host", "127.0.0.1").body(Body::empty());
+        let res = llmux_server::routed(d.state().clone()).oneshot(req.unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+    }
+    // The same request through a listener's router is served.
+    let (status, _) = call(&d, Transport::Unix, Method::GET, "/api/sessions", None).await;
+    assert_eq!(status, StatusCode::OK);
+    stop(d).await;
+}

@@ -185,8 +185,8 @@ pub(super) fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
-/// Inserts a user with the next id (ids are never reused; a failed insert only skips one)
-/// on `conn` (a transaction); [`llmux_core::Error::AlreadyExists`] if the name is taken.
+/// Inserts a user with the next id (ids are never reused) on `conn`, a transaction: a failed
+/// insert rolls the id back with it. [`llmux_core::Error::AlreadyExists`] if the name is taken.
 pub(super) fn insert_user(conn: &Connection, u: &UserRecord) -> llmux_core::Result<()> {
     let insert = || {
         conn.execute("UPDATE user_id_seq SET last = last + 1", [])?;

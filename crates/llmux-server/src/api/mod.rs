@@ -52,7 +52,6 @@ use crate::AppState;
 struct ApiDoc;
 
 /// The routes, split by who may call them.
-#[derive(Clone)]
 pub(crate) struct Routes {
     /// Answer without credentials.
     pub public: Router<AppState>,
@@ -85,24 +84,18 @@ fn api_routers() -> (ApiRouter, ApiRouter) {
     (public, protected)
 }
 
-/// The routers, built once per process and shared by every transport's [`crate::app`]
-/// (cloning a router is cheap), without the OpenAPI document: building it is the largest
-/// allocation of the start, and glibc would keep that heap for the daemon's life
-/// (`router.rs`; issue 14).
+/// The routers, without the OpenAPI document: building it is the largest allocation of the
+/// start, and glibc would keep that heap for the daemon's life (`router.rs`; issue 14). The
+/// daemon builds them once ([`crate::routed`]), for all its listeners.
 pub(crate) fn routes() -> Routes {
-    static ROUTES: OnceLock<Routes> = OnceLock::new();
-    ROUTES
-        .get_or_init(|| {
-            let (public, protected) = api_routers();
-            let public = public.plain().merge(crate::web::public_router());
-            let protected = protected
-                .plain()
-                .route("/api/openapi.json", get(openapi))
-                .merge(crate::web::protected_router())
-                .merge(crate::attach::router());
-            Routes { public, protected }
-        })
-        .clone()
+    let (public, protected) = api_routers();
+    let public = public.plain().merge(crate::web::public_router());
+    let protected = protected
+        .plain()
+        .route("/api/openapi.json", get(openapi))
+        .merge(crate::web::protected_router())
+        .merge(crate::attach::router());
+    Routes { public, protected }
 }
 
 /// The OpenAPI document as JSON, built and rendered on its first request and kept: most

@@ -94,8 +94,6 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 async fn start(args: StartArgs, ctx: &Ctx) -> Result<u8> {
-    // Before anything long-lived is allocated: see `build_routes`.
-    llmux_server::build_routes();
     let logs = LogBuffer::new();
     init_tracing(&logs);
     check_tmux().await?;
